@@ -1,0 +1,74 @@
+import { z } from 'zod';
+import { ERROR_CODES, type ErrorCode } from './errors';
+import { Sensitivity } from './sensitivity';
+
+/** Error code as a zod enum. */
+export const ErrorCodeSchema = z.enum(Object.keys(ERROR_CODES) as [ErrorCode, ...ErrorCode[]]);
+
+/**
+ * A rejected message, with enough to understand and replay it. The raw payload is kept (base64) for
+ * classes up to S3 (the dead-letter topic is classed S3, short retention); for an S4 source it is
+ * never kept: only its size and SHA-256 remain.
+ */
+export const DeadLetter = z.strictObject({
+  /** Stable id: the event id when known, else a hash of topic + payload. */
+  id: z.string(),
+  code: ErrorCodeSchema,
+  /** Human reason, naming the field or the problem. */
+  reason: z.string(),
+  /** Field issues, when validation failed. */
+  issues: z.array(z.strictObject({ path: z.string(), message: z.string(), code: z.string() })).optional(),
+  /** Where the message came from. */
+  origin: z.enum(['mqtt', 'kafka']),
+  mqttTopic: z.string().optional(),
+  kafkaTopic: z.string().optional(),
+  kafkaPartition: z.int().optional(),
+  kafkaOffset: z.string().optional(),
+  /** Schema expected for the payload (family or topic name). */
+  expectedSchema: z.string().optional(),
+  /** Raw payload, base64; null when not kept (S4, or over the size limit). */
+  payloadBase64: z.string().nullable(),
+  payloadBytes: z.int().min(0),
+  payloadSha256: z.string(),
+  /** Why the payload was not kept, when it was not. */
+  payloadWithheld: z.enum(['excluded-source', 'too-large']).optional(),
+  /** Class of the payload as far as known (S4 for excluded sources). */
+  sensitivity: Sensitivity,
+  receivedAt: z.iso.datetime({ offset: true }),
+  /** Service that rejected it. */
+  rejectedBy: z.string(),
+  /** Number of replays already attempted. */
+  replays: z.int().min(0).default(0),
+});
+/** A dead-letter record. */
+export type DeadLetter = z.infer<typeof DeadLetter>;
+
+/** MQTT 5 PUBACK reason codes used by ingest when it rejects a message (MQTT 5.0 §3.4.2.1). */
+export const MQTT_REASON = {
+  success: 0x00,
+  unspecifiedError: 0x80,
+  implementationSpecificError: 0x83,
+  notAuthorized: 0x87,
+  topicNameInvalid: 0x90,
+  quotaExceeded: 0x97,
+  payloadFormatInvalid: 0x99,
+} as const;
+
+/** The MQTT 5 reason code ingest answers for each rejection code. */
+export function mqttReasonFor(code: ErrorCode): number {
+  switch (code) {
+    case 'ONDIJON_PAYLOAD_NOT_JSON':
+    case 'ONDIJON_SCHEMA_INVALID':
+    case 'ONDIJON_TIME_IN_FUTURE':
+      return MQTT_REASON.payloadFormatInvalid;
+    case 'ONDIJON_PAYLOAD_TOO_LARGE':
+      return MQTT_REASON.quotaExceeded;
+    case 'ONDIJON_TOPIC_INVALID':
+      return MQTT_REASON.topicNameInvalid;
+    case 'ONDIJON_OPERATOR_MISMATCH':
+    case 'ONDIJON_SOURCE_EXCLUDED':
+      return MQTT_REASON.notAuthorized;
+    default:
+      return MQTT_REASON.implementationSpecificError;
+  }
+}
