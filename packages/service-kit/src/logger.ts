@@ -1,0 +1,37 @@
+import { pino, type Logger } from 'pino';
+
+export type { Logger } from 'pino';
+
+/**
+ * Paths never logged: payloads, personal fields and locations (STYLE.md rule 8). Packages receive a
+ * logger; only main.ts creates one.
+ */
+export const REDACT_PATHS = [
+  'payload',
+  '*.payload',
+  'data',
+  '*.data',
+  'agentId',
+  '*.agentId',
+  'position',
+  '*.position',
+  'location',
+  '*.location',
+  'lat',
+  'lon',
+  '*.lat',
+  '*.lon',
+];
+
+/** Creates the root logger of a service, bound with `service`. */
+export function createLogger(service: string, level = 'info', destination?: NodeJS.WritableStream): Logger {
+  return pino(
+    { name: service, level, base: { service }, redact: { paths: REDACT_PATHS, censor: '[redacted]' } },
+    destination as pino.DestinationStream | undefined,
+  );
+}
+
+/** A logger that drops everything, for tests and libraries used without one. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}
