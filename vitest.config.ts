@@ -4,7 +4,8 @@ import { defineConfig } from 'vitest/config';
 // Redis) found by test/setup/global-setup.ts. Integration files are named *.int.test.ts.
 export default defineConfig({
   test: {
-    reporters: process.env.CI ? ['default', ['json', { outputFile: 'reports/vitest.json' }]] : ['default'],
+    // The JSON report feeds the one-line summary that .ci/run prints.
+    reporters: ['default', ['json', { outputFile: 'reports/vitest.json' }]],
     projects: [
       {
         test: {
