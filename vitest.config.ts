@@ -18,12 +18,28 @@ export default defineConfig({
         test: {
           name: 'integration',
           include: ['**/*.int.test.ts'],
-          exclude: ['**/node_modules/**'],
+          exclude: ['**/node_modules/**', '**/*.fault.int.test.ts'],
           globalSetup: ['test/setup/global-setup.ts'],
           testTimeout: 120_000,
           hookTimeout: 180_000,
           // Two cores and one shared broker: run integration files two at a time.
           maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        // Tests that stop or restart shared services (Kafka down for 30 s, SIGKILLed brokers) run
+        // alone, after everything else, so they cannot break tests that share the broker.
+        test: {
+          name: 'fault',
+          include: ['**/*.fault.int.test.ts'],
+          exclude: ['**/node_modules/**'],
+          globalSetup: ['test/setup/global-setup.ts'],
+          testTimeout: 300_000,
+          hookTimeout: 180_000,
+          maxWorkers: 1,
+          fileParallelism: false,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
