@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Absolute path of the repository root (infra/stack/src → ../../..). */
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** Where the project's own infra config files live (infra/kafka, infra/mosquitto, infra/redis). */
+export const infraDir = path.join(repoRoot, 'infra');
+
+/** Ports, folders and external endpoints of one local stack; every field has an env override. */
+export interface StackConfig {
+  /** Data, logs and pid files (default `<repo>/.stack`, env `ONDIJON_STACK_DIR`). */
+  dir: string;
+  /** Single-node Kafka client port (env `ONDIJON_KAFKA_PORT`, default 19092). */
+  kafkaPort: number;
+  /** Single-node Kafka controller port (env `ONDIJON_KAFKA_CONTROLLER_PORT`, default 19093). */
+  kafkaControllerPort: number;
+  /** Client ports of the 3-node cluster (env `ONDIJON_KAFKA_CLUSTER_PORT` = first, default 19192..19194). */
+  clusterPorts: number[];
+  /** Controller ports of the 3-node cluster (env `ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT`, default 19292..19294). */
+  clusterControllerPorts: number[];
+  /** Mosquitto port (env `ONDIJON_MQTT_PORT`, default 11883). */
+  mqttPort: number;
+  /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
+  redisPort: number;
+  /** Kafka JVM heap per node (env `ONDIJON_KAFKA_HEAP`, default 512m). */
+  kafkaHeap: string;
+  /** External Kafka (env `KAFKA_BROKERS`, comma-separated): the stack then never starts Kafka. */
+  externalKafka: string[] | undefined;
+  /** External MQTT broker (env `MQTT_URL`): the stack then never starts Mosquitto. */
+  externalMqtt: string | undefined;
+  /** External Redis (env `REDIS_URL`): the stack then never starts Redis. */
+  externalRedis: string | undefined;
+}
+
+function envPort(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const port = Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
+    throw new StackError(`${name}=${raw} is not a port number; set it to an integer between 1 and 65535.`);
+  }
+  return port;
+}
+
+function nonEmpty(value: string | undefined): string | undefined {
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Resolves the stack configuration from the environment, then applies explicit overrides. */
+export function resolveConfig(overrides: Partial<StackConfig> = {}, env: NodeJS.ProcessEnv = process.env): StackConfig {
+  const clusterPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_PORT', 19_192);
+  const clusterControllerPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT', 19_292);
+  const brokers = nonEmpty(env.KAFKA_BROKERS);
+  return {
+    dir: path.resolve(nonEmpty(env.ONDIJON_STACK_DIR) ?? path.join(repoRoot, '.stack')),
+    kafkaPort: envPort(env, 'ONDIJON_KAFKA_PORT', 19_092),
+    kafkaControllerPort: envPort(env, 'ONDIJON_KAFKA_CONTROLLER_PORT', 19_093),
+    clusterPorts: [0, 1, 2].map((i) => clusterPort + i),
+    clusterControllerPorts: [0, 1, 2].map((i) => clusterControllerPort + i),
+    mqttPort: envPort(env, 'ONDIJON_MQTT_PORT', 11_883),
+    redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),
+    kafkaHeap: nonEmpty(env.ONDIJON_KAFKA_HEAP) ?? '512m',
+    externalKafka: brokers?.split(',').map((b) => b.trim()).filter((b) => b !== ''),
+    externalMqtt: nonEmpty(env.MQTT_URL),
+    externalRedis: nonEmpty(env.REDIS_URL),
+    ...overrides,
+  };
+}
+
+/** Endpoints clients should use: the external ones when set, else the local stack's. */
+export interface Endpoints {
+  /** Kafka bootstrap brokers, `host:port`. */
+  kafkaBrokers: string[];
+  /** MQTT broker URL, `mqtt://host:port`. */
+  mqttUrl: string;
+  /** Redis URL, `redis://host:port`. */
+  redisUrl: string;
+}
+
+/** Endpoints of the single-node stack described by `config` (external endpoints win). */
+export function endpointsOf(config: StackConfig): Endpoints {
+  return {
+    kafkaBrokers: config.externalKafka ?? [`127.0.0.1:${config.kafkaPort}`],
+    mqttUrl: config.externalMqtt ?? `mqtt://127.0.0.1:${config.mqttPort}`,
+    redisUrl: config.externalRedis ?? `redis://127.0.0.1:${config.redisPort}`,
+  };
+}
+
+/** Client addresses of the 3-node cluster described by `config`. */
+export function clusterBrokersOf(config: StackConfig): string[] {
+  return config.clusterPorts.map((p) => `127.0.0.1:${p}`);
+}
+
+/** A prerequisite or environment problem, reported to the user as one sentence (no stack trace). */
+export class StackError extends Error {
+  override readonly name = 'StackError';
+  /** Stable code for tests and scripts. */
+  readonly code = 'ONDIJON_STACK_PREREQUISITE';
+}
+
+/** Finds an executable on PATH (and the sbin folders, where Debian puts mosquitto). */
+export function which(binary: string): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin', '/sbin'];
+  for (const dir of dirs) {
+    if (dir === '') continue;
+    const candidate = path.join(dir, binary);
+    if (existsSync(candidate)) return candidate;
+  }
+  return undefined;
+}

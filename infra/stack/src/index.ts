@@ -1,0 +1,22 @@
+export { StackError, repoRoot, resolveConfig, type Endpoints, type StackConfig } from './config';
+export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
+export { pinnedKafkaVersion } from './kafka';
+export { stackProvision, type StackProvisionOptions, type StackProvisionResult } from './provision';
+export {
+  clusterBrokers,
+  clusterDown,
+  clusterUp,
+  endpoints,
+  stackDown,
+  stackStatus,
+  stackUp,
+  startKafka,
+  startKafkaBroker,
+  stopKafka,
+  stopKafkaBroker,
+  type ServiceName,
+  type ServiceStatus,
+  type StackDownOptions,
+  type StackOptions,
+  type StackUpOptions,
+} from './stack';

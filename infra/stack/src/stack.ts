@@ -1,0 +1,352 @@
+import { rmSync } from 'node:fs';
+import { StackError, clusterBrokersOf, endpointsOf, resolveConfig, type Endpoints, type StackConfig } from './config';
+import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
+import {
+  deploymentExists,
+  ensureKafkaJars,
+  kafkaDeployment,
+  nodeLogTail,
+  nodePidFile,
+  nodeProcess,
+  startKafkaNode,
+  type KafkaDeployment,
+  type KafkaNode,
+} from './kafka';
+import { mosquittoDir, mosquittoPidFile, startMosquitto } from './mosquitto';
+import { requireBinaries, requireJava } from './prerequisites';
+import { isOurs, portOpen, readPid, sleep, stopRecorded, tail } from './proc';
+import { redisDir, redisPidFile, startRedis } from './redis';
+import path from 'node:path';
+
+/** Services of the local stack. */
+export type ServiceName = 'kafka' | 'mosquitto' | 'redis';
+
+/** Options shared by every stack operation. */
+export interface StackOptions {
+  /** Overrides of the env-derived configuration (ports, folder, external endpoints). */
+  config?: Partial<StackConfig>;
+  /** 1 = the single-node Kafka (default), 3 = the 3-node cluster (replication 3, min ISR 2). */
+  kafkaNodes?: 1 | 3;
+  /** Progress lines (the CLI prints them); silent by default. */
+  log?: (line: string) => void;
+}
+
+/** Options of `stackUp`. */
+export interface StackUpOptions extends StackOptions {
+  /** Services to bring up (default all three). */
+  services?: ServiceName[];
+  /** How long to wait for each service to answer after starting it (default 90 s, 150 s for 3 nodes). */
+  timeoutMs?: number;
+}
+
+/** One line of `stack status`. */
+export interface ServiceStatus {
+  /** `kafka` (single node), `kafka-1..3` (cluster), `mosquitto`, `redis`. */
+  service: string;
+  /** Address clients use. */
+  address: string;
+  /** Pid when the stack started it and it still runs, else null. */
+  pid: number | null;
+  /** `stack` = started by us; `external` = env endpoint; `other` = answers but not ours; `none` = not running. */
+  owner: 'stack' | 'external' | 'other' | 'none';
+  /** True when it really answers (describeCluster / CONNACK / PONG). */
+  healthy: boolean;
+  /** What the probe saw. */
+  detail: string;
+}
+
+const envNameOfPort: Record<string, string> = {
+  kafka: 'ONDIJON_KAFKA_PORT (and ONDIJON_KAFKA_CONTROLLER_PORT)',
+  cluster: 'ONDIJON_KAFKA_CLUSTER_PORT (and ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT)',
+  mosquitto: 'ONDIJON_MQTT_PORT',
+  redis: 'ONDIJON_REDIS_PORT',
+};
+
+function foreignPort(port: number, what: string, envKey: string): StackError {
+  return new StackError(
+    `Port ${port} is in use by another process that does not answer as ${what}; stop that process or choose other ports with ${envNameOfPort[envKey]}, and retry.`,
+  );
+}
+
+/** Brokers of a deployment as `host:port`. */
+function brokersOf(deployment: KafkaDeployment): string[] {
+  return deployment.nodes.map((n) => `127.0.0.1:${n.port}`);
+}
+
+async function waitHealthy(
+  what: string,
+  probe: () => Promise<Probe>,
+  stillRunning: () => boolean,
+  timeoutMs: number,
+  logHint: () => string,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last: Probe = { ok: false, detail: 'not probed' };
+  while (Date.now() < deadline) {
+    last = await probe();
+    if (last.ok) return;
+    if (!stillRunning()) {
+      throw new StackError(`${what} exited while starting (${oneLine(logHint()) || last.detail}); read its log under .stack and retry.`);
+    }
+    await sleep(500);
+  }
+  throw new StackError(`${what} did not answer within ${Math.round(timeoutMs / 1000)} s (${last.detail}); read its log under .stack (${oneLine(logHint())}) and retry.`);
+}
+
+function oneLine(text: string): string {
+  return text.replace(/\s+/g, ' ').trim().slice(0, 300);
+}
+
+/** Brings up Kafka (the nodes the deployment lacks), waiting until every broker is listed. */
+async function upKafka(config: StackConfig, deployment: KafkaDeployment, log: (l: string) => void, timeoutMs: number): Promise<void> {
+  const brokers = brokersOf(deployment);
+  const first = await probeKafka(brokers, deployment.nodes.length);
+  if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
+    log(`kafka: already running (${brokers.join(',')})`);
+    return;
+  }
+  const toStart: KafkaNode[] = [];
+  for (const node of deployment.nodes) {
+    if (nodeProcess(node) !== undefined) continue; // ours, running (maybe still starting)
+    if ((await portOpen(node.port)) || (await portOpen(node.controllerPort))) {
+      // Something listens: fine if it is a healthy Kafka we did not start (reuse), else a foreign process.
+      const alone = await probeKafka([`127.0.0.1:${node.port}`], 1);
+      if (alone.ok) continue;
+      throw foreignPort((await portOpen(node.port)) ? node.port : node.controllerPort, 'Kafka', deployment.mode === 'single' ? 'kafka' : 'cluster');
+    }
+    toStart.push(node);
+  }
+  if (toStart.length > 0) {
+    requireJava();
+    await ensureKafkaJars(config, log);
+    // Cluster nodes start concurrently: each waits for a controller quorum of the others.
+    for (const node of toStart) {
+      const record = await startKafkaNode(config, deployment, node);
+      log(`${node.name}: started pid ${record.pid} on 127.0.0.1:${node.port}`);
+    }
+  } else if (!first.ok) {
+    log(`kafka: waiting for ${brokers.join(',')} to answer`);
+  }
+  await waitHealthy(
+    deployment.mode === 'single' ? 'Kafka' : 'The 3-node Kafka cluster',
+    () => probeKafka(brokers, deployment.nodes.length),
+    () => toStart.every((n) => nodeProcess(n) !== undefined),
+    timeoutMs,
+    () => toStart.map(nodeLogTail).join(' | '),
+  );
+  log(`kafka: healthy (${brokers.join(',')})`);
+}
+
+/** Starts what is missing of the local stack and waits until each service really answers; idempotent. */
+export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStatus[]> {
+  const config = resolveConfig(options.config);
+  const log = options.log ?? (() => undefined);
+  const services = options.services ?? ['kafka', 'mosquitto', 'redis'];
+  const nodes = options.kafkaNodes ?? 1;
+  const timeoutMs = options.timeoutMs ?? (nodes === 3 ? 150_000 : 90_000);
+  const ep = endpointsOf(config);
+
+  // Phase 1, before starting anything: what answers already, and is each missing service startable?
+  const needMosquitto = services.includes('mosquitto') && config.externalMqtt === undefined && !(await probeMqtt(ep.mqttUrl)).ok;
+  const needRedis = services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
+  if (needMosquitto && !isOurs(readPid(mosquittoPidFile(config))) && (await portOpen(config.mqttPort))) {
+    throw foreignPort(config.mqttPort, 'an MQTT broker', 'mosquitto');
+  }
+  if (needRedis && !isOurs(readPid(redisPidFile(config))) && (await portOpen(config.redisPort))) {
+    throw foreignPort(config.redisPort, 'Redis', 'redis');
+  }
+  const wantKafka = services.includes('kafka') && (config.externalKafka === undefined || nodes === 3);
+  const deployment = kafkaDeployment(config, nodes === 3 ? 'cluster' : 'single');
+  if (wantKafka) {
+    for (const node of deployment.nodes) {
+      if (nodeProcess(node) !== undefined) continue;
+      for (const port of [node.port, node.controllerPort]) {
+        if ((await portOpen(port)) && !(await probeKafka([`127.0.0.1:${node.port}`], 1)).ok) {
+          throw foreignPort(port, 'Kafka', nodes === 3 ? 'cluster' : 'kafka');
+        }
+      }
+    }
+  }
+  const binaries = [...(needMosquitto ? ['mosquitto'] : []), ...(needRedis ? ['redis-server'] : [])];
+  const paths = binaries.length > 0 ? requireBinaries(binaries, log) : {};
+
+  // Phase 2: start and wait, all services concurrently.
+  const jobs: Promise<void>[] = [];
+  if (needMosquitto) {
+    jobs.push(
+      (async () => {
+        if (!isOurs(readPid(mosquittoPidFile(config)))) {
+          const record = startMosquitto(config, paths.mosquitto ?? 'mosquitto');
+          log(`mosquitto: started pid ${record.pid} on ${ep.mqttUrl}`);
+        }
+        await waitHealthy('Mosquitto', () => probeMqtt(ep.mqttUrl), () => isOurs(readPid(mosquittoPidFile(config))), timeoutMs, () =>
+          tail(path.join(mosquittoDir(config), 'mosquitto.log'), 2) || tail(path.join(mosquittoDir(config), 'stdout.log'), 2),
+        );
+        log('mosquitto: healthy');
+      })(),
+    );
+  } else if (services.includes('mosquitto')) {
+    log(`mosquitto: ${config.externalMqtt === undefined ? 'already running' : 'external'} (${ep.mqttUrl})`);
+  }
+  if (needRedis) {
+    jobs.push(
+      (async () => {
+        if (!isOurs(readPid(redisPidFile(config)))) {
+          const record = startRedis(config, paths['redis-server'] ?? 'redis-server');
+          log(`redis: started pid ${record.pid} on ${ep.redisUrl}`);
+        }
+        await waitHealthy('Redis', () => probeRedis(ep.redisUrl), () => isOurs(readPid(redisPidFile(config))), timeoutMs, () =>
+          tail(path.join(redisDir(config), 'redis.log'), 2) || tail(path.join(redisDir(config), 'stdout.log'), 2),
+        );
+        log('redis: healthy');
+      })(),
+    );
+  } else if (services.includes('redis')) {
+    log(`redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${ep.redisUrl})`);
+  }
+  if (wantKafka) jobs.push(upKafka(config, deployment, log, timeoutMs));
+  else if (services.includes('kafka')) log(`kafka: external (${ep.kafkaBrokers.join(',')})`);
+
+  const results = await Promise.allSettled(jobs);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) throw failed.reason;
+  return stackStatus(options);
+}
+
+/** Options of `stackDown`. */
+export interface StackDownOptions extends StackOptions {
+  /** Also delete the 3-node cluster's data (fault tests start from a clean cluster). */
+  purgeCluster?: boolean;
+}
+
+/**
+ * Stops what the stack started (by recorded pid: SIGTERM, SIGKILL after a deadline). With `kafkaNodes: 3`
+ * only the cluster; otherwise the single node, Mosquitto, Redis and the cluster if it runs. Data is kept.
+ */
+export async function stackDown(options: StackDownOptions = {}): Promise<string[]> {
+  const config = resolveConfig(options.config);
+  const log = options.log ?? (() => undefined);
+  const stopped: string[] = [];
+  const stop = async (name: string, pidFile: string, deadlineMs: number) => {
+    if ((await stopRecorded(pidFile, deadlineMs)) === 'stopped') {
+      stopped.push(name);
+      log(`${name}: stopped`);
+    }
+  };
+  const cluster = kafkaDeployment(config, 'cluster');
+  const jobs = cluster.nodes.map((n) => stop(n.name, nodePidFile(n), 20_000));
+  if (options.kafkaNodes !== 3) {
+    const single = kafkaDeployment(config, 'single');
+    jobs.push(...single.nodes.map((n) => stop(n.name, nodePidFile(n), 30_000)));
+    jobs.push(stop('mosquitto', mosquittoPidFile(config), 10_000));
+    jobs.push(stop('redis', redisPidFile(config), 10_000));
+  }
+  await Promise.all(jobs);
+  if (options.purgeCluster) rmSync(cluster.dir, { recursive: true, force: true });
+  if (stopped.length === 0) log('nothing of the stack was running');
+  return stopped;
+}
+
+/** Address, pid, owner and health of each service (the cluster's nodes too when it runs or is asked for). */
+export async function stackStatus(options: StackOptions = {}): Promise<ServiceStatus[]> {
+  const config = resolveConfig(options.config);
+  const ep = endpointsOf(config);
+  const rows: Promise<ServiceStatus>[] = [];
+  const kafkaRow = async (service: string, brokers: string[], expected: number, pid: number | null, external: boolean) => {
+    const probe = await probeKafka(brokers, expected);
+    return { service, address: brokers.join(','), pid, owner: owner(external, pid, probe), healthy: probe.ok, detail: probe.detail } satisfies ServiceStatus;
+  };
+  if (config.externalKafka !== undefined) rows.push(kafkaRow('kafka', config.externalKafka, 1, null, true));
+  else {
+    const node = kafkaDeployment(config, 'single').nodes[0]!;
+    rows.push(kafkaRow('kafka', ep.kafkaBrokers, 1, nodeProcess(node)?.pid ?? null, false));
+  }
+  const cluster = kafkaDeployment(config, 'cluster');
+  if (options.kafkaNodes === 3 || cluster.nodes.some((n) => nodeProcess(n) !== undefined)) {
+    for (const node of cluster.nodes) rows.push(kafkaRow(node.name, [`127.0.0.1:${node.port}`], 1, nodeProcess(node)?.pid ?? null, false));
+  }
+  rows.push(
+    (async () => {
+      const probe = await probeMqtt(ep.mqttUrl);
+      const pid = config.externalMqtt === undefined ? pidOf(mosquittoPidFile(config)) : null;
+      return { service: 'mosquitto', address: ep.mqttUrl, pid, owner: owner(config.externalMqtt !== undefined, pid, probe), healthy: probe.ok, detail: probe.detail };
+    })(),
+  );
+  rows.push(
+    (async () => {
+      const probe = await probeRedis(ep.redisUrl);
+      const pid = config.externalRedis === undefined ? pidOf(redisPidFile(config)) : null;
+      return { service: 'redis', address: ep.redisUrl, pid, owner: owner(config.externalRedis !== undefined, pid, probe), healthy: probe.ok, detail: probe.detail };
+    })(),
+  );
+  return Promise.all(rows);
+}
+
+function pidOf(pidFile: string): number | null {
+  const record = readPid(pidFile);
+  return isOurs(record) ? record.pid : null;
+}
+
+function owner(external: boolean, pid: number | null, probe: Probe): ServiceStatus['owner'] {
+  if (external) return 'external';
+  if (pid !== null) return 'stack';
+  return probe.ok ? 'other' : 'none';
+}
+
+/** Endpoints of the single-node stack (env `KAFKA_BROKERS`, `MQTT_URL`, `REDIS_URL` win). */
+export function endpoints(options: StackOptions = {}): Endpoints {
+  return endpointsOf(resolveConfig(options.config));
+}
+
+/** Client addresses of the 3-node cluster. */
+export function clusterBrokers(options: StackOptions = {}): string[] {
+  return clusterBrokersOf(resolveConfig(options.config));
+}
+
+/** Starts the 3-node cluster (replication 3, min ISR 2) and waits until all three brokers are listed. */
+export async function clusterUp(options: Omit<StackUpOptions, 'kafkaNodes' | 'services'> = {}): Promise<string[]> {
+  await stackUp({ ...options, kafkaNodes: 3, services: ['kafka'] });
+  return clusterBrokers(options);
+}
+
+/** Stops the 3-node cluster (only it), optionally deleting its data. */
+export async function clusterDown(options: Omit<StackDownOptions, 'kafkaNodes'> = {}): Promise<void> {
+  await stackDown({ ...options, kafkaNodes: 3 });
+}
+
+function nodeOf(config: StackConfig, mode: 'single' | 'cluster', nodeId: number): { deployment: KafkaDeployment; node: KafkaNode } {
+  const deployment = kafkaDeployment(config, mode);
+  const node = deployment.nodes.find((n) => n.nodeId === nodeId);
+  if (node === undefined) throw new Error(`no Kafka node ${nodeId} in the ${mode} deployment`);
+  return { deployment, node };
+}
+
+/** Stops one broker of the 3-node cluster (fault tests); the other two keep serving with min ISR 2. */
+export async function stopKafkaBroker(nodeId: 1 | 2 | 3, options: StackOptions = {}): Promise<void> {
+  const { node } = nodeOf(resolveConfig(options.config), 'cluster', nodeId);
+  await stopRecorded(nodePidFile(node), 20_000);
+}
+
+/** Restarts one broker of the 3-node cluster and waits until the cluster lists all three brokers again. */
+export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOptions = {}): Promise<void> {
+  const config = resolveConfig(options.config);
+  const { deployment, node } = nodeOf(config, 'cluster', nodeId);
+  if (nodeProcess(node) === undefined) await startKafkaNode(config, deployment, node);
+  await waitHealthy(`Kafka broker ${nodeId}`, () => probeKafka(brokersOf(deployment), 3), () => nodeProcess(node) !== undefined, options.timeoutMs ?? 120_000, () => nodeLogTail(node));
+}
+
+/** Stops the single-node Kafka (ingest fault tests); Mosquitto and Redis keep running. */
+export async function stopKafka(options: StackOptions = {}): Promise<void> {
+  const { node } = nodeOf(resolveConfig(options.config), 'single', 1);
+  await stopRecorded(nodePidFile(node), 30_000);
+}
+
+/** Starts the single-node Kafka again (same data) and waits until it answers. */
+export async function startKafka(options: StackUpOptions = {}): Promise<void> {
+  await stackUp({ ...options, kafkaNodes: 1, services: ['kafka'] });
+}
+
+/** True when the 3-node cluster has data on disk. */
+export function clusterExists(options: StackOptions = {}): boolean {
+  return deploymentExists(kafkaDeployment(resolveConfig(options.config), 'cluster'));
+}

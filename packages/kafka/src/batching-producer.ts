@@ -1,0 +1,199 @@
+import { OnDijonError } from '@ondijon/contracts';
+import { Partitioners, type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
+
+/** One record handed to the batching producer. */
+export interface OutgoingRecord {
+  /** Partitioning key (same key, same partition). */
+  key?: string | Buffer | null;
+  /** Record value (JSON text in this project). */
+  value: string | Buffer | null;
+  /** Kafka headers (sensitivity, class, …). */
+  headers?: IHeaders;
+  /** Explicit partition; normally left to the key. */
+  partition?: number;
+}
+
+/** Options of `createBatchingProducer`. */
+export interface BatchingProducerOptions {
+  /** Most records in one `sendBatch` request (default 500). */
+  maxBatch?: number;
+  /** Most bytes (keys + values, estimated) in one request, under the broker's 1 MiB message.max.bytes (default 512 KiB). */
+  maxBatchBytes?: number;
+  /** How long the first record of a batch waits for company before the batch is sent (default 5 ms). */
+  lingerMs?: number;
+  /** Records buffered or in flight before `send()` callers wait for room (default 10 000): bounds memory. */
+  maxBufferedRecords?: number;
+  /** Extra kafkajs producer settings (the idempotence settings below always win). */
+  producer?: Omit<ProducerConfig, 'idempotent' | 'maxInFlightRequests' | 'allowAutoTopicCreation'>;
+}
+
+/** A producer that coalesces `send()` calls into `sendBatch` requests and resolves each after Kafka acked it. */
+export interface BatchingProducer {
+  /** Connects the underlying idempotent producer. */
+  connect(): Promise<void>;
+  /**
+   * Queues one record; resolves once Kafka acknowledged it (acks=all), rejects with a retryable
+   * `ONDIJON_KAFKA_UNAVAILABLE` error if its batch failed (the caller retries or withholds its MQTT ack).
+   * Waits first while the buffer is full.
+   */
+  send(topic: string, record: OutgoingRecord): Promise<void>;
+  /** Sends what is buffered now and resolves when nothing is buffered or in flight. */
+  flush(): Promise<void>;
+  /** Flushes, then disconnects; later `send()` calls reject. */
+  disconnect(): Promise<void>;
+  /** Records queued or in flight, not yet acknowledged. */
+  readonly bufferedRecords: number;
+  /** True when connected and the last request succeeded (for `/readyz`). */
+  isHealthy(): boolean;
+}
+
+interface Pending {
+  topic: string;
+  message: Message;
+  bytes: number;
+  resolve: () => void;
+  reject: (error: Error) => void;
+}
+
+function sizeOf(value: string | Buffer | null | undefined): number {
+  if (value === null || value === undefined) return 0;
+  return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/** Groups pending records by topic, keeping their order, into a `sendBatch` payload (pure; exported for tests). */
+export function toTopicMessages(batch: readonly { topic: string; message: Message }[]): { topic: string; messages: Message[] }[] {
+  const byTopic = new Map<string, Message[]>();
+  for (const { topic, message } of batch) {
+    const list = byTopic.get(topic);
+    if (list) list.push(message);
+    else byTopic.set(topic, [message]);
+  }
+  return [...byTopic].map(([topic, messages]) => ({ topic, messages }));
+}
+
+/**
+ * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
+ * concurrent `send()` calls: kafkajs does not batch or linger by itself (INFRA-NOTES.md "kafkajs").
+ */
+export function createBatchingProducer(kafka: Pick<Kafka, 'producer'>, options: BatchingProducerOptions = {}): BatchingProducer {
+  const maxBatch = options.maxBatch ?? 500;
+  const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
+  const lingerMs = options.lingerMs ?? 5;
+  const maxBuffered = options.maxBufferedRecords ?? 10_000;
+  const producer: Producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    ...options.producer,
+    idempotent: true,
+    // Idempotence with kafkajs is only safe with requests serialised (INFRA-NOTES.md).
+    maxInFlightRequests: 1,
+    allowAutoTopicCreation: false,
+  });
+
+  const queue: Pending[] = [];
+  let inFlight = 0;
+  let sending = false;
+  let timer: NodeJS.Timeout | undefined;
+  let connected = false;
+  let lastOk = true;
+  let closed = false;
+  const roomWaiters: (() => void)[] = [];
+  const idleWaiters: (() => void)[] = [];
+
+  producer.on(producer.events.CONNECT, () => {
+    connected = true;
+  });
+  producer.on(producer.events.DISCONNECT, () => {
+    connected = false;
+  });
+
+  const takeBatch = (): Pending[] => {
+    let bytes = 0;
+    let count = 0;
+    while (count < queue.length && count < maxBatch) {
+      const next = queue[count]!;
+      if (count > 0 && bytes + next.bytes > maxBatchBytes) break;
+      bytes += next.bytes;
+      count += 1;
+    }
+    return queue.splice(0, count);
+  };
+
+  const drain = async (): Promise<void> => {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (sending) return;
+    sending = true;
+    try {
+      // Records that arrive while a request is in flight have waited one round trip already: send them
+      // right after it, whatever their number (that is where batching comes from under load).
+      while (queue.length > 0) {
+        const batch = takeBatch();
+        inFlight = batch.length;
+        try {
+          await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
+          lastOk = true;
+          for (const p of batch) p.resolve();
+        } catch (error) {
+          lastOk = false;
+          const reason = error instanceof Error ? error.message : String(error);
+          for (const p of batch) {
+            p.reject(new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', `Kafka did not acknowledge the record: ${reason}`, { cause: error, details: { topic: p.topic } }));
+          }
+        } finally {
+          inFlight = 0;
+          for (const wake of roomWaiters.splice(0)) wake();
+        }
+      }
+    } finally {
+      sending = false;
+      for (const wake of idleWaiters.splice(0)) wake();
+    }
+  };
+
+  const schedule = (): void => {
+    if (sending) return; // the running drain loop picks the record up
+    if (queue.length >= maxBatch) void drain();
+    else timer ??= setTimeout(() => void drain(), lingerMs);
+  };
+
+  return {
+    async connect() {
+      await producer.connect();
+      connected = true;
+    },
+    async send(topic, record) {
+      while (!closed && queue.length + inFlight >= maxBuffered) {
+        await new Promise<void>((resolve) => roomWaiters.push(resolve));
+      }
+      if (closed) throw new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', 'The producer is closed.', { details: { topic } });
+      const message: Message = { key: record.key ?? null, value: record.value, ...(record.headers ? { headers: record.headers } : {}), ...(record.partition === undefined ? {} : { partition: record.partition }) };
+      const bytes = sizeOf(record.key) + sizeOf(record.value) + 64;
+      return new Promise<void>((resolve, reject) => {
+        queue.push({ topic, message, bytes, resolve, reject });
+        schedule();
+      });
+    },
+    async flush() {
+      while (queue.length > 0 || sending) {
+        const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
+        if (!sending) void drain();
+        await idle;
+      }
+    },
+    async disconnect() {
+      closed = true;
+      for (const wake of roomWaiters.splice(0)) wake();
+      await this.flush();
+      await producer.disconnect();
+      connected = false;
+    },
+    get bufferedRecords() {
+      return queue.length + inFlight;
+    },
+    isHealthy() {
+      return connected && lastOk && !closed;
+    },
+  };
+}

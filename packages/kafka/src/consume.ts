@@ -1,0 +1,81 @@
+import { randomUUID } from 'node:crypto';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+
+/** A record read back by `readAll`. */
+export interface ReadRecord {
+  /** Topic it came from. */
+  topic: string;
+  /** Partition it came from. */
+  partition: number;
+  /** Offset in its partition. */
+  offset: string;
+  /** Key as UTF-8 text (null when absent). */
+  key: string | null;
+  /** Value as UTF-8 text (null for tombstones). */
+  value: string | null;
+  /** Headers as UTF-8 text. */
+  headers: Record<string, string>;
+  /** The raw kafkajs message. */
+  message: KafkaMessage;
+}
+
+/** Options of `readAll`. */
+export interface ReadAllOptions {
+  /** Give up after this long (default 30 s) with an error naming how far each partition got. */
+  timeoutMs?: number;
+}
+
+function text(value: Buffer | string | null | undefined): string | null {
+  if (value === null || value === undefined) return null;
+  return typeof value === 'string' ? value : value.toString('utf8');
+}
+
+/**
+ * Reads a topic from the beginning up to its end offsets at call time (tests, tools), with a throwaway
+ * consumer group that is deleted afterwards; records are in offset order per partition.
+ */
+export async function readAll(kafka: Kafka, topic: string, options: ReadAllOptions = {}): Promise<ReadRecord[]> {
+  const timeoutMs = options.timeoutMs ?? 30_000;
+  const admin = kafka.admin();
+  await admin.connect();
+  const groupId = `ondijon-read-all-${randomUUID()}`;
+  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  try {
+    const ends = await admin.fetchTopicOffsets(topic);
+    const target = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
+    const starts = new Map(ends.map((p) => [p.partition, BigInt(p.low)]));
+    const pending = new Set([...target].filter(([p, high]) => high > (starts.get(p) ?? 0n)).map(([p]) => p));
+    const records: ReadRecord[] = [];
+    if (pending.size === 0) return records;
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`readAll(${topic}) timed out after ${timeoutMs} ms; partitions still behind: ${[...pending].join(',')}`)), timeoutMs);
+      consumer
+        .run({
+          autoCommit: false,
+          eachMessage: async ({ partition, message }) => {
+            const high = target.get(partition) ?? 0n;
+            if (BigInt(message.offset) < high) {
+              const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, text(Array.isArray(v) ? v[0] : v) ?? '']));
+              records.push({ topic, partition, offset: message.offset, key: text(message.key), value: text(message.value), headers, message });
+            }
+            if (BigInt(message.offset) + 1n >= high) pending.delete(partition);
+            if (pending.size === 0) {
+              clearTimeout(timer);
+              resolve();
+            }
+          },
+        })
+        .catch((error: unknown) => {
+          clearTimeout(timer);
+          reject(error instanceof Error ? error : new Error(String(error)));
+        });
+    });
+    return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
+  } finally {
+    await consumer.disconnect().catch(() => undefined);
+    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await admin.disconnect();
+  }
+}

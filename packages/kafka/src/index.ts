@@ -1,0 +1,18 @@
+export { createKafka, defaultRetry, forwardLog, type CreateKafkaOptions, type KafkaLogger } from './client';
+export {
+  createBatchingProducer,
+  toTopicMessages,
+  type BatchingProducer,
+  type BatchingProducerOptions,
+  type OutgoingRecord,
+} from './batching-producer';
+export {
+  diffTopic,
+  provisionTopics,
+  topicConfigs,
+  type ProvisionOptions,
+  type ProvisionResult,
+  type TopicDrift,
+  type TopicProvisionSpec,
+} from './provision';
+export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
