@@ -1,0 +1,5 @@
+export * from './classify';
+export * from './lineage';
+export * from './policy';
+export * from './policy-schema';
+export * from './pseudonymise';
