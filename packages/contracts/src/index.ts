@@ -10,3 +10,4 @@ export * from './kafka-topics';
 export * from './mqtt-topics';
 export * from './sensitivity';
 export * from './telemetry';
+export * from './samples';

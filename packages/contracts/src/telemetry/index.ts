@@ -77,13 +77,18 @@ export interface ValidateOptions {
   maxFutureSkewMs?: number;
 }
 
-/** Turns zod issues into field issues with dotted paths. */
+/**
+ * Turns zod issues into field issues with dotted paths. zod reports unknown keys once at the parent's
+ * path with the names in `keys`; we emit one issue per key, named by its own path, so a dead letter
+ * says which field was extra.
+ */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  return error.issues.map((i) => ({
-    path: i.path.length === 0 ? '(root)' : i.path.map(String).join('.'),
-    message: i.message,
-    code: i.code,
-  }));
+  const dotted = (path: readonly PropertyKey[]) => (path.length === 0 ? '(root)' : path.map(String).join('.'));
+  return error.issues.flatMap((i): FieldIssue[] =>
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((key) => ({ path: dotted([...i.path, key]), message: `Unrecognized key: "${key}"`, code: i.code }))
+      : [{ path: dotted(i.path), message: i.message, code: i.code }],
+  );
 }
 
 /**
