@@ -1,0 +1,161 @@
+import { readFile, stat } from 'node:fs/promises';
+import { OnDijonError } from '@ondijon/contracts';
+import { parseTypedCsv } from './csv';
+import { sha256 } from './durable-fs';
+import { abs, layout, type ReleaseFileName } from './layout';
+import { Catalog, DatasetMetadata, ReleaseNotes, TableSchema, type CatalogRelease, type Row } from './schemas';
+
+/** Options of the store reader. */
+export interface StoreReaderOptions {
+  /** Parsed releases kept in memory (releases are immutable; each may be large). Default 4. */
+  maxCachedReleases?: number;
+}
+
+/** Rows of a release with what describes them. */
+export interface ReleaseRows {
+  datasetId: string;
+  release: CatalogRelease;
+  schema: TableSchema;
+  rows: Row[];
+  /** Strong validator of the release's CSV (its SHA-256), for HTTP ETags. */
+  etag: string;
+}
+
+/** The store's read side: what the API serves. Every method re-reads a file only when its mtime or size changed. */
+export interface StoreReader {
+  readonly rootDir: string;
+  /** The catalogue and a strong validator of its content. An empty store gives an empty catalogue. */
+  catalog(): Promise<{ catalog: Catalog; etag: string }>;
+  /** Metadata of one dataset, or undefined when it is not in the catalogue. */
+  dataset(id: string): Promise<DatasetMetadata | undefined>;
+  /** Metadata of every dataset in the catalogue, in id order. */
+  datasets(): Promise<DatasetMetadata[]>;
+  /** Releases of a dataset, oldest first (empty when unknown). */
+  releases(id: string): Promise<CatalogRelease[]>;
+  /** Latest release of a dataset. */
+  latestRelease(id: string): Promise<CatalogRelease | undefined>;
+  /** Release notes of a release. */
+  releaseNotes(id: string, releaseId: string): Promise<ReleaseNotes>;
+  /** Typed rows of a release (latest by default), parsed with its Table Schema. */
+  rows(id: string, releaseId?: string): Promise<ReleaseRows>;
+  /** Contents of a public register, or undefined when not written yet. */
+  register(name: string): Promise<unknown>;
+  /** Absolute path of a release file (for static serving and exports). */
+  releaseFilePath(id: string, releaseId: string, file: ReleaseFileName): string;
+}
+
+interface Cached<T> {
+  mtimeMs: number;
+  size: number;
+  value: T;
+  etag: string;
+}
+
+function notFound(message: string): OnDijonError {
+  return new OnDijonError('ONDIJON_NOT_FOUND', message);
+}
+
+/** Opens a reader over a store directory. Nothing is read until asked. */
+export function openStoreReader(rootDir: string, options: StoreReaderOptions = {}): StoreReader {
+  const jsonCache = new Map<string, Cached<unknown>>();
+  const rowsCache = new Map<string, Cached<Row[]>>();
+  const maxReleases = options.maxCachedReleases ?? 4;
+
+  async function cached<T>(rel: string, cache: Map<string, Cached<unknown>>, parse: (text: string) => T): Promise<Cached<T> | undefined> {
+    const path = abs(rootDir, rel);
+    let st;
+    try {
+      st = await stat(path);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw err;
+    }
+    const hit = cache.get(rel);
+    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit as Cached<T>;
+    const text = await readFile(path, 'utf8');
+    const entry: Cached<T> = { mtimeMs: st.mtimeMs, size: st.size, value: parse(text), etag: sha256(text).slice(0, 32) };
+    cache.set(rel, entry);
+    return entry;
+  }
+
+  async function catalog() {
+    const c = await cached(layout.catalog, jsonCache, (t) => Catalog.parse(JSON.parse(t)));
+    if (!c) return { catalog: { format: 'ondijon-opendata-store/1' as const, updatedAt: new Date(0).toISOString(), generation: 0, datasets: {}, registers: {} }, etag: 'empty' };
+    return { catalog: c.value, etag: c.etag };
+  }
+
+  async function dataset(id: string) {
+    const { catalog: cat } = await catalog();
+    const entry = Object.hasOwn(cat.datasets, id) ? cat.datasets[id] : undefined;
+    if (!entry) return undefined;
+    const c = await cached(entry.metadataPath, jsonCache, (t) => DatasetMetadata.parse(JSON.parse(t)));
+    return c?.value;
+  }
+
+  async function releases(id: string) {
+    const { catalog: cat } = await catalog();
+    return Object.hasOwn(cat.datasets, id) ? (cat.datasets[id]?.releases ?? []) : [];
+  }
+
+  async function findRelease(id: string, releaseId?: string): Promise<CatalogRelease> {
+    const { catalog: cat } = await catalog();
+    const entry = Object.hasOwn(cat.datasets, id) ? cat.datasets[id] : undefined;
+    if (!entry) throw notFound(`dataset ${id} not found`);
+    const wanted = releaseId ?? entry.latestRelease;
+    const rel = entry.releases.find((r) => r.releaseId === wanted);
+    if (!rel) throw notFound(`release ${wanted} of dataset ${id} not found`);
+    return rel;
+  }
+
+  async function releaseNotes(id: string, releaseId: string) {
+    const rel = await findRelease(id, releaseId);
+    const c = await cached(`${rel.path}/release-notes.json`, jsonCache, (t) => ReleaseNotes.parse(JSON.parse(t)));
+    if (!c) throw notFound(`release notes of ${id}/${releaseId} not found`);
+    return c.value;
+  }
+
+  async function rows(id: string, releaseId?: string): Promise<ReleaseRows> {
+    const rel = await findRelease(id, releaseId);
+    const schemaEntry = await cached(`${rel.path}/schema.json`, jsonCache, (t) => TableSchema.parse(JSON.parse(t)));
+    if (!schemaEntry) throw notFound(`schema of ${id}/${rel.releaseId} not found`);
+    const csvRel = `${rel.path}/data.csv`;
+    const c = await cached(csvRel, rowsCache as Map<string, Cached<unknown>>, (t) => parseTypedCsv(t, schemaEntry.value));
+    if (!c) throw notFound(`data of ${id}/${rel.releaseId} not found`);
+    // Keep the most recently used releases only: a year of hourly rows is tens of MB in memory.
+    rowsCache.delete(csvRel);
+    rowsCache.set(csvRel, c);
+    while (rowsCache.size > maxReleases) rowsCache.delete(rowsCache.keys().next().value!);
+    return { datasetId: id, release: rel, schema: schemaEntry.value, rows: c.value, etag: c.etag };
+  }
+
+  return {
+    rootDir,
+    catalog,
+    dataset,
+    async datasets() {
+      const { catalog: cat } = await catalog();
+      const out: DatasetMetadata[] = [];
+      for (const id of Object.keys(cat.datasets).sort()) {
+        const m = await dataset(id);
+        if (m) out.push(m);
+      }
+      return out;
+    },
+    releases,
+    async latestRelease(id) {
+      const rs = await releases(id);
+      return rs[rs.length - 1];
+    },
+    releaseNotes,
+    rows,
+    async register(name) {
+      const { catalog: cat } = await catalog();
+      const entry = Object.hasOwn(cat.registers, name) ? cat.registers[name] : undefined;
+      if (!entry) return undefined;
+      return (await cached(entry.path, jsonCache, (t) => JSON.parse(t) as unknown))?.value;
+    },
+    releaseFilePath(id, releaseId, file) {
+      return abs(rootDir, layout.releaseFile(id, releaseId, file));
+    },
+  };
+}
