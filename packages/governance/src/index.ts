@@ -3,3 +3,4 @@ export * from './lineage';
 export * from './policy';
 export * from './policy-schema';
 export * from './pseudonymise';
+export * from './anonymisation/index';
