@@ -24,6 +24,8 @@ export interface StackConfig {
   mqttPort: number;
   /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
   redisPort: number;
+  /** Cached Kafka broker jars (env `ONDIJON_KAFKA_LIBS`, default `<dir>/kafka/libs`); filled by mvn when absent. */
+  kafkaLibsDir: string;
   /** Kafka JVM heap per node (env `ONDIJON_KAFKA_HEAP`, default 512m). */
   kafkaHeap: string;
   /** External Kafka (env `KAFKA_BROKERS`, comma-separated): the stack then never starts Kafka. */
@@ -53,8 +55,10 @@ export function resolveConfig(overrides: Partial<StackConfig> = {}, env: NodeJS.
   const clusterPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_PORT', 19_192);
   const clusterControllerPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT', 19_292);
   const brokers = nonEmpty(env.KAFKA_BROKERS);
+  const dir = path.resolve(overrides.dir ?? nonEmpty(env.ONDIJON_STACK_DIR) ?? path.join(repoRoot, '.stack'));
   return {
-    dir: path.resolve(nonEmpty(env.ONDIJON_STACK_DIR) ?? path.join(repoRoot, '.stack')),
+    dir,
+    kafkaLibsDir: path.resolve(nonEmpty(env.ONDIJON_KAFKA_LIBS) ?? path.join(dir, 'kafka', 'libs')),
     kafkaPort: envPort(env, 'ONDIJON_KAFKA_PORT', 19_092),
     kafkaControllerPort: envPort(env, 'ONDIJON_KAFKA_CONTROLLER_PORT', 19_093),
     clusterPorts: [0, 1, 2].map((i) => clusterPort + i),

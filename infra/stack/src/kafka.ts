@@ -58,9 +58,9 @@ export function kafkaDeployment(config: StackConfig, mode: 'single' | 'cluster')
   return { mode, dir, nodes };
 }
 
-/** Folder of the cached broker jars (shared by both deployments). */
+/** Folder of the cached broker jars (shared by both deployments and by test stacks). */
 export function libsDir(config: StackConfig): string {
-  return path.join(config.dir, 'kafka', 'libs');
+  return config.kafkaLibsDir;
 }
 
 /** Resolves the broker jars with Maven into `.stack/kafka/libs`, unless the pinned version is already there. */

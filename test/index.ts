@@ -1,0 +1,2 @@
+// @ondijon/acceptance: the shared integration-test harness (test/setup), for tests in any package.
+export * from './setup/index';

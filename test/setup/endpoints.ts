@@ -1,0 +1,18 @@
+/** Endpoints the integration tests use, provided by the global setup. */
+export interface TestEndpoints {
+  /** Kafka bootstrap brokers, `host:port`. */
+  kafkaBrokers: string[];
+  /** MQTT broker URL. */
+  mqttUrl: string;
+  /** Redis URL. */
+  redisUrl: string;
+  /** Where they come from: `env`, `testcontainers` or `local-stack`. */
+  source: 'env' | 'testcontainers' | 'local-stack';
+}
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Kafka, MQTT and Redis endpoints chosen by test/setup/global-setup.ts. */
+    endpoints: TestEndpoints;
+  }
+}

@@ -1,0 +1,33 @@
+// Vitest global setup of the integration and fault projects: finds Kafka, MQTT and Redis, provisions
+// the registry's topics, and hands the endpoints to tests (inject) and to child processes (env).
+// Order: env endpoints (KAFKA_BROKERS, MQTT_URL, REDIS_URL, all three) > Testcontainers when a Docker
+// engine answers (untested here, see docker.ts) > the local stack (`stackUp()`, idempotent, left running).
+import type { TestProject } from 'vitest/node';
+import { endpoints as stackEndpoints, stackProvision, stackUp } from '@ondijon/stack';
+import type { TestEndpoints } from './endpoints';
+import './endpoints';
+
+/** Chooses, starts if needed, and provides the endpoints; returns the teardown. */
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let endpoints: TestEndpoints;
+  let teardown = async (): Promise<void> => undefined;
+  const { KAFKA_BROKERS, MQTT_URL, REDIS_URL } = process.env;
+  if (KAFKA_BROKERS && MQTT_URL && REDIS_URL) {
+    endpoints = { ...stackEndpoints(), source: 'env' };
+  } else if (process.env.ONDIJON_TEST_DOCKER !== '0' && (await (await import('./docker')).dockerAnswers())) {
+    const { startContainers } = await import('./docker');
+    const containers = await startContainers();
+    endpoints = containers.endpoints;
+    teardown = containers.stop;
+  } else {
+    // Partial env (say only REDIS_URL) is honoured too: stackUp never starts a service whose URL is set.
+    await stackUp();
+    endpoints = { ...stackEndpoints(), source: 'local-stack' };
+  }
+  process.env.KAFKA_BROKERS = endpoints.kafkaBrokers.join(',');
+  process.env.MQTT_URL = endpoints.mqttUrl;
+  process.env.REDIS_URL = endpoints.redisUrl;
+  await stackProvision({ brokers: endpoints.kafkaBrokers });
+  project.provide('endpoints', endpoints);
+  return teardown;
+}
