@@ -1,0 +1,302 @@
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Kafka } from 'kafkajs';
+import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
+import { TELEMETRY_FILTER } from '@ondijon/contracts';
+import { createBatchingProducer, createKafka, type BatchingProducer } from '@ondijon/kafka';
+import { buildProbeServer, silentLogger, type Logger } from '@ondijon/service-kit';
+import type { IngestConfig } from './config';
+import { createIngestMetrics, type IngestMetrics } from './metrics';
+import { SERVICE_VERSION, failedMessage, processMessage, type IncomingMessage, type OutgoingKafkaRecord, type PipelineContext } from './pipeline';
+import type { IngestPolicy } from './policy';
+import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
+import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
+
+/** What `buildApp` is given besides its config. */
+export interface IngestDeps {
+  /** The governance policy (main.ts loads it with @ondijon/governance). */
+  policy: IngestPolicy;
+  /** Logger; silent when absent. */
+  logger?: Logger;
+  /** Equipment index; read from `config.REGISTRY_FILE` at start when absent. */
+  registry?: EquipmentIndex;
+  /** kafkajs client; created from the config when absent. */
+  kafka?: Kafka;
+  /** Clock (tests). */
+  now?: () => Date;
+}
+
+/** Readiness as `/readyz` reports it. */
+export interface Readiness {
+  ready: boolean;
+  failing: Record<string, string>;
+}
+
+/** The ingest service. */
+export interface IngestApp {
+  /** Loads the registry, connects Kafka, publishes the registry, opens the MQTT connections and the probes. */
+  start(): Promise<void>;
+  /** Stops taking messages, drains in-flight ones, flushes the producer, disconnects keeping the MQTT sessions. */
+  close(): Promise<void>;
+  /** What `/readyz` answers. */
+  ready(): Promise<Readiness>;
+  /** Port of the probe server once started. */
+  port(): number;
+  /** The metrics (tests and the bench read them). */
+  readonly metrics: IngestMetrics;
+}
+
+interface Connection {
+  index: number;
+  client: MqttClient;
+  /** Bumped on every close: an ack computed for an earlier connection must not go out on a new one. */
+  generation: number;
+  connected: boolean;
+}
+
+function userProperty(packet: IPublishPacket, name: string): string | undefined {
+  const value = packet.properties?.userProperties?.[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** Builds the ingest service (STYLE.md rule 1): nothing happens until `start()`. */
+export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
+  const log = deps.logger ?? silentLogger();
+  const metrics = createIngestMetrics();
+  const kafka =
+    deps.kafka ??
+    createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: config.KAFKA_CLIENT_ID,
+      logger: log.child({ component: 'kafkajs' }),
+    });
+  // A separate client with no retries for the readiness probe, so /readyz answers within a second or two.
+  const probeKafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-probe`, retry: { retries: 0 }, connectionTimeout: 1_000, requestTimeout: 2_000 });
+  const producer: BatchingProducer = createBatchingProducer(kafka, {
+    lingerMs: config.KAFKA_LINGER_MS,
+    maxBufferedRecords: config.KAFKA_MAX_BUFFERED_RECORDS,
+  });
+  const probeServer = buildProbeServer({
+    registry: metrics.registry,
+    readiness: {
+      registry: () => (registry ? null : 'registry not loaded'),
+      mqtt: () => {
+        const up = connections.filter((c) => c.connected).length;
+        return started && up === config.INGEST_CONNECTIONS ? null : `${up}/${config.INGEST_CONNECTIONS} MQTT connections up`;
+      },
+      kafka: () => kafkaReadiness(),
+    },
+  });
+
+  const connections: Connection[] = [];
+  let registry: EquipmentIndex | undefined = deps.registry;
+  let ctx: PipelineContext | undefined;
+  let started = false;
+  let closing = false;
+  /** Set when the drain deadline passed: in-flight messages are given up unacknowledged (the broker redelivers). */
+  let abandon = false;
+  let inFlight = 0;
+  let kafkaFailure: string | null = null;
+  const idleWaiters: (() => void)[] = [];
+  const abandonController = new AbortController();
+
+  let probeCache: { at: number; result: Promise<string | null> } | undefined;
+  const kafkaReadiness = (): Promise<string | null> => {
+    if (kafkaFailure !== null) return Promise.resolve(`Kafka unavailable: ${kafkaFailure}`);
+    if (probeCache && Date.now() - probeCache.at < 2_000) return probeCache.result;
+    const admin = probeKafka.admin();
+    const result = (async () => {
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+        return null;
+      } catch (error) {
+        return `Kafka does not answer: ${error instanceof Error ? error.message : String(error)}`;
+      } finally {
+        await admin.disconnect().catch(() => undefined);
+      }
+    })();
+    probeCache = { at: Date.now(), result };
+    return result;
+  };
+
+  /** Writes one record, retrying until Kafka acknowledges it; false only when shutdown abandoned it. */
+  const produceDurably = async (record: OutgoingKafkaRecord): Promise<boolean> => {
+    const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        await producer.send(topic, { key: record.key, value: record.value, headers: record.headers });
+        if (kafkaFailure !== null) {
+          log.info({ topic }, 'Kafka acknowledges again');
+          kafkaFailure = null;
+        }
+        return true;
+      } catch (error) {
+        const reason = error instanceof Error ? error.message : String(error);
+        if (kafkaFailure === null) log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
+        kafkaFailure = reason;
+        metrics.kafkaRetries.inc();
+        if (abandon) return false;
+        const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
+        await sleep(delay, undefined, { signal: abandonController.signal }).catch(() => undefined);
+        if (abandon) return false;
+      }
+    }
+  };
+
+  /** Processes one message; resolves to the PUBACK reason code, or undefined to withhold the ack. */
+  const handle = async (msg: IncomingMessage): Promise<number | undefined> => {
+    const c = ctx!;
+    let outcome;
+    try {
+      outcome = processMessage(c, msg);
+    } catch (error) {
+      log.error({ err: error, mqttTopic: msg.topic }, 'ingest failed on a message, dead-lettering it');
+      outcome = failedMessage(c, msg, error);
+    }
+    if (!(await produceDurably(outcome.record))) return undefined;
+    if (outcome.kind === 'accepted') {
+      metrics.produced.inc({ topic: outcome.record.topic });
+      return 0;
+    }
+    metrics.rejected.inc({ code: outcome.deadLetter.code });
+    log.info({ code: outcome.deadLetter.code, id: outcome.deadLetter.id, mqttTopic: msg.topic, reasonCode: outcome.reasonCode }, 'message dead-lettered');
+    return outcome.reasonCode;
+  };
+
+  const onMessage = (conn: Connection) => (topic: string, payload: Buffer, packet: IPublishPacket, ack: (error: Error | number, code?: number) => void) => {
+    // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
+    if (closing) return;
+    const generation = conn.generation;
+    const t0 = performance.now();
+    metrics.received.inc();
+    inFlight += 1;
+    metrics.inFlight.set(inFlight);
+    const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
+    const msg: IncomingMessage = {
+      topic,
+      payload,
+      ...(replayOf ? { replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 } } : {}),
+    };
+    handle(msg)
+      .then((code) => {
+        if (code === undefined) return;
+        metrics.latency.observe((performance.now() - t0) / 1000);
+        // After a reconnect the broker redelivers this message itself; a PUBACK sent now would carry a
+        // packet id that may name another message of the new connection.
+        if (conn.generation === generation) ack(code);
+      })
+      .catch((error: unknown) => log.error({ err: error }, 'message handling failed'))
+      .finally(() => {
+        inFlight -= 1;
+        metrics.inFlight.set(inFlight);
+        if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
+      });
+  };
+
+  const connect = (index: number): Connection => {
+    const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${index}`;
+    const conn = { index, generation: 0, connected: false } as Connection;
+    conn.client = mqtt.connect(config.MQTT_URL, {
+      protocolVersion: 5,
+      clientId,
+      clean: false,
+      keepalive: config.MQTT_KEEPALIVE_S,
+      reconnectPeriod: 1_000,
+      connectTimeout: 10_000,
+      properties: { sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S, receiveMaximum: config.MQTT_RECEIVE_MAXIMUM },
+      customHandleAcks: onMessage(conn),
+    });
+    conn.client.on('connect', (connack) => {
+      conn.connected = true;
+      metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
+      log.info({ clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+    });
+    conn.client.on('close', () => {
+      if (conn.connected) log.warn({ clientId }, 'MQTT connection closed');
+      conn.connected = false;
+      conn.generation += 1;
+      metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
+    });
+    conn.client.on('error', (error) => log.warn({ clientId, err: error.message }, 'MQTT client error'));
+    return conn;
+  };
+
+  const publishRegistry = async (index: EquipmentIndex, policyRevision: string): Promise<void> => {
+    const now = deps.now?.() ?? new Date();
+    const sends: Promise<boolean>[] = [];
+    for (const entry of index.entries()) {
+      const { key, value } = equipmentRecord(entry, policyRevision, SERVICE_VERSION, now);
+      sends.push(produceDurably({ topic: 'ref.s0.equipment.v1', key, value: JSON.stringify(value), headers: { ondijon_sensitivity: 'S0' } }));
+    }
+    await Promise.all(sends);
+    log.info({ revision: index.revision, entries: index.size }, 'registry published');
+  };
+
+  return {
+    metrics,
+    async start() {
+      registry ??= await loadRegistry(config.REGISTRY_FILE);
+      ctx = {
+        registry,
+        policy: deps.policy,
+        mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
+        maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+        maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+        now: deps.now ?? (() => new Date()),
+      };
+      await producer.connect();
+      if (config.REGISTRY_PUBLISH_ON_START) await publishRegistry(registry, deps.policy.revision);
+      await probeServer.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
+      for (let i = 0; i < config.INGEST_CONNECTIONS; i += 1) connections.push(connect(i));
+      const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
+      await Promise.all(
+        connections.map(
+          (c) =>
+            new Promise<void>((resolve, reject) => {
+              const subscribe = () =>
+                c.client.subscribe(filter, { qos: 1 }, (error, granted) => {
+                  const code = granted?.[0]?.qos;
+                  if (error) reject(error);
+                  else if (code !== 1) reject(new Error(`subscription to ${filter} refused (reason ${code})`));
+                  else resolve();
+                });
+              if (c.client.connected) subscribe();
+              else c.client.once('connect', subscribe);
+            }),
+        ),
+      );
+      started = true;
+      log.info({ connections: config.INGEST_CONNECTIONS, filter, registryRevision: registry.revision, policyRevision: deps.policy.revision }, 'ingest started');
+    },
+    async close() {
+      if (closing) return;
+      closing = true;
+      const deadline = Math.max(1_000, config.SHUTDOWN_DEADLINE_MS - 2_000);
+      log.info({ inFlight, deadlineMs: deadline }, 'ingest closing: draining in-flight messages');
+      const drained = await Promise.race([
+        inFlight === 0 ? Promise.resolve(true) : new Promise<boolean>((resolve) => idleWaiters.push(() => resolve(true))),
+        sleep(deadline).then(() => false),
+      ]);
+      if (!drained) {
+        // Kafka still down: give up the in-flight messages unacknowledged; the broker keeps and redelivers them.
+        log.warn({ inFlight }, 'drain deadline passed, leaving in-flight messages unacknowledged');
+        abandon = true;
+        abandonController.abort();
+      }
+      // Normal DISCONNECT without a session expiry change: the broker keeps the sessions and their queues.
+      await Promise.all(connections.map((c) => c.client.endAsync(false).catch(() => undefined)));
+      if (drained) await producer.disconnect().catch((error: unknown) => log.warn({ err: error }, 'producer disconnect failed'));
+      await probeServer.close();
+      log.info('ingest closed');
+    },
+    async ready() {
+      const r = await probeServer.inject({ method: 'GET', url: '/readyz' });
+      const body = r.json<{ failing: Record<string, string> }>();
+      return { ready: r.statusCode === 200, failing: body.failing };
+    },
+    port() {
+      return (probeServer.server.address() as AddressInfo | null)?.port ?? 0;
+    },
+  };
+}

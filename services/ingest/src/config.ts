@@ -1,0 +1,64 @@
+import { hostname } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { z } from 'zod';
+import { commonEnv, loadConfig } from '@ondijon/service-kit';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The committed default equipment registry. */
+export const DEFAULT_REGISTRY_FILE = path.join(repoRoot, 'infra', 'registry', 'equipment.json');
+
+/** Environment of the ingest service (STYLE.md rule 7); see `.env.example`. */
+export const IngestEnv = z.object({
+  ...commonEnv,
+  /** MQTT connections per process, all in one shared subscription, feeding one Kafka producer. */
+  INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
+  /** Shared-subscription group (`$share/<group>/…`): every ingest instance of a deployment joins the same one. */
+  MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ingest'),
+  /**
+   * Client id prefix; connection i is `<prefix>-<i>`. It must be stable across restarts: messages dealt
+   * to an offline member wait in its persistent session until the same client id returns (INFRA-NOTES.md).
+   */
+  MQTT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`ondijon-ingest-${hostname()}`),
+  /** MQTT 5 session expiry, s: how long the broker keeps an absent ingest's queue (default one day). */
+  MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(1).default(86_400),
+  /** MQTT 5 receive maximum: QoS 1 messages the broker may have in flight per connection (bounds memory). */
+  MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(256),
+  /** MQTT keepalive, s. */
+  MQTT_KEEPALIVE_S: z.coerce.number().int().min(5).default(60),
+  /**
+   * Prefix of every MQTT topic read (tests: `t/<unique>/`): ingest subscribes to
+   * `$share/<group>/<prefix>ondijon/v1/#` and strips the prefix before parsing the topic grammar.
+   */
+  MQTT_TOPIC_PREFIX: z.string().regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /').default(''),
+  /** Largest payload accepted, bytes (64 KiB). */
+  INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
+  /** How far ahead of the ingest clock an observation may be (device clock skew), ms. */
+  INGEST_MAX_FUTURE_SKEW_MS: z.coerce.number().int().min(0).default(5 * 60_000),
+  /** Equipment registry file (JSON, `EquipmentRegistryFile`). */
+  REGISTRY_FILE: z.string().default(DEFAULT_REGISTRY_FILE),
+  /** Publish the registry file to the compacted reference topic at start (idempotent: keyed by equipment id). */
+  REGISTRY_PUBLISH_ON_START: z.stringbool().default(true),
+  /** Governance policy file; empty = the governance package's default (infra/governance/policy.yaml). */
+  POLICY_FILE: z.string().default(''),
+  /** Prefix of every Kafka topic written (tests: `t<unique>.`); empty in production. */
+  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+  /** kafkajs client id. */
+  KAFKA_CLIENT_ID: z.string().default('ondijon-ingest'),
+  /** Batching producer linger, ms. */
+  KAFKA_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  /** Records buffered or in flight in the producer before connections stop reading. */
+  KAFKA_MAX_BUFFERED_RECORDS: z.coerce.number().int().min(1).default(10_000),
+  /** HTTP port of /healthz, /readyz, /metrics (0 = any free port). */
+  HTTP_PORT: z.coerce.number().int().min(0).max(65_535).default(19_401),
+  /** HTTP bind address. */
+  HTTP_HOST: z.string().default('127.0.0.1'),
+});
+/** Validated ingest configuration. */
+export type IngestConfig = Readonly<z.infer<typeof IngestEnv>>;
+
+/** Loads the ingest configuration from `env`, naming every invalid variable at once. */
+export function loadIngestConfig(env: NodeJS.ProcessEnv = process.env): IngestConfig {
+  return loadConfig(IngestEnv, env);
+}

@@ -1,0 +1,36 @@
+import { Counter, Gauge, Histogram, createMetricsRegistry, metricName, type Registry } from '@ondijon/service-kit';
+
+/** The Prometheus metrics of ingest (`ondijon_ingest_*`). */
+export interface IngestMetrics {
+  registry: Registry;
+  received: Counter;
+  produced: Counter<'topic'>;
+  rejected: Counter<'code'>;
+  latency: Histogram;
+  inFlight: Gauge;
+  kafkaRetries: Counter;
+  mqttConnected: Gauge;
+  producerBuffered: Gauge;
+}
+
+/** Creates ingest's metrics on a fresh registry (one per app, so tests can build several apps). */
+export function createIngestMetrics(): IngestMetrics {
+  const registry = createMetricsRegistry('ingest');
+  const name = (what: string) => metricName('ingest', what);
+  return {
+    registry,
+    received: new Counter({ name: name('messages_received_total'), help: 'MQTT messages received', registers: [registry] }),
+    produced: new Counter({ name: name('records_produced_total'), help: 'Telemetry records acknowledged by Kafka, by topic', labelNames: ['topic'], registers: [registry] }),
+    rejected: new Counter({ name: name('messages_rejected_total'), help: 'Messages dead-lettered, by reason code', labelNames: ['code'], registers: [registry] }),
+    latency: new Histogram({
+      name: name('ack_latency_seconds'),
+      help: 'From MQTT receive to Kafka acknowledgement (then PUBACK)',
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+      registers: [registry],
+    }),
+    inFlight: new Gauge({ name: name('messages_in_flight'), help: 'Messages received and not yet acknowledged', registers: [registry] }),
+    kafkaRetries: new Counter({ name: name('kafka_retries_total'), help: 'Kafka sends retried after a failure', registers: [registry] }),
+    mqttConnected: new Gauge({ name: name('mqtt_connections_connected'), help: 'MQTT connections currently connected', registers: [registry] }),
+    producerBuffered: new Gauge({ name: name('producer_buffered_records'), help: 'Records buffered or in flight in the Kafka producer', registers: [registry] }),
+  };
+}

@@ -1,0 +1,255 @@
+import { createHash } from 'node:crypto';
+import {
+  DATA_OWNER,
+  HEADERS,
+  SENSITIVITY_DESCRIPTIONS,
+  TELEMETRY_SCHEMA_VERSION,
+  eventId,
+  formatIssues,
+  isOnDijonError,
+  mqttReasonFor,
+  parseTelemetryTopic,
+  telemetryEventType,
+  uuidFromName,
+  validateTelemetry,
+  type DeadLetter,
+  type Envelope,
+  type ErrorCode,
+  type FieldIssue,
+  type Sensitivity,
+} from '@ondijon/contracts';
+import type { IngestPolicy } from './policy';
+import type { EquipmentIndex } from './registry';
+
+/** Name of the service in dead letters and lineage. */
+export const SERVICE_NAME = 'ingest';
+/** Version carried in lineage. */
+export const SERVICE_VERSION = '0.1.0';
+/** The dead-letter topic of ingest (without test prefix). */
+export const DEAD_LETTER_TOPIC = 'dlq.s3.ingest.v1';
+
+/** One MQTT message as ingest received it. */
+export interface IncomingMessage {
+  /** Full MQTT topic, including any test prefix. */
+  topic: string;
+  payload: Buffer;
+  /** Set when the message is a replay of a dead letter (its id and replay count so far + 1). */
+  replayOf?: { id: string; replays: number };
+}
+
+/** Everything the pure per-message pipeline depends on. */
+export interface PipelineContext {
+  registry: EquipmentIndex;
+  policy: IngestPolicy;
+  /** Topic prefix stripped before the grammar is applied (tests). */
+  mqttTopicPrefix: string;
+  maxPayloadBytes: number;
+  maxFutureSkewMs: number;
+  /** Clock, injected for tests. */
+  now(): Date;
+}
+
+/** A record to write to Kafka (the topic name is the registry name, without any test prefix). */
+export interface OutgoingKafkaRecord {
+  topic: string;
+  key: string;
+  value: string;
+  headers: Record<string, string>;
+}
+
+/** What became of a message. */
+export type PipelineOutcome =
+  | { kind: 'accepted'; record: OutgoingKafkaRecord; eventId: string; equipmentId: string; sensitivity: Sensitivity }
+  | { kind: 'rejected'; record: OutgoingKafkaRecord; deadLetter: DeadLetter; reasonCode: number };
+
+/** `S1 operational`: the class with the first words of its meaning, for the class header. */
+export function classLabel(cls: Sensitivity): string {
+  return `${cls} ${SENSITIVITY_DESCRIPTIONS[cls].split(' (')[0]}`;
+}
+
+const utf8 = new TextDecoder('utf-8', { fatal: true });
+
+interface Rejection {
+  code: ErrorCode;
+  reason: string;
+  issues?: FieldIssue[];
+  expectedSchema?: string;
+  /** Event id when the message got far enough to have one. */
+  eventId?: string;
+  withheld?: 'excluded-source' | 'too-large';
+  sensitivity?: Sensitivity;
+}
+
+/**
+ * Runs one MQTT message through ingest's checks and the policy, and says what to write to Kafka:
+ * the envelope on the topic of its class, or a dead letter. Pure apart from hashing; the order is
+ * topic grammar and S4 first (so an excluded payload is never kept, whatever else is wrong with it),
+ * then size, JSON, schema, registry, family and operator, policy.
+ */
+export function processMessage(ctx: PipelineContext, msg: IncomingMessage): PipelineOutcome {
+  const receivedAt = ctx.now();
+  const reject = (r: Rejection): PipelineOutcome => rejectMessage(ctx, msg, receivedAt, r);
+
+  if (!msg.topic.startsWith(ctx.mqttTopicPrefix)) {
+    return reject({ code: 'ONDIJON_TOPIC_INVALID', reason: `topic is outside the ingest prefix ${ctx.mqttTopicPrefix}` });
+  }
+  const logical = msg.topic.slice(ctx.mqttTopicPrefix.length);
+  const parsed = parseTelemetryTopic(logical);
+  const source = logical.split('/')[2] ?? '';
+  if (parsed.kind === 'excluded' || ctx.policy.isExcludedSource(source)) {
+    return reject({
+      code: 'ONDIJON_SOURCE_EXCLUDED',
+      reason: `source "${source}" is classed S4 by the policy and never ingested; payload not kept`,
+      withheld: 'excluded-source',
+      sensitivity: 'S4',
+    });
+  }
+  if (parsed.kind === 'invalid') return reject({ code: 'ONDIJON_TOPIC_INVALID', reason: parsed.reason });
+  const { family, operator, equipmentId } = parsed;
+
+  if (msg.payload.length > ctx.maxPayloadBytes) {
+    return reject({
+      code: 'ONDIJON_PAYLOAD_TOO_LARGE',
+      reason: `payload is ${msg.payload.length} bytes, over the ${ctx.maxPayloadBytes}-byte limit; payload not kept`,
+      withheld: 'too-large',
+      expectedSchema: family,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(utf8.decode(msg.payload));
+  } catch (error) {
+    const why = error instanceof SyntaxError ? error.message : 'invalid UTF-8';
+    return reject({ code: 'ONDIJON_PAYLOAD_NOT_JSON', reason: `payload is not UTF-8 JSON: ${why}`, expectedSchema: family });
+  }
+  const seq = (json as { seq?: unknown } | null)?.seq;
+  const knownId = Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
+
+  const validation = validateTelemetry(family, json, { now: receivedAt.getTime(), maxFutureSkewMs: ctx.maxFutureSkewMs });
+  if (!validation.ok) {
+    return reject({
+      code: validation.futureTime ? 'ONDIJON_TIME_IN_FUTURE' : 'ONDIJON_SCHEMA_INVALID',
+      reason: formatIssues(validation.issues),
+      issues: validation.issues,
+      expectedSchema: family,
+      ...(knownId ? { eventId: knownId } : {}),
+    });
+  }
+  const telemetry = validation.value;
+  const id = eventId(equipmentId, telemetry.seq);
+
+  const entry = ctx.registry.get(equipmentId);
+  if (!entry) {
+    return reject({ code: 'ONDIJON_EQUIPMENT_UNKNOWN', reason: `equipment ${equipmentId} is not in registry revision ${ctx.registry.revision}`, eventId: id, expectedSchema: family });
+  }
+  if (entry.family !== family) {
+    return reject({ code: 'ONDIJON_FAMILY_MISMATCH', reason: `topic family ${family} differs from the registry's ${entry.family} for ${equipmentId}`, eventId: id, expectedSchema: family });
+  }
+  if (entry.operator !== operator) {
+    return reject({ code: 'ONDIJON_OPERATOR_MISMATCH', reason: `topic operator ${operator} is not the registry's operator of ${equipmentId}`, eventId: id, expectedSchema: family });
+  }
+
+  let outcome;
+  try {
+    outcome = ctx.policy.apply(family, telemetry);
+  } catch (error) {
+    const code: ErrorCode = isOnDijonError(error) ? error.code : 'ONDIJON_POLICY_INVALID';
+    return reject({ code, reason: `policy ${ctx.policy.revision} could not be applied: ${error instanceof Error ? error.message : String(error)}`, eventId: id, expectedSchema: family });
+  }
+  const topic = ctx.policy.topicFor(family, outcome.sensitivity);
+  if (topic === undefined) {
+    return reject({ code: 'ONDIJON_POLICY_INVALID', reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`, eventId: id, expectedSchema: family, sensitivity: outcome.sensitivity });
+  }
+
+  const now = receivedAt.toISOString();
+  const envelope: Envelope = {
+    specversion: '1.0',
+    id,
+    source: `ondijon/${family}/${operator}/${equipmentId}`,
+    type: telemetryEventType(family),
+    subject: equipmentId,
+    time: new Date(telemetry.observedAt).toISOString(),
+    datacontenttype: 'application/json',
+    dataschema: `schemas/telemetry/${family}.v1.json`,
+    data: outcome.data,
+    ingestedat: now,
+    operator,
+    owner: DATA_OWNER,
+    contractref: entry.contractRef,
+    commune: entry.commune,
+    sensitivity: outcome.sensitivity,
+    policyrevision: ctx.policy.revision,
+    schemaversion: TELEMETRY_SCHEMA_VERSION,
+    sequence: telemetry.seq,
+    mqtttopic: logical,
+    lineage: { inputs: ['mqtt'], producer: SERVICE_NAME, producerVersion: SERVICE_VERSION, fieldActions: outcome.fieldActions },
+  };
+  return {
+    kind: 'accepted',
+    eventId: id,
+    equipmentId,
+    sensitivity: outcome.sensitivity,
+    record: {
+      topic,
+      key: equipmentId,
+      value: JSON.stringify(envelope),
+      headers: {
+        [HEADERS.id]: id,
+        [HEADERS.type]: envelope.type,
+        [HEADERS.source]: envelope.source,
+        [HEADERS.sensitivity]: outcome.sensitivity,
+        [HEADERS.policyRevision]: ctx.policy.revision,
+        [HEADERS.class]: classLabel(outcome.sensitivity),
+      },
+    },
+  };
+}
+
+function rejectMessage(ctx: PipelineContext, msg: IncomingMessage, receivedAt: Date, r: Rejection): PipelineOutcome {
+  const sha = createHash('sha256').update(msg.payload).digest('hex');
+  const id = msg.replayOf?.id ?? r.eventId ?? uuidFromName(`ondijon:dead-letter:${msg.topic}:${sha}`);
+  const deadLetter: DeadLetter = {
+    id,
+    code: r.code,
+    reason: r.reason,
+    ...(r.issues ? { issues: r.issues } : {}),
+    origin: 'mqtt',
+    mqttTopic: msg.topic,
+    ...(r.expectedSchema ? { expectedSchema: r.expectedSchema } : {}),
+    payloadBase64: r.withheld ? null : msg.payload.toString('base64'),
+    payloadBytes: msg.payload.length,
+    payloadSha256: sha,
+    ...(r.withheld ? { payloadWithheld: r.withheld } : {}),
+    // The dead-letter topic is S3: a payload that got no class yet is treated as possibly personal.
+    sensitivity: r.sensitivity ?? 'S3',
+    receivedAt: receivedAt.toISOString(),
+    rejectedBy: SERVICE_NAME,
+    replays: msg.replayOf?.replays ?? 0,
+  };
+  return {
+    kind: 'rejected',
+    deadLetter,
+    reasonCode: mqttReasonFor(r.code),
+    record: {
+      topic: DEAD_LETTER_TOPIC,
+      key: msg.topic,
+      value: JSON.stringify(deadLetter),
+      headers: {
+        [HEADERS.id]: id,
+        [HEADERS.sensitivity]: 'S3',
+        [HEADERS.class]: classLabel('S3'),
+        [HEADERS.policyRevision]: ctx.policy.revision,
+        ondijon_code: r.code,
+      },
+    },
+  };
+}
+
+/**
+ * The dead letter of a message on which ingest itself failed (a defect, not a bad message): it is
+ * still written and acknowledged, so one poison message cannot stall a connection forever.
+ */
+export function failedMessage(ctx: PipelineContext, msg: IncomingMessage, error: unknown): PipelineOutcome {
+  const why = error instanceof Error ? error.message : String(error);
+  return rejectMessage(ctx, msg, ctx.now(), { code: 'ONDIJON_PROCESSOR_FAILED', reason: `ingest failed on the message: ${why}` });
+}

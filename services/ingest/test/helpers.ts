@@ -1,0 +1,189 @@
+// Shared helpers of ingest's integration tests: a fresh set of Kafka topics, MQTT topic prefix, share
+// group and client ids per test, a registry file of its own, payload factories and read-back.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { randomBytes } from 'node:crypto';
+import { deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import { TOPICS, telemetryTopic, topicList, type Equipment, type EquipmentRegistryFile, type Family } from '@ondijon/contracts';
+import { provisionTopics, readAll, type ReadRecord } from '@ondijon/kafka';
+import { IngestEnv, type IngestConfig } from '../src/config';
+
+/** Operators used by the tests' registries. */
+export const OPERATORS = { lighting: 'citelum', traffic: 'bouygues-es', winter: 'dijon-metropole' } as const;
+
+const operatorOf: Record<Family, string> = {
+  streetlight: OPERATORS.lighting,
+  'lighting-cabinet': OPERATORS.lighting,
+  'signal-controller': OPERATORS.traffic,
+  'traffic-detector': OPERATORS.traffic,
+  'winter-vehicle': OPERATORS.winter,
+  'weather-station': OPERATORS.winter,
+};
+
+/** A registry with `perFamily` equipment of every family, ids prefixed so tests never collide. */
+export function makeRegistry(idPrefix: string, perFamily: number): EquipmentRegistryFile {
+  const equipment: Equipment[] = [];
+  for (const family of Object.keys(operatorOf) as Family[]) {
+    for (let i = 0; i < perFamily; i += 1) {
+      equipment.push({
+        equipmentId: `${idPrefix}-${family}-${i}`,
+        family,
+        operator: operatorOf[family],
+        commune: '21231',
+        location: { lat: 47.32 + (i % 10) / 1000, lon: 5.04 },
+        commissionedOn: '2020-01-01',
+        contractRef: `contract-${operatorOf[family]}`,
+      });
+    }
+  }
+  return { revision: `${idPrefix}.1`, equipment };
+}
+
+/** A valid payload of a family (winter vehicles carry `agentId`, the personal field the policy drops). */
+export function payloadFor(family: Family, seq: number, agentId = 'agent-007'): Record<string, unknown> {
+  const observedAt = new Date(Date.now() - 60_000).toISOString();
+  const base = { seq, observedAt };
+  switch (family) {
+    case 'streetlight':
+      return { ...base, state: 'on', dimLevelPct: 100, powerW: 50, energyWh: 12.5, intervalS: 900, burningHours: 1000, faults: [], presenceDetections: 4 };
+    case 'lighting-cabinet':
+      return { ...base, circuitsOn: 2, powerW: 1200, energyWh: 300, intervalS: 900, doorOpen: false, faults: [] };
+    case 'signal-controller':
+      return { ...base, mode: 'normal', plan: 2, lampFailures: 0, doorOpen: false, commsOk: true, intervalS: 60, faults: [] };
+    case 'traffic-detector':
+      return { ...base, intervalS: 60, lanes: [{ lane: 1, vehicles: 12, occupancyPct: 10, meanSpeedKmh: 42 }] };
+    case 'winter-vehicle':
+      return { ...base, position: { lat: 47.33, lon: 5.03 }, speedKmh: 30, headingDeg: 90, activity: 'salting', bladeDown: false, spreaderOn: true, saltKg: 12, distanceM: 400, agentId };
+    case 'weather-station':
+      return { ...base, surfaceTempC: -1.5, airTempC: 0.5, humidityPct: 90, iceWarning: true };
+  }
+}
+
+/** Everything one test owns. */
+export interface IngestFixture {
+  /** Config of ingest for this test. */
+  config: IngestConfig;
+  /** Environment equivalent of `config` (for a child process). */
+  env: Record<string, string>;
+  /** Kafka topic prefix. */
+  kafkaPrefix: string;
+  /** MQTT topic prefix. */
+  mqttPrefix: string;
+  registry: EquipmentRegistryFile;
+  /** MQTT topic of an equipment of the registry. */
+  topicOf(equipment: Equipment): string;
+  /** Reads a registry topic of this test (prefixed) from the beginning. */
+  read(topic: keyof typeof TOPICS): Promise<ReadRecord[]>;
+  /** Deletes the test's topics. */
+  cleanup(): Promise<void>;
+}
+
+/** Provisions this test's prefixed topics and writes its registry; `overrides` are extra env values. */
+export async function ingestFixture(name: string, perFamily = 3, overrides: Record<string, string> = {}): Promise<IngestFixture> {
+  const unique = uniqueName(name);
+  const kafkaPrefix = `${unique}.`;
+  const mqttPrefix = `t/${unique}/`;
+  const registry = makeRegistry(`e${randomBytes(4).toString('hex')}`, perFamily);
+  const dir = mkdtempSync(path.join(tmpdir(), 'ingest-'));
+  const registryFile = path.join(dir, 'equipment.json');
+  writeFileSync(registryFile, JSON.stringify(registry));
+  const endpoints = testEndpoints();
+  const env: Record<string, string> = {
+    KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+    MQTT_URL: endpoints.mqttUrl,
+    LOG_LEVEL: 'warn',
+    INGEST_CONNECTIONS: '4',
+    MQTT_SHARE_GROUP: unique.replace(/[^A-Za-z0-9_-]/g, '_'),
+    MQTT_CLIENT_ID_PREFIX: `ing-${unique}`,
+    MQTT_SESSION_EXPIRY_S: '600',
+    MQTT_TOPIC_PREFIX: mqttPrefix,
+    KAFKA_TOPIC_PREFIX: kafkaPrefix,
+    REGISTRY_FILE: registryFile,
+    HTTP_PORT: '0',
+    ...overrides,
+  };
+  const kafka = testKafka();
+  const admin = kafka.admin();
+  await admin.connect();
+  const specs = topicList.map((t) => ({ ...t, name: `${kafkaPrefix}${t.name}` }));
+  try {
+    // createTopics' wait for leaders can fail transiently while the broker is busy (other tests create and
+    // delete topics); provisioning is idempotent, so try again.
+    await waitFor(() => provisionTopics(admin, specs, { replicationFactor: 1 }).then(() => true), { timeoutMs: 60_000, intervalMs: 500, message: 'topics provisioned' });
+  } finally {
+    await admin.disconnect();
+  }
+  return {
+    config: Object.freeze(IngestEnv.parse(env)),
+    env,
+    kafkaPrefix,
+    mqttPrefix,
+    registry,
+    topicOf: (e) => `${mqttPrefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`,
+    read: (topic) => readAll(kafka, `${kafkaPrefix}${topic}`, { timeoutMs: 60_000 }),
+    cleanup: () => deleteTopics(specs.map((s) => s.name)),
+  };
+}
+
+/** A persistent-session MQTT 5 publisher (QoS 1 messages survive an ingest restart in the broker). */
+export async function connectPublisher(clientId = uniqueName('pub')): Promise<MqttClient> {
+  const client = mqtt.connect(testEndpoints().mqttUrl, {
+    protocolVersion: 5,
+    clientId,
+    clean: false,
+    properties: { sessionExpiryInterval: 600 },
+    reconnectPeriod: 500,
+  });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
+
+/** One message to publish. */
+export interface Publication {
+  topic: string;
+  payload: string | Buffer;
+  properties?: { userProperties?: Record<string, string> };
+}
+
+/** Publishes at QoS 1 with at most `window` unacknowledged PUBLISHes; resolves when the broker acked all. */
+export async function publishAll(client: MqttClient, messages: Iterable<Publication>, window = 500): Promise<void> {
+  const pending = new Set<Promise<unknown>>();
+  for (const m of messages) {
+    const p = client.publishAsync(m.topic, m.payload, { qos: 1, ...(m.properties ? { properties: m.properties } : {}) });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    if (pending.size >= window) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+}
+
+/** Ids of every record of the test's telemetry topics (tel.* and pii.*), with their topic. */
+export async function telemetryIds(fixture: IngestFixture): Promise<{ id: string; topic: string; value: string }[]> {
+  const out: { id: string; topic: string; value: string }[] = [];
+  for (const spec of topicList.filter((t) => t.area === 'tel' || t.area === 'pii')) {
+    for (const r of await fixture.read(spec.name as keyof typeof TOPICS)) {
+      out.push({ id: (JSON.parse(r.value ?? '{}') as { id: string }).id, topic: spec.name, value: r.value ?? '' });
+    }
+  }
+  return out;
+}
+
+/** Total records in the test's telemetry and dead-letter topics, from the end offsets (cheap polling). */
+export async function recordCount(fixture: IngestFixture): Promise<number> {
+  const admin = testKafka().admin();
+  await admin.connect();
+  try {
+    let total = 0;
+    for (const spec of topicList.filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1')) {
+      for (const p of await admin.fetchTopicOffsets(`${fixture.kafkaPrefix}${spec.name}`)) total += Number(p.high) - Number(p.low);
+    }
+    return total;
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { waitFor } from '@ondijon/acceptance';
+import { DeadLetter, TOPICS, eventId, type Family } from '@ondijon/contracts';
+import type { MqttClient } from 'mqtt';
+import { buildApp, type IngestApp } from '../src/app';
+import { loadIngestPolicy } from '../src/governance';
+import { connectPublisher, ingestFixture, payloadFor, publishAll, recordCount, telemetryIds, type IngestFixture, type Publication } from './helpers';
+
+const { policy } = loadIngestPolicy('');
+
+describe('ingest (real Mosquitto and Kafka)', () => {
+  let app: IngestApp | undefined;
+  let fixture: IngestFixture | undefined;
+  let publisher: MqttClient | undefined;
+
+  afterEach(async () => {
+    await publisher?.endAsync().catch(() => undefined);
+    await app?.close();
+    await fixture?.cleanup();
+    app = undefined;
+    fixture = undefined;
+    publisher = undefined;
+  });
+
+  it('writes N messages as exactly N records in the class topics plus dead letters, by unique id', async () => {
+    fixture = await ingestFixture('ingest-n', 4);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    expect((await app.ready()).ready).toBe(true);
+
+    const expectedIds = new Set<string>();
+    const expectedDead = new Set<string>();
+    const messages: Publication[] = [];
+    const f = fixture;
+    for (const [i, e] of f.registry.equipment.entries()) {
+      for (let seq = 0; seq < 50; seq += 1) {
+        // Every 10th message of every 5th equipment is invalid (negative power/speed): a dead letter with an event id.
+        const bad = i % 5 === 0 && seq % 10 === 0;
+        const payload = payloadFor(e.family, seq);
+        if (bad) payload.seq = -1;
+        messages.push({ topic: f.topicOf(e), payload: JSON.stringify(payload) });
+        if (!bad) expectedIds.add(eventId(e.equipmentId, seq));
+        else expectedDead.add(`${e.equipmentId}:${seq}`);
+      }
+    }
+    publisher = await connectPublisher();
+    await publishAll(publisher, messages);
+
+    const n = messages.length;
+    await waitFor(async () => (await recordCount(f)) >= n, { timeoutMs: 60_000, message: `${n} records` });
+    const records = await telemetryIds(f);
+    const dead = (await f.read('dlq.s3.ingest.v1')).map((r) => DeadLetter.parse(JSON.parse(r.value ?? '')));
+    expect(new Set(records.map((r) => r.id))).toEqual(expectedIds);
+    expect(records.length).toBe(expectedIds.size);
+    expect(dead.length).toBe(expectedDead.size);
+    expect(new Set(dead.map((d) => d.code))).toEqual(new Set(['ONDIJON_SCHEMA_INVALID']));
+    expect(records.length + dead.length).toBe(n);
+    // Every record is a valid envelope of its topic, with provenance from the registry.
+    for (const r of records) {
+      const env = TOPICS[r.topic as keyof typeof TOPICS].schema.parse(JSON.parse(r.value)) as { owner: string; commune?: string; contractref: string; policyrevision: string };
+      expect(env.owner).toBe('Dijon Métropole');
+      expect(env.commune).toBe('21231');
+      expect(env.contractref).toMatch(/^contract-/);
+      expect(env.policyrevision).toBe(policy.revision);
+    }
+    // Winter vehicles (positions, S2) went to tel.s2.winter, the rest to S1 topics.
+    const winterVehicleIds = new Set(f.registry.equipment.filter((e) => e.family === 'winter-vehicle').map((e) => e.equipmentId));
+    for (const r of records) {
+      const env = JSON.parse(r.value) as { subject: string };
+      expect(r.topic === 'tel.s2.winter.v1').toBe(winterVehicleIds.has(env.subject));
+    }
+    const metrics = await app.metrics.registry.getSingleMetricAsString('ondijon_ingest_messages_received_total');
+    expect(metrics).toMatch(new RegExp(`ondijon_ingest_messages_received_total ${n}\\b`));
+  });
+
+  it('sends every bad input of the corpus to the dead-letter topic with its code, keeps running, keeps no S4 payload', async () => {
+    fixture = await ingestFixture('ingest-bad', 1);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const eq = (family: Family) => f.registry.equipment.find((e) => e.family === family)!;
+    const light = eq('streetlight');
+    const truck = eq('winter-vehicle');
+    const secretPlate = 'PLATE-AB-123-CD';
+    const corpus: { name: string; topic: string; payload: string | Buffer; code: string }[] = [
+      { name: 'not JSON', topic: f.topicOf(light), payload: 'hello, not json', code: 'ONDIJON_PAYLOAD_NOT_JSON' },
+      { name: 'truncated', topic: f.topicOf(light), payload: JSON.stringify(payloadFor('streetlight', 1)).slice(0, 30), code: 'ONDIJON_PAYLOAD_NOT_JSON' },
+      { name: '1 MB', topic: f.topicOf(light), payload: Buffer.alloc(1_000_000, 0x61), code: 'ONDIJON_PAYLOAD_TOO_LARGE' },
+      { name: 'wrong types', topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: 'fifty' }), code: 'ONDIJON_SCHEMA_INVALID' },
+      { name: 'unknown equipment', topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum/not-registered-1', payload: JSON.stringify(payloadFor('streetlight', 3)), code: 'ONDIJON_EQUIPMENT_UNKNOWN' },
+      { name: 'operator spoofing', topic: f.mqttPrefix + `ondijon/v1/streetlight/bouygues-es/${light.equipmentId}`, payload: JSON.stringify(payloadFor('streetlight', 4)), code: 'ONDIJON_OPERATOR_MISMATCH' },
+      { name: 'NaN literal', topic: f.topicOf(light), payload: JSON.stringify(payloadFor('streetlight', 5)).replace('"powerW":50', '"powerW":NaN'), code: 'ONDIJON_PAYLOAD_NOT_JSON' },
+      { name: 'far future', topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 6), observedAt: '2099-01-01T00:00:00Z' }), code: 'ONDIJON_TIME_IN_FUTURE' },
+      { name: 'S4 source', topic: f.mqttPrefix + 'ondijon/v1/anpr-camera/bouygues-es/cam-1', payload: JSON.stringify({ seq: 1, plate: secretPlate }), code: 'ONDIJON_SOURCE_EXCLUDED' },
+      { name: 'bad topic', topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum', payload: '{}', code: 'ONDIJON_TOPIC_INVALID' },
+      { name: 'family mismatch', topic: f.mqttPrefix + `ondijon/v1/weather-station/citelum/${light.equipmentId}`, payload: JSON.stringify(payloadFor('weather-station', 7)), code: 'ONDIJON_FAMILY_MISMATCH' },
+    ];
+    publisher = await connectPublisher();
+    await publishAll(publisher, corpus);
+    // A good message after the corpus: ingest keeps running.
+    await publishAll(publisher, [{ topic: f.topicOf(truck), payload: JSON.stringify(payloadFor('winter-vehicle', 9)) }]);
+
+    await waitFor(async () => (await recordCount(f)) >= corpus.length + 1, { timeoutMs: 30_000, message: 'corpus dead-lettered' });
+    const raw = await f.read('dlq.s3.ingest.v1');
+    const dead = raw.map((r) => DeadLetter.parse(JSON.parse(r.value ?? '')));
+    expect(dead).toHaveLength(corpus.length);
+    const byTopicAndCode = dead.map((d) => `${d.code}`).sort();
+    expect(byTopicAndCode).toEqual(corpus.map((c) => c.code).sort());
+    for (const c of corpus) {
+      const sha = createHash('sha256').update(c.payload).digest('hex');
+      const d = dead.find((x) => x.code === c.code && x.mqttTopic === c.topic && x.payloadSha256 === sha);
+      expect(d, c.name).toBeDefined();
+      expect(d!.reason.length, c.name).toBeGreaterThan(5);
+      expect(d!.payloadBytes, c.name).toBe(Buffer.byteLength(c.payload));
+      if (c.code === 'ONDIJON_SOURCE_EXCLUDED' || c.code === 'ONDIJON_PAYLOAD_TOO_LARGE') expect(d!.payloadBase64, c.name).toBeNull();
+      else expect(Buffer.from(d!.payloadBase64!, 'base64').equals(Buffer.from(c.payload)), c.name).toBe(true);
+    }
+    expect(dead.find((d) => d.code === 'ONDIJON_SCHEMA_INVALID')!.issues?.map((i) => i.path)).toContain('powerW');
+    // The S4 payload is nowhere in the dead-letter topic, not even in another field.
+    for (const r of raw) expect(r.value).not.toContain(secretPlate);
+    expect(dead.find((d) => d.code === 'ONDIJON_SOURCE_EXCLUDED')!.sensitivity).toBe('S4');
+    const good = await telemetryIds(f);
+    expect(good.map((g) => g.id)).toEqual([eventId(truck.equipmentId, 9)]);
+  });
+
+  it('lets no raw personal field (agentId, presence detections) reach any tel.* or pii.* topic', async () => {
+    fixture = await ingestFixture('ingest-pii', 5);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const agentIds = Array.from({ length: 5 }, (_, i) => `agent-secret-${i}-x9q`);
+    const messages: Publication[] = [];
+    for (const e of f.registry.equipment) {
+      for (let seq = 0; seq < 10; seq += 1) messages.push({ topic: f.topicOf(e), payload: JSON.stringify(payloadFor(e.family, seq, agentIds[seq % 5])) });
+    }
+    publisher = await connectPublisher();
+    await publishAll(publisher, messages);
+    await waitFor(async () => (await recordCount(f)) >= messages.length, { timeoutMs: 60_000 });
+    const records = await telemetryIds(f);
+    expect(records).toHaveLength(messages.length);
+    for (const r of records) {
+      for (const a of agentIds) expect(r.value).not.toContain(a);
+      const data = (JSON.parse(r.value) as { data: Record<string, unknown>; lineage: { fieldActions: Record<string, string> } });
+      expect(data.data).not.toHaveProperty('agentId');
+      expect(data.data).not.toHaveProperty('presenceDetections');
+    }
+    const truck = records.find((r) => r.topic === 'tel.s2.winter.v1')!;
+    expect((JSON.parse(truck.value) as { lineage: { fieldActions: Record<string, string> } }).lineage.fieldActions.agentId).toBe('drop');
+  });
+});
