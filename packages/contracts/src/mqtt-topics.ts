@@ -16,8 +16,8 @@ export function ingestSharedSubscription(group = 'ingest'): string {
   return `$share/${group}/${TELEMETRY_FILTER}`;
 }
 
-/** The MQTT topic an equipment publishes its telemetry on. */
-export function telemetryTopic(family: Family | string, operator: string, equipmentId: string): string {
+/** The MQTT topic an equipment publishes its telemetry on (`family` is a Family, or an excluded source in tests). */
+export function telemetryTopic(family: string, operator: string, equipmentId: string): string {
   return `${MQTT_TOPIC_ROOT}/${family}/${operator}/${equipmentId}`;
 }
 

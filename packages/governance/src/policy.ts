@@ -65,7 +65,22 @@ export function parsePolicy(yamlText: string, source = '(inline)'): Policy {
 /** Validates an already-parsed policy object (schema and cross-checks); throws ONDIJON_POLICY_INVALID listing every problem. */
 export function validatePolicy(value: unknown, source = '(inline)'): Policy {
   const parsed = PolicyFile.safeParse(value);
-  if (!parsed.success) throw policyError(source, zodProblems(parsed.error));
+  if (!parsed.success) {
+    // Also run the cross-checks on the raw document (best effort) so one run lists every problem,
+    // not the schema problems first and the completeness problems after they are fixed.
+    const schemaProblems = zodProblems(parsed.error);
+    let more: PolicyProblem[] = [];
+    try {
+      more = checkPolicy(value as z.infer<typeof PolicyFile>);
+    } catch {
+      // The document is too broken for the cross-checks; the schema problems say why.
+    }
+    // Skip cross-check findings about an entry the schema already rejected (e.g. the purpose of a
+    // field whose action is not a valid action).
+    const covered = schemaProblems.map((x) => (x.path.includes('.') ? x.path.slice(0, x.path.lastIndexOf('.')) : x.path));
+    const extra = more.filter((m) => !covered.some((c) => m.path === c || m.path.startsWith(`${c}.`) || c.startsWith(`${m.path}.`)));
+    throw policyError(source, [...schemaProblems, ...extra]);
+  }
   const problems = checkPolicy(parsed.data);
   if (problems.length > 0) throw policyError(source, problems);
   return deepFreeze({ ...parsed.data, source });
