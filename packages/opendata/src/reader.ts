@@ -45,6 +45,7 @@ export interface StoreReader {
 }
 
 interface Cached<T> {
+  ino: number;
   mtimeMs: number;
   size: number;
   value: T;
@@ -71,9 +72,10 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
       throw err;
     }
     const hit = cache.get(rel);
-    if (hit && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit as Cached<T>;
+    // Atomic replaces give a new inode: compare it too, in case mtime and size happen to match.
+    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit as Cached<T>;
     const text = await readFile(path, 'utf8');
-    const entry: Cached<T> = { mtimeMs: st.mtimeMs, size: st.size, value: parse(text), etag: sha256(text).slice(0, 32) };
+    const entry: Cached<T> = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, value: parse(text), etag: sha256(text).slice(0, 32) };
     cache.set(rel, entry);
     return entry;
   }
