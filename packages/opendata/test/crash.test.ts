@@ -21,12 +21,12 @@ function startWriter(root: string, env: Record<string, string>): { child: ChildP
   let out = '';
   let err = '';
   const waiters: { line: string; resolve: () => void }[] = [];
-  child.stdout!.on('data', (b: Buffer) => {
+  child.stdout.on('data', (b: Buffer) => {
     out += b.toString();
     for (const w of waiters.splice(0)) if (out.includes(w.line)) w.resolve();
     else waiters.push(w);
   });
-  child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+  child.stderr.on('data', (b: Buffer) => (err += b.toString()));
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   return {
     child,
