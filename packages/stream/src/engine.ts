@@ -1,0 +1,381 @@
+import { createHash } from 'node:crypto';
+import {
+  DATA_OWNER,
+  maxSensitivity,
+  OnDijonError,
+  Sensitivity,
+  toFieldIssues,
+  TOPICS,
+  uuidFromName,
+  type DeadLetter,
+  type Envelope,
+  type ErrorCode,
+  type LateRecord,
+  type TopicName,
+} from '@ondijon/contracts';
+import type {
+  AnyProcessor,
+  ContributorDefaults,
+  InputRecord,
+  ProcessorContext,
+  AnyWindowedAggregation,
+} from './define';
+import type { z } from 'zod';
+import type { TimeWindow } from './windows';
+
+/** Processor callbacks seen by the engine, which handles every topic generically. */
+type Loose = (...args: unknown[]) => unknown;
+
+// The pure core shared by the in-memory harness and the Kafka/Redis runtime, so both give the same
+// results for the same records: decoding, window assignment, folding, lateness and emission shape.
+
+/** A raw Kafka record before decoding. */
+export interface RawRecord {
+  /** Logical topic name (registry), whatever physical topic it came from. */
+  topic: TopicName;
+  key: string | null;
+  value: Buffer | string | null;
+  partition: number;
+  offset: string;
+}
+
+/** Runtime bookkeeping of one window and group, stored next to the accumulator. */
+export interface WindowMeta {
+  /** Input records folded in (after dedupe). */
+  records: number;
+  /** Of which late (folded after the window closed). */
+  late: number;
+  /** Input records per operator (lineage). */
+  byOperator: Record<string, number>;
+  /** Distinct subjects (equipment ids): for contributor counts, never output. */
+  subjects: Record<string, 1>;
+  /** Maximum input sensitivity. */
+  sensitivity: Sensitivity;
+  /** Policy revision of the most recent input. */
+  policyRevision: string;
+  /** Logical input topics seen. */
+  inputs: string[];
+}
+
+/** The state of one window and group: the processor's accumulator and the runtime's meta. */
+export interface WindowState {
+  acc: unknown;
+  meta: WindowMeta;
+}
+
+/** A decoding outcome: a record for the processor, or a dead letter. */
+export type Decoded =
+  | { ok: true; record: InputRecord<TopicName>; eventTime: number; envelope: Envelope<unknown> | undefined }
+  | { ok: false; deadLetter: DeadLetter };
+
+/** The logger shape the runtime and harness need (pino-compatible; processors never see it). */
+export interface StreamLogger {
+  info(obj: object, msg: string): void;
+  warn(obj: object, msg: string): void;
+  error(obj: object, msg: string): void;
+  debug(obj: object, msg: string): void;
+  child(bindings: Record<string, unknown>): StreamLogger;
+}
+
+/** Builds a dead letter for a record this processor cannot use. */
+export function deadLetterFor(
+  processor: string,
+  raw: RawRecord,
+  code: ErrorCode,
+  reason: string,
+  issues?: DeadLetter['issues'],
+  now = new Date(),
+): DeadLetter {
+  const payload =
+    raw.value === null ? Buffer.alloc(0) : Buffer.isBuffer(raw.value) ? raw.value : Buffer.from(raw.value);
+  const sha = createHash('sha256').update(payload).digest('hex');
+  return {
+    id: uuidFromName(`ondijon:dlq:${processor}:${raw.topic}:${raw.partition}:${raw.offset}`),
+    code,
+    reason,
+    ...(issues ? { issues } : {}),
+    origin: 'kafka',
+    kafkaTopic: raw.topic,
+    kafkaPartition: raw.partition,
+    kafkaOffset: raw.offset,
+    expectedSchema: raw.topic,
+    payloadBase64: payload.toString('base64'),
+    payloadBytes: payload.length,
+    payloadSha256: sha,
+    sensitivity: TOPICS[raw.topic].class,
+    receivedAt: now.toISOString(),
+    rejectedBy: `processors/${processor}`,
+    replays: 0,
+  };
+}
+
+/** The zod schema of a registered topic, widened (the registry's union of schemas is not callable as is). */
+export function schemaOf(topic: TopicName): z.ZodType {
+  return TOPICS[topic].schema as z.ZodType;
+}
+
+function isEnvelope(v: unknown): v is Envelope<unknown> {
+  return typeof v === 'object' && v !== null && (v as { specversion?: unknown }).specversion === '1.0';
+}
+
+/** Decodes and validates a raw record against its topic schema (poison records become dead letters). */
+export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
+  let json: unknown;
+  try {
+    json = JSON.parse(raw.value === null ? 'null' : raw.value.toString());
+  } catch {
+    return {
+      ok: false,
+      deadLetter: deadLetterFor(processor.name, raw, 'ONDIJON_RECORD_INVALID', 'record value is not JSON'),
+    };
+  }
+  const parsed = schemaOf(raw.topic).safeParse(json);
+  if (!parsed.success) {
+    const issues = toFieldIssues(parsed.error).slice(0, 20);
+    return {
+      ok: false,
+      deadLetter: deadLetterFor(
+        processor.name,
+        raw,
+        'ONDIJON_RECORD_INVALID',
+        `record does not match the schema of ${raw.topic}`,
+        issues,
+      ),
+    };
+  }
+  const record = {
+    topic: raw.topic,
+    value: parsed.data,
+    key: raw.key,
+    partition: raw.partition,
+    offset: raw.offset,
+  } as InputRecord<TopicName>;
+  const envelope = isEnvelope(parsed.data) ? parsed.data : undefined;
+  let eventTime = Number.NaN;
+  if (processor.kind === 'windowed') {
+    eventTime = processor.eventTime
+      ? processor.eventTime(record)
+      : envelope
+        ? Date.parse(envelope.time)
+        : Number.NaN;
+    if (!Number.isFinite(eventTime)) {
+      return {
+        ok: false,
+        deadLetter: deadLetterFor(processor.name, raw, 'ONDIJON_RECORD_INVALID', 'record has no event time'),
+      };
+    }
+  }
+  return { ok: true, record, eventTime, envelope };
+}
+
+/** The groups of a record as a list (a processor's `key` may return one, several or none). */
+export function groupsOf(def: AnyWindowedAggregation, record: InputRecord<TopicName>): unknown[] {
+  const g = def.key(record);
+  if (g === undefined || g === null) return [];
+  return Array.isArray(g) ? g : [g];
+}
+
+/** Stable text of a group: `k=v` pairs sorted by key, joined by `;`. */
+export function groupKey(group: unknown): string {
+  if (typeof group !== 'object' || group === null) return String(group);
+  return Object.keys(group)
+    .sort()
+    .map((k) => `${k}=${String((group as Record<string, unknown>)[k])}`)
+    .join(';');
+}
+
+/** Deterministic aggregate key: `processor|group|windowStart` (downstream upserts are idempotent). */
+export function aggregateKey(processor: string, group: unknown, windowStart: number): string {
+  return `${processor}|${groupKey(group)}|${new Date(windowStart).toISOString()}`;
+}
+
+/** A fresh window state. */
+export function initState(def: AnyWindowedAggregation): WindowState {
+  return {
+    acc: def.init(),
+    meta: {
+      records: 0,
+      late: 0,
+      byOperator: {},
+      subjects: {},
+      sensitivity: 'S0',
+      policyRevision: '',
+      inputs: [],
+    },
+  };
+}
+
+/** Folds one record into a window state (mutates `state`). */
+export function fold(
+  def: AnyWindowedAggregation,
+  state: WindowState,
+  record: InputRecord<TopicName>,
+  envelope: Envelope<unknown> | undefined,
+  group: unknown,
+  late: boolean,
+): void {
+  state.acc = (def.add as Loose)(state.acc, record, group);
+  const m = state.meta;
+  m.records += 1;
+  if (late) m.late += 1;
+  const operator = envelope?.operator ?? 'unknown';
+  m.byOperator[operator] = (m.byOperator[operator] ?? 0) + 1;
+  if (envelope?.subject) m.subjects[envelope.subject] = 1;
+  m.sensitivity = maxSensitivity(m.sensitivity, envelope?.sensitivity ?? TOPICS[record.topic].class);
+  if (envelope?.policyrevision) m.policyRevision = envelope.policyrevision;
+  if (!m.inputs.includes(record.topic)) m.inputs.push(record.topic);
+}
+
+/** Whether a record for `window` is late: its window is closed, or stream time passed end + grace. */
+export function isLate(
+  def: AnyWindowedAggregation,
+  window: TimeWindow,
+  closed: boolean,
+  watermark: number,
+): boolean {
+  return closed || window.end + def.graceMs <= watermark;
+}
+
+/** The late-topic record for a routed late record. */
+export function lateRecordFor(
+  processor: string,
+  record: InputRecord<TopicName>,
+  eventId: string,
+  eventTime: number,
+  window: TimeWindow,
+  streamTime: number,
+): LateRecord {
+  return {
+    processor,
+    inputTopic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    eventId,
+    eventTime: new Date(eventTime).toISOString(),
+    windowStart: new Date(window.start).toISOString(),
+    windowEnd: new Date(window.end).toISOString(),
+    streamTime: new Date(Number.isFinite(streamTime) ? streamTime : eventTime).toISOString(),
+  };
+}
+
+/** An aggregate ready to produce: its Kafka key and its envelope. */
+export interface AggregateOutput {
+  topic: TopicName;
+  key: string;
+  value: Envelope<unknown>;
+}
+
+/** Builds and validates the aggregate envelope of a window at a revision (provenance and sensitivity filled in). */
+export function buildAggregate(
+  def: AnyWindowedAggregation,
+  state: WindowState,
+  group: unknown,
+  window: TimeWindow,
+  revision: number,
+  now: Date = new Date(),
+): AggregateOutput {
+  const key = aggregateKey(def.name, group, window.start);
+  const defaults: ContributorDefaults = {
+    equipment: Object.keys(state.meta.subjects).length,
+    operators: Object.keys(state.meta.byOperator).length,
+  };
+  const dominance = def.dominance?.(state.acc);
+  const data = {
+    key,
+    processor: def.name,
+    processorVersion: def.version,
+    group,
+    windowStart: new Date(window.start).toISOString(),
+    windowEnd: new Date(window.end).toISOString(),
+    revision,
+    values: (def.result as Loose)(state.acc, window, group),
+    contributors: def.contributors ? def.contributors(state.acc, defaults) : defaults,
+    ...(dominance ? { dominance } : {}),
+    inputRecords: state.meta.records,
+    lateRecords: state.meta.late,
+  };
+  const commune =
+    typeof group === 'object' && group !== null ? (group as { commune?: unknown }).commune : undefined;
+  const envelope = {
+    specversion: '1.0' as const,
+    id: uuidFromName(`ondijon:aggregate:${key}:${revision}`),
+    source: `ondijon/processors/${def.name}`,
+    type: `fr.dijon.ondijon.aggregate.${def.name}.v1`,
+    subject: key,
+    time: data.windowEnd,
+    datacontenttype: 'application/json' as const,
+    dataschema: `urn:ondijon:topic:${def.output}`,
+    data,
+    ingestedat: now.toISOString(),
+    operator: 'ondijon',
+    owner: DATA_OWNER,
+    contractref: 'ondijon-processing',
+    ...(typeof commune === 'string' && /^\d{5}$/.test(commune) ? { commune } : {}),
+    sensitivity: state.meta.sensitivity,
+    policyrevision: state.meta.policyRevision || 'unknown',
+    schemaversion: '1.0.0',
+    sequence: revision,
+    lineage: {
+      inputs: state.meta.inputs.length > 0 ? [...state.meta.inputs].sort() : [...def.inputs],
+      producer: def.name,
+      producerVersion: def.version,
+      window: { start: data.windowStart, end: data.windowEnd },
+      countsByOperator: state.meta.byOperator,
+    },
+  };
+  const parsed = schemaOf(def.output).safeParse(envelope);
+  if (!parsed.success) {
+    throw new OnDijonError(
+      'ONDIJON_PROCESSOR_FAILED',
+      `processor ${def.name} produced an aggregate that does not match ${def.output}`,
+      {
+        details: { issues: toFieldIssues(parsed.error).slice(0, 10), key },
+      },
+    );
+  }
+  return { topic: def.output, key, value: parsed.data as Envelope<unknown> };
+}
+
+/** The context handed to stateless processors. */
+export function processorContext(
+  def: AnyProcessor,
+  log: (fields: Record<string, unknown>, msg: string) => void,
+  inputTopic: string,
+): ProcessorContext {
+  return {
+    processor: { name: def.name, version: def.version },
+    log,
+    derive(input, data, fields) {
+      const sensitivity = maxSensitivity(input.sensitivity, fields.sensitivity ?? 'S0');
+      return {
+        ...input,
+        id: fields.id ?? uuidFromName(`ondijon:derived:${def.name}:${input.id}:${fields.type}`),
+        type: fields.type,
+        ...(fields.subject === undefined ? {} : { subject: fields.subject }),
+        data,
+        sensitivity,
+        lineage: { inputs: [inputTopic], producer: def.name, producerVersion: def.version },
+      };
+    },
+  };
+}
+
+/** Validates a stateless output against its topic schema. */
+export function validateOutput(def: AnyProcessor, topic: TopicName, value: unknown): unknown {
+  const parsed = schemaOf(topic).safeParse(value);
+  if (!parsed.success) {
+    throw new OnDijonError(
+      'ONDIJON_PROCESSOR_FAILED',
+      `processor ${def.name} produced a record that does not match ${topic}`,
+      {
+        details: { issues: toFieldIssues(parsed.error).slice(0, 10) },
+      },
+    );
+  }
+  return parsed.data;
+}
+
+/** Sensitivity class of a topic from the registry (re-exported for the runtime's headers). */
+export function topicClass(topic: TopicName): Sensitivity {
+  return Sensitivity.parse(TOPICS[topic].class);
+}

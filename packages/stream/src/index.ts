@@ -1,0 +1,16 @@
+export * from './define';
+export * from './windows';
+export * from './harness';
+export * from './telemetry';
+export {
+  aggregateKey,
+  buildAggregate,
+  decode,
+  groupKey,
+  type AggregateOutput,
+  type RawRecord,
+  type StreamLogger,
+  type WindowMeta,
+  type WindowState,
+} from './engine';
+export * from './fixtures';
