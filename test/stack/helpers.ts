@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 
 /** A TCP port free right now on 127.0.0.1 (the OS picks it). */
@@ -9,11 +10,15 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** True when process `pid` exists (and is not a zombie). */
+/**
+ * True when process `pid` exists and is not a zombie: a stack started from this test process stays its
+ * child, and an exited child lingers as a zombie until Node reaps it.
+ */
 export function processAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+    return state !== 'Z' && state !== 'X';
   } catch {
     return false;
   }
