@@ -51,19 +51,23 @@ export async function readAll(kafka: Kafka, topic: string, options: ReadAllOptio
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`readAll(${topic}) timed out after ${timeoutMs} ms; partitions still behind: ${[...pending].join(',')}`)), timeoutMs);
+      // Completion is judged per fetched batch, not per message: transactional topics end with commit/abort
+      // markers that are never delivered, so the last delivered offset can stay below high - 1.
+      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
+        const high = target.get(payload.partition);
+        if (high !== undefined && BigInt(payload.lastOffset) + 1n >= high) pending.delete(payload.partition);
+        if (pending.size === 0) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
       consumer
         .run({
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
-            const high = target.get(partition) ?? 0n;
-            if (BigInt(message.offset) < high) {
+            if (BigInt(message.offset) < (target.get(partition) ?? 0n)) {
               const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, text(Array.isArray(v) ? v[0] : v) ?? '']));
               records.push({ topic, partition, offset: message.offset, key: text(message.key), value: text(message.value), headers, message });
-            }
-            if (BigInt(message.offset) + 1n >= high) pending.delete(partition);
-            if (pending.size === 0) {
-              clearTimeout(timer);
-              resolve();
             }
           },
         })

@@ -1,0 +1,148 @@
+import { isOnDijonError } from '@ondijon/contracts';
+import type { Kafka, Producer, ProducerBatch } from 'kafkajs';
+import { describe, expect, it } from 'vitest';
+import { createBatchingProducer, toTopicMessages } from '../src/batching-producer';
+
+/** A kafkajs producer double whose sendBatch calls are recorded and settled by the test. */
+function fakeKafka() {
+  const calls: { batch: ProducerBatch; resolve: () => void; reject: (e: Error) => void }[] = [];
+  let config: unknown;
+  const producer = {
+    events: { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' },
+    on: () => () => undefined,
+    connect: async () => undefined,
+    disconnect: async () => undefined,
+    sendBatch: (batch: ProducerBatch) =>
+      new Promise((resolve, reject) => {
+        calls.push({ batch, resolve: () => resolve([]), reject });
+      }),
+  } as unknown as Producer;
+  const kafka = {
+    producer: (c: unknown) => {
+      config = c;
+      return producer;
+    },
+  } as Pick<Kafka, 'producer'>;
+  return { kafka, calls, config: () => config };
+}
+
+const tick = () => new Promise((resolve) => setTimeout(resolve, 0));
+const until = async (condition: () => boolean) => {
+  for (let i = 0; i < 200 && !condition(); i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(condition()).toBe(true);
+};
+
+describe('toTopicMessages', () => {
+  it('groups by topic and keeps order within a topic', () => {
+    const grouped = toTopicMessages([
+      { topic: 'a', message: { value: '1' } },
+      { topic: 'b', message: { value: '2' } },
+      { topic: 'a', message: { value: '3' } },
+    ]);
+    expect(grouped).toEqual([
+      { topic: 'a', messages: [{ value: '1' }, { value: '3' }] },
+      { topic: 'b', messages: [{ value: '2' }] },
+    ]);
+  });
+});
+
+describe('createBatchingProducer', () => {
+  it('creates an idempotent producer with one request in flight and no auto-creation', () => {
+    const fake = fakeKafka();
+    createBatchingProducer(fake.kafka, { producer: { transactionTimeout: 1000 } });
+    expect(fake.config()).toMatchObject({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 1000 });
+  });
+
+  it('coalesces concurrent sends into one acks=all request and resolves each caller only after the ack', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatch: 100 });
+    let acked = 0;
+    const sends = [1, 2, 3].map((i) => producer.send(i === 2 ? 'b' : 'a', { key: `k${i}`, value: `v${i}` }).then(() => acked++));
+    await until(() => fake.calls.length === 1);
+    expect(fake.calls[0]!.batch.acks).toBe(-1);
+    expect(fake.calls[0]!.batch.topicMessages?.map((t) => [t.topic, t.messages.length])).toEqual([['a', 2], ['b', 1]]);
+    await tick();
+    expect(acked).toBe(0);
+    expect(producer.bufferedRecords).toBe(3);
+    fake.calls[0]!.resolve();
+    await Promise.all(sends);
+    expect(acked).toBe(3);
+    expect(producer.bufferedRecords).toBe(0);
+  });
+
+  it('sends at once when maxBatch records are waiting, and queues the rest behind the request in flight', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 60_000, maxBatch: 2 });
+    const sends = [1, 2, 3].map((i) => producer.send('t', { value: `v${i}` }));
+    await until(() => fake.calls.length === 1);
+    expect(fake.calls[0]!.batch.topicMessages![0]!.messages).toHaveLength(2);
+    fake.calls[0]!.resolve();
+    await until(() => fake.calls.length === 2); // no linger for records that waited behind a request
+    expect(fake.calls[1]!.batch.topicMessages![0]!.messages).toHaveLength(1);
+    fake.calls[1]!.resolve();
+    await Promise.all(sends);
+  });
+
+  it('rejects every caller of a failed batch with a retryable ONDIJON_KAFKA_UNAVAILABLE, and reports unhealthy', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 1 });
+    await producer.connect();
+    expect(producer.isHealthy()).toBe(true);
+    const sends = [producer.send('t', { value: '1' }), producer.send('t', { value: '2' })].map((p) => p.catch((e: unknown) => e));
+    await until(() => fake.calls.length === 1);
+    fake.calls[0]!.reject(new Error('broker down'));
+    const errors = await Promise.all(sends);
+    for (const error of errors) {
+      expect(isOnDijonError(error, 'ONDIJON_KAFKA_UNAVAILABLE')).toBe(true);
+      expect((error as { retryable: boolean }).retryable).toBe(true);
+    }
+    expect(producer.isHealthy()).toBe(false);
+    const retry = producer.send('t', { value: '1' });
+    await until(() => fake.calls.length === 2);
+    fake.calls[1]!.resolve();
+    await retry;
+    expect(producer.isHealthy()).toBe(true);
+  });
+
+  it('makes callers wait while maxBufferedRecords are buffered (bounded memory)', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatch: 10, maxBufferedRecords: 2 });
+    const first = [producer.send('t', { value: '1' }), producer.send('t', { value: '2' })];
+    let thirdQueued = false;
+    const third = producer.send('t', { value: '3' }).then(() => (thirdQueued = true));
+    await until(() => fake.calls.length === 1);
+    expect(producer.bufferedRecords).toBe(2);
+    expect(fake.calls[0]!.batch.topicMessages![0]!.messages).toHaveLength(2);
+    fake.calls[0]!.resolve();
+    await Promise.all(first);
+    await until(() => fake.calls.length === 2);
+    expect(thirdQueued).toBe(false);
+    fake.calls[1]!.resolve();
+    await third;
+  });
+
+  it('splits batches by bytes to stay under the broker message size', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatchBytes: 1000 });
+    const big = 'x'.repeat(600);
+    const sends = [producer.send('t', { value: big }), producer.send('t', { value: big })];
+    await until(() => fake.calls.length === 1);
+    expect(fake.calls[0]!.batch.topicMessages![0]!.messages).toHaveLength(1);
+    fake.calls[0]!.resolve();
+    await until(() => fake.calls.length === 2);
+    fake.calls[1]!.resolve();
+    await Promise.all(sends);
+  });
+
+  it('flushes on disconnect and refuses later sends', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 60_000 });
+    const pending = producer.send('t', { value: '1' });
+    const closing = producer.disconnect();
+    await until(() => fake.calls.length === 1);
+    fake.calls[0]!.resolve();
+    await pending;
+    await closing;
+    await expect(producer.send('t', { value: '2' })).rejects.toThrow('The producer is closed.');
+  });
+});
