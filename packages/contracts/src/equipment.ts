@@ -20,6 +20,10 @@ export const Equipment = z.strictObject({
   intersectionId: z.string().optional(),
   /** Detectors: number of lanes. */
   lanes: z.int().min(1).max(16).optional(),
+  /** Winter vehicles: id of the service route they run from their home commune (`commune`). */
+  routeId: z.string().optional(),
+  /** Winter vehicles: waypoints of the route, a closed loop driven in order. */
+  route: z.array(GeoPoint).min(2).max(64).optional(),
   /** Decommissioned equipment stays in the registry with this date. */
   decommissionedOn: z.iso.date().optional(),
 });

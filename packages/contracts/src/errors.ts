@@ -14,6 +14,7 @@ export const ERROR_CODES = {
   ONDIJON_SOURCE_EXCLUDED: { retryable: false, summary: 'The source is classed S4 (video, plate reads, police data) and is never ingested; its payload is not kept.' },
   ONDIJON_POLICY_INVALID: { retryable: false, summary: 'The governance policy file is invalid.' },
   ONDIJON_POLICY_UNKNOWN_FIELD: { retryable: false, summary: 'A field has no class and action in the governance policy.' },
+  ONDIJON_REGISTRY_INVALID: { retryable: false, summary: 'The equipment registry file is unreadable, invalid, or has duplicate equipment ids.' },
   ONDIJON_CONFIG_INVALID: { retryable: false, summary: 'The service configuration (environment) is invalid.' },
   ONDIJON_KAFKA_UNAVAILABLE: { retryable: true, summary: 'Kafka did not acknowledge the record; it will be retried.' },
   ONDIJON_REDIS_UNAVAILABLE: { retryable: true, summary: 'Redis did not answer; the operation will be retried.' },

@@ -11,3 +11,4 @@ export * from './mqtt-topics';
 export * from './sensitivity';
 export * from './telemetry';
 export * from './samples';
+export * from './registry';

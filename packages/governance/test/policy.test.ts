@@ -50,7 +50,7 @@ describe('default policy', () => {
     for (const id of DATASET_IDS) expect(datasetPolicy(policy, id).sourceTopic).toMatch(/^agg\./);
     const winter = datasetPolicy(policy, 'winter-commune-day');
     expect(winter.personDerived).toBe(true);
-    expect(winter.threshold).toEqual({ persons: 11, organisations: 3 });
+    expect(winter.threshold).toEqual({ persons: 11 });
     expect(winter.coarsening.minBinMinutes).toBeGreaterThanOrEqual(60);
     expect(winter.coarsening.publishDelayHours).toBeGreaterThanOrEqual(24);
     expect(winter.noise?.mechanism).toBe('discrete-laplace');
