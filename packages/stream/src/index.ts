@@ -14,3 +14,5 @@ export {
   type WindowState,
 } from './engine';
 export * from './fixtures';
+export * from './runtime/runtime';
+export { RedisWindowStore } from './runtime/redis-store';

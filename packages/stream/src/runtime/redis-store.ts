@@ -1,0 +1,281 @@
+import { OnDijonError } from '@ondijon/contracts';
+import type { Redis } from 'ioredis';
+import type { WindowState } from '../engine';
+import { ACK, ADVANCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
+
+/** One window's new state for APPLY. */
+export interface WindowWrite {
+  wk: string;
+  expectedVersion: number;
+  state: WindowState;
+  group: unknown;
+  start: number;
+  end: number;
+  ids: string[];
+}
+
+/** A window as stored. */
+export interface StoredWindow {
+  wk: string;
+  state: WindowState | undefined;
+  version: number;
+  closed: boolean;
+  revision: number;
+  group: unknown;
+  start: number;
+  end: number;
+}
+
+/** Outcome of APPLY / ADVANCE. */
+export type ApplyOutcome =
+  | { status: 'ok' }
+  | { status: 'fenced'; epoch: string }
+  | { status: 'stale'; offset: string }
+  | { status: 'conflict'; windows: string[]; duplicates: { wk: string; id: string }[] };
+
+/** Watermark of a processor across its input partitions. */
+export interface Watermark {
+  /** Minimum stream time over active partitions; +Infinity when every partition is idle (flush all). */
+  value: number;
+  /** Maximum stream time seen on any partition. */
+  max: number;
+  /** Partitions known. */
+  partitions: number;
+}
+
+type Cmd = (...args: (string | number)[]) => Promise<unknown>;
+
+/**
+ * The Redis state of one processor: keys `<prefix>{<processor>}:…` (one hash tag per processor, so
+ * its scripts touch one Redis Cluster slot). All writes go through the Lua scripts of `scripts.ts`.
+ */
+export class RedisWindowStore {
+  readonly base: string;
+  private readonly keys: Record<
+    'offset' | 'epoch' | 'stime' | 'swall' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
+    string
+  >;
+  private readonly cmds: Record<'claim' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock', Cmd>;
+
+  constructor(
+    private readonly redis: Redis,
+    keyPrefix: string,
+    processor: string,
+  ) {
+    this.base = `${keyPrefix}{${processor}}`;
+    const b = this.base;
+    this.keys = {
+      offset: `${b}:offset`,
+      epoch: `${b}:epoch`,
+      stime: `${b}:stime`,
+      swall: `${b}:swall`,
+      open: `${b}:open`,
+      closing: `${b}:closing`,
+      dirty: `${b}:dirty`,
+      lock: `${b}:lock`,
+      w: `${b}:w:`,
+      ids: `${b}:ids:`,
+    };
+    const define = (name: string, lua: string, numberOfKeys: number): Cmd => {
+      const cmd = `ondijonStream_${name}`;
+      if (!(cmd in redis)) redis.defineCommand(cmd, { lua, numberOfKeys });
+      const fn = (redis as unknown as Record<string, Cmd>)[cmd]!;
+      return (...args) => fn.apply(redis, args);
+    };
+    this.cmds = {
+      claim: define('claim', CLAIM, 2),
+      apply: define('apply', APPLY, 6),
+      advance: define('advance', ADVANCE, 4),
+      close: define('close', CLOSE, 2),
+      ack: define('ack', ACK, 2),
+      lock: define('lock', LOCK, 1),
+      unlock: define('unlock', UNLOCK, 1),
+    };
+  }
+
+  /** Claims a partition: bumps its epoch and returns it with the last applied offset. */
+  async claim(tp: string): Promise<{ epoch: string; offset: bigint | undefined }> {
+    const [epoch, offset] = (await this.cmds.claim(this.keys.epoch, this.keys.offset, tp)) as [
+      string,
+      string,
+    ];
+    return { epoch, offset: offset === '' ? undefined : BigInt(offset) };
+  }
+
+  /** Reads windows (state, version, closed flag, revision). */
+  async read(wks: string[]): Promise<StoredWindow[]> {
+    if (wks.length === 0) return [];
+    const pipe = this.redis.pipeline();
+    for (const wk of wks) pipe.hmget(this.keys.w + wk, 's', 'v', 'c', 'r', 'g', 'ws', 'we');
+    const res = (await pipe.exec()) ?? [];
+    return wks.map((wk, i) => {
+      const [err, row] = res[i] ?? [new Error('no reply'), null];
+      if (err) throw err;
+      const [s, v, c, r, g, ws, we] = row as (string | null)[];
+      return {
+        wk,
+        state: s ? (JSON.parse(s) as WindowState) : undefined,
+        version: v ? Number(v) : 0,
+        closed: c === '1',
+        revision: r ? Number(r) : -1,
+        group: g ? JSON.parse(g) : undefined,
+        start: Number(ws ?? 0),
+        end: Number(we ?? 0),
+      };
+    });
+  }
+
+  /** Applies a chunk (see APPLY). */
+  async apply(a: {
+    tp: string;
+    epoch: string;
+    firstOffset: string;
+    lastOffset: string;
+    maxEventTime: number;
+    wallNow: number;
+    ttlMs: number;
+    graceMs: number;
+    windows: WindowWrite[];
+  }): Promise<ApplyOutcome> {
+    const k = this.keys;
+    const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty];
+    args.push(
+      a.tp,
+      a.epoch,
+      a.firstOffset,
+      a.lastOffset,
+      String(a.maxEventTime),
+      String(a.wallNow),
+      String(a.ttlMs),
+      k.w,
+      k.ids,
+      String(a.graceMs),
+    );
+    args.push(String(a.windows.length));
+    for (const w of a.windows) {
+      args.push(
+        w.wk,
+        String(w.expectedVersion),
+        JSON.stringify(w.state),
+        JSON.stringify(w.group),
+        String(w.start),
+        String(w.end),
+        String(w.ids.length),
+        ...w.ids,
+      );
+    }
+    const res = (await this.cmds.apply(...args)) as [string, ...unknown[]];
+    return parseOutcome(res);
+  }
+
+  /** Stores a chunk's offset when it touched no window. */
+  async advance(a: {
+    tp: string;
+    epoch: string;
+    firstOffset: string;
+    lastOffset: string;
+    maxEventTime: number | undefined;
+    wallNow: number;
+  }): Promise<ApplyOutcome> {
+    const k = this.keys;
+    const res = (await this.cmds.advance(
+      k.offset,
+      k.epoch,
+      k.stime,
+      k.swall,
+      a.tp,
+      a.epoch,
+      a.firstOffset,
+      a.lastOffset,
+      a.maxEventTime === undefined ? '' : String(a.maxEventTime),
+      String(a.wallNow),
+    )) as [string, ...unknown[]];
+    return parseOutcome(res);
+  }
+
+  /**
+   * Watermark: the minimum stream time over partitions that received a record within `idleMs` of
+   * wall-clock time. Idle partitions do not hold it back; when all are idle it is +Infinity, which
+   * flushes every open window (the wall-clock flush).
+   */
+  async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
+    const [stimes, walls] = await Promise.all([
+      this.redis.hgetall(this.keys.stime),
+      this.redis.hgetall(this.keys.swall),
+    ]);
+    let min = Number.POSITIVE_INFINITY;
+    let max = Number.NEGATIVE_INFINITY;
+    const tps = Object.keys(stimes);
+    for (const tp of tps) {
+      const st = Number(stimes[tp]);
+      max = Math.max(max, st);
+      if (wallNow - Number(walls[tp] ?? 0) < idleMs) min = Math.min(min, st);
+    }
+    return { value: tps.length === 0 ? Number.NEGATIVE_INFINITY : min, max, partitions: tps.length };
+  }
+
+  /** Closes the windows due at `maxScore` (window end + grace ≤ watermark), at most `limit`; returns how many. */
+  async close(maxScore: number, limit: number): Promise<number> {
+    const score = maxScore === Number.POSITIVE_INFINITY ? '+inf' : String(maxScore);
+    return (await this.cmds.close(this.keys.open, this.keys.closing, score, limit, this.keys.w)) as number;
+  }
+
+  /** Windows to emit: closed but not yet acknowledged, and changed after their last emission (revisions). */
+  async pending(limit: number): Promise<string[]> {
+    const [closing, dirty] = await Promise.all([
+      this.redis.srandmember(this.keys.closing, limit),
+      this.redis.srandmember(this.keys.dirty, limit),
+    ]);
+    return [...new Set([...closing, ...dirty])];
+  }
+
+  /** Records that the results of windows were acknowledged by Kafka at these revisions. */
+  async ack(items: { wk: string; version: number; revision: number }[]): Promise<void> {
+    for (let i = 0; i < items.length; i += 200) {
+      const args: (string | number)[] = [this.keys.closing, this.keys.dirty, this.keys.w];
+      for (const it of items.slice(i, i + 200)) args.push(it.wk, String(it.version), String(it.revision));
+      await this.cmds.ack(...args);
+    }
+  }
+
+  /** Takes or renews the emitter lock for `owner`. */
+  async lock(owner: string, ttlMs: number): Promise<boolean> {
+    return (await this.cmds.lock(this.keys.lock, owner, ttlMs)) === 1;
+  }
+
+  /** Releases the emitter lock. */
+  async unlock(owner: string): Promise<void> {
+    await this.cmds.unlock(this.keys.lock, owner);
+  }
+
+  /** Windows open (not yet closed), closing (result not yet acknowledged) and dirty (awaiting a revision). */
+  async backlog(): Promise<{ open: number; closing: number; dirty: number }> {
+    const [open, closing, dirty] = await Promise.all([
+      this.redis.zcard(this.keys.open),
+      this.redis.scard(this.keys.closing),
+      this.redis.scard(this.keys.dirty),
+    ]);
+    return { open, closing, dirty };
+  }
+}
+
+function parseOutcome(res: [string, ...unknown[]]): ApplyOutcome {
+  switch (res[0]) {
+    case 'ok':
+      return { status: 'ok' };
+    case 'fenced':
+      return { status: 'fenced', epoch: String(res[1]) };
+    case 'stale':
+      return { status: 'stale', offset: String(res[1]) };
+    case 'conflict': {
+      const windows = (res[1] as string[]) ?? [];
+      const duplicates = ((res[2] as string[]) ?? []).map((s) => {
+        const i = s.indexOf('\n');
+        return { wk: s.slice(0, i), id: s.slice(i + 1) };
+      });
+      return { status: 'conflict', windows, duplicates };
+    }
+    default:
+      throw new OnDijonError('ONDIJON_REDIS_UNAVAILABLE', `unexpected state script reply ${String(res[0])}`);
+  }
+}

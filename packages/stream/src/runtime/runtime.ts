@@ -1,0 +1,748 @@
+import { randomUUID } from 'node:crypto';
+import {
+  HEADERS,
+  isOnDijonError,
+  OnDijonError,
+  SENSITIVITY_DESCRIPTIONS,
+  TOPICS,
+  type DeadLetter,
+  type Envelope,
+  type TopicName,
+} from '@ondijon/contracts';
+import { createBatchingProducer, type BatchingProducer } from '@ondijon/kafka';
+import type { Redis } from 'ioredis';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import type { AnyProcessor, AnyStatelessProcessor, AnyWindowedAggregation } from '../define';
+import {
+  buildAggregate,
+  decode,
+  deadLetterFor,
+  fold,
+  groupKey,
+  groupsOf,
+  initState,
+  isLate,
+  lateRecordFor,
+  processorContext,
+  validateOutput,
+  type RawRecord,
+  type StreamLogger,
+  type WindowState,
+} from '../engine';
+import { windowsFor } from '../windows';
+import { RedisWindowStore, type StoredWindow, type WindowWrite } from './redis-store';
+
+/** Counters and gauges the runtime reports; the service maps them onto Prometheus. */
+export interface StreamMetrics {
+  /** Input records handled (decoded or dead-lettered). */
+  processed(processor: string, topic: string, n: number): void;
+  /** Records sent to the dead-letter topic, by code. */
+  deadLettered(processor: string, code: string, n: number): void;
+  /** Late records, by what was done with them. */
+  late(processor: string, action: 'revised' | 'routed', n: number): void;
+  /** Duplicate events (same id) not counted again. */
+  duplicates(processor: string, n: number): void;
+  /** Results emitted (every revision). */
+  emitted(processor: string, n: number): void;
+  /** Consumer lag of a partition, records. */
+  lag(processor: string, topic: string, partition: number, lag: number): void;
+  /** Time from a window's close to its result acknowledged by Kafka, ms. */
+  emitLatency(processor: string, ms: number): void;
+}
+
+/** Metrics that go nowhere. */
+export const noopMetrics: StreamMetrics = {
+  processed: () => undefined,
+  deadLettered: () => undefined,
+  late: () => undefined,
+  duplicates: () => undefined,
+  emitted: () => undefined,
+  lag: () => undefined,
+  emitLatency: () => undefined,
+};
+
+/** Options of `runProcessors`. */
+export interface RuntimeOptions {
+  kafka: Kafka;
+  redis: Redis;
+  /** Consumer group prefix; each processor consumes in `<groupId>.<processor>`. */
+  groupId: string;
+  logger: StreamLogger;
+  metrics?: StreamMetrics;
+  /** Logical registry topic → physical topic (tests use their own topics). */
+  topicOverrides?: Partial<Record<TopicName, string>>;
+  /** Redis key prefix (default `processors:stream:`); keys are `<prefix>{<processor>}:…`. */
+  keyPrefix?: string;
+  /** Records per atomic state update (Lua script); bounds the time a script blocks Redis (default 500). */
+  maxChunk?: number;
+  /** A partition without records for this long stops holding the watermark back; all idle flushes all windows (default 30 s). */
+  idleFlushMs?: number;
+  /** How often the emitter looks for closed windows besides after each chunk (default 500 ms). */
+  emitIntervalMs?: number;
+  /** How long window state and dedupe sets are kept after their last write, wall clock (default 7 days). */
+  stateTtlMs?: number;
+  /** Event-time horizon after which a late record can no longer revise its window and is routed (default 6 days). */
+  reviseHorizonMs?: number;
+  /** Attempts of a Redis operation before the batch fails and is retried by the consumer (default 8). */
+  redisAttempts?: number;
+  /** Start from the beginning of topics when a group has no committed offset (default true). */
+  fromBeginning?: boolean;
+  /** Extra kafkajs consumer settings. */
+  consumer?: {
+    sessionTimeout?: number;
+    heartbeatInterval?: number;
+    maxBytesPerPartition?: number;
+    maxWaitTimeInMs?: number;
+  };
+}
+
+/** A running set of processors. */
+export interface StreamRuntime {
+  /** Connects, subscribes and starts consuming and emitting. */
+  start(): Promise<void>;
+  /** Stops consuming, finishes the current chunk, emits what is closed, disconnects. */
+  close(): Promise<void>;
+  /** True when every consumer is running and the producer is healthy. */
+  isReady(): boolean;
+  /** Counters since start, for benchmarks and tests. */
+  stats(): RuntimeStats;
+}
+
+/** Counters since start. */
+export interface RuntimeStats {
+  processed: number;
+  emitted: number;
+  deadLettered: number;
+  late: number;
+  duplicates: number;
+  conflicts: number;
+  emitLatenciesMs: number[];
+}
+
+/** Creates a runtime for `processors` and starts it. */
+export async function runProcessors(
+  processors: readonly AnyProcessor[],
+  options: RuntimeOptions,
+): Promise<StreamRuntime> {
+  const runtime = createStreamRuntime(processors, options);
+  await runtime.start();
+  return runtime;
+}
+
+/** Exponential backoff with jitter for retryable operations. */
+async function retrying<T>(
+  what: string,
+  attempts: number,
+  log: StreamLogger,
+  fn: () => Promise<T>,
+): Promise<T> {
+  let delay = 50;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (attempt >= attempts || (isOnDijonError(err) && !err.retryable)) throw err;
+      log.warn({ what, attempt, err }, 'retrying after error');
+      await new Promise((r) => setTimeout(r, delay + Math.random() * delay));
+      delay = Math.min(delay * 2, 2_000);
+    }
+  }
+}
+
+class FencedError extends OnDijonError {
+  constructor(tp: string) {
+    super('ONDIJON_STATE_FENCED', `partition ${tp} was claimed by another instance`, { details: { tp } });
+  }
+}
+
+/** Creates (without starting) a runtime for `processors`. */
+export function createStreamRuntime(
+  processors: readonly AnyProcessor[],
+  options: RuntimeOptions,
+): StreamRuntime {
+  const names = new Set<string>();
+  for (const p of processors) {
+    if (names.has(p.name)) throw new Error(`processor ${p.name} is registered twice`);
+    names.add(p.name);
+  }
+  const physical = (t: TopicName) => options.topicOverrides?.[t] ?? t;
+  const producer = createBatchingProducer(options.kafka, { lingerMs: 2 });
+  const stats: RuntimeStats = {
+    processed: 0,
+    emitted: 0,
+    deadLettered: 0,
+    late: 0,
+    duplicates: 0,
+    conflicts: 0,
+    emitLatenciesMs: [],
+  };
+  const units = processors.map((p) => new ProcessorUnit(p, options, producer, physical, stats));
+  let started = false;
+  return {
+    async start() {
+      await producer.connect();
+      await Promise.all(units.map((u) => u.start()));
+      started = true;
+    },
+    async close() {
+      await Promise.allSettled(units.map((u) => u.stop()));
+      await producer.disconnect().catch(() => undefined);
+      started = false;
+    },
+    isReady: () => started && producer.isHealthy() && units.every((u) => u.running),
+    stats: () => stats,
+  };
+}
+
+interface CachedWindow {
+  version: number;
+  state: WindowState | undefined;
+  closed: boolean;
+  group: unknown;
+  start: number;
+  end: number;
+}
+
+interface Claim {
+  epoch: string;
+  offset: bigint | undefined;
+}
+
+interface Item {
+  raw: RawRecord;
+  record: ReturnType<typeof decode> & { ok: true };
+  eventId: string;
+}
+
+/** One processor's consumer, state store and emitter. */
+class ProcessorUnit {
+  running = false;
+  private readonly consumer: Consumer;
+  private readonly store: RedisWindowStore | undefined;
+  private readonly log: StreamLogger;
+  private readonly metrics: StreamMetrics;
+  private readonly claims = new Map<string, Claim>();
+  private readonly cache = new Map<string, CachedWindow>();
+  private readonly logical = new Map<string, TopicName>();
+  private readonly owner = randomUUID();
+  private readonly maxChunk: number;
+  private readonly idleFlushMs: number;
+  private readonly ttlMs: number;
+  private readonly reviseHorizonMs: number;
+  private readonly attempts: number;
+  private emitTimer: NodeJS.Timeout | undefined;
+  private sweeping: Promise<void> | undefined;
+  private sweepAgain = false;
+  private watermark = Number.NEGATIVE_INFINITY;
+  private stopping = false;
+
+  constructor(
+    private readonly def: AnyProcessor,
+    private readonly options: RuntimeOptions,
+    private readonly producer: BatchingProducer,
+    private readonly physical: (t: TopicName) => string,
+    private readonly stats: RuntimeStats,
+  ) {
+    this.log = options.logger.child({ processor: def.name });
+    this.metrics = options.metrics ?? noopMetrics;
+    this.maxChunk = options.maxChunk ?? 500;
+    this.idleFlushMs = options.idleFlushMs ?? 30_000;
+    this.ttlMs = options.stateTtlMs ?? 7 * 86_400_000;
+    this.reviseHorizonMs = options.reviseHorizonMs ?? 6 * 86_400_000;
+    this.attempts = options.redisAttempts ?? 8;
+    for (const t of def.inputs) this.logical.set(physical(t), t);
+    this.consumer = options.kafka.consumer({
+      groupId: `${options.groupId}.${def.name}`,
+      allowAutoTopicCreation: false,
+      sessionTimeout: options.consumer?.sessionTimeout ?? 30_000,
+      heartbeatInterval: options.consumer?.heartbeatInterval ?? 3_000,
+      maxBytesPerPartition: options.consumer?.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: options.consumer?.maxWaitTimeInMs ?? 250,
+    });
+    this.store =
+      def.kind === 'windowed'
+        ? new RedisWindowStore(options.redis, options.keyPrefix ?? 'processors:stream:', def.name)
+        : undefined;
+    // kafkajs has no rebalance listener: a new generation means partitions may have moved, so every
+    // partition is claimed again (new epoch) before its next write (INFRA-NOTES.md "kafkajs").
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.claims.clear();
+      this.cache.clear();
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: this.def.inputs.map((t) => this.physical(t)),
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      autoCommitInterval: 1_000,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.running = true;
+    if (this.store) {
+      const tick = () => {
+        this.emitTimer = setTimeout(() => {
+          void this.sweep().finally(() => {
+            if (!this.stopping) tick();
+          });
+        }, this.options.emitIntervalMs ?? 500);
+      };
+      tick();
+    }
+    this.log.info({ inputs: this.def.inputs }, 'processor started');
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    if (this.emitTimer) clearTimeout(this.emitTimer);
+    await this.consumer
+      .disconnect()
+      .catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+    this.running = false;
+    if (this.store) {
+      await this.sweeping;
+      await this.store.unlock(this.owner).catch(() => undefined);
+    }
+  }
+
+  private async onBatch({
+    batch,
+    resolveOffset,
+    heartbeat,
+    isRunning,
+    isStale,
+    commitOffsetsIfNecessary,
+  }: EachBatchPayload): Promise<void> {
+    const topic = this.logical.get(batch.topic);
+    if (!topic) return;
+    const tp = `${topic}:${batch.partition}`;
+    this.metrics.lag(this.def.name, topic, batch.partition, Number(batch.offsetLag()));
+    let claim = this.claims.get(tp);
+    if (!claim) {
+      claim = await retrying('claim', this.attempts, this.log, () =>
+        this.store ? this.store.claim(tp) : Promise.resolve({ epoch: '0', offset: undefined }),
+      );
+      this.claims.set(tp, claim);
+      this.log.info(
+        { topic, partition: batch.partition, epoch: claim.epoch, offset: claim.offset?.toString() },
+        'partition claimed',
+      );
+    }
+    const messages = batch.messages;
+    for (let i = 0; i < messages.length; i += this.maxChunk) {
+      if (!isRunning() || isStale()) return;
+      const slice = messages.slice(i, i + this.maxChunk);
+      const raws: RawRecord[] = [];
+      for (const m of slice) {
+        // Offsets at or below the one stored with the state were applied before a crash or rebalance.
+        if (claim.offset !== undefined && BigInt(m.offset) <= claim.offset) continue;
+        raws.push({
+          topic,
+          key: m.key ? m.key.toString() : null,
+          value: m.value,
+          partition: batch.partition,
+          offset: m.offset,
+        });
+      }
+      if (raws.length > 0) {
+        try {
+          if (this.def.kind === 'stateless') await this.runStateless(this.def, raws);
+          else await this.runWindowed(this.def, tp, claim, raws);
+        } catch (err) {
+          if (err instanceof FencedError) {
+            this.claims.delete(tp);
+            this.log.warn(
+              { topic, partition: batch.partition },
+              'partition fenced: another instance owns it',
+            );
+            return;
+          }
+          throw err;
+        }
+      }
+      resolveOffset(slice[slice.length - 1]!.offset);
+      await heartbeat();
+    }
+    await commitOffsetsIfNecessary();
+  }
+
+  private headersFor(topic: TopicName, value: unknown): Record<string, string> {
+    const cls = TOPICS[topic].class;
+    const env = value as Partial<Envelope<unknown>>;
+    const sensitivity = env.sensitivity ?? cls;
+    return {
+      ...(env.id ? { [HEADERS.id]: env.id } : {}),
+      ...(env.type ? { [HEADERS.type]: env.type } : {}),
+      ...(env.source ? { [HEADERS.source]: env.source } : {}),
+      [HEADERS.sensitivity]: sensitivity,
+      ...(env.policyrevision ? { [HEADERS.policyRevision]: env.policyrevision } : {}),
+      [HEADERS.class]: `${sensitivity} ${SENSITIVITY_DESCRIPTIONS[sensitivity].split(' (')[0]}`,
+    };
+  }
+
+  private send(topic: TopicName, key: string | null, value: unknown): Promise<void> {
+    return this.producer.send(this.physical(topic), {
+      key,
+      value: JSON.stringify(value),
+      headers: this.headersFor(topic, value),
+    });
+  }
+
+  private async deadLetter(letters: DeadLetter[]): Promise<void> {
+    if (letters.length === 0) return;
+    await Promise.all(letters.map((d) => this.send('dlq.s3.stream.v1', d.kafkaTopic ?? null, d)));
+    for (const d of letters) this.metrics.deadLettered(this.def.name, d.code, 1);
+    this.stats.deadLettered += letters.length;
+    this.log.warn(
+      { count: letters.length, codes: [...new Set(letters.map((d) => d.code))] },
+      'records dead-lettered',
+    );
+  }
+
+  // Stateless: outputs are produced and acknowledged before the offset is resolved (at least once);
+  // output ids derive from input ids, so a replay produces the same records for downstream dedupe.
+  private async runStateless(def: AnyStatelessProcessor, raws: RawRecord[]): Promise<void> {
+    const sends: Promise<void>[] = [];
+    const letters: DeadLetter[] = [];
+    for (const raw of raws) {
+      const d = decode(def, raw);
+      if (!d.ok) {
+        letters.push(d.deadLetter);
+        continue;
+      }
+      const log = (fields: Record<string, unknown>, msg: string) =>
+        this.log.info({ ...fields, topic: raw.topic, partition: raw.partition, offset: raw.offset }, msg);
+      try {
+        const out = def.process(d.record, processorContext(def, log, raw.topic));
+        const list = (out === undefined || out === null ? [] : Array.isArray(out) ? out : [out]) as {
+          topic: TopicName;
+          key?: string;
+          value: unknown;
+        }[];
+        for (const o of list)
+          sends.push(this.send(o.topic, o.key ?? raw.key, validateOutput(def, o.topic, o.value)));
+      } catch (err) {
+        letters.push(
+          deadLetterFor(
+            def.name,
+            raw,
+            isOnDijonError(err) ? err.code : 'ONDIJON_PROCESSOR_FAILED',
+            err instanceof Error ? err.message : String(err),
+          ),
+        );
+      }
+    }
+    await Promise.all([...sends, this.deadLetter(letters)]);
+    this.stats.processed += raws.length;
+    this.metrics.processed(def.name, raws[0]!.topic, raws.length);
+  }
+
+  private async runWindowed(
+    def: AnyWindowedAggregation,
+    tp: string,
+    claim: Claim,
+    raws: RawRecord[],
+  ): Promise<void> {
+    const store = this.store!;
+    const letters: DeadLetter[] = [];
+    let items: Item[] = [];
+    for (const raw of raws) {
+      const d = decode(def, raw);
+      if (!d.ok) letters.push(d.deadLetter);
+      else items.push({ raw, record: d, eventId: d.envelope?.id ?? `${tp}:${raw.offset}` });
+    }
+    // Dead letters go first: if we crash before the state update, the replay sends them again (same id).
+    await this.deadLetter(letters);
+    const skip = new Set<string>();
+    const failed = new Set<string>();
+    let routedSent = false;
+    for (let attempt = 1; ; attempt++) {
+      await this.ensureCached(def, items);
+      const plan = this.plan(def, items, skip, failed);
+      if (plan.failed.length > 0) {
+        // A processor threw on these records: dead-letter them and plan again without them.
+        for (const f of plan.failed) failed.add(f.item.raw.offset);
+        await this.deadLetter(
+          plan.failed.map((f) => deadLetterFor(def.name, f.item.raw, 'ONDIJON_PROCESSOR_FAILED', f.message)),
+        );
+        continue;
+      }
+      // Routed late records are produced before the offset is stored (at least once, same eventId).
+      if (!routedSent && plan.routed.length > 0) {
+        await Promise.all(plan.routed.map((l) => this.send('late.s2.stream.v1', def.name, l)));
+        routedSent = true;
+      }
+      const first = raws[0]!.offset;
+      const last = raws[raws.length - 1]!.offset;
+      const maxEventTime = items.reduce(
+        (m, it) => Math.max(m, it.record.eventTime),
+        Number.NEGATIVE_INFINITY,
+      );
+      const wallNow = Date.now();
+      const outcome = await retrying('apply', this.attempts, this.log, () =>
+        plan.writes.length === 0
+          ? store.advance({
+              tp,
+              epoch: claim.epoch,
+              firstOffset: first,
+              lastOffset: last,
+              maxEventTime: items.length > 0 ? maxEventTime : undefined,
+              wallNow,
+            })
+          : store.apply({
+              tp,
+              epoch: claim.epoch,
+              firstOffset: first,
+              lastOffset: last,
+              maxEventTime,
+              wallNow,
+              ttlMs: this.ttlMs,
+              graceMs: def.graceMs,
+              windows: plan.writes,
+            }),
+      );
+      if (outcome.status === 'ok') {
+        claim.offset = BigInt(last);
+        for (const w of plan.writes) {
+          const c = this.cache.get(w.wk);
+          this.cache.set(w.wk, {
+            version: w.expectedVersion + 1,
+            state: w.state,
+            closed: c?.closed ?? false,
+            group: w.group,
+            start: w.start,
+            end: w.end,
+          });
+        }
+        this.trimCache();
+        this.stats.processed += raws.length;
+        this.stats.late += plan.lateRevised + plan.routed.length;
+        this.stats.duplicates += plan.duplicates;
+        this.metrics.processed(def.name, raws[0]!.topic, raws.length);
+        if (plan.lateRevised > 0) this.metrics.late(def.name, 'revised', plan.lateRevised);
+        if (plan.routed.length > 0) this.metrics.late(def.name, 'routed', plan.routed.length);
+        if (plan.duplicates > 0) this.metrics.duplicates(def.name, plan.duplicates);
+        this.requestSweep();
+        return;
+      }
+      if (outcome.status === 'fenced') throw new FencedError(tp);
+      if (outcome.status === 'stale') {
+        // Another owner applied part of this chunk (rebalance): drop what it already applied.
+        const stored = BigInt(outcome.offset);
+        claim.offset = stored;
+        items = items.filter((it) => BigInt(it.raw.offset) > stored);
+        raws = raws.filter((r) => BigInt(r.offset) > stored);
+        if (raws.length === 0) return;
+        continue;
+      }
+      this.stats.conflicts += 1;
+      for (const wk of outcome.windows) this.cache.delete(wk);
+      for (const d of outcome.duplicates) skip.add(`${d.wk}\n${d.id}`);
+      if (attempt > 50)
+        throw new OnDijonError('ONDIJON_REDIS_UNAVAILABLE', `state update of ${tp} kept conflicting`, {
+          details: { tp },
+        });
+      if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+    }
+  }
+
+  /** Reads into the cache the windows this chunk touches that it does not hold. */
+  private async ensureCached(def: AnyWindowedAggregation, items: Item[]): Promise<void> {
+    const missing = new Set<string>();
+    for (const it of items) {
+      let groups: unknown[];
+      try {
+        groups = groupsOf(def, it.record.record);
+      } catch {
+        continue; // planned (and dead-lettered) by plan()
+      }
+      for (const g of groups)
+        for (const w of windowsFor(def.window, it.record.eventTime)) {
+          const wk = `${w.start}|${groupKey(g)}`;
+          if (!this.cache.has(wk)) missing.add(wk);
+        }
+    }
+    const rows: StoredWindow[] = await retrying('read', this.attempts, this.log, () =>
+      this.store!.read([...missing]),
+    );
+    for (const r of rows)
+      this.cache.set(r.wk, {
+        version: r.version,
+        state: r.state,
+        closed: r.closed,
+        group: r.group,
+        start: r.start,
+        end: r.end,
+      });
+  }
+
+  private plan(def: AnyWindowedAggregation, items: Item[], skip: Set<string>, failed: Set<string>) {
+    const work = new Map<string, WindowWrite & { closed: boolean }>();
+    const routed: ReturnType<typeof lateRecordFor>[] = [];
+    const failures: { item: Item; message: string }[] = [];
+    let lateRevised = 0;
+    let duplicates = 0;
+    const seen = new Set<string>();
+    for (const it of items) {
+      if (failed.has(it.raw.offset)) continue;
+      const rec = it.record;
+      try {
+        for (const group of groupsOf(def, rec.record)) {
+          for (const window of windowsFor(def.window, rec.eventTime)) {
+            const wk = `${window.start}|${groupKey(group)}`;
+            const cached = this.cache.get(wk);
+            let w = work.get(wk);
+            const closed = w?.closed ?? cached?.closed ?? false;
+            const late = isLate(def, window, closed, this.watermark);
+            const tooOld = window.end + def.graceMs + this.reviseHorizonMs <= this.watermark;
+            if (late && (def.late === 'route' || tooOld)) {
+              routed.push(
+                lateRecordFor(def.name, rec.record, it.eventId, rec.eventTime, window, this.watermark),
+              );
+              continue;
+            }
+            const dupKey = `${wk}\n${it.eventId}`;
+            if (seen.has(dupKey) || skip.has(dupKey)) {
+              duplicates += 1;
+              continue;
+            }
+            if (!w) {
+              w = {
+                wk,
+                expectedVersion: cached?.version ?? 0,
+                state: cached?.state ? structuredClone(cached.state) : initState(def),
+                group,
+                start: window.start,
+                end: window.end,
+                ids: [],
+                closed,
+              };
+              work.set(wk, w);
+            }
+            seen.add(dupKey);
+            w.ids.push(it.eventId);
+            fold(def, w.state, rec.record, rec.envelope, group, late);
+            if (late) lateRevised += 1;
+          }
+        }
+      } catch (err) {
+        failures.push({ item: it, message: err instanceof Error ? err.message : String(err) });
+      }
+    }
+    return { writes: [...work.values()], routed, failed: failures, lateRevised, duplicates };
+  }
+
+  private trimCache(): void {
+    // Bound memory: drop the oldest windows; a dropped window is simply read again when touched.
+    const max = 20_000;
+    if (this.cache.size <= max) return;
+    const excess = this.cache.size - max;
+    let i = 0;
+    for (const k of this.cache.keys()) {
+      if (i++ >= excess) break;
+      this.cache.delete(k);
+    }
+  }
+
+  private requestSweep(): void {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return;
+    }
+    void this.sweep();
+  }
+
+  /** Closes due windows and emits results and revisions; one instance per processor at a time (lock). */
+  private async sweep(): Promise<void> {
+    if (this.sweeping) {
+      this.sweepAgain = true;
+      return this.sweeping;
+    }
+    this.sweeping = (async () => {
+      try {
+        do {
+          this.sweepAgain = false;
+          await this.sweepOnce();
+        } while (this.sweepAgain && !this.stopping);
+      } catch (err) {
+        this.log.error({ err }, 'emitter sweep failed; retrying on the next tick');
+      } finally {
+        this.sweeping = undefined;
+      }
+    })();
+    return this.sweeping;
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const def = this.def as AnyWindowedAggregation;
+    const store = this.store!;
+    const wm = await store.watermark(Date.now(), this.idleFlushMs);
+    if (Number.isFinite(wm.value)) this.watermark = Math.max(this.watermark, wm.value);
+    else if (wm.value === Number.POSITIVE_INFINITY) this.watermark = Math.max(this.watermark, wm.max);
+    if (!(await store.lock(this.owner, Math.max(3 * (this.options.emitIntervalMs ?? 500), 3_000)))) return;
+    const limit = 500;
+    const closed =
+      wm.partitions === 0
+        ? 0
+        : await store.close(wm.value, limit);
+    const closedAt = Date.now();
+    const wks = await store.pending(limit);
+    if (wks.length === 0) return;
+    for (const wk of wks) this.cache.delete(wk);
+    const rows = await store.read(wks);
+    const acks: { wk: string; version: number; revision: number }[] = [];
+    const sends: Promise<void>[] = [];
+    const letters: DeadLetter[] = [];
+    for (const row of rows) {
+      if (!row.state) {
+        acks.push({ wk: row.wk, version: row.version, revision: row.revision });
+        continue;
+      }
+      const revision = row.revision + 1;
+      try {
+        const out = buildAggregate(def, row.state, row.group, { start: row.start, end: row.end }, revision);
+        sends.push(this.send(out.topic, out.key, out.value));
+      } catch (err) {
+        const raw: RawRecord = {
+          topic: def.inputs[0]!,
+          key: row.wk,
+          value: JSON.stringify(row.state.meta),
+          partition: -1,
+          offset: '-1',
+        };
+        letters.push(
+          deadLetterFor(
+            def.name,
+            raw,
+            'ONDIJON_PROCESSOR_FAILED',
+            err instanceof Error ? err.message : String(err),
+          ),
+        );
+      }
+      acks.push({ wk: row.wk, version: row.version, revision });
+    }
+    // The window is marked emitted only after Kafka acknowledged its result: a crash in between
+    // re-emits the same key and revision (an idempotent upsert downstream).
+    await Promise.all([...sends, this.deadLetter(letters)]);
+    const ackedAt = Date.now();
+    await store.ack(acks);
+    this.stats.emitted += sends.length;
+    this.metrics.emitted(def.name, sends.length);
+    if (closed > 0) {
+      const ms = ackedAt - closedAt;
+      for (let i = 0; i < closed; i++) {
+        this.stats.emitLatenciesMs.push(ms);
+        this.metrics.emitLatency(def.name, ms);
+      }
+    }
+    if (wks.length >= limit || closed >= limit) this.sweepAgain = true;
+  }
+}
