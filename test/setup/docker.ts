@@ -18,7 +18,7 @@ export async function startContainers(): Promise<ContainerStack> {
   const infra = path.join(repoRoot, 'infra');
   // Kafka must advertise the host-mapped port, which is only known once started: bind a fixed host port.
   const kafkaPort = 29_092;
-  const kafka = await new GenericContainer('apache/kafka:4.1.0')
+  const kafka = await new GenericContainer('apache/kafka:4.4.0')
     .withExposedPorts({ container: 9092, host: kafkaPort })
     .withEnvironment({
       KAFKA_NODE_ID: '1',
@@ -41,14 +41,33 @@ export async function startContainers(): Promise<ContainerStack> {
   const mosquitto = await new GenericContainer('eclipse-mosquitto:2')
     .withExposedPorts(1883)
     .withBindMounts([
-      { source: path.join(infra, 'mosquitto', 'docker.conf'), target: '/mosquitto/config/mosquitto.conf', mode: 'ro' },
+      {
+        source: path.join(infra, 'mosquitto', 'docker.conf'),
+        target: '/mosquitto/config/mosquitto.conf',
+        mode: 'ro',
+      },
       { source: path.join(infra, 'mosquitto', 'conf.d'), target: '/mosquitto/config/conf.d', mode: 'ro' },
     ])
     .start();
   const redis = await new GenericContainer('redis:7')
     .withExposedPorts(6379)
-    .withBindMounts([{ source: path.join(infra, 'redis', 'redis.conf'), target: '/usr/local/etc/redis/redis.conf', mode: 'ro' }])
-    .withCommand(['redis-server', '/usr/local/etc/redis/redis.conf', '--bind', '0.0.0.0', '--protected-mode', 'no', '--dir', '/data'])
+    .withBindMounts([
+      {
+        source: path.join(infra, 'redis', 'redis.conf'),
+        target: '/usr/local/etc/redis/redis.conf',
+        mode: 'ro',
+      },
+    ])
+    .withCommand([
+      'redis-server',
+      '/usr/local/etc/redis/redis.conf',
+      '--bind',
+      '0.0.0.0',
+      '--protected-mode',
+      'no',
+      '--dir',
+      '/data',
+    ])
     .start();
   return {
     endpoints: {

@@ -18,7 +18,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const { startContainers } = await import('./docker');
     const containers = await startContainers();
     endpoints = containers.endpoints;
-    teardown = containers.stop;
+    teardown = () => containers.stop();
   } else {
     // Partial env (say only REDIS_URL) is honoured too: stackUp never starts a service whose URL is set.
     await stackUp();

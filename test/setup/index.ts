@@ -100,7 +100,13 @@ export async function deleteGroups(groupIds: string[], brokers?: string[]): Prom
 
 /** The Redis calls `deleteRedisKeys` needs (an ioredis client fits). */
 export interface RedisScanDel {
-  scan(cursor: string, match: 'MATCH', pattern: string, count: 'COUNT', n: number): Promise<[string, string[]]>;
+  scan(
+    cursor: string,
+    match: 'MATCH',
+    pattern: string,
+    count: 'COUNT',
+    n: number,
+  ): Promise<[string, string[]]>;
   del(...keys: string[]): Promise<number>;
 }
 
@@ -130,7 +136,10 @@ export interface WaitForOptions {
  * Polls `condition` until it returns a truthy value (returned) or the deadline passes (throws with the
  * last error or value seen); a thrown error counts as "not yet".
  */
-export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitForOptions = {}): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  condition: () => T | Promise<T>,
+  options: WaitForOptions = {},
+): Promise<NonNullable<T>> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const intervalMs = options.intervalMs ?? 100;
   const deadline = Date.now() + timeoutMs;
@@ -138,7 +147,7 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitF
   for (;;) {
     try {
       const value = await condition();
-      if (value) return value as NonNullable<T>;
+      if (value) return value;
       last = value;
     } catch (error) {
       last = error;
@@ -153,10 +162,10 @@ export async function waitFor<T>(condition: () => T | Promise<T>, options: WaitF
 
 /** Collects cleanup callbacks and runs them all (in reverse order, errors collected) — call `run()` in afterAll. */
 export class Cleanup {
-  private readonly tasks: (() => Promise<unknown> | unknown)[] = [];
+  private readonly tasks: (() => unknown)[] = [];
 
   /** Registers a cleanup callback. */
-  add(task: () => Promise<unknown> | unknown): void {
+  add(task: () => unknown): void {
     this.tasks.push(task);
   }
 

@@ -1,6 +1,13 @@
 // The 3-node mode (replication 3, min.insync.replicas 2): a record produced with acks=all survives
 // stopping one broker, and producing still works with two in sync (issue 2 "Must show").
-import { clusterBrokers, clusterDown, clusterUp, stackProvision, startKafkaBroker, stopKafkaBroker } from '@ondijon/stack';
+import {
+  clusterBrokers,
+  clusterDown,
+  clusterUp,
+  stackProvision,
+  startKafkaBroker,
+  stopKafkaBroker,
+} from '@ondijon/stack';
 import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTestTopic, testKafka, uniqueName } from '../setup/index';
@@ -15,10 +22,24 @@ describe('the 3-node Kafka cluster', () => {
     const kafka = testKafka(uniqueName('cluster'), brokers);
 
     // Provisioning picks replication 3 and min ISR 2 on three brokers.
-    const provisioned = await stackProvision({ kafkaNodes: 3, specs: [{ name: uniqueName('cluster-provisioned'), partitions: 1, retentionMs: 3_600_000, cleanupPolicy: 'delete' }] });
+    const provisioned = await stackProvision({
+      kafkaNodes: 3,
+      specs: [
+        {
+          name: uniqueName('cluster-provisioned'),
+          partitions: 1,
+          retentionMs: 3_600_000,
+          cleanupPolicy: 'delete',
+        },
+      ],
+    });
     expect(provisioned.replicationFactor).toBe(3);
 
-    const topic = await createTestTopic('cluster', { brokers, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } });
+    const topic = await createTestTopic('cluster', {
+      brokers,
+      replicationFactor: 3,
+      configs: { 'min.insync.replicas': '2' },
+    });
     const producer = createBatchingProducer(kafka, { lingerMs: 1 });
     await producer.connect();
     await producer.send(topic, { key: 'k', value: 'before' });

@@ -39,12 +39,20 @@ describe('stack down + up', () => {
     const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: 'restart-test' });
     const admin = kafka.admin();
     await admin.connect();
-    await admin.createTopics({ waitForLeaders: true, topics: [{ topic: 'restart.kept.v1', numPartitions: 2 }] });
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: [{ topic: 'restart.kept.v1', numPartitions: 2 }],
+    });
     await admin.disconnect();
 
     // A persistent MQTT 5 session subscribes, goes away; a QoS 1 message is queued for it.
     const topic = 'ondijon/v1/lighting/op/lamp-9';
-    const session = { protocolVersion: 5 as const, clientId: 'restart-subscriber', clean: false, properties: { sessionExpiryInterval: 3600 } };
+    const session = {
+      protocolVersion: 5 as const,
+      clientId: 'restart-subscriber',
+      clean: false,
+      properties: { sessionExpiryInterval: 3600 },
+    };
     const sub = await mqtt.connectAsync(ep.mqttUrl, session);
     await sub.subscribeAsync(topic, { qos: 1 });
     await sub.endAsync();
@@ -75,13 +83,18 @@ describe('stack down + up', () => {
     back.on('message', (_t, payload) => received.push(payload.toString()));
     const connack = await new Promise<mqtt.IConnackPacket>((resolve) => back.once('connect', resolve));
     expect(connack.sessionPresent).toBe(true);
-    await waitFor(() => received.includes('queued while away'), { timeoutMs: 10_000, message: 'queued QoS 1 message after restart' });
+    await waitFor(() => received.includes('queued while away'), {
+      timeoutMs: 10_000,
+      message: 'queued QoS 1 message after restart',
+    });
     await back.endAsync();
 
     const redis2 = new Redis(ep.redisUrl);
     expect(await redis2.get('restart:kept')).toBe('yes');
     redis2.disconnect();
     expect(existsSync(path.join(config.dir!, 'redis', 'appendonlydir'))).toBe(true);
-    expect(readFileSync(path.join(config.dir!, 'mosquitto', 'mosquitto.conf'), 'utf8')).toContain(`listener ${config.mqttPort} 127.0.0.1`);
+    expect(readFileSync(path.join(config.dir!, 'mosquitto', 'mosquitto.conf'), 'utf8')).toContain(
+      `listener ${config.mqttPort} 127.0.0.1`,
+    );
   });
 });

@@ -3,7 +3,17 @@ import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cleanup, createTestTopic, deleteGroups, deleteRedisKeys, deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '../setup/index';
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteRedisKeys,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../setup/index';
 
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
@@ -26,13 +36,18 @@ describe('the stack round trip', () => {
     const publisher = await mqtt.connectAsync(mqttUrl, { protocolVersion: 5, clientId: uniqueName('pub') });
     cleanup.add(() => Promise.all([subscriber.endAsync(), publisher.endAsync()]));
     const received: { topic: string; payload: string; qos: number }[] = [];
-    subscriber.on('message', (topic, payload, packet) => received.push({ topic, payload: payload.toString(), qos: packet.qos }));
+    subscriber.on('message', (topic, payload, packet) =>
+      received.push({ topic, payload: payload.toString(), qos: packet.qos }),
+    );
     await subscriber.subscribeAsync(mqttTopic, { qos: 1 });
     const payload = JSON.stringify({ equipmentId: 'lamp-1', seq: 1, lampOn: true });
     // mqtt.js resolves a QoS 1 publish only once the broker's PUBACK arrived.
     const sent = await publisher.publishAsync(mqttTopic, payload, { qos: 1 });
     expect(sent?.messageId).toBeGreaterThan(0);
-    const [message] = await waitFor(() => (received.length > 0 ? received : undefined), { timeoutMs: 10_000, message: 'MQTT message' });
+    const [message] = await waitFor(() => (received.length > 0 ? received : undefined), {
+      timeoutMs: 10_000,
+      message: 'MQTT message',
+    });
     expect(message).toEqual({ topic: mqttTopic, payload, qos: 1 });
 
     // Kafka: produce through the batching producer (acks=all), consume in a group.
@@ -55,13 +70,27 @@ describe('the stack round trip', () => {
     await consumer.run({
       eachMessage: async ({ message: m }) => {
         const key = m.key!.toString();
-        consumed.push({ key, value: m.value!.toString(), ...(m.headers?.sensitivity ? { sensitivity: m.headers.sensitivity.toString() } : {}) });
+        consumed.push({
+          key,
+          value: m.value!.toString(),
+          ...(m.headers?.sensitivity ? { sensitivity: m.headers.sensitivity.toString() } : {}),
+        });
         // Redis: the consumer writes what it read.
-        await redis.hset(`${keyPrefix}equipment:${key}`, { lastPayload: m.value!.toString(), offset: m.offset });
+        await redis.hset(`${keyPrefix}equipment:${key}`, {
+          lastPayload: m.value!.toString(),
+          offset: m.offset,
+        });
       },
     });
-    await waitFor(() => consumed.length === 2, { timeoutMs: 30_000, message: 'two records consumed by the group' });
-    expect(consumed.find((c) => c.key === 'lamp-1')).toEqual({ key: 'lamp-1', value: payload, sensitivity: 'S1' });
+    await waitFor(() => consumed.length === 2, {
+      timeoutMs: 30_000,
+      message: 'two records consumed by the group',
+    });
+    expect(consumed.find((c) => c.key === 'lamp-1')).toEqual({
+      key: 'lamp-1',
+      value: payload,
+      sensitivity: 'S1',
+    });
 
     const stored = await waitFor(async () => {
       const h = await redis.hgetall(`${keyPrefix}equipment:lamp-1`);

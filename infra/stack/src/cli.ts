@@ -20,15 +20,31 @@ options:
   --json            machine-readable output (status, provision)`;
 
 function table(rows: ServiceStatus[]): string {
-  const lines = [['SERVICE', 'ADDRESS', 'PID', 'OWNER', 'HEALTH'], ...rows.map((r) => [r.service, r.address, r.pid === null ? '-' : String(r.pid), r.owner, r.healthy ? 'ok' : `down (${r.detail})`])];
+  const lines = [
+    ['SERVICE', 'ADDRESS', 'PID', 'OWNER', 'HEALTH'],
+    ...rows.map((r) => [
+      r.service,
+      r.address,
+      r.pid === null ? '-' : String(r.pid),
+      r.owner,
+      r.healthy ? 'ok' : `down (${r.detail})`,
+    ]),
+  ];
   const widths = lines[0]!.map((_, i) => Math.max(...lines.map((l) => l[i]!.length)));
-  return lines.map((l) => l.map((cell, i) => (i === l.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  ')).join('\n');
+  return lines
+    .map((l) => l.map((cell, i) => (i === l.length - 1 ? cell : cell.padEnd(widths[i]!))).join('  '))
+    .join('\n');
 }
 
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { 'kafka-nodes': { type: 'string' }, json: { type: 'boolean' }, purge: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      'kafka-nodes': { type: 'string' },
+      json: { type: 'boolean' },
+      purge: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   let command = positionals[0];
   let nodesArg = values['kafka-nodes'];
@@ -67,7 +83,10 @@ async function main(): Promise<number> {
         console.log(`brokers ${result.brokers.join(',')}, replication factor ${result.replicationFactor}`);
         console.log(`created ${result.created.length}: ${result.created.join(', ') || '-'}`);
         console.log(`existing ${result.existing.length}`);
-        for (const d of result.drift) console.log(`drift: ${d.topic} ${d.setting} is ${d.actual}, registry says ${d.expected} (not changed; fix by hand)`);
+        for (const d of result.drift)
+          console.log(
+            `drift: ${d.topic} ${d.setting} is ${d.actual}, registry says ${d.expected} (not changed; fix by hand)`,
+          );
       }
       return 0;
     }

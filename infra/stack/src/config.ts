@@ -51,7 +51,10 @@ function nonEmpty(value: string | undefined): string | undefined {
 }
 
 /** Resolves the stack configuration from the environment, then applies explicit overrides. */
-export function resolveConfig(overrides: Partial<StackConfig> = {}, env: NodeJS.ProcessEnv = process.env): StackConfig {
+export function resolveConfig(
+  overrides: Partial<StackConfig> = {},
+  env: NodeJS.ProcessEnv = process.env,
+): StackConfig {
   const clusterPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_PORT', 19_192);
   const clusterControllerPort = envPort(env, 'ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT', 19_292);
   const brokers = nonEmpty(env.KAFKA_BROKERS);
@@ -66,7 +69,10 @@ export function resolveConfig(overrides: Partial<StackConfig> = {}, env: NodeJS.
     mqttPort: envPort(env, 'ONDIJON_MQTT_PORT', 11_883),
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),
     kafkaHeap: nonEmpty(env.ONDIJON_KAFKA_HEAP) ?? '512m',
-    externalKafka: brokers?.split(',').map((b) => b.trim()).filter((b) => b !== ''),
+    externalKafka: brokers
+      ?.split(',')
+      .map((b) => b.trim())
+      .filter((b) => b !== ''),
     externalMqtt: nonEmpty(env.MQTT_URL),
     externalRedis: nonEmpty(env.REDIS_URL),
     ...overrides,

@@ -30,7 +30,10 @@ export async function probeKafka(brokers: string[], expectedBrokers = 1, timeout
       timeoutMs + 500,
     );
     const ok = cluster.brokers.length >= expectedBrokers;
-    return { ok, detail: `${cluster.brokers.length}/${expectedBrokers} brokers, controller ${cluster.controller ?? '?'}` };
+    return {
+      ok,
+      detail: `${cluster.brokers.length}/${expectedBrokers} brokers, controller ${cluster.controller ?? '?'}`,
+    };
   } catch (error) {
     return { ok: false, detail: messageOf(error) };
   } finally {

@@ -45,7 +45,19 @@ export function pinnedKafkaVersion(): string {
 export function kafkaDeployment(config: StackConfig, mode: 'single' | 'cluster'): KafkaDeployment {
   if (mode === 'single') {
     const dir = path.join(config.dir, 'kafka');
-    return { mode, dir, nodes: [{ name: 'kafka', nodeId: 1, port: config.kafkaPort, controllerPort: config.kafkaControllerPort, dir: path.join(dir, 'node-1') }] };
+    return {
+      mode,
+      dir,
+      nodes: [
+        {
+          name: 'kafka',
+          nodeId: 1,
+          port: config.kafkaPort,
+          controllerPort: config.kafkaControllerPort,
+          dir: path.join(dir, 'node-1'),
+        },
+      ],
+    };
   }
   const dir = path.join(config.dir, 'kafka-cluster');
   const nodes = config.clusterPorts.map((port, i) => ({
@@ -70,7 +82,9 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
   if (existsSync(path.join(libs, `kafka_2.13-${version}.jar`))) return;
   const mvn = which('mvn');
   if (mvn === undefined) {
-    throw new StackError('Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the Kafka jars; install it (apt-get install -y maven) and retry.');
+    throw new StackError(
+      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the Kafka jars; install it (apt-get install -y maven) and retry.',
+    );
   }
   log(`resolving Apache Kafka ${version} jars from Maven Central into ${libs}`);
   const staging = `${libs}.partial`;
@@ -78,13 +92,29 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
   try {
     await execFileAsync(
       mvn,
-      ['-B', '-q', '-f', path.join(infraDir, 'kafka', 'pom.xml'), 'dependency:copy-dependencies', '-DincludeScope=runtime', `-DoutputDirectory=${staging}`],
+      [
+        '-B',
+        '-q',
+        '-f',
+        path.join(infraDir, 'kafka', 'pom.xml'),
+        'dependency:copy-dependencies',
+        '-DincludeScope=runtime',
+        `-DoutputDirectory=${staging}`,
+      ],
       { maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
     );
   } catch (error) {
     const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    const reason = out.split('\n').find((l) => l.includes('ERROR'))?.replace(/\s+/g, ' ').trim().slice(0, 200) ?? 'mvn failed';
-    throw new StackError(`Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to repo.maven.apache.org (or a mirror/proxy in ~/.m2/settings.xml) and retry.`);
+    const reason =
+      out
+        .split('\n')
+        .find((l) => l.includes('ERROR'))
+        ?.replace(/\s+/g, ' ')
+        .trim()
+        .slice(0, 200) ?? 'mvn failed';
+    throw new StackError(
+      `Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to repo.maven.apache.org (or a mirror/proxy in ~/.m2/settings.xml) and retry.`,
+    );
   }
   rmSync(libs, { recursive: true, force: true });
   renameSync(staging, libs);
@@ -137,7 +167,11 @@ export function nodeProcess(node: KafkaNode): PidRecord | undefined {
 }
 
 /** Writes the node's config, formats its storage once, and starts it in the background (does not wait). */
-export async function startKafkaNode(config: StackConfig, deployment: KafkaDeployment, node: KafkaNode): Promise<PidRecord> {
+export async function startKafkaNode(
+  config: StackConfig,
+  deployment: KafkaDeployment,
+  node: KafkaNode,
+): Promise<PidRecord> {
   const java = requireJava();
   mkdirSync(path.join(node.dir, 'data'), { recursive: true });
   const propsFile = path.join(node.dir, 'server.properties');
@@ -145,10 +179,31 @@ export async function startKafkaNode(config: StackConfig, deployment: KafkaDeplo
   const classpath = `${libsDir(config)}/*`;
   if (!existsSync(path.join(node.dir, 'data', 'meta.properties'))) {
     try {
-      await execFileAsync(java, ['-Xmx256m', '-cp', classpath, 'kafka.tools.StorageTool', 'format', '-t', clusterId(deployment), '-c', propsFile, '--ignore-formatted'], { maxBuffer: 4 * 1024 * 1024 });
+      await execFileAsync(
+        java,
+        [
+          '-Xmx256m',
+          '-cp',
+          classpath,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId(deployment),
+          '-c',
+          propsFile,
+          '--ignore-formatted',
+        ],
+        { maxBuffer: 4 * 1024 * 1024 },
+      );
     } catch (error) {
-      const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`.trim().split('\n').pop();
-      throw new StackError(`Kafka could not format its storage in ${node.dir} (${out ?? 'unknown error'}); delete that folder if it is from another cluster and retry.`);
+      const out =
+        `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`
+          .trim()
+          .split('\n')
+          .pop();
+      throw new StackError(
+        `Kafka could not format its storage in ${node.dir} (${out ?? 'unknown error'}); delete that folder if it is from another cluster and retry.`,
+      );
     }
   }
   return startDetached({

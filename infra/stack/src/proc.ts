@@ -50,12 +50,20 @@ export function startDetached(opts: {
   mkdirSync(path.dirname(opts.logFile), { recursive: true });
   const fd = openSync(opts.logFile, 'a');
   try {
-    const child = spawn(opts.command, opts.args, { cwd: opts.cwd, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(opts.command, opts.args, {
+      cwd: opts.cwd,
+      detached: true,
+      stdio: ['ignore', fd, fd],
+    });
     // spawn errors (ENOENT) arrive asynchronously; the caller's health wait notices the dead pid.
     child.on('error', () => undefined);
     child.unref();
     if (child.pid === undefined) throw new Error(`could not start ${opts.command}`);
-    const record: PidRecord = { pid: child.pid, fingerprint: opts.fingerprint, startedAt: new Date().toISOString() };
+    const record: PidRecord = {
+      pid: child.pid,
+      fingerprint: opts.fingerprint,
+      startedAt: new Date().toISOString(),
+    };
     writeFileSync(opts.pidFile, JSON.stringify(record));
     return record;
   } finally {

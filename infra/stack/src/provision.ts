@@ -22,7 +22,8 @@ export interface StackProvisionResult extends ProvisionResult {
 /** Creates the registry's topics on Kafka (replication min(3, brokers)), reporting drift; idempotent. */
 export async function stackProvision(options: StackProvisionOptions = {}): Promise<StackProvisionResult> {
   resolveConfig(options.config); // validates env ports early
-  const brokers = options.brokers ?? (options.kafkaNodes === 3 ? clusterBrokers(options) : endpoints(options).kafkaBrokers);
+  const brokers =
+    options.brokers ?? (options.kafkaNodes === 3 ? clusterBrokers(options) : endpoints(options).kafkaBrokers);
   const kafka = createKafka({ brokers, clientId: 'ondijon-stack-provision', retry: { retries: 3 } });
   const admin = kafka.admin();
   await admin.connect();

@@ -19,7 +19,15 @@ export function startRedis(config: StackConfig, binary: string): PidRecord {
   mkdirSync(dir, { recursive: true });
   return startDetached({
     command: binary,
-    args: [path.join(infraDir, 'redis', 'redis.conf'), '--port', String(config.redisPort), '--dir', dir, '--logfile', path.join(dir, 'redis.log')],
+    args: [
+      path.join(infraDir, 'redis', 'redis.conf'),
+      '--port',
+      String(config.redisPort),
+      '--dir',
+      dir,
+      '--logfile',
+      path.join(dir, 'redis.log'),
+    ],
     cwd: dir,
     logFile: path.join(dir, 'stdout.log'),
     pidFile: redisPidFile(config),

@@ -1,5 +1,12 @@
 import { rmSync } from 'node:fs';
-import { StackError, clusterBrokersOf, endpointsOf, resolveConfig, type Endpoints, type StackConfig } from './config';
+import {
+  StackError,
+  clusterBrokersOf,
+  endpointsOf,
+  resolveConfig,
+  type Endpoints,
+  type StackConfig,
+} from './config';
 import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 import {
   deploymentExists,
@@ -86,11 +93,15 @@ async function waitHealthy(
     last = await probe();
     if (last.ok) return;
     if (!stillRunning()) {
-      throw new StackError(`${what} exited while starting (${oneLine(logHint()) || last.detail}); read its log under .stack and retry.`);
+      throw new StackError(
+        `${what} exited while starting (${oneLine(logHint()) || last.detail}); read its log under .stack and retry.`,
+      );
     }
     await sleep(500);
   }
-  throw new StackError(`${what} did not answer within ${Math.round(timeoutMs / 1000)} s (${last.detail}); read its log under .stack (${oneLine(logHint())}) and retry.`);
+  throw new StackError(
+    `${what} did not answer within ${Math.round(timeoutMs / 1000)} s (${last.detail}); read its log under .stack (${oneLine(logHint())}) and retry.`,
+  );
 }
 
 function oneLine(text: string): string {
@@ -98,7 +109,12 @@ function oneLine(text: string): string {
 }
 
 /** Brings up Kafka (the nodes the deployment lacks), waiting until every broker is listed. */
-async function upKafka(config: StackConfig, deployment: KafkaDeployment, log: (l: string) => void, timeoutMs: number): Promise<void> {
+async function upKafka(
+  config: StackConfig,
+  deployment: KafkaDeployment,
+  log: (l: string) => void,
+  timeoutMs: number,
+): Promise<void> {
   const brokers = brokersOf(deployment);
   const first = await probeKafka(brokers, deployment.nodes.length);
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
@@ -112,7 +128,11 @@ async function upKafka(config: StackConfig, deployment: KafkaDeployment, log: (l
       // Something listens: fine if it is a healthy Kafka we did not start (reuse), else a foreign process.
       const alone = await probeKafka([`127.0.0.1:${node.port}`], 1);
       if (alone.ok) continue;
-      throw foreignPort((await portOpen(node.port)) ? node.port : node.controllerPort, 'Kafka', deployment.mode === 'single' ? 'kafka' : 'cluster');
+      throw foreignPort(
+        (await portOpen(node.port)) ? node.port : node.controllerPort,
+        'Kafka',
+        deployment.mode === 'single' ? 'kafka' : 'cluster',
+      );
     }
     toStart.push(node);
   }
@@ -147,8 +167,10 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
   const ep = endpointsOf(config);
 
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
-  const needMosquitto = services.includes('mosquitto') && config.externalMqtt === undefined && !(await probeMqtt(ep.mqttUrl)).ok;
-  const needRedis = services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
+  const needMosquitto =
+    services.includes('mosquitto') && config.externalMqtt === undefined && !(await probeMqtt(ep.mqttUrl)).ok;
+  const needRedis =
+    services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
   if (needMosquitto && !isOurs(readPid(mosquittoPidFile(config))) && (await portOpen(config.mqttPort))) {
     throw foreignPort(config.mqttPort, 'an MQTT broker', 'mosquitto');
   }
@@ -179,8 +201,14 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
           const record = startMosquitto(config, paths.mosquitto ?? 'mosquitto');
           log(`mosquitto: started pid ${record.pid} on ${ep.mqttUrl}`);
         }
-        await waitHealthy('Mosquitto', () => probeMqtt(ep.mqttUrl), () => isOurs(readPid(mosquittoPidFile(config))), timeoutMs, () =>
-          tail(path.join(mosquittoDir(config), 'mosquitto.log'), 2) || tail(path.join(mosquittoDir(config), 'stdout.log'), 2),
+        await waitHealthy(
+          'Mosquitto',
+          () => probeMqtt(ep.mqttUrl),
+          () => isOurs(readPid(mosquittoPidFile(config))),
+          timeoutMs,
+          () =>
+            tail(path.join(mosquittoDir(config), 'mosquitto.log'), 2) ||
+            tail(path.join(mosquittoDir(config), 'stdout.log'), 2),
         );
         log('mosquitto: healthy');
       })(),
@@ -195,8 +223,14 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
           const record = startRedis(config, paths['redis-server'] ?? 'redis-server');
           log(`redis: started pid ${record.pid} on ${ep.redisUrl}`);
         }
-        await waitHealthy('Redis', () => probeRedis(ep.redisUrl), () => isOurs(readPid(redisPidFile(config))), timeoutMs, () =>
-          tail(path.join(redisDir(config), 'redis.log'), 2) || tail(path.join(redisDir(config), 'stdout.log'), 2),
+        await waitHealthy(
+          'Redis',
+          () => probeRedis(ep.redisUrl),
+          () => isOurs(readPid(redisPidFile(config))),
+          timeoutMs,
+          () =>
+            tail(path.join(redisDir(config), 'redis.log'), 2) ||
+            tail(path.join(redisDir(config), 'stdout.log'), 2),
         );
         log('redis: healthy');
       })(),
@@ -252,9 +286,22 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
   const config = resolveConfig(options.config);
   const ep = endpointsOf(config);
   const rows: Promise<ServiceStatus>[] = [];
-  const kafkaRow = async (service: string, brokers: string[], expected: number, pid: number | null, external: boolean) => {
+  const kafkaRow = async (
+    service: string,
+    brokers: string[],
+    expected: number,
+    pid: number | null,
+    external: boolean,
+  ) => {
     const probe = await probeKafka(brokers, expected);
-    return { service, address: brokers.join(','), pid, owner: owner(external, pid, probe), healthy: probe.ok, detail: probe.detail } satisfies ServiceStatus;
+    return {
+      service,
+      address: brokers.join(','),
+      pid,
+      owner: owner(external, pid, probe),
+      healthy: probe.ok,
+      detail: probe.detail,
+    } satisfies ServiceStatus;
   };
   if (config.externalKafka !== undefined) rows.push(kafkaRow('kafka', config.externalKafka, 1, null, true));
   else {
@@ -263,20 +310,35 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
   }
   const cluster = kafkaDeployment(config, 'cluster');
   if (options.kafkaNodes === 3 || cluster.nodes.some((n) => nodeProcess(n) !== undefined)) {
-    for (const node of cluster.nodes) rows.push(kafkaRow(node.name, [`127.0.0.1:${node.port}`], 1, nodeProcess(node)?.pid ?? null, false));
+    for (const node of cluster.nodes)
+      rows.push(kafkaRow(node.name, [`127.0.0.1:${node.port}`], 1, nodeProcess(node)?.pid ?? null, false));
   }
   rows.push(
     (async () => {
       const probe = await probeMqtt(ep.mqttUrl);
       const pid = config.externalMqtt === undefined ? pidOf(mosquittoPidFile(config)) : null;
-      return { service: 'mosquitto', address: ep.mqttUrl, pid, owner: owner(config.externalMqtt !== undefined, pid, probe), healthy: probe.ok, detail: probe.detail };
+      return {
+        service: 'mosquitto',
+        address: ep.mqttUrl,
+        pid,
+        owner: owner(config.externalMqtt !== undefined, pid, probe),
+        healthy: probe.ok,
+        detail: probe.detail,
+      };
     })(),
   );
   rows.push(
     (async () => {
       const probe = await probeRedis(ep.redisUrl);
       const pid = config.externalRedis === undefined ? pidOf(redisPidFile(config)) : null;
-      return { service: 'redis', address: ep.redisUrl, pid, owner: owner(config.externalRedis !== undefined, pid, probe), healthy: probe.ok, detail: probe.detail };
+      return {
+        service: 'redis',
+        address: ep.redisUrl,
+        pid,
+        owner: owner(config.externalRedis !== undefined, pid, probe),
+        healthy: probe.ok,
+        detail: probe.detail,
+      };
     })(),
   );
   return Promise.all(rows);
@@ -304,7 +366,9 @@ export function clusterBrokers(options: StackOptions = {}): string[] {
 }
 
 /** Starts the 3-node cluster (replication 3, min ISR 2) and waits until all three brokers are listed. */
-export async function clusterUp(options: Omit<StackUpOptions, 'kafkaNodes' | 'services'> = {}): Promise<string[]> {
+export async function clusterUp(
+  options: Omit<StackUpOptions, 'kafkaNodes' | 'services'> = {},
+): Promise<string[]> {
   await stackUp({ ...options, kafkaNodes: 3, services: ['kafka'] });
   return clusterBrokers(options);
 }
@@ -314,7 +378,11 @@ export async function clusterDown(options: Omit<StackDownOptions, 'kafkaNodes'> 
   await stackDown({ ...options, kafkaNodes: 3 });
 }
 
-function nodeOf(config: StackConfig, mode: 'single' | 'cluster', nodeId: number): { deployment: KafkaDeployment; node: KafkaNode } {
+function nodeOf(
+  config: StackConfig,
+  mode: 'single' | 'cluster',
+  nodeId: number,
+): { deployment: KafkaDeployment; node: KafkaNode } {
   const deployment = kafkaDeployment(config, mode);
   const node = deployment.nodes.find((n) => n.nodeId === nodeId);
   if (node === undefined) throw new Error(`no Kafka node ${nodeId} in the ${mode} deployment`);
@@ -332,7 +400,13 @@ export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOption
   const config = resolveConfig(options.config);
   const { deployment, node } = nodeOf(config, 'cluster', nodeId);
   if (nodeProcess(node) === undefined) await startKafkaNode(config, deployment, node);
-  await waitHealthy(`Kafka broker ${nodeId}`, () => probeKafka(brokersOf(deployment), 3), () => nodeProcess(node) !== undefined, options.timeoutMs ?? 120_000, () => nodeLogTail(node));
+  await waitHealthy(
+    `Kafka broker ${nodeId}`,
+    () => probeKafka(brokersOf(deployment), 3),
+    () => nodeProcess(node) !== undefined,
+    options.timeoutMs ?? 120_000,
+    () => nodeLogTail(node),
+  );
 }
 
 /** Stops the single-node Kafka (ingest fault tests); Mosquitto and Redis keep running. */

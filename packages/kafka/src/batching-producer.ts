@@ -1,5 +1,12 @@
 import { OnDijonError } from '@ondijon/contracts';
-import { Partitioners, type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
+import {
+  Partitioners,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
 
 /** One record handed to the batching producer. */
 export interface OutgoingRecord {
@@ -61,7 +68,9 @@ function sizeOf(value: string | Buffer | null | undefined): number {
 }
 
 /** Groups pending records by topic, keeping their order, into a `sendBatch` payload (pure; exported for tests). */
-export function toTopicMessages(batch: readonly { topic: string; message: Message }[]): { topic: string; messages: Message[] }[] {
+export function toTopicMessages(
+  batch: readonly { topic: string; message: Message }[],
+): { topic: string; messages: Message[] }[] {
   const byTopic = new Map<string, Message[]>();
   for (const { topic, message } of batch) {
     const list = byTopic.get(topic);
@@ -75,7 +84,10 @@ export function toTopicMessages(batch: readonly { topic: string; message: Messag
  * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
  * concurrent `send()` calls: kafkajs does not batch or linger by itself (INFRA-NOTES.md "kafkajs").
  */
-export function createBatchingProducer(kafka: Pick<Kafka, 'producer'>, options: BatchingProducerOptions = {}): BatchingProducer {
+export function createBatchingProducer(
+  kafka: Pick<Kafka, 'producer'>,
+  options: BatchingProducerOptions = {},
+): BatchingProducer {
   const maxBatch = options.maxBatch ?? 500;
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const lingerMs = options.lingerMs ?? 5;
@@ -139,7 +151,13 @@ export function createBatchingProducer(kafka: Pick<Kafka, 'producer'>, options: 
           lastOk = false;
           const reason = error instanceof Error ? error.message : String(error);
           for (const p of batch) {
-            p.reject(new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', `Kafka did not acknowledge the record: ${reason}`, { cause: error, details: { topic: p.topic } }));
+            p.reject(
+              new OnDijonError(
+                'ONDIJON_KAFKA_UNAVAILABLE',
+                `Kafka did not acknowledge the record: ${reason}`,
+                { cause: error, details: { topic: p.topic } },
+              ),
+            );
           }
         } finally {
           inFlight = 0;
@@ -167,8 +185,16 @@ export function createBatchingProducer(kafka: Pick<Kafka, 'producer'>, options: 
       while (!closed && queue.length + inFlight >= maxBuffered) {
         await new Promise<void>((resolve) => roomWaiters.push(resolve));
       }
-      if (closed) throw new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', 'The producer is closed.', { details: { topic } });
-      const message: Message = { key: record.key ?? null, value: record.value, ...(record.headers ? { headers: record.headers } : {}), ...(record.partition === undefined ? {} : { partition: record.partition }) };
+      if (closed)
+        throw new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', 'The producer is closed.', {
+          details: { topic },
+        });
+      const message: Message = {
+        key: record.key ?? null,
+        value: record.value,
+        ...(record.headers ? { headers: record.headers } : {}),
+        ...(record.partition === undefined ? {} : { partition: record.partition }),
+      };
       const bytes = sizeOf(record.key) + sizeOf(record.value) + 64;
       return new Promise<void>((resolve, reject) => {
         queue.push({ topic, message, bytes, resolve, reject });

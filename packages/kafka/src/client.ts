@@ -26,10 +26,21 @@ export interface CreateKafkaOptions {
   requestTimeout?: number;
 }
 
-const levelOf = { error: logLevel.ERROR, warn: logLevel.WARN, info: logLevel.INFO, debug: logLevel.DEBUG } as const;
+const levelOf = {
+  error: logLevel.ERROR,
+  warn: logLevel.WARN,
+  info: logLevel.INFO,
+  debug: logLevel.DEBUG,
+} as const;
 
 /** Default kafkajs retry settings of the project: tolerates a broker restart of a few tens of seconds. */
-export const defaultRetry: RetryOptions = { initialRetryTime: 100, maxRetryTime: 5_000, retries: 10, multiplier: 2, factor: 0.2 };
+export const defaultRetry: RetryOptions = {
+  initialRetryTime: 100,
+  maxRetryTime: 5_000,
+  retries: 10,
+  multiplier: 2,
+  factor: 0.2,
+};
 
 /** Maps a kafkajs log entry to the injected logger's method (pure; exported for tests). */
 export function forwardLog(logger: KafkaLogger, entry: LogEntry): void {

@@ -34,7 +34,11 @@ function text(value: Buffer | string | null | undefined): string | null {
  * Reads a topic from the beginning up to its end offsets at call time (tests, tools), with a throwaway
  * consumer group that is deleted afterwards; records are in offset order per partition.
  */
-export async function readAll(kafka: Kafka, topic: string, options: ReadAllOptions = {}): Promise<ReadRecord[]> {
+export async function readAll(
+  kafka: Kafka,
+  topic: string,
+  options: ReadAllOptions = {},
+): Promise<ReadRecord[]> {
   const timeoutMs = options.timeoutMs ?? 30_000;
   const admin = kafka.admin();
   await admin.connect();
@@ -50,7 +54,15 @@ export async function readAll(kafka: Kafka, topic: string, options: ReadAllOptio
     await consumer.connect();
     await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`readAll(${topic}) timed out after ${timeoutMs} ms; partitions still behind: ${[...pending].join(',')}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          reject(
+            new Error(
+              `readAll(${topic}) timed out after ${timeoutMs} ms; partitions still behind: ${[...pending].join(',')}`,
+            ),
+          ),
+        timeoutMs,
+      );
       // Completion is judged per fetched batch, not per message: transactional topics end with commit/abort
       // markers that are never delivered, so the last delivered offset can stay below high - 1.
       consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
@@ -66,8 +78,21 @@ export async function readAll(kafka: Kafka, topic: string, options: ReadAllOptio
           autoCommit: false,
           eachMessage: async ({ partition, message }) => {
             if (BigInt(message.offset) < (target.get(partition) ?? 0n)) {
-              const headers = Object.fromEntries(Object.entries(message.headers ?? {}).map(([k, v]) => [k, text(Array.isArray(v) ? v[0] : v) ?? '']));
-              records.push({ topic, partition, offset: message.offset, key: text(message.key), value: text(message.value), headers, message });
+              const headers = Object.fromEntries(
+                Object.entries(message.headers ?? {}).map(([k, v]) => [
+                  k,
+                  text(Array.isArray(v) ? v[0] : v) ?? '',
+                ]),
+              );
+              records.push({
+                topic,
+                partition,
+                offset: message.offset,
+                key: text(message.key),
+                value: text(message.value),
+                headers,
+                message,
+              });
             }
           },
         })

@@ -62,11 +62,17 @@ export function diffTopic(
 ): TopicDrift[] {
   const drift: TopicDrift[] = [];
   if (actual.partitions !== spec.partitions) {
-    drift.push({ topic: spec.name, setting: 'partitions', expected: String(spec.partitions), actual: String(actual.partitions) });
+    drift.push({
+      topic: spec.name,
+      setting: 'partitions',
+      expected: String(spec.partitions),
+      actual: String(actual.partitions),
+    });
   }
   for (const [setting, expected] of Object.entries(topicConfigs(spec, options))) {
     const value = actual.configs[setting];
-    if (value !== undefined && value !== expected) drift.push({ topic: spec.name, setting, expected, actual: value });
+    if (value !== undefined && value !== expected)
+      drift.push({ topic: spec.name, setting, expected, actual: value });
   }
   return drift;
 }
@@ -75,7 +81,11 @@ export function diffTopic(
  * Creates the missing topics of `specs` and reports drift of existing ones (partitions, retention.ms,
  * cleanup.policy, min.insync.replicas) without changing or deleting anything; idempotent.
  */
-export async function provisionTopics(admin: Admin, specs: readonly TopicProvisionSpec[], options: ProvisionOptions): Promise<ProvisionResult> {
+export async function provisionTopics(
+  admin: Admin,
+  specs: readonly TopicProvisionSpec[],
+  options: ProvisionOptions,
+): Promise<ProvisionResult> {
   const present = new Set(await admin.listTopics());
   const missing = specs.filter((s) => !present.has(s.name));
   const existing = specs.filter((s) => present.has(s.name));
@@ -95,7 +105,11 @@ export async function provisionTopics(admin: Admin, specs: readonly TopicProvisi
     const metadata = await admin.fetchTopicMetadata({ topics: existing.map((s) => s.name) });
     const described = await admin.describeConfigs({
       includeSynonyms: false,
-      resources: existing.map((s) => ({ type: ConfigResourceTypes.TOPIC, name: s.name, configNames: ['retention.ms', 'cleanup.policy', 'min.insync.replicas'] })),
+      resources: existing.map((s) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name: s.name,
+        configNames: ['retention.ms', 'cleanup.policy', 'min.insync.replicas'],
+      })),
     });
     for (const spec of existing) {
       const partitions = metadata.topics.find((t) => t.name === spec.name)?.partitions.length ?? 0;

@@ -50,17 +50,27 @@ describe('createBatchingProducer', () => {
   it('creates an idempotent producer with one request in flight and no auto-creation', () => {
     const fake = fakeKafka();
     createBatchingProducer(fake.kafka, { producer: { transactionTimeout: 1000 } });
-    expect(fake.config()).toMatchObject({ idempotent: true, maxInFlightRequests: 1, allowAutoTopicCreation: false, transactionTimeout: 1000 });
+    expect(fake.config()).toMatchObject({
+      idempotent: true,
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+      transactionTimeout: 1000,
+    });
   });
 
   it('coalesces concurrent sends into one acks=all request and resolves each caller only after the ack', async () => {
     const fake = fakeKafka();
     const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatch: 100 });
     let acked = 0;
-    const sends = [1, 2, 3].map((i) => producer.send(i === 2 ? 'b' : 'a', { key: `k${i}`, value: `v${i}` }).then(() => acked++));
+    const sends = [1, 2, 3].map((i) =>
+      producer.send(i === 2 ? 'b' : 'a', { key: `k${i}`, value: `v${i}` }).then(() => acked++),
+    );
     await until(() => fake.calls.length === 1);
     expect(fake.calls[0]!.batch.acks).toBe(-1);
-    expect(fake.calls[0]!.batch.topicMessages?.map((t) => [t.topic, t.messages.length])).toEqual([['a', 2], ['b', 1]]);
+    expect(fake.calls[0]!.batch.topicMessages?.map((t) => [t.topic, t.messages.length])).toEqual([
+      ['a', 2],
+      ['b', 1],
+    ]);
     await tick();
     expect(acked).toBe(0);
     expect(producer.bufferedRecords).toBe(3);
@@ -88,7 +98,9 @@ describe('createBatchingProducer', () => {
     const producer = createBatchingProducer(fake.kafka, { lingerMs: 1 });
     await producer.connect();
     expect(producer.isHealthy()).toBe(true);
-    const sends = [producer.send('t', { value: '1' }), producer.send('t', { value: '2' })].map((p) => p.catch((e: unknown) => e));
+    const sends = [producer.send('t', { value: '1' }), producer.send('t', { value: '2' })].map((p) =>
+      p.catch((e: unknown) => e),
+    );
     await until(() => fake.calls.length === 1);
     fake.calls[0]!.reject(new Error('broker down'));
     const errors = await Promise.all(sends);

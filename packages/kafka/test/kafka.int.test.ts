@@ -1,6 +1,14 @@
 // Evidence that kafkajs 2.2.4 works with the pinned broker (infra/kafka/pom.xml): batched idempotent
 // produce, group consume, transactions with sendOffsets read back read_committed; and provisioning.
-import { Cleanup, createTestTopic, deleteGroups, deleteTopics, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteTopics,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@ondijon/acceptance';
 import kafkajs, { Partitioners } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBatchingProducer, provisionTopics, readAll } from '../src/index';
@@ -15,7 +23,9 @@ describe('@ondijon/kafka against the real broker', () => {
     const producer = createBatchingProducer(testKafka(), { lingerMs: 5, maxBatch: 200 });
     await producer.connect();
     cleanup.add(() => producer.disconnect());
-    await Promise.all(Array.from({ length: 1000 }, (_, i) => producer.send(topic, { key: `eq-${i % 10}`, value: String(i) })));
+    await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => producer.send(topic, { key: `eq-${i % 10}`, value: String(i) })),
+    );
     expect(producer.isHealthy()).toBe(true);
     const records = await readAll(testKafka(), topic);
     expect(records).toHaveLength(1000);
@@ -26,10 +36,15 @@ describe('@ondijon/kafka against the real broker', () => {
   });
 
   it('rejects sends to a topic that does not exist (no auto-creation)', async () => {
-    const producer = createBatchingProducer(testKafka(), { lingerMs: 1, producer: { retry: { retries: 1 } } });
+    const producer = createBatchingProducer(testKafka(), {
+      lingerMs: 1,
+      producer: { retry: { retries: 1 } },
+    });
     await producer.connect();
     cleanup.add(() => producer.disconnect());
-    await expect(producer.send(uniqueName('missing-topic'), { value: 'x' })).rejects.toMatchObject({ code: 'ONDIJON_KAFKA_UNAVAILABLE' });
+    await expect(producer.send(uniqueName('missing-topic'), { value: 'x' })).rejects.toMatchObject({
+      code: 'ONDIJON_KAFKA_UNAVAILABLE',
+    });
   });
 
   it('runs consume-transform-produce transactions with sendOffsets (read_committed sees them, the group resumes after)', async () => {
@@ -44,7 +59,13 @@ describe('@ondijon/kafka against the real broker', () => {
     await Promise.all(['a', 'b', 'c'].map((v) => seed.send(input, { key: v, value: v })));
     await seed.disconnect();
 
-    const tx = kafka.producer({ transactionalId: uniqueName('tx'), idempotent: true, maxInFlightRequests: 1, createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+    const tx = kafka.producer({
+      transactionalId: uniqueName('tx'),
+      idempotent: true,
+      maxInFlightRequests: 1,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      allowAutoTopicCreation: false,
+    });
     await tx.connect();
     cleanup.add(() => tx.disconnect());
     // An aborted transaction must stay invisible to read_committed readers.
@@ -62,8 +83,16 @@ describe('@ondijon/kafka against the real broker', () => {
       eachMessage: async ({ topic, partition, message }) => {
         const transaction = await tx.transaction();
         try {
-          await transaction.send({ topic: output, messages: [{ key: message.key, value: message.value!.toString().toUpperCase() }] });
-          await transaction.sendOffsets({ consumerGroupId: groupId, topics: [{ topic, partitions: [{ partition, offset: (BigInt(message.offset) + 1n).toString() }] }] });
+          await transaction.send({
+            topic: output,
+            messages: [{ key: message.key, value: message.value!.toString().toUpperCase() }],
+          });
+          await transaction.sendOffsets({
+            consumerGroupId: groupId,
+            topics: [
+              { topic, partitions: [{ partition, offset: (BigInt(message.offset) + 1n).toString() }] },
+            ],
+          });
           await transaction.commit();
           done++;
         } catch (error) {
@@ -92,8 +121,16 @@ describe('@ondijon/kafka against the real broker', () => {
     const name = uniqueName('kafka-provision');
     cleanup.add(() => deleteTopics([name]));
     const spec = { name, partitions: 2, retentionMs: 86_400_000, cleanupPolicy: 'delete' as const };
-    expect(await provisionTopics(admin, [spec], { replicationFactor: 1 })).toEqual({ created: [name], existing: [], drift: [] });
-    expect(await provisionTopics(admin, [spec], { replicationFactor: 1 })).toEqual({ created: [], existing: [name], drift: [] });
+    expect(await provisionTopics(admin, [spec], { replicationFactor: 1 })).toEqual({
+      created: [name],
+      existing: [],
+      drift: [],
+    });
+    expect(await provisionTopics(admin, [spec], { replicationFactor: 1 })).toEqual({
+      created: [],
+      existing: [name],
+      drift: [],
+    });
 
     const changed = { ...spec, partitions: 4, retentionMs: 3_600_000, cleanupPolicy: 'compact' as const };
     const result = await provisionTopics(admin, [changed], { replicationFactor: 1 });
@@ -104,7 +141,10 @@ describe('@ondijon/kafka against the real broker', () => {
     ]);
     const meta = await admin.fetchTopicMetadata({ topics: [name] });
     expect(meta.topics[0]!.partitions).toHaveLength(2); // drift is reported, never applied
-    const described = await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] }] });
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name, configNames: ['cleanup.policy'] }],
+    });
     expect(described.resources[0]!.configEntries[0]!.configValue).toBe('delete');
   });
 });

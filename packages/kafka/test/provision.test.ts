@@ -1,11 +1,20 @@
 import { describe, expect, it } from 'vitest';
 import { diffTopic, topicConfigs } from '../src/provision';
 
-const spec = { name: 'tel.s1.lighting.v1', partitions: 6, retentionMs: 7_776_000_000, cleanupPolicy: 'delete' as const };
+const spec = {
+  name: 'tel.s1.lighting.v1',
+  partitions: 6,
+  retentionMs: 7_776_000_000,
+  cleanupPolicy: 'delete' as const,
+};
 
 describe('topicConfigs', () => {
   it('sets min ISR 2 with three replicas and 1 with one', () => {
-    expect(topicConfigs(spec, { replicationFactor: 3 })).toEqual({ 'retention.ms': '7776000000', 'cleanup.policy': 'delete', 'min.insync.replicas': '2' });
+    expect(topicConfigs(spec, { replicationFactor: 3 })).toEqual({
+      'retention.ms': '7776000000',
+      'cleanup.policy': 'delete',
+      'min.insync.replicas': '2',
+    });
     expect(topicConfigs(spec, { replicationFactor: 1 })['min.insync.replicas']).toBe('1');
   });
 });
