@@ -106,6 +106,8 @@ export interface StreamRuntime {
   isReady(): boolean;
   /** Counters since start, for benchmarks and tests. */
   stats(): RuntimeStats;
+  /** Windows not yet emitted (open), emitted but not acknowledged (closing) and awaiting a revision (dirty), over all processors. */
+  backlog(): Promise<{ open: number; closing: number; dirty: number }>;
 }
 
 /** Counters since start. */
@@ -191,6 +193,13 @@ export function createStreamRuntime(
     },
     isReady: () => started && producer.isHealthy() && units.every((u) => u.running),
     stats: () => stats,
+    async backlog() {
+      const all = await Promise.all(units.map((u) => u.backlog()));
+      return all.reduce(
+        (a, b) => ({ open: a.open + b.open, closing: a.closing + b.closing, dirty: a.dirty + b.dirty }),
+        { open: 0, closing: 0, dirty: 0 },
+      );
+    },
   };
 }
 
@@ -298,6 +307,10 @@ class ProcessorUnit {
       tick();
     }
     this.log.info({ inputs: this.def.inputs }, 'processor started');
+  }
+
+  async backlog(): Promise<{ open: number; closing: number; dirty: number }> {
+    return this.store ? this.store.backlog() : { open: 0, closing: 0, dirty: 0 };
   }
 
   async stop(): Promise<void> {
@@ -689,10 +702,7 @@ class ProcessorUnit {
     else if (wm.value === Number.POSITIVE_INFINITY) this.watermark = Math.max(this.watermark, wm.max);
     if (!(await store.lock(this.owner, Math.max(3 * (this.options.emitIntervalMs ?? 500), 3_000)))) return;
     const limit = 500;
-    const closed =
-      wm.partitions === 0
-        ? 0
-        : await store.close(wm.value, limit);
+    const closed = wm.partitions === 0 ? 0 : await store.close(wm.value, limit);
     const closedAt = Date.now();
     const wks = await store.pending(limit);
     if (wks.length === 0) return;

@@ -1,0 +1,247 @@
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteRedisKeys,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@ondijon/acceptance';
+import { createBatchingProducer, readAll } from '@ondijon/kafka';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  defineWindowedAggregation,
+  runProcessors,
+  telemetryEnvelope,
+  telemetryOf,
+  tumbling,
+  type LatePolicy,
+  type StreamLogger,
+} from '../src/index';
+
+const silent: StreamLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+  child: () => silent,
+};
+const base = Date.UTC(2025, 0, 15, 10, 0);
+const at = (min: number) => new Date(base + min * 60_000).toISOString();
+const lamp = (id: string, seq: number, min: number, wh: number) =>
+  telemetryEnvelope(
+    'streetlight',
+    {
+      seq,
+      observedAt: at(min),
+      state: 'on',
+      dimLevelPct: 100,
+      powerW: 50,
+      energyWh: wh,
+      intervalS: 60,
+      burningHours: 1,
+      faults: [],
+    },
+    { equipmentId: id, commune: id.endsWith('1') ? '21231' : '21166' },
+  );
+
+const energy = (name: string, late: LatePolicy) =>
+  defineWindowedAggregation({
+    name,
+    version: '1.0.0',
+    inputs: ['tel.s1.lighting.v1'],
+    output: 'agg.s1.lighting-commune-hour.v1',
+    window: tumbling('1h'),
+    graceMs: 60_000,
+    late,
+    key: (r) => ({ commune: r.value.commune! }),
+    init: () => ({ wh: 0 }),
+    add: (acc, r) => ({ wh: acc.wh + (telemetryOf(r.value, 'streetlight')?.energyWh ?? 0) }),
+    result: (acc) => ({
+      energyKwh: acc.wh / 1000,
+      burningHours: 0,
+      luminairesReporting: 0,
+      cabinetsReporting: 0,
+      faultsLamp: 0,
+      faultsDriver: 0,
+      faultsCommunication: 0,
+      dimmedShare: null,
+    }),
+  });
+
+describe('stream runtime on Kafka and Redis', () => {
+  const cleanup = new Cleanup();
+  const kafka = testKafka();
+  let redis: Redis;
+  const topics = { input: '', output: '', dlq: '', late: '' };
+
+  beforeAll(async () => {
+    redis = new Redis(testEndpoints().redisUrl);
+    cleanup.add(() => redis.quit());
+    topics.input = await createTestTopic('stream-in', { partitions: 3 });
+    topics.output = await createTestTopic('stream-out');
+    topics.dlq = await createTestTopic('stream-dlq');
+    topics.late = await createTestTopic('stream-late');
+    cleanup.add(() => deleteTopics(Object.values(topics)));
+  });
+  afterAll(() => cleanup.run());
+
+  const produce = async (values: unknown[]) => {
+    const p = createBatchingProducer(kafka);
+    await p.connect();
+    await Promise.all(
+      values.map((v) =>
+        p.send(topics.input, {
+          key: typeof v === 'object' && v && 'subject' in v ? String(v.subject) : 'x',
+          value: typeof v === 'string' ? v : JSON.stringify(v),
+        }),
+      ),
+    );
+    await p.disconnect();
+  };
+  const latest = async () => {
+    const out = new Map<string, { revision: number; kwh: number; late: number }>();
+    for (const r of await readAll(kafka, topics.output)) {
+      const v = JSON.parse(r.value!);
+      const prev = out.get(r.key!);
+      if (!prev || v.data.revision >= prev.revision)
+        out.set(r.key!, {
+          revision: v.data.revision,
+          kwh: v.data.values.energyKwh,
+          late: v.data.lateRecords,
+        });
+    }
+    return out;
+  };
+
+  it('aggregates exactly once with duplicates, a poison record and late revisions', async () => {
+    const name = uniqueName('rt')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
+    const keyPrefix = `${name}:`;
+    cleanup.add(() => deleteRedisKeys(redis, keyPrefix));
+    cleanup.add(() => deleteGroups([`${name}.${name}`]));
+    const values: unknown[] = [];
+    let expected1 = 0; // commune 21231, 10:00
+    for (let i = 0; i < 300; i++) {
+      const id = `SL-${i % 6}${i % 2 === 0 ? '1' : '2'}`;
+      const v = lamp(id, i, (i % 150) * 0.6, 10 + (i % 7));
+      values.push(v);
+      if (i % 2 === 0 && (i % 150) * 0.6 < 60) expected1 += 10 + (i % 7);
+      if (i % 50 === 0) values.push(v); // redelivered duplicate: same id
+    }
+    values.push('{not json');
+    await produce(values);
+    const runtime = await runProcessors([energy(name, 'revise')], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      keyPrefix,
+      idleFlushMs: 1_500,
+      emitIntervalMs: 200,
+      topicOverrides: {
+        'tel.s1.lighting.v1': topics.input,
+        'agg.s1.lighting-commune-hour.v1': topics.output,
+        'dlq.s3.stream.v1': topics.dlq,
+        'late.s2.stream.v1': topics.late,
+      },
+    });
+    try {
+      const key = `${name}|commune=21231|${at(0)}`;
+      // The stream wraps around (minutes 0–89 twice), so the 10:00 window is first emitted, then revised.
+      await waitFor(
+        async () =>
+          runtime.stats().processed === values.length &&
+          (await runtime.backlog()).open +
+            (await runtime.backlog()).closing +
+            (await runtime.backlog()).dirty ===
+            0,
+        {
+          timeoutMs: 60_000,
+          message: 'all records applied and all windows emitted',
+        },
+      );
+      const first = (await latest()).get(key)!;
+      expect(first.kwh).toBeCloseTo(expected1 / 1000, 9);
+      expect(runtime.stats().duplicates).toBeGreaterThanOrEqual(6);
+      const dlq = await waitFor(
+        async () => {
+          const list = (await readAll(kafka, topics.dlq)).map((r) => JSON.parse(r.value!));
+          return list.length > 0 ? list : undefined;
+        },
+        { message: 'dead letter' },
+      );
+      expect(dlq.map((d) => d.code)).toEqual(['ONDIJON_RECORD_INVALID']);
+
+      // Late: the 10:00 window is closed (idle flush); a new record for it, and a duplicate of an old one.
+      await produce([lamp('SL-91', 10_000, 30, 1000), values[0]]);
+      const revised = await waitFor(
+        async () => {
+          const r = (await latest()).get(key);
+          return r && r.revision > first.revision ? r : undefined;
+        },
+        { timeoutMs: 30_000, message: 'revision' },
+      );
+      expect(revised.kwh).toBeCloseTo((expected1 + 1000) / 1000, 9);
+      expect(revised.late).toBe(first.late + 1);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it("routes late records when the processor says 'route'", async () => {
+    const name = uniqueName('rtl')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
+    const keyPrefix = `${name}:`;
+    cleanup.add(() => deleteRedisKeys(redis, keyPrefix));
+    cleanup.add(() => deleteGroups([`${name}.${name}`]));
+    const late = await createTestTopic('stream-late2');
+    const out = await createTestTopic('stream-out2');
+    const input = await createTestTopic('stream-in2');
+    cleanup.add(() => deleteTopics([late, out, input]));
+    const runtime = await runProcessors([energy(name, 'route')], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      keyPrefix,
+      idleFlushMs: 60_000,
+      emitIntervalMs: 100,
+      topicOverrides: {
+        'tel.s1.lighting.v1': input,
+        'agg.s1.lighting-commune-hour.v1': out,
+        'dlq.s3.stream.v1': topics.dlq,
+        'late.s2.stream.v1': late,
+      },
+    });
+    try {
+      const p = createBatchingProducer(kafka);
+      await p.connect();
+      const send = (v: unknown) => p.send(input, { key: 'k', value: JSON.stringify(v) });
+      await send(lamp('SL-01', 1, 5, 100));
+      await send(lamp('SL-01', 2, 75, 100)); // stream time 11:15 > 11:00 + 1 min grace: 10:00 closes
+      await waitFor(async () => (await readAll(kafka, out)).length === 1, { message: '10:00 emitted' });
+      await send(lamp('SL-01', 3, 20, 5000)); // late
+      await p.disconnect();
+      const routed = await waitFor(
+        async () => {
+          const list = (await readAll(kafka, late)).map((r) => JSON.parse(r.value!));
+          return list.length > 0 ? list : undefined;
+        },
+        { message: 'late record' },
+      );
+      expect(routed).toEqual([
+        expect.objectContaining({ processor: name, eventTime: at(20), windowStart: at(0) }),
+      ]);
+      const results = (await readAll(kafka, out)).map((r) => JSON.parse(r.value!).data);
+      expect(results.map((d) => [d.revision, d.values.energyKwh])).toEqual([[0, 0.1]]);
+    } finally {
+      await runtime.close();
+    }
+  });
+});
