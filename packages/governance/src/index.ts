@@ -4,3 +4,4 @@ export * from './policy';
 export * from './policy-schema';
 export * from './pseudonymise';
 export * from './anonymisation/index';
+export * from './register';
