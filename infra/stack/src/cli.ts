@@ -60,7 +60,8 @@ async function main(): Promise<number> {
     throw new StackError(`--kafka-nodes ${nodesArg} is not supported; use 1 (default) or 3.`);
   }
   const kafkaNodes = nodesArg === '3' ? 3 : 1;
-  const log = (line: string) => console.log(line);
+  // With --json, stdout carries only the JSON document; progress goes to stderr.
+  const log = (line: string) => (values.json ? console.error(line) : console.log(line));
   switch (command) {
     case 'up': {
       const rows = await stackUp({ kafkaNodes, log });

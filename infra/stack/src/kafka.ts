@@ -95,6 +95,7 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
       [
         '-B',
         '-q',
+        '-Dstyle.color=never',
         '-f',
         path.join(infraDir, 'kafka', 'pom.xml'),
         'dependency:copy-dependencies',
@@ -105,13 +106,12 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
     );
   } catch (error) {
     const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    const reason =
-      out
-        .split('\n')
-        .find((l) => l.includes('ERROR'))
-        ?.replace(/\s+/g, ' ')
-        .trim()
-        .slice(0, 200) ?? 'mvn failed';
+    const line = out
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .find((l) => l.includes('[ERROR]'));
+    const cleaned = line?.replace('[ERROR]', '').replace(/\s+/g, ' ').trim() ?? 'mvn failed';
+    const reason = cleaned.length > 160 ? `${cleaned.slice(0, 157)}...` : cleaned;
     throw new StackError(
       `Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to repo.maven.apache.org (or a mirror/proxy in ~/.m2/settings.xml) and retry.`,
     );
