@@ -61,6 +61,12 @@ export function lightLevel(t: number): number {
 
 /** Integral of `lightLevel` over (from, to], in hours at full power (60 s steps). */
 export function lightLevelHours(from: number, to: number): { fullHours: number; burningHours: number } {
+  // Level changes (dusk, 23:00, 05:00, dawn) are at least 30 min apart, so a shorter interval with the
+  // same level at both ends has that level throughout.
+  if (to - from <= 30 * 60_000) {
+    const a = lightLevel(from + 30_000);
+    if (a === lightLevel(to - 30_000)) return { fullHours: (a * (to - from)) / HOUR_MS, burningHours: a > 0 ? (to - from) / HOUR_MS : 0 };
+  }
   let full = 0;
   let burning = 0;
   const step = 60_000;

@@ -67,8 +67,14 @@ function lastSunday0100Utc(year: number, month: number): number {
 /** Offset of Europe/Paris from UTC at `t`, in minutes (60 in winter, 120 in summer; EU rule). */
 export function parisOffsetMinutes(t: number): number {
   const year = new Date(t).getUTCFullYear();
-  return t >= lastSunday0100Utc(year, 2) && t < lastSunday0100Utc(year, 9) ? 120 : 60;
+  let summer = summerTime.get(year);
+  if (!summer) {
+    summer = [lastSunday0100Utc(year, 2), lastSunday0100Utc(year, 9)];
+    summerTime.set(year, summer);
+  }
+  return t >= summer[0] && t < summer[1] ? 120 : 60;
 }
+const summerTime = new Map<number, [number, number]>();
 
 /** Local (Europe/Paris) wall-clock hour of `t` as a fraction, 0 ≤ h < 24. */
 export function localHour(t: number): number {
