@@ -1,0 +1,174 @@
+import { createKafka } from '@ondijon/kafka';
+import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
+import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from '@ondijon/opendata';
+import { Counter, Gauge, buildProbeServer, createMetricsRegistry, metricName, type Logger, type Registry } from '@ondijon/service-kit';
+import type { Consumer, Kafka } from 'kafkajs';
+import type { PublisherConfig } from './config';
+import { PublisherCore, type PublishOutcome } from './publisher';
+import { NoiseStore, Staging } from './staging';
+
+const SERVICE = 'publisher';
+
+/** What `buildApp` may be given instead of building it. */
+export interface PublisherDeps {
+  log: Logger;
+  registry?: Registry;
+  kafka?: Kafka;
+  policy?: Policy;
+  /** Noise randomness; crypto-quality by default (never seed it in production). */
+  rng?: Rng;
+  clock?: () => Date;
+  /** Called at each step of a release write (fault tests crash the process here). */
+  onStoreStep?: (step: WriteStep) => Promise<void> | void;
+}
+
+/** The running publisher. */
+export interface PublisherApp {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  /** Publishes due periods now (what `POST /publish-now` does). */
+  publishNow(options?: { datasetId?: string; day?: string }): Promise<PublishOutcome[]>;
+  /** Port of the probe server once started. */
+  readonly port: number;
+  readonly core: PublisherCore;
+}
+
+/**
+ * Builds the publisher: Kafka `agg.*` consumer → durable staging (offsets committed after) →
+ * anonymisation gate → open-data store, plus probes, metrics and `POST /publish-now`.
+ */
+export function buildApp(config: PublisherConfig, deps: PublisherDeps): PublisherApp {
+  const { log } = deps;
+  const registry = deps.registry ?? createMetricsRegistry(SERVICE);
+  const policy = deps.policy ?? loadPolicy(config.POLICY_PATH ?? defaultPolicyPath());
+  const kafka = deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: `ondijon-${SERVICE}`, logger: log });
+
+  const records = new Counter({ name: metricName(SERVICE, 'records_total'), help: 'Aggregate records consumed, by outcome.', labelNames: ['topic', 'outcome'], registers: [registry] });
+  const releases = new Counter({ name: metricName(SERVICE, 'releases_total'), help: 'Release attempts, by dataset and outcome.', labelNames: ['dataset', 'outcome'], registers: [registry] });
+  const blocked = new Counter({ name: metricName(SERVICE, 'releases_blocked_total'), help: 'Releases blocked by the pre-release check or the budget.', labelNames: ['dataset', 'code'], registers: [registry] });
+  const budget = new Gauge({ name: metricName(SERVICE, 'privacy_budget_spent_epsilon'), help: 'ε spent for the latest released day, per dataset.', labelNames: ['dataset'], registers: [registry] });
+  const staged = new Gauge({ name: metricName(SERVICE, 'staged_aggregates'), help: 'Aggregates held in the staging area.', registers: [registry] });
+
+  const staging = new Staging(config.PUBLISHER_STATE_DIR);
+  const writer = createStoreWriter(config.OPENDATA_DIR, {
+    logger: log,
+    ...(deps.onStoreStep ? { onStep: (step: WriteStep) => deps.onStoreStep!(step) } : {}),
+  });
+  const reader = openStoreReader(config.OPENDATA_DIR);
+  const core = new PublisherCore({
+    policy,
+    ...(config.PUBLISHER_DATASETS ? { datasets: config.PUBLISHER_DATASETS } : {}),
+    topicOverrides: config.PUBLISHER_SOURCE_TOPICS,
+    staging,
+    noise: new NoiseStore(config.PUBLISHER_STATE_DIR),
+    writer,
+    reader,
+    rng: deps.rng ?? cryptoRng(),
+    log,
+    ...(deps.clock ? { clock: deps.clock } : {}),
+    publishDelayOverrideHours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS,
+    trigger: config.PUBLISHER_TRIGGER,
+    observer: {
+      record: (topic, outcome) => records.inc({ topic, outcome }),
+      release: (dataset, outcome, code) => {
+        releases.inc({ dataset, outcome });
+        if (code) blocked.inc({ dataset, code });
+      },
+      budget: (dataset, _day, spent) => budget.set({ dataset }, spent),
+    },
+  });
+
+  let consumer: Consumer | undefined;
+  let consuming = false;
+  let timer: NodeJS.Timeout | undefined;
+  let kickPending = false;
+  let closed = false;
+  const probes = buildProbeServer({
+    registry,
+    readiness: {
+      kafka: () => (consuming ? null : 'consumer not running'),
+    },
+  });
+  probes.post('/publish-now', async (req) => {
+    const q = (req.query ?? {}) as { dataset?: string; day?: string };
+    return { outcomes: await core.publishDue({ onDemand: true, ...(q.dataset ? { datasetId: q.dataset } : {}), ...(q.day ? { day: q.day } : {}) }) };
+  });
+
+  const runDue = async () => {
+    try {
+      await core.publishDue();
+    } catch (err) {
+      log.error({ err }, 'release round failed');
+    } finally {
+      staged.set(staging.size);
+    }
+  };
+  // Event time moves with the input: look for due periods after each batch, once at a time.
+  const kick = () => {
+    if (config.PUBLISHER_TRIGGER !== 'event-time' || kickPending || closed) return;
+    kickPending = true;
+    setImmediate(() => {
+      kickPending = false;
+      void runDue();
+    });
+  };
+
+  let port = 0;
+  return {
+    core,
+    get port() {
+      return port;
+    },
+    publishNow: (options = {}) => core.publishDue({ onDemand: true, ...options }),
+    async start() {
+      const report = await recoverStore(config.OPENDATA_DIR, { logger: log });
+      log.info({ report }, 'store recovered');
+      await staging.load();
+      staged.set(staging.size);
+      await core.writeUsesRegister();
+      await probes.listen({ host: '127.0.0.1', port: config.PUBLISHER_PORT });
+      const addr = probes.server.address();
+      port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
+
+      consumer = kafka.consumer({ groupId: config.PUBLISHER_GROUP_ID, allowAutoTopicCreation: false });
+      await consumer.connect();
+      for (const topic of core.topics) await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
+      const c = consumer;
+      await c.run({
+        autoCommit: false,
+        eachBatchAutoResolve: false,
+        eachBatch: async (payload) => {
+          const { batch } = payload;
+          let last: string | undefined;
+          for (const m of batch.messages) {
+            if (!payload.isRunning() || payload.isStale()) break;
+            core.ingest(batch.topic, m.value);
+            last = m.offset;
+          }
+          if (last === undefined) return;
+          // Offsets are committed only once what they cover is durably staged: a crash replays the rest.
+          await core.flush();
+          await c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          payload.resolveOffset(last);
+          await payload.heartbeat();
+          staged.set(staging.size);
+          kick();
+        },
+      });
+      consuming = true;
+      const every = config.PUBLISHER_TRIGGER === 'interval' ? config.PUBLISHER_RELEASE_INTERVAL_MS : config.PUBLISHER_TICK_MS;
+      if (config.PUBLISHER_TRIGGER !== 'manual') timer = setInterval(() => void runDue(), every);
+      kick();
+      log.info({ port, topics: core.topics, trigger: config.PUBLISHER_TRIGGER }, 'publisher started');
+    },
+    async close() {
+      closed = true;
+      if (timer) clearInterval(timer);
+      consuming = false;
+      await consumer?.disconnect();
+      // Let a release in progress finish: it is atomic anyway, but finishing saves redoing it.
+      await core.publishDue({ datasetId: '\u0000none' }).catch(() => undefined);
+      await probes.close();
+    },
+  };
+}

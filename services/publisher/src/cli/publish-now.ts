@@ -1,0 +1,19 @@
+// Asks a running publisher to publish every due period now: `pnpm --filter @ondijon/publisher publish-now [--dataset id] [--day YYYY-MM-DD]`.
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({
+  options: {
+    dataset: { type: 'string' },
+    day: { type: 'string' },
+    url: { type: 'string', default: `http://127.0.0.1:${process.env.PUBLISHER_PORT ?? '19403'}` },
+  },
+});
+const query = new URLSearchParams();
+if (values.dataset) query.set('dataset', values.dataset);
+if (values.day) query.set('day', values.day);
+const res = await fetch(`${values.url}/publish-now?${query.toString()}`, { method: 'POST' });
+const body = await res.text();
+console.log(body);
+if (!res.ok) process.exit(1);
+const { outcomes } = JSON.parse(body) as { outcomes: { outcome: string }[] };
+if (outcomes.some((o) => o.outcome === 'blocked')) process.exit(2);

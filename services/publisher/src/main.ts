@@ -1,0 +1,26 @@
+import { createLogger, handleShutdown, runMain } from '@ondijon/service-kit';
+import { buildApp } from './app';
+import { loadPublisherConfig } from './config';
+
+const log = createLogger('publisher', process.env.LOG_LEVEL ?? 'info');
+
+runMain(async () => {
+  const config = loadPublisherConfig();
+  const killAt = config.PUBLISHER_TEST_KILL_AT_STEP;
+  if (killAt) log.warn({ step: killAt }, 'fault test: the process kills itself at this release step');
+  if (config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS !== undefined) {
+    log.warn({ hours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS }, 'publication delay overridden: tests and demos only');
+  }
+  const app = buildApp(config, {
+    log,
+    ...(killAt
+      ? {
+          onStoreStep: (step) => {
+            if (step === killAt) process.kill(process.pid, 'SIGKILL');
+          },
+        }
+      : {}),
+  });
+  await app.start();
+  handleShutdown(app, log, config.SHUTDOWN_DEADLINE_MS);
+}, log);
