@@ -1,0 +1,80 @@
+import compress from '@fastify/compress';
+import cors from '@fastify/cors';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { openStoreReader, type StoreReader } from '@ondijon/opendata';
+import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
+import type { Config } from './config';
+import type { ApiContext } from './context';
+import { ckanPlugin } from './plugins/ckan';
+import { dcatPlugin } from './plugins/dcat';
+import { explorePlugin } from './plugins/explore';
+import { filesPlugin } from './plugins/files';
+import { registerHttpCache } from './plugins/http-cache';
+import { openapiPlugin } from './plugins/openapi';
+import { registerProbes } from './plugins/probes';
+
+/** What the app needs besides its config. */
+export interface AppDeps {
+  logger?: Logger;
+  /** Store reader (default: a reader over OPENDATA_DIR). */
+  reader?: StoreReader;
+  /** Prometheus registry (default: a fresh one). */
+  registry?: Registry;
+}
+
+/** The built app: the Fastify instance (for inject()) and its lifecycle. */
+export interface OpendataApiApp {
+  readonly server: FastifyInstance;
+  /** Listens on HOST:PORT; resolves with the URL. */
+  start(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** Builds the read-only open-data API over the store; only `start()` listens. */
+export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<OpendataApiApp> {
+  const logger = deps.logger ?? silentLogger();
+  // pino's Logger and Fastify's base logger type differ only in generics; the instance is the same.
+  const fastifyLogger: FastifyBaseLogger = logger;
+  const server: FastifyInstance = Fastify({
+    loggerInstance: fastifyLogger,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
+    bodyLimit: 64 * 1024,
+  });
+  const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR), config };
+  const registry = deps.registry ?? createMetricsRegistry('opendata-api');
+
+  // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
+  registerHttpCache(server);
+  await server.register(cors, { origin: '*', methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], exposedHeaders: ['ETag', 'Content-Disposition', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'] });
+  await server.register(compress, { global: true, threshold: 1024, encodings: ['gzip', 'deflate'] });
+  if (config.RATE_LIMIT_ENABLED) {
+    await server.register(rateLimit, { global: true, max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS });
+  }
+  registerProbes(server, ctx, registry);
+  await server.register(openapiPlugin);
+  await server.register(dcatPlugin, { ctx });
+  await server.register(filesPlugin, { ctx });
+  await server.register(ckanPlugin, { ctx, prefix: '/api/3/action' });
+  await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
+  await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });
+  server.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}` }));
+  server.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'Bad Request', message: err.message });
+    req.log.error({ err }, 'request failed');
+    return reply.code(500).send({ error: 'Internal Server Error', message: 'Internal Server Error' });
+  });
+  await server.ready();
+
+  return {
+    server,
+    async start() {
+      const url = await server.listen({ host: config.HOST, port: config.PORT });
+      logger.info({ url, store: config.OPENDATA_DIR }, 'opendata api listening');
+      return url;
+    },
+    async close() {
+      await server.close();
+    },
+  };
+}

@@ -1,0 +1,36 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import { commonEnv, loadConfig } from '@ondijon/service-kit';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+/** Environment of the open-data API (see .env.example). */
+export const ConfigSchema = z.object({
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  SHUTDOWN_DEADLINE_MS: commonEnv.SHUTDOWN_DEADLINE_MS,
+  /** Root of the open-data store (read-only here). */
+  OPENDATA_DIR: z.string().default(resolve(REPO_ROOT, '.stack/opendata')),
+  /** Listen address and port. */
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(18080),
+  /** Absolute base URL used in links (DCAT IRIs, download URLs); default: derived from each request's Host. */
+  PUBLIC_BASE_URL: z.url().optional(),
+  /** Rate limiting per client IP. */
+  RATE_LIMIT_ENABLED: z.stringbool().default(true),
+  RATE_LIMIT_MAX: z.coerce.number().int().positive().default(600),
+  RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /** Site title shown by CKAN status_show and the DCAT catalogue. */
+  SITE_TITLE: z.string().default('OnDijon — données ouvertes de Dijon Métropole'),
+});
+/** Configuration of the open-data API. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Loads the configuration from the environment (all problems at once, frozen). */
+export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  return loadConfig(ConfigSchema, env);
+}
+
+/** A configuration for tests: defaults with overrides, validated the same way. */
+export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}): Readonly<Config> {
+  return loadConfig(ConfigSchema, { PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', ...overrides });
+}

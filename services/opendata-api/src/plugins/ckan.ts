@@ -1,0 +1,436 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { DIJON_METROPOLE, type Row } from '@ondijon/opendata';
+import { DISTRIBUTIONS, allDatasetViews, baseUrl, datasetView, fileFacts, fileUrl, findResource, packageUuid, resourceId, type ApiContext, type DatasetView, type Distribution } from '../context';
+import { QueryError, asText, parseFieldList, parseSort, project, queryFields, runQuery, type QueryField } from '../query';
+
+/**
+ * CKAN Action API subset (read-only), `/api/3/action/{action}` by GET (query string) or POST (JSON
+ * body), as ckanapi and CKAN harvesters call it. Envelope `{help, success, result}`; errors as CKAN
+ * sends them: 409 "Validation Error" with per-field messages, 404 "Not Found Error", 400 for an
+ * unknown action or a malformed body (ckan/views/api.py, ckan/logic/__init__.py).
+ */
+
+const ORG_NAME = 'dijon-metropole';
+const CKAN_VERSION = '2.10.4';
+const MAX_DATASTORE_LIMIT = 32_000;
+
+class CkanError extends Error {
+  constructor(
+    readonly status: 400 | 404 | 409,
+    readonly type: string,
+    message: string,
+    readonly fields: Record<string, string[]> = {},
+  ) {
+    super(message);
+  }
+}
+
+const validation = (field: string, message: string) => new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
+const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
+
+type Params = Record<string, unknown>;
+
+function str(p: Params, name: string): string | undefined {
+  const v = p[name];
+  if (v === undefined || v === null) return undefined;
+  if (Array.isArray(v)) return str({ [name]: v[v.length - 1] }, name);
+  if (typeof v === 'object') throw validation(name, 'Must be a string');
+  return asText(v);
+}
+
+function required(p: Params, name: string): string {
+  const v = str(p, name);
+  if (v === undefined || v === '') throw validation(name, 'Missing value');
+  return v;
+}
+
+function int(p: Params, name: string, dflt: number, min: number, max: number): number {
+  const raw = p[name];
+  if (raw === undefined || raw === null || raw === '') return dflt;
+  const v = typeof raw === 'number' ? raw : /^\s*-?\d+\s*$/.test(asText(raw)) ? Number(raw) : NaN;
+  if (!Number.isInteger(v)) throw validation(name, 'Invalid integer');
+  if (v < min) throw validation(name, `Must be a natural number${min > 0 ? ` of at least ${min}` : ''}`);
+  if (v > max) throw validation(name, `Must be at most ${max}`);
+  return v;
+}
+
+function bool(p: Params, name: string, dflt: boolean): boolean {
+  const raw = p[name];
+  if (raw === undefined || raw === null || raw === '') return dflt;
+  if (typeof raw === 'boolean') return raw;
+  const s = asText(raw).toLowerCase();
+  if (['true', '1', 'yes', 'on'].includes(s)) return true;
+  if (['false', '0', 'no', 'off'].includes(s)) return false;
+  throw validation(name, 'Invalid boolean');
+}
+
+function jsonParam(p: Params, name: string): unknown {
+  const raw = p[name];
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw);
+  } catch {
+    throw validation(name, 'Cannot parse JSON');
+  }
+}
+
+function organization(base: string, packageCount?: number) {
+  return {
+    id: packageUuid(`org:${ORG_NAME}`),
+    name: ORG_NAME,
+    title: DIJON_METROPOLE.name,
+    display_name: DIJON_METROPOLE.name,
+    description: `${DIJON_METROPOLE.name}, établissement public de coopération intercommunale des 23 communes (SIREN ${DIJON_METROPOLE.siren}).`,
+    type: 'organization',
+    is_organization: true,
+    state: 'active',
+    approval_status: 'approved',
+    image_url: '',
+    image_display_url: '',
+    created: '2026-01-01T00:00:00',
+    ...(packageCount === undefined ? {} : { package_count: packageCount }),
+    extras: [
+      { key: 'siren', value: DIJON_METROPOLE.siren },
+      { key: 'homepage', value: DIJON_METROPOLE.homepage },
+    ],
+    url: `${base}/api/3/action/organization_show?id=${ORG_NAME}`,
+  };
+}
+
+/** CKAN timestamps have no offset (UTC, naive): `2026-11-28T10:00:00`. */
+function ckanTime(iso: string): string {
+  return new Date(iso).toISOString().slice(0, 19);
+}
+
+function resource(base: string, v: DatasetView, d: Distribution, position: number) {
+  const facts = fileFacts(v.notes, d.file);
+  return {
+    id: resourceId(v.meta.id, d.key),
+    package_id: packageUuid(v.meta.id),
+    name: `${v.meta.title.fr} (${d.format})`,
+    description: d.key === 'release-notes' ? 'Notes de version / release notes' : `${v.meta.description.fr} — version ${v.release.releaseId}`,
+    format: d.format,
+    mimetype: d.mediaType,
+    url: fileUrl(base, v.meta.id, v.release.releaseId, d.file),
+    url_type: null,
+    size: facts?.bytes ?? null,
+    hash: facts ? `sha256:${facts.sha256}` : '',
+    position,
+    state: 'active',
+    created: ckanTime(v.meta.issued),
+    last_modified: ckanTime(v.release.publishedAt),
+    metadata_modified: ckanTime(v.release.publishedAt),
+    datastore_active: d.datastore,
+    release_id: v.release.releaseId,
+  };
+}
+
+function packageDict(base: string, v: DatasetView) {
+  const m = v.meta;
+  const resources = DISTRIBUTIONS.filter((d) => d.key !== 'geojson' || fileFacts(v.notes, d.file)).map((d, i) => resource(base, v, d, i));
+  return {
+    id: packageUuid(m.id),
+    name: m.id,
+    title: m.title.fr,
+    notes: `${m.description.fr}\n\n${m.description.en}`,
+    type: 'dataset',
+    state: 'active',
+    private: false,
+    version: m.version,
+    url: m.landingPage ?? '',
+    author: m.publisher.name,
+    author_email: m.contactPoint.email,
+    maintainer: m.contactPoint.name,
+    maintainer_email: m.contactPoint.email,
+    license_id: m.licence.id,
+    license_title: m.licence.title,
+    license_url: m.licence.uri,
+    isopen: true,
+    metadata_created: ckanTime(m.issued),
+    metadata_modified: ckanTime(m.modified),
+    owner_org: organization(base).id,
+    organization: organization(base),
+    num_resources: resources.length,
+    resources,
+    num_tags: m.keywords.fr.length,
+    tags: m.keywords.fr.map((k) => ({ id: packageUuid(`tag:${k}`), name: k, display_name: k, state: 'active', vocabulary_id: null })),
+    groups: [],
+    relationships_as_object: [],
+    relationships_as_subject: [],
+    extras: [
+      { key: 'title_en', value: m.title.en },
+      { key: 'frequency', value: m.accrualPeriodicity },
+      { key: 'temporal_start', value: m.temporal?.start ?? '' },
+      { key: 'temporal_end', value: m.temporal?.end ?? '' },
+      { key: 'temporal_resolution', value: m.temporalResolution ?? '' },
+      { key: 'spatial_text', value: 'Dijon Métropole (23 communes)' },
+      { key: 'theme', value: m.themes.join(',') },
+      { key: 'publisher_siren', value: m.publisher.siren },
+      { key: 'latest_release', value: v.release.releaseId },
+      { key: 'policy_revision', value: v.notes.policyRevision },
+      { key: 'dcat_uri', value: `${base}/datasets/${m.id}` },
+    ],
+  };
+}
+
+function matchesQ(v: DatasetView, q: string): boolean {
+  const text = [v.meta.id, v.meta.title.fr, v.meta.title.en, v.meta.description.fr, v.meta.description.en, ...v.meta.keywords.fr, ...v.meta.keywords.en].join(' ').toLowerCase();
+  return q
+    .toLowerCase()
+    .split(/\s+/)
+    .filter((t) => t && t !== '*:*')
+    .every((t) => text.includes(t.replace(/^[a-z_]+:/, '')));
+}
+
+/** Minimal Solr fq: space-separated `field:value` terms (name, tags, organization, res_format, license_id), ANDed. */
+function matchesFq(v: DatasetView, fq: string): boolean {
+  for (const term of fq.match(/[+-]?\w+:("[^"]*"|\S+)/g) ?? []) {
+    const neg = term.startsWith('-');
+    const [field, ...rest] = term.replace(/^[+-]/, '').split(':');
+    const value = rest.join(':').replace(/^"|"$/g, '').toLowerCase();
+    let hit: boolean;
+    switch (field) {
+      case 'name':
+        hit = v.meta.id === value;
+        break;
+      case 'tags':
+        hit = v.meta.keywords.fr.some((k) => k.toLowerCase() === value);
+        break;
+      case 'organization':
+        hit = value === ORG_NAME;
+        break;
+      case 'res_format':
+        hit = ['csv', 'geojson', 'json'].includes(value);
+        break;
+      case 'license_id':
+        hit = v.meta.licence.id === value;
+        break;
+      default:
+        throw validation('fq', `Unsupported filter field "${field}" (supported: name, tags, organization, res_format, license_id)`);
+    }
+    if (hit === neg) return false;
+  }
+  return true;
+}
+
+const CKAN_TYPES: Record<string, string> = { string: 'text', integer: 'int', number: 'numeric', boolean: 'bool', datetime: 'timestamp', date: 'date' };
+
+async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
+  const id = required(p, 'resource_id');
+  const found = await findResource(ctx, id);
+  if (!found) throw notFound(`Not found: Resource "${id}" was not found.`);
+  if (!found.dist.datastore) throw notFound(`Not found: Resource "${id}" has no DataStore table.`);
+  const { rows, schema } = await ctx.reader.rows(found.view.meta.id, found.view.release.releaseId);
+  const fields = queryFields(schema);
+  const limit = int(p, 'limit', 100, 0, MAX_DATASTORE_LIMIT);
+  const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+  const includeTotal = bool(p, 'include_total', true);
+  const recordsFormat = str(p, 'records_format') ?? 'objects';
+  if (recordsFormat !== 'objects' && recordsFormat !== 'lists') throw validation('records_format', 'Must be "objects" or "lists"');
+  let selected: string[];
+  try {
+    const f = p.fields;
+    selected = f === undefined || f === '' ? fields.map((x) => x.name) : parseFieldList('fields', Array.isArray(f) ? f.map(asText).join(',') : asText(f), fields);
+  } catch (err) {
+    throw err instanceof QueryError ? validation('fields', err.message) : err;
+  }
+  const predicates: ((row: Row, i: number) => boolean)[] = [];
+  const filters = jsonParam(p, 'filters');
+  if (filters !== undefined) {
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) throw validation('filters', 'Must be a JSON object');
+    for (const [field, want] of Object.entries(filters)) predicates.push(filterPredicate(fields, field, want));
+  }
+  const q = jsonParam(p, 'q') ?? undefined;
+  if (q !== undefined) predicates.push(qPredicate(fields, p.q, q));
+  let sort;
+  const sortText = str(p, 'sort');
+  try {
+    sort = sortText ? parseSort('sort', sortText.replaceAll('"', ''), fields) : undefined;
+  } catch (err) {
+    throw err instanceof QueryError ? validation('sort', err.message) : err;
+  }
+  const { indexes, total } = runQuery(rows, fields, {
+    predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
+    sort,
+    offset,
+    limit,
+    total: includeTotal,
+  });
+  const records = indexes.map((i) => (recordsFormat === 'lists' ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n])) : project(rows[i]!, i, selected)));
+  const qs = (o: number) => `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
+  return {
+    include_total: includeTotal,
+    resource_id: id,
+    fields: selected.map((n) => ({ id: n, type: CKAN_TYPES[fields.find((f) => f.name === n)!.type] })),
+    records_format: recordsFormat,
+    records,
+    ...(includeTotal ? { total, total_was_estimated: false } : {}),
+    limit,
+    offset,
+    _links: { start: qs(0), next: qs(offset + limit) },
+    ...(sortText ? { sort: sortText } : {}),
+    ...(filters !== undefined ? { filters } : {}),
+    ...(q !== undefined ? { q: p.q } : {}),
+    base_url: base,
+  };
+}
+
+function filterPredicate(fields: QueryField[], field: string, want: unknown): (row: Row, i: number) => boolean {
+  const f = fields.find((x) => x.name === field);
+  if (!f) throw validation('filters', `field "${field.slice(0, 60)}" not in database`);
+  const wanted = (Array.isArray(want) ? want : [want]).map((w) => {
+    if (w === null || (typeof w === 'object' && w !== null)) throw validation('filters', `invalid value for field "${field}"`);
+    if (f.type === 'integer' || f.type === 'number') {
+      const n = Number(w);
+      if (!Number.isFinite(n)) throw validation('filters', `invalid number for field "${field}"`);
+      return n;
+    }
+    if (f.type === 'boolean') return String(w).toLowerCase() === 'true';
+    if (f.type === 'datetime') {
+      const t = Date.parse(String(w));
+      if (Number.isNaN(t)) throw validation('filters', `invalid timestamp for field "${field}"`);
+      return t;
+    }
+    return String(w);
+  });
+  const set = new Set<unknown>(wanted);
+  if (field === '_id') return (_r, i) => set.has(i + 1);
+  if (f.type === 'datetime') return (r) => r[field] !== null && set.has(Date.parse(r[field] as string));
+  return (r) => set.has(r[field]);
+}
+
+function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) => boolean {
+  // `q` is either plain text over all fields, or a JSON object {field: text}.
+  if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
+    const entries = Object.entries(q).map(([field, text]) => {
+      if (!fields.some((f) => f.name === field)) throw validation('q', `field "${field.slice(0, 60)}" not in database`);
+      return [field, String(text).toLowerCase()] as const;
+    });
+    return (r) => entries.every(([field, text]) => String(r[field] ?? '').toLowerCase().includes(text));
+  }
+  const terms = String(typeof raw === 'string' ? raw : q)
+    .toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean);
+  const names = fields.filter((f) => f.name !== '_id').map((f) => f.name);
+  return (r) => terms.every((t) => names.some((n) => r[n] !== null && String(r[n]).toLowerCase().includes(t)));
+}
+
+type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
+
+const ACTIONS: Record<string, Action> = {
+  async status_show(ctx, base) {
+    return {
+      site_title: ctx.config.SITE_TITLE,
+      site_description: 'Données ouvertes anonymisées du pipeline de télémétrie OnDijon (lecture seule).',
+      site_url: base,
+      ckan_version: CKAN_VERSION,
+      error_emails_to: null,
+      locale_default: 'fr',
+      extensions: ['datastore', 'dcat'],
+    };
+  },
+  async package_list(ctx, _base, p) {
+    const limit = int(p, 'limit', 1000, 0, 1000);
+    const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const { catalog } = await ctx.reader.catalog();
+    return Object.keys(catalog.datasets).sort().slice(offset, offset + limit);
+  },
+  async package_show(ctx, base, p) {
+    const id = required(p, 'id');
+    const views = await allDatasetViews(ctx);
+    const v = views.find((x) => x.meta.id === id || packageUuid(x.meta.id) === id);
+    if (!v) throw notFound('Not found');
+    return packageDict(base, v);
+  },
+  async package_search(ctx, base, p) {
+    const rows = int(p, 'rows', 10, 0, 1000);
+    const start = int(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
+    const q = str(p, 'q') ?? '';
+    const fq = str(p, 'fq') ?? '';
+    const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, q) && matchesFq(v, fq));
+    return {
+      count: views.length,
+      results: views.slice(start, start + rows).map((v) => packageDict(base, v)),
+      sort: str(p, 'sort') ?? 'score desc, metadata_modified desc',
+      facets: {},
+      search_facets: {},
+    };
+  },
+  async organization_list(ctx, base, p) {
+    const all = bool(p, 'all_fields', false);
+    if (!all) return [ORG_NAME];
+    const { catalog } = await ctx.reader.catalog();
+    return [organization(base, Object.keys(catalog.datasets).length)];
+  },
+  async organization_show(ctx, base, p) {
+    const id = required(p, 'id');
+    if (id !== ORG_NAME && id !== organization(base).id) throw notFound('Not found');
+    const views = await allDatasetViews(ctx);
+    const include = bool(p, 'include_datasets', false);
+    return { ...organization(base, views.length), ...(include ? { packages: views.map((v) => packageDict(base, v)) } : {}) };
+  },
+  async resource_show(ctx, base, p) {
+    const id = required(p, 'id');
+    const found = await findResource(ctx, id);
+    if (!found || found.view.meta.id === id) throw notFound('Not found');
+    const position = DISTRIBUTIONS.findIndex((d) => d.key === found.dist.key);
+    return resource(base, found.view, found.dist, position);
+  },
+  datastore_search: datastoreSearch,
+};
+
+/** Names of the supported actions. */
+export const CKAN_ACTIONS = Object.keys(ACTIONS);
+
+function envelope(base: string, action: string) {
+  return `${base}/api/3/action/help_show?name=${encodeURIComponent(action)}`;
+}
+
+function sendError(reply: FastifyReply, base: string, action: string, err: CkanError) {
+  return reply.code(err.status).send({ help: envelope(base, action), success: false, error: { __type: err.type, message: err.message, ...err.fields } });
+}
+
+/** Registers the CKAN routes; mount with prefix `/api/3/action` (and `/api/action`, CKAN's alias). */
+export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
+  const { ctx } = opts;
+  // Malformed JSON bodies and other framework errors: CKAN's 400 shape, not Fastify's.
+  app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
+    const action = (req.params as { action?: string }).action ?? '';
+    if (err.statusCode === 429) return reply.code(429).send({ help: envelope(baseUrl(ctx, req), action), success: false, error: { __type: 'Rate Limit', message: err.message } });
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
+      return sendError(reply, baseUrl(ctx, req), action, new CkanError(400, 'Bad Request', `Bad request - JSON Error: ${err.message}`));
+    }
+    req.log.error({ err }, 'ckan action failed');
+    return reply.code(500).send({ help: envelope(baseUrl(ctx, req), action), success: false, error: { __type: 'Internal Server Error', message: 'Internal Server Error' } });
+  });
+
+  const handler = async (req: FastifyRequest<{ Params: { action: string } }>, reply: FastifyReply) => {
+    const base = baseUrl(ctx, req);
+    const { action } = req.params;
+    const body = req.body;
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
+      return sendError(reply, base, action, new CkanError(400, 'Bad Request', 'Bad request - JSON Error: Request data JSON decoded to a non-object'));
+    }
+    const params: Params = { ...(req.query as Params), ...((body as Params | undefined) ?? {}) };
+    const fn = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
+    if (!fn) return sendError(reply, base, action, new CkanError(400, 'Bad Request', `Bad request - Action name not known: ${action.slice(0, 80)}`));
+    try {
+      const result = await fn(ctx, base, params);
+      return { help: envelope(base, action), success: true, result };
+    } catch (err) {
+      if (err instanceof CkanError) return sendError(reply, base, action, err);
+      if (err instanceof QueryError) return sendError(reply, base, action, validation(err.param, err.message));
+      throw err;
+    }
+  };
+  app.get('/:action', handler);
+  app.post('/:action', handler);
+}
+
+/** Re-exported for tests: the CKAN view of one dataset. */
+export async function ckanPackage(ctx: ApiContext, base: string, id: string) {
+  const v = await datasetView(ctx, id);
+  return v ? packageDict(base, v) : undefined;
+}
