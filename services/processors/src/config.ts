@@ -1,0 +1,57 @@
+import { TOPICS, type TopicName } from '@ondijon/contracts';
+import { commonEnv, loadConfig } from '@ondijon/service-kit';
+import { z } from 'zod';
+
+const topicOverrides = z
+  .string()
+  .default('{}')
+  .transform((s, ctx) => {
+    try {
+      const parsed = z.record(z.string(), z.string().min(1)).parse(JSON.parse(s));
+      for (const k of Object.keys(parsed))
+        if (!(k in TOPICS)) ctx.addIssue({ code: 'custom', message: `unknown topic ${k}` });
+      return parsed as Partial<Record<TopicName, string>>;
+    } catch {
+      ctx.addIssue({
+        code: 'custom',
+        message: 'must be a JSON object { "<registry topic>": "<physical topic>" }',
+      });
+      return z.NEVER;
+    }
+  });
+
+/** Environment of the processors service (STYLE.md rule 7). */
+export const ProcessorsEnv = z.object({
+  ...commonEnv,
+  /** Port of /healthz, /readyz and /metrics. */
+  PROBE_PORT: z.coerce.number().int().min(0).max(65_535).default(19_402),
+  /** Consumer group prefix: each processor consumes in `<prefix>.<processor>`. */
+  PROCESSORS_GROUP_ID: z.string().min(1).default('ondijon-processors'),
+  /** Comma-separated processor names to run (default: all registered). */
+  PROCESSORS_ENABLED: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    ),
+  /** Redis key prefix of processor state. */
+  STREAM_KEY_PREFIX: z.string().min(1).default('processors:stream:'),
+  /** A partition idle this long no longer holds the watermark back; all idle flushes every open window, ms. */
+  STREAM_IDLE_FLUSH_MS: z.coerce.number().int().positive().default(30_000),
+  /** Emitter period besides after each chunk, ms. */
+  STREAM_EMIT_INTERVAL_MS: z.coerce.number().int().positive().default(500),
+  /** Records per atomic Redis state update. */
+  STREAM_MAX_CHUNK: z.coerce.number().int().min(1).max(5_000).default(500),
+  /** Registry topic → physical topic, JSON (tests and staging run on their own topics). */
+  STREAM_TOPIC_OVERRIDES: topicOverrides,
+});
+/** Configuration of the processors service. */
+export type ProcessorsConfig = z.infer<typeof ProcessorsEnv>;
+
+/** Loads and freezes the configuration from the environment. */
+export function loadProcessorsConfig(env: NodeJS.ProcessEnv = process.env): Readonly<ProcessorsConfig> {
+  return loadConfig(ProcessorsEnv, env);
+}
