@@ -113,7 +113,7 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
     const cleaned = line?.replace('[ERROR]', '').replace(/\s+/g, ' ').trim() ?? 'mvn failed';
     const reason = cleaned.length > 160 ? `${cleaned.slice(0, 157)}...` : cleaned;
     throw new StackError(
-      `Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to repo.maven.apache.org (or a mirror/proxy in ~/.m2/settings.xml) and retry.`,
+      `Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to Maven Central (or set a mirror in ~/.m2/settings.xml) and retry.`,
     );
   }
   rmSync(libs, { recursive: true, force: true });
