@@ -79,7 +79,11 @@ export function fileUrl(base: string, datasetId: string, releaseId: string, file
   return `${base}/files/datasets/${datasetId}/releases/${releaseId}/${file}`;
 }
 
-/** Bytes and checksum of a release file from the release notes. */
-export function fileFacts(notes: ReleaseNotes, file: string): { bytes: number; sha256: string } | undefined {
-  return notes.files.find((f) => f.name === file);
+/**
+ * Bytes and checksum of a release file: from the release notes, or for the notes themselves from
+ * the catalogue (a file cannot hold its own checksum; its size is then unknown).
+ */
+export function fileFacts(view: { notes: ReleaseNotes; release: CatalogRelease }, file: string): { bytes: number | undefined; sha256: string } | undefined {
+  if (file === 'release-notes.json') return { bytes: undefined, sha256: view.release.notesSha256 };
+  return view.notes.files.find((f) => f.name === file);
 }

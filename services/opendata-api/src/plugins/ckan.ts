@@ -104,7 +104,7 @@ function ckanTime(iso: string): string {
 }
 
 function resource(base: string, v: DatasetView, d: Distribution, position: number) {
-  const facts = fileFacts(v.notes, d.file);
+  const facts = fileFacts(v, d.file);
   return {
     id: resourceId(v.meta.id, d.key),
     package_id: packageUuid(v.meta.id),
@@ -128,7 +128,7 @@ function resource(base: string, v: DatasetView, d: Distribution, position: numbe
 
 function packageDict(base: string, v: DatasetView) {
   const m = v.meta;
-  const resources = DISTRIBUTIONS.filter((d) => d.key !== 'geojson' || fileFacts(v.notes, d.file)).map((d, i) => resource(base, v, d, i));
+  const resources = DISTRIBUTIONS.filter((d) => d.key !== 'geojson' || fileFacts(v, d.file)).map((d, i) => resource(base, v, d, i));
   return {
     id: packageUuid(m.id),
     name: m.id,
@@ -241,8 +241,10 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
     if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) throw validation('filters', 'Must be a JSON object');
     for (const [field, want] of Object.entries(filters)) predicates.push(filterPredicate(fields, field, want));
   }
-  const q = jsonParam(p, 'q') ?? undefined;
-  if (q !== undefined) predicates.push(qPredicate(fields, p.q, q));
+  // `q` is plain text, or a JSON object {field: text} when it looks like one.
+  const qRaw = p.q;
+  const q = typeof qRaw === 'string' && !qRaw.trim().startsWith('{') ? (qRaw === '' ? undefined : qRaw) : jsonParam(p, 'q');
+  if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q));
   let sort;
   const sortText = str(p, 'sort');
   try {

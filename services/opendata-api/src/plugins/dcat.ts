@@ -63,8 +63,8 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
       ['dct:title', lit(`Table Schema — ${m.id}`)],
       ['dct:conformsTo', iri(TABLE_SCHEMA_URI)],
     ]);
-    const distributions = DISTRIBUTIONS.filter((d) => fileFacts(v.notes, d.file)).map((d) => {
-      const facts = fileFacts(v.notes, d.file)!;
+    const distributions = DISTRIBUTIONS.filter((d) => fileFacts(v, d.file)).map((d) => {
+      const facts = fileFacts(v, d.file)!;
       const url = fileUrl(base, m.id, v.release.releaseId, d.file);
       const checksum = g.blank(['spdx:Checksum'], [
         ['spdx:algorithm', iri('http://spdx.org/rdf/terms#checksumAlgorithm_sha256')],
@@ -81,7 +81,7 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
         ['dct:license', licence],
         ['dcatap:availability', iri('http://data.europa.eu/r5r/availability/stable')],
         ['adms:status', iri('http://purl.org/adms/status/Completed')],
-        ['dcat:byteSize', lit(facts.bytes, { datatype: 'xsd:nonNegativeInteger' })],
+        ['dcat:byteSize', facts.bytes === undefined ? undefined : lit(facts.bytes, { datatype: 'xsd:nonNegativeInteger' })],
         ['spdx:checksum', checksum],
         ['dct:issued', dt(v.release.publishedAt)],
         ['dct:modified', dt(v.release.publishedAt)],
