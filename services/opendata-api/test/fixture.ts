@@ -10,7 +10,7 @@ export const LIGHTING = 'eclairage-energie-commune-heure';
 export const WINTER = 'viabilite-hivernale-test';
 
 /** A store in a temp dir with two datasets (the first with two releases), written by the real writer. */
-export async function fixtureStore(): Promise<{ dir: string; cleanup(): Promise<void> }> {
+export async function fixtureStore(): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'od-api-'));
   const w = createStoreWriter(dir);
   const day = new Date('2026-11-26T00:00:00Z');
@@ -26,7 +26,7 @@ export async function fixtureStore(): Promise<{ dir: string; cleanup(): Promise<
 }
 
 /** Builds the app over a fixture store. */
-export async function fixtureApp(overrides: Parameters<typeof testConfig>[0] = {}): Promise<{ app: OpendataApiApp; dir: string; cleanup(): Promise<void> }> {
+export async function fixtureApp(overrides: Parameters<typeof testConfig>[0] = {}): Promise<{ app: OpendataApiApp; dir: string; cleanup: () => Promise<void> }> {
   const store = await fixtureStore();
   const app = await buildApp(testConfig({ OPENDATA_DIR: store.dir, PUBLIC_BASE_URL: 'https://data.example.test', ...overrides }));
   return {
