@@ -50,6 +50,25 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   const staged = new Gauge({ name: metricName(SERVICE, 'staged_aggregates'), help: 'Aggregates held in the staging area.', registers: [registry] });
 
   const staging = new Staging(config.PUBLISHER_STATE_DIR);
+  // Next offset to process per `topic:partition`, for the caught-up test of the event-time trigger.
+  const positions = new Map<string, bigint>();
+  const admin = kafka.admin();
+  const caughtUp = async (topic: string): Promise<boolean> => {
+    const offsets = await admin.fetchTopicOffsets(topic);
+    let committed: Map<number, bigint> | undefined;
+    for (const o of offsets) {
+      const high = BigInt(o.high);
+      if (high === BigInt(o.low)) continue;
+      let pos = positions.get(`${topic}:${o.partition}`);
+      if (pos === undefined) {
+        // Not consumed by this process yet: what the group committed before counts.
+        committed ??= new Map((await admin.fetchOffsets({ groupId: config.PUBLISHER_GROUP_ID, topics: [topic] }))[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+        pos = committed.get(o.partition) ?? -1n;
+      }
+      if (pos < high) return false;
+    }
+    return true;
+  };
   const writer = createStoreWriter(config.OPENDATA_DIR, {
     logger: log,
     ...(deps.onStoreStep ? { onStep: (step: WriteStep) => deps.onStoreStep!(step) } : {}),
@@ -68,6 +87,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     ...(deps.clock ? { clock: deps.clock } : {}),
     publishDelayOverrideHours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS,
     trigger: config.PUBLISHER_TRIGGER,
+    caughtUp,
     observer: {
       record: (topic, outcome) => records.inc({ topic, outcome }),
       release: (dataset, outcome, code) => {
@@ -130,6 +150,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       const addr = probes.server.address();
       port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
 
+      await admin.connect();
       consumer = kafka.consumer({ groupId: config.PUBLISHER_GROUP_ID, allowAutoTopicCreation: false });
       await consumer.connect();
       for (const topic of core.topics) await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
@@ -150,6 +171,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
           await core.flush();
           await c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
           payload.resolveOffset(last);
+          positions.set(`${batch.topic}:${batch.partition}`, BigInt(last) + 1n);
           await payload.heartbeat();
           staged.set(staging.size);
           kick();
@@ -166,6 +188,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       if (timer) clearInterval(timer);
       consuming = false;
       await consumer?.disconnect();
+      await admin.disconnect();
       // Let a release in progress finish: it is atomic anyway, but finishing saves redoing it.
       await core.publishDue({ datasetId: '\u0000none' }).catch(() => undefined);
       await probes.close();

@@ -43,6 +43,12 @@ export interface PublisherCoreDeps {
   publishDelayOverrideHours?: number | undefined;
   trigger: ReleaseTrigger;
   observer?: PublisherObserver;
+  /**
+   * Whether everything currently on a topic has been staged (no consumer lag). The event-time
+   * trigger waits for it: partitions are consumed in separate batches, and one partition's records
+   * must not close a period for the others.
+   */
+  caughtUp?: (topic: string) => Promise<boolean> | boolean;
 }
 
 /** A noise memory that also lists its entries, so they can be saved. */
@@ -143,14 +149,17 @@ export class PublisherCore {
       const out: PublishOutcome[] = [];
       const now = this.#now();
       const known = new Set([...this.#byTopic.values()].map((e) => e.spec.id));
+      const topicOf = new Map([...this.#byTopic].map(([topic, e]) => [e.spec.id, topic]));
       for (const p of this.#d.staging.pending()) {
         if (!known.has(p.datasetId)) continue;
         if (options.datasetId && p.datasetId !== options.datasetId) continue;
         if (options.day && p.day !== options.day) continue;
         if (!options.onDemand && this.#d.trigger === 'manual') continue;
         const end = dayBounds(p.day).end;
-        const eventTimeClosed = (this.#d.staging.watermark(p.datasetId)?.getTime() ?? 0) >= end.getTime();
-        if (now < this.publishableAt(p.datasetId, p.day) || (!options.onDemand && this.#d.trigger === 'event-time' && !eventTimeClosed)) {
+        const waitsForEventTime = !options.onDemand && this.#d.trigger === 'event-time';
+        const closed = async () =>
+          (this.#d.staging.watermark(p.datasetId)?.getTime() ?? 0) >= end.getTime() && ((await this.#d.caughtUp?.(topicOf.get(p.datasetId)!)) ?? true);
+        if (now < this.publishableAt(p.datasetId, p.day) || (waitsForEventTime && !(await closed()))) {
           out.push({ datasetId: p.datasetId, day: p.day, outcome: 'not-due' });
           continue;
         }
