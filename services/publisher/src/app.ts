@@ -190,7 +190,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await consumer?.disconnect();
       await admin.disconnect();
       // Let a release in progress finish: it is atomic anyway, but finishing saves redoing it.
-      await core.publishDue({ datasetId: '\u0000none' }).catch(() => undefined);
+      await core.idle();
       await probes.close();
     },
   };

@@ -169,6 +169,11 @@ export class PublisherCore {
     });
   }
 
+  /** Resolves once the release in progress (if any) has finished. */
+  idle(): Promise<void> {
+    return this.#serial(async () => {});
+  }
+
   #serial<T>(fn: () => Promise<T>): Promise<T> {
     const p = this.#chain.then(fn);
     this.#chain = p.catch(() => undefined);
