@@ -107,6 +107,10 @@ export function buildApp(
     idleFlushMs: config.STREAM_IDLE_FLUSH_MS,
     emitIntervalMs: config.STREAM_EMIT_INTERVAL_MS,
     maxChunk: config.STREAM_MAX_CHUNK,
+    consumer: {
+      sessionTimeout: config.STREAM_SESSION_TIMEOUT_MS,
+      heartbeatInterval: Math.min(3_000, Math.floor(config.STREAM_SESSION_TIMEOUT_MS / 3)),
+    },
   });
   const probes = buildProbeServer({
     registry: deps.registry,

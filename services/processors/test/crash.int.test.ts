@@ -1,0 +1,203 @@
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteRedisKeys,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@ondijon/acceptance';
+import { createBatchingProducer, readAll } from '@ondijon/kafka';
+import { Redis } from 'ioredis';
+import type { ChildProcess } from 'node:child_process';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  buildStream,
+  kill,
+  referenceLighting,
+  referenceTraffic15m,
+  spawnProcessors,
+  type FixtureRecord,
+} from './support/stream-fixture';
+
+// Effectively-once under crashes (issue 5, "Must show"): the processors service is SIGKILLed at
+// random points and restarted; the latest revision of every aggregate must equal an independent
+// reference computed from the unique input records. Seeds are printed so a failure can be replayed.
+
+const PROCESSORS = ['lighting-commune-hour', 'traffic-flow-15m'];
+
+describe('processors under crashes', () => {
+  const cleanup = new Cleanup();
+  const kafka = testKafka();
+  let redis: Redis;
+  const children: ChildProcess[] = [];
+
+  beforeAll(() => {
+    redis = new Redis(testEndpoints().redisUrl);
+    cleanup.add(() => redis.quit());
+  });
+  afterAll(async () => {
+    await Promise.all(children.map((c) => kill(c)));
+    await cleanup.run();
+  });
+
+  async function setup(prefix: string) {
+    const name = uniqueName(prefix).toLowerCase();
+    const t = {
+      lighting: await createTestTopic(`${prefix}-lighting`, { partitions: 6 }),
+      traffic: await createTestTopic(`${prefix}-traffic`, { partitions: 6 }),
+      lightingOut: await createTestTopic(`${prefix}-agg-lighting`, { partitions: 3 }),
+      trafficOut: await createTestTopic(`${prefix}-agg-traffic`, { partitions: 3 }),
+      dlq: await createTestTopic(`${prefix}-dlq`),
+      late: await createTestTopic(`${prefix}-late`),
+    };
+    cleanup.add(() => deleteTopics(Object.values(t)));
+    cleanup.add(() => deleteRedisKeys(redis, `${name}:`));
+    cleanup.add(() => deleteGroups(PROCESSORS.map((p) => `${name}.${p}`)));
+    const env = {
+      KAFKA_BROKERS: testEndpoints().kafkaBrokers.join(','),
+      REDIS_URL: testEndpoints().redisUrl,
+      PROCESSORS_GROUP_ID: name,
+      PROCESSORS_ENABLED: PROCESSORS.join(','),
+      STREAM_KEY_PREFIX: `${name}:`,
+      STREAM_IDLE_FLUSH_MS: '2000',
+      STREAM_EMIT_INTERVAL_MS: '200',
+      STREAM_SESSION_TIMEOUT_MS: '6000',
+      STREAM_TOPIC_OVERRIDES: JSON.stringify({
+        'tel.s1.lighting.v1': t.lighting,
+        'tel.s1.traffic.v1': t.traffic,
+        'agg.s1.lighting-commune-hour.v1': t.lightingOut,
+        'agg.s1.traffic-flow.v1': t.trafficOut,
+        'dlq.s3.stream.v1': t.dlq,
+        'late.s2.stream.v1': t.late,
+      }),
+    };
+    const produce = async (records: FixtureRecord[]) => {
+      const p = createBatchingProducer(kafka);
+      await p.connect();
+      await Promise.all(
+        records.map((r) =>
+          p.send(r.topic === 'tel.s1.lighting.v1' ? t.lighting : t.traffic, {
+            key: r.key,
+            value: JSON.stringify(r.value),
+          }),
+        ),
+      );
+      await p.disconnect();
+    };
+    /** Records applied so far: sum over partitions of the offsets stored with the state. */
+    const applied = async () => {
+      let n = 0;
+      for (const p of PROCESSORS) {
+        const offsets = await redis.hgetall(`${name}:{${p}}:offset`);
+        for (const o of Object.values(offsets)) n += Number(o) + 1;
+      }
+      return n;
+    };
+    const backlog = async () => {
+      let n = 0;
+      for (const p of PROCESSORS)
+        n +=
+          (await redis.zcard(`${name}:{${p}}:open`)) +
+          (await redis.scard(`${name}:{${p}}:closing`)) +
+          (await redis.scard(`${name}:{${p}}:dirty`));
+      return n;
+    };
+    const latest = async (topic: string) => {
+      const out = new Map<string, { revision: number; values: Record<string, number | null> }>();
+      for (const r of await readAll(kafka, topic, { timeoutMs: 60_000 })) {
+        const v = JSON.parse(r.value!).data;
+        const prev = out.get(r.key!);
+        if (!prev || v.revision >= prev.revision) out.set(r.key!, { revision: v.revision, values: v.values });
+      }
+      return out;
+    };
+    return { name, t, env, produce, applied, backlog, latest };
+  }
+
+  function expectEqual(
+    actual: Map<string, { values: Record<string, number | null> }>,
+    expected: Map<string, Record<string, number | null>>,
+  ) {
+    expect([...actual.keys()].sort()).toEqual([...expected.keys()].sort());
+    for (const [key, want] of expected) {
+      const got = actual.get(key)!.values;
+      for (const [field, value] of Object.entries(want)) {
+        if (value === null) expect(got[field], `${key} ${field}`).toBeNull();
+        // Values are rounded to 6 decimals by the processors; integers must match exactly.
+        else expect(got[field], `${key} ${field}`).toBeCloseTo(value, 5);
+      }
+    }
+  }
+
+  async function finish(ctx: Awaited<ReturnType<typeof setup>>, total: number) {
+    await waitFor(async () => (await ctx.applied()) === total && (await ctx.backlog()) === 0, {
+      timeoutMs: 60_000,
+      intervalMs: 250,
+      message: 'all records applied and every window emitted',
+    });
+  }
+
+  it('gives the exact aggregates after random SIGKILLs and restarts', async () => {
+    const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
+    console.info(`crash test seed ${seed}`);
+    const { unique, produceOrder } = buildStream(seed, 4, 20);
+    const ctx = await setup('crash');
+    await ctx.produce(produceOrder);
+    const total = produceOrder.length;
+    let rand = seed;
+    const next = () => (rand = (rand * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    let kills = 0;
+    for (let i = 0; i < 4; i++) {
+      const before = await ctx.applied();
+      const child = spawnProcessors(ctx.env);
+      children.push(child);
+      // Kill once it has made progress, after a random extra delay: mid-chunk, mid-emission or between.
+      await waitFor(async () => (await ctx.applied()) > before || (await ctx.applied()) === total, {
+        timeoutMs: 60_000,
+        intervalMs: 20,
+        message: `run ${i} made progress`,
+      });
+      await new Promise((r) => setTimeout(r, Math.floor(next() * 600)));
+      await kill(child);
+      kills += 1;
+      console.info(`run ${i}: killed after ${await ctx.applied()} of ${total} records applied`);
+      if ((await ctx.applied()) === total) break;
+    }
+    expect(kills).toBeGreaterThanOrEqual(2);
+    const last = spawnProcessors(ctx.env);
+    children.push(last);
+    await finish(ctx, total);
+    expectEqual(await ctx.latest(ctx.t.lightingOut), referenceLighting(unique));
+    expectEqual(await ctx.latest(ctx.t.trafficOut), referenceTraffic15m(unique));
+    await kill(last);
+  });
+
+  it('two instances in one group split the partitions; one killed mid-stream, still exact', async () => {
+    const seed = Number(process.env.CRASH_SEED ?? (Date.now() + 1) % 100_000);
+    console.info(`two-instance test seed ${seed}`);
+    const { unique, produceOrder } = buildStream(seed, 3, 20);
+    const ctx = await setup('pair');
+    const half = Math.floor(produceOrder.length / 2);
+    const a = spawnProcessors(ctx.env);
+    const b = spawnProcessors(ctx.env);
+    children.push(a, b);
+    await ctx.produce(produceOrder.slice(0, half));
+    // Both instances own partitions: each has claimed at least one (epoch hash written by CLAIM).
+    await waitFor(async () => (await ctx.applied()) > half / 4, {
+      timeoutMs: 60_000,
+      message: 'progress with two instances',
+    });
+    await kill(a);
+    await ctx.produce(produceOrder.slice(half));
+    await finish(ctx, produceOrder.length);
+    const epochs = await redis.hgetall(`${ctx.name}:{lighting-commune-hour}:epoch`);
+    // Partitions taken over from the killed instance were claimed again (epoch ≥ 2).
+    expect(Object.values(epochs).some((e) => Number(e) >= 2)).toBe(true);
+    expectEqual(await ctx.latest(ctx.t.lightingOut), referenceLighting(unique));
+    expectEqual(await ctx.latest(ctx.t.trafficOut), referenceTraffic15m(unique));
+    await kill(b);
+  });
+});
