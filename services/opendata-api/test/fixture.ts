@@ -28,7 +28,9 @@ export async function fixtureStore(): Promise<{ dir: string; cleanup: () => Prom
 /** Builds the app over a fixture store. */
 export async function fixtureApp(overrides: Parameters<typeof testConfig>[0] = {}): Promise<{ app: OpendataApiApp; dir: string; cleanup: () => Promise<void> }> {
   const store = await fixtureStore();
-  const app = await buildApp(testConfig({ OPENDATA_DIR: store.dir, PUBLIC_BASE_URL: 'https://data.example.test', ...overrides }));
+  // PUBLIC_BASE_URL '' means: derive links from the request (a listening server on a random port).
+  const { PUBLIC_BASE_URL = 'https://data.example.test', ...rest } = overrides;
+  const app = await buildApp(testConfig({ OPENDATA_DIR: store.dir, ...(PUBLIC_BASE_URL ? { PUBLIC_BASE_URL } : {}), ...rest }));
   return {
     app,
     dir: store.dir,
