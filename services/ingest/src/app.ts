@@ -46,12 +46,29 @@ export interface IngestApp {
   readonly metrics: IngestMetrics;
 }
 
+/** A PUBACK held back until Kafka acknowledged its message (or the dead letter was written). */
+interface HeldAck {
+  messageId: number;
+  /** Connection generation the message arrived on. */
+  generation: number;
+  state: 'pending' | 'durable' | 'abandoned';
+  /** The PUBACK mqtt.js wanted to send, captured by the `_sendPacket` hook. */
+  puback?: object;
+}
+
 interface Connection {
   index: number;
   client: MqttClient;
   /** Bumped on every close: an ack computed for an earlier connection must not go out on a new one. */
   generation: number;
   connected: boolean;
+  /** PUBACKs in arrival order: MQTT requires QoS 1 acks in the order of the PUBLISHes (MQTT 5 §4.6). */
+  held: HeldAck[];
+  heldById: Map<number, HeldAck>;
+  /** The mqtt.js ack callback of a message received while `held` was full: calling it resumes reading. */
+  blocked: (() => void) | undefined;
+  /** mqtt.js' own packet writer. */
+  send: (packet: object, cb?: () => void) => void;
 }
 
 function userProperty(packet: IPublishPacket, name: string): string | undefined {
@@ -144,48 +161,31 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     }
   };
 
-  /** Processes one message; resolves to the PUBACK reason code, or undefined to withhold the ack. */
-  const handle = async (msg: IncomingMessage): Promise<number | undefined> => {
-    const c = ctx!;
-    let outcome;
+  /** Runs the pipeline; a defect on one message becomes its dead letter rather than a stalled connection. */
+  const evaluate = (msg: IncomingMessage) => {
     try {
-      outcome = processMessage(c, msg);
+      return processMessage(ctx!, msg);
     } catch (error) {
       log.error({ err: error, mqttTopic: msg.topic }, 'ingest failed on a message, dead-lettering it');
-      outcome = failedMessage(c, msg, error);
+      return failedMessage(ctx!, msg, error);
     }
-    if (!(await produceDurably(outcome.record))) return undefined;
-    if (outcome.kind === 'accepted') {
-      metrics.produced.inc({ topic: outcome.record.topic });
-      return 0;
-    }
-    metrics.rejected.inc({ code: outcome.deadLetter.code });
-    log.info({ code: outcome.deadLetter.code, id: outcome.deadLetter.id, mqttTopic: msg.topic, reasonCode: outcome.reasonCode }, 'message dead-lettered');
-    return outcome.reasonCode;
   };
 
-  const onMessage = (conn: Connection) => (topic: string, payload: Buffer, packet: IPublishPacket, ack: (error: Error | number, code?: number) => void) => {
-    // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
-    if (closing) return;
-    const generation = conn.generation;
-    const t0 = performance.now();
-    metrics.received.inc();
+  /** Writes the outcome durably; false when shutdown abandoned it. Counts it once written. */
+  const persist = async (outcome: ReturnType<typeof evaluate>, mqttTopic: string): Promise<boolean> => {
+    if (!(await produceDurably(outcome.record))) return false;
+    if (outcome.kind === 'accepted') metrics.produced.inc({ topic: outcome.record.topic });
+    else {
+      metrics.rejected.inc({ code: outcome.deadLetter.code });
+      log.info({ code: outcome.deadLetter.code, id: outcome.deadLetter.id, mqttTopic, reasonCode: outcome.reasonCode }, 'message dead-lettered');
+    }
+    return true;
+  };
+
+  const track = (work: Promise<unknown>): void => {
     inFlight += 1;
     metrics.inFlight.set(inFlight);
-    const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
-    const msg: IncomingMessage = {
-      topic,
-      payload,
-      ...(replayOf ? { replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 } } : {}),
-    };
-    handle(msg)
-      .then((code) => {
-        if (code === undefined) return;
-        metrics.latency.observe((performance.now() - t0) / 1000);
-        // After a reconnect the broker redelivers this message itself; a PUBACK sent now would carry a
-        // packet id that may name another message of the new connection.
-        if (conn.generation === generation) ack(code);
-      })
+    void work
       .catch((error: unknown) => log.error({ err: error }, 'message handling failed'))
       .finally(() => {
         inFlight -= 1;
@@ -194,9 +194,90 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       });
   };
 
+  /** Sends the PUBACKs at the head of the queue whose messages are durable, in arrival order. */
+  const releaseAcks = (conn: Connection): void => {
+    while (conn.held.length > 0) {
+      const head = conn.held[0]!;
+      if (head.state === 'pending' || head.puback === undefined) break;
+      conn.held.shift();
+      conn.heldById.delete(head.messageId);
+      // After a reconnect the broker redelivers the message itself; an old PUBACK could name another message.
+      if (head.state === 'durable' && head.generation === conn.generation && conn.connected) conn.send(head.puback);
+    }
+    if (conn.blocked !== undefined && conn.held.length < config.MQTT_RECEIVE_MAXIMUM) {
+      const resume = conn.blocked;
+      conn.blocked = undefined;
+      resume();
+    }
+  };
+
+  /**
+   * The `customHandleAcks` of a connection. The outcome (and so the reason code) is known at once, so
+   * mqtt.js is told it now and moves on to the next message; the PUBACK it then writes is captured by
+   * the `_sendPacket` hook and held until Kafka acknowledged the record. mqtt.js alone would process one
+   * message per connection per Kafka round trip (INFRA-NOTES.md); this pipelines up to
+   * MQTT_RECEIVE_MAXIMUM messages per connection, so memory stays bounded by connections × that.
+   */
+  const onMessage = (conn: Connection) => (topic: string, payload: Buffer, packet: IPublishPacket, ack: (error: Error | number, code?: number) => void) => {
+    // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
+    if (closing) return;
+    const t0 = performance.now();
+    metrics.received.inc();
+    const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
+    const msg: IncomingMessage = {
+      topic,
+      payload,
+      ...(replayOf ? { replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 } } : {}),
+    };
+    const outcome = evaluate(msg);
+    const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
+    conn.held.push(entry);
+    conn.heldById.set(entry.messageId, entry);
+    track(
+      persist(outcome, topic).then((ok) => {
+        entry.state = ok ? 'durable' : 'abandoned';
+        if (ok) metrics.latency.observe((performance.now() - t0) / 1000);
+        releaseAcks(conn);
+      }),
+    );
+    const code = outcome.kind === 'accepted' ? 0 : outcome.reasonCode;
+    // Mosquitto 2.0.11 does not hold to the receive maximum once PUBACKs flow (measured: 524 unacked with
+    // a maximum of 5), so ingest bounds itself: with `held` full, mqtt.js is not told to go on, it stops
+    // reading the socket, and TCP pushes back to the broker, which keeps the messages.
+    if (conn.held.length > config.MQTT_RECEIVE_MAXIMUM) conn.blocked = () => ack(code);
+    else ack(code);
+  };
+
+  /** QoS 0 messages have no ack (and no redelivery): processed the same way, best effort. */
+  const onQos0 = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
+    if (packet.qos !== 0 || closing) return;
+    metrics.received.inc();
+    const t0 = performance.now();
+    const outcome = evaluate({ topic, payload });
+    track(persist(outcome, topic).then((ok) => ok && metrics.latency.observe((performance.now() - t0) / 1000)));
+  };
+
+  /** Hooks mqtt.js' packet writer so PUBACKs of held messages wait for their Kafka acknowledgement. */
+  const holdPubacks = (conn: Connection): void => {
+    const client = conn.client as unknown as { _sendPacket: (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void };
+    const original = client._sendPacket.bind(client);
+    conn.send = (packet, cb) => original(packet as { cmd: string }, cb);
+    client._sendPacket = (packet, cb, ...rest) => {
+      const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? conn.heldById.get(packet.messageId) : undefined;
+      if (entry === undefined || entry.puback !== undefined) {
+        original(packet, cb, ...rest);
+        return;
+      }
+      entry.puback = packet;
+      // Let mqtt.js go on with the next packet now; the PUBACK goes out from releaseAcks.
+      cb?.();
+      releaseAcks(conn);
+    };
+  };
+
   const connect = (index: number): Connection => {
     const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${index}`;
-    const conn = { index, generation: 0, connected: false } as Connection;
+    const conn = { index, generation: 0, connected: false, held: [], heldById: new Map() } as unknown as Connection;
     conn.client = mqtt.connect(config.MQTT_URL, {
       protocolVersion: 5,
       clientId,
@@ -207,6 +288,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       properties: { sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S, receiveMaximum: config.MQTT_RECEIVE_MAXIMUM },
       customHandleAcks: onMessage(conn),
     });
+    holdPubacks(conn);
+    conn.client.on('message', onQos0);
     conn.client.on('connect', (connack) => {
       conn.connected = true;
       metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
@@ -216,6 +299,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       if (conn.connected) log.warn({ clientId }, 'MQTT connection closed');
       conn.connected = false;
       conn.generation += 1;
+      // The broker redelivers every unacknowledged message of the session: held acks are void.
+      conn.held = [];
+      conn.heldById.clear();
+      conn.blocked = undefined;
       metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
     });
     conn.client.on('error', (error) => log.warn({ clientId, err: error.message }, 'MQTT client error'));

@@ -23,8 +23,12 @@ export const IngestEnv = z.object({
   MQTT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`ondijon-ingest-${hostname()}`),
   /** MQTT 5 session expiry, s: how long the broker keeps an absent ingest's queue (default one day). */
   MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(1).default(86_400),
-  /** MQTT 5 receive maximum: QoS 1 messages the broker may have in flight per connection (bounds memory). */
-  MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(256),
+  /**
+   * MQTT 5 receive maximum: QoS 1 messages the broker may have in flight per connection. Ingest holds at
+   * most connections × this many messages (the broker enforces it), which bounds memory; 64 keeps a
+   * connection busy across a Kafka round trip of a few ms.
+   */
+  MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(64),
   /** MQTT keepalive, s. */
   MQTT_KEEPALIVE_S: z.coerce.number().int().min(5).default(60),
   /**

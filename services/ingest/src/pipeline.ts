@@ -28,6 +28,9 @@ export const SERVICE_VERSION = '0.1.0';
 /** The dead-letter topic of ingest (without test prefix). */
 export const DEAD_LETTER_TOPIC = 'dlq.s3.ingest.v1';
 
+/** `content-type` header of structured-mode CloudEvents on Kafka. */
+export const CLOUDEVENTS_CONTENT_TYPE = 'application/cloudevents+json; charset=UTF-8';
+
 /** One MQTT message as ingest received it. */
 export interface IncomingMessage {
   /** Full MQTT topic, including any test prefix. */
@@ -193,10 +196,11 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
       topic,
       key: equipmentId,
       value: JSON.stringify(envelope),
+      // Structured CloudEvents (Kafka binding §3.2): the attributes are in the value, the header says so.
+      // ce_id/ce_type/ce_source headers are left out: kafkajs encodes headers slowly (measured 7.5k rec/s
+      // with six headers vs 12k with three, services/ingest/bench) and they duplicate the value.
       headers: {
-        [HEADERS.id]: id,
-        [HEADERS.type]: envelope.type,
-        [HEADERS.source]: envelope.source,
+        'content-type': CLOUDEVENTS_CONTENT_TYPE,
         [HEADERS.sensitivity]: outcome.sensitivity,
         [HEADERS.policyRevision]: ctx.policy.revision,
         [HEADERS.class]: classLabel(outcome.sensitivity),

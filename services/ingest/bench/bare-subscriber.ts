@@ -1,0 +1,33 @@
+// Child process of the ingest bench: a bare MQTT 5 QoS 1 subscriber that acknowledges each message at
+// once (mqtt.js default handling), counting until BENCH_EXPECT messages, then printing one JSON line.
+import mqtt from 'mqtt';
+
+const expect = Number(process.env.BENCH_EXPECT ?? '0');
+const client = mqtt.connect(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883', {
+  protocolVersion: 5,
+  clientId: process.env.BENCH_CLIENT_ID ?? `bench-bare-${process.pid}`,
+  clean: false,
+  properties: { sessionExpiryInterval: 300 },
+});
+let count = 0;
+let first = 0;
+let last = 0;
+client.on('message', () => {
+  const now = Date.now();
+  if (count === 0) first = now;
+  count += 1;
+  last = now;
+  if (count === expect) {
+    console.log(JSON.stringify({ count, first, last }));
+    client.end(false, {}, () => process.exit(0));
+  }
+});
+client.on('connect', () => {
+  client.subscribe(process.env.BENCH_FILTER ?? '#', { qos: 1 }, (error) => {
+    if (error) {
+      console.error(error.message);
+      process.exit(1);
+    }
+    console.log(JSON.stringify({ subscribed: true }));
+  });
+});

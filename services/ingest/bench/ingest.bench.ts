@@ -1,0 +1,239 @@
+// `pnpm bench:ingest`: in one run, (1) the bare MQTT QoS 1 rate — a subscriber process that acks each
+// message at once — and (2) the ingest rate end to end — published → acknowledged by Kafka — with an
+// ingest process (`node --import tsx services/ingest/src/main.ts`), p50/p99 latency and peak RSS of
+// both subscriber processes. Same publisher, same payloads, same message count. Prints a table and
+// writes reports/bench-ingest.json. A measurement, not a test: it asserts nothing about speed.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import mqtt, { type MqttClient } from 'mqtt';
+import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
+import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
+import { makeRegistry, payloadFor } from '../test/fixtures';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
+const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883';
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? '30000');
+const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
+const WINDOW = Number(process.env.BENCH_PUBLISH_WINDOW ?? '1000');
+const HTTP_PORT = Number(process.env.BENCH_HTTP_PORT ?? '19481');
+
+const run = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
+const kafka = createKafka({ brokers: KAFKA_BROKERS.split(','), clientId: run });
+
+function quantile(sorted: number[], q: number): number {
+  if (sorted.length === 0) return NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+}
+
+/** Peak resident set of a process (VmHWM), MiB; Linux only. */
+function peakRssMiB(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const m = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Math.round(Number(m[1]) / 1024) : null;
+  } catch {
+    return null;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+async function connectPublisher(): Promise<MqttClient> {
+  const client = mqtt.connect(MQTT_URL, { protocolVersion: 5, clientId: `${run}-pub`, clean: true });
+  await new Promise<void>((resolve, reject) => {
+    client.once('connect', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
+
+/** Publishes at QoS 1 with at most WINDOW unacked; records when each message was handed to the client. */
+async function publish(client: MqttClient, messages: { topic: string; payload: string; id: string }[], sentAt: Map<string, number>): Promise<void> {
+  const pending = new Set<Promise<unknown>>();
+  for (const m of messages) {
+    sentAt.set(m.id, Date.now());
+    const p = client.publishAsync(m.topic, m.payload, { qos: 1 });
+    pending.add(p);
+    void p.finally(() => pending.delete(p));
+    if (pending.size >= WINDOW) await Promise.race(pending);
+  }
+  await Promise.all(pending);
+}
+
+function lines(child: ChildProcess): AsyncIterableIterator<string> {
+  return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
+}
+
+async function bareRun(messages: { topic: string; payload: string; id: string }[], prefix: string) {
+  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/ingest/bench/bare-subscriber.ts')], {
+    cwd: repoRoot,
+    env: { ...process.env, MQTT_URL, BENCH_EXPECT: String(messages.length), BENCH_FILTER: `${prefix}#`, BENCH_CLIENT_ID: `${run}-bare` },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const out = lines(child);
+  await out.next(); // subscribed
+  const publisher = await connectPublisher();
+  const sentAt = new Map<string, number>();
+  const t0 = Date.now();
+  let rss: number | null = null;
+  const sampler = setInterval(() => (rss = peakRssMiB(child.pid) ?? rss), 200);
+  await publish(publisher, messages, sentAt);
+  const published = Date.now();
+  const done = JSON.parse((await out.next()).value as string) as { count: number; first: number; last: number };
+  clearInterval(sampler);
+  await publisher.endAsync();
+  return { messages: messages.length, received: done.count, seconds: (done.last - t0) / 1000, publishSeconds: (published - t0) / 1000, ratePerS: done.count / ((done.last - t0) / 1000), peakRssMiB: rss };
+}
+
+async function ingestRun(messages: { topic: string; payload: string; id: string }[], registryFile: string, mqttPrefix: string, kafkaPrefix: string) {
+  const env = {
+    ...process.env,
+    KAFKA_BROKERS,
+    MQTT_URL,
+    LOG_LEVEL: 'warn',
+    INGEST_CONNECTIONS: String(CONNECTIONS),
+    MQTT_SHARE_GROUP: run,
+    MQTT_CLIENT_ID_PREFIX: `${run}-ing`,
+    MQTT_SESSION_EXPIRY_S: '300',
+    MQTT_TOPIC_PREFIX: mqttPrefix,
+    KAFKA_TOPIC_PREFIX: kafkaPrefix,
+    REGISTRY_FILE: registryFile,
+    HTTP_PORT: String(HTTP_PORT),
+  };
+  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--import', 'tsx', path.join(repoRoot, 'services/ingest/src/main.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const readyBy = Date.now() + 60_000;
+  for (;;) {
+    const res = await fetch(`http://127.0.0.1:${HTTP_PORT}/readyz`).catch(() => undefined);
+    if (res?.status === 200) break;
+    if (Date.now() > readyBy) throw new Error('ingest did not become ready within 60 s');
+    await sleep(200);
+  }
+  const admin = kafka.admin();
+  await admin.connect();
+  const telTopics = topicList.filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1').map((t) => `${kafkaPrefix}${t.name}`);
+  const count = async () => {
+    let n = 0;
+    for (const t of telTopics) for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
+    return n;
+  };
+  const before = await count();
+  const publisher = await connectPublisher();
+  const sentAt = new Map<string, number>();
+  let rss: number | null = null;
+  const sampler = setInterval(() => (rss = peakRssMiB(child.pid) ?? rss), 200);
+  const t0 = Date.now();
+  await publish(publisher, messages, sentAt);
+  const published = Date.now();
+  const deadline = Date.now() + 300_000;
+  while ((await count()) - before < messages.length && Date.now() < deadline) await sleep(100);
+  clearInterval(sampler);
+  rss = peakRssMiB(child.pid) ?? rss;
+  await publisher.endAsync();
+  // Latency: Kafka record timestamp (set by the producer as it sends the batch that Kafka then acks) minus publish time.
+  const ids = new Set<string>();
+  const latencies: number[] = [];
+  let lastTs = 0;
+  let dead = 0;
+  for (const t of telTopics) {
+    for (const r of await readAll(kafka, t, { timeoutMs: 120_000 })) {
+      if (t.endsWith('dlq.s3.ingest.v1')) {
+        dead += 1;
+        continue;
+      }
+      const id = (JSON.parse(r.value ?? '{}') as { id: string }).id;
+      const ts = Number(r.message.timestamp);
+      const sent = sentAt.get(id);
+      if (sent !== undefined && !ids.has(id)) latencies.push(ts - sent);
+      ids.add(id);
+      lastTs = Math.max(lastTs, ts);
+    }
+  }
+  await admin.disconnect();
+  const metricsText = await (await fetch(`http://127.0.0.1:${HTTP_PORT}/metrics`)).text();
+  child.kill('SIGTERM');
+  await new Promise((resolve) => child.once('exit', resolve));
+  latencies.sort((a, b) => a - b);
+  const missing = messages.filter((m) => !ids.has(m.id)).length;
+  const received = /ondijon_ingest_messages_received_total (\d+)/.exec(metricsText)?.[1];
+  return {
+    messages: messages.length,
+    uniqueInKafka: ids.size,
+    missing,
+    deadLetters: dead,
+    mqttReceived: received === undefined ? null : Number(received),
+    seconds: (lastTs - t0) / 1000,
+    publishSeconds: (published - t0) / 1000,
+    ratePerS: ids.size / ((lastTs - t0) / 1000),
+    latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN },
+    peakRssMiB: rss,
+    connections: CONNECTIONS,
+  };
+}
+
+async function main(): Promise<void> {
+  const registry = makeRegistry(`b${randomBytes(3).toString('hex')}`, 50);
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
+  const registryFile = path.join(dir, 'equipment.json');
+  writeFileSync(registryFile, JSON.stringify(registry));
+  const kafkaPrefix = `${run}.`;
+  const admin = kafka.admin();
+  await admin.connect();
+  const specs = topicList.map((t) => ({ ...t, name: `${kafkaPrefix}${t.name}` }));
+  await provisionTopics(admin, specs, { replicationFactor: 1 });
+
+  const build = (prefix: string) =>
+    Array.from({ length: MESSAGES }, (_, i) => {
+      const e = registry.equipment[i % registry.equipment.length]!;
+      const seq = Math.floor(i / registry.equipment.length);
+      return { topic: `${prefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`, payload: JSON.stringify(payloadFor(e.family, seq)), id: eventId(e.equipmentId, seq) };
+    });
+
+  console.log(`ingest bench: ${MESSAGES} messages, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`);
+  const bare = await bareRun(build(`bench/${run}/bare/`), `bench/${run}/bare/`);
+  const ingest = await ingestRun(build(`bench/${run}/ingest/`), registryFile, `bench/${run}/ingest/`, kafkaPrefix);
+  const ratio = ingest.ratePerS / bare.ratePerS;
+
+  const rows = [
+    ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB'],
+    ['bare MQTT QoS 1', String(bare.messages), String(bare.received), bare.seconds.toFixed(2), bare.ratePerS.toFixed(0), '-', '-', String(bare.peakRssMiB ?? '?')],
+    ['ingest → Kafka', String(ingest.messages), String(ingest.uniqueInKafka), ingest.seconds.toFixed(2), ingest.ratePerS.toFixed(0), String(ingest.latencyMs.p50), String(ingest.latencyMs.p99), String(ingest.peakRssMiB ?? '?')],
+  ];
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  console.log(`ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}`);
+
+  const report = {
+    bench: 'ingest',
+    at: new Date().toISOString(),
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    settings: { messages: MESSAGES, connections: CONNECTIONS, publishWindow: WINDOW },
+    bare,
+    ingest,
+    ratio,
+    target: { ratio: 0.5, loss: 0 },
+    meetsTarget: ratio >= 0.5 && ingest.missing === 0,
+  };
+  mkdirSync(path.join(repoRoot, 'reports'), { recursive: true });
+  writeFileSync(path.join(repoRoot, 'reports', 'bench-ingest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  console.log('wrote reports/bench-ingest.json');
+
+  // The bench's own topics go away; the report keeps the figures.
+  await admin.deleteTopics({ topics: specs.map((s) => s.name), timeout: 30_000 }).catch(() => undefined);
+  await admin.disconnect();
+}
+
+main().then(
+  () => process.exit(0),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
