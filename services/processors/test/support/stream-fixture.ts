@@ -209,13 +209,32 @@ export function referenceTraffic15m(unique: FixtureRecord[]): Map<string, Record
  * Spawns the processors service (`tsx services/processors/src/main.ts`) with `env`. Node runs it with
  * tsx as a loader in this one process (the `tsx` binary would fork a child a SIGKILL does not reach).
  */
-export function spawnProcessors(env: Record<string, string>): ChildProcess {
+export function spawnProcessors(
+  env: Record<string, string>,
+  onLog?: (line: Record<string, unknown>) => void,
+): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', 'services/processors/src/main.ts'], {
     cwd: ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', PROBE_PORT: '0', ...env },
-    stdio: ['ignore', 'ignore', 'pipe'],
+    stdio: ['ignore', onLog ? 'pipe' : 'ignore', 'pipe'],
   });
   child.stderr?.resume();
+  if (onLog && child.stdout) {
+    let buf = '';
+    child.stdout.on('data', (chunk: Buffer) => {
+      buf += chunk.toString();
+      let i;
+      while ((i = buf.indexOf('\n')) >= 0) {
+        const line = buf.slice(0, i);
+        buf = buf.slice(i + 1);
+        try {
+          onLog(JSON.parse(line) as Record<string, unknown>);
+        } catch {
+          /* not a log line */
+        }
+      }
+    });
+  }
   return child;
 }
 
