@@ -1,0 +1,24 @@
+// Server side of the API benchmark, run as a child process so the load generator does not share
+// its event loop: the API over the store, and a plain node:http static server for the same CSV.
+import { createReadStream, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { buildApp } from '../src/app';
+import { loadApiConfig } from '../src/config';
+
+const dir = process.env.OPENDATA_DIR!;
+const csvPath = process.env.STATIC_CSV!;
+const app = await buildApp(loadApiConfig({ OPENDATA_DIR: dir, PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent' }));
+const apiUrl = await app.start();
+const size = statSync(csvPath).size;
+const statics = createServer((_req, res) => {
+  res.writeHead(200, { 'content-type': 'text/csv; charset=utf-8', 'content-length': size });
+  createReadStream(csvPath).pipe(res);
+});
+await new Promise<void>((r) => statics.listen(0, '127.0.0.1', r));
+const addr = statics.address();
+const staticUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
+process.stdout.write(`${JSON.stringify({ apiUrl, staticUrl })}\n`);
+process.on('SIGTERM', () => {
+  statics.close();
+  void app.close().then(() => process.exit(0));
+});
