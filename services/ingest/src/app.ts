@@ -79,7 +79,7 @@ function userProperty(packet: IPublishPacket, name: string): string | undefined 
 /** Builds the ingest service (STYLE.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const log = deps.logger ?? silentLogger();
-  const metrics = createIngestMetrics();
+  const metrics = createIngestMetrics({ inFlight: () => inFlight, producerBuffered: () => producer.bufferedRecords });
   const kafka =
     deps.kafka ??
     createKafka({
@@ -137,28 +137,41 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     return result;
   };
 
-  /** Writes one record, retrying until Kafka acknowledges it; false only when shutdown abandoned it. */
-  const produceDurably = async (record: OutgoingKafkaRecord): Promise<boolean> => {
-    const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
+  const kafkaBack = (topic: string): true => {
+    if (kafkaFailure !== null) {
+      log.info({ topic }, 'Kafka acknowledges again');
+      kafkaFailure = null;
+    }
+    return true;
+  };
+
+  /** Retries a failed record until Kafka acknowledges it; false only when shutdown abandoned it. */
+  const retry = async (topic: string, record: OutgoingKafkaRecord, error: unknown): Promise<boolean> => {
     for (let attempt = 0; ; attempt += 1) {
+      const reason = error instanceof Error ? error.message : String(error);
+      if (kafkaFailure === null) log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
+      kafkaFailure = reason;
+      metrics.kafkaRetries.inc();
+      if (abandon) return false;
+      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)), undefined, { signal: abandonController.signal }).catch(() => undefined);
+      if (abandon) return false;
       try {
         await producer.send(topic, { key: record.key, value: record.value, headers: record.headers });
-        if (kafkaFailure !== null) {
-          log.info({ topic }, 'Kafka acknowledges again');
-          kafkaFailure = null;
-        }
-        return true;
-      } catch (error) {
-        const reason = error instanceof Error ? error.message : String(error);
-        if (kafkaFailure === null) log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
-        kafkaFailure = reason;
-        metrics.kafkaRetries.inc();
-        if (abandon) return false;
-        const delay = Math.min(5_000, 200 * 2 ** Math.min(attempt, 5));
-        await sleep(delay, undefined, { signal: abandonController.signal }).catch(() => undefined);
-        if (abandon) return false;
+        return kafkaBack(topic);
+      } catch (next) {
+        error = next;
       }
     }
+  };
+
+  /** Writes one record, retrying until Kafka acknowledges it; false only when shutdown abandoned it. */
+  const produceDurably = (record: OutgoingKafkaRecord): Promise<boolean> => {
+    const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
+    // One promise on the happy path: this runs for every message.
+    return producer.send(topic, { key: record.key, value: record.value, headers: record.headers }).then(
+      () => kafkaBack(topic),
+      (error: unknown) => retry(topic, record, error),
+    );
   };
 
   /** Runs the pipeline; a defect on one message becomes its dead letter rather than a stalled connection. */
@@ -171,27 +184,34 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     }
   };
 
-  /** Writes the outcome durably; false when shutdown abandoned it. Counts it once written. */
-  const persist = async (outcome: ReturnType<typeof evaluate>, mqttTopic: string): Promise<boolean> => {
-    if (!(await produceDurably(outcome.record))) return false;
+  /** Counts a written outcome. */
+  const count = (outcome: ReturnType<typeof evaluate>, mqttTopic: string): void => {
     if (outcome.kind === 'accepted') metrics.produced.inc({ topic: outcome.record.topic });
     else {
       metrics.rejected.inc({ code: outcome.deadLetter.code });
       log.info({ code: outcome.deadLetter.code, id: outcome.deadLetter.id, mqttTopic, reasonCode: outcome.reasonCode }, 'message dead-lettered');
     }
-    return true;
   };
 
-  const track = (work: Promise<unknown>): void => {
+  /** Writes the outcome durably, then runs `done(ok)`; tracks it as in flight meanwhile. */
+  const persist = (outcome: ReturnType<typeof evaluate>, mqttTopic: string, t0: number, done: (ok: boolean) => void): void => {
     inFlight += 1;
-    metrics.inFlight.set(inFlight);
-    void work
-      .catch((error: unknown) => log.error({ err: error }, 'message handling failed'))
-      .finally(() => {
+    const settle = (ok: boolean): void => {
+      if (ok) {
+        count(outcome, mqttTopic);
+        metrics.latency.observe((performance.now() - t0) / 1000);
+      }
+      try {
+        done(ok);
+      } finally {
         inFlight -= 1;
-        metrics.inFlight.set(inFlight);
         if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
-      });
+      }
+    };
+    produceDurably(outcome.record).then(settle, (error: unknown) => {
+      log.error({ err: error }, 'message handling failed');
+      settle(false);
+    });
   };
 
   /** Sends the PUBACKs at the head of the queue whose messages are durable, in arrival order. */
@@ -233,13 +253,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
     conn.held.push(entry);
     conn.heldById.set(entry.messageId, entry);
-    track(
-      persist(outcome, topic).then((ok) => {
-        entry.state = ok ? 'durable' : 'abandoned';
-        if (ok) metrics.latency.observe((performance.now() - t0) / 1000);
-        releaseAcks(conn);
-      }),
-    );
+    persist(outcome, topic, t0, (ok) => {
+      entry.state = ok ? 'durable' : 'abandoned';
+      releaseAcks(conn);
+    });
     const code = outcome.kind === 'accepted' ? 0 : outcome.reasonCode;
     // Mosquitto 2.0.11 does not hold to the receive maximum once PUBACKs flow (measured: 524 unacked with
     // a maximum of 5), so ingest bounds itself: with `held` full, mqtt.js is not told to go on, it stops
@@ -254,7 +271,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     metrics.received.inc();
     const t0 = performance.now();
     const outcome = evaluate({ topic, payload });
-    track(persist(outcome, topic).then((ok) => ok && metrics.latency.observe((performance.now() - t0) / 1000)));
+    persist(outcome, topic, t0, () => undefined);
   };
 
   /** Hooks mqtt.js' packet writer so PUBACKs of held messages wait for their Kafka acknowledgement. */

@@ -13,8 +13,14 @@ export interface IngestMetrics {
   producerBuffered: Gauge;
 }
 
+/** Live values read when metrics are collected (not set per message: that costs on the hot path). */
+export interface IngestGaugeSources {
+  inFlight: () => number;
+  producerBuffered: () => number;
+}
+
 /** Creates ingest's metrics on a fresh registry (one per app, so tests can build several apps). */
-export function createIngestMetrics(): IngestMetrics {
+export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics {
   const registry = createMetricsRegistry('ingest');
   const name = (what: string) => metricName('ingest', what);
   return {
@@ -28,9 +34,23 @@ export function createIngestMetrics(): IngestMetrics {
       buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers: [registry],
     }),
-    inFlight: new Gauge({ name: name('messages_in_flight'), help: 'Messages received and not yet acknowledged', registers: [registry] }),
+    inFlight: new Gauge({
+      name: name('messages_in_flight'),
+      help: 'Messages received and not yet acknowledged',
+      registers: [registry],
+      collect() {
+        this.set(sources.inFlight());
+      },
+    }),
     kafkaRetries: new Counter({ name: name('kafka_retries_total'), help: 'Kafka sends retried after a failure', registers: [registry] }),
     mqttConnected: new Gauge({ name: name('mqtt_connections_connected'), help: 'MQTT connections currently connected', registers: [registry] }),
-    producerBuffered: new Gauge({ name: name('producer_buffered_records'), help: 'Records buffered or in flight in the Kafka producer', registers: [registry] }),
+    producerBuffered: new Gauge({
+      name: name('producer_buffered_records'),
+      help: 'Records buffered or in flight in the Kafka producer',
+      registers: [registry],
+      collect() {
+        this.set(sources.producerBuffered());
+      },
+    }),
   };
 }

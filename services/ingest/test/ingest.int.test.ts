@@ -3,7 +3,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@ondijon/acceptance';
 import { DeadLetter, TOPICS, eventId, type Family } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
+import { createBatchingProducer } from '@ondijon/kafka';
+import { testKafka } from '@ondijon/acceptance';
 import { buildApp, type IngestApp } from '../src/app';
+import { readDeadLetters, replayThroughMqtt, replayThroughPipeline, selectDeadLetters, summariseDeadLetters } from '../src/dead-letters';
+import { indexRegistry } from '../src/registry';
 import { loadIngestPolicy } from '../src/governance';
 import { connectPublisher, ingestFixture, payloadFor, publishAll, recordCount, telemetryIds, type IngestFixture, type Publication } from './helpers';
 
@@ -147,5 +151,44 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     }
     const truck = records.find((r) => r.topic === 'tel.s2.winter.v1')!;
     expect((JSON.parse(truck.value) as { lineage: { fieldActions: Record<string, string> } }).lineage.fieldActions.agentId).toBe('drop');
+  });
+
+  it('lists dead letters by code without payloads and replays them after a fix, keeping their id', async () => {
+    fixture = await ingestFixture('ingest-replay', 1);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const light = f.registry.equipment.find((e) => e.family === 'streetlight')!;
+    const newcomer = { ...light, equipmentId: `${light.equipmentId}-new` };
+    const unknownTopic = f.topicOf(newcomer);
+    const agent = 'agent-replay-secret-1';
+    publisher = await connectPublisher();
+    await publishAll(publisher, [
+      { topic: unknownTopic, payload: JSON.stringify(payloadFor('streetlight', 1)) },
+      { topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: -1, agentId: agent }) },
+    ]);
+    await waitFor(async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).length === 2, { timeoutMs: 30_000 });
+    const letters = await readDeadLetters(testKafka(), f.kafkaPrefix);
+    const summary = summariseDeadLetters(letters);
+    expect(summary.map((g) => [g.code, g.count]).sort()).toEqual([['ONDIJON_EQUIPMENT_UNKNOWN', 1], ['ONDIJON_SCHEMA_INVALID', 1]]);
+    expect(JSON.stringify(summary)).not.toContain(agent);
+
+    // The fix: the equipment is registered. Replay straight through the pipeline.
+    const fixed = indexRegistry({ ...f.registry, revision: 'fixed', equipment: [...f.registry.equipment, newcomer] });
+    const producer = createBatchingProducer(testKafka());
+    await producer.connect();
+    const ctx = { registry: fixed, policy, mqttTopicPrefix: f.mqttPrefix, maxPayloadBytes: 65_536, maxFutureSkewMs: 300_000, now: () => new Date() };
+    const results = await replayThroughPipeline(selectDeadLetters(letters, { codes: ['ONDIJON_EQUIPMENT_UNKNOWN'] }), ctx, producer, f.kafkaPrefix);
+    await producer.disconnect();
+    expect(results.map((r) => r.outcome)).toEqual(['accepted']);
+    expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(newcomer.equipmentId, 1)]);
+
+    // Replayed through MQTT while still invalid: rejected again, same id, replays 1.
+    const invalid = selectDeadLetters(letters, { codes: ['ONDIJON_SCHEMA_INVALID'] });
+    await replayThroughMqtt(invalid, publisher);
+    await waitFor(async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).some((d) => d.replays === 1), { timeoutMs: 30_000 });
+    const again = (await readDeadLetters(testKafka(), f.kafkaPrefix)).find((d) => d.id === invalid[0]!.id)!;
+    expect(again.replays).toBe(1);
+    expect(again.code).toBe('ONDIJON_SCHEMA_INVALID');
   });
 });

@@ -1,0 +1,116 @@
+import type { Kafka } from 'kafkajs';
+import type { MqttClient } from 'mqtt';
+import { DeadLetter, type ErrorCode } from '@ondijon/contracts';
+import { readAll, type BatchingProducer } from '@ondijon/kafka';
+import { DEAD_LETTER_TOPIC, processMessage, type PipelineContext } from './pipeline';
+import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
+
+/** Reads the dead-letter topic and keeps the latest letter of each id (a failed replay supersedes its original). */
+export async function readDeadLetters(kafka: Kafka, topicPrefix = ''): Promise<DeadLetter[]> {
+  const latest = new Map<string, DeadLetter>();
+  for (const r of await readAll(kafka, `${topicPrefix}${DEAD_LETTER_TOPIC}`, { timeoutMs: 120_000 })) {
+    const parsed = DeadLetter.safeParse(JSON.parse(r.value ?? 'null'));
+    if (!parsed.success) continue;
+    const seen = latest.get(parsed.data.id);
+    if (!seen || parsed.data.replays >= seen.replays) latest.set(parsed.data.id, parsed.data);
+  }
+  return [...latest.values()];
+}
+
+/** A sample letter as listed: no payload, no personal field. */
+export interface DeadLetterSample {
+  id: string;
+  mqttTopic: string | undefined;
+  reason: string;
+  fields: string[];
+  receivedAt: string;
+  replays: number;
+  payloadBytes: number;
+  replayable: boolean;
+  /** Only with `showPayload`, and never for withheld (S4, too large) payloads. */
+  payload?: string;
+}
+
+/** Counts per code with a few samples each, most frequent first. */
+export function summariseDeadLetters(letters: DeadLetter[], options: { samples?: number; showPayload?: boolean } = {}): { code: ErrorCode; count: number; samples: DeadLetterSample[] }[] {
+  const byCode = new Map<ErrorCode, DeadLetter[]>();
+  for (const d of letters) byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
+  return [...byCode]
+    .map(([code, list]) => ({
+      code,
+      count: list.length,
+      samples: list.slice(0, options.samples ?? 3).map((d) => ({
+        id: d.id,
+        mqttTopic: d.mqttTopic,
+        reason: d.reason,
+        // Field paths only: issue messages may quote the offending (possibly personal) value.
+        fields: (d.issues ?? []).map((i) => i.path),
+        receivedAt: d.receivedAt,
+        replays: d.replays,
+        payloadBytes: d.payloadBytes,
+        replayable: d.payloadBase64 !== null && d.mqttTopic !== undefined,
+        ...(options.showPayload && d.payloadBase64 !== null ? { payload: Buffer.from(d.payloadBase64, 'base64').toString('utf8') } : {}),
+      })),
+    }))
+    .sort((a, b) => b.count - a.count);
+}
+
+/** Which letters to replay. */
+export interface ReplaySelection {
+  codes?: string[];
+  ids?: string[];
+}
+
+/** Letters matching the selection (by code or by id; both empty selects nothing). */
+export function selectDeadLetters(letters: DeadLetter[], selection: ReplaySelection): DeadLetter[] {
+  const codes = new Set(selection.codes ?? []);
+  const ids = new Set(selection.ids ?? []);
+  return letters.filter((d) => codes.has(d.code) || ids.has(d.id));
+}
+
+/** What happened to one replayed letter. */
+export interface ReplayResult {
+  id: string;
+  outcome: 'accepted' | 'rejected-again' | 'republished' | 'not-replayable';
+  code?: ErrorCode;
+  topic?: string;
+}
+
+/**
+ * Replays letters straight through the pipeline (current registry and policy) and writes the outcome
+ * to Kafka: the telemetry record, or the letter again with the same id and `replays` + 1.
+ */
+export async function replayThroughPipeline(letters: DeadLetter[], ctx: PipelineContext, producer: BatchingProducer, topicPrefix = ''): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  for (const d of letters) {
+    if (d.payloadBase64 === null || d.mqttTopic === undefined) {
+      results.push({ id: d.id, outcome: 'not-replayable' });
+      continue;
+    }
+    const outcome = processMessage(ctx, { topic: d.mqttTopic, payload: Buffer.from(d.payloadBase64, 'base64'), replayOf: { id: d.id, replays: d.replays + 1 } });
+    await producer.send(`${topicPrefix}${outcome.record.topic}`, { key: outcome.record.key, value: outcome.record.value, headers: outcome.record.headers });
+    results.push(
+      outcome.kind === 'accepted'
+        ? { id: d.id, outcome: 'accepted', topic: outcome.record.topic }
+        : { id: d.id, outcome: 'rejected-again', code: outcome.deadLetter.code },
+    );
+  }
+  return results;
+}
+
+/** Replays letters by publishing them again on their MQTT topic (QoS 1), marked so ingest keeps their id. */
+export async function replayThroughMqtt(letters: DeadLetter[], client: MqttClient): Promise<ReplayResult[]> {
+  const results: ReplayResult[] = [];
+  for (const d of letters) {
+    if (d.payloadBase64 === null || d.mqttTopic === undefined) {
+      results.push({ id: d.id, outcome: 'not-replayable' });
+      continue;
+    }
+    await client.publishAsync(d.mqttTopic, Buffer.from(d.payloadBase64, 'base64'), {
+      qos: 1,
+      properties: { userProperties: { [REPLAY_OF_PROPERTY]: d.id, [REPLAYS_PROPERTY]: String(d.replays + 1) } },
+    });
+    results.push({ id: d.id, outcome: 'republished' });
+  }
+  return results;
+}
