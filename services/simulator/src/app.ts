@@ -78,6 +78,8 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
     let simStart: number | undefined;
     const wallStart = now();
     const pending = new Set<Promise<void>>();
+    // Acks settle in any order: records are appended one at a time.
+    let recording: Promise<void> = Promise.resolve();
     for await (const line of lines) {
       if (stopping) break;
       if (config.SIM_COUNT > 0 && stats.sent >= config.SIM_COUNT) break;
@@ -107,7 +109,11 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
           const k = `0x${reasonCode.toString(16)}`;
           stats.rejectedByReason[k] = (stats.rejectedByReason[k] ?? 0) + 1;
         } else stats.errors++;
-        await recorder?.write({ ...line, reasonCode });
+        if (recorder) {
+          const r = recorder;
+          recording = recording.then(() => r.write({ ...line, reasonCode }));
+          await recording;
+        }
       });
       pending.add(p);
       void p.finally(() => pending.delete(p));

@@ -36,7 +36,8 @@ export const NO_FAULTS: FaultConfig = {
   spoofedOperator: 0,
   excludedSource: 0,
   burstPerHour: 0,
-  lateByMs: 3 * 86_400_000,
+  // Beyond any window + grace + the stream runtime's revise horizon (6 days): routed as late, never revised.
+  lateByMs: 8 * 86_400_000,
   clockSkewMs: 10 * 365 * 86_400_000,
   burstMs: 10 * 60_000,
 };

@@ -11,8 +11,11 @@ const DAY_MS = 86_400_000;
 export const LATE_SEQ_BASE = 1_000_000_000_000;
 /** Operators of the Métropole's contracts (the MQTT operator segments). */
 export const OPERATORS = ['citelum', 'bouygues-es', 'dijon-metropole'] as const;
-/** Late reports are injected only after the stream has run this long, so every partition's stream time has advanced. */
-export const LATE_WARMUP_MS = HOUR_MS;
+/**
+ * Late reports are injected only after the stream has run this long, so every partition's stream time
+ * (and the processors' watermark) has advanced past the start: before that a record cannot be late.
+ */
+export const LATE_WARMUP_MS = 12 * HOUR_MS;
 
 /** Ground truth of one message: what it is and what the pipeline must do with it. */
 export interface MessageTag {

@@ -1,0 +1,108 @@
+/**
+ * Environment of each service for one pipeline run: its own topic prefix, MQTT prefix and share
+ * group, consumer groups, Redis key prefix, store folders and ports, so a run never touches another's
+ * data (acceptance test, benchmark), or the defaults (run-pipeline).
+ */
+import { createServer } from 'node:net';
+import { TOPICS, type TopicName, topicList } from '@ondijon/contracts';
+
+/** Where a run's services meet and keep their data. */
+export interface PipelinePlan {
+  /** Prefix of every Kafka topic ('' = the registry's names). */
+  topicPrefix: string;
+  /** Prefix of every MQTT topic ('' = none). */
+  mqttPrefix: string;
+  /** Unique suffix of group ids, client ids and key prefixes ('' = the services' defaults). */
+  runId: string;
+  registryFile: string;
+  opendataDir: string;
+  publisherStateDir: string;
+  ports: { ingest: number; processors: number; publisher: number; api: number };
+  endpoints: { kafkaBrokers: string[]; mqttUrl: string; redisUrl: string };
+  /** UNSAFE publication delay override (hours) for tests and demos; undefined = policy. */
+  publishDelayHours?: number;
+  /** Processors' idle flush, ms (a finished test stream closes its last windows after this). */
+  idleFlushMs?: number;
+  /** Ingest MQTT connections. */
+  ingestConnections?: number;
+  logLevel?: string;
+}
+
+/** A free TCP port on the loopback interface. */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Physical name of a registry topic in a run. */
+export function physical(plan: Pick<PipelinePlan, 'topicPrefix'>, topic: TopicName): string {
+  return `${plan.topicPrefix}${topic}`;
+}
+
+/** Topic specs of a run (the registry's, renamed with the prefix), for provisioning. */
+export function plannedTopics(plan: Pick<PipelinePlan, 'topicPrefix'>) {
+  return topicList.map((t) => ({ name: `${plan.topicPrefix}${t.name}`, partitions: t.partitions, retentionMs: t.retentionMs, cleanupPolicy: t.cleanupPolicy }));
+}
+
+/** The environment of each service of a run. */
+export function serviceEnvs(plan: PipelinePlan): Record<'ingest' | 'processors' | 'publisher' | 'opendata-api', Record<string, string>> {
+  const common = {
+    KAFKA_BROKERS: plan.endpoints.kafkaBrokers.join(','),
+    MQTT_URL: plan.endpoints.mqttUrl,
+    REDIS_URL: plan.endpoints.redisUrl,
+    LOG_LEVEL: plan.logLevel ?? 'info',
+  };
+  const run = (base: string) => (plan.runId === '' ? base : `${base}-${plan.runId}`);
+  const overrides = Object.fromEntries((Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]));
+  const aggregates: Record<string, TopicName> = {
+    'lighting-commune-hour': 'agg.s1.lighting-commune-hour.v1',
+    'traffic-flow': 'agg.s1.traffic-flow.v1',
+    'signal-status': 'agg.s1.signal-status.v1',
+    'winter-commune-day': 'agg.s2.winter-commune-day.v1',
+  };
+  return {
+    ingest: {
+      ...common,
+      KAFKA_TOPIC_PREFIX: plan.topicPrefix,
+      MQTT_TOPIC_PREFIX: plan.mqttPrefix,
+      MQTT_SHARE_GROUP: run('ingest').replace(/[^A-Za-z0-9_-]/g, '-'),
+      MQTT_CLIENT_ID_PREFIX: run('ondijon-ingest'),
+      REGISTRY_FILE: plan.registryFile,
+      HTTP_PORT: String(plan.ports.ingest),
+      ...(plan.ingestConnections ? { INGEST_CONNECTIONS: String(plan.ingestConnections) } : {}),
+    },
+    processors: {
+      ...common,
+      PROBE_PORT: String(plan.ports.processors),
+      PROCESSORS_GROUP_ID: run('ondijon-processors'),
+      STREAM_KEY_PREFIX: plan.runId === '' ? 'processors:stream:' : `processors:stream:${plan.runId}:`,
+      STREAM_TOPIC_OVERRIDES: JSON.stringify(overrides),
+      ...(plan.idleFlushMs ? { STREAM_IDLE_FLUSH_MS: String(plan.idleFlushMs) } : {}),
+    },
+    publisher: {
+      ...common,
+      PUBLISHER_PORT: String(plan.ports.publisher),
+      OPENDATA_DIR: plan.opendataDir,
+      PUBLISHER_STATE_DIR: plan.publisherStateDir,
+      PUBLISHER_GROUP_ID: run('ondijon-publisher'),
+      PUBLISHER_SOURCE_TOPICS: Object.entries(aggregates)
+        .map(([dataset, topic]) => `${dataset}=${physical(plan, topic)}`)
+        .join(','),
+      PUBLISHER_TICK_MS: '1000',
+      ...(plan.publishDelayHours !== undefined ? { PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: String(plan.publishDelayHours) } : {}),
+    },
+    'opendata-api': {
+      LOG_LEVEL: common.LOG_LEVEL,
+      OPENDATA_DIR: plan.opendataDir,
+      PORT: String(plan.ports.api),
+      RATE_LIMIT_ENABLED: 'false',
+    },
+  };
+}
