@@ -313,7 +313,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       log.info({ clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
     });
     conn.client.on('close', () => {
-      if (conn.connected) log.warn({ clientId }, 'MQTT connection closed');
+      if (conn.connected && !closing) log.warn({ clientId }, 'MQTT connection closed');
       conn.connected = false;
       conn.generation += 1;
       // The broker redelivers every unacknowledged message of the session: held acks are void.

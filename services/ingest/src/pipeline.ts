@@ -125,11 +125,11 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     const why = error instanceof SyntaxError ? error.message : 'invalid UTF-8';
     return reject({ code: 'ONDIJON_PAYLOAD_NOT_JSON', reason: `payload is not UTF-8 JSON: ${why}`, expectedSchema: family });
   }
-  const seq = (json as { seq?: unknown } | null)?.seq;
-  const knownId = Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
-
   const validation = validateTelemetry(family, json, { now: receivedAt.getTime(), maxFutureSkewMs: ctx.maxFutureSkewMs });
   if (!validation.ok) {
+    // The event id, when the sequence number is usable, so a replay of the fixed message dedupes with it.
+    const seq = (json as { seq?: unknown } | null)?.seq;
+    const knownId = Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
     return reject({
       code: validation.futureTime ? 'ONDIJON_TIME_IN_FUTURE' : 'ONDIJON_SCHEMA_INVALID',
       reason: formatIssues(validation.issues),
@@ -171,7 +171,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     source: `ondijon/${family}/${operator}/${equipmentId}`,
     type: telemetryEventType(family),
     subject: equipmentId,
-    time: new Date(telemetry.observedAt).toISOString(),
+    time: telemetry.observedAt,
     datacontenttype: 'application/json',
     dataschema: `schemas/telemetry/${family}.v1.json`,
     data: outcome.data,

@@ -1,0 +1,65 @@
+import { describe, expect, it } from 'vitest';
+import { DeadLetter, TOPICS, eventId, telemetryTopic } from '@ondijon/contracts';
+import { loadIngestPolicy } from '../src/governance';
+import { processMessage, type PipelineContext } from '../src/pipeline';
+import { indexRegistry } from '../src/registry';
+import { makeRegistry, payloadFor } from './fixtures';
+
+const registry = makeRegistry('unit', 1);
+const { policy } = loadIngestPolicy('');
+const now = new Date('2026-11-28T12:00:00Z');
+const ctx: PipelineContext = { registry: indexRegistry(registry), policy, mqttTopicPrefix: 'p/', maxPayloadBytes: 1024, maxFutureSkewMs: 60_000, now: () => now };
+const truck = registry.equipment.find((e) => e.family === 'winter-vehicle')!;
+const topicOf = (e = truck) => `p/${telemetryTopic(e.family, e.operator, e.equipmentId)}`;
+const payload = (over: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ ...payloadFor('winter-vehicle', 5), observedAt: '2026-11-28T11:59:00Z', ...over }));
+
+describe('processMessage', () => {
+  it('wraps a valid message in an envelope of its class topic, keyed by equipment id, agentId dropped', () => {
+    const out = processMessage(ctx, { topic: topicOf(), payload: payload() });
+    expect(out.kind).toBe('accepted');
+    if (out.kind !== 'accepted') return;
+    expect(out.record.topic).toBe('tel.s2.winter.v1');
+    expect(out.record.key).toBe(truck.equipmentId);
+    const env = TOPICS['tel.s2.winter.v1'].schema.parse(JSON.parse(out.record.value));
+    expect(env.id).toBe(eventId(truck.equipmentId, 5));
+    expect(env.data).not.toHaveProperty('agentId');
+    expect(env.lineage.fieldActions).toMatchObject({ agentId: 'drop', position: 'keep' });
+    expect(env.mqtttopic).toBe(telemetryTopic(truck.family, truck.operator, truck.equipmentId));
+    expect(out.record.headers).toMatchObject({ ondijon_sensitivity: 'S2', ondijon_class: 'S2 quasi-personal', ondijon_policyrevision: policy.revision });
+  });
+
+  it('checks the S4 source before anything else, so even an unparseable excluded payload is not kept', () => {
+    const out = processMessage(ctx, { topic: 'p/ondijon/v1/cctv-camera/citelum/cam-9', payload: Buffer.from('not json, a frame') });
+    expect(out.kind).toBe('rejected');
+    if (out.kind !== 'rejected') return;
+    expect(out.deadLetter.code).toBe('ONDIJON_SOURCE_EXCLUDED');
+    expect(out.deadLetter.payloadBase64).toBeNull();
+    expect(out.record.value).not.toContain('frame');
+    expect(DeadLetter.parse(JSON.parse(out.record.value)).payloadWithheld).toBe('excluded-source');
+  });
+
+  it.each([
+    ['ONDIJON_PAYLOAD_TOO_LARGE', topicOf(), Buffer.alloc(2048, 0x20)],
+    ['ONDIJON_PAYLOAD_NOT_JSON', topicOf(), Buffer.from([0x7b, 0xff, 0x7d])],
+    ['ONDIJON_SCHEMA_INVALID', topicOf(), payload({ speedKmh: 'fast' })],
+    ['ONDIJON_TIME_IN_FUTURE', topicOf(), payload({ observedAt: '2026-11-28T13:00:00Z' })],
+    ['ONDIJON_TOPIC_INVALID', 'q/ondijon/v1/winter-vehicle/dijon-metropole/x1', payload()],
+    ['ONDIJON_OPERATOR_MISMATCH', `p/ondijon/v1/winter-vehicle/citelum/${truck.equipmentId}`, payload()],
+  ])('rejects with %s', (code, topic, body) => {
+    const out = processMessage(ctx, { topic, payload: body });
+    expect(out.kind === 'rejected' && out.deadLetter.code).toBe(code);
+  });
+
+  it('names the field of a schema problem and keeps the event id when the sequence is usable', () => {
+    const out = processMessage(ctx, { topic: topicOf(), payload: payload({ speedKmh: -3 }) });
+    if (out.kind !== 'rejected') throw new Error('expected a rejection');
+    expect(out.deadLetter.issues?.map((i) => i.path)).toEqual(['speedKmh']);
+    expect(out.deadLetter.id).toBe(eventId(truck.equipmentId, 5));
+  });
+
+  it('keeps the id of a replayed dead letter and counts the replay', () => {
+    const out = processMessage(ctx, { topic: topicOf(), payload: Buffer.from('x'), replayOf: { id: 'dl-1', replays: 2 } });
+    if (out.kind !== 'rejected') throw new Error('expected a rejection');
+    expect(out.deadLetter).toMatchObject({ id: 'dl-1', replays: 2 });
+  });
+});
