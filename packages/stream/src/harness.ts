@@ -226,7 +226,7 @@ export function runProcessor(
 function runStateless(
   def: AnyStatelessProcessor,
   raw: RawRecord,
-  record: any,
+  record: unknown,
   log: (f: Record<string, unknown>, m: string) => void,
   result: HarnessResult,
 ): void {

@@ -1,4 +1,4 @@
-import { TOPICS, type TopicName } from '@ondijon/contracts';
+import { TOPICS } from '@ondijon/contracts';
 import { commonEnv, loadConfig } from '@ondijon/service-kit';
 import { z } from 'zod';
 
@@ -10,7 +10,7 @@ const topicOverrides = z
       const parsed = z.record(z.string(), z.string().min(1)).parse(JSON.parse(s));
       for (const k of Object.keys(parsed))
         if (!(k in TOPICS)) ctx.addIssue({ code: 'custom', message: `unknown topic ${k}` });
-      return parsed as Partial<Record<TopicName, string>>;
+      return parsed;
     } catch {
       ctx.addIssue({
         code: 'custom',
@@ -44,7 +44,7 @@ export const ProcessorsEnv = z.object({
   /** Emitter period besides after each chunk, ms. */
   STREAM_EMIT_INTERVAL_MS: z.coerce.number().int().positive().default(500),
   /** Records per atomic Redis state update. */
-  STREAM_MAX_CHUNK: z.coerce.number().int().min(1).max(5_000).default(500),
+  STREAM_MAX_CHUNK: z.coerce.number().int().min(1).max(5_000).default(1_000),
   /** Kafka consumer session timeout, ms: how long a dead instance keeps its partitions (broker minimum 6000). */
   STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   /** Registry topic → physical topic, JSON (tests and staging run on their own topics). */

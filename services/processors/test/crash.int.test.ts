@@ -142,6 +142,7 @@ describe('processors under crashes', () => {
 
   it('gives the exact aggregates after random SIGKILLs and restarts', async () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
+    // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
     console.info(`crash test seed ${seed}`);
     const { unique, produceOrder } = buildStream(seed, 4, 20);
     const ctx = await setup('crash');
@@ -163,6 +164,7 @@ describe('processors under crashes', () => {
       await new Promise((r) => setTimeout(r, Math.floor(next() * 600)));
       await kill(child);
       kills += 1;
+      // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
       console.info(`run ${i}: killed after ${await ctx.applied()} of ${total} records applied`);
       if ((await ctx.applied()) === total) break;
     }
@@ -177,6 +179,7 @@ describe('processors under crashes', () => {
 
   it('two instances in one group split the partitions; one killed mid-stream, still exact', async () => {
     const seed = Number(process.env.CRASH_SEED ?? (Date.now() + 1) % 100_000);
+    // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
     console.info(`two-instance test seed ${seed}`);
     const { unique, produceOrder } = buildStream(seed, 3, 20);
     const ctx = await setup('pair');
@@ -213,6 +216,7 @@ describe('processors under crashes', () => {
     });
     await kill(a);
     const ownedByA = new Set(claimed.a);
+    // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
     console.info(`instance a claimed ${claimed.a.size} partitions, b ${claimed.b.size}, before the kill`);
     await ctx.produce(produceOrder.slice(half));
     await finish(ctx, produceOrder.length);

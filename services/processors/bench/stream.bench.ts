@@ -1,0 +1,211 @@
+// pnpm bench:stream — records/s of a windowed aggregation with Redis state (the built-in
+// lighting-commune-hour on the real runtime), next to the raw kafkajs consume rate of the same topic
+// in the same run, and the p99 of window close → result acknowledged by Kafka. Prints a table and
+// writes reports/bench-stream.json. Needs the stack (`pnpm stack up`). Not a test: no assertions.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import {
+  createTestTopic,
+  deleteGroups,
+  deleteRedisKeys,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+} from '@ondijon/acceptance';
+import { COMMUNES } from '@ondijon/contracts';
+import { createBatchingProducer } from '@ondijon/kafka';
+import { createStreamRuntime, telemetryEnvelope, type StreamLogger } from '@ondijon/stream';
+import { Redis } from 'ioredis';
+import { lightingCommuneHour } from '../src/processors/lighting-commune-hour';
+
+const LAMPS_PER_COMMUNE = Number(process.env.BENCH_LAMPS ?? 10);
+const HOURS = Number(process.env.BENCH_HOURS ?? 24);
+const REPORT_EVERY_S = 120;
+const silent: StreamLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+  child: () => silent,
+};
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+async function main(): Promise<void> {
+  const kafka = testKafka(uniqueName('bench-stream'));
+  const redis = new Redis(testEndpoints().redisUrl);
+  const topics = {
+    input: await createTestTopic('bench-stream-in', { partitions: 6 }),
+    output: await createTestTopic('bench-stream-out', { partitions: 3 }),
+    dlq: await createTestTopic('bench-stream-dlq'),
+    late: await createTestTopic('bench-stream-late'),
+  };
+  const name = uniqueName('bench-stream').toLowerCase();
+  try {
+    // Input: every commune, LAMPS_PER_COMMUNE luminaires reporting every 2 min for HOURS hours, in time order.
+    const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - (HOURS + 2) * 3_600_000;
+    const values: { key: string; value: string }[] = [];
+    for (let k = 0; k < (HOURS * 3600) / REPORT_EVERY_S; k++) {
+      for (const c of COMMUNES) {
+        for (let l = 0; l < LAMPS_PER_COMMUNE; l++) {
+          const id = `SL-${c.insee}-001-${String(l).padStart(3, '0')}`;
+          const env = telemetryEnvelope(
+            'streetlight',
+            {
+              seq: k,
+              observedAt: new Date(start + k * REPORT_EVERY_S * 1000 + l * 100).toISOString(),
+              state: k % 3 === 0 ? 'dimmed' : 'on',
+              dimLevelPct: 60,
+              powerW: 45,
+              energyWh: 1.5,
+              intervalS: REPORT_EVERY_S,
+              burningHours: 1000,
+              faults: [],
+            },
+            { equipmentId: id, commune: c.insee },
+          );
+          values.push({ key: id, value: JSON.stringify(env) });
+        }
+      }
+    }
+    const producer = createBatchingProducer(kafka, { maxBatch: 2000 });
+    await producer.connect();
+    const tp0 = Date.now();
+    await Promise.all(values.map((v) => producer.send(topics.input, v)));
+    await producer.disconnect();
+    console.log(`produced ${values.length} records in ${Date.now() - tp0} ms`);
+
+    // Raw: a kafkajs consumer that only counts, from the first batch to the last record.
+    const raw = await (async () => {
+      const consumer = kafka.consumer({
+        groupId: `${name}-raw`,
+        maxBytesPerPartition: 1_048_576,
+        maxWaitTimeInMs: 250,
+      });
+      await consumer.connect();
+      await consumer.subscribe({ topic: topics.input, fromBeginning: true });
+      let n = 0;
+      let first = 0;
+      let last = 0;
+      await new Promise<void>((resolve, reject) => {
+        consumer
+          .run({
+            eachBatch: async ({ batch }) => {
+              if (first === 0) first = performance.now();
+              n += batch.messages.length;
+              if (n >= values.length) {
+                last = performance.now();
+                resolve();
+              }
+            },
+          })
+          .catch(reject);
+      });
+      await consumer.disconnect();
+      return { records: n, ms: last - first, rate: n / ((last - first) / 1000) };
+    })();
+
+    // Windowed aggregation with Redis state: the real runtime and the built-in processor.
+    let first = 0;
+    let last = 0;
+    let processed = 0;
+    const runtime = createStreamRuntime([lightingCommuneHour], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      keyPrefix: `${name}:`,
+      idleFlushMs: 5_000,
+      emitIntervalMs: 200,
+      topicOverrides: {
+        'tel.s1.lighting.v1': topics.input,
+        'agg.s1.lighting-commune-hour.v1': topics.output,
+        'dlq.s3.stream.v1': topics.dlq,
+        'late.s2.stream.v1': topics.late,
+      },
+      metrics: {
+        processed: (_p, _t, n) => {
+          if (first === 0) first = performance.now();
+          processed += n;
+          if (processed >= values.length) last = performance.now();
+        },
+        deadLettered: () => undefined,
+        late: () => undefined,
+        duplicates: () => undefined,
+        emitted: () => undefined,
+        lag: () => undefined,
+        emitLatency: () => undefined,
+      },
+    });
+    await runtime.start();
+    while (last === 0) await new Promise((r) => setTimeout(r, 20));
+    // Wait for the idle flush to emit the last windows, so every window's latency is measured.
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const b = await runtime.backlog();
+      if (b.open + b.closing + b.dirty === 0 || Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const stats = runtime.stats();
+    await runtime.close();
+    const agg = { records: processed, ms: last - first, rate: processed / ((last - first) / 1000) };
+    const lat = [...stats.emitLatenciesMs].sort((a, b) => a - b);
+    const report = {
+      date: new Date().toISOString(),
+      machine: { cpus: cpus().length, node: process.version },
+      input: {
+        records: values.length,
+        partitions: 6,
+        communes: COMMUNES.length,
+        lampsPerCommune: LAMPS_PER_COMMUNE,
+        hours: HOURS,
+      },
+      rawConsume: { recordsPerSecond: Math.round(raw.rate), ms: Math.round(raw.ms) },
+      windowedAggregation: {
+        processor: lightingCommuneHour.name,
+        recordsPerSecond: Math.round(agg.rate),
+        ms: Math.round(agg.ms),
+        emitted: stats.emitted,
+        conflicts: stats.conflicts,
+        duplicates: stats.duplicates,
+      },
+      ratio: agg.rate / raw.rate,
+      target: 0.5,
+      windowCloseToEmittedMs: {
+        samples: lat.length,
+        p50: percentile(lat, 50),
+        p99: percentile(lat, 99),
+        max: lat[lat.length - 1] ?? null,
+      },
+    };
+    console.log('');
+    console.log('| measure                                     | value |');
+    console.log('|---------------------------------------------|------:|');
+    console.log(`| input records                               | ${values.length} |`);
+    console.log(`| raw kafkajs consume, records/s              | ${report.rawConsume.recordsPerSecond} |`);
+    console.log(
+      `| windowed aggregation + Redis, records/s     | ${report.windowedAggregation.recordsPerSecond} |`,
+    );
+    console.log(`| ratio (target ≥ 0.50)                       | ${report.ratio.toFixed(2)} |`);
+    console.log(`| window close → result acked, p50 ms         | ${report.windowCloseToEmittedMs.p50} |`);
+    console.log(`| window close → result acked, p99 ms         | ${report.windowCloseToEmittedMs.p99} |`);
+    console.log(`| windows emitted (samples)                   | ${stats.emitted} (${lat.length}) |`);
+    mkdirSync('reports', { recursive: true });
+    writeFileSync('reports/bench-stream.json', `${JSON.stringify(report, null, 2)}\n`);
+    console.log('\nwrote reports/bench-stream.json');
+  } finally {
+    await deleteTopics(Object.values(topics));
+    await deleteGroups([`${name}-raw`, `${name}.${lightingCommuneHour.name}`]);
+    await deleteRedisKeys(redis, `${name}:`);
+    await redis.quit();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
