@@ -144,13 +144,14 @@ describe('processors under crashes', () => {
     const seed = Number(process.env.CRASH_SEED ?? Date.now() % 100_000);
     // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
     console.info(`crash test seed ${seed}`);
-    const { unique, produceOrder } = buildStream(seed, 4, 20);
+    const { unique, produceOrder } = buildStream(seed, 6, 30);
     const ctx = await setup('crash');
     await ctx.produce(produceOrder);
     const total = produceOrder.length;
     let rand = seed;
     const next = () => (rand = (rand * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
     let kills = 0;
+    let midStream = 0;
     for (let i = 0; i < 4; i++) {
       const before = await ctx.applied();
       const child = spawnProcessors(ctx.env);
@@ -161,14 +162,16 @@ describe('processors under crashes', () => {
         intervalMs: 20,
         message: `run ${i} made progress`,
       });
-      await new Promise((r) => setTimeout(r, Math.floor(next() * 600)));
+      await new Promise((r) => setTimeout(r, Math.floor(next() * 400)));
       await kill(child);
       kills += 1;
+      if ((await ctx.applied()) < total) midStream += 1;
       // eslint-disable-next-line no-console -- seeds and kill points must be visible to replay a failure
       console.info(`run ${i}: killed after ${await ctx.applied()} of ${total} records applied`);
       if ((await ctx.applied()) === total) break;
     }
     expect(kills).toBeGreaterThanOrEqual(2);
+    expect(midStream, 'kills before every record was applied').toBeGreaterThanOrEqual(2);
     const last = spawnProcessors(ctx.env);
     children.push(last);
     await finish(ctx, total);
