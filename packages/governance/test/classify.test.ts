@@ -103,6 +103,25 @@ describe('classification under policy variants', () => {
     expect(applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle')).data.speedKmh).toBe(30);
   });
 
+  it('by default the output is re-validated: a kept field of the wrong type is refused with ONDIJON_POLICY_INVALID', () => {
+    const bad = { ...sampleTelemetry('weather-station'), seq: 'seven' } as unknown as ReturnType<typeof sampleTelemetry<'weather-station'>>;
+    expect(() => applyPolicy(policy, 'weather-station', bad)).toThrow(/produced invalid stored weather-station data: seq/);
+    expect(() => applyPolicy(policy, 'weather-station', bad, { inputValidated: false })).toThrow(/produced invalid stored weather-station data: seq/);
+  });
+
+  it('inputValidated skips the second parse only when every action is keep or drop', () => {
+    const sample = sampleTelemetry('streetlight');
+    const fast = applyPolicy(policy, 'streetlight', sample, { inputValidated: true });
+    const checked = applyPolicy(policy, 'streetlight', sample);
+    expect(fast).toEqual(checked);
+    // A generalised value is computed here, so it is checked even when the input was validated.
+    const variant = policyVariant((p) => {
+      p.families['winter-vehicle'].fields.speedKmh = { class: 'S1', action: 'generalise', purpose: 'winter-service-operations', rule: { kind: 'band', width: 10 } };
+    });
+    const bad = { ...sampleTelemetry('winter-vehicle'), speedKmh: 'fast' } as unknown as ReturnType<typeof sampleTelemetry<'winter-vehicle'>>;
+    expect(() => applyPolicy(variant, 'winter-vehicle', bad, { inputValidated: true })).toThrow(/produced invalid stored winter-vehicle data: speedKmh/);
+  });
+
   it('a field the policy does not cover is refused with ONDIJON_POLICY_UNKNOWN_FIELD', () => {
     const sample = { ...sampleTelemetry('weather-station'), windKmh: 3 } as ReturnType<typeof sampleTelemetry<'weather-station'>>;
     try {
