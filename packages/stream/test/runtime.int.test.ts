@@ -13,6 +13,7 @@ import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  defineProcessor,
   defineWindowedAggregation,
   runProcessors,
   telemetryEnvelope,
@@ -240,6 +241,74 @@ describe('stream runtime on Kafka and Redis', () => {
       ]);
       const results = (await readAll(kafka, out)).map((r) => JSON.parse(r.value!).data);
       expect(results.map((d) => [d.revision, d.values.energyKwh])).toEqual([[0, 0.1]]);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('runs a stateless processor unchanged: outputs with provenance, poison to the dead-letter topic', async () => {
+    const name = uniqueName('rts')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
+    cleanup.add(() => deleteGroups([`${name}.${name}`]));
+    const input = await createTestTopic('stream-in3', { partitions: 2 });
+    const out = await createTestTopic('stream-out3');
+    const dlq = await createTestTopic('stream-dlq3');
+    cleanup.add(() => deleteTopics([input, out, dlq]));
+    const darkLamps = defineProcessor({
+      name,
+      version: '2.0.0',
+      inputs: ['tel.s1.lighting.v1'],
+      outputs: ['tel.s2.lighting.v1'],
+      process: (r, ctx) =>
+        telemetryOf(r.value, 'streetlight')?.energyWh === 0
+          ? {
+              topic: 'tel.s2.lighting.v1',
+              value: ctx.derive(r.value, r.value.data, { type: r.value.type, sensitivity: 'S2' }),
+            }
+          : undefined,
+    });
+    const runtime = await runProcessors([darkLamps], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      topicOverrides: { 'tel.s1.lighting.v1': input, 'tel.s2.lighting.v1': out, 'dlq.s3.stream.v1': dlq },
+    });
+    try {
+      const p = createBatchingProducer(kafka);
+      await p.connect();
+      await Promise.all([
+        p.send(input, { key: 'SL-01', value: JSON.stringify(lamp('SL-01', 1, 1, 0)) }),
+        p.send(input, { key: 'SL-02', value: JSON.stringify(lamp('SL-02', 1, 1, 50)) }),
+        p.send(input, { key: 'SL-03', value: '{"specversion":"1.0"}' }),
+      ]);
+      await p.disconnect();
+      const outputs = await waitFor(
+        async () => {
+          const list = await readAll(kafka, out);
+          return list.length > 0 ? list : undefined;
+        },
+        { message: 'stateless output' },
+      );
+      expect(outputs).toHaveLength(1);
+      const env = JSON.parse(outputs[0]!.value!);
+      expect(env).toMatchObject({
+        subject: 'SL-01',
+        sensitivity: 'S2',
+        lineage: { inputs: ['tel.s1.lighting.v1'], producer: name, producerVersion: '2.0.0' },
+      });
+      expect(outputs[0]!.headers.ondijon_sensitivity).toBe('S2');
+      const letters = await waitFor(
+        async () => {
+          const list = await readAll(kafka, dlq);
+          return list.length > 0 ? list.map((r) => JSON.parse(r.value!)) : undefined;
+        },
+        { message: 'dead letter' },
+      );
+      expect(letters.map((d) => [d.code, d.kafkaTopic])).toEqual([
+        ['ONDIJON_RECORD_INVALID', 'tel.s1.lighting.v1'],
+      ]);
     } finally {
       await runtime.close();
     }
