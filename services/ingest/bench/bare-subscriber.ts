@@ -18,7 +18,8 @@ client.on('message', () => {
   count += 1;
   last = now;
   if (count === expect) {
-    console.log(JSON.stringify({ count, first, last }));
+    const { user, system } = process.cpuUsage();
+    console.log(JSON.stringify({ count, first, last, cpuSeconds: (user + system) / 1e6 }));
     client.end(false, {}, () => process.exit(0));
   }
 });

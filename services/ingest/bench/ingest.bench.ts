@@ -6,7 +6,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -40,6 +40,22 @@ function peakRssMiB(pid: number | undefined): number | null {
   } catch {
     return null;
   }
+}
+
+/** CPU time (user + system) a process has used so far, s; Linux only. On a shared, loaded machine this
+ * per-message cost is steadier than the rates, which also depend on what else runs. */
+function cpuSeconds(pid: number | undefined): number | null {
+  if (pid === undefined) return null;
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (USER_HZ 100)
+  } catch {
+    return null;
+  }
+}
+
+function cpuUsPerMessage(before: number | null, after: number | null, messages: number): number | null {
+  return before === null || after === null ? null : Math.round(((after - before) * 1e6) / messages);
 }
 
 function sleep(ms: number): Promise<void> {
@@ -82,15 +98,21 @@ async function bareRun(messages: { topic: string; payload: string; id: string }[
   await out.next(); // subscribed
   const publisher = await connectPublisher();
   const sentAt = new Map<string, number>();
+  const cpu0 = cpuSeconds(child.pid);
   const t0 = Date.now();
   let rss: number | null = null;
-  const sampler = setInterval(() => (rss = peakRssMiB(child.pid) ?? rss), 200);
+  let cpu1: number | null = null;
+  const sampler = setInterval(() => {
+    rss = peakRssMiB(child.pid) ?? rss;
+    cpu1 = cpuSeconds(child.pid) ?? cpu1;
+  }, 200);
   await publish(publisher, messages, sentAt);
   const published = Date.now();
-  const done = JSON.parse((await out.next()).value as string) as { count: number; first: number; last: number };
+  const done = JSON.parse((await out.next()).value as string) as { count: number; first: number; last: number; cpuSeconds?: number };
   clearInterval(sampler);
+  cpu1 = done.cpuSeconds ?? cpu1;
   await publisher.endAsync();
-  return { messages: messages.length, received: done.count, seconds: (done.last - t0) / 1000, publishSeconds: (published - t0) / 1000, ratePerS: done.count / ((done.last - t0) / 1000), peakRssMiB: rss };
+  return { messages: messages.length, received: done.count, seconds: (done.last - t0) / 1000, publishSeconds: (published - t0) / 1000, ratePerS: done.count / ((done.last - t0) / 1000), peakRssMiB: rss, cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length) };
 }
 
 async function ingestRun(messages: { topic: string; payload: string; id: string }[], registryFile: string, mqttPrefix: string, kafkaPrefix: string) {
@@ -129,11 +151,13 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
   const sentAt = new Map<string, number>();
   let rss: number | null = null;
   const sampler = setInterval(() => (rss = peakRssMiB(child.pid) ?? rss), 200);
+  const cpu0 = cpuSeconds(child.pid);
   const t0 = Date.now();
   await publish(publisher, messages, sentAt);
   const published = Date.now();
   const deadline = Date.now() + 300_000;
   while ((await count()) - before < messages.length && Date.now() < deadline) await sleep(100);
+  const cpu1 = cpuSeconds(child.pid);
   clearInterval(sampler);
   rss = peakRssMiB(child.pid) ?? rss;
   await publisher.endAsync();
@@ -174,6 +198,7 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
     ratePerS: ids.size / ((lastTs - t0) / 1000),
     latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN },
     peakRssMiB: rss,
+    cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length),
     connections: CONNECTIONS,
   };
 }
@@ -202,18 +227,18 @@ async function main(): Promise<void> {
   const ratio = ingest.ratePerS / bare.ratePerS;
 
   const rows = [
-    ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB'],
-    ['bare MQTT QoS 1', String(bare.messages), String(bare.received), bare.seconds.toFixed(2), bare.ratePerS.toFixed(0), '-', '-', String(bare.peakRssMiB ?? '?')],
-    ['ingest → Kafka', String(ingest.messages), String(ingest.uniqueInKafka), ingest.seconds.toFixed(2), ingest.ratePerS.toFixed(0), String(ingest.latencyMs.p50), String(ingest.latencyMs.p99), String(ingest.peakRssMiB ?? '?')],
+    ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'CPU µs/msg'],
+    ['bare MQTT QoS 1', String(bare.messages), String(bare.received), bare.seconds.toFixed(2), bare.ratePerS.toFixed(0), '-', '-', String(bare.peakRssMiB ?? '?'), String(bare.cpuUsPerMessage ?? '?')],
+    ['ingest → Kafka', String(ingest.messages), String(ingest.uniqueInKafka), ingest.seconds.toFixed(2), ingest.ratePerS.toFixed(0), String(ingest.latencyMs.p50), String(ingest.latencyMs.p99), String(ingest.peakRssMiB ?? '?'), String(ingest.cpuUsPerMessage ?? '?')],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  console.log(`ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}`);
+  console.log(`ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}, load average: ${loadavg()[0]!.toFixed(1)}`);
 
   const report = {
     bench: 'ingest',
     at: new Date().toISOString(),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version },
+    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverage1m: loadavg()[0] },
     settings: { messages: MESSAGES, connections: CONNECTIONS, publishWindow: WINDOW },
     bare,
     ingest,
