@@ -25,7 +25,7 @@ export interface IngestPolicy {
   readonly revision: string;
   /** True when the source (MQTT family segment) is classed S4 and never ingested. */
   isExcludedSource(source: string): boolean;
-  /** Applies the field actions of the family; throws an `OnDijonError` when the policy cannot. */
+  /** Applies the field actions to telemetry already validated against its family schema; throws an `OnDijonError` when the policy cannot. */
   apply(family: Family, telemetry: Telemetry): PolicyOutcome;
   /** Kafka topic of a family's records of a class, or undefined when the policy routes them nowhere. */
   topicFor(family: Family, sensitivity: Sensitivity): TopicName | undefined;
