@@ -32,6 +32,8 @@ export interface RefCell {
   windowEnd: string;
   values: Record<string, number | null>;
   contributors: { equipment: number; operators: number; persons?: number };
+  /** For summed person-derived values: the largest and second-largest single contributor's share of the total. */
+  dominance?: Record<string, { top1: number; top2: number }>;
   inputRecords: number;
 }
 
@@ -85,10 +87,22 @@ class Cell {
   readonly operators = new Set<string>();
   readonly sums = new Map<string, number>();
   readonly sets = new Map<string, Set<string>>();
+  /** Per contributor sums (for dominance): field → contributor → sum. */
+  readonly by = new Map<string, Map<string, number>>();
   min = new Map<string, number>();
 
   add(name: string, x: number): void {
     this.sums.set(name, (this.sums.get(name) ?? 0) + x);
+  }
+  addBy(name: string, who: string, x: number): void {
+    let m = this.by.get(name);
+    if (!m) this.by.set(name, (m = new Map()));
+    m.set(who, (m.get(who) ?? 0) + x);
+  }
+  shares(name: string): { top1: number; top2: number } {
+    const v = [...(this.by.get(name)?.values() ?? [])].sort((a, b) => b - a);
+    const total = v.reduce((a, b) => a + b, 0);
+    return total === 0 ? { top1: 0, top2: 0 } : { top1: (v[0] ?? 0) / total, top2: (v[1] ?? 0) / total };
   }
   sum(name: string): number {
     return this.sums.get(name) ?? 0;
@@ -224,8 +238,12 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         const commune = pos ? nearestCommuneOf(pos.lat, pos.lon) : eq.commune;
         const c = touch(cellOf('winter-commune-day', { commune }, t, DAY));
         c.add('saltKg', p.saltKg as number);
+        c.addBy('saltKg', eq.equipmentId, p.saltKg as number);
         const activity = p.activity as string;
-        if (['salting', 'ploughing', 'sweeping', 'patrol'].includes(activity)) c.add(`m:${activity}`, p.distanceM as number);
+        if (['salting', 'ploughing', 'sweeping', 'patrol'].includes(activity)) {
+          c.add(`m:${activity}`, p.distanceM as number);
+          c.addBy(`km${activity[0]!.toUpperCase()}${activity.slice(1)}`, eq.equipmentId, p.distanceM as number);
+        }
         c.mark('vehicles', eq.equipmentId);
         if (activity !== 'idle') c.mark('vehiclesActive', eq.equipmentId);
         break;
@@ -291,6 +309,7 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         contributors.persons = c.count('vehicles');
       }
     }
+    const dominance = dataset === 'winter-commune-day' ? Object.fromEntries(['saltKg', 'kmSalting', 'kmPloughing', 'kmSweeping', 'kmPatrol'].map((f) => [f, c.shares(f)])) : undefined;
     out.set(key, {
       dataset,
       group,
@@ -298,6 +317,7 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
       windowEnd: new Date(start + size).toISOString(),
       values,
       contributors,
+      ...(dominance ? { dominance } : {}),
       inputRecords: c.records,
     });
   }

@@ -403,8 +403,10 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
           break;
         }
       }
-      // Out of order only within one hour, so the held report can never be late for an hourly window.
-      if (fault === 'out-of-order' && !(Math.floor(t / HOUR_MS) === Math.floor((t + intervalMs) / HOUR_MS) && t + intervalMs < toMs)) fault = null;
+      // Out of order only within the smallest window its report feeds (15 min for detector counts, an
+      // hour otherwise), so the held report is never late: an injected late report is the `late` fault.
+      const win = eq.family === 'traffic-detector' ? 15 * 60_000 : HOUR_MS;
+      if (fault === 'out-of-order' && !(Math.floor(t / win) === Math.floor((t + intervalMs) / win) && t + intervalMs < toMs)) fault = null;
       const text = JSON.stringify(obj);
       switch (fault) {
         case 'malformed-json':

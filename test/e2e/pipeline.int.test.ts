@@ -1,0 +1,332 @@
+/**
+ * The end-to-end acceptance test (issue 7): the simulator, with faults on, publishes a small fleet
+ * over 27 simulated hours through MQTT → ingest → Kafka → processors → publisher → open-data API,
+ * every service a child process started like in production. What comes out must equal the
+ * independent reference computation (test/reference), every injected fault must be accounted for,
+ * and nothing may be unexplained: accepted + duplicates + rejected + late = sent.
+ */
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import { type DeadLetter, eventId, type LateRecord, TOPICS, type TopicName } from '@ondijon/contracts';
+import { loadPolicy } from '@ondijon/governance';
+import { readAll } from '@ondijon/kafka';
+import { buildFleet, DEFAULT_FAULTS, type FaultConfig, generateStream, readRegistryFile, type SimMessage } from '@ondijon/simulator';
+import { stackProvision } from '@ondijon/stack';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { Cleanup, deleteGroups, deleteRedisKeys, deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '../setup/index';
+import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
+import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
+import { catalogReleases, COLUMNS, datastoreRows, fetchReleaseRows, latestPerPeriod, type Row, rowDiffs, rowKey } from './open-data';
+import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
+
+const SEED = 20_260_112;
+// 23:00Z on 11 January is midnight in Paris: the 27 h cover the whole Paris day of 12 January (every
+// dataset publishes it) and a little of the next, so every watermark passes the day's end.
+const FROM = Date.parse('2026-01-11T23:00:00Z');
+const TO = FROM + 27 * 3_600_000;
+const FRACTION = 0.4;
+const SPEED = 2_000;
+const FAULTS: FaultConfig = {
+  ...DEFAULT_FAULTS,
+  malformedJson: 0.004,
+  wrongTypes: 0.004,
+  duplicate: 0.01,
+  outOfOrder: 0.01,
+  late: 0.004,
+  clockSkew: 0.004,
+  spoofedOperator: 0.004,
+  excludedSource: 0.004,
+  burstPerHour: 0.2,
+};
+const PARIS_DAY = '2026-01-11T23:00:00Z';
+const DATASETS = ['lighting-commune-hour', 'traffic-flow', 'signal-status', 'winter-commune-day'] as const;
+const DATASET_OF_TOPIC: Record<string, (typeof DATASETS)[number]> = {
+  'agg.s1.lighting-commune-hour.v1': 'lighting-commune-hour',
+  'agg.s1.traffic-flow.v1': 'traffic-flow',
+  'agg.s1.signal-status.v1': 'signal-status',
+  'agg.s2.winter-commune-day.v1': 'winter-commune-day',
+};
+
+const cleanup = new Cleanup();
+let plan: PipelinePlan;
+let dir: string;
+let services: ServiceHandle[] = [];
+let messages: SimMessage[];
+let reference: Reference;
+const kafkaRecords = new Map<TopicName, { value: string | null }[]>();
+
+const read = async (topic: TopicName) => {
+  const records = await readAll(testKafka(uniqueName('e2e-read')), physical(plan, topic), { timeoutMs: 60_000 });
+  kafkaRecords.set(topic, records);
+  return records;
+};
+const values = <T>(topic: TopicName) => (kafkaRecords.get(topic) ?? []).map((r) => JSON.parse(r.value ?? 'null') as T);
+
+describe('pipeline end to end (simulator with faults → ingest → processors → publisher → open-data API)', () => {
+  beforeAll(async () => {
+    const endpoints = testEndpoints();
+    const runId = uniqueName('e2e').replace(/[^A-Za-z0-9]/g, '');
+    dir = await mkdtemp(path.join(tmpdir(), 'ondijon-e2e-'));
+    plan = {
+      topicPrefix: `t${runId}.`,
+      mqttPrefix: `t/${runId}/`,
+      runId,
+      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
+      opendataDir: path.join(dir, 'opendata'),
+      publisherStateDir: path.join(dir, 'publisher'),
+      ports: { ingest: await freePort(), processors: await freePort(), publisher: await freePort(), api: await freePort() },
+      endpoints,
+      // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
+      publishDelayHours: 0,
+      idleFlushMs: 5_000,
+      ingestConnections: 4,
+    };
+    // E2E_KEEP_LOGS=1 keeps the services' logs, the published stream and the differences found.
+    cleanup.add(() => (process.env.E2E_KEEP_LOGS ? undefined : rm(dir, { recursive: true, force: true })));
+    const topics = plannedTopics(plan);
+    await stackProvision({ specs: topics, brokers: endpoints.kafkaBrokers });
+    cleanup.add(() => deleteTopics(topics.map((t) => t.name), endpoints.kafkaBrokers));
+    cleanup.add(() => deleteGroups([`ondijon-publisher-${runId}`, ...['lighting-commune-hour', 'traffic-flow-15m', 'traffic-flow-hour', 'signal-status', 'winter-commune-day'].map((p) => `ondijon-processors-${runId}.${p}`)], endpoints.kafkaBrokers));
+
+    cleanup.add(async () => {
+      const redis = new Redis(endpoints.redisUrl);
+      await deleteRedisKeys(redis, `processors:stream:${runId}:`);
+      await redis.quit();
+    });
+
+    // The ground truth, computed without MQTT: the same pure function the simulator runs.
+    const registry = await readRegistryFile(plan.registryFile);
+    messages = generateStream(buildFleet(registry, { seed: SEED, fraction: FRACTION }), FROM, TO, SEED, FAULTS);
+    reference = computeReference(messages as TruthMessage[], registry.equipment);
+
+    const envs = serviceEnvs(plan);
+    const probe = { ingest: plan.ports.ingest, processors: plan.ports.processors, publisher: plan.ports.publisher, 'opendata-api': plan.ports.api };
+    for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
+      const s = startService(name, serviceEntry(name), { env: envs[name], logFile: path.join(dir, `${name}.log`) });
+      services.push(s);
+    }
+    cleanup.add(async () => {
+      const ended = await stopAll(services, 15_000);
+      services = [];
+      return ended;
+    });
+    for (const s of services) await waitHttpOk(`http://127.0.0.1:${probe[s.name as keyof typeof probe]}/readyz`, 90_000, s);
+
+    const record = path.join(dir, 'published.ndjson');
+    const sim = startService('simulator', serviceEntry('simulator'), {
+      env: {
+        MQTT_URL: endpoints.mqttUrl,
+        SIM_TOPIC_PREFIX: plan.mqttPrefix,
+        SIM_REGISTRY_FILE: plan.registryFile,
+        SIM_SEED: String(SEED),
+        SIM_FLEET_FRACTION: String(FRACTION),
+        SIM_START: new Date(FROM).toISOString(),
+        SIM_DURATION: '27h',
+        // 27 simulated hours in ~50 s. Unpaced, a few ms of reordering between ingest's connections is
+        // minutes of event time, beyond the processors' 5 min grace: records would be revised as late.
+        SIM_SPEED: String(SPEED),
+        SIM_FAULTS: Object.entries(FAULTS)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(','),
+        SIM_RECORD_FILE: record,
+        SIM_CONNECTIONS: '4',
+        SIM_CLIENT_ID_PREFIX: `sim-${runId}`,
+      },
+      logFile: path.join(dir, 'simulator.log'),
+    });
+    const ended = await sim.exited;
+    if (ended.code !== 0) throw new Error(`simulator exited with ${ended.code}:\n${sim.tail().join('\n')}`);
+
+    // What the simulator published is exactly the ground truth.
+    const published = (await readFile(record, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as SimMessage & { reasonCode: number });
+    published.sort((a, b) => a.tag.n - b.tag.n);
+    expect(published.map((m) => [m.topic, m.payload])).toEqual(messages.map((m) => [m.topic, m.payload]));
+    expect(published.every((m) => m.reasonCode === 0)).toBe(true);
+
+    // Wait for the pipeline to settle: every dead letter, every late record, every dataset's Paris day released.
+    const rejected = Object.values(reference.deadLettersByCode).reduce((a, b) => a + b, 0);
+    await waitFor(async () => (await read('dlq.s3.ingest.v1')).length >= rejected, { timeoutMs: 90_000, intervalMs: 2_000, message: 'dead letters' });
+    await waitFor(
+      async () => {
+        const got = new Set((await read('late.s2.stream.v1')).map((r) => (JSON.parse(r.value!) as LateRecord).eventId));
+        return [...reference.lateEventIds].every((id) => got.has(id));
+      },
+      { timeoutMs: 90_000, intervalMs: 2_000, message: 'late records' },
+    );
+    await waitFor(
+      async () => {
+        for (const d of DATASETS) if (!(await catalogReleases(plan.opendataDir, d).catch(() => [])).some((r) => r.period.start === PARIS_DAY)) return false;
+        return true;
+      },
+      { timeoutMs: 120_000, intervalMs: 2_000, message: 'releases of the Paris day 2026-01-12 for every dataset' },
+    );
+    // Every window emitted (the last ones by the processors' idle flush).
+    await waitFor(
+      async () => {
+        let keys = 0;
+        for (const t of Object.keys(DATASET_OF_TOPIC) as TopicName[]) keys += new Set((await read(t)).map((r) => (JSON.parse(r.value!) as { data: { key: string } }).data.key)).size;
+        return keys >= reference.cells.size;
+      },
+      { timeoutMs: 60_000, intervalMs: 2_000, message: 'every aggregate window emitted' },
+    );
+    for (const t of ['tel.s1.lighting.v1', 'tel.s2.lighting.v1', 'tel.s1.traffic.v1', 'tel.s1.winter.v1', 'tel.s2.winter.v1', 'pii.s3.winter.v1', 'dlq.s3.stream.v1', ...Object.keys(DATASET_OF_TOPIC)] as TopicName[]) await read(t);
+  }, 420_000);
+
+  afterAll(async () => {
+    if (services.length > 0 && process.env.E2E_KEEP_LOGS) process.stdout.write(`e2e logs kept in ${dir}\n`);
+    await cleanup.run();
+  }, 60_000);
+
+  it('accounts for every message: accepted + duplicates + rejected + late = sent', () => {
+    const rejected = Object.values(reference.deadLettersByCode).reduce((a, b) => a + b, 0);
+    expect(reference.sent).toBe(messages.length);
+    expect(reference.accepted + reference.duplicates + rejected + reference.lateEventIds.size).toBe(reference.sent);
+    // Every fault kind was injected at least once.
+    const faults = new Set(messages.map((m) => m.tag.fault));
+    for (const k of ['malformed-json', 'wrong-types', 'duplicate', 'out-of-order', 'late', 'clock-skew', 'spoofed-operator', 'excluded-source']) expect(faults).toContain(k);
+
+    // Kafka holds each accepted event, each duplicate again under the same id (downstream dedupes), each late event.
+    const telemetry = (['tel.s1.lighting.v1', 'tel.s2.lighting.v1', 'tel.s1.traffic.v1', 'tel.s1.winter.v1', 'tel.s2.winter.v1', 'pii.s3.winter.v1'] as TopicName[]).flatMap((t) => values<{ id: string }>(t));
+    const ids = new Map<string, number>();
+    for (const e of telemetry) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
+    const expectedIds = new Map<string, number>();
+    for (const m of messages) if (m.tag.outcome !== 'rejected') expectedIds.set(eventId(m.tag.equipmentId, m.tag.seq), (expectedIds.get(eventId(m.tag.equipmentId, m.tag.seq)) ?? 0) + 1);
+    expect(ids.size).toBe(reference.accepted + reference.lateEventIds.size);
+    const unexplained = [...ids].filter(([id, n]) => (expectedIds.get(id) ?? 0) !== n);
+    expect(unexplained.slice(0, 5)).toEqual([]);
+    expect(telemetry.length).toBe(reference.accepted + reference.duplicates + reference.lateEventIds.size);
+    expect(values('dlq.s3.stream.v1')).toEqual([]);
+  });
+
+  it('dead-letters every rejected message with the expected code, and only those', () => {
+    const dead = values<DeadLetter>('dlq.s3.ingest.v1');
+    const byCode: Record<string, number> = {};
+    for (const d of dead) byCode[d.code] = (byCode[d.code] ?? 0) + 1;
+    expect(byCode).toEqual(reference.deadLettersByCode);
+    // Each dead letter is one of the rejected messages (matched by topic and payload hash), with its code.
+    const expected = new Map(
+      messages.filter((m) => m.tag.outcome === 'rejected').map((m) => [`${plan.mqttPrefix}${m.topic}|${createHash('sha256').update(m.payload).digest('hex')}`, m.tag.expectedCode]),
+    );
+    for (const d of dead) expect(expected.get(`${d.mqttTopic}|${d.payloadSha256}`)).toBe(d.code);
+    // S4 payloads are never kept.
+    for (const d of dead.filter((x) => x.code === 'ONDIJON_SOURCE_EXCLUDED')) expect(d.payloadBase64).toBeNull();
+  });
+
+  it('counts every late report as late (routed), and nothing else', () => {
+    const late = values<LateRecord>('late.s2.stream.v1');
+    expect(new Set(late.map((l) => l.eventId))).toEqual(reference.lateEventIds);
+  });
+
+  it('emits aggregates equal to the reference computation for every window', async () => {
+    const latest = new Map<string, { dataset: string; data: { group: Record<string, string>; windowStart: string; revision: number; values: Record<string, number | null>; contributors: Record<string, number>; inputRecords: number; lateRecords: number } }>();
+    for (const topic of Object.keys(DATASET_OF_TOPIC) as TopicName[]) {
+      for (const env of values<{ data: { group: Record<string, string>; windowStart: string; revision: number; values: Record<string, number | null>; contributors: Record<string, number>; inputRecords: number; lateRecords: number } }>(topic)) {
+        TOPICS[topic].schema.parse(env);
+        const dataset = DATASET_OF_TOPIC[topic]!;
+        const key = cellKey(dataset, env.data.group, env.data.windowStart);
+        const prev = latest.get(key);
+        if (!prev || prev.data.revision <= env.data.revision) latest.set(key, { dataset, data: env.data });
+      }
+    }
+    const problems: string[] = [];
+    const burstTimes = messages.filter((m) => m.tag.burst && m.tag.outcome === 'accepted').map((m) => Date.parse(m.tag.observedAt));
+    let revised = 0;
+    for (const [key, cell] of reference.cells) {
+      const got = latest.get(key);
+      if (!got) {
+        problems.push(`missing ${key}`);
+        continue;
+      }
+      for (const [field, want] of Object.entries(cell.values)) {
+        const have = got.data.values[field];
+        const same = want === null ? have === null : typeof have === 'number' && Math.abs(have - want) <= 1e-6 * Math.max(1, Math.abs(want));
+        if (!same) problems.push(`${key} ${field}: emitted ${String(have)}, reference ${String(want)}`);
+      }
+      if (got.data.inputRecords !== cell.inputRecords) problems.push(`${key} inputRecords: emitted ${got.data.inputRecords}, reference ${cell.inputRecords}`);
+      if (got.data.contributors.equipment !== cell.contributors.equipment) problems.push(`${key} contributors.equipment: emitted ${got.data.contributors.equipment}, reference ${cell.contributors.equipment}`);
+      // A record folded into a closed window (a revision) must be explained by a burst in that window:
+      // a burst releases minutes of reports at once, and ingest's parallel connections reorder them.
+      if (got.data.lateRecords !== 0 && !burstTimes.some((t) => t >= Date.parse(cell.windowStart) && t < Date.parse(cell.windowEnd)))
+        problems.push(`${key} lateRecords ${got.data.lateRecords} without a burst in the window`);
+      revised += got.data.lateRecords;
+    }
+    for (const key of latest.keys()) if (!reference.cells.has(key)) problems.push(`unexpected ${key}`);
+    await writeFile(path.join(dir, 'aggregate-differences.txt'), [`revised (late within the revise horizon): ${revised}`, ...problems].join('\n'));
+    expect(problems.slice(0, 20), `${problems.length} differences`).toEqual([]);
+  });
+
+  it('publishes every cell that passes the anonymisation rules with the reference values, and marks the others suppressed', async () => {
+    const policy = loadPolicy();
+    const apiBase = `http://127.0.0.1:${plan.ports.api}`;
+    const problems: string[] = [];
+    let compared = 0;
+    let suppressed = 0;
+    for (const datasetId of DATASETS) {
+      const rules = policy.datasets[datasetId]!;
+      const noised = new Set(rules.noise?.fields ?? []);
+      for (const release of latestPerPeriod(await catalogReleases(plan.opendataDir, datasetId))) {
+        const rows: Row[] = await fetchReleaseRows(apiBase, datasetId, release.releaseId);
+        const periodStart = Date.parse(release.period.start);
+        const periodEnd = Date.parse(release.period.end);
+        const seen = new Set<string>();
+        for (const row of rows) {
+          if (row.is_total === true) continue;
+          const key = rowKey(datasetId, row);
+          seen.add(key);
+          const cell = reference.cells.get(key);
+          const status = String(row.status);
+          if (status === 'missing') {
+            if (cell) problems.push(`${key}: released as missing, reference has a cell`);
+            continue;
+          }
+          if (!cell) {
+            problems.push(`${key}: released (${status}) without a reference cell`);
+            continue;
+          }
+          // A cell that fails the frequency threshold or the dominance rule must never be released as a value.
+          const t = rules.threshold;
+          const failsThreshold =
+            (t?.persons !== undefined && (cell.contributors.persons ?? 0) < t.persons) ||
+            (t?.organisations !== undefined && cell.contributors.operators < t.organisations) ||
+            (t?.equipment !== undefined && cell.contributors.equipment < t.equipment);
+          const failsDominance = rules.dominance ? rules.dominance.fields.some((f) => (cell.dominance?.[f]?.top1 ?? 0) > rules.dominance!.k) : false;
+          if (status === 'suppressed') {
+            suppressed++;
+            for (const column of Object.keys(COLUMNS[datasetId]!)) if (row[column] !== null) problems.push(`${key}: suppressed but ${column} = ${String(row[column])}`);
+            continue;
+          }
+          // A true zero (nothing happened: no salt, no km, no active vehicle) is released as such by design.
+          const trueZero = status === 'zero' && Object.values(cell.values).every((v) => v === 0 || v === null);
+          if ((failsThreshold || failsDominance) && !trueZero) {
+            problems.push(`${key}: released as ${status} but fails ${failsThreshold ? 'the threshold' : 'the dominance rule'}`);
+            continue;
+          }
+          compared++;
+          for (const d of rowDiffs(datasetId, row, cell, status === 'noised' ? noised : new Set())) problems.push(`${key} ${d}`);
+        }
+        // Every reference cell of the period is in the release.
+        for (const [key, cell] of reference.cells) {
+          if (cell.dataset !== datasetId) continue;
+          const t = Date.parse(cell.windowStart);
+          if (t >= periodStart && t < periodEnd && !seen.has(key)) problems.push(`${key}: not in release ${release.releaseId}`);
+        }
+      }
+      // The API's DataStore serves the current release, identical to its CSV.
+      const current = (await catalogReleases(plan.opendataDir, datasetId)).at(-1)!;
+      const csvRows = await fetchReleaseRows(apiBase, datasetId, current.releaseId);
+      const dsRows = await datastoreRows(apiBase, datasetId);
+      expect(dsRows.length).toBe(csvRows.length);
+    }
+    await writeFile(path.join(dir, 'open-data-differences.txt'), problems.join('\n'));
+    expect(problems.slice(0, 20), `${problems.length} problems`).toEqual([]);
+    expect(compared).toBeGreaterThan(100);
+    // Winter cells come from fewer than 11 vehicles each in this fleet: the gate must suppress them.
+    expect(suppressed).toBeGreaterThan(0);
+  });
+});
