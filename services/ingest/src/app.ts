@@ -1,6 +1,6 @@
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Kafka } from 'kafkajs';
+import type { IHeaders, Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { TELEMETRY_FILTER } from '@ondijon/contracts';
 import { createBatchingProducer, createKafka, type BatchingProducer } from '@ondijon/kafka';
@@ -69,6 +69,24 @@ interface Connection {
   blocked: (() => void) | undefined;
   /** mqtt.js' own packet writer. */
   send: (packet: object, cb?: () => void) => void;
+}
+
+/** Buffer versions of the pipeline's frozen (constant) header objects, made once each. */
+const constantHeaders = new WeakMap<object, IHeaders>();
+
+/**
+ * The headers as kafkajs takes them. The frozen per-class headers of accepted records are turned into
+ * Buffers once and shared (kafkajs copies header bytes into its request, so sharing is safe, and it
+ * then skips measuring and encoding the strings of every record); other headers pass as they are.
+ */
+function headerBuffers(headers: Readonly<Record<string, string>>): IHeaders {
+  if (!Object.isFrozen(headers)) return headers;
+  let buffers = constantHeaders.get(headers);
+  if (buffers === undefined) {
+    buffers = Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)]));
+    constantHeaders.set(headers, buffers);
+  }
+  return buffers;
 }
 
 function userProperty(packet: IPublishPacket, name: string): string | undefined {
@@ -156,7 +174,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)), undefined, { signal: abandonController.signal }).catch(() => undefined);
       if (abandon) return false;
       try {
-        await producer.send(topic, { key: record.key, value: record.value, headers: record.headers });
+        await producer.send(topic, { key: record.key, value: record.value, headers: headerBuffers(record.headers) });
         return kafkaBack(topic);
       } catch (next) {
         error = next;
@@ -168,7 +186,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const produceDurably = (record: OutgoingKafkaRecord): Promise<boolean> => {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
     // One promise on the happy path: this runs for every message.
-    return producer.send(topic, { key: record.key, value: record.value, headers: record.headers }).then(
+    return producer.send(topic, { key: record.key, value: record.value, headers: headerBuffers(record.headers) }).then(
       () => kafkaBack(topic),
       (error: unknown) => retry(topic, record, error),
     );

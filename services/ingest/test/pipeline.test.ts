@@ -25,7 +25,11 @@ describe('processMessage', () => {
     expect(env.data).not.toHaveProperty('agentId');
     expect(env.lineage.fieldActions).toMatchObject({ agentId: 'drop', position: 'keep' });
     expect(env.mqtttopic).toBe(telemetryTopic(truck.family, truck.operator, truck.equipmentId));
-    expect(out.record.headers).toMatchObject({ ondijon_sensitivity: 'S2', ondijon_class: 'S2 quasi-personal', ondijon_policyrevision: policy.revision });
+    // Sensitivity and class only (DESIGN.md); the policy revision is in the envelope.
+    expect(out.record.headers).toEqual({ ondijon_sensitivity: 'S2', ondijon_class: 'S2 quasi-personal' });
+    // Shared and frozen: the app turns each into Buffers once.
+    expect(Object.isFrozen(out.record.headers)).toBe(true);
+    expect(env.policyrevision).toBe(policy.revision);
   });
 
   it('checks the S4 source before anything else, so even an unparseable excluded payload is not kept', () => {
