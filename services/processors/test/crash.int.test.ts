@@ -43,15 +43,30 @@ describe('processors under crashes', () => {
     await cleanup.run();
   });
 
+  /**
+   * createTestTopic, retried: under load on 2 cores, kafkajs' waitForLeaders sometimes sees the new
+   * topic before its metadata has spread and throws UNKNOWN_TOPIC_OR_PARTITION.
+   */
+  async function topic(prefix: string, partitions = 1): Promise<string> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await createTestTopic(prefix, { partitions });
+      } catch (err) {
+        if (attempt >= 5) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
   async function setup(prefix: string) {
     const name = uniqueName(prefix).toLowerCase();
     const t = {
-      lighting: await createTestTopic(`${prefix}-lighting`, { partitions: 6 }),
-      traffic: await createTestTopic(`${prefix}-traffic`, { partitions: 6 }),
-      lightingOut: await createTestTopic(`${prefix}-agg-lighting`, { partitions: 3 }),
-      trafficOut: await createTestTopic(`${prefix}-agg-traffic`, { partitions: 3 }),
-      dlq: await createTestTopic(`${prefix}-dlq`),
-      late: await createTestTopic(`${prefix}-late`),
+      lighting: await topic(`${prefix}-lighting`, 6),
+      traffic: await topic(`${prefix}-traffic`, 6),
+      lightingOut: await topic(`${prefix}-agg-lighting`, 3),
+      trafficOut: await topic(`${prefix}-agg-traffic`, 3),
+      dlq: await topic(`${prefix}-dlq`),
+      late: await topic(`${prefix}-late`),
     };
     cleanup.add(() => deleteTopics(Object.values(t)));
     cleanup.add(() => deleteRedisKeys(redis, `${name}:`));

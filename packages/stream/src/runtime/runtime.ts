@@ -347,8 +347,7 @@ class ProcessorUnit {
       );
     }
     const messages = batch.messages;
-    for (let i = 0; i < messages.length; i += this.maxChunk) {
-      if (!payload.isRunning() || payload.isStale()) return;
+    const chunkAt = (i: number): { slice: typeof messages; raws: RawRecord[] } => {
       const slice = messages.slice(i, i + this.maxChunk);
       const raws: RawRecord[] = [];
       for (const m of slice) {
@@ -362,26 +361,58 @@ class ProcessorUnit {
           offset: m.offset,
         });
       }
-      if (raws.length > 0) {
-        try {
-          if (this.def.kind === 'stateless') await this.runStateless(this.def, raws);
-          else await this.runWindowed(this.def, tp, claim, raws);
-        } catch (err) {
-          if (err instanceof FencedError) {
-            this.claims.delete(tp);
-            this.log.warn(
-              { topic, partition: batch.partition },
-              'partition fenced: another instance owns it',
-            );
-            return;
-          }
-          throw err;
+      return { slice, raws };
+    };
+    const windowed = this.def.kind === 'windowed' ? this.def : undefined;
+    let current = chunkAt(0);
+    let decoded = windowed ? this.decodeChunk(windowed, tp, current.raws) : undefined;
+    for (let i = 0; i < messages.length; i += this.maxChunk) {
+      if (!payload.isRunning() || payload.isStale()) return;
+      const { slice, raws } = current;
+      const hasNext = i + this.maxChunk < messages.length;
+      try {
+        if (raws.length > 0 && this.def.kind === 'stateless') await this.runStateless(this.def, raws);
+        else if (raws.length > 0 && windowed && decoded) {
+          // Pipelining: the next chunk is decoded (CPU) while this chunk's state update runs in Redis.
+          const applying = this.runWindowed(windowed, tp, claim, raws, decoded);
+          const next = hasNext ? chunkAt(i + this.maxChunk) : undefined;
+          const nextDecoded = next && windowed ? this.decodeChunk(windowed, tp, next.raws) : undefined;
+          await applying;
+          if (next) current = next;
+          decoded = nextDecoded;
         }
+      } catch (err) {
+        if (err instanceof FencedError) {
+          this.claims.delete(tp);
+          this.log.warn({ topic, partition: batch.partition }, 'partition fenced: another instance owns it');
+          return;
+        }
+        throw err;
+      }
+      if (!windowed || raws.length === 0) {
+        if (hasNext) current = chunkAt(i + this.maxChunk);
+        if (windowed) decoded = this.decodeChunk(windowed, tp, current.raws);
       }
       payload.resolveOffset(slice[slice.length - 1]!.offset);
       await payload.heartbeat();
     }
     await payload.commitOffsetsIfNecessary();
+  }
+
+  /** Decodes and validates a chunk; poison records become dead letters. */
+  private decodeChunk(
+    def: AnyWindowedAggregation,
+    tp: string,
+    raws: RawRecord[],
+  ): { items: Item[]; letters: DeadLetter[] } {
+    const letters: DeadLetter[] = [];
+    const items: Item[] = [];
+    for (const raw of raws) {
+      const d = decode(def, raw);
+      if (!d.ok) letters.push(d.deadLetter);
+      else items.push({ raw, record: d, eventId: d.envelope?.id ?? `${tp}:${raw.offset}` });
+    }
+    return { items, letters };
   }
 
   private headersFor(topic: TopicName, value: unknown): Record<string, string> {
@@ -460,15 +491,11 @@ class ProcessorUnit {
     tp: string,
     claim: Claim,
     raws: RawRecord[],
+    decoded: { items: Item[]; letters: DeadLetter[] },
   ): Promise<void> {
     const store = this.store!;
-    const letters: DeadLetter[] = [];
-    let items: Item[] = [];
-    for (const raw of raws) {
-      const d = decode(def, raw);
-      if (!d.ok) letters.push(d.deadLetter);
-      else items.push({ raw, record: d, eventId: d.envelope?.id ?? `${tp}:${raw.offset}` });
-    }
+    const letters = decoded.letters;
+    let items = decoded.items;
     // Dead letters go first: if we crash before the state update, the replay sends them again (same id).
     await this.deadLetter(letters);
     const skip = new Set<string>();
