@@ -35,6 +35,11 @@ export interface StartServiceOptions {
   prefix?: boolean;
   /** Called for every output line (stdout and stderr). */
   onLine?: (line: string) => void;
+  /**
+   * Own process group: a terminal's Ctrl-C then reaches only the parent, which stops the services in
+   * order (otherwise each gets SIGINT, then the parent's SIGTERM counts as a second signal).
+   */
+  detached?: boolean;
 }
 
 /** A running service. */
@@ -62,6 +67,7 @@ export function startService(name: string, entry: string, options: StartServiceO
     cwd: path.dirname(path.dirname(entry)),
     env: { ...process.env, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: options.detached ?? false,
   });
   const lines: string[] = [];
   let log: WriteStream | undefined;
