@@ -14,7 +14,9 @@ import {
   validateTelemetry,
   type DeadLetter,
   type Envelope,
+  type Equipment,
   type ErrorCode,
+  type Family,
   type FieldIssue,
   type Sensitivity,
 } from '@ondijon/contracts';
@@ -179,29 +181,10 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     return reject({ code: 'ONDIJON_POLICY_INVALID', reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`, eventId: id, expectedSchema: family, sensitivity: outcome.sensitivity });
   }
 
-  const now = receivedAt.toISOString();
-  const envelope: Envelope = {
-    specversion: '1.0',
-    id,
-    source: `ondijon/${family}/${operator}/${equipmentId}`,
-    type: telemetryEventType(family),
-    subject: equipmentId,
-    time: telemetry.observedAt,
-    datacontenttype: 'application/json',
-    dataschema: `schemas/telemetry/${family}.v1.json`,
-    data: outcome.data,
-    ingestedat: now,
-    operator,
-    owner: DATA_OWNER,
-    contractref: entry.contractRef,
-    commune: entry.commune,
-    sensitivity: outcome.sensitivity,
-    policyrevision: ctx.policy.revision,
-    schemaversion: TELEMETRY_SCHEMA_VERSION,
-    sequence: telemetry.seq,
-    mqtttopic: logical,
-    lineage: { inputs: ['mqtt'], producer: SERVICE_NAME, producerVersion: SERVICE_VERSION, fieldActions: outcome.fieldActions },
-  };
+  const value = serialiseEnvelope(
+    { family, operator, equipmentId, entry, logical, policyRevision: ctx.policy.revision },
+    { id, time: telemetry.observedAt, data: outcome.data, ingestedat: receivedAt.toISOString(), sensitivity: outcome.sensitivity, sequence: telemetry.seq, fieldActions: outcome.fieldActions },
+  );
   return {
     kind: 'accepted',
     eventId: id,
@@ -210,10 +193,111 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     record: {
       topic,
       key: equipmentId,
-      value: JSON.stringify(envelope),
+      value,
       headers: ACCEPTED_HEADERS[outcome.sensitivity],
     },
   };
+}
+
+/** What an envelope takes from the topic, the registry and the policy: the same for every message of an equipment. */
+export interface EnvelopeConstants {
+  family: Family;
+  operator: string;
+  equipmentId: string;
+  entry: Equipment;
+  /** MQTT topic without the test prefix. */
+  logical: string;
+  policyRevision: string;
+}
+
+/** What changes from one message to the next. */
+export interface EnvelopeVariables {
+  id: string;
+  time: string;
+  data: unknown;
+  ingestedat: string;
+  sensitivity: Sensitivity;
+  sequence: number;
+  fieldActions: Record<string, string>;
+}
+
+/** The telemetry envelope (DESIGN.md "Envelope"): the one place its attributes and their order are written. */
+export function telemetryEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): Envelope {
+  return {
+    specversion: '1.0',
+    id: v.id,
+    source: `ondijon/${k.family}/${k.operator}/${k.equipmentId}`,
+    type: telemetryEventType(k.family),
+    subject: k.equipmentId,
+    time: v.time,
+    datacontenttype: 'application/json',
+    dataschema: `schemas/telemetry/${k.family}.v1.json`,
+    data: v.data,
+    ingestedat: v.ingestedat,
+    operator: k.operator,
+    owner: DATA_OWNER,
+    contractref: k.entry.contractRef,
+    commune: k.entry.commune,
+    sensitivity: v.sensitivity,
+    policyrevision: k.policyRevision,
+    schemaversion: TELEMETRY_SCHEMA_VERSION,
+    sequence: v.sequence,
+    mqtttopic: k.logical,
+    lineage: { inputs: ['mqtt'], producer: SERVICE_NAME, producerVersion: SERVICE_VERSION, fieldActions: v.fieldActions },
+  };
+}
+
+/** The variable attributes, in the order `telemetryEnvelope` writes them. */
+const VARIABLES = ['id', 'time', 'data', 'ingestedat', 'sensitivity', 'sequence', 'fieldActions'] as const;
+const SLOT = (name: string) => `\u0001${name}\u0001`;
+/** A slot as JSON.stringify writes it (control characters escaped), quotes included. */
+const SLOT_IN_JSON = new RegExp(`"\\\\u0001(?:${VARIABLES.join('|')})\\\\u0001"`);
+
+interface EnvelopeTemplate {
+  logical: string;
+  policyRevision: string;
+  /** JSON text around the variables: VARIABLES.length + 1 parts, or undefined when a constant contains a slot marker. */
+  parts: string[] | undefined;
+}
+
+/** Templates per registry entry (a new registry load has new entry objects, so stale ones are dropped with it). */
+const templates = new WeakMap<Equipment, EnvelopeTemplate>();
+
+function templateFor(k: EnvelopeConstants): EnvelopeTemplate {
+  const cached = templates.get(k.entry);
+  if (cached !== undefined && cached.logical === k.logical && cached.policyRevision === k.policyRevision) return cached;
+  const slots = Object.fromEntries(VARIABLES.map((name) => [name, SLOT(name)])) as unknown as EnvelopeVariables;
+  const parts = JSON.stringify(telemetryEnvelope(k, slots)).split(SLOT_IN_JSON);
+  const template = { logical: k.logical, policyRevision: k.policyRevision, parts: parts.length === VARIABLES.length + 1 ? parts : undefined };
+  templates.set(k.entry, template);
+  return template;
+}
+
+/**
+ * `JSON.stringify(telemetryEnvelope(k, v))`, the same text, without re-serialising the attributes that
+ * come from the registry and the policy for every message: they are written once per equipment into a
+ * template and only the variables are stringified (envelope stringify 3.8 → about 1.5 µs, services/ingest/bench).
+ */
+export function serialiseEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): string {
+  const p = templateFor(k).parts;
+  if (p === undefined) return JSON.stringify(telemetryEnvelope(k, v));
+  return (
+    p[0]! +
+    JSON.stringify(v.id) +
+    p[1]! +
+    JSON.stringify(v.time) +
+    p[2]! +
+    JSON.stringify(v.data) +
+    p[3]! +
+    JSON.stringify(v.ingestedat) +
+    p[4]! +
+    JSON.stringify(v.sensitivity) +
+    p[5]! +
+    JSON.stringify(v.sequence) +
+    p[6]! +
+    JSON.stringify(v.fieldActions) +
+    p[7]!
+  );
 }
 
 function rejectMessage(ctx: PipelineContext, msg: IncomingMessage, receivedAt: Date, r: Rejection): PipelineOutcome {

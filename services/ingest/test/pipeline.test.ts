@@ -1,7 +1,7 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { DeadLetter, TOPICS, eventId, telemetryTopic } from '@ondijon/contracts';
 import { loadIngestPolicy } from '../src/governance';
-import { processMessage, type PipelineContext } from '../src/pipeline';
+import { processMessage, serialiseEnvelope, telemetryEnvelope, type EnvelopeConstants, type EnvelopeVariables, type PipelineContext } from '../src/pipeline';
 import { indexRegistry } from '../src/registry';
 import { makeRegistry, payloadFor } from './fixtures';
 
@@ -65,5 +65,55 @@ describe('processMessage', () => {
     const out = processMessage(ctx, { topic: topicOf(), payload: Buffer.from('x'), replayOf: { id: 'dl-1', replays: 2 } });
     if (out.kind !== 'rejected') throw new Error('expected a rejection');
     expect(out.deadLetter).toMatchObject({ id: 'dl-1', replays: 2 });
+  });
+});
+
+describe('serialiseEnvelope', () => {
+  const variables = (over: Partial<EnvelopeVariables> = {}): EnvelopeVariables => ({
+    id: eventId('x', 1),
+    time: '2026-11-28T11:59:00.000Z',
+    data: { seq: 1, note: 'quote " and \\ and é' },
+    ingestedat: now.toISOString(),
+    sensitivity: 'S1',
+    sequence: 1,
+    fieldActions: { seq: 'keep', note: 'keep' },
+    ...over,
+  });
+
+  it('writes exactly what JSON.stringify writes of the envelope, for every equipment of the registry', () => {
+    const all = makeRegistry('tpl', 2);
+    for (const entry of all.equipment) {
+      const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: telemetryTopic(entry.family, entry.operator, entry.equipmentId), policyRevision: 'r.1' };
+      for (const v of [variables(), variables({ sensitivity: 'S2', sequence: 7, data: {} })]) {
+        expect(serialiseEnvelope(k, v)).toBe(JSON.stringify(telemetryEnvelope(k, v)));
+      }
+    }
+  });
+
+  it('follows a new policy revision and escapes registry values', () => {
+    const entry = { ...truck, contractRef: 'contrat "DSP" n°3 \\ 2026' };
+    const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: 'ondijon/v1/x', policyRevision: 'r.1' };
+    expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
+    const k2 = { ...k, policyRevision: 'r.2' };
+    expect(JSON.parse(serialiseEnvelope(k2, variables())).policyrevision).toBe('r.2');
+  });
+
+  it('stringifies only the variables once the template of an equipment exists', () => {
+    const k: EnvelopeConstants = { family: truck.family, operator: truck.operator, equipmentId: truck.equipmentId, entry: truck, logical: 'ondijon/v1/y', policyRevision: 'r.1' };
+    serialiseEnvelope(k, variables());
+    const spy = vi.spyOn(JSON, 'stringify');
+    try {
+      serialiseEnvelope(k, variables());
+      // One call per variable; a whole-envelope stringify (the fallback) would be a single call.
+      expect(spy).toHaveBeenCalledTimes(7);
+    } finally {
+      spy.mockRestore();
+    }
+  });
+
+  it('falls back to a plain stringify when a constant looks like a slot marker', () => {
+    const entry = { ...truck, contractRef: '\u0001data\u0001' };
+    const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: 'ondijon/v1/x', policyRevision: 'r.1' };
+    expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
   });
 });
