@@ -1,12 +1,12 @@
 import { OnDijonError } from '@ondijon/contracts';
 import {
-  Partitioners,
   type IHeaders,
   type Kafka,
   type Message,
   type Producer,
   type ProducerConfig,
 } from 'kafkajs';
+import { cachingKeyPartitioner } from './partitioner';
 
 /** One record handed to the batching producer. */
 export interface OutgoingRecord {
@@ -93,7 +93,8 @@ export function createBatchingProducer(
   const lingerMs = options.lingerMs ?? 5;
   const maxBuffered = options.maxBufferedRecords ?? 10_000;
   const producer: Producer = kafka.producer({
-    createPartitioner: Partitioners.DefaultPartitioner,
+    // kafkajs' DefaultPartitioner (same placement), remembering each string key's partition.
+    createPartitioner: cachingKeyPartitioner(),
     ...options.producer,
     idempotent: true,
     // Idempotence with kafkajs is only safe with requests serialised (INFRA-NOTES.md).

@@ -16,3 +16,4 @@ export {
   type TopicProvisionSpec,
 } from './provision';
 export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
+export { cachingKeyPartitioner } from './partitioner';
