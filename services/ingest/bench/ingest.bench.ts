@@ -22,6 +22,12 @@ const MESSAGES = Number(process.env.BENCH_MESSAGES ?? '30000');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
 const WINDOW = Number(process.env.BENCH_PUBLISH_WINDOW ?? '1000');
 const HTTP_PORT = Number(process.env.BENCH_HTTP_PORT ?? '19481');
+/**
+ * Messages each subscriber receives, uncounted, before the measured ones: the rate is the steady state,
+ * not V8 warming up (ingest runs zod, kafkajs and the pipeline cold at first; the bare subscriber has
+ * almost no code to warm). The same for both, so it slows neither.
+ */
+const WARMUP = Number(process.env.BENCH_WARMUP ?? '5000');
 
 const run = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const kafka = createKafka({ brokers: KAFKA_BROKERS.split(','), clientId: run });
@@ -72,7 +78,7 @@ async function connectPublisher(): Promise<MqttClient> {
 }
 
 /** Publishes at QoS 1 with at most WINDOW unacked; records when each message was handed to the client. */
-async function publish(client: MqttClient, messages: { topic: string; payload: string; id: string }[], sentAt: Map<string, number>): Promise<void> {
+async function publish(client: MqttClient, messages: Msg[], sentAt: Map<string, number>): Promise<void> {
   const pending = new Set<Promise<unknown>>();
   for (const m of messages) {
     sentAt.set(m.id, Date.now());
@@ -84,19 +90,30 @@ async function publish(client: MqttClient, messages: { topic: string; payload: s
   await Promise.all(pending);
 }
 
+/** One message to publish, with the event id ingest will give it. */
+interface Msg {
+  topic: string;
+  payload: string;
+  id: string;
+}
+
 function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
 
-async function bareRun(messages: { topic: string; payload: string; id: string }[], prefix: string) {
+async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/ingest/bench/bare-subscriber.ts')], {
     cwd: repoRoot,
-    env: { ...process.env, MQTT_URL, BENCH_EXPECT: String(messages.length), BENCH_FILTER: `${prefix}#`, BENCH_CLIENT_ID: `${run}-bare` },
+    env: { ...process.env, MQTT_URL, BENCH_WARMUP: String(warmup.length), BENCH_EXPECT: String(warmup.length + messages.length), BENCH_FILTER: `${prefix}#`, BENCH_CLIENT_ID: `${run}-bare` },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const out = lines(child);
   await out.next(); // subscribed
   const publisher = await connectPublisher();
+  if (warmup.length > 0) {
+    await publish(publisher, warmup, new Map());
+    await out.next(); // warmed up
+  }
   const sentAt = new Map<string, number>();
   const cpu0 = cpuSeconds(child.pid);
   const t0 = Date.now();
@@ -109,13 +126,14 @@ async function bareRun(messages: { topic: string; payload: string; id: string }[
   await publish(publisher, messages, sentAt);
   const published = Date.now();
   const done = JSON.parse((await out.next()).value as string) as { count: number; first: number; last: number; cpuSeconds?: number };
+  done.count -= warmup.length;
   clearInterval(sampler);
   cpu1 = done.cpuSeconds ?? cpu1;
   await publisher.endAsync();
   return { messages: messages.length, received: done.count, seconds: (done.last - t0) / 1000, publishSeconds: (published - t0) / 1000, ratePerS: done.count / ((done.last - t0) / 1000), peakRssMiB: rss, cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length) };
 }
 
-async function ingestRun(messages: { topic: string; payload: string; id: string }[], registryFile: string, mqttPrefix: string, kafkaPrefix: string) {
+async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, mqttPrefix: string, kafkaPrefix: string) {
   const env = {
     ...process.env,
     KAFKA_BROKERS,
@@ -146,8 +164,14 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
     for (const t of telTopics) for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
     return n;
   };
-  const before = await count();
   const publisher = await connectPublisher();
+  const start = await count();
+  if (warmup.length > 0) {
+    await publish(publisher, warmup, new Map());
+    const warmBy = Date.now() + 120_000;
+    while ((await count()) - start < warmup.length && Date.now() < warmBy) await sleep(50);
+  }
+  const before = await count();
   const sentAt = new Map<string, number>();
   let rss: number | null = null;
   const sampler = setInterval(() => (rss = peakRssMiB(child.pid) ?? rss), 200);
@@ -163,6 +187,7 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
   await publisher.endAsync();
   // Latency: Kafka record timestamp (set by the producer as it sends the batch that Kafka then acks) minus publish time.
   const ids = new Set<string>();
+  const warmIds = new Set<string>();
   const latencies: number[] = [];
   let lastTs = 0;
   let dead = 0;
@@ -175,7 +200,11 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
       const id = (JSON.parse(r.value ?? '{}') as { id: string }).id;
       const ts = Number(r.message.timestamp);
       const sent = sentAt.get(id);
-      if (sent !== undefined && !ids.has(id)) latencies.push(ts - sent);
+      if (sent === undefined) {
+        warmIds.add(id);
+        continue;
+      }
+      if (!ids.has(id)) latencies.push(ts - sent);
       ids.add(id);
       lastTs = Math.max(lastTs, ts);
     }
@@ -185,13 +214,15 @@ async function ingestRun(messages: { topic: string; payload: string; id: string 
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   latencies.sort((a, b) => a - b);
-  const missing = messages.filter((m) => !ids.has(m.id)).length;
+  const missing = messages.filter((m) => !ids.has(m.id)).length + warmup.filter((m) => !warmIds.has(m.id)).length;
   const received = /ondijon_ingest_messages_received_total (\d+)/.exec(metricsText)?.[1];
   return {
     messages: messages.length,
     uniqueInKafka: ids.size,
     missing,
     deadLetters: dead,
+    warmup: warmup.length,
+    /** Includes the warm-up messages. */
     mqttReceived: received === undefined ? null : Number(received),
     seconds: (lastTs - t0) / 1000,
     publishSeconds: (published - t0) / 1000,
@@ -215,15 +246,17 @@ async function main(): Promise<void> {
   await provisionTopics(admin, specs, { replicationFactor: 1 });
 
   const build = (prefix: string) =>
-    Array.from({ length: MESSAGES }, (_, i) => {
+    Array.from({ length: WARMUP + MESSAGES }, (_, i) => {
       const e = registry.equipment[i % registry.equipment.length]!;
       const seq = Math.floor(i / registry.equipment.length);
       return { topic: `${prefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`, payload: JSON.stringify(payloadFor(e.family, seq)), id: eventId(e.equipmentId, seq) };
     });
 
-  console.log(`ingest bench: ${MESSAGES} messages, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`);
-  const bare = await bareRun(build(`bench/${run}/bare/`), `bench/${run}/bare/`);
-  const ingest = await ingestRun(build(`bench/${run}/ingest/`), registryFile, `bench/${run}/ingest/`, kafkaPrefix);
+  console.log(`ingest bench: ${MESSAGES} messages after ${WARMUP} uncounted warm-up ones, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`);
+  const bareAll = build(`bench/${run}/bare/`);
+  const ingestAll = build(`bench/${run}/ingest/`);
+  const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`);
+  const ingest = await ingestRun(ingestAll.slice(0, WARMUP), ingestAll.slice(WARMUP), registryFile, `bench/${run}/ingest/`, kafkaPrefix);
   const ratio = ingest.ratePerS / bare.ratePerS;
 
   const rows = [
@@ -239,7 +272,7 @@ async function main(): Promise<void> {
     bench: 'ingest',
     at: new Date().toISOString(),
     machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverage1m: loadavg()[0] },
-    settings: { messages: MESSAGES, connections: CONNECTIONS, publishWindow: WINDOW },
+    settings: { messages: MESSAGES, warmup: WARMUP, connections: CONNECTIONS, publishWindow: WINDOW },
     bare,
     ingest,
     ratio,
