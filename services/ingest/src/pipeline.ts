@@ -108,27 +108,26 @@ interface Rejection {
  */
 export function processMessage(ctx: PipelineContext, msg: IncomingMessage): PipelineOutcome {
   const receivedAt = ctx.now();
-  const reject = (r: Rejection): PipelineOutcome => rejectMessage(ctx, msg, receivedAt, r);
 
   if (!msg.topic.startsWith(ctx.mqttTopicPrefix)) {
-    return reject({ code: 'ONDIJON_TOPIC_INVALID', reason: `topic is outside the ingest prefix ${ctx.mqttTopicPrefix}` });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_TOPIC_INVALID', reason: `topic is outside the ingest prefix ${ctx.mqttTopicPrefix}` });
   }
   const logical = msg.topic.slice(ctx.mqttTopicPrefix.length);
   const parsed = parseTelemetryTopic(logical);
   const source = logical.split('/')[2] ?? '';
   if (parsed.kind === 'excluded' || ctx.policy.isExcludedSource(source)) {
-    return reject({
+    return rejectMessage(ctx, msg, receivedAt, {
       code: 'ONDIJON_SOURCE_EXCLUDED',
       reason: `source "${source}" is classed S4 by the policy and never ingested; payload not kept`,
       withheld: 'excluded-source',
       sensitivity: 'S4',
     });
   }
-  if (parsed.kind === 'invalid') return reject({ code: 'ONDIJON_TOPIC_INVALID', reason: parsed.reason });
+  if (parsed.kind === 'invalid') return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_TOPIC_INVALID', reason: parsed.reason });
   const { family, operator, equipmentId } = parsed;
 
   if (msg.payload.length > ctx.maxPayloadBytes) {
-    return reject({
+    return rejectMessage(ctx, msg, receivedAt, {
       code: 'ONDIJON_PAYLOAD_TOO_LARGE',
       reason: `payload is ${msg.payload.length} bytes, over the ${ctx.maxPayloadBytes}-byte limit; payload not kept`,
       withheld: 'too-large',
@@ -140,14 +139,14 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     json = JSON.parse(utf8.decode(msg.payload));
   } catch (error) {
     const why = error instanceof SyntaxError ? error.message : 'invalid UTF-8';
-    return reject({ code: 'ONDIJON_PAYLOAD_NOT_JSON', reason: `payload is not UTF-8 JSON: ${why}`, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_PAYLOAD_NOT_JSON', reason: `payload is not UTF-8 JSON: ${why}`, expectedSchema: family });
   }
   const validation = validateTelemetry(family, json, { now: receivedAt.getTime(), maxFutureSkewMs: ctx.maxFutureSkewMs });
   if (!validation.ok) {
     // The event id, when the sequence number is usable, so a replay of the fixed message dedupes with it.
     const seq = (json as { seq?: unknown } | null)?.seq;
     const knownId = Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
-    return reject({
+    return rejectMessage(ctx, msg, receivedAt, {
       code: validation.futureTime ? 'ONDIJON_TIME_IN_FUTURE' : 'ONDIJON_SCHEMA_INVALID',
       reason: formatIssues(validation.issues),
       issues: validation.issues,
@@ -160,13 +159,13 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
 
   const entry = ctx.registry.get(equipmentId);
   if (!entry) {
-    return reject({ code: 'ONDIJON_EQUIPMENT_UNKNOWN', reason: `equipment ${equipmentId} is not in registry revision ${ctx.registry.revision}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_EQUIPMENT_UNKNOWN', reason: `equipment ${equipmentId} is not in registry revision ${ctx.registry.revision}`, eventId: id, expectedSchema: family });
   }
   if (entry.family !== family) {
-    return reject({ code: 'ONDIJON_FAMILY_MISMATCH', reason: `topic family ${family} differs from the registry's ${entry.family} for ${equipmentId}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_FAMILY_MISMATCH', reason: `topic family ${family} differs from the registry's ${entry.family} for ${equipmentId}`, eventId: id, expectedSchema: family });
   }
   if (entry.operator !== operator) {
-    return reject({ code: 'ONDIJON_OPERATOR_MISMATCH', reason: `topic operator ${operator} is not the registry's operator of ${equipmentId}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_OPERATOR_MISMATCH', reason: `topic operator ${operator} is not the registry's operator of ${equipmentId}`, eventId: id, expectedSchema: family });
   }
 
   let outcome;
@@ -174,11 +173,11 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     outcome = ctx.policy.apply(family, telemetry);
   } catch (error) {
     const code: ErrorCode = isOnDijonError(error) ? error.code : 'ONDIJON_POLICY_INVALID';
-    return reject({ code, reason: `policy ${ctx.policy.revision} could not be applied: ${error instanceof Error ? error.message : String(error)}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, { code, reason: `policy ${ctx.policy.revision} could not be applied: ${error instanceof Error ? error.message : String(error)}`, eventId: id, expectedSchema: family });
   }
   const topic = ctx.policy.topicFor(family, outcome.sensitivity);
   if (topic === undefined) {
-    return reject({ code: 'ONDIJON_POLICY_INVALID', reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`, eventId: id, expectedSchema: family, sensitivity: outcome.sensitivity });
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_POLICY_INVALID', reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`, eventId: id, expectedSchema: family, sensitivity: outcome.sensitivity });
   }
 
   const value = serialiseEnvelope(
