@@ -12,6 +12,9 @@ export default defineConfig({
           name: 'unit',
           include: ['packages/*/test/**/*.test.ts', 'services/*/test/**/*.test.ts', 'infra/stack/test/**/*.test.ts'],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
+          // Groups run in order: unit (0), integration (1), fault (2); vitest requires one
+          // maxWorkers per group.
+          sequence: { groupOrder: 0 },
         },
       },
       {
@@ -24,7 +27,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           // Two cores and one shared broker: run integration files two at a time.
           maxWorkers: 2,
-          sequence: { groupOrder: 0 },
+          sequence: { groupOrder: 1 },
         },
       },
       {
@@ -39,7 +42,7 @@ export default defineConfig({
           hookTimeout: 180_000,
           maxWorkers: 1,
           fileParallelism: false,
-          sequence: { groupOrder: 1 },
+          sequence: { groupOrder: 2 },
         },
       },
     ],

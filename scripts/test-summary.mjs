@@ -15,6 +15,8 @@ try {
   for (const suite of report.testResults ?? []) {
     if (suite.status === 'failed' && (suite.assertionResults ?? []).length === 0) failed += 1;
   }
+  // Vitest reports run-level errors (bad config, unhandled errors) only through `success`.
+  if (report.success === false && failed === 0) failed = 1;
 } catch (err) {
   process.stderr.write(`test-summary: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
   failed = Math.max(failed, 1);
