@@ -21,6 +21,7 @@ import type {
   AnyWindowedAggregation,
 } from './define';
 import type { z } from 'zod';
+import { fastParse } from './fast-validate';
 import type { TimeWindow } from './windows';
 
 /** Processor callbacks seen by the engine, which handles every topic generically. */
@@ -129,7 +130,9 @@ export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
       deadLetter: deadLetterFor(processor.name, raw, 'ONDIJON_RECORD_INVALID', 'record value is not JSON'),
     };
   }
-  const parsed = schemaOf(raw.topic).safeParse(json);
+  // Fast path (hand-checked attributes, zod for `data`); anything it does not accept takes the full
+  // zod parse, which decides and names the failing fields.
+  const parsed = fastParse(raw.topic, json) ?? schemaOf(raw.topic).safeParse(json);
   if (!parsed.success) {
     const issues = toFieldIssues(parsed.error).slice(0, 20);
     return {
