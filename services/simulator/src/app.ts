@@ -102,8 +102,10 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
         continue;
       }
       const key = line.tag?.equipmentId ?? line.topic;
+      const sentAt = now();
       const { ack } = await publisher.publish(config.SIM_TOPIC_PREFIX + line.topic, line.payload, key);
       const p = ack.then(async ({ reasonCode }) => {
+        const ackedAt = now();
         if (reasonCode === 0) stats.acked++;
         else if (reasonCode > 0) {
           const k = `0x${reasonCode.toString(16)}`;
@@ -111,7 +113,8 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
         } else stats.errors++;
         if (recorder) {
           const r = recorder;
-          recording = recording.then(() => r.write({ ...line, reasonCode }));
+          // Wall-clock send and PUBACK times: what end-to-end latency is measured from.
+          recording = recording.then(() => r.write({ ...line, reasonCode, sentAt, ackedAt }));
           await recording;
         }
       });
