@@ -2,7 +2,7 @@
 // waits that poll a condition with a deadline. Import from '@ondijon/acceptance' (other packages) or
 // relatively (tests under test/).
 import { randomBytes } from 'node:crypto';
-import { createKafka } from '@ondijon/kafka';
+import { createKafka, waitForTopicsReady } from '@ondijon/kafka';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import type { TestEndpoints } from './endpoints';
@@ -56,7 +56,7 @@ export async function createTestTopic(prefix: string, options: TestTopicOptions 
   await admin.connect();
   try {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: [
         {
           topic,
@@ -66,6 +66,7 @@ export async function createTestTopic(prefix: string, options: TestTopicOptions 
         },
       ],
     });
+    await waitForTopicsReady(admin, [topic]);
   } finally {
     await admin.disconnect();
   }

@@ -148,8 +148,10 @@ function serverProperties(deployment: KafkaDeployment, node: KafkaNode): string 
 function clusterId(deployment: KafkaDeployment): string {
   const file = path.join(deployment.dir, 'cluster-id');
   if (existsSync(file)) return readFileSync(file, 'utf8').trim();
-  // A Kafka Uuid: 16 random bytes, base64url without padding (22 characters).
-  const id = randomBytes(16).toString('base64url');
+  // A Kafka Uuid: 16 random bytes, base64url without padding (22 characters). Like Kafka's own
+  // Uuid.randomUuid, never one starting with '-': StorageTool would read it as an option and fail.
+  let id = randomBytes(16).toString('base64url');
+  while (id.startsWith('-')) id = randomBytes(16).toString('base64url');
   mkdirSync(deployment.dir, { recursive: true });
   writeFileSync(file, id);
   return id;

@@ -17,3 +17,4 @@ export {
 } from './provision';
 export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
 export { cachingKeyPartitioner } from './partitioner';
+export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';

@@ -1,3 +1,4 @@
+import { waitForTopicsReady } from './topics-ready';
 import kafkajs, { type Admin } from 'kafkajs';
 
 // kafkajs is CommonJS and Node's named-export detection misses ConfigResourceTypes: read it off the default export.
@@ -91,7 +92,7 @@ export async function provisionTopics(
   const existing = specs.filter((s) => present.has(s.name));
   if (missing.length > 0) {
     await admin.createTopics({
-      waitForLeaders: true,
+      waitForLeaders: false,
       topics: missing.map((spec) => ({
         topic: spec.name,
         numPartitions: spec.partitions,
@@ -99,6 +100,7 @@ export async function provisionTopics(
         configEntries: Object.entries(topicConfigs(spec, options)).map(([name, value]) => ({ name, value })),
       })),
     });
+    await waitForTopicsReady(admin, missing.map((s) => s.name));
   }
   const drift: TopicDrift[] = [];
   if (existing.length > 0) {
