@@ -7,8 +7,9 @@
  * It lives in the acceptance package because that package depends on everything it starts; the
  * script at the root only calls `runPipeline`.
  */
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { generateRegistry } from '@ondijon/contracts';
 import { endpoints, stackDown, stackProvision, stackUp } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
 import { type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
@@ -91,7 +92,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     topicPrefix: o.fresh ? `${runId}.` : '',
     mqttPrefix: o.fresh ? `${runId}/` : '',
     runId,
-    registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
+    registryFile: o.preset === 'city' ? path.join(runDir, 'registry-city.json') : path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
     opendataDir: path.join(runDir, 'opendata'),
     publisherStateDir: path.join(runDir, 'publisher'),
     // The README's ports.
@@ -103,6 +104,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     idleFlushMs: 10_000,
     ingestConnections: 4,
   };
+  // The city fleet is generated; ingest and the simulator must read the same registry.
+  if (o.preset === 'city') writeFileSync(plan.registryFile, JSON.stringify(generateRegistry({ seed: 1, scale: 'city' })));
   say(`▸ provisioning topics${o.fresh ? ` (namespace ${runId})` : ''}`);
   const provisioned = await stackProvision({ specs: plannedTopics(plan) });
   say(`  ${provisioned.created.length} created, ${provisioned.existing.length} existing`);

@@ -1,6 +1,6 @@
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '@ondijon/service-kit';
-import { intervalsFor, parseDuration, parseStart, type SimulatorConfig } from './config';
+import { intervalsFor, parseDuration, parseStart, registryFileFor, type SimulatorConfig } from './config';
 import { buildFleet } from './fleet';
 import { iterateStream } from './generate';
 import { ManifestBuilder, type Manifest, NdjsonWriter, readStreamFile, type StreamLine } from './ground-truth';
@@ -62,7 +62,7 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
     if (config.SIM_REPLAY_FILE !== '') {
       return { lines: readStreamFile(config.SIM_REPLAY_FILE), meta: { seed: null, from: null, to: null, registryRevision: null, faults: null } };
     }
-    const registry = await loadRegistry(config.SIM_REGISTRY_FILE, config.SIM_REGISTRY_SEED, config.SIM_PRESET);
+    const registry = await loadRegistry(registryFileFor(config), config.SIM_REGISTRY_SEED, config.SIM_PRESET);
     const fleet = buildFleet(registry, { seed: config.SIM_SEED, fraction: config.SIM_FLEET_FRACTION, intervals: intervalsFor(config) });
     const from = parseStart(config.SIM_START, now());
     const to = config.SIM_DURATION === '' ? Infinity : from + parseDuration(config.SIM_DURATION);

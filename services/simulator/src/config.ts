@@ -62,8 +62,11 @@ export const SimulatorEnv = z.object({
   SIM_PRESET: z.enum(['small', 'city']).default('small'),
   /** Seed of everything random: the same seed gives the same stream. */
   SIM_SEED: z.coerce.number().int().min(0).default(1),
-  /** Registry file (JSON); when it does not exist, a registry is generated at SIM_PRESET scale. */
-  SIM_REGISTRY_FILE: z.string().default(DEFAULT_REGISTRY_FILE),
+  /**
+   * Registry file (JSON), which must be the one ingest loads. Empty: the committed registry for the
+   * `small` preset, a registry generated at city scale (SIM_REGISTRY_SEED) for `city`.
+   */
+  SIM_REGISTRY_FILE: z.string().default(''),
   /** Seed of a generated registry (when no file). */
   SIM_REGISTRY_SEED: z.coerce.number().int().min(0).default(1),
   /** Share of the registry simulated, 0–1 (whole cabinets and intersections kept together). */
@@ -119,6 +122,12 @@ export type SimulatorConfig = Readonly<z.infer<typeof SimulatorEnv>>;
 /** Loads the simulator configuration from `env`, naming every invalid variable at once. */
 export function loadSimulatorConfig(env: NodeJS.ProcessEnv = process.env): SimulatorConfig {
   return loadConfig(SimulatorEnv, env);
+}
+
+/** The registry file to read ('' = generate at the preset's scale). */
+export function registryFileFor(config: Pick<SimulatorConfig, 'SIM_REGISTRY_FILE' | 'SIM_PRESET'>): string {
+  if (config.SIM_REGISTRY_FILE !== '') return config.SIM_REGISTRY_FILE;
+  return config.SIM_PRESET === 'small' ? DEFAULT_REGISTRY_FILE : '';
 }
 
 /** Report intervals of a preset, with overrides. */

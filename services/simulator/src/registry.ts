@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { EquipmentRegistryFile, generateRegistry, type Equipment } from '@ondijon/contracts';
+import { EquipmentRegistryFile, generateRegistry, OnDijonError, type Equipment } from '@ondijon/contracts';
 
 /** Registry scale: a laptop-sized fleet or the whole city. */
 export type RegistryScale = 'small' | 'city';
@@ -18,11 +18,14 @@ export async function readRegistryFile(path: string): Promise<Registry> {
 }
 
 /**
- * The registry the simulator runs: the file when it exists (it must be the one ingest loads), else one
- * generated at the preset's scale.
+ * The registry the simulator runs: the file when given (it must be the one ingest loads), else one
+ * generated at the preset's scale. A missing file is an error, not a silent switch to another fleet.
  */
 export async function loadRegistry(file: string, seed: number, scale: RegistryScale): Promise<Registry & { source: string }> {
-  if (file !== '' && existsSync(file)) return { ...(await readRegistryFile(file)), source: file };
+  if (file !== '') {
+    if (!existsSync(file)) throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} does not exist`);
+    return { ...(await readRegistryFile(file)), source: file };
+  }
   return { ...generatedRegistry(seed, scale), source: `generated:${scale}:${seed}` };
 }
 
