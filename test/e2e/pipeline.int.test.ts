@@ -223,6 +223,17 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     expect(new Set(late.map((l) => l.eventId))).toEqual(reference.lateEventIds);
   });
 
+  it("names intersections by the registry's intersection ids (open-data users join them with the equipment inventory)", async () => {
+    const registry = await readRegistryFile(plan.registryFile);
+    const known = new Set(registry.equipment.map((e) => e.intersectionId).filter((x): x is string => x !== undefined));
+    const emitted = new Set<string>();
+    for (const topic of ['agg.s1.traffic-flow.v1', 'agg.s1.signal-status.v1'] as TopicName[])
+      for (const env of values<{ data: { group: { scope: string; id: string } } }>(topic)) if (env.data.group.scope === 'intersection') emitted.add(env.data.group.id);
+    expect(emitted.size).toBeGreaterThan(0);
+    const unknown = [...emitted].filter((id) => !known.has(id)).sort();
+    expect(unknown.slice(0, 5), `${unknown.length} intersection ids are not in the registry (registry ids look like ${[...known][0]})`).toEqual([]);
+  });
+
   it('emits aggregates equal to the reference computation for every window', async () => {
     const latest = new Map<string, { dataset: string; data: { group: Record<string, string>; windowStart: string; revision: number; values: Record<string, number | null>; contributors: Record<string, number>; inputRecords: number; lateRecords: number } }>();
     for (const topic of Object.keys(DATASET_OF_TOPIC) as TopicName[]) {
