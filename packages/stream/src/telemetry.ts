@@ -16,5 +16,13 @@ export function telemetryOf<F extends Family>(
   envelope: Envelope<unknown>,
   family: F,
 ): StoredTelemetry<F> | undefined {
-  return envelope.type === telemetryEventType(family) ? (envelope.data as StoredTelemetry<F>) : undefined;
+  return envelope.type === typeOfFamily(family) ? (envelope.data as StoredTelemetry<F>) : undefined;
+}
+
+// Processors call telemetryOf for every record (often twice): build each family's type string once.
+const TYPES = new Map<string, string>();
+function typeOfFamily(family: Family): string {
+  let t = TYPES.get(family);
+  if (t === undefined) TYPES.set(family, (t = telemetryEventType(family)));
+  return t;
 }

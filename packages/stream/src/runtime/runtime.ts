@@ -29,7 +29,7 @@ import {
   type StreamLogger,
   type WindowState,
 } from '../engine';
-import { windowsFor } from '../windows';
+import { windowsFor, type TimeWindow } from '../windows';
 import { RedisWindowStore, type StoredWindow, type WindowWrite } from './redis-store';
 
 /** Counters and gauges the runtime reports; the service maps them onto Prometheus. */
@@ -221,6 +221,28 @@ interface Item {
   raw: RawRecord;
   record: ReturnType<typeof decode> & { ok: true };
   eventId: string;
+  /** The record's groups × windows, computed once (by ensureCached, reused by every plan). */
+  targets?: Target[];
+}
+
+interface Target {
+  group: unknown;
+  window: TimeWindow;
+  /** `windowStart|groupKey`. */
+  wk: string;
+}
+
+/** The groups × windows of a decoded record, memoised on the item (throws when the processor's `key` throws). */
+function targetsOf(def: AnyWindowedAggregation, it: Item): Target[] {
+  if (it.targets) return it.targets;
+  const targets: Target[] = [];
+  const windows = windowsFor(def.window, it.record.eventTime);
+  for (const group of groupsOf(def, it.record.record)) {
+    const gk = groupKey(group);
+    for (const window of windows) targets.push({ group, window, wk: `${window.start}|${gk}` });
+  }
+  it.targets = targets;
+  return targets;
 }
 
 /** One processor's consumer, state store and emitter. */
@@ -497,12 +519,15 @@ class ProcessorUnit {
     const letters = decoded.letters;
     let items = decoded.items;
     // Dead letters go first: if we crash before the state update, the replay sends them again (same id).
-    await this.deadLetter(letters);
+    // No await when there is nothing to send or read: the state update is then sent to Redis before
+    // this call returns, so the caller decodes the next chunk while Redis runs the script.
+    if (letters.length > 0) await this.deadLetter(letters);
     const skip = new Set<string>();
     const failed = new Set<string>();
     let routedSent = false;
     for (let attempt = 1; ; attempt++) {
-      await this.ensureCached(def, items);
+      const reading = this.ensureCached(def, items);
+      if (reading) await reading;
       const plan = this.plan(def, items, skip, failed);
       if (plan.failed.length > 0) {
         // A processor threw on these records: dead-letter them and plan again without them.
@@ -591,84 +616,78 @@ class ProcessorUnit {
     }
   }
 
-  /** Reads into the cache the windows this chunk touches that it does not hold. */
-  private async ensureCached(def: AnyWindowedAggregation, items: Item[]): Promise<void> {
+  /** Reads into the cache the windows this chunk touches that it does not hold (undefined: nothing to read). */
+  private ensureCached(def: AnyWindowedAggregation, items: Item[]): Promise<void> | undefined {
     const missing = new Set<string>();
     for (const it of items) {
-      let groups: unknown[];
+      let targets: Target[];
       try {
-        groups = groupsOf(def, it.record.record);
+        targets = targetsOf(def, it);
       } catch {
         continue; // planned (and dead-lettered) by plan()
       }
-      for (const g of groups)
-        for (const w of windowsFor(def.window, it.record.eventTime)) {
-          const wk = `${w.start}|${groupKey(g)}`;
-          if (!this.cache.has(wk)) missing.add(wk);
-        }
+      for (const t of targets) if (!this.cache.has(t.wk)) missing.add(t.wk);
     }
-    const rows: StoredWindow[] = await retrying('read', this.attempts, this.log, () =>
-      this.store!.read([...missing]),
+    if (missing.size === 0) return undefined;
+    return retrying('read', this.attempts, this.log, () => this.store!.read([...missing])).then(
+      (rows: StoredWindow[]) => {
+        for (const r of rows)
+          this.cache.set(r.wk, {
+            version: r.version,
+            state: r.state,
+            closed: r.closed,
+            group: r.group,
+            start: r.start,
+            end: r.end,
+          });
+      },
     );
-    for (const r of rows)
-      this.cache.set(r.wk, {
-        version: r.version,
-        state: r.state,
-        closed: r.closed,
-        group: r.group,
-        start: r.start,
-        end: r.end,
-      });
   }
 
   private plan(def: AnyWindowedAggregation, items: Item[], skip: Set<string>, failed: Set<string>) {
-    const work = new Map<string, WindowWrite & { closed: boolean }>();
+    const work = new Map<string, WindowWrite & { closed: boolean; seen: Set<string> }>();
     const routed: ReturnType<typeof lateRecordFor>[] = [];
     const failures: { item: Item; message: string }[] = [];
     let lateRevised = 0;
     let duplicates = 0;
-    const seen = new Set<string>();
     for (const it of items) {
-      if (failed.has(it.raw.offset)) continue;
+      if (failed.size > 0 && failed.has(it.raw.offset)) continue;
       const rec = it.record;
       try {
-        for (const group of groupsOf(def, rec.record)) {
-          for (const window of windowsFor(def.window, rec.eventTime)) {
-            const wk = `${window.start}|${groupKey(group)}`;
-            const cached = this.cache.get(wk);
-            let w = work.get(wk);
-            const closed = w?.closed ?? cached?.closed ?? false;
-            const late = isLate(def, window, closed, this.watermark);
-            const tooOld = window.end + def.graceMs + this.reviseHorizonMs <= this.watermark;
-            if (late && (def.late === 'route' || tooOld)) {
-              routed.push(
-                lateRecordFor(def.name, rec.record, it.eventId, rec.eventTime, window, this.watermark),
-              );
-              continue;
-            }
-            const dupKey = `${wk}\n${it.eventId}`;
-            if (seen.has(dupKey) || skip.has(dupKey)) {
-              duplicates += 1;
-              continue;
-            }
-            if (!w) {
-              w = {
-                wk,
-                expectedVersion: cached?.version ?? 0,
-                state: cached?.state ? structuredClone(cached.state) : initState(def),
-                group,
-                start: window.start,
-                end: window.end,
-                ids: [],
-                closed,
-              };
-              work.set(wk, w);
-            }
-            seen.add(dupKey);
-            w.ids.push(it.eventId);
-            fold(def, w.state, rec.record, rec.envelope, group, late);
-            if (late) lateRevised += 1;
+        for (const { group, window, wk } of targetsOf(def, it)) {
+          const cached = this.cache.get(wk);
+          let w = work.get(wk);
+          const closed = w?.closed ?? cached?.closed ?? false;
+          const late = isLate(def, window, closed, this.watermark);
+          const tooOld = window.end + def.graceMs + this.reviseHorizonMs <= this.watermark;
+          if (late && (def.late === 'route' || tooOld)) {
+            routed.push(
+              lateRecordFor(def.name, rec.record, it.eventId, rec.eventTime, window, this.watermark),
+            );
+            continue;
           }
+          if (w?.seen.has(it.eventId) || (skip.size > 0 && skip.has(`${wk}\n${it.eventId}`))) {
+            duplicates += 1;
+            continue;
+          }
+          if (!w) {
+            w = {
+              wk,
+              expectedVersion: cached?.version ?? 0,
+              state: cached?.state ? structuredClone(cached.state) : initState(def),
+              group,
+              start: window.start,
+              end: window.end,
+              ids: [],
+              closed,
+              seen: new Set(),
+            };
+            work.set(wk, w);
+          }
+          w.seen.add(it.eventId);
+          w.ids.push(it.eventId);
+          fold(def, w.state, rec.record, rec.envelope, group, late);
+          if (late) lateRevised += 1;
         }
       } catch (err) {
         failures.push({ item: it, message: err instanceof Error ? err.message : String(err) });
