@@ -144,7 +144,9 @@ export function generateRegistry(options: GenerateRegistryOptions): EquipmentReg
   for (const [insee, n] of allocate(counts.intersections, 0)) {
     const c = communes.get(insee)!;
     for (let k = 1; k <= n; k++) {
-      const intersectionId = `X-${insee}-${pad(k, 3)}`;
+      // `INT-<insee>-<k>`, with its controller `SC-<insee>-<k>` and detectors `TD-<insee>-<k>-<d>`:
+      // the processors derive the intersection from the equipment id by this convention.
+      const intersectionId = `INT-${insee}-${pad(k, 3)}`;
       const at = near(c.lat, c.lon, spreadDeg(insee));
       const since = date(2008, 2022);
       equipment.push({ ...entry(`SC-${insee}-${pad(k, 3)}`, 'signal-controller', 'bouygues-es', insee, at, since), intersectionId });
