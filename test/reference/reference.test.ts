@@ -9,8 +9,8 @@ const registry: Equipment[] = [
   { ...base, equipmentId: 'SL-1', family: 'streetlight', operator: 'citelum', commune: '21231', cabinetId: 'LC-1' },
   { ...base, equipmentId: 'SL-2', family: 'streetlight', operator: 'citelum', commune: '21231', cabinetId: 'LC-1' },
   { ...base, equipmentId: 'LC-1', family: 'lighting-cabinet', operator: 'citelum', commune: '21231' },
-  { ...base, equipmentId: 'TD-1', family: 'traffic-detector', operator: 'bouygues-es', commune: '21231', intersectionId: 'X-1', lanes: 2 },
-  { ...base, equipmentId: 'SC-1', family: 'signal-controller', operator: 'bouygues-es', commune: '21231', intersectionId: 'X-1' },
+  { ...base, equipmentId: 'TD-1', family: 'traffic-detector', operator: 'bouygues-es', commune: '21231', intersectionId: 'INT-1', lanes: 2 },
+  { ...base, equipmentId: 'SC-1', family: 'signal-controller', operator: 'bouygues-es', commune: '21231', intersectionId: 'INT-1' },
   { ...base, equipmentId: 'WV-1', family: 'winter-vehicle', operator: 'dijon-metropole', commune: '21231' },
   { ...base, equipmentId: 'WS-1', family: 'weather-station', operator: 'dijon-metropole', commune: '21231' },
 ];
@@ -86,7 +86,7 @@ describe('computeReference', () => {
   });
 
   it('computes traffic flow per 15 min and hour: time-weighted occupancy, vehicle-weighted speed', () => {
-    const hour = ref.cells.get(cellKey('traffic-flow', { scope: 'intersection', id: 'X-1', commune: '21231', resolution: 'PT1H' }, '2026-01-12T08:00:00Z'))!;
+    const hour = ref.cells.get(cellKey('traffic-flow', { scope: 'intersection', id: 'INT-1', commune: '21231', resolution: 'PT1H' }, '2026-01-12T08:00:00Z'))!;
     expect(hour.values.intensity).toBe(60);
     expect(hour.values.occupancyPct).toBe(5);
     expect(hour.values.averageVehicleSpeedKmh).toBeCloseTo((30 * 40 + 10 * 60 + 20 * 45) / 60, 12);
@@ -95,7 +95,7 @@ describe('computeReference', () => {
   });
 
   it('computes signal status: fault reports, lamp failures, seconds not normal', () => {
-    const c = ref.cells.get(cellKey('signal-status', { scope: 'intersection', id: 'X-1', commune: '21231' }, '2026-01-12T02:00:00Z'))!;
+    const c = ref.cells.get(cellKey('signal-status', { scope: 'intersection', id: 'INT-1', commune: '21231' }, '2026-01-12T02:00:00Z'))!;
     expect(c.values).toEqual({ controllersReporting: 1, faultReports: 1, lampFailureReports: 1, degradedSeconds: 300 });
   });
 
