@@ -2,7 +2,16 @@
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['**/node_modules/**', '.stack/**', 'reports/**', '**/dist/**', 'eslint.config.js'] },
+  {
+    ignores: [
+      '**/node_modules/**',
+      '.stack/**',
+      'reports/**',
+      '**/dist/**',
+      'eslint.config.js',
+      'scripts/*.mjs',
+    ],
+  },
   ...tseslint.configs.recommendedTypeChecked,
   {
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },

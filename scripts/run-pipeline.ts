@@ -8,13 +8,17 @@ let options;
 try {
   options = parseRunFlags(process.argv.slice(2));
 } catch (err) {
-  process.stderr.write(`${err instanceof Error && err.message !== 'usage' ? `${err.message}\n` : ''}${USAGE}\n`);
+  process.stderr.write(
+    `${err instanceof Error && err.message !== 'usage' ? `${err.message}\n` : ''}${USAGE}\n`,
+  );
   process.exit(2);
 }
 runPipeline(options).then(
   (code) => process.exit(code),
   (err: unknown) => {
-    process.stderr.write(`run-pipeline failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `run-pipeline failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -18,7 +18,9 @@ try {
   // Vitest reports run-level errors (bad config, unhandled errors) only through `success`.
   if (report.success === false && failed === 0) failed = 1;
 } catch (err) {
-  process.stderr.write(`test-summary: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`);
+  process.stderr.write(
+    `test-summary: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
+  );
   failed = Math.max(failed, 1);
 }
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);

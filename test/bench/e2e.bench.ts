@@ -13,7 +13,14 @@ import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
 import { endpoints, stackProvision, stackUp } from '@ondijon/stack';
 import { Redis } from 'ioredis';
-import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from '../e2e/harness';
+import {
+  REPO_ROOT,
+  serviceEntry,
+  type ServiceHandle,
+  startService,
+  stopAll,
+  waitHttpOk,
+} from '../e2e/harness';
 import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from '../e2e/pipeline';
 
 const SEED = Number(process.env.BENCH_SEED ?? 7);
@@ -31,7 +38,14 @@ const PROCESSOR_INPUTS: Record<string, TopicName[]> = {
   'winter-commune-day': ['tel.s1.winter.v1', 'tel.s2.winter.v1'],
 };
 const PROCESSORS = Object.keys(PROCESSOR_INPUTS);
-const TELEMETRY: TopicName[] = ['tel.s1.lighting.v1', 'tel.s2.lighting.v1', 'tel.s1.traffic.v1', 'tel.s1.winter.v1', 'tel.s2.winter.v1', 'pii.s3.winter.v1'];
+const TELEMETRY: TopicName[] = [
+  'tel.s1.lighting.v1',
+  'tel.s2.lighting.v1',
+  'tel.s1.traffic.v1',
+  'tel.s1.winter.v1',
+  'tel.s2.winter.v1',
+  'pii.s3.winter.v1',
+];
 /** Aggregate topic → families feeding it and the processor's grace (services/processors definitions). */
 const AGGREGATES: Record<string, { families: string[]; graceMs: number }> = {
   'agg.s1.lighting-commune-hour.v1': { families: ['streetlight', 'lighting-cabinet'], graceMs: 5 * 60_000 },
@@ -47,7 +61,14 @@ interface PhaseReport {
   messages: number;
   seconds: { publish: number; ingestedToKafka: number; processed: number };
   ratePerS: { publish: number; throughIngest: number; throughPipeline: number };
-  latencyMs: { windows: number; p50: number | null; p95: number | null; p99: number | null; max: number | null; byTopic: Record<string, { windows: number; p50: number | null; p95: number | null; max: number | null }> };
+  latencyMs: {
+    windows: number;
+    p50: number | null;
+    p95: number | null;
+    p99: number | null;
+    max: number | null;
+    byTopic: Record<string, { windows: number; p50: number | null; p95: number | null; max: number | null }>;
+  };
   peakRssMb: Record<string, number | null>;
   machine: { cpus: number; loadAvg1mAtStart: number; loadAvg1mAtEnd: number | undefined };
 }
@@ -56,13 +77,28 @@ function print(r: PhaseReport): void {
   say('');
   say(`speed ×${r.fleet.speed}`);
   say(`  messages                      ${r.messages}`);
-  say(`  publish rate                  ${r.ratePerS.publish.toFixed(0)} msg/s (${r.seconds.publish.toFixed(1)} s)`);
-  say(`  through ingest (in Kafka)     ${r.ratePerS.throughIngest.toFixed(0)} msg/s (${r.seconds.ingestedToKafka.toFixed(1)} s)`);
-  say(`  through the pipeline          ${r.ratePerS.throughPipeline.toFixed(0)} msg/s (${r.seconds.processed.toFixed(1)} s, all processors caught up)`);
-  say(`  publish → aggregate emitted   p50 ${r.latencyMs.p50} ms · p95 ${r.latencyMs.p95} ms · p99 ${r.latencyMs.p99} ms · max ${r.latencyMs.max} ms (${r.latencyMs.windows} windows)`);
-  for (const [t, l] of Object.entries(r.latencyMs.byTopic)) say(`    ${t.padEnd(34)} p50 ${l.p50} ms · p95 ${l.p95} ms (${l.windows} windows)`);
-  say(`  peak RSS (MB)                 ${Object.entries(r.peakRssMb).map(([k, v]) => `${k} ${v}`).join(' · ')}`);
-  say(`  load average (1 min)          ${r.machine.loadAvg1mAtStart.toFixed(1)} → ${(r.machine.loadAvg1mAtEnd ?? 0).toFixed(1)} on ${r.machine.cpus} cores`);
+  say(
+    `  publish rate                  ${r.ratePerS.publish.toFixed(0)} msg/s (${r.seconds.publish.toFixed(1)} s)`,
+  );
+  say(
+    `  through ingest (in Kafka)     ${r.ratePerS.throughIngest.toFixed(0)} msg/s (${r.seconds.ingestedToKafka.toFixed(1)} s)`,
+  );
+  say(
+    `  through the pipeline          ${r.ratePerS.throughPipeline.toFixed(0)} msg/s (${r.seconds.processed.toFixed(1)} s, all processors caught up)`,
+  );
+  say(
+    `  publish → aggregate emitted   p50 ${r.latencyMs.p50} ms · p95 ${r.latencyMs.p95} ms · p99 ${r.latencyMs.p99} ms · max ${r.latencyMs.max} ms (${r.latencyMs.windows} windows)`,
+  );
+  for (const [t, l] of Object.entries(r.latencyMs.byTopic))
+    say(`    ${t.padEnd(34)} p50 ${l.p50} ms · p95 ${l.p95} ms (${l.windows} windows)`);
+  say(
+    `  peak RSS (MB)                 ${Object.entries(r.peakRssMb)
+      .map(([k, v]) => `${k} ${v}`)
+      .join(' · ')}`,
+  );
+  say(
+    `  load average (1 min)          ${r.machine.loadAvg1mAtStart.toFixed(1)} → ${(r.machine.loadAvg1mAtEnd ?? 0).toFixed(1)} on ${r.machine.cpus} cores`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -70,7 +106,9 @@ async function main(): Promise<void> {
   // Saturation: the simulator publishes as fast as it can; the rate through the pipeline is its capacity.
   const saturation = (await phase('max')) as unknown as PhaseReport;
   // Latency at load: paced below capacity, so latency is the pipeline's, not a queue's.
-  const speed = PACED_SPEED ?? String(Math.max(1, Math.round((0.5 * saturation.ratePerS.throughPipeline) / MSG_PER_SIM_S)));
+  const speed =
+    PACED_SPEED ??
+    String(Math.max(1, Math.round((0.5 * saturation.ratePerS.throughPipeline) / MSG_PER_SIM_S)));
   const paced = (await phase(speed)) as unknown as PhaseReport;
   const report = { when: new Date().toISOString(), command: 'pnpm bench:e2e', saturation, paced };
   mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
@@ -80,7 +118,8 @@ async function main(): Promise<void> {
 }
 /** Messages per simulated second of the city fleet (set by the saturation phase). */
 let MSG_PER_SIM_S = 13.5;
-const pct = (xs: number[], p: number) => (xs.length === 0 ? null : xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!);
+const pct = (xs: number[], p: number) =>
+  xs.length === 0 ? null : xs[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
 /** One run of the pipeline at a given speed; returns its figures. */
 async function phase(SPEED: string): Promise<Record<string, unknown>> {
@@ -97,7 +136,12 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     registryFile,
     opendataDir: path.join(dir, 'opendata'),
     publisherStateDir: path.join(dir, 'publisher'),
-    ports: { ingest: await freePort(), processors: await freePort(), publisher: await freePort(), api: await freePort() },
+    ports: {
+      ingest: await freePort(),
+      processors: await freePort(),
+      publisher: await freePort(),
+      api: await freePort(),
+    },
     endpoints: ep,
     publishDelayHours: 0,
     idleFlushMs: 5_000,
@@ -110,14 +154,24 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
   await admin.connect();
   const services: ServiceHandle[] = [];
   const envs = serviceEnvs(plan);
-  const probe = { ingest: plan.ports.ingest, processors: plan.ports.processors, publisher: plan.ports.publisher, 'opendata-api': plan.ports.api };
+  const probe = {
+    ingest: plan.ports.ingest,
+    processors: plan.ports.processors,
+    publisher: plan.ports.publisher,
+    'opendata-api': plan.ports.api,
+  };
   try {
     for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
-      const s = startService(name, serviceEntry(name), { env: envs[name], logFile: path.join(dir, `${name}.log`) });
+      const s = startService(name, serviceEntry(name), {
+        env: envs[name],
+        logFile: path.join(dir, `${name}.log`),
+      });
       services.push(s);
       await waitHttpOk(`http://127.0.0.1:${probe[name]}/readyz`, 90_000, s);
     }
-    say(`city registry: ${registry.equipment.length} equipment; simulating ${SIM_HOURS} h at speed ${SPEED}…`);
+    say(
+      `city registry: ${registry.equipment.length} equipment; simulating ${SIM_HOURS} h at speed ${SPEED}…`,
+    );
     const record = path.join(dir, 'published.ndjson');
     const load0 = loadavg()[0]!;
     const sim = startService('simulator', serviceEntry('simulator'), {
@@ -145,7 +199,16 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     const lines = readFileSync(record, 'utf8')
       .trim()
       .split('\n')
-      .map((l) => JSON.parse(l) as { topic: string; payload: string; tag: { family: string; observedAt: string }; sentAt: number; ackedAt: number });
+      .map(
+        (l) =>
+          JSON.parse(l) as {
+            topic: string;
+            payload: string;
+            tag: { family: string; observedAt: string };
+            sentAt: number;
+            ackedAt: number;
+          },
+      );
     const sent = lines.length;
     MSG_PER_SIM_S = sent / (SIM_HOURS * 3600);
     const t0 = Math.min(...lines.map((l) => l.sentAt));
@@ -172,10 +235,18 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
         let caughtUp = true;
         for (const p of PROCESSORS) {
           const groupId = `ondijon-processors-${runId}.${p}`;
-          const committed = await admin.fetchOffsets({ groupId, topics: PROCESSOR_INPUTS[p]!.map((t) => physical(plan, t)) });
+          const committed = await admin.fetchOffsets({
+            groupId,
+            topics: PROCESSOR_INPUTS[p]!.map((t) => physical(plan, t)),
+          });
           for (const t of committed) {
             const end = ends.get(t.topic)!;
-            for (const part of t.partitions) if (Number(end.get(part.partition) ?? 0) > 0 && Number(part.offset) < Number(end.get(part.partition))) caughtUp = false;
+            for (const part of t.partitions)
+              if (
+                Number(end.get(part.partition) ?? 0) > 0 &&
+                Number(part.offset) < Number(end.get(part.partition))
+              )
+                caughtUp = false;
           }
         }
         if (caughtUp) tDone = Date.now();
@@ -217,9 +288,12 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
         void consumer.run({
           eachMessage: async ({ message }) => {
             seen++;
-            const v = JSON.parse(message.value!.toString()) as { data: { windowEnd: string; revision: number } };
+            const v = JSON.parse(message.value!.toString()) as {
+              data: { windowEnd: string; revision: number };
+            };
             const closer = firstAtOrAfter(Date.parse(v.data.windowEnd) + graceMs);
-            if (v.data.revision === 0 && Number.isFinite(closer)) out.push(Number(message.timestamp) - closer);
+            if (v.data.revision === 0 && Number.isFinite(closer))
+              out.push(Number(message.timestamp) - closer);
             if (seen >= target) resolve();
           },
         });
@@ -236,9 +310,19 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
 
     const report = {
       machine: { cpus: cpus().length, loadAvg1mAtStart: load0, loadAvg1mAtEnd: loadavg()[0] },
-      fleet: { preset: 'city', equipment: registry.equipment.length, simulatedHours: SIM_HOURS, speed: SPEED, seed: SEED },
+      fleet: {
+        preset: 'city',
+        equipment: registry.equipment.length,
+        simulatedHours: SIM_HOURS,
+        speed: SPEED,
+        seed: SEED,
+      },
       messages: sent,
-      seconds: { publish: (tPublished - t0) / 1000, ingestedToKafka: ((tIngested ?? tDone) - t0) / 1000, processed: (tDone - t0) / 1000 },
+      seconds: {
+        publish: (tPublished - t0) / 1000,
+        ingestedToKafka: ((tIngested ?? tDone) - t0) / 1000,
+        processed: (tDone - t0) / 1000,
+      },
       ratePerS: {
         publish: sent / ((tPublished - t0) / 1000),
         throughIngest: sent / (((tIngested ?? tDone) - t0) / 1000),
@@ -250,9 +334,16 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
         p95: pct(all, 95),
         p99: pct(all, 99),
         max: all.at(-1) ?? null,
-        byTopic: Object.fromEntries(Object.entries(latencies).map(([t, xs]) => [t, { windows: xs.length, p50: pct(xs, 50), p95: pct(xs, 95), max: xs.at(-1) ?? null }])),
+        byTopic: Object.fromEntries(
+          Object.entries(latencies).map(([t, xs]) => [
+            t,
+            { windows: xs.length, p50: pct(xs, 50), p95: pct(xs, 95), max: xs.at(-1) ?? null },
+          ]),
+        ),
       },
-      peakRssMb: Object.fromEntries(Object.entries(rss).map(([k, v]) => [k, v === null ? null : Math.round(v / 1024)])),
+      peakRssMb: Object.fromEntries(
+        Object.entries(rss).map(([k, v]) => [k, v === null ? null : Math.round(v / 1024)]),
+      ),
     };
     print(report);
     return report;
@@ -260,7 +351,10 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     await stopAll(services, 15_000);
     await admin.deleteTopics({ topics: topics.map((t) => t.name) }).catch(() => undefined);
     await admin
-      .deleteGroups([`ondijon-publisher-${runId}`, ...PROCESSORS.map((p) => `ondijon-processors-${runId}.${p}`)])
+      .deleteGroups([
+        `ondijon-publisher-${runId}`,
+        ...PROCESSORS.map((p) => `ondijon-processors-${runId}.${p}`),
+      ])
       .catch(() => undefined);
     await admin.disconnect();
     const redis = new Redis(ep.redisUrl);
@@ -280,7 +374,9 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
 main().then(
   () => process.exit(0),
   (err: unknown) => {
-    process.stderr.write(`bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.stderr.write(
+      `bench:e2e failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+    );
     process.exit(1);
   },
 );

@@ -81,7 +81,8 @@ export function startService(name: string, entry: string, options: StartServiceO
     if (log) log.write(`${line}\n`);
     else if (options.prefix !== false) process.stdout.write(`${prefix}${line}\n`);
   };
-  for (const stream of [child.stdout, child.stderr]) if (stream) createInterface({ input: stream }).on('line', onLine);
+  for (const stream of [child.stdout, child.stderr])
+    if (stream) createInterface({ input: stream }).on('line', onLine);
   let peak: number | null = null;
   const sample = () => {
     try {
@@ -128,7 +129,8 @@ export async function waitHttpOk(url: string, timeoutMs: number, service?: Servi
   const deadline = Date.now() + timeoutMs;
   let last = 'no answer';
   while (Date.now() < deadline) {
-    if (service && service.child.exitCode !== null) throw new Error(`${service.name} exited with ${service.child.exitCode}:\n${service.tail().join('\n')}`);
+    if (service && service.child.exitCode !== null)
+      throw new Error(`${service.name} exited with ${service.child.exitCode}:\n${service.tail().join('\n')}`);
     try {
       const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
       if (res.ok) return;
@@ -138,11 +140,16 @@ export async function waitHttpOk(url: string, timeoutMs: number, service?: Servi
     }
     await new Promise((r) => setTimeout(r, 250));
   }
-  throw new Error(`${url} not ready within ${timeoutMs} ms (last: ${last})${service ? `\n${service.tail().join('\n')}` : ''}`);
+  throw new Error(
+    `${url} not ready within ${timeoutMs} ms (last: ${last})${service ? `\n${service.tail().join('\n')}` : ''}`,
+  );
 }
 
 /** Stops services in reverse start order, each with the deadline; returns how each ended. */
-export async function stopAll(services: ServiceHandle[], deadlineMs = 15_000): Promise<Record<string, { code: number | null; signal: NodeJS.Signals | null; killed: boolean }>> {
+export async function stopAll(
+  services: ServiceHandle[],
+  deadlineMs = 15_000,
+): Promise<Record<string, { code: number | null; signal: NodeJS.Signals | null; killed: boolean }>> {
   const out: Record<string, { code: number | null; signal: NodeJS.Signals | null; killed: boolean }> = {};
   for (const s of [...services].reverse()) out[s.name] = await s.stop(deadlineMs);
   return out;

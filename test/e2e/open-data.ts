@@ -18,7 +18,9 @@ export interface CatalogRelease {
 
 /** Releases of a dataset from the store's catalogue, latest sequence last. */
 export async function catalogReleases(opendataDir: string, datasetId: string): Promise<CatalogRelease[]> {
-  const catalog = JSON.parse(await readFile(path.join(opendataDir, 'catalog.json'), 'utf8')) as { datasets: Record<string, { releases: CatalogRelease[] }> };
+  const catalog = JSON.parse(await readFile(path.join(opendataDir, 'catalog.json'), 'utf8')) as {
+    datasets: Record<string, { releases: CatalogRelease[] }>;
+  };
   return [...(catalog.datasets[datasetId]?.releases ?? [])].sort((a, b) => a.sequence - b.sequence);
 }
 
@@ -61,28 +63,51 @@ export function parseCsv(text: string): Record<string, string>[] {
   }
   const [header, ...body] = rows;
   if (!header) return [];
-  return body.filter((r) => r.length > 1).map((r) => Object.fromEntries(header.map((h, i) => [h.replace(/^\uFEFF/, ''), r[i] ?? ''])));
+  return body
+    .filter((r) => r.length > 1)
+    .map((r) => Object.fromEntries(header.map((h, i) => [h.replace(/^\uFEFF/, ''), r[i] ?? ''])));
 }
 
 /** Fetches a release's CSV through the API's file route and types its cells (numbers, booleans, null). */
-export async function fetchReleaseRows(apiBase: string, datasetId: string, releaseId: string): Promise<Row[]> {
+export async function fetchReleaseRows(
+  apiBase: string,
+  datasetId: string,
+  releaseId: string,
+): Promise<Row[]> {
   const res = await fetch(`${apiBase}/files/datasets/${datasetId}/releases/${releaseId}/data.csv`);
   if (!res.ok) throw new Error(`GET data.csv of ${datasetId}/${releaseId}: ${res.status}`);
   return parseCsv(await res.text()).map((r) =>
     Object.fromEntries(
-      Object.entries(r).map(([k, v]) => [k, v === '' ? null : v === 'true' ? true : v === 'false' ? false : /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v) && !['area_id', 'commune'].includes(k) ? Number(v) : v]),
+      Object.entries(r).map(([k, v]) => [
+        k,
+        v === ''
+          ? null
+          : v === 'true'
+            ? true
+            : v === 'false'
+              ? false
+              : /^-?\d+(\.\d+)?(e-?\d+)?$/i.test(v) && !['area_id', 'commune'].includes(k)
+                ? Number(v)
+                : v,
+      ]),
     ),
   );
 }
 
 /** Rows of the current release of a dataset through CKAN `datastore_search` (every page). */
 export async function datastoreRows(apiBase: string, datasetId: string): Promise<Row[]> {
-  const pkg = (await (await fetch(`${apiBase}/api/3/action/package_show?id=${datasetId}`)).json()) as { result: { resources: { id: string; datastore_active: boolean }[] } };
+  const pkg = (await (await fetch(`${apiBase}/api/3/action/package_show?id=${datasetId}`)).json()) as {
+    result: { resources: { id: string; datastore_active: boolean }[] };
+  };
   const resource = pkg.result.resources.find((r) => r.datastore_active);
   if (!resource) throw new Error(`${datasetId} has no datastore resource`);
   const rows: Row[] = [];
   for (let offset = 0; ; offset += 32_000) {
-    const page = (await (await fetch(`${apiBase}/api/3/action/datastore_search?resource_id=${resource.id}&limit=32000&offset=${offset}`)).json()) as {
+    const page = (await (
+      await fetch(
+        `${apiBase}/api/3/action/datastore_search?resource_id=${resource.id}&limit=32000&offset=${offset}`,
+      )
+    ).json()) as {
       success: boolean;
       result: { records: Row[]; total: number };
     };
@@ -104,8 +129,18 @@ export const COLUMNS: Record<string, Record<string, string>> = {
     faults_communication: 'faultsCommunication',
     dimmed_share: 'dimmedShare',
   },
-  'traffic-flow': { intensity: 'intensity', detectors_reporting: 'detectorsReporting', occupancy_pct: 'occupancyPct', average_speed_kmh: 'averageVehicleSpeedKmh' },
-  'signal-status': { controllers_reporting: 'controllersReporting', fault_reports: 'faultReports', lamp_failure_reports: 'lampFailureReports', degraded_seconds: 'degradedSeconds' },
+  'traffic-flow': {
+    intensity: 'intensity',
+    detectors_reporting: 'detectorsReporting',
+    occupancy_pct: 'occupancyPct',
+    average_speed_kmh: 'averageVehicleSpeedKmh',
+  },
+  'signal-status': {
+    controllers_reporting: 'controllersReporting',
+    fault_reports: 'faultReports',
+    lamp_failure_reports: 'lampFailureReports',
+    degraded_seconds: 'degradedSeconds',
+  },
   'winter-commune-day': {
     salt_kg: 'saltKg',
     km_salting: 'kmSalting',
@@ -125,7 +160,11 @@ export function rowKey(datasetId: string, row: Row): string {
   const commune = String(row.commune);
   switch (datasetId) {
     case 'traffic-flow':
-      return cellKey(datasetId, { scope: String(row.level), id: String(row.area_id), commune, resolution: String(row.resolution) }, start);
+      return cellKey(
+        datasetId,
+        { scope: String(row.level), id: String(row.area_id), commune, resolution: String(row.resolution) },
+        start,
+      );
     case 'signal-status':
       return cellKey(datasetId, { scope: String(row.level), id: String(row.area_id), commune }, start);
     default:
@@ -134,11 +173,17 @@ export function rowKey(datasetId: string, row: Row): string {
 }
 
 /** Differences between a released value row and its reference cell (fields in `skip` are not compared). */
-export function rowDiffs(datasetId: string, row: Row, cell: RefCell, skip: ReadonlySet<string> = new Set()): string[] {
+export function rowDiffs(
+  datasetId: string,
+  row: Row,
+  cell: RefCell,
+  skip: ReadonlySet<string> = new Set(),
+): string[] {
   const diffs: string[] = [];
   for (const [column, field] of Object.entries(COLUMNS[datasetId]!)) {
     if (skip.has(field)) continue;
-    if (!sameValue(cell.values[field], row[column])) diffs.push(`${column}: released ${String(row[column])}, reference ${String(cell.values[field])}`);
+    if (!sameValue(cell.values[field], row[column]))
+      diffs.push(`${column}: released ${String(row[column])}, reference ${String(cell.values[field])}`);
   }
   return diffs;
 }

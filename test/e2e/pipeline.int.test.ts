@@ -12,14 +12,39 @@ import { createHash } from 'node:crypto';
 import { type DeadLetter, eventId, type LateRecord, TOPICS, type TopicName } from '@ondijon/contracts';
 import { loadPolicy } from '@ondijon/governance';
 import { readAll } from '@ondijon/kafka';
-import { buildFleet, DEFAULT_FAULTS, type FaultConfig, generateStream, readRegistryFile, type SimMessage } from '@ondijon/simulator';
+import {
+  buildFleet,
+  DEFAULT_FAULTS,
+  type FaultConfig,
+  generateStream,
+  readRegistryFile,
+  type SimMessage,
+} from '@ondijon/simulator';
 import { stackProvision } from '@ondijon/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
-import { Cleanup, deleteGroups, deleteRedisKeys, deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '../setup/index';
+import {
+  Cleanup,
+  deleteGroups,
+  deleteRedisKeys,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '../setup/index';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { catalogReleases, COLUMNS, datastoreRows, fetchReleaseRows, latestPerPeriod, type Row, rowDiffs, rowKey } from './open-data';
+import {
+  catalogReleases,
+  COLUMNS,
+  datastoreRows,
+  fetchReleaseRows,
+  latestPerPeriod,
+  type Row,
+  rowDiffs,
+  rowKey,
+} from './open-data';
 import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
 
 const SEED = 20_260_112;
@@ -59,11 +84,14 @@ let reference: Reference;
 const kafkaRecords = new Map<TopicName, { value: string | null }[]>();
 
 const read = async (topic: TopicName) => {
-  const records = await readAll(testKafka(uniqueName('e2e-read')), physical(plan, topic), { timeoutMs: 60_000 });
+  const records = await readAll(testKafka(uniqueName('e2e-read')), physical(plan, topic), {
+    timeoutMs: 60_000,
+  });
   kafkaRecords.set(topic, records);
   return records;
 };
-const values = <T>(topic: TopicName) => (kafkaRecords.get(topic) ?? []).map((r) => JSON.parse(r.value ?? 'null') as T);
+const values = <T>(topic: TopicName) =>
+  (kafkaRecords.get(topic) ?? []).map((r) => JSON.parse(r.value ?? 'null') as T);
 
 describe('pipeline end to end (simulator with faults → ingest → processors → publisher → open-data API)', () => {
   beforeAll(async () => {
@@ -77,7 +105,12 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
       opendataDir: path.join(dir, 'opendata'),
       publisherStateDir: path.join(dir, 'publisher'),
-      ports: { ingest: await freePort(), processors: await freePort(), publisher: await freePort(), api: await freePort() },
+      ports: {
+        ingest: await freePort(),
+        processors: await freePort(),
+        publisher: await freePort(),
+        api: await freePort(),
+      },
       endpoints,
       // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
       publishDelayHours: 0,
@@ -88,8 +121,27 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     cleanup.add(() => (process.env.E2E_KEEP_LOGS ? undefined : rm(dir, { recursive: true, force: true })));
     const topics = plannedTopics(plan);
     await stackProvision({ specs: topics, brokers: endpoints.kafkaBrokers });
-    cleanup.add(() => deleteTopics(topics.map((t) => t.name), endpoints.kafkaBrokers));
-    cleanup.add(() => deleteGroups([`ondijon-publisher-${runId}`, ...['lighting-commune-hour', 'traffic-flow-15m', 'traffic-flow-hour', 'signal-status', 'winter-commune-day'].map((p) => `ondijon-processors-${runId}.${p}`)], endpoints.kafkaBrokers));
+    cleanup.add(() =>
+      deleteTopics(
+        topics.map((t) => t.name),
+        endpoints.kafkaBrokers,
+      ),
+    );
+    cleanup.add(() =>
+      deleteGroups(
+        [
+          `ondijon-publisher-${runId}`,
+          ...[
+            'lighting-commune-hour',
+            'traffic-flow-15m',
+            'traffic-flow-hour',
+            'signal-status',
+            'winter-commune-day',
+          ].map((p) => `ondijon-processors-${runId}.${p}`),
+        ],
+        endpoints.kafkaBrokers,
+      ),
+    );
 
     cleanup.add(async () => {
       const redis = new Redis(endpoints.redisUrl);
@@ -99,13 +151,27 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
 
     // The ground truth, computed without MQTT: the same pure function the simulator runs.
     const registry = await readRegistryFile(plan.registryFile);
-    messages = generateStream(buildFleet(registry, { seed: SEED, fraction: FRACTION }), FROM, TO, SEED, FAULTS);
+    messages = generateStream(
+      buildFleet(registry, { seed: SEED, fraction: FRACTION }),
+      FROM,
+      TO,
+      SEED,
+      FAULTS,
+    );
     reference = computeReference(messages as TruthMessage[], registry.equipment);
 
     const envs = serviceEnvs(plan);
-    const probe = { ingest: plan.ports.ingest, processors: plan.ports.processors, publisher: plan.ports.publisher, 'opendata-api': plan.ports.api };
+    const probe = {
+      ingest: plan.ports.ingest,
+      processors: plan.ports.processors,
+      publisher: plan.ports.publisher,
+      'opendata-api': plan.ports.api,
+    };
     for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
-      const s = startService(name, serviceEntry(name), { env: envs[name], logFile: path.join(dir, `${name}.log`) });
+      const s = startService(name, serviceEntry(name), {
+        env: envs[name],
+        logFile: path.join(dir, `${name}.log`),
+      });
       services.push(s);
     }
     cleanup.add(async () => {
@@ -113,7 +179,8 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       services = [];
       return ended;
     });
-    for (const s of services) await waitHttpOk(`http://127.0.0.1:${probe[s.name as keyof typeof probe]}/readyz`, 90_000, s);
+    for (const s of services)
+      await waitHttpOk(`http://127.0.0.1:${probe[s.name as keyof typeof probe]}/readyz`, 90_000, s);
 
     const record = path.join(dir, 'published.ndjson');
     const sim = startService('simulator', serviceEntry('simulator'), {
@@ -151,31 +218,60 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
 
     // Wait for the pipeline to settle: every dead letter, every late record, every dataset's Paris day released.
     const rejected = Object.values(reference.deadLettersByCode).reduce((a, b) => a + b, 0);
-    await waitFor(async () => (await read('dlq.s3.ingest.v1')).length >= rejected, { timeoutMs: 90_000, intervalMs: 2_000, message: 'dead letters' });
+    await waitFor(async () => (await read('dlq.s3.ingest.v1')).length >= rejected, {
+      timeoutMs: 90_000,
+      intervalMs: 2_000,
+      message: 'dead letters',
+    });
     await waitFor(
       async () => {
-        const got = new Set((await read('late.s2.stream.v1')).map((r) => (JSON.parse(r.value!) as LateRecord).eventId));
+        const got = new Set(
+          (await read('late.s2.stream.v1')).map((r) => (JSON.parse(r.value!) as LateRecord).eventId),
+        );
         return [...reference.lateEventIds].every((id) => got.has(id));
       },
       { timeoutMs: 90_000, intervalMs: 2_000, message: 'late records' },
     );
     await waitFor(
       async () => {
-        for (const d of DATASETS) if (!(await catalogReleases(plan.opendataDir, d).catch(() => [])).some((r) => r.period.start === PARIS_DAY)) return false;
+        for (const d of DATASETS)
+          if (
+            !(await catalogReleases(plan.opendataDir, d).catch(() => [])).some(
+              (r) => r.period.start === PARIS_DAY,
+            )
+          )
+            return false;
         return true;
       },
-      { timeoutMs: 120_000, intervalMs: 2_000, message: 'releases of the Paris day 2026-01-12 for every dataset' },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 2_000,
+        message: 'releases of the Paris day 2026-01-12 for every dataset',
+      },
     );
     // Every window emitted (the last ones by the processors' idle flush).
     await waitFor(
       async () => {
         let keys = 0;
-        for (const t of Object.keys(DATASET_OF_TOPIC) as TopicName[]) keys += new Set((await read(t)).map((r) => (JSON.parse(r.value!) as { data: { key: string } }).data.key)).size;
+        for (const t of Object.keys(DATASET_OF_TOPIC) as TopicName[])
+          keys += new Set(
+            (await read(t)).map((r) => (JSON.parse(r.value!) as { data: { key: string } }).data.key),
+          ).size;
         return keys >= reference.cells.size;
       },
       { timeoutMs: 60_000, intervalMs: 2_000, message: 'every aggregate window emitted' },
     );
-    for (const t of ['tel.s1.lighting.v1', 'tel.s2.lighting.v1', 'tel.s1.traffic.v1', 'tel.s1.winter.v1', 'tel.s2.winter.v1', 'pii.s3.winter.v1', 'dlq.s3.stream.v1', ...Object.keys(DATASET_OF_TOPIC)] as TopicName[]) await read(t);
+    for (const t of [
+      'tel.s1.lighting.v1',
+      'tel.s2.lighting.v1',
+      'tel.s1.traffic.v1',
+      'tel.s1.winter.v1',
+      'tel.s2.winter.v1',
+      'pii.s3.winter.v1',
+      'dlq.s3.stream.v1',
+      ...Object.keys(DATASET_OF_TOPIC),
+    ] as TopicName[])
+      await read(t);
   }, 420_000);
 
   afterAll(async () => {
@@ -186,17 +282,43 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
   it('accounts for every message: accepted + duplicates + rejected + late = sent', () => {
     const rejected = Object.values(reference.deadLettersByCode).reduce((a, b) => a + b, 0);
     expect(reference.sent).toBe(messages.length);
-    expect(reference.accepted + reference.duplicates + rejected + reference.lateEventIds.size).toBe(reference.sent);
+    expect(reference.accepted + reference.duplicates + rejected + reference.lateEventIds.size).toBe(
+      reference.sent,
+    );
     // Every fault kind was injected at least once.
     const faults = new Set(messages.map((m) => m.tag.fault));
-    for (const k of ['malformed-json', 'wrong-types', 'duplicate', 'out-of-order', 'late', 'clock-skew', 'spoofed-operator', 'excluded-source']) expect(faults).toContain(k);
+    for (const k of [
+      'malformed-json',
+      'wrong-types',
+      'duplicate',
+      'out-of-order',
+      'late',
+      'clock-skew',
+      'spoofed-operator',
+      'excluded-source',
+    ])
+      expect(faults).toContain(k);
 
     // Kafka holds each accepted event, each duplicate again under the same id (downstream dedupes), each late event.
-    const telemetry = (['tel.s1.lighting.v1', 'tel.s2.lighting.v1', 'tel.s1.traffic.v1', 'tel.s1.winter.v1', 'tel.s2.winter.v1', 'pii.s3.winter.v1'] as TopicName[]).flatMap((t) => values<{ id: string }>(t));
+    const telemetry = (
+      [
+        'tel.s1.lighting.v1',
+        'tel.s2.lighting.v1',
+        'tel.s1.traffic.v1',
+        'tel.s1.winter.v1',
+        'tel.s2.winter.v1',
+        'pii.s3.winter.v1',
+      ] as TopicName[]
+    ).flatMap((t) => values<{ id: string }>(t));
     const ids = new Map<string, number>();
     for (const e of telemetry) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
     const expectedIds = new Map<string, number>();
-    for (const m of messages) if (m.tag.outcome !== 'rejected') expectedIds.set(eventId(m.tag.equipmentId, m.tag.seq), (expectedIds.get(eventId(m.tag.equipmentId, m.tag.seq)) ?? 0) + 1);
+    for (const m of messages)
+      if (m.tag.outcome !== 'rejected')
+        expectedIds.set(
+          eventId(m.tag.equipmentId, m.tag.seq),
+          (expectedIds.get(eventId(m.tag.equipmentId, m.tag.seq)) ?? 0) + 1,
+        );
     expect(ids.size).toBe(reference.accepted + reference.lateEventIds.size);
     const unexplained = [...ids].filter(([id, n]) => (expectedIds.get(id) ?? 0) !== n);
     expect(unexplained.slice(0, 5)).toEqual([]);
@@ -211,11 +333,17 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     expect(byCode).toEqual(reference.deadLettersByCode);
     // Each dead letter is one of the rejected messages (matched by topic and payload hash), with its code.
     const expected = new Map(
-      messages.filter((m) => m.tag.outcome === 'rejected').map((m) => [`${plan.mqttPrefix}${m.topic}|${createHash('sha256').update(m.payload).digest('hex')}`, m.tag.expectedCode]),
+      messages
+        .filter((m) => m.tag.outcome === 'rejected')
+        .map((m) => [
+          `${plan.mqttPrefix}${m.topic}|${createHash('sha256').update(m.payload).digest('hex')}`,
+          m.tag.expectedCode,
+        ]),
     );
     for (const d of dead) expect(expected.get(`${d.mqttTopic}|${d.payloadSha256}`)).toBe(d.code);
     // S4 payloads are never kept.
-    for (const d of dead.filter((x) => x.code === 'ONDIJON_SOURCE_EXCLUDED')) expect(d.payloadBase64).toBeNull();
+    for (const d of dead.filter((x) => x.code === 'ONDIJON_SOURCE_EXCLUDED'))
+      expect(d.payloadBase64).toBeNull();
   });
 
   it('counts every late report as late (routed), and nothing else', () => {
@@ -225,19 +353,49 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
 
   it("names intersections by the registry's intersection ids (open-data users join them with the equipment inventory)", async () => {
     const registry = await readRegistryFile(plan.registryFile);
-    const known = new Set(registry.equipment.map((e) => e.intersectionId).filter((x): x is string => x !== undefined));
+    const known = new Set(
+      registry.equipment.map((e) => e.intersectionId).filter((x): x is string => x !== undefined),
+    );
     const emitted = new Set<string>();
     for (const topic of ['agg.s1.traffic-flow.v1', 'agg.s1.signal-status.v1'] as TopicName[])
-      for (const env of values<{ data: { group: { scope: string; id: string } } }>(topic)) if (env.data.group.scope === 'intersection') emitted.add(env.data.group.id);
+      for (const env of values<{ data: { group: { scope: string; id: string } } }>(topic))
+        if (env.data.group.scope === 'intersection') emitted.add(env.data.group.id);
     expect(emitted.size).toBeGreaterThan(0);
     const unknown = [...emitted].filter((id) => !known.has(id)).sort();
-    expect(unknown.slice(0, 5), `${unknown.length} intersection ids are not in the registry (registry ids look like ${[...known][0]})`).toEqual([]);
+    expect(
+      unknown.slice(0, 5),
+      `${unknown.length} intersection ids are not in the registry (registry ids look like ${[...known][0]})`,
+    ).toEqual([]);
   });
 
   it('emits aggregates equal to the reference computation for every window', async () => {
-    const latest = new Map<string, { dataset: string; data: { group: Record<string, string>; windowStart: string; revision: number; values: Record<string, number | null>; contributors: Record<string, number>; inputRecords: number; lateRecords: number } }>();
+    const latest = new Map<
+      string,
+      {
+        dataset: string;
+        data: {
+          group: Record<string, string>;
+          windowStart: string;
+          revision: number;
+          values: Record<string, number | null>;
+          contributors: Record<string, number>;
+          inputRecords: number;
+          lateRecords: number;
+        };
+      }
+    >();
     for (const topic of Object.keys(DATASET_OF_TOPIC) as TopicName[]) {
-      for (const env of values<{ data: { group: Record<string, string>; windowStart: string; revision: number; values: Record<string, number | null>; contributors: Record<string, number>; inputRecords: number; lateRecords: number } }>(topic)) {
+      for (const env of values<{
+        data: {
+          group: Record<string, string>;
+          windowStart: string;
+          revision: number;
+          values: Record<string, number | null>;
+          contributors: Record<string, number>;
+          inputRecords: number;
+          lateRecords: number;
+        };
+      }>(topic)) {
         TOPICS[topic].schema.parse(env);
         const dataset = DATASET_OF_TOPIC[topic]!;
         const key = cellKey(dataset, env.data.group, env.data.windowStart);
@@ -246,7 +404,9 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       }
     }
     const problems: string[] = [];
-    const burstTimes = messages.filter((m) => m.tag.burst && m.tag.outcome === 'accepted').map((m) => Date.parse(m.tag.observedAt));
+    const burstTimes = messages
+      .filter((m) => m.tag.burst && m.tag.outcome === 'accepted')
+      .map((m) => Date.parse(m.tag.observedAt));
     let revised = 0;
     for (const [key, cell] of reference.cells) {
       const got = latest.get(key);
@@ -256,19 +416,34 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       }
       for (const [field, want] of Object.entries(cell.values)) {
         const have = got.data.values[field];
-        const same = want === null ? have === null : typeof have === 'number' && Math.abs(have - want) <= 1e-6 * Math.max(1, Math.abs(want));
+        const same =
+          want === null
+            ? have === null
+            : typeof have === 'number' && Math.abs(have - want) <= 1e-6 * Math.max(1, Math.abs(want));
         if (!same) problems.push(`${key} ${field}: emitted ${String(have)}, reference ${String(want)}`);
       }
-      if (got.data.inputRecords !== cell.inputRecords) problems.push(`${key} inputRecords: emitted ${got.data.inputRecords}, reference ${cell.inputRecords}`);
-      if (got.data.contributors.equipment !== cell.contributors.equipment) problems.push(`${key} contributors.equipment: emitted ${got.data.contributors.equipment}, reference ${cell.contributors.equipment}`);
+      if (got.data.inputRecords !== cell.inputRecords)
+        problems.push(
+          `${key} inputRecords: emitted ${got.data.inputRecords}, reference ${cell.inputRecords}`,
+        );
+      if (got.data.contributors.equipment !== cell.contributors.equipment)
+        problems.push(
+          `${key} contributors.equipment: emitted ${got.data.contributors.equipment}, reference ${cell.contributors.equipment}`,
+        );
       // A record folded into a closed window (a revision) must be explained by a burst in that window:
       // a burst releases minutes of reports at once, and ingest's parallel connections reorder them.
-      if (got.data.lateRecords !== 0 && !burstTimes.some((t) => t >= Date.parse(cell.windowStart) && t < Date.parse(cell.windowEnd)))
+      if (
+        got.data.lateRecords !== 0 &&
+        !burstTimes.some((t) => t >= Date.parse(cell.windowStart) && t < Date.parse(cell.windowEnd))
+      )
         problems.push(`${key} lateRecords ${got.data.lateRecords} without a burst in the window`);
       revised += got.data.lateRecords;
     }
     for (const key of latest.keys()) if (!reference.cells.has(key)) problems.push(`unexpected ${key}`);
-    await writeFile(path.join(dir, 'aggregate-differences.txt'), [`revised (late within the revise horizon): ${revised}`, ...problems].join('\n'));
+    await writeFile(
+      path.join(dir, 'aggregate-differences.txt'),
+      [`revised (late within the revise horizon): ${revised}`, ...problems].join('\n'),
+    );
     expect(problems.slice(0, 20), `${problems.length} differences`).toEqual([]);
   });
 
@@ -306,26 +481,35 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
             (t?.persons !== undefined && (cell.contributors.persons ?? 0) < t.persons) ||
             (t?.organisations !== undefined && cell.contributors.operators < t.organisations) ||
             (t?.equipment !== undefined && cell.contributors.equipment < t.equipment);
-          const failsDominance = rules.dominance ? rules.dominance.fields.some((f) => (cell.dominance?.[f]?.top1 ?? 0) > rules.dominance!.k) : false;
+          const failsDominance = rules.dominance
+            ? rules.dominance.fields.some((f) => (cell.dominance?.[f]?.top1 ?? 0) > rules.dominance!.k)
+            : false;
           if (status === 'suppressed') {
             suppressed++;
-            for (const column of Object.keys(COLUMNS[datasetId]!)) if (row[column] !== null) problems.push(`${key}: suppressed but ${column} = ${String(row[column])}`);
+            for (const column of Object.keys(COLUMNS[datasetId]!))
+              if (row[column] !== null)
+                problems.push(`${key}: suppressed but ${column} = ${String(row[column])}`);
             continue;
           }
           // A true zero (nothing happened: no salt, no km, no active vehicle) is released as such by design.
-          const trueZero = status === 'zero' && Object.values(cell.values).every((v) => v === 0 || v === null);
+          const trueZero =
+            status === 'zero' && Object.values(cell.values).every((v) => v === 0 || v === null);
           if ((failsThreshold || failsDominance) && !trueZero) {
-            problems.push(`${key}: released as ${status} but fails ${failsThreshold ? 'the threshold' : 'the dominance rule'}`);
+            problems.push(
+              `${key}: released as ${status} but fails ${failsThreshold ? 'the threshold' : 'the dominance rule'}`,
+            );
             continue;
           }
           compared++;
-          for (const d of rowDiffs(datasetId, row, cell, status === 'noised' ? noised : new Set())) problems.push(`${key} ${d}`);
+          for (const d of rowDiffs(datasetId, row, cell, status === 'noised' ? noised : new Set()))
+            problems.push(`${key} ${d}`);
         }
         // Every reference cell of the period is in the release.
         for (const [key, cell] of reference.cells) {
           if (cell.dataset !== datasetId) continue;
           const t = Date.parse(cell.windowStart);
-          if (t >= periodStart && t < periodEnd && !seen.has(key)) problems.push(`${key}: not in release ${release.releaseId}`);
+          if (t >= periodStart && t < periodEnd && !seen.has(key))
+            problems.push(`${key}: not in release ${release.releaseId}`);
         }
       }
       // The API's DataStore serves the current release, identical to its CSV.

@@ -48,11 +48,18 @@ export function physical(plan: Pick<PipelinePlan, 'topicPrefix'>, topic: TopicNa
 
 /** Topic specs of a run (the registry's, renamed with the prefix), for provisioning. */
 export function plannedTopics(plan: Pick<PipelinePlan, 'topicPrefix'>) {
-  return topicList.map((t) => ({ name: `${plan.topicPrefix}${t.name}`, partitions: t.partitions, retentionMs: t.retentionMs, cleanupPolicy: t.cleanupPolicy }));
+  return topicList.map((t) => ({
+    name: `${plan.topicPrefix}${t.name}`,
+    partitions: t.partitions,
+    retentionMs: t.retentionMs,
+    cleanupPolicy: t.cleanupPolicy,
+  }));
 }
 
 /** The environment of each service of a run. */
-export function serviceEnvs(plan: PipelinePlan): Record<'ingest' | 'processors' | 'publisher' | 'opendata-api', Record<string, string>> {
+export function serviceEnvs(
+  plan: PipelinePlan,
+): Record<'ingest' | 'processors' | 'publisher' | 'opendata-api', Record<string, string>> {
   const common = {
     KAFKA_BROKERS: plan.endpoints.kafkaBrokers.join(','),
     MQTT_URL: plan.endpoints.mqttUrl,
@@ -60,7 +67,9 @@ export function serviceEnvs(plan: PipelinePlan): Record<'ingest' | 'processors' 
     LOG_LEVEL: plan.logLevel ?? 'info',
   };
   const run = (base: string) => (plan.runId === '' ? base : `${base}-${plan.runId}`);
-  const overrides = Object.fromEntries((Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]));
+  const overrides = Object.fromEntries(
+    (Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]),
+  );
   const aggregates: Record<string, TopicName> = {
     'lighting-commune-hour': 'agg.s1.lighting-commune-hour.v1',
     'traffic-flow': 'agg.s1.traffic-flow.v1',
@@ -96,7 +105,9 @@ export function serviceEnvs(plan: PipelinePlan): Record<'ingest' | 'processors' 
         .map(([dataset, topic]) => `${dataset}=${physical(plan, topic)}`)
         .join(','),
       PUBLISHER_TICK_MS: '1000',
-      ...(plan.publishDelayHours !== undefined ? { PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: String(plan.publishDelayHours) } : {}),
+      ...(plan.publishDelayHours !== undefined
+        ? { PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: String(plan.publishDelayHours) }
+        : {}),
     },
     'opendata-api': {
       LOG_LEVEL: common.LOG_LEVEL,

@@ -36,7 +36,14 @@ export interface RunPipelineOptions {
 
 /** Parses the flags of scripts/run-pipeline.ts. */
 export function parseRunFlags(argv: string[]): RunPipelineOptions {
-  const o: RunPipelineOptions = { stackDown: false, fresh: true, speed: 720, faults: 'default', preset: 'small', durationS: 0 };
+  const o: RunPipelineOptions = {
+    stackDown: false,
+    fresh: true,
+    speed: 720,
+    faults: 'default',
+    preset: 'small',
+    durationS: 0,
+  };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const next = () => {
@@ -68,10 +75,18 @@ export function compactLogLine(line: string): string {
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
     const { level, time, msg, service: _s, name: _n, pid: _p, hostname: _h, ...rest } = o;
-    const lvl = typeof level === 'number' && level >= 50 ? 'ERROR ' : typeof level === 'number' && level >= 40 ? 'WARN ' : '';
+    const lvl =
+      typeof level === 'number' && level >= 50
+        ? 'ERROR '
+        : typeof level === 'number' && level >= 40
+          ? 'WARN '
+          : '';
     const t = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
     const extras = Object.entries(rest)
-      .map(([k, v]) => `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`)
+      .map(
+        ([k, v]) =>
+          `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`,
+      )
       .join(' ');
     return `${t} ${lvl}${String(msg)} ${extras}`.slice(0, 400);
   } catch {
@@ -92,7 +107,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     topicPrefix: o.fresh ? `${runId}.` : '',
     mqttPrefix: o.fresh ? `${runId}/` : '',
     runId,
-    registryFile: o.preset === 'city' ? path.join(runDir, 'registry-city.json') : path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
+    registryFile:
+      o.preset === 'city'
+        ? path.join(runDir, 'registry-city.json')
+        : path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
     opendataDir: path.join(runDir, 'opendata'),
     publisherStateDir: path.join(runDir, 'publisher'),
     // The README's ports.
@@ -105,7 +123,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     ingestConnections: 4,
   };
   // The city fleet is generated; ingest and the simulator must read the same registry.
-  if (o.preset === 'city') writeFileSync(plan.registryFile, JSON.stringify(generateRegistry({ seed: 1, scale: 'city' })));
+  if (o.preset === 'city')
+    writeFileSync(plan.registryFile, JSON.stringify(generateRegistry({ seed: 1, scale: 'city' })));
   say(`▸ provisioning topics${o.fresh ? ` (namespace ${runId})` : ''}`);
   const provisioned = await stackProvision({ specs: plannedTopics(plan) });
   say(`  ${provisioned.created.length} created, ${provisioned.existing.length} existing`);
@@ -121,7 +140,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   const shutdown = async (code: number): Promise<number> => {
     say('\n▸ stopping (deadline 15 s per service)…');
     const ended = await stopAll(services, 15_000);
-    for (const [name, e] of Object.entries(ended)) say(`  ${name}: ${e.killed ? 'killed after the deadline' : `exited ${e.code ?? e.signal}`}`);
+    for (const [name, e] of Object.entries(ended))
+      say(`  ${name}: ${e.killed ? 'killed after the deadline' : `exited ${e.code ?? e.signal}`}`);
     if (o.stackDown) {
       say('▸ stopping the stack');
       await stackDown({ log: (l) => say(`  ${l}`) });
@@ -129,11 +149,21 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     return code;
   };
 
-  const probes: Record<string, number> = { ingest: plan.ports.ingest, processors: plan.ports.processors, publisher: plan.ports.publisher, 'opendata-api': plan.ports.api };
+  const probes: Record<string, number> = {
+    ingest: plan.ports.ingest,
+    processors: plan.ports.processors,
+    publisher: plan.ports.publisher,
+    'opendata-api': plan.ports.api,
+  };
   try {
     for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
       say(`▸ starting ${name}`);
-      const s = startService(name, serviceEntry(name), { env: envs[name], prefix: false, detached: true, onLine: (l) => say(`[${name}] ${compactLogLine(l)}`) });
+      const s = startService(name, serviceEntry(name), {
+        env: envs[name],
+        prefix: false,
+        detached: true,
+        onLine: (l) => say(`[${name}] ${compactLogLine(l)}`),
+      });
       services.push(s);
       await waitHttpOk(`http://127.0.0.1:${probes[name]}/readyz`, 90_000, s);
     }
@@ -166,10 +196,13 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   say(`  open-data API   ${api}/api/3/action/package_list   (CKAN)`);
   say(`                  ${api}/api/explore/v2.1/catalog/datasets   (Explore v2.1)`);
   say(`                  ${api}/catalog.jsonld   (DCAT-AP)`);
-  for (const [name, port] of Object.entries(probes)) say(`  metrics         http://127.0.0.1:${port}/metrics   (${name})`);
+  for (const [name, port] of Object.entries(probes))
+    say(`  metrics         http://127.0.0.1:${port}/metrics   (${name})`);
   say(`  stack           pnpm stack status`);
   say(`  data            ${runDir}`);
-  say(`  simulated time  from a day ago at ×${o.speed}: the first release comes when a simulated Paris day closes (a few minutes)`);
+  say(
+    `  simulated time  from a day ago at ×${o.speed}: the first release comes when a simulated Paris day closes (a few minutes)`,
+  );
   say('  Ctrl-C stops everything (the stack stays up unless --stack-down)');
   say('');
 
@@ -179,12 +212,16 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     const catalog = path.join(plan.opendataDir, 'catalog.json');
     if (!existsSync(catalog)) return;
     try {
-      const c = JSON.parse(readFileSync(catalog, 'utf8')) as { datasets: Record<string, { releases: { releaseId: string; period: { start: string } }[] }> };
+      const c = JSON.parse(readFileSync(catalog, 'utf8')) as {
+        datasets: Record<string, { releases: { releaseId: string; period: { start: string } }[] }>;
+      };
       for (const [id, d] of Object.entries(c.datasets)) {
         const first = d.releases[0];
         if (!first || announced.has(id)) continue;
         announced.add(id);
-        say(`★ first open-data release of ${id} (period from ${first.period.start}): ${api}/api/3/action/package_show?id=${id}`);
+        say(
+          `★ first open-data release of ${id} (period from ${first.period.start}): ${api}/api/3/action/package_show?id=${id}`,
+        );
       }
     } catch {
       /* the catalogue is being replaced: next tick */
@@ -195,7 +232,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   if (o.durationS > 0) setTimeout(() => requestStop(0), o.durationS * 1000).unref();
   // Any service ending on its own ends the run.
   const died = Promise.race(services.map((s) => s.exited.then((e) => ({ name: s.name, e }))));
-  const outcome = await Promise.race([stopRequested.then((code) => ({ code, died: undefined })), died.then((d) => ({ code: 1, died: d }))]);
+  const outcome = await Promise.race([
+    stopRequested.then((code) => ({ code, died: undefined })),
+    died.then((d) => ({ code: 1, died: d })),
+  ]);
   clearInterval(watcher);
   if (outcome.died) say(`✗ ${outcome.died.name} exited (${outcome.died.e.code ?? outcome.died.e.signal})`);
   return shutdown(outcome.code);

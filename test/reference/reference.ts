@@ -128,7 +128,10 @@ const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
 export function computeReference(messages: Iterable<TruthMessage>, registry: Iterable<Equipment>): Reference {
   const byId = new Map<string, Equipment>();
   for (const e of registry) byId.set(e.equipmentId, e);
-  const cells = new Map<string, { dataset: string; group: Record<string, string>; start: number; size: number; cell: Cell }>();
+  const cells = new Map<
+    string,
+    { dataset: string; group: Record<string, string>; start: number; size: number; cell: Cell }
+  >();
   const cellOf = (dataset: string, group: Record<string, string>, t: number, size: number): Cell => {
     const start = floorTo(t, size);
     const key = cellKey(dataset, group, new Date(start).toISOString());
@@ -201,7 +204,8 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
           const c = touch(cellOf('signal-status', group, t, HOUR));
           c.mark('controllers', eq.equipmentId);
           if ((p.faults as string[]).length > 0) c.add('faultReports', 1);
-          if ((p.lampFailures as number) > 0 || (p.faults as string[]).includes('lamp-failure')) c.add('lampFailureReports', 1);
+          if ((p.lampFailures as number) > 0 || (p.faults as string[]).includes('lamp-failure'))
+            c.add('lampFailureReports', 1);
           if (p.mode !== 'normal') c.add('degradedSeconds', p.intervalS as number);
         }
         break;
@@ -218,7 +222,11 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
           ]) {
             const c = touch(cellOf('traffic-flow', group, t, size));
             c.mark('detectors', eq.equipmentId);
-            for (const lane of p.lanes as { vehicles: number; occupancyPct: number; meanSpeedKmh: number | null }[]) {
+            for (const lane of p.lanes as {
+              vehicles: number;
+              occupancyPct: number;
+              meanSpeedKmh: number | null;
+            }[]) {
               c.add('vehicles', lane.vehicles);
               // Occupancy is time-weighted over lane reports; speed is vehicle-weighted over lanes with a speed.
               c.add('occupancyXs', lane.occupancyPct * (p.intervalS as number));
@@ -242,7 +250,11 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         const activity = p.activity as string;
         if (['salting', 'ploughing', 'sweeping', 'patrol'].includes(activity)) {
           c.add(`m:${activity}`, p.distanceM as number);
-          c.addBy(`km${activity[0]!.toUpperCase()}${activity.slice(1)}`, eq.equipmentId, p.distanceM as number);
+          c.addBy(
+            `km${activity[0]!.toUpperCase()}${activity.slice(1)}`,
+            eq.equipmentId,
+            p.distanceM as number,
+          );
         }
         c.mark('vehicles', eq.equipmentId);
         if (activity !== 'idle') c.mark('vehiclesActive', eq.equipmentId);
@@ -309,7 +321,12 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         contributors.persons = c.count('vehicles');
       }
     }
-    const dominance = dataset === 'winter-commune-day' ? Object.fromEntries(['saltKg', 'kmSalting', 'kmPloughing', 'kmSweeping', 'kmPatrol'].map((f) => [f, c.shares(f)])) : undefined;
+    const dominance =
+      dataset === 'winter-commune-day'
+        ? Object.fromEntries(
+            ['saltKg', 'kmSalting', 'kmPloughing', 'kmSweeping', 'kmPatrol'].map((f) => [f, c.shares(f)]),
+          )
+        : undefined;
     out.set(key, {
       dataset,
       group,

@@ -85,7 +85,11 @@ export type TrafficFlow = z.infer<typeof TrafficFlow>;
 
 /** Signal controller faults and degraded time per intersection or commune and hour. */
 export const SignalStatus = aggregateOf(
-  z.strictObject({ scope: z.enum(['intersection', 'commune']), id: z.string(), commune: z.string().regex(/^\d{5}$/) }),
+  z.strictObject({
+    scope: z.enum(['intersection', 'commune']),
+    id: z.string(),
+    commune: z.string().regex(/^\d{5}$/),
+  }),
   z.strictObject({
     controllersReporting: z.int().min(0),
     faultReports: z.int().min(0),

@@ -14,7 +14,9 @@ export const Lineage = z.strictObject({
   producer: z.string(),
   producerVersion: z.string(),
   /** For aggregates: the window covered. */
-  window: z.strictObject({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }) }).optional(),
+  window: z
+    .strictObject({ start: z.iso.datetime({ offset: true }), end: z.iso.datetime({ offset: true }) })
+    .optional(),
   /** For aggregates: input records counted per operator. */
   countsByOperator: z.record(z.string(), z.int().min(0)).optional(),
   /** Policy field actions applied (field → action). */
@@ -47,7 +49,10 @@ export const Envelope = z.strictObject({
   /** Contract under which the data was produced. */
   contractref: z.string(),
   /** INSEE code of the commune (from the registry), when the record is located. */
-  commune: z.string().regex(/^\d{5}$/).optional(),
+  commune: z
+    .string()
+    .regex(/^\d{5}$/)
+    .optional(),
   sensitivity: Sensitivity,
   policyrevision: z.string(),
   schemaversion: z.string(),

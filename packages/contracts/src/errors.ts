@@ -5,25 +5,78 @@
 export const ERROR_CODES = {
   ONDIJON_PAYLOAD_NOT_JSON: { retryable: false, summary: 'The MQTT payload is not valid UTF-8 JSON.' },
   ONDIJON_PAYLOAD_TOO_LARGE: { retryable: false, summary: 'The MQTT payload exceeds the size limit.' },
-  ONDIJON_TOPIC_INVALID: { retryable: false, summary: 'The MQTT topic does not follow ondijon/v1/{family}/{operator}/{equipmentId}.' },
-  ONDIJON_SCHEMA_INVALID: { retryable: false, summary: 'The payload does not match the schema of its equipment family.' },
+  ONDIJON_TOPIC_INVALID: {
+    retryable: false,
+    summary: 'The MQTT topic does not follow ondijon/v1/{family}/{operator}/{equipmentId}.',
+  },
+  ONDIJON_SCHEMA_INVALID: {
+    retryable: false,
+    summary: 'The payload does not match the schema of its equipment family.',
+  },
   ONDIJON_TIME_IN_FUTURE: { retryable: false, summary: 'The observation time is too far in the future.' },
-  ONDIJON_EQUIPMENT_UNKNOWN: { retryable: false, summary: 'The equipment id is not in the equipment registry.' },
-  ONDIJON_FAMILY_MISMATCH: { retryable: false, summary: "The topic's family differs from the registry's family for this equipment." },
-  ONDIJON_OPERATOR_MISMATCH: { retryable: false, summary: "The topic's operator is not the registry's operator of this equipment (spoofing or misconfiguration)." },
-  ONDIJON_SOURCE_EXCLUDED: { retryable: false, summary: 'The source is classed S4 (video, plate reads, police data) and is never ingested; its payload is not kept.' },
+  ONDIJON_EQUIPMENT_UNKNOWN: {
+    retryable: false,
+    summary: 'The equipment id is not in the equipment registry.',
+  },
+  ONDIJON_FAMILY_MISMATCH: {
+    retryable: false,
+    summary: "The topic's family differs from the registry's family for this equipment.",
+  },
+  ONDIJON_OPERATOR_MISMATCH: {
+    retryable: false,
+    summary:
+      "The topic's operator is not the registry's operator of this equipment (spoofing or misconfiguration).",
+  },
+  ONDIJON_SOURCE_EXCLUDED: {
+    retryable: false,
+    summary:
+      'The source is classed S4 (video, plate reads, police data) and is never ingested; its payload is not kept.',
+  },
   ONDIJON_POLICY_INVALID: { retryable: false, summary: 'The governance policy file is invalid.' },
-  ONDIJON_POLICY_UNKNOWN_FIELD: { retryable: false, summary: 'A field has no class and action in the governance policy.' },
-  ONDIJON_REGISTRY_INVALID: { retryable: false, summary: 'The equipment registry file is unreadable, invalid, or has duplicate equipment ids.' },
-  ONDIJON_CONFIG_INVALID: { retryable: false, summary: 'The service configuration (environment) is invalid.' },
-  ONDIJON_KAFKA_UNAVAILABLE: { retryable: true, summary: 'Kafka did not acknowledge the record; it will be retried.' },
-  ONDIJON_REDIS_UNAVAILABLE: { retryable: true, summary: 'Redis did not answer; the operation will be retried.' },
-  ONDIJON_RECORD_INVALID: { retryable: false, summary: 'A Kafka record does not match the schema of its topic (poison record).' },
-  ONDIJON_PROCESSOR_FAILED: { retryable: false, summary: 'A processor threw on a record after its retries were exhausted.' },
-  ONDIJON_STATE_FENCED: { retryable: false, summary: 'A stale processor instance tried to write state after losing its partition (epoch fencing).' },
-  ONDIJON_RECORD_LATE: { retryable: false, summary: 'The record arrived after its window closed (window end + grace).' },
-  ONDIJON_RELEASE_BLOCKED: { retryable: false, summary: 'The pre-release check failed; the open-data release was not written.' },
-  ONDIJON_BUDGET_EXHAUSTED: { retryable: false, summary: 'The privacy budget of the dataset is spent for the period.' },
+  ONDIJON_POLICY_UNKNOWN_FIELD: {
+    retryable: false,
+    summary: 'A field has no class and action in the governance policy.',
+  },
+  ONDIJON_REGISTRY_INVALID: {
+    retryable: false,
+    summary: 'The equipment registry file is unreadable, invalid, or has duplicate equipment ids.',
+  },
+  ONDIJON_CONFIG_INVALID: {
+    retryable: false,
+    summary: 'The service configuration (environment) is invalid.',
+  },
+  ONDIJON_KAFKA_UNAVAILABLE: {
+    retryable: true,
+    summary: 'Kafka did not acknowledge the record; it will be retried.',
+  },
+  ONDIJON_REDIS_UNAVAILABLE: {
+    retryable: true,
+    summary: 'Redis did not answer; the operation will be retried.',
+  },
+  ONDIJON_RECORD_INVALID: {
+    retryable: false,
+    summary: 'A Kafka record does not match the schema of its topic (poison record).',
+  },
+  ONDIJON_PROCESSOR_FAILED: {
+    retryable: false,
+    summary: 'A processor threw on a record after its retries were exhausted.',
+  },
+  ONDIJON_STATE_FENCED: {
+    retryable: false,
+    summary: 'A stale processor instance tried to write state after losing its partition (epoch fencing).',
+  },
+  ONDIJON_RECORD_LATE: {
+    retryable: false,
+    summary: 'The record arrived after its window closed (window end + grace).',
+  },
+  ONDIJON_RELEASE_BLOCKED: {
+    retryable: false,
+    summary: 'The pre-release check failed; the open-data release was not written.',
+  },
+  ONDIJON_BUDGET_EXHAUSTED: {
+    retryable: false,
+    summary: 'The privacy budget of the dataset is spent for the period.',
+  },
   ONDIJON_BAD_REQUEST: { retryable: false, summary: 'An API request has an invalid parameter.' },
   ONDIJON_NOT_FOUND: { retryable: false, summary: 'The requested resource does not exist.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;
@@ -43,7 +96,11 @@ export class OnDijonError extends Error {
   /** Extra structured details (field paths, limits…), never raw personal data. */
   readonly details: Record<string, unknown> | undefined;
 
-  constructor(code: ErrorCode, message: string, options: { cause?: unknown; details?: Record<string, unknown> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    options: { cause?: unknown; details?: Record<string, unknown> } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'OnDijonError';
     this.code = code;

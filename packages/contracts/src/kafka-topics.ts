@@ -28,7 +28,9 @@ export interface TopicSpec<S extends z.ZodType = z.ZodType> {
   description: string;
 }
 
-function topic<const N extends string, S extends z.ZodType>(spec: TopicSpec<S> & { name: N }): TopicSpec<S> & { name: N } {
+function topic<const N extends string, S extends z.ZodType>(
+  spec: TopicSpec<S> & { name: N },
+): TopicSpec<S> & { name: N } {
   return spec;
 }
 
@@ -40,7 +42,13 @@ function domainData(domain: Domain) {
   return z.union(schemas as unknown as [z.ZodObject, z.ZodObject, ...z.ZodObject[]]);
 }
 
-const telemetryTopic = <const N extends string>(name: N, domain: Domain, cls: Sensitivity, retentionDays: number, description: string) =>
+const telemetryTopic = <const N extends string>(
+  name: N,
+  domain: Domain,
+  cls: Sensitivity,
+  retentionDays: number,
+  description: string,
+) =>
   topic({
     name,
     area: cls === 'S3' ? 'pii' : 'tel',
@@ -53,7 +61,12 @@ const telemetryTopic = <const N extends string>(name: N, domain: Domain, cls: Se
     description,
   });
 
-const aggregateTopic = <const N extends string, S extends z.ZodType>(name: N, cls: Sensitivity, data: S, description: string) =>
+const aggregateTopic = <const N extends string, S extends z.ZodType>(
+  name: N,
+  cls: Sensitivity,
+  data: S,
+  description: string,
+) =>
   topic({
     name,
     area: 'agg',
@@ -79,12 +92,42 @@ export const TOPICS = {
     cleanupPolicy: 'compact',
     description: 'Equipment registry (public reference), compacted: the latest entry per equipment id.',
   }),
-  'tel.s1.lighting.v1': telemetryTopic('tel.s1.lighting.v1', 'lighting', 'S1', 90, 'Luminaire and cabinet telemetry, operational.'),
-  'tel.s2.lighting.v1': telemetryTopic('tel.s2.lighting.v1', 'lighting', 'S2', 60, 'Luminaire telemetry that keeps presence detections (quasi-personal).'),
-  'tel.s1.traffic.v1': telemetryTopic('tel.s1.traffic.v1', 'traffic', 'S1', 90, 'Signal controller states and detector counts.'),
+  'tel.s1.lighting.v1': telemetryTopic(
+    'tel.s1.lighting.v1',
+    'lighting',
+    'S1',
+    90,
+    'Luminaire and cabinet telemetry, operational.',
+  ),
+  'tel.s2.lighting.v1': telemetryTopic(
+    'tel.s2.lighting.v1',
+    'lighting',
+    'S2',
+    60,
+    'Luminaire telemetry that keeps presence detections (quasi-personal).',
+  ),
+  'tel.s1.traffic.v1': telemetryTopic(
+    'tel.s1.traffic.v1',
+    'traffic',
+    'S1',
+    90,
+    'Signal controller states and detector counts.',
+  ),
   'tel.s1.winter.v1': telemetryTopic('tel.s1.winter.v1', 'winter', 'S1', 90, 'Road weather stations.'),
-  'tel.s2.winter.v1': telemetryTopic('tel.s2.winter.v1', 'winter', 'S2', 60, 'Winter-service vehicles: positions and activity, no identity.'),
-  'pii.s3.winter.v1': telemetryTopic('pii.s3.winter.v1', 'winter', 'S3', 30, 'Winter-service vehicles with the agent pseudonym, only when a declared use keeps it.'),
+  'tel.s2.winter.v1': telemetryTopic(
+    'tel.s2.winter.v1',
+    'winter',
+    'S2',
+    60,
+    'Winter-service vehicles: positions and activity, no identity.',
+  ),
+  'pii.s3.winter.v1': telemetryTopic(
+    'pii.s3.winter.v1',
+    'winter',
+    'S3',
+    30,
+    'Winter-service vehicles with the agent pseudonym, only when a declared use keeps it.',
+  ),
   'dlq.s3.ingest.v1': topic({
     name: 'dlq.s3.ingest.v1',
     area: 'dlq',
@@ -116,12 +159,33 @@ export const TOPICS = {
     partitions: 3,
     retentionMs: 30 * DAY_MS,
     cleanupPolicy: 'delete',
-    description: 'Records that arrived after their window closed, for processors that route rather than revise.',
+    description:
+      'Records that arrived after their window closed, for processors that route rather than revise.',
   }),
-  'agg.s1.lighting-commune-hour.v1': aggregateTopic('agg.s1.lighting-commune-hour.v1', 'S1', LightingCommuneHour, 'Lighting per commune and hour.'),
-  'agg.s1.traffic-flow.v1': aggregateTopic('agg.s1.traffic-flow.v1', 'S1', TrafficFlow, 'Traffic flow per intersection and commune, 15 min and hour.'),
-  'agg.s1.signal-status.v1': aggregateTopic('agg.s1.signal-status.v1', 'S1', SignalStatus, 'Signal faults and degraded time per intersection and commune, hour.'),
-  'agg.s2.winter-commune-day.v1': aggregateTopic('agg.s2.winter-commune-day.v1', 'S2', WinterCommuneDay, 'Winter service per commune and day (derived from vehicle positions).'),
+  'agg.s1.lighting-commune-hour.v1': aggregateTopic(
+    'agg.s1.lighting-commune-hour.v1',
+    'S1',
+    LightingCommuneHour,
+    'Lighting per commune and hour.',
+  ),
+  'agg.s1.traffic-flow.v1': aggregateTopic(
+    'agg.s1.traffic-flow.v1',
+    'S1',
+    TrafficFlow,
+    'Traffic flow per intersection and commune, 15 min and hour.',
+  ),
+  'agg.s1.signal-status.v1': aggregateTopic(
+    'agg.s1.signal-status.v1',
+    'S1',
+    SignalStatus,
+    'Signal faults and degraded time per intersection and commune, hour.',
+  ),
+  'agg.s2.winter-commune-day.v1': aggregateTopic(
+    'agg.s2.winter-commune-day.v1',
+    'S2',
+    WinterCommuneDay,
+    'Winter service per commune and day (derived from vehicle positions).',
+  ),
 } as const;
 
 /** Name of a registered topic. */

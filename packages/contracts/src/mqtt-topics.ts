@@ -36,16 +36,26 @@ export type ParsedTopic =
 export function parseTelemetryTopic(topic: string): ParsedTopic {
   const parts = topic.split('/');
   if (parts.length !== 5) {
-    return { kind: 'invalid', reason: `topic has ${parts.length} levels, expected 5: ${MQTT_TOPIC_ROOT}/{family}/{operator}/{equipmentId}` };
+    return {
+      kind: 'invalid',
+      reason: `topic has ${parts.length} levels, expected 5: ${MQTT_TOPIC_ROOT}/{family}/{operator}/{equipmentId}`,
+    };
   }
   const [root, version, family, operator, equipmentId] = parts as [string, string, string, string, string];
-  if (`${root}/${version}` !== MQTT_TOPIC_ROOT) return { kind: 'invalid', reason: `topic must start with ${MQTT_TOPIC_ROOT}/` };
-  if (!OPERATOR_PATTERN.test(operator)) return { kind: 'invalid', reason: `operator segment "${operator}" is not a lower-case slug` };
-  if (!EQUIPMENT_ID_PATTERN.test(equipmentId)) return { kind: 'invalid', reason: 'equipment id segment is not a valid id' };
+  if (`${root}/${version}` !== MQTT_TOPIC_ROOT)
+    return { kind: 'invalid', reason: `topic must start with ${MQTT_TOPIC_ROOT}/` };
+  if (!OPERATOR_PATTERN.test(operator))
+    return { kind: 'invalid', reason: `operator segment "${operator}" is not a lower-case slug` };
+  if (!EQUIPMENT_ID_PATTERN.test(equipmentId))
+    return { kind: 'invalid', reason: 'equipment id segment is not a valid id' };
   if ((EXCLUDED_SOURCE_FAMILIES as readonly string[]).includes(family)) {
     return { kind: 'excluded', source: family, operator, equipmentId };
   }
   const f = Family.safeParse(family);
-  if (!f.success) return { kind: 'invalid', reason: `unknown family "${family}" (expected one of ${Family.options.join(', ')})` };
+  if (!f.success)
+    return {
+      kind: 'invalid',
+      reason: `unknown family "${family}" (expected one of ${Family.options.join(', ')})`,
+    };
   return { kind: 'telemetry', family: f.data, operator, equipmentId };
 }

@@ -5,7 +5,10 @@ import type { Telemetry } from './telemetry';
  * One valid telemetry payload per family, for tests and documentation (never used as data).
  * Returned fresh on each call so a test can mutate its copy.
  */
-export function sampleTelemetry<F extends Family>(family: F, overrides: Partial<Telemetry<F>> = {}): Telemetry<F> {
+export function sampleTelemetry<F extends Family>(
+  family: F,
+  overrides: Partial<Telemetry<F>> = {},
+): Telemetry<F> {
   const observedAt = '2026-01-15T06:30:00.000Z';
   const samples: { [K in Family]: Telemetry<K> } = {
     streetlight: {

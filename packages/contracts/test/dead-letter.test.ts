@@ -24,7 +24,13 @@ describe('dead letter', () => {
   });
 
   it('accepts an excluded source with the payload withheld', () => {
-    const r = DeadLetter.safeParse({ ...base, code: 'ONDIJON_SOURCE_EXCLUDED', payloadBase64: null, payloadWithheld: 'excluded-source', sensitivity: 'S4' });
+    const r = DeadLetter.safeParse({
+      ...base,
+      code: 'ONDIJON_SOURCE_EXCLUDED',
+      payloadBase64: null,
+      payloadWithheld: 'excluded-source',
+      sensitivity: 'S4',
+    });
     expect(r.success).toBe(true);
   });
 

@@ -31,7 +31,12 @@ function envelope(overrides: Record<string, unknown> = {}) {
     schemaversion: '1.0.0',
     sequence: data.seq,
     mqtttopic: 'ondijon/v1/streetlight/citelum/SL-21231-0001',
-    lineage: { inputs: ['mqtt'], producer: 'ingest', producerVersion: '0.1.0', fieldActions: { presenceDetections: 'drop' } },
+    lineage: {
+      inputs: ['mqtt'],
+      producer: 'ingest',
+      producerVersion: '0.1.0',
+      fieldActions: { presenceDetections: 'drop' },
+    },
     ...overrides,
   };
 }
@@ -40,7 +45,9 @@ describe('envelope', () => {
   it('accepts a CloudEvents 1.0 telemetry envelope, and the topic schema checks data', () => {
     expect(Envelope.safeParse(envelope()).success).toBe(true);
     expect(TOPICS['tel.s1.lighting.v1'].schema.safeParse(envelope()).success).toBe(true);
-    expect(envelopeOf(storedTelemetrySchemas.streetlight).safeParse(envelope({ data: { seq: 1 } })).success).toBe(false);
+    expect(
+      envelopeOf(storedTelemetrySchemas.streetlight).safeParse(envelope({ data: { seq: 1 } })).success,
+    ).toBe(false);
   });
 
   it.each([

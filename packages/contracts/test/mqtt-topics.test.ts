@@ -13,13 +13,23 @@ describe('MQTT topic grammar', () => {
     for (const family of FAMILIES) {
       const topic = telemetryTopic(family, 'citelum', 'SL-21231-0001');
       expect(topic).toBe(`${MQTT_TOPIC_ROOT}/${family}/citelum/SL-21231-0001`);
-      expect(parseTelemetryTopic(topic)).toEqual({ kind: 'telemetry', family, operator: 'citelum', equipmentId: 'SL-21231-0001' });
+      expect(parseTelemetryTopic(topic)).toEqual({
+        kind: 'telemetry',
+        family,
+        operator: 'citelum',
+        equipmentId: 'SL-21231-0001',
+      });
     }
   });
 
   it('recognises excluded sources without treating them as invalid', () => {
     for (const source of ['cctv-camera', 'anpr-camera', 'police-radio']) {
-      expect(parseTelemetryTopic(`ondijon/v1/${source}/acme/CAM-1`)).toEqual({ kind: 'excluded', source, operator: 'acme', equipmentId: 'CAM-1' });
+      expect(parseTelemetryTopic(`ondijon/v1/${source}/acme/CAM-1`)).toEqual({
+        kind: 'excluded',
+        source,
+        operator: 'acme',
+        equipmentId: 'CAM-1',
+      });
     }
   });
 

@@ -3,7 +3,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { COMMUNE_CODES, EquipmentRegistryFile, OPERATORS, generateRegistry, isOnDijonError, loadRegistryFile, registryIndex } from '../src/index';
+import {
+  COMMUNE_CODES,
+  EquipmentRegistryFile,
+  OPERATORS,
+  generateRegistry,
+  isOnDijonError,
+  loadRegistryFile,
+  registryIndex,
+} from '../src/index';
 
 describe('generateRegistry', () => {
   const small = generateRegistry({ seed: 7, scale: 'small' });
@@ -29,7 +37,9 @@ describe('generateRegistry', () => {
       expect(cab?.family).toBe('lighting-cabinet');
       expect(cab?.commune).toBe(l.commune);
     }
-    const controllers = new Set(small.equipment.filter((e) => e.family === 'signal-controller').map((e) => e.intersectionId));
+    const controllers = new Set(
+      small.equipment.filter((e) => e.family === 'signal-controller').map((e) => e.intersectionId),
+    );
     for (const d of small.equipment.filter((e) => e.family === 'traffic-detector')) {
       expect(controllers.has(d.intersectionId)).toBe(true);
       expect(d.lanes).toBeGreaterThanOrEqual(1);
@@ -42,7 +52,8 @@ describe('generateRegistry', () => {
     expect(opOf('signal-controller')).toEqual(new Set(['bouygues-es']));
     expect(opOf('winter-vehicle')).toEqual(new Set(['dijon-metropole', 'eiffage-route']));
     expect(new Set(small.equipment.map((e) => e.operator)).size).toBeGreaterThanOrEqual(3);
-    for (const e of small.equipment) expect(e.contractRef).toBe(OPERATORS[e.operator as keyof typeof OPERATORS].contractRef);
+    for (const e of small.equipment)
+      expect(e.contractRef).toBe(OPERATORS[e.operator as keyof typeof OPERATORS].contractRef);
   });
 
   it('gives each winter vehicle a home commune and a route near it', () => {
@@ -57,7 +68,10 @@ describe('generateRegistry', () => {
   });
 
   it('honours custom counts and the city preset', () => {
-    const custom = generateRegistry({ seed: 1, scale: { cabinets: 23, luminairesPerCabinet: 1, intersections: 0, vehicles: 0, weatherStations: 0 } });
+    const custom = generateRegistry({
+      seed: 1,
+      scale: { cabinets: 23, luminairesPerCabinet: 1, intersections: 0, vehicles: 0, weatherStations: 0 },
+    });
     expect(custom.equipment.length).toBe(46);
     const city = generateRegistry({ seed: 1, scale: 'city' });
     expect(city.equipment.filter((e) => e.family === 'streetlight').length).toBe(8000);
@@ -69,12 +83,17 @@ describe('registry files', () => {
     const path = fileURLToPath(new URL('../../../infra/registry/equipment.json', import.meta.url));
     const file = loadRegistryFile(path);
     expect(file.equipment.length).toBeGreaterThan(300);
-    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(generateRegistry({ seed: 20261128, scale: 'small' }));
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toEqual(
+      generateRegistry({ seed: 20261128, scale: 'small' }),
+    );
   });
 
   it('rejects an invalid file naming the entry, and duplicate ids', () => {
     const dir = mkdtempSync(join(tmpdir(), 'registry-'));
-    const file = generateRegistry({ seed: 2, scale: { cabinets: 23, luminairesPerCabinet: 0, intersections: 0, vehicles: 0, weatherStations: 0 } });
+    const file = generateRegistry({
+      seed: 2,
+      scale: { cabinets: 23, luminairesPerCabinet: 0, intersections: 0, vehicles: 0, weatherStations: 0 },
+    });
     const bad = structuredClone(file);
     bad.equipment[3]!.commune = 'Dijon';
     writeFileSync(join(dir, 'bad.json'), JSON.stringify(bad));

@@ -62,9 +62,13 @@ export function applyPolicy<F extends Family>(
     if (value === undefined) continue;
     const fp = fieldPolicy(policy, family, field);
     if (!fp) {
-      throw new OnDijonError('ONDIJON_POLICY_UNKNOWN_FIELD', `policy ${policy.revision} has no class and action for ${family}.${field}`, {
-        details: { family, field, policyRevision: policy.revision },
-      });
+      throw new OnDijonError(
+        'ONDIJON_POLICY_UNKNOWN_FIELD',
+        `policy ${policy.revision} has no class and action for ${family}.${field}`,
+        {
+          details: { family, field, policyRevision: policy.revision },
+        },
+      );
     }
     fieldActions[field] = fp.action;
     switch (fp.action) {
@@ -75,7 +79,10 @@ export function applyPolicy<F extends Family>(
         break;
       case 'pseudonymise': {
         if (!options.keyring) {
-          throw new OnDijonError('ONDIJON_CONFIG_INVALID', `policy pseudonymises ${family}.${field} but no keyring was given`);
+          throw new OnDijonError(
+            'ONDIJON_CONFIG_INVALID',
+            `policy pseudonymises ${family}.${field} but no keyring was given`,
+          );
         }
         out[field] = pseudonymise(String(value), options.keyring, options.keyring.epochOf(observedMs));
         transformed = true;
@@ -94,7 +101,10 @@ export function applyPolicy<F extends Family>(
   const parsed = storedTelemetrySchemas[family].safeParse(out);
   if (!parsed.success) {
     // The policy was validated against the same contracts, so this is a bug, not bad input.
-    throw new OnDijonError('ONDIJON_POLICY_INVALID', `policy ${policy.revision} produced invalid stored ${family} data: ${formatIssues(toFieldIssues(parsed.error))}`);
+    throw new OnDijonError(
+      'ONDIJON_POLICY_INVALID',
+      `policy ${policy.revision} produced invalid stored ${family} data: ${formatIssues(toFieldIssues(parsed.error))}`,
+    );
   }
   return { data: parsed.data as StoredTelemetry<F>, sensitivity: maxSensitivity(...classes), fieldActions };
 }

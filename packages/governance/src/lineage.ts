@@ -1,7 +1,11 @@
 import type { Lineage } from '@ondijon/contracts';
 
 /** Lineage of a telemetry record produced by ingest from MQTT, with the policy's field actions. */
-export function ingestLineage(producer: string, producerVersion: string, fieldActions: Record<string, string>): Lineage {
+export function ingestLineage(
+  producer: string,
+  producerVersion: string,
+  fieldActions: Record<string, string>,
+): Lineage {
   return { inputs: ['mqtt'], producer, producerVersion, fieldActions: { ...fieldActions } };
 }
 

@@ -21,7 +21,12 @@ import {
 import { type DatasetPolicy, type FieldPolicy, type Policy, PolicyFile } from './policy-schema';
 
 /** The open-data datasets the publisher releases; the policy must give rules for each. */
-export const DATASET_IDS = ['lighting-commune-hour', 'traffic-flow', 'signal-status', 'winter-commune-day'] as const;
+export const DATASET_IDS = [
+  'lighting-commune-hour',
+  'traffic-flow',
+  'signal-status',
+  'winter-commune-day',
+] as const;
 /** An open-data dataset id. */
 export type DatasetId = (typeof DATASET_IDS)[number];
 
@@ -44,7 +49,10 @@ export function loadPolicy(path: string = defaultPolicyPath()): Policy {
   try {
     text = readFileSync(path, 'utf8');
   } catch (cause) {
-    throw new OnDijonError('ONDIJON_POLICY_INVALID', `cannot read governance policy ${path}`, { cause, details: { source: path } });
+    throw new OnDijonError('ONDIJON_POLICY_INVALID', `cannot read governance policy ${path}`, {
+      cause,
+      details: { source: path },
+    });
   }
   return parsePolicy(text, path);
 }
@@ -77,8 +85,12 @@ export function validatePolicy(value: unknown, source = '(inline)'): Policy {
     }
     // Skip cross-check findings about an entry the schema already rejected (e.g. the purpose of a
     // field whose action is not a valid action).
-    const covered = schemaProblems.map((x) => (x.path.includes('.') ? x.path.slice(0, x.path.lastIndexOf('.')) : x.path));
-    const extra = more.filter((m) => !covered.some((c) => m.path === c || m.path.startsWith(`${c}.`) || c.startsWith(`${m.path}.`)));
+    const covered = schemaProblems.map((x) =>
+      x.path.includes('.') ? x.path.slice(0, x.path.lastIndexOf('.')) : x.path,
+    );
+    const extra = more.filter(
+      (m) => !covered.some((c) => m.path === c || m.path.startsWith(`${c}.`) || c.startsWith(`${m.path}.`)),
+    );
     throw policyError(source, [...schemaProblems, ...extra]);
   }
   const problems = checkPolicy(parsed.data);
@@ -156,13 +168,16 @@ function checkPolicy(p: z.infer<typeof PolicyFile>): PolicyProblem[] {
     useIds.add(u.id);
   });
 
-  if (!p.changelog.some((c) => c.revision === p.revision)) add('changelog', `no entry for the current revision ${p.revision}`);
+  if (!p.changelog.some((c) => c.revision === p.revision))
+    add('changelog', `no entry for the current revision ${p.revision}`);
   if (p.topics.S4 !== null) add('topics.S4', 'S4 data is never ingested: its topic must be null');
-  for (const cls of ['S1', 'S2', 'S3'] as const) if (p.topics[cls] === null) add(`topics.${cls}`, 'a topic pattern is required');
+  for (const cls of ['S1', 'S2', 'S3'] as const)
+    if (p.topics[cls] === null) add(`topics.${cls}`, 'a topic pattern is required');
 
   // Families and fields: every field of every contracts schema has a class and an action.
   for (const key of Object.keys(p.families)) {
-    if (!(FAMILIES as readonly string[]).includes(key)) add(`families.${key}`, `unknown family (expected one of ${FAMILIES.join(', ')})`);
+    if (!(FAMILIES as readonly string[]).includes(key))
+      add(`families.${key}`, `unknown family (expected one of ${FAMILIES.join(', ')})`);
   }
   for (const family of FAMILIES) {
     const fp = p.families[family];
@@ -174,7 +189,8 @@ function checkPolicy(p: z.infer<typeof PolicyFile>): PolicyProblem[] {
     const storedShape = storedTelemetrySchemas[family].shape as Shape;
     const mutable = POLICY_MUTABLE_FIELDS[family] as readonly string[];
     for (const field of Object.keys(shape)) {
-      if (!Object.hasOwn(fp.fields, field)) add(`families.${family}.fields.${field}`, 'missing: every field needs a class and an action');
+      if (!Object.hasOwn(fp.fields, field))
+        add(`families.${family}.fields.${field}`, 'missing: every field needs a class and an action');
     }
     for (const [field, f] of Object.entries(fp.fields)) {
       const at = `families.${family}.fields.${field}`;
@@ -190,25 +206,37 @@ function checkPolicy(p: z.infer<typeof PolicyFile>): PolicyProblem[] {
       } else if (!useIds.has(f.purpose)) {
         add(`${at}.purpose`, `"${f.purpose}" is not a declared use (uses[].id)`);
       }
-      if (f.class === 'S4' && f.action !== 'drop') add(`${at}.action`, 'an S4 field is never stored: action must be drop');
+      if (f.class === 'S4' && f.action !== 'drop')
+        add(`${at}.action`, 'an S4 field is never stored: action must be drop');
       if (f.action !== 'generalise' && f.rule) add(`${at}.rule`, 'a rule is only for action generalise');
-      if (f.action !== 'generalise' && f.storedClass) add(`${at}.storedClass`, 'storedClass is only for action generalise');
-      if (f.storedClass && sensitivityRank(f.storedClass) > sensitivityRank(f.class)) add(`${at}.storedClass`, 'a generalisation cannot raise the class');
+      if (f.action !== 'generalise' && f.storedClass)
+        add(`${at}.storedClass`, 'storedClass is only for action generalise');
+      if (f.storedClass && sensitivityRank(f.storedClass) > sensitivityRank(f.class))
+        add(`${at}.storedClass`, 'a generalisation cannot raise the class');
       const stored = storedShape[field];
       const storedOptional = stored ? kindOf(stored).optional : false;
       if (f.action === 'drop' && !storedOptional) {
-        add(`${at}.action`, `cannot drop: ${field} is required by the stored ${family} schema (a contracts change is needed)`);
+        add(
+          `${at}.action`,
+          `cannot drop: ${field} is required by the stored ${family} schema (a contracts change is needed)`,
+        );
       }
       if (f.action === 'pseudonymise') {
         if (!mutable.includes(field) || !stored || kindOf(stored).type !== 'string') {
-          add(`${at}.action`, `cannot pseudonymise: ${field} is not a policy-mutable string field of ${family}`);
+          add(
+            `${at}.action`,
+            `cannot pseudonymise: ${field} is not a policy-mutable string field of ${family}`,
+          );
         }
-        if (sensitivityRank(f.class) < 3) add(`${at}.class`, 'a pseudonymised field is personal data: class must be S3');
+        if (sensitivityRank(f.class) < 3)
+          add(`${at}.class`, 'a pseudonymised field is personal data: class must be S3');
       }
       if (f.action === 'generalise') {
         if (!f.rule) add(`${at}.rule`, 'action generalise needs a rule');
-        else if (f.rule.kind === 'round-coordinates' && !isGeoPoint(raw)) add(`${at}.rule`, 'round-coordinates applies only to a position');
-        else if (f.rule.kind === 'band' && kindOf(raw).type !== 'number') add(`${at}.rule`, 'band applies only to a number');
+        else if (f.rule.kind === 'round-coordinates' && !isGeoPoint(raw))
+          add(`${at}.rule`, 'round-coordinates applies only to a position');
+        else if (f.rule.kind === 'band' && kindOf(raw).type !== 'number')
+          add(`${at}.rule`, 'band applies only to a number');
       }
     }
     // Routing: the class a record of this family can take must resolve to a registered topic.
@@ -226,8 +254,16 @@ function checkPolicy(p: z.infer<typeof PolicyFile>): PolicyProblem[] {
       const domain = FAMILY_DOMAIN[family];
       const resolved = pattern.replaceAll('{domain}', domain);
       const registered = telemetryTopicFor(domain, cls);
-      if (!registered) add(`topics.${cls}`, `${family} records are ${cls} but the contracts registry has no ${cls} topic for domain ${domain} (resolved "${resolved}")`);
-      else if (registered !== resolved) add(`topics.${cls}`, `resolves to "${resolved}" for ${family}, but the registry topic is "${registered}"`);
+      if (!registered)
+        add(
+          `topics.${cls}`,
+          `${family} records are ${cls} but the contracts registry has no ${cls} topic for domain ${domain} (resolved "${resolved}")`,
+        );
+      else if (registered !== resolved)
+        add(
+          `topics.${cls}`,
+          `resolves to "${resolved}" for ${family}, but the registry topic is "${registered}"`,
+        );
     }
   }
 
@@ -237,39 +273,55 @@ function checkPolicy(p: z.infer<typeof PolicyFile>): PolicyProblem[] {
     const days = p.retention[spec.class].days;
     if (days === null || (spec.area !== 'tel' && spec.area !== 'pii')) continue;
     if (spec.retentionMs > days * DAY_MS) {
-      add(`retention.${spec.class}.days`, `topic ${spec.name} keeps ${spec.retentionMs / DAY_MS} d, more than the ${days} d allowed for ${spec.class}`);
+      add(
+        `retention.${spec.class}.days`,
+        `topic ${spec.name} keeps ${spec.retentionMs / DAY_MS} d, more than the ${days} d allowed for ${spec.class}`,
+      );
     }
   }
 
   // Excluded sources: the contracts reject these topics at parse time; the policy must agree.
   const excluded = new Set(p.excludedSources.map((e) => e.source));
-  for (const src of EXCLUDED_SOURCE_FAMILIES) if (!excluded.has(src)) add('excludedSources', `missing ${src} (the contracts classify it S4)`);
+  for (const src of EXCLUDED_SOURCE_FAMILIES)
+    if (!excluded.has(src)) add('excludedSources', `missing ${src} (the contracts classify it S4)`);
   p.excludedSources.forEach((e, i) => {
-    if ((FAMILIES as readonly string[]).includes(e.source)) add(`excludedSources.${i}.source`, `${e.source} is an ingested family`);
+    if ((FAMILIES as readonly string[]).includes(e.source))
+      add(`excludedSources.${i}.source`, `${e.source} is an ingested family`);
   });
 
   // Datasets.
-  for (const id of DATASET_IDS) if (!Object.hasOwn(p.datasets, id)) add(`datasets.${id}`, 'missing: the publisher needs rules for this dataset');
+  for (const id of DATASET_IDS)
+    if (!Object.hasOwn(p.datasets, id))
+      add(`datasets.${id}`, 'missing: the publisher needs rules for this dataset');
   for (const [id, d] of Object.entries(p.datasets)) {
     const at = `datasets.${id}`;
     const spec = (TOPICS as Record<string, (typeof TOPICS)[TopicName]>)[d.sourceTopic];
     let valueFields: string[] | undefined;
-    if (!spec || spec.area !== 'agg') add(`${at}.sourceTopic`, `"${d.sourceTopic}" is not an aggregate topic of the registry`);
+    if (!spec || spec.area !== 'agg')
+      add(`${at}.sourceTopic`, `"${d.sourceTopic}" is not an aggregate topic of the registry`);
     else valueFields = aggregateValueFields(spec.schema);
-    for (const [name, list] of [['dominance', d.dominance?.fields], ['noise', d.noise?.fields]] as const) {
+    for (const [name, list] of [
+      ['dominance', d.dominance?.fields],
+      ['noise', d.noise?.fields],
+    ] as const) {
       list?.forEach((f, i) => {
-        if (valueFields && !valueFields.includes(f)) add(`${at}.${name}.fields.${i}`, `"${f}" is not a value of ${d.sourceTopic}`);
+        if (valueFields && !valueFields.includes(f))
+          add(`${at}.${name}.fields.${i}`, `"${f}" is not a value of ${d.sourceTopic}`);
       });
     }
     if (d.personDerived) {
-      if (d.threshold?.persons === undefined) add(`${at}.threshold.persons`, 'person-derived data needs a threshold on persons');
-      if (d.coarsening.minBinMinutes < 60) add(`${at}.coarsening.minBinMinutes`, 'person-derived data needs bins of at least 60 min');
-      if (d.coarsening.publishDelayHours < 24) add(`${at}.coarsening.publishDelayHours`, 'person-derived data needs a delay of at least 24 h');
+      if (d.threshold?.persons === undefined)
+        add(`${at}.threshold.persons`, 'person-derived data needs a threshold on persons');
+      if (d.coarsening.minBinMinutes < 60)
+        add(`${at}.coarsening.minBinMinutes`, 'person-derived data needs bins of at least 60 min');
+      if (d.coarsening.publishDelayHours < 24)
+        add(`${at}.coarsening.publishDelayHours`, 'person-derived data needs a delay of at least 24 h');
       if (!d.noise) add(`${at}.noise`, 'person-derived counts need noise');
     } else if (d.threshold?.persons !== undefined) {
       add(`${at}.threshold.persons`, 'a threshold on persons needs personDerived: true');
     }
-    if (d.noise && d.noise.epsilonPerRelease > d.noise.epsilonPerDay) add(`${at}.noise.epsilonPerRelease`, 'exceeds epsilonPerDay');
+    if (d.noise && d.noise.epsilonPerRelease > d.noise.epsilonPerDay)
+      add(`${at}.noise.epsilonPerRelease`, 'exceeds epsilonPerDay');
   }
   return problems;
 }
@@ -293,6 +345,11 @@ function deepFreeze<T>(o: T): T {
 /** The anonymisation rules of an open-data dataset; throws ONDIJON_POLICY_INVALID when the policy has none. */
 export function datasetPolicy(policy: Policy, id: string): DatasetPolicy {
   const d = Object.hasOwn(policy.datasets, id) ? policy.datasets[id] : undefined;
-  if (!d) throw new OnDijonError('ONDIJON_POLICY_INVALID', `policy ${policy.revision} has no rules for dataset ${id}`, { details: { dataset: id } });
+  if (!d)
+    throw new OnDijonError(
+      'ONDIJON_POLICY_INVALID',
+      `policy ${policy.revision} has no rules for dataset ${id}`,
+      { details: { dataset: id } },
+    );
   return d;
 }

@@ -38,9 +38,16 @@ export interface KeyringOptions {
 /** Builds a keyring deriving one key per epoch with HKDF-SHA-256, so rotating needs no key storage. */
 export function createKeyring(options: KeyringOptions): Keyring {
   const { secret, epochLengthDays } = options;
-  if (secret.length < 16) throw new OnDijonError('ONDIJON_CONFIG_INVALID', 'pseudonymisation secret must have at least 16 characters');
+  if (secret.length < 16)
+    throw new OnDijonError(
+      'ONDIJON_CONFIG_INVALID',
+      'pseudonymisation secret must have at least 16 characters',
+    );
   if (!Number.isInteger(epochLengthDays) || epochLengthDays < 1) {
-    throw new OnDijonError('ONDIJON_CONFIG_INVALID', 'pseudonymisation epoch length must be a positive whole number of days');
+    throw new OnDijonError(
+      'ONDIJON_CONFIG_INVALID',
+      'pseudonymisation epoch length must be a positive whole number of days',
+    );
   }
   const now = options.now ?? Date.now;
   const epochMs = epochLengthDays * DAY_MS;
@@ -53,7 +60,9 @@ export function createKeyring(options: KeyringOptions): Keyring {
     keyFor(epoch) {
       let key = keys.get(epoch);
       if (!key) {
-        key = Buffer.from(hkdfSync('sha256', secret, 'ondijon-pseudonym-v1', `epoch:${epochLengthDays}d:${epoch}`, 32));
+        key = Buffer.from(
+          hkdfSync('sha256', secret, 'ondijon-pseudonym-v1', `epoch:${epochLengthDays}d:${epoch}`, 32),
+        );
         keys.set(epoch, key);
       }
       return key;
@@ -66,7 +75,11 @@ export function createKeyring(options: KeyringOptions): Keyring {
  * `psd:e{epoch}:{first 22 base64url chars of HMAC-SHA-256}`. Stable within an epoch, unlinkable
  * across epochs, and not recomputable without the master secret (unlike a plain hash).
  */
-export function pseudonymise(value: string, keyring: Keyring, epoch: number = keyring.currentEpoch()): string {
+export function pseudonymise(
+  value: string,
+  keyring: Keyring,
+  epoch: number = keyring.currentEpoch(),
+): string {
   const mac = createHmac('sha256', keyring.keyFor(epoch)).update(value, 'utf8').digest('base64url');
   return `psd:e${epoch}:${mac.slice(0, 22)}`;
 }

@@ -1,11 +1,30 @@
 import type { z } from 'zod';
-import { FAMILIES, FAMILY_DOMAIN, SENSITIVITY_DESCRIPTIONS, Sensitivity, telemetrySchemas } from '@ondijon/contracts';
+import {
+  FAMILIES,
+  FAMILY_DOMAIN,
+  SENSITIVITY_DESCRIPTIONS,
+  Sensitivity,
+  telemetrySchemas,
+} from '@ondijon/contracts';
 import { storedFieldClass } from './policy';
 import type { Policy } from './policy-schema';
 import { topicFor } from './classify';
 
-type Def = { type: string; innerType?: z.ZodType; element?: z.ZodType; entries?: Record<string, string>; shape?: Record<string, z.ZodType>; format?: string };
-type Checked = z.ZodType & { def: Def; description?: string; minValue?: number | null; maxValue?: number | null; format?: string | null };
+type Def = {
+  type: string;
+  innerType?: z.ZodType;
+  element?: z.ZodType;
+  entries?: Record<string, string>;
+  shape?: Record<string, z.ZodType>;
+  format?: string;
+};
+type Checked = z.ZodType & {
+  def: Def;
+  description?: string;
+  minValue?: number | null;
+  maxValue?: number | null;
+  format?: string | null;
+};
 
 /** A short human type of a zod schema: `int 0–255`, `enum on | off`, `array of enum …`, `datetime`. */
 export function describeType(schema: z.ZodType): string {
@@ -18,8 +37,14 @@ export function describeType(schema: z.ZodType): string {
       return `${describeType(d.innerType!)} or null`;
     case 'number': {
       const kind = s.format && s.format.includes('int') ? 'int' : 'number';
-      const lo = s.minValue, hi = s.maxValue;
-      const range = lo != null && hi != null && Math.abs(hi) < 1e15 ? ` ${lo}–${hi}` : lo != null && Math.abs(lo) < 1e15 ? ` ≥ ${lo}` : '';
+      const lo = s.minValue,
+        hi = s.maxValue;
+      const range =
+        lo != null && hi != null && Math.abs(hi) < 1e15
+          ? ` ${lo}–${hi}`
+          : lo != null && Math.abs(lo) < 1e15
+            ? ` ≥ ${lo}`
+            : '';
       return `${kind}${range}`;
     }
     case 'string':
@@ -55,7 +80,9 @@ export function renderRegister(policy: Policy): string {
   );
   for (const c of Sensitivity.options) {
     const r = policy.retention[c];
-    L.push(`| ${c} | ${esc(policy.classes[c].description)} | ${r.days === null ? 'while current' : `${r.days} d`} | ${esc(r.basis)} | ${policy.topics[c] ? `\`${policy.topics[c]}\`` : 'none (never ingested)'} |`);
+    L.push(
+      `| ${c} | ${esc(policy.classes[c].description)} | ${r.days === null ? 'while current' : `${r.days} d`} | ${esc(r.basis)} | ${policy.topics[c] ? `\`${policy.topics[c]}\`` : 'none (never ingested)'} |`,
+    );
   }
   L.push('', '## Excluded sources (S4, never ingested)', '', '| source | reason |', '|---|---|');
   for (const e of policy.excludedSources) L.push(`| \`${e.source}\` | ${esc(e.reason)} |`);
@@ -72,7 +99,9 @@ export function renderRegister(policy: Policy): string {
   for (const family of FAMILIES) {
     const shape = telemetrySchemas[family].shape as Record<string, z.ZodType>;
     const fields = policy.families[family]?.fields ?? {};
-    const kept = Object.values(fields).map(storedFieldClass).filter((c): c is Sensitivity => c !== undefined);
+    const kept = Object.values(fields)
+      .map(storedFieldClass)
+      .filter((c): c is Sensitivity => c !== undefined);
     const cls = kept.reduce<Sensitivity>((m, c) => (c > m ? c : m), 'S0');
     L.push(
       '',
@@ -86,23 +115,50 @@ export function renderRegister(policy: Policy): string {
     for (const [field, schema] of Object.entries(shape)) {
       const fp = fields[field];
       if (!fp) continue;
-      const rule = fp.rule ? ` (${fp.rule.kind === 'band' ? `band ${fp.rule.width}` : `round-coordinates ${fp.rule.decimals}`})` : '';
-      const why = fp.action === 'drop' ? fp.reason ?? '' : `\`${fp.purpose}\``;
+      const rule = fp.rule
+        ? ` (${fp.rule.kind === 'band' ? `band ${fp.rule.width}` : `round-coordinates ${fp.rule.decimals}`})`
+        : '';
+      const why = fp.action === 'drop' ? (fp.reason ?? '') : `\`${fp.purpose}\``;
       L.push(
         `| \`${field}\` | ${esc(describeType(schema))} | ${esc(schema.description ?? '')} | ${fp.class} | ${fp.action}${rule} | ${storedFieldClass(fp) ?? '— (not stored)'} | ${esc(why)} |`,
       );
     }
   }
-  L.push('', '## Open-data datasets', '', '| dataset | source topic | person-derived | threshold | dominance | coarsening | noise |', '|---|---|---|---|---|---|---|');
+  L.push(
+    '',
+    '## Open-data datasets',
+    '',
+    '| dataset | source topic | person-derived | threshold | dominance | coarsening | noise |',
+    '|---|---|---|---|---|---|---|',
+  );
   for (const [id, d] of Object.entries(policy.datasets)) {
-    const t = d.threshold ? Object.entries(d.threshold).map(([k, v]) => `${k} ≥ ${v}`).join(', ') : 'none';
-    const dom = d.dominance ? `(${d.dominance.n}, ${d.dominance.k * 100} %) on ${d.dominance.fields.join(', ')}` : 'none';
+    const t = d.threshold
+      ? Object.entries(d.threshold)
+          .map(([k, v]) => `${k} ≥ ${v}`)
+          .join(', ')
+      : 'none';
+    const dom = d.dominance
+      ? `(${d.dominance.n}, ${d.dominance.k * 100} %) on ${d.dominance.fields.join(', ')}`
+      : 'none';
     const co = `${d.coarsening.spatial ? `${d.coarsening.spatial}, ` : ''}bins ≥ ${d.coarsening.minBinMinutes} min, delay ≥ ${d.coarsening.publishDelayHours} h`;
-    const noise = d.noise ? `${d.noise.mechanism} ε ${d.noise.epsilonPerRelease}/release, ${d.noise.epsilonPerDay}/day on ${d.noise.fields.join(', ')}` : 'none';
-    L.push(`| \`${id}\` — ${esc(d.title)} | \`${d.sourceTopic}\` | ${d.personDerived ? 'yes' : 'no'} | ${t} | ${dom} | ${co} | ${noise} |`);
+    const noise = d.noise
+      ? `${d.noise.mechanism} ε ${d.noise.epsilonPerRelease}/release, ${d.noise.epsilonPerDay}/day on ${d.noise.fields.join(', ')}`
+      : 'none';
+    L.push(
+      `| \`${id}\` — ${esc(d.title)} | \`${d.sourceTopic}\` | ${d.personDerived ? 'yes' : 'no'} | ${t} | ${dom} | ${co} | ${noise} |`,
+    );
   }
-  L.push('', '## Data uses (processing register)', '', '| use | who | data | purpose | legal basis |', '|---|---|---|---|---|');
-  for (const u of policy.uses) L.push(`| \`${u.id}\` | ${esc(u.who)} | ${u.data.map((x) => `\`${x}\``).join(', ')} | ${esc(u.purpose)} | ${esc(u.legalBasis)} |`);
+  L.push(
+    '',
+    '## Data uses (processing register)',
+    '',
+    '| use | who | data | purpose | legal basis |',
+    '|---|---|---|---|---|',
+  );
+  for (const u of policy.uses)
+    L.push(
+      `| \`${u.id}\` | ${esc(u.who)} | ${u.data.map((x) => `\`${x}\``).join(', ')} | ${esc(u.purpose)} | ${esc(u.legalBasis)} |`,
+    );
   L.push('', '## Class meanings (contracts)', '');
   for (const c of Sensitivity.options) L.push(`- **${c}** — ${SENSITIVITY_DESCRIPTIONS[c]}`);
   L.push('', '## Policy changelog', '');

@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { type Family, type Sensitivity, isOnDijonError, sampleTelemetry, storedTelemetrySchemas } from '@ondijon/contracts';
+import {
+  type Family,
+  type Sensitivity,
+  isOnDijonError,
+  sampleTelemetry,
+  storedTelemetrySchemas,
+} from '@ondijon/contracts';
 import { applyPolicy, classOfOutput, isExcludedSource, topicFor } from '../src/classify';
 import { loadPolicy } from '../src/policy';
 import { createKeyring, isPseudonym } from '../src/pseudonymise';
@@ -49,7 +55,11 @@ describe('classification after field actions (default policy)', () => {
 describe('classification under policy variants', () => {
   it('winter-vehicle is S3 on pii.s3.winter.v1 when a declared use pseudonymises agentId', () => {
     const variant = policyVariant((p) => {
-      p.families['winter-vehicle'].fields.agentId = { class: 'S3', action: 'pseudonymise', purpose: 'winter-service-operations' };
+      p.families['winter-vehicle'].fields.agentId = {
+        class: 'S3',
+        action: 'pseudonymise',
+        purpose: 'winter-service-operations',
+      };
     });
     const r = applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle'), { keyring });
     expect(r.sensitivity).toBe('S3');
@@ -64,9 +74,15 @@ describe('classification under policy variants', () => {
 
   it('pseudonymising without a keyring is a configuration error', () => {
     const variant = policyVariant((p) => {
-      p.families['winter-vehicle'].fields.agentId = { class: 'S3', action: 'pseudonymise', purpose: 'winter-service-operations' };
+      p.families['winter-vehicle'].fields.agentId = {
+        class: 'S3',
+        action: 'pseudonymise',
+        purpose: 'winter-service-operations',
+      };
     });
-    expect(() => applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle'))).toThrow(/no keyring/);
+    expect(() => applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle'))).toThrow(
+      /no keyring/,
+    );
   });
 
   it('an approved generalisation of positions lowers winter-vehicle to S1', () => {
@@ -88,7 +104,11 @@ describe('classification under policy variants', () => {
 
   it('keeping presence detections makes streetlight telemetry S2', () => {
     const variant = policyVariant((p) => {
-      p.families.streetlight.fields.presenceDetections = { class: 'S2', action: 'keep', purpose: 'lighting-operations' };
+      p.families.streetlight.fields.presenceDetections = {
+        class: 'S2',
+        action: 'keep',
+        purpose: 'lighting-operations',
+      };
     });
     const r = applyPolicy(variant, 'streetlight', sampleTelemetry('streetlight'));
     expect(r.sensitivity).toBe('S2');
@@ -98,15 +118,26 @@ describe('classification under policy variants', () => {
 
   it('a band generalisation floors the value', () => {
     const variant = policyVariant((p) => {
-      p.families['winter-vehicle'].fields.speedKmh = { class: 'S1', action: 'generalise', purpose: 'winter-service-operations', rule: { kind: 'band', width: 10 } };
+      p.families['winter-vehicle'].fields.speedKmh = {
+        class: 'S1',
+        action: 'generalise',
+        purpose: 'winter-service-operations',
+        rule: { kind: 'band', width: 10 },
+      };
     });
     expect(applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle')).data.speedKmh).toBe(30);
   });
 
   it('by default the output is re-validated: a kept field of the wrong type is refused with ONDIJON_POLICY_INVALID', () => {
-    const bad = { ...sampleTelemetry('weather-station'), seq: 'seven' } as unknown as ReturnType<typeof sampleTelemetry<'weather-station'>>;
-    expect(() => applyPolicy(policy, 'weather-station', bad)).toThrow(/produced invalid stored weather-station data: seq/);
-    expect(() => applyPolicy(policy, 'weather-station', bad, { inputValidated: false })).toThrow(/produced invalid stored weather-station data: seq/);
+    const bad = { ...sampleTelemetry('weather-station'), seq: 'seven' } as unknown as ReturnType<
+      typeof sampleTelemetry<'weather-station'>
+    >;
+    expect(() => applyPolicy(policy, 'weather-station', bad)).toThrow(
+      /produced invalid stored weather-station data: seq/,
+    );
+    expect(() => applyPolicy(policy, 'weather-station', bad, { inputValidated: false })).toThrow(
+      /produced invalid stored weather-station data: seq/,
+    );
   });
 
   it('inputValidated skips the second parse only when every action is keep or drop', () => {
@@ -116,14 +147,25 @@ describe('classification under policy variants', () => {
     expect(fast).toEqual(checked);
     // A generalised value is computed here, so it is checked even when the input was validated.
     const variant = policyVariant((p) => {
-      p.families['winter-vehicle'].fields.speedKmh = { class: 'S1', action: 'generalise', purpose: 'winter-service-operations', rule: { kind: 'band', width: 10 } };
+      p.families['winter-vehicle'].fields.speedKmh = {
+        class: 'S1',
+        action: 'generalise',
+        purpose: 'winter-service-operations',
+        rule: { kind: 'band', width: 10 },
+      };
     });
-    const bad = { ...sampleTelemetry('winter-vehicle'), speedKmh: 'fast' } as unknown as ReturnType<typeof sampleTelemetry<'winter-vehicle'>>;
-    expect(() => applyPolicy(variant, 'winter-vehicle', bad, { inputValidated: true })).toThrow(/produced invalid stored winter-vehicle data: speedKmh/);
+    const bad = { ...sampleTelemetry('winter-vehicle'), speedKmh: 'fast' } as unknown as ReturnType<
+      typeof sampleTelemetry<'winter-vehicle'>
+    >;
+    expect(() => applyPolicy(variant, 'winter-vehicle', bad, { inputValidated: true })).toThrow(
+      /produced invalid stored winter-vehicle data: speedKmh/,
+    );
   });
 
   it('a field the policy does not cover is refused with ONDIJON_POLICY_UNKNOWN_FIELD', () => {
-    const sample = { ...sampleTelemetry('weather-station'), windKmh: 3 } as ReturnType<typeof sampleTelemetry<'weather-station'>>;
+    const sample = { ...sampleTelemetry('weather-station'), windKmh: 3 } as ReturnType<
+      typeof sampleTelemetry<'weather-station'>
+    >;
     try {
       applyPolicy(policy, 'weather-station', sample);
       expect.unreachable();

@@ -46,7 +46,11 @@ describe('default policy', () => {
     expect(policy.retention.S1.days).toBe(90);
     expect(policy.retention.S2.days).toBe(60);
     expect(policy.retention.S3.days).toBe(30);
-    expect(policy.excludedSources.map((e) => e.source).sort()).toEqual(['anpr-camera', 'cctv-camera', 'police-radio']);
+    expect(policy.excludedSources.map((e) => e.source).sort()).toEqual([
+      'anpr-camera',
+      'cctv-camera',
+      'police-radio',
+    ]);
     for (const id of DATASET_IDS) expect(datasetPolicy(policy, id).sourceTopic).toMatch(/^agg\./);
     const winter = datasetPolicy(policy, 'winter-commune-day');
     expect(winter.personDerived).toBe(true);
@@ -67,7 +71,12 @@ describe('invalid policy', () => {
     p.families['lighting-cabinet'].fields.powerW.purpose = 'selling-data'; // undeclared use
     p.families['signal-controller'].fields.mode.action = 'drop'; // required field, and no reason
     p.datasets['winter-commune-day'].coarsening.publishDelayHours = 2; // person-derived rule
-    p.datasets['traffic-flow'].noise = { mechanism: 'discrete-laplace', epsilonPerRelease: 1, epsilonPerDay: 1, fields: ['speed'] };
+    p.datasets['traffic-flow'].noise = {
+      mechanism: 'discrete-laplace',
+      epsilonPerRelease: 1,
+      epsilonPerDay: 1,
+      fields: ['speed'],
+    };
     p.topics.S1 = 'tel.s1.{domain}.v9';
     const err = policyErrorOf(stringify(p));
     expect(err.code).toBe('ONDIJON_POLICY_INVALID');
@@ -123,11 +132,24 @@ describe('invalid policy', () => {
 
   it('rejects pseudonymising below S3 and generalising without a fitting rule', () => {
     const p = defaultPolicyObject();
-    p.families['winter-vehicle'].fields.agentId = { class: 'S2', action: 'pseudonymise', purpose: 'winter-service-operations' };
-    p.families['winter-vehicle'].fields.speedKmh = { class: 'S1', action: 'generalise', purpose: 'winter-service-operations', rule: { kind: 'round-coordinates', decimals: 2 } };
+    p.families['winter-vehicle'].fields.agentId = {
+      class: 'S2',
+      action: 'pseudonymise',
+      purpose: 'winter-service-operations',
+    };
+    p.families['winter-vehicle'].fields.speedKmh = {
+      class: 'S1',
+      action: 'generalise',
+      purpose: 'winter-service-operations',
+      rule: { kind: 'round-coordinates', decimals: 2 },
+    };
     const err = policyErrorOf(stringify(p));
-    expect(err.message).toContain('families.winter-vehicle.fields.agentId.class: a pseudonymised field is personal data');
-    expect(err.message).toContain('families.winter-vehicle.fields.speedKmh.rule: round-coordinates applies only to a position');
+    expect(err.message).toContain(
+      'families.winter-vehicle.fields.agentId.class: a pseudonymised field is personal data',
+    );
+    expect(err.message).toContain(
+      'families.winter-vehicle.fields.speedKmh.rule: round-coordinates applies only to a position',
+    );
   });
 
   it('reports YAML syntax errors with a line', () => {

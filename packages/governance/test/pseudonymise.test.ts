@@ -6,12 +6,18 @@ const DAY = 86_400_000;
 const t0 = Date.parse('2026-01-15T00:00:00Z');
 
 describe('keyed pseudonyms', () => {
-  const keyring = createKeyring({ secret: 'a-long-enough-master-secret', epochLengthDays: 30, now: () => t0 });
+  const keyring = createKeyring({
+    secret: 'a-long-enough-master-secret',
+    epochLengthDays: 30,
+    now: () => t0,
+  });
 
   it('are stable within a key epoch', () => {
     const e = keyring.epochOf(t0);
     expect(keyring.epochOf(t0 + DAY)).toBe(e); // same epoch a day later (t0 is not an epoch boundary)
-    expect(pseudonymise('AGT-0042', keyring, e)).toBe(pseudonymise('AGT-0042', keyring, keyring.epochOf(t0 + DAY)));
+    expect(pseudonymise('AGT-0042', keyring, e)).toBe(
+      pseudonymise('AGT-0042', keyring, keyring.epochOf(t0 + DAY)),
+    );
     expect(pseudonymise('AGT-0042', keyring)).toBe(pseudonymise('AGT-0042', keyring, e));
   });
 
@@ -55,7 +61,9 @@ describe('keyed pseudonyms', () => {
 
   it('refuse a short secret and a bad epoch length', () => {
     expect(() => createKeyring({ secret: 'short', epochLengthDays: 30 })).toThrow(/16 characters/);
-    expect(() => createKeyring({ secret: 'a-long-enough-master-secret', epochLengthDays: 0 })).toThrow(/epoch length/);
+    expect(() => createKeyring({ secret: 'a-long-enough-master-secret', epochLengthDays: 0 })).toThrow(
+      /epoch length/,
+    );
   });
 });
 
@@ -69,7 +77,10 @@ describe('keyringFromEnv', () => {
   });
 
   it('reads the variable the policy names and its epoch length', () => {
-    const k = keyringFromEnv({ OTHER_SECRET: 'production-secret-from-a-vault' }, { secretEnv: 'OTHER_SECRET', epochLengthDays: 7 });
+    const k = keyringFromEnv(
+      { OTHER_SECRET: 'production-secret-from-a-vault' },
+      { secretEnv: 'OTHER_SECRET', epochLengthDays: 7 },
+    );
     expect(k.usingDevSecret).toBe(false);
     expect(k.epochLengthDays).toBe(7);
   });

@@ -12,7 +12,8 @@ describe('register', () => {
     const md = renderRegister(policy);
     for (const family of FAMILIES) {
       expect(md).toContain(`### ${family} `);
-      for (const field of Object.keys(telemetrySchemas[family].shape)) expect(md).toMatch(new RegExp(`\\| \`${field}\` \\|`));
+      for (const field of Object.keys(telemetrySchemas[family].shape))
+        expect(md).toMatch(new RegExp(`\\| \`${field}\` \\|`));
     }
     expect(md).toMatch(/\| `agentId` \|[^\n]*\| S3 \| drop \| — \(not stored\) \|/);
     expect(md).toContain(`revision **${policy.revision}**`);
@@ -26,6 +27,8 @@ describe('register', () => {
   it('describes types briefly', () => {
     expect(describeType(telemetrySchemas['signal-controller'].shape.plan)).toBe('int 0–255');
     expect(describeType(telemetrySchemas.streetlight.shape.state)).toBe('enum on | off | dimmed');
-    expect(describeType(telemetrySchemas.streetlight.shape.presenceDetections)).toBe('int 0–100000 (optional)');
+    expect(describeType(telemetrySchemas.streetlight.shape.presenceDetections)).toBe(
+      'int 0–100000 (optional)',
+    );
   });
 });

@@ -1,11 +1,5 @@
 import { OnDijonError } from '@ondijon/contracts';
-import {
-  type IHeaders,
-  type Kafka,
-  type Message,
-  type Producer,
-  type ProducerConfig,
-} from 'kafkajs';
+import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { cachingKeyPartitioner } from './partitioner';
 
 /** One record handed to the batching producer. */

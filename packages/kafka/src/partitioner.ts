@@ -12,15 +12,22 @@ const MAX_CACHED_KEYS = 100_000;
  * and filtering the partition metadata is paid once per key (ingest keys by equipment id: measured
  * ~7 % of kafkajs' time in services/ingest/bench).
  */
-export function cachingKeyPartitioner(create: ICustomPartitioner = Partitioners.DefaultPartitioner): ICustomPartitioner {
+export function cachingKeyPartitioner(
+  create: ICustomPartitioner = Partitioners.DefaultPartitioner,
+): ICustomPartitioner {
   return () => {
     const inner = create();
     const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
     return (args) => {
       const { topic, partitionMetadata, message } = args;
-      if (typeof message.key !== 'string' || (message.partition !== undefined && message.partition !== null)) return inner(args);
+      if (typeof message.key !== 'string' || (message.partition !== undefined && message.partition !== null))
+        return inner(args);
       let cache = byTopic.get(topic);
-      if (cache === undefined || cache.partitions !== partitionMetadata.length || cache.byKey.size >= MAX_CACHED_KEYS) {
+      if (
+        cache === undefined ||
+        cache.partitions !== partitionMetadata.length ||
+        cache.byKey.size >= MAX_CACHED_KEYS
+      ) {
         cache = { partitions: partitionMetadata.length, byKey: new Map() };
         byTopic.set(topic, cache);
       }

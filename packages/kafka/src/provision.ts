@@ -100,7 +100,10 @@ export async function provisionTopics(
         configEntries: Object.entries(topicConfigs(spec, options)).map(([name, value]) => ({ name, value })),
       })),
     });
-    await waitForTopicsReady(admin, missing.map((s) => s.name));
+    await waitForTopicsReady(
+      admin,
+      missing.map((s) => s.name),
+    );
   }
   const drift: TopicDrift[] = [];
   if (existing.length > 0) {

@@ -14,14 +14,20 @@ export interface TopicsReadyOptions {
  * moment ago may still answer UNKNOWN_TOPIC_OR_PARTITION ("This server does not host this
  * topic-partition") under load: measured here on 2 busy cores, in CI-like runs.
  */
-export async function waitForTopicsReady(admin: Admin, topics: string[], options: TopicsReadyOptions = {}): Promise<void> {
+export async function waitForTopicsReady(
+  admin: Admin,
+  topics: string[],
+  options: TopicsReadyOptions = {},
+): Promise<void> {
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   const interval = options.intervalMs ?? 100;
   let lastError: unknown;
   for (;;) {
     try {
       const { topics: meta } = await admin.fetchTopicMetadata({ topics });
-      const ready = meta.length === topics.length && meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
+      const ready =
+        meta.length === topics.length &&
+        meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
       if (ready) return;
       lastError = new Error('partitions without a leader');
     } catch (err) {
@@ -29,7 +35,9 @@ export async function waitForTopicsReady(admin: Admin, topics: string[], options
     }
     if (Date.now() > deadline) {
       const reason = lastError instanceof Error ? lastError.message : String(lastError);
-      throw new Error(`topics ${topics.join(', ')} not ready after ${options.timeoutMs ?? 30_000} ms: ${reason}`);
+      throw new Error(
+        `topics ${topics.join(', ')} not ready after ${options.timeoutMs ?? 30_000} ms: ${reason}`,
+      );
     }
     await new Promise((resolve) => setTimeout(resolve, interval));
   }

@@ -3,8 +3,18 @@ import { describe, expect, it } from 'vitest';
 import { cachingKeyPartitioner } from '../src/partitioner';
 
 const meta = (n: number): PartitionMetadata[] =>
-  Array.from({ length: n }, (_, partitionId) => ({ partitionId, leader: 1, partitionErrorCode: 0, replicas: [1], isr: [1] }));
-const args = (topic: string, n: number, message: PartitionerArgs['message']): PartitionerArgs => ({ topic, partitionMetadata: meta(n), message });
+  Array.from({ length: n }, (_, partitionId) => ({
+    partitionId,
+    leader: 1,
+    partitionErrorCode: 0,
+    replicas: [1],
+    isr: [1],
+  }));
+const args = (topic: string, n: number, message: PartitionerArgs['message']): PartitionerArgs => ({
+  topic,
+  partitionMetadata: meta(n),
+  message,
+});
 
 describe('cachingKeyPartitioner', () => {
   it("places keyed records exactly where kafkajs' DefaultPartitioner does, across partition counts", () => {

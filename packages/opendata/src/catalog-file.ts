@@ -4,7 +4,13 @@ import { Catalog } from './schemas';
 
 /** An empty catalogue (a store with nothing published yet). */
 export function emptyCatalog(): Catalog {
-  return { format: 'ondijon-opendata-store/1', updatedAt: new Date(0).toISOString(), generation: 0, datasets: {}, registers: {} };
+  return {
+    format: 'ondijon-opendata-store/1',
+    updatedAt: new Date(0).toISOString(),
+    generation: 0,
+    datasets: {},
+    registers: {},
+  };
 }
 
 /** Reads and parses `catalog.json`; null when the store has none yet. */

@@ -109,7 +109,8 @@ export function castCell(type: FieldType, raw: string): string | number | boolea
       if (raw === 'false') return false;
       throw new Error(`not a boolean: ${raw.slice(0, 40)}`);
     case 'datetime':
-      if (!isIsoDateTimeWithOffset(raw)) throw new Error(`not an ISO 8601 datetime with offset: ${raw.slice(0, 40)}`);
+      if (!isIsoDateTimeWithOffset(raw))
+        throw new Error(`not an ISO 8601 datetime with offset: ${raw.slice(0, 40)}`);
       return raw;
     case 'date':
       if (!ISO_DATE.test(raw)) throw new Error(`not an ISO 8601 date: ${raw.slice(0, 40)}`);
@@ -122,12 +123,14 @@ export function parseTypedCsv(text: string, schema: TableSchema): Row[] {
   const records = parseCsv(text);
   const header = records[0];
   const names = schema.fields.map((f) => f.name);
-  if (!header || header.join(',') !== names.join(',')) throw new Error('CSV header does not match the Table Schema');
+  if (!header || header.join(',') !== names.join(','))
+    throw new Error('CSV header does not match the Table Schema');
   const types = schema.fields.map((f) => f.type);
   const rows: Row[] = new Array<Row>(records.length - 1);
   for (let r = 1; r < records.length; r++) {
     const rec = records[r]!;
-    if (rec.length !== names.length) throw new Error(`CSV record ${r} has ${rec.length} cells, expected ${names.length}`);
+    if (rec.length !== names.length)
+      throw new Error(`CSV record ${r} has ${rec.length} cells, expected ${names.length}`);
     const row: Row = {};
     for (let c = 0; c < names.length; c++) row[names[c]!] = castCell(types[c]!, rec[c]!);
     rows[r - 1] = row;

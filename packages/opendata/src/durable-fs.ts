@@ -28,7 +28,8 @@ export async function fsyncDir(path: string): Promise<void> {
     fh = await open(path, 'r');
     await fh.sync();
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EISDIR' && (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    if ((err as NodeJS.ErrnoException).code !== 'EISDIR' && (err as NodeJS.ErrnoException).code !== 'EPERM')
+      throw err;
   } finally {
     await fh?.close();
   }
@@ -43,7 +44,11 @@ export function tempName(prefix: string): string {
  * Replaces `path` atomically: write a temp file in `tmpDir` (same filesystem), fsync, rename over the
  * target, fsync the target's directory. Readers see the old or the new content, never a mix.
  */
-export async function replaceFileAtomic(path: string, data: string | Uint8Array, tmpDir: string): Promise<void> {
+export async function replaceFileAtomic(
+  path: string,
+  data: string | Uint8Array,
+  tmpDir: string,
+): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
   await mkdir(tmpDir, { recursive: true });
   const tmp = join(tmpDir, tempName('file'));

@@ -4,12 +4,18 @@ import type { WriteReleaseInput } from './writer';
 
 /** Metadata of the example dataset: street lighting energy per commune and hour. */
 export const EXAMPLE_METADATA: DatasetMetadataInput = {
-  title: { fr: 'Éclairage public : énergie par commune et par heure', en: 'Street lighting: energy per commune and hour' },
+  title: {
+    fr: 'Éclairage public : énergie par commune et par heure',
+    en: 'Street lighting: energy per commune and hour',
+  },
   description: {
     fr: "Énergie consommée par l'éclairage public et pannes signalées, agrégées par commune et par heure.",
     en: 'Energy used by street lighting and reported faults, aggregated per commune and hour.',
   },
-  keywords: { fr: ['éclairage public', 'énergie', 'sobriété'], en: ['street lighting', 'energy', 'sobriety'] },
+  keywords: {
+    fr: ['éclairage public', 'énergie', 'sobriété'],
+    en: ['street lighting', 'energy', 'sobriety'],
+  },
   themes: ['ENER', 'GOVE'],
   accrualPeriodicity: 'DAILY',
   temporalResolution: 'PT1H',
@@ -35,7 +41,19 @@ export const EXAMPLE_SCHEMA: TableSchema = {
   primaryKey: ['commune', 'period_start'],
 };
 
-const STATUSES = ['value', 'value', 'value', 'value', 'value', 'value', 'value', 'zero', 'suppressed', 'missing', 'noised'] as const;
+const STATUSES = [
+  'value',
+  'value',
+  'value',
+  'value',
+  'value',
+  'value',
+  'value',
+  'zero',
+  'suppressed',
+  'missing',
+  'noised',
+] as const;
 
 /**
  * Deterministic example rows: `hours` hourly periods from `start` for every commune, with every
@@ -71,11 +89,25 @@ export function exampleNotes(start: Date, hours: number): ReleaseNotesInput {
     policyRevision: 'policy-2026.1',
     thresholds: { kPersons: null, kOrganisations: 3, dominancePct: 85 },
     budget: { epsilon: 0 },
-    lineage: { inputTopics: ['agg.s1.lighting-commune-hour.v1'], processor: 'lighting-commune-hour', processorVersion: '1.0.0' },
+    lineage: {
+      inputTopics: ['agg.s1.lighting-commune-hour.v1'],
+      processor: 'lighting-commune-hour',
+      processorVersion: '1.0.0',
+    },
   };
 }
 
 /** A complete `writeRelease` input for the example dataset. */
-export function exampleRelease(start: Date, hours: number, datasetId = 'eclairage-energie-commune-heure'): WriteReleaseInput {
-  return { datasetId, metadata: EXAMPLE_METADATA, tableSchema: EXAMPLE_SCHEMA, rows: exampleRows(start, hours), notes: exampleNotes(start, hours) };
+export function exampleRelease(
+  start: Date,
+  hours: number,
+  datasetId = 'eclairage-energie-commune-heure',
+): WriteReleaseInput {
+  return {
+    datasetId,
+    metadata: EXAMPLE_METADATA,
+    tableSchema: EXAMPLE_SCHEMA,
+    rows: exampleRows(start, hours),
+    notes: exampleNotes(start, hours),
+  };
 }

@@ -26,7 +26,11 @@ export function rowsToFeatureCollection(rows: readonly Row[], communeField: stri
     features: rows.map((properties) => {
       const code = properties[communeField];
       const centre = typeof code === 'string' ? CENTRES.get(code) : undefined;
-      return { type: 'Feature', geometry: centre ? { type: 'Point', coordinates: centre } : null, properties };
+      return {
+        type: 'Feature',
+        geometry: centre ? { type: 'Point', coordinates: centre } : null,
+        properties,
+      };
     }),
   };
 }

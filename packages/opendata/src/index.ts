@@ -1,7 +1,12 @@
 export * from './constants';
 export { castCell, csvCell, parseCsv, parseTypedCsv, toCsv, isIsoDateTimeWithOffset } from './csv';
 export { sha256 } from './durable-fs';
-export { rowsToFeatureCollection, stringifyFeatureCollection, type FeatureCollection, type PointFeature } from './geojson';
+export {
+  rowsToFeatureCollection,
+  stringifyFeatureCollection,
+  type FeatureCollection,
+  type PointFeature,
+} from './geojson';
 export { RELEASE_FILES, MEDIA_TYPES, formatReleaseId, layout, type ReleaseFileName } from './layout';
 export * from './reader';
 export { recoverStore, verifyReleaseFolder, type RecoveryReport } from './recover';

@@ -13,12 +13,20 @@ export const layout = {
   datapackage: (id: string) => `datasets/${id}/datapackage.json`,
   releases: (id: string) => `datasets/${id}/releases`,
   release: (id: string, releaseId: string) => `datasets/${id}/releases/${releaseId}`,
-  releaseFile: (id: string, releaseId: string, file: ReleaseFileName) => `datasets/${id}/releases/${releaseId}/${file}`,
+  releaseFile: (id: string, releaseId: string, file: ReleaseFileName) =>
+    `datasets/${id}/releases/${releaseId}/${file}`,
   register: (name: string) => `registers/${name}.json`,
 } as const;
 
 /** Files of a release folder. */
-export const RELEASE_FILES = ['data.csv', 'data.geojson', 'schema.json', 'datapackage.json', 'release-notes.json', 'release-notes.md'] as const;
+export const RELEASE_FILES = [
+  'data.csv',
+  'data.geojson',
+  'schema.json',
+  'datapackage.json',
+  'release-notes.json',
+  'release-notes.md',
+] as const;
 /** A file of a release folder. */
 export type ReleaseFileName = (typeof RELEASE_FILES)[number];
 

@@ -3,7 +3,14 @@ import { OnDijonError } from '@ondijon/contracts';
 import { parseTypedCsv } from './csv';
 import { sha256 } from './durable-fs';
 import { abs, layout, type ReleaseFileName } from './layout';
-import { Catalog, DatasetMetadata, ReleaseNotes, TableSchema, type CatalogRelease, type Row } from './schemas';
+import {
+  Catalog,
+  DatasetMetadata,
+  ReleaseNotes,
+  TableSchema,
+  type CatalogRelease,
+  type Row,
+} from './schemas';
 
 /** Options of the store reader. */
 export interface StoreReaderOptions {
@@ -62,7 +69,11 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
   const rowsCache = new Map<string, Cached<Row[]>>();
   const maxReleases = options.maxCachedReleases ?? 4;
 
-  async function cached<T>(rel: string, cache: Map<string, Cached<unknown>>, parse: (text: string) => T): Promise<Cached<T> | undefined> {
+  async function cached<T>(
+    rel: string,
+    cache: Map<string, Cached<unknown>>,
+    parse: (text: string) => T,
+  ): Promise<Cached<T> | undefined> {
     const path = abs(rootDir, rel);
     let st;
     try {
@@ -73,16 +84,33 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     }
     const hit = cache.get(rel);
     // Atomic replaces give a new inode: compare it too, in case mtime and size happen to match.
-    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) return hit as Cached<T>;
+    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size)
+      return hit as Cached<T>;
     const text = await readFile(path, 'utf8');
-    const entry: Cached<T> = { ino: st.ino, mtimeMs: st.mtimeMs, size: st.size, value: parse(text), etag: sha256(text).slice(0, 32) };
+    const entry: Cached<T> = {
+      ino: st.ino,
+      mtimeMs: st.mtimeMs,
+      size: st.size,
+      value: parse(text),
+      etag: sha256(text).slice(0, 32),
+    };
     cache.set(rel, entry);
     return entry;
   }
 
   async function catalog() {
     const c = await cached(layout.catalog, jsonCache, (t) => Catalog.parse(JSON.parse(t)));
-    if (!c) return { catalog: { format: 'ondijon-opendata-store/1' as const, updatedAt: new Date(0).toISOString(), generation: 0, datasets: {}, registers: {} }, etag: 'empty' };
+    if (!c)
+      return {
+        catalog: {
+          format: 'ondijon-opendata-store/1' as const,
+          updatedAt: new Date(0).toISOString(),
+          generation: 0,
+          datasets: {},
+          registers: {},
+        },
+        etag: 'empty',
+      };
     return { catalog: c.value, etag: c.etag };
   }
 
@@ -111,17 +139,23 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
 
   async function releaseNotes(id: string, releaseId: string) {
     const rel = await findRelease(id, releaseId);
-    const c = await cached(`${rel.path}/release-notes.json`, jsonCache, (t) => ReleaseNotes.parse(JSON.parse(t)));
+    const c = await cached(`${rel.path}/release-notes.json`, jsonCache, (t) =>
+      ReleaseNotes.parse(JSON.parse(t)),
+    );
     if (!c) throw notFound(`release notes of ${id}/${releaseId} not found`);
     return c.value;
   }
 
   async function rows(id: string, releaseId?: string): Promise<ReleaseRows> {
     const rel = await findRelease(id, releaseId);
-    const schemaEntry = await cached(`${rel.path}/schema.json`, jsonCache, (t) => TableSchema.parse(JSON.parse(t)));
+    const schemaEntry = await cached(`${rel.path}/schema.json`, jsonCache, (t) =>
+      TableSchema.parse(JSON.parse(t)),
+    );
     if (!schemaEntry) throw notFound(`schema of ${id}/${rel.releaseId} not found`);
     const csvRel = `${rel.path}/data.csv`;
-    const c = await cached(csvRel, rowsCache as Map<string, Cached<unknown>>, (t) => parseTypedCsv(t, schemaEntry.value));
+    const c = await cached(csvRel, rowsCache as Map<string, Cached<unknown>>, (t) =>
+      parseTypedCsv(t, schemaEntry.value),
+    );
     if (!c) throw notFound(`data of ${id}/${rel.releaseId} not found`);
     // Keep the most recently used releases only: a year of hourly rows is tens of MB in memory.
     rowsCache.delete(csvRel);

@@ -50,7 +50,10 @@ export async function verifyReleaseFolder(rootDir: string, relPath: string) {
  * crash fell between the rename and the catalogue write). Published releases are never modified.
  * Not safe to run while another writer is writing to the same store.
  */
-export async function recoverStore(rootDir: string, options: { logger?: StoreLogger } = {}): Promise<RecoveryReport> {
+export async function recoverStore(
+  rootDir: string,
+  options: { logger?: StoreLogger } = {},
+): Promise<RecoveryReport> {
   const report: RecoveryReport = { removedTemp: [], adopted: [], invalid: [] };
   const tmp = abs(rootDir, layout.tmp);
   for (const name of await listDir(tmp)) {
@@ -74,7 +77,14 @@ export async function recoverStore(rootDir: string, options: { logger?: StoreLog
     }
   }
   if (report.removedTemp.length || report.adopted.length || report.invalid.length) {
-    options.logger?.warn({ removedTemp: report.removedTemp.length, adopted: report.adopted.length, invalid: report.invalid.length }, 'store recovered');
+    options.logger?.warn(
+      {
+        removedTemp: report.removedTemp.length,
+        adopted: report.adopted.length,
+        invalid: report.invalid.length,
+      },
+      'store recovered',
+    );
   }
   return report;
 }

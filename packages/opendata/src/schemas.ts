@@ -14,7 +14,9 @@ export const DatasetId = z.string().regex(/^[a-z0-9][a-z0-9-]{1,62}$/, 'lowercas
 export type DatasetId = z.infer<typeof DatasetId>;
 
 /** A release id: `YYYY-MM-DDTHH-MM-SSZ-r<N>` (dated, sortable, safe in paths and object keys). */
-export const ReleaseId = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-r\d+$/, 'YYYY-MM-DDTHH-MM-SSZ-r<N>');
+export const ReleaseId = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}Z-r\d+$/, 'YYYY-MM-DDTHH-MM-SSZ-r<N>');
 /** A release id. */
 export type ReleaseId = z.infer<typeof ReleaseId>;
 
@@ -248,7 +250,10 @@ export const Catalog = z.strictObject({
       releases: z.array(CatalogRelease).min(1),
     }),
   ),
-  registers: z.record(z.string(), z.strictObject({ path: z.string(), updatedAt: isoDateTime, sha256: z.string() })),
+  registers: z.record(
+    z.string(),
+    z.strictObject({ path: z.string(), updatedAt: isoDateTime, sha256: z.string() }),
+  ),
 });
 /** The catalogue. */
 export type Catalog = z.infer<typeof Catalog>;

@@ -2,7 +2,16 @@ import { mkdir, readFile, rename, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { OnDijonError } from '@ondijon/contracts';
 import { castCell, isIsoDateTimeWithOffset, toCsv } from './csv';
-import { COMMUNE_COVERAGE, CSV_URI, DIJON_METROPOLE, GENERATOR, GEOJSON_URI, LICENCE, SPATIAL_NOTE, TABLE_SCHEMA_URI } from './constants';
+import {
+  COMMUNE_COVERAGE,
+  CSV_URI,
+  DIJON_METROPOLE,
+  GENERATOR,
+  GEOJSON_URI,
+  LICENCE,
+  SPATIAL_NOTE,
+  TABLE_SCHEMA_URI,
+} from './constants';
 import { fsyncDir, replaceFileAtomic, sha256, tempName, writeFileSynced } from './durable-fs';
 import { rowsToFeatureCollection, stringifyFeatureCollection } from './geojson';
 import { MEDIA_TYPES, abs, formatReleaseId, layout, type ReleaseFileName } from './layout';
@@ -115,11 +124,20 @@ function blocked(message: string, details?: Record<string, unknown>): OnDijonErr
 /** Appends the status field when absent and checks it when present. */
 export function withStatusField(schema: TableSchema): TableSchema {
   const existing = schema.fields.find((f) => f.name === 'status');
-  if (!existing) return { ...schema, fields: [...schema.fields, STATUS_FIELD], missingValues: schema.missingValues ?? [''] };
+  if (!existing)
+    return {
+      ...schema,
+      fields: [...schema.fields, STATUS_FIELD],
+      missingValues: schema.missingValues ?? [''],
+    };
   if (existing.type !== 'string') throw blocked('the status field must be a string');
   return {
     ...schema,
-    fields: schema.fields.map((f) => (f.name === 'status' ? { ...f, constraints: { ...f.constraints, required: true, enum: [...CELL_STATUSES] } } : f)),
+    fields: schema.fields.map((f) =>
+      f.name === 'status'
+        ? { ...f, constraints: { ...f.constraints, required: true, enum: [...CELL_STATUSES] } }
+        : f,
+    ),
     missingValues: schema.missingValues ?? [''],
   };
 }
@@ -130,10 +148,17 @@ function formatDateTime(d: Date): string {
 }
 
 /** Serialises one row's cells per the schema, checking types, constraints and the status rules. */
-function serialiseRow(row: RowInput, index: number, fields: TableField[], valueFields: Set<string>, known: Set<string>): { cells: string[]; typed: Row; status: CellStatus } {
+function serialiseRow(
+  row: RowInput,
+  index: number,
+  fields: TableField[],
+  valueFields: Set<string>,
+  known: Set<string>,
+): { cells: string[]; typed: Row; status: CellStatus } {
   for (const key of Object.keys(row)) {
     // Refusing unknown keys keeps fields the schema does not declare (pseudonyms, raw ids) out of the store.
-    if (!known.has(key)) throw blocked(`row ${index}: field "${key}" is not in the Table Schema`, { row: index, field: key });
+    if (!known.has(key))
+      throw blocked(`row ${index}: field "${key}" is not in the Table Schema`, { row: index, field: key });
   }
   const cells: string[] = [];
   const typed: Row = {};
@@ -142,32 +167,48 @@ function serialiseRow(row: RowInput, index: number, fields: TableField[], valueF
     let s: string;
     if (v === null || v === undefined || v === '') s = '';
     else if (v instanceof Date) {
-      if (f.type !== 'datetime' || Number.isNaN(v.getTime())) throw blocked(`row ${index}: field "${f.name}" got a Date`, { row: index, field: f.name });
+      if (f.type !== 'datetime' || Number.isNaN(v.getTime()))
+        throw blocked(`row ${index}: field "${f.name}" got a Date`, { row: index, field: f.name });
       s = formatDateTime(v);
     } else if (typeof v === 'number') {
-      if (!Number.isFinite(v)) throw blocked(`row ${index}: field "${f.name}" is not finite`, { row: index, field: f.name });
-      if (f.type === 'integer' && !Number.isInteger(v)) throw blocked(`row ${index}: field "${f.name}" is not an integer`, { row: index, field: f.name });
-      if (f.type !== 'integer' && f.type !== 'number') throw blocked(`row ${index}: field "${f.name}" got a number`, { row: index, field: f.name });
+      if (!Number.isFinite(v))
+        throw blocked(`row ${index}: field "${f.name}" is not finite`, { row: index, field: f.name });
+      if (f.type === 'integer' && !Number.isInteger(v))
+        throw blocked(`row ${index}: field "${f.name}" is not an integer`, { row: index, field: f.name });
+      if (f.type !== 'integer' && f.type !== 'number')
+        throw blocked(`row ${index}: field "${f.name}" got a number`, { row: index, field: f.name });
       s = String(v);
     } else if (typeof v === 'boolean') {
-      if (f.type !== 'boolean') throw blocked(`row ${index}: field "${f.name}" got a boolean`, { row: index, field: f.name });
+      if (f.type !== 'boolean')
+        throw blocked(`row ${index}: field "${f.name}" got a boolean`, { row: index, field: f.name });
       s = String(v);
     } else {
       s = v;
       if (f.type === 'datetime' && !isIsoDateTimeWithOffset(s)) {
-        throw blocked(`row ${index}: field "${f.name}" is not an ISO 8601 datetime with offset`, { row: index, field: f.name });
+        throw blocked(`row ${index}: field "${f.name}" is not an ISO 8601 datetime with offset`, {
+          row: index,
+          field: f.name,
+        });
       }
     }
     let cast: string | number | boolean | null;
     try {
       cast = castCell(f.type, s);
     } catch (err) {
-      throw blocked(`row ${index}: field "${f.name}": ${(err as Error).message}`, { row: index, field: f.name });
+      throw blocked(`row ${index}: field "${f.name}": ${(err as Error).message}`, {
+        row: index,
+        field: f.name,
+      });
     }
     const c = f.constraints;
-    if (c?.required && cast === null) throw blocked(`row ${index}: field "${f.name}" is required`, { row: index, field: f.name });
-    if (cast !== null && c?.enum && !c.enum.includes(String(cast))) throw blocked(`row ${index}: field "${f.name}" is not in its enum`, { row: index, field: f.name });
-    if (typeof cast === 'number' && ((c?.minimum !== undefined && cast < c.minimum) || (c?.maximum !== undefined && cast > c.maximum))) {
+    if (c?.required && cast === null)
+      throw blocked(`row ${index}: field "${f.name}" is required`, { row: index, field: f.name });
+    if (cast !== null && c?.enum && !c.enum.includes(String(cast)))
+      throw blocked(`row ${index}: field "${f.name}" is not in its enum`, { row: index, field: f.name });
+    if (
+      typeof cast === 'number' &&
+      ((c?.minimum !== undefined && cast < c.minimum) || (c?.maximum !== undefined && cast > c.maximum))
+    ) {
       throw blocked(`row ${index}: field "${f.name}" is out of range`, { row: index, field: f.name });
     }
     cells.push(s);
@@ -177,15 +218,23 @@ function serialiseRow(row: RowInput, index: number, fields: TableField[], valueF
   for (const name of valueFields) {
     const v = typed[name];
     // The status column is only trustworthy if the cells agree with it: a suppressed cell with a value would leak.
-    if ((status === 'suppressed' || status === 'missing') && v !== null) throw blocked(`row ${index}: ${status} row has a value in "${name}"`, { row: index, field: name });
-    if (status === 'zero' && v !== 0) throw blocked(`row ${index}: zero row has a non-zero "${name}"`, { row: index, field: name });
-    if ((status === 'value' || status === 'noised') && v === null) throw blocked(`row ${index}: ${status} row has an empty "${name}"`, { row: index, field: name });
+    if ((status === 'suppressed' || status === 'missing') && v !== null)
+      throw blocked(`row ${index}: ${status} row has a value in "${name}"`, { row: index, field: name });
+    if (status === 'zero' && v !== 0)
+      throw blocked(`row ${index}: zero row has a non-zero "${name}"`, { row: index, field: name });
+    if ((status === 'value' || status === 'noised') && v === null)
+      throw blocked(`row ${index}: ${status} row has an empty "${name}"`, { row: index, field: name });
   }
   return { cells, typed, status };
 }
 
 /** The release-level Data Package: self-contained (schema inline), paths relative to the release folder. */
-function releaseDataPackage(meta: DatasetMetadata, releaseId: string, schema: TableSchema, csv: { bytes: number; sha256: string }) {
+function releaseDataPackage(
+  meta: DatasetMetadata,
+  releaseId: string,
+  schema: TableSchema,
+  csv: { bytes: number; sha256: string },
+) {
   return {
     profile: 'tabular-data-package',
     name: meta.id,
@@ -196,7 +245,14 @@ function releaseDataPackage(meta: DatasetMetadata, releaseId: string, schema: Ta
     homepage: meta.landingPage,
     keywords: meta.keywords.fr,
     licenses: [{ name: LICENCE.id, path: LICENCE.uri, title: LICENCE.title }],
-    contributors: [{ title: meta.publisher.name, role: 'publisher', path: meta.publisher.homepage, email: meta.contactPoint.email }],
+    contributors: [
+      {
+        title: meta.publisher.name,
+        role: 'publisher',
+        path: meta.publisher.homepage,
+        email: meta.contactPoint.email,
+      },
+    ],
     resources: [
       {
         name: 'data',
@@ -215,10 +271,18 @@ function releaseDataPackage(meta: DatasetMetadata, releaseId: string, schema: Ta
 }
 
 /** The dataset-level Data Package: same as the latest release's, with paths into that release. */
-export function datasetDataPackage(releasePackage: ReturnType<typeof releaseDataPackage>, releaseId: string, datasetId: string) {
+export function datasetDataPackage(
+  releasePackage: ReturnType<typeof releaseDataPackage>,
+  releaseId: string,
+  datasetId: string,
+) {
   return {
     ...releasePackage,
-    resources: releasePackage.resources.map((r) => ({ ...r, path: `releases/${releaseId}/${r.path}`, schema: 'schema.json' })),
+    resources: releasePackage.resources.map((r) => ({
+      ...r,
+      path: `releases/${releaseId}/${r.path}`,
+      schema: 'schema.json',
+    })),
     // Keep paths relative to the dataset folder, as Data Package requires; the id says where it lives.
     id: `datasets/${datasetId}`,
   };
@@ -296,11 +360,23 @@ export async function linkRelease(
   const latest = releases[releases.length - 1]!;
   const isLatest = latest.releaseId === snap.notes.releaseId;
   if (isLatest) {
-    await replaceFileAtomic(abs(rootDir, layout.schema(id)), JSON.stringify(snap.schema, null, 2) + '\n', tmp);
+    await replaceFileAtomic(
+      abs(rootDir, layout.schema(id)),
+      JSON.stringify(snap.schema, null, 2) + '\n',
+      tmp,
+    );
     await onStep('dataset:schema.json');
-    await replaceFileAtomic(abs(rootDir, layout.datapackage(id)), JSON.stringify(datasetDataPackage(snap.dataPackage, snap.notes.releaseId, id), null, 2) + '\n', tmp);
+    await replaceFileAtomic(
+      abs(rootDir, layout.datapackage(id)),
+      JSON.stringify(datasetDataPackage(snap.dataPackage, snap.notes.releaseId, id), null, 2) + '\n',
+      tmp,
+    );
     await onStep('dataset:datapackage.json');
-    await replaceFileAtomic(abs(rootDir, layout.dataset(id)), JSON.stringify(snap.metadata, null, 2) + '\n', tmp);
+    await replaceFileAtomic(
+      abs(rootDir, layout.dataset(id)),
+      JSON.stringify(snap.metadata, null, 2) + '\n',
+      tmp,
+    );
     await onStep('dataset:dataset.json');
   }
   const next: Catalog = Catalog.parse({
@@ -338,18 +414,31 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
   async function writeRelease(input: WriteReleaseInput): Promise<ReleaseInfo> {
     const datasetId = DatasetId.parse(input.datasetId);
     const metaIn = DatasetMetadataInput.safeParse(input.metadata);
-    if (!metaIn.success) throw blocked(`invalid dataset metadata: ${metaIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!metaIn.success)
+      throw blocked(
+        `invalid dataset metadata: ${metaIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const schemaIn = TableSchema.safeParse(input.tableSchema);
-    if (!schemaIn.success) throw blocked(`invalid Table Schema: ${schemaIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!schemaIn.success)
+      throw blocked(
+        `invalid Table Schema: ${schemaIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const notesIn = ReleaseNotesInput.safeParse(input.notes);
-    if (!notesIn.success) throw blocked(`invalid release notes: ${notesIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!notesIn.success)
+      throw blocked(
+        `invalid release notes: ${notesIn.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
     const schema = withStatusField(schemaIn.data);
     const known = new Set(schema.fields.map((f) => f.name));
-    const numeric = schema.fields.filter((f) => f.type === 'number' || f.type === 'integer').map((f) => f.name);
+    const numeric = schema.fields
+      .filter((f) => f.type === 'number' || f.type === 'integer')
+      .map((f) => f.name);
     const valueFields = metaIn.data.valueFields ?? numeric;
-    for (const v of valueFields) if (!known.has(v)) throw blocked(`value field "${v}" is not in the Table Schema`);
+    for (const v of valueFields)
+      if (!known.has(v)) throw blocked(`value field "${v}" is not in the Table Schema`);
     const communeField = metaIn.data.communeField;
-    if (communeField !== undefined && !known.has(communeField)) throw blocked(`commune field "${communeField}" is not in the Table Schema`);
+    if (communeField !== undefined && !known.has(communeField))
+      throw blocked(`commune field "${communeField}" is not in the Table Schema`);
     const valueSet = new Set(valueFields);
 
     const statusCounts = Object.fromEntries(CELL_STATUSES.map((s) => [s, 0])) as Record<CellStatus, number>;
@@ -375,7 +464,9 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       if (entry) {
         // Idempotent retry: a publisher that crashed after linking a release and replays its input gets the same release back.
         const latest = entry.releases[entry.releases.length - 1]!;
-        const prevNotes = ReleaseNotes.parse(JSON.parse(await readFile(abs(rootDir, `${latest.path}/release-notes.json`), 'utf8')));
+        const prevNotes = ReleaseNotes.parse(
+          JSON.parse(await readFile(abs(rootDir, `${latest.path}/release-notes.json`), 'utf8')),
+        );
         const prevCsv = prevNotes.files.find((f) => f.name === 'data.csv');
         if (
           prevCsv?.sha256 === csvSha &&
@@ -383,7 +474,17 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
           prevNotes.period.end === notesIn.data.period.end &&
           prevNotes.policyRevision === notesIn.data.policyRevision
         ) {
-          return { datasetId, releaseId: latest.releaseId, sequence: latest.sequence, path: latest.path, files: prevNotes.files, rowCount: prevNotes.rowCount, suppressedCells: prevNotes.suppressedCells, reused: true, notes: prevNotes };
+          return {
+            datasetId,
+            releaseId: latest.releaseId,
+            sequence: latest.sequence,
+            path: latest.path,
+            files: prevNotes.files,
+            rowCount: prevNotes.rowCount,
+            suppressedCells: prevNotes.suppressedCells,
+            reused: true,
+            notes: prevNotes,
+          };
         }
       }
       const sequence = (entry?.releases.reduce((m, r) => Math.max(m, r.sequence), 0) ?? 0) + 1;
@@ -392,18 +493,30 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       const publishedAt = formatDateTime(publishedAtDate);
       const relPath = layout.release(datasetId, releaseId);
       const finalDir = abs(rootDir, relPath);
-      if (await exists(finalDir)) throw blocked(`release ${releaseId} already exists; releases are immutable`);
+      if (await exists(finalDir))
+        throw blocked(`release ${releaseId} already exists; releases are immutable`);
       const step = async (s: WriteStep) => {
         await options.onStep?.(s, { datasetId, releaseId });
       };
 
       let issued = publishedAt;
       if (entry) {
-        const prevMeta = DatasetMetadata.safeParse(JSON.parse(await readFile(abs(rootDir, entry.metadataPath), 'utf8').catch(() => 'null')));
+        const prevMeta = DatasetMetadata.safeParse(
+          JSON.parse(await readFile(abs(rootDir, entry.metadataPath), 'utf8').catch(() => 'null')),
+        );
         issued = prevMeta.success ? prevMeta.data.issued : (entry.releases[0]?.publishedAt ?? publishedAt);
       }
       const periods = [...(entry?.releases.map((r) => r.period) ?? []), notesIn.data.period];
-      const metadata = buildMetadata(datasetId, metaIn.data, schema, releaseId, sequence, publishedAt, issued, periods);
+      const metadata = buildMetadata(
+        datasetId,
+        metaIn.data,
+        schema,
+        releaseId,
+        sequence,
+        publishedAt,
+        issued,
+        periods,
+      );
 
       const tmpRoot = abs(rootDir, layout.tmp);
       await mkdir(tmpRoot, { recursive: true });
@@ -412,18 +525,33 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       const files: ReleaseFile[] = [];
       const put = async (name: ReleaseFileName | 'dataset.json', data: string, record = true) => {
         await writeFileSynced(join(tmpDir, name), data);
-        if (record && name !== 'dataset.json') files.push({ name, mediaType: MEDIA_TYPES[name], bytes: Buffer.byteLength(data), sha256: sha256(data) });
+        if (record && name !== 'dataset.json')
+          files.push({
+            name,
+            mediaType: MEDIA_TYPES[name],
+            bytes: Buffer.byteLength(data),
+            sha256: sha256(data),
+          });
         await step(`tmp:${name}` as WriteStep);
       };
 
       await put('data.csv', csv);
-      if (wantGeo) await put('data.geojson', stringifyFeatureCollection(rowsToFeatureCollection(typed, communeField!)));
+      if (wantGeo)
+        await put('data.geojson', stringifyFeatureCollection(rowsToFeatureCollection(typed, communeField!)));
       await put('schema.json', JSON.stringify(schema, null, 2) + '\n');
-      const dataPackage = releaseDataPackage(metadata, releaseId, schema, { bytes: Buffer.byteLength(csv), sha256: csvSha });
+      const dataPackage = releaseDataPackage(metadata, releaseId, schema, {
+        bytes: Buffer.byteLength(csv),
+        sha256: csvSha,
+      });
       await put('datapackage.json', JSON.stringify(dataPackage, null, 2) + '\n');
       const metadataJson = JSON.stringify(metadata, null, 2) + '\n';
       await put('dataset.json', metadataJson, false);
-      files.push({ name: 'dataset.json', mediaType: 'application/json', bytes: Buffer.byteLength(metadataJson), sha256: sha256(metadataJson) });
+      files.push({
+        name: 'dataset.json',
+        mediaType: 'application/json',
+        bytes: Buffer.byteLength(metadataJson),
+        sha256: sha256(metadataJson),
+      });
 
       const notes = ReleaseNotes.parse({
         datasetId,
@@ -450,9 +578,26 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       await fsyncDir(releasesDir);
       await step('release:renamed');
 
-      await linkRelease(rootDir, { notes, metadata, schema, dataPackage, notesSha256: sha256(notesJson) }, step);
-      options.logger?.info({ datasetId, releaseId, rows: typed.length, suppressed: statusCounts.suppressed }, 'release written');
-      return { datasetId, releaseId, sequence, path: relPath, files, rowCount: typed.length, suppressedCells: notes.suppressedCells, reused: false, notes };
+      await linkRelease(
+        rootDir,
+        { notes, metadata, schema, dataPackage, notesSha256: sha256(notesJson) },
+        step,
+      );
+      options.logger?.info(
+        { datasetId, releaseId, rows: typed.length, suppressed: statusCounts.suppressed },
+        'release written',
+      );
+      return {
+        datasetId,
+        releaseId,
+        sequence,
+        path: relPath,
+        files,
+        rowCount: typed.length,
+        suppressedCells: notes.suppressedCells,
+        reused: false,
+        notes,
+      };
     });
   }
 

@@ -14,7 +14,10 @@ describe('CSV (RFC 4180)', () => {
   });
 
   it('accepts LF line ends and rejects an unterminated quote', () => {
-    expect(parseCsv('a,b\n1,2\n')).toEqual([['a', 'b'], ['1', '2']]);
+    expect(parseCsv('a,b\n1,2\n')).toEqual([
+      ['a', 'b'],
+      ['1', '2'],
+    ]);
     expect(() => parseCsv('a,"b\n1,2')).toThrow(/unterminated/);
   });
 
@@ -30,6 +33,8 @@ describe('CSV (RFC 4180)', () => {
   });
 
   it('refuses a header that does not match the schema', () => {
-    expect(() => parseTypedCsv('x,y\r\n1,2\r\n', { fields: [{ name: 'x', type: 'integer' }] })).toThrow(/header/);
+    expect(() => parseTypedCsv('x,y\r\n1,2\r\n', { fields: [{ name: 'x', type: 'integer' }] })).toThrow(
+      /header/,
+    );
   });
 });

@@ -13,8 +13,10 @@ export async function catalogProblems(root: string): Promise<string[]> {
   if (!existsSync(path)) return problems;
   const catalog = Catalog.parse(JSON.parse(await readFile(path, 'utf8')));
   for (const [id, d] of Object.entries(catalog.datasets)) {
-    for (const p of [d.metadataPath, d.schemaPath, d.datapackagePath]) if (!existsSync(join(root, p))) problems.push(`${id}: missing ${p}`);
-    if (!d.releases.some((r) => r.releaseId === d.latestRelease)) problems.push(`${id}: latest release not listed`);
+    for (const p of [d.metadataPath, d.schemaPath, d.datapackagePath])
+      if (!existsSync(join(root, p))) problems.push(`${id}: missing ${p}`);
+    if (!d.releases.some((r) => r.releaseId === d.latestRelease))
+      problems.push(`${id}: latest release not listed`);
     for (const r of d.releases) {
       const notesPath = join(root, r.path, 'release-notes.json');
       if (!existsSync(notesPath)) {
@@ -23,10 +25,13 @@ export async function catalogProblems(root: string): Promise<string[]> {
       }
       const notesText = await readFile(notesPath, 'utf8');
       if (sha256(notesText) !== r.notesSha256) problems.push(`${id}: notes checksum of ${r.releaseId}`);
-      problems.push(...(await releaseProblems(join(root, r.path), ReleaseNotes.parse(JSON.parse(notesText)))));
+      problems.push(
+        ...(await releaseProblems(join(root, r.path), ReleaseNotes.parse(JSON.parse(notesText)))),
+      );
     }
   }
-  for (const [name, reg] of Object.entries(catalog.registers)) if (!existsSync(join(root, reg.path))) problems.push(`register ${name} missing`);
+  for (const [name, reg] of Object.entries(catalog.registers))
+    if (!existsSync(join(root, reg.path))) problems.push(`register ${name} missing`);
   return problems;
 }
 

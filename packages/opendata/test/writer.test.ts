@@ -5,7 +5,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { COMMUNES, isOnDijonError } from '@ondijon/contracts';
-import { DatasetMetadata, EXAMPLE_METADATA, EXAMPLE_SCHEMA, ReleaseNotes, createStoreWriter, exampleNotes, exampleRelease, exampleRows, openStoreReader, parseCsv, sha256 } from '../src/index';
+import {
+  DatasetMetadata,
+  EXAMPLE_METADATA,
+  EXAMPLE_SCHEMA,
+  ReleaseNotes,
+  createStoreWriter,
+  exampleNotes,
+  exampleRelease,
+  exampleRows,
+  openStoreReader,
+  parseCsv,
+  sha256,
+} from '../src/index';
 import { catalogProblems } from './helpers';
 
 const DATASET = 'eclairage-energie-commune-heure';
@@ -31,22 +43,35 @@ async function expectBlocked(p: Promise<unknown>, message: RegExp) {
 describe('createStoreWriter / openStoreReader', () => {
   it('writes a release that reads back typed, with notes, metadata and checksums', async () => {
     const w = createStoreWriter(root);
-    const info = await w.writeRelease({ ...exampleRelease(DAY1, 24), publishedAt: new Date('2026-11-28T10:00:00Z') });
+    const info = await w.writeRelease({
+      ...exampleRelease(DAY1, 24),
+      publishedAt: new Date('2026-11-28T10:00:00Z'),
+    });
     expect(info.releaseId).toBe('2026-11-28T10-00-00Z-r1');
     const reader = openStoreReader(root);
     const { rows, schema } = await reader.rows(DATASET);
     expect(rows).toHaveLength(24 * 23);
     expect(schema.fields.map((f) => f.name)).toEqual([...EXAMPLE_SCHEMA.fields.map((f) => f.name), 'status']);
-    expect(rows[0]).toMatchObject({ commune: '21003', period_start: '2026-11-27T00:00:00Z', energy_kwh: 13.7, status: 'value' });
-    for (const r of rows) if (r.status === 'suppressed' || r.status === 'missing') expect([r.energy_kwh, r.faults]).toEqual([null, null]);
+    expect(rows[0]).toMatchObject({
+      commune: '21003',
+      period_start: '2026-11-27T00:00:00Z',
+      energy_kwh: 13.7,
+      status: 'value',
+    });
+    for (const r of rows)
+      if (r.status === 'suppressed' || r.status === 'missing')
+        expect([r.energy_kwh, r.faults]).toEqual([null, null]);
 
-    const notes = ReleaseNotes.parse(JSON.parse(readFileSync(join(root, info.path, 'release-notes.json'), 'utf8')));
+    const notes = ReleaseNotes.parse(
+      JSON.parse(readFileSync(join(root, info.path, 'release-notes.json'), 'utf8')),
+    );
     const suppressedRows = rows.filter((r) => r.status === 'suppressed').length;
     expect(suppressedRows).toBeGreaterThan(0);
     expect(notes.suppressedCells).toBe(suppressedRows * 2);
     expect(notes.statusCounts.suppressed).toBe(suppressedRows);
     expect(notes).toMatchObject({ policyRevision: 'policy-2026.1', period: { start: DAY1.toISOString() } });
-    for (const f of notes.files) expect(sha256(readFileSync(join(root, info.path, f.name))), f.name).toBe(f.sha256);
+    for (const f of notes.files)
+      expect(sha256(readFileSync(join(root, info.path, f.name))), f.name).toBe(f.sha256);
     expect(readFileSync(join(root, info.path, 'release-notes.md'), 'utf8')).toContain(notes.files[0]!.sha256);
 
     const meta = DatasetMetadata.parse(await reader.dataset(DATASET));
@@ -64,9 +89,18 @@ describe('createStoreWriter / openStoreReader', () => {
     expect(text.charCodeAt(0)).not.toBe(0xfeff);
     expect(text.split('\r\n').at(-1)).toBe('');
     const records = parseCsv(text);
-    expect(records[0]).toEqual(['commune', 'commune_name', 'period_start', 'period_end', 'energy_kwh', 'faults', 'status']);
+    expect(records[0]).toEqual([
+      'commune',
+      'commune_name',
+      'period_start',
+      'period_end',
+      'energy_kwh',
+      'faults',
+      'status',
+    ]);
     for (const r of records) expect(r).toHaveLength(7);
-    for (const r of records.slice(1)) expect(r[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
+    for (const r of records.slice(1))
+      expect(r[2]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(Z|[+-]\d\d:\d\d)$/);
   });
 
   it('writes RFC 7946 GeoJSON: a FeatureCollection of [lon, lat] points at the commune centres', async () => {
@@ -92,25 +126,54 @@ describe('createStoreWriter / openStoreReader', () => {
     const w = createStoreWriter(root);
     const base = exampleRelease(DAY1, 1);
     const row = exampleRows(DAY1, 1)[0]!;
-    await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, status: 'suppressed', energy_kwh: 3, faults: null }] }), /suppressed row has a value/);
-    await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, status: 'zero', energy_kwh: 1, faults: 0 }] }), /zero row/);
-    await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, status: 'value', energy_kwh: null }] }), /empty/);
-    await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, agent_pseudonym: 'abc' }] }), /not in the Table Schema/);
+    await expectBlocked(
+      w.writeRelease({ ...base, rows: [{ ...row, status: 'suppressed', energy_kwh: 3, faults: null }] }),
+      /suppressed row has a value/,
+    );
+    await expectBlocked(
+      w.writeRelease({ ...base, rows: [{ ...row, status: 'zero', energy_kwh: 1, faults: 0 }] }),
+      /zero row/,
+    );
+    await expectBlocked(
+      w.writeRelease({ ...base, rows: [{ ...row, status: 'value', energy_kwh: null }] }),
+      /empty/,
+    );
+    await expectBlocked(
+      w.writeRelease({ ...base, rows: [{ ...row, agent_pseudonym: 'abc' }] }),
+      /not in the Table Schema/,
+    );
     await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, status: 'hidden' }] }), /enum/);
     await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, faults: 1.5 }] }), /integer/);
-    await expectBlocked(w.writeRelease({ ...base, rows: [{ ...row, period_start: '2026-11-27T00:00:00' }] }), /offset/);
-    await expectBlocked(w.writeRelease({ ...base, metadata: { ...EXAMPLE_METADATA, themes: [] } }), /metadata/);
+    await expectBlocked(
+      w.writeRelease({ ...base, rows: [{ ...row, period_start: '2026-11-27T00:00:00' }] }),
+      /offset/,
+    );
+    await expectBlocked(
+      w.writeRelease({ ...base, metadata: { ...EXAMPLE_METADATA, themes: [] } }),
+      /metadata/,
+    );
     expect(await openStoreReader(root).releases(DATASET)).toEqual([]);
   });
 
   it('never modifies a previous release; a revision is a new version; an identical retry is reused', async () => {
     const w = createStoreWriter(root);
-    const r1 = await w.writeRelease({ ...exampleRelease(DAY1, 24), publishedAt: new Date('2026-11-28T10:00:00Z') });
+    const r1 = await w.writeRelease({
+      ...exampleRelease(DAY1, 24),
+      publishedAt: new Date('2026-11-28T10:00:00Z'),
+    });
     const before = await readFile(join(root, r1.path, 'data.csv'));
-    const retry = await w.writeRelease({ ...exampleRelease(DAY1, 24), publishedAt: new Date('2026-11-28T11:00:00Z') });
+    const retry = await w.writeRelease({
+      ...exampleRelease(DAY1, 24),
+      publishedAt: new Date('2026-11-28T11:00:00Z'),
+    });
     expect(retry).toMatchObject({ releaseId: r1.releaseId, reused: true });
     const revised = exampleRelease(DAY1, 24);
-    const r2 = await w.writeRelease({ ...revised, rows: revised.rows.map((r, i) => (i === 0 ? { ...r, faults: 3 } : r)), notes: { ...exampleNotes(DAY1, 24), supersedes: r1.releaseId }, publishedAt: new Date('2026-11-29T10:00:00Z') });
+    const r2 = await w.writeRelease({
+      ...revised,
+      rows: revised.rows.map((r, i) => (i === 0 ? { ...r, faults: 3 } : r)),
+      notes: { ...exampleNotes(DAY1, 24), supersedes: r1.releaseId },
+      publishedAt: new Date('2026-11-29T10:00:00Z'),
+    });
     expect(r2.releaseId).toBe('2026-11-29T10-00-00Z-r2');
     expect(await readFile(join(root, r1.path, 'data.csv'))).toEqual(before);
     const reader = openStoreReader(root);
@@ -124,7 +187,9 @@ describe('createStoreWriter / openStoreReader', () => {
     const w = createStoreWriter(root);
     const reader = openStoreReader(root);
     await w.updateRegister('privacy-budget', { entries: [{ dataset: DATASET, epsilon: 0.5 }] });
-    expect(await reader.register('privacy-budget')).toEqual({ entries: [{ dataset: DATASET, epsilon: 0.5 }] });
+    expect(await reader.register('privacy-budget')).toEqual({
+      entries: [{ dataset: DATASET, epsilon: 0.5 }],
+    });
     const { etag } = await reader.catalog();
     await w.updateRegister('privacy-budget', { entries: [] });
     expect(await reader.register('privacy-budget')).toEqual({ entries: [] });
@@ -139,7 +204,10 @@ describe('createStoreWriter / openStoreReader', () => {
       return;
     }
     const info = await createStoreWriter(root).writeRelease(exampleRelease(DAY1, 48));
-    for (const pkg of [join(root, info.path, 'datapackage.json'), join(root, 'datasets', DATASET, 'datapackage.json')]) {
+    for (const pkg of [
+      join(root, info.path, 'datapackage.json'),
+      join(root, 'datasets', DATASET, 'datapackage.json'),
+    ]) {
       const res = spawnSync('frictionless', ['validate', '--json', pkg], { encoding: 'utf8', cwd: root });
       const report = JSON.parse(res.stdout);
       expect(report.valid, res.stdout.slice(0, 2000)).toBe(true);

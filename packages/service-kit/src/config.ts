@@ -5,7 +5,10 @@ import { OnDijonError } from '@ondijon/contracts';
  * Loads a service's configuration from the environment with a zod object schema, reporting every
  * problem at once and naming the variable (STYLE.md rule 7). The result is frozen.
  */
-export function loadConfig<S extends z.ZodObject>(schema: S, env: NodeJS.ProcessEnv = process.env): Readonly<z.infer<S>> {
+export function loadConfig<S extends z.ZodObject>(
+  schema: S,
+  env: NodeJS.ProcessEnv = process.env,
+): Readonly<z.infer<S>> {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
@@ -22,7 +25,12 @@ export const commonEnv = {
   KAFKA_BROKERS: z
     .string()
     .default('127.0.0.1:19092')
-    .transform((s) => s.split(',').map((b) => b.trim()).filter(Boolean)),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((b) => b.trim())
+        .filter(Boolean),
+    ),
   /** MQTT broker URL. */
   MQTT_URL: z.string().default('mqtt://127.0.0.1:11883'),
   /** Redis URL. */

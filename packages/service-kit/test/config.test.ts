@@ -4,7 +4,11 @@ import { isOnDijonError } from '@ondijon/contracts';
 import { commonEnv, loadConfig } from '../src/index';
 
 describe('loadConfig', () => {
-  const schema = z.object({ ...commonEnv, PORT: z.coerce.number().int().min(1).max(65535), DRY_RUN: z.stringbool().default(false) });
+  const schema = z.object({
+    ...commonEnv,
+    PORT: z.coerce.number().int().min(1).max(65535),
+    DRY_RUN: z.stringbool().default(false),
+  });
 
   it('parses defaults and freezes the result', () => {
     const cfg = loadConfig(schema, { PORT: '8080' });

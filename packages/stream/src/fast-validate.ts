@@ -67,7 +67,8 @@ function lineageOk(l: unknown): boolean {
         if (!isPlain(v)) return false;
         const keys = Object.keys(v);
         if (keys.length !== 2 || !('start' in v) || !('end' in v)) return false;
-        if (!isStr(v.start) || !DATETIME.test(v.start) || !isStr(v.end) || !DATETIME.test(v.end)) return false;
+        if (!isStr(v.start) || !DATETIME.test(v.start) || !isStr(v.end) || !DATETIME.test(v.end))
+          return false;
         break;
       }
       case 'countsByOperator':

@@ -66,7 +66,12 @@ function* mutations(v: Record<string, unknown>): Generator<unknown> {
   for (const nested of ['lineage', 'data'] as const) {
     const inner = v[nested] as Record<string, unknown>;
     for (const k of [...Object.keys(inner), 'extra', 'window', 'countsByOperator', 'fieldActions'])
-      for (const odd of [...ODD, { start: '2025-01-15T10:00:00Z', end: '2025-01-15T11:00:00Z' }, { op: 3 }, { op: -3 }]) {
+      for (const odd of [
+        ...ODD,
+        { start: '2025-01-15T10:00:00Z', end: '2025-01-15T11:00:00Z' },
+        { op: 3 },
+        { op: -3 },
+      ]) {
         const m = clone(v);
         const n = m[nested] as Record<string, unknown>;
         if (odd === undefined) delete n[k];
@@ -172,8 +177,16 @@ describe('decode keeps the same strictness', () => {
     ['a bad time', (v: Record<string, unknown>) => (v.time = '2025-13-01T00:00:00Z'), 'time'],
     ['a bad type', (v: Record<string, unknown>) => (v.type = 'telemetry'), 'type'],
     ['a missing lineage', (v: Record<string, unknown>) => delete v.lineage, 'lineage'],
-    ['an unknown lineage field', (v: Record<string, unknown>) => ((v.lineage as Record<string, unknown>).x = 1), 'lineage.x'],
-    ['a negative energy', (v: Record<string, unknown>) => ((v.data as Record<string, unknown>).energyWh = -1), 'data'],
+    [
+      'an unknown lineage field',
+      (v: Record<string, unknown>) => ((v.lineage as Record<string, unknown>).x = 1),
+      'lineage.x',
+    ],
+    [
+      'a negative energy',
+      (v: Record<string, unknown>) => ((v.data as Record<string, unknown>).energyWh = -1),
+      'data',
+    ],
     ['a wrong class', (v: Record<string, unknown>) => (v.sensitivity = 'S9'), 'sensitivity'],
   ])('dead-letters %s with a reason naming the field', (_what, mutate, path) => {
     const v = base();

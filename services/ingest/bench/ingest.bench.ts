@@ -102,11 +102,22 @@ function lines(child: ChildProcess): AsyncIterableIterator<string> {
 }
 
 async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(repoRoot, 'services/ingest/bench/bare-subscriber.ts')], {
-    cwd: repoRoot,
-    env: { ...process.env, MQTT_URL, BENCH_WARMUP: String(warmup.length), BENCH_EXPECT: String(warmup.length + messages.length), BENCH_FILTER: `${prefix}#`, BENCH_CLIENT_ID: `${run}-bare` },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', path.join(repoRoot, 'services/ingest/bench/bare-subscriber.ts')],
+    {
+      cwd: repoRoot,
+      env: {
+        ...process.env,
+        MQTT_URL,
+        BENCH_WARMUP: String(warmup.length),
+        BENCH_EXPECT: String(warmup.length + messages.length),
+        BENCH_FILTER: `${prefix}#`,
+        BENCH_CLIENT_ID: `${run}-bare`,
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const out = lines(child);
   await out.next(); // subscribed
   const publisher = await connectPublisher();
@@ -125,15 +136,34 @@ async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
   }, 200);
   await publish(publisher, messages, sentAt);
   const published = Date.now();
-  const done = JSON.parse((await out.next()).value as string) as { count: number; first: number; last: number; cpuSeconds?: number };
+  const done = JSON.parse((await out.next()).value as string) as {
+    count: number;
+    first: number;
+    last: number;
+    cpuSeconds?: number;
+  };
   done.count -= warmup.length;
   clearInterval(sampler);
   cpu1 = done.cpuSeconds ?? cpu1;
   await publisher.endAsync();
-  return { messages: messages.length, received: done.count, seconds: (done.last - t0) / 1000, publishSeconds: (published - t0) / 1000, ratePerS: done.count / ((done.last - t0) / 1000), peakRssMiB: rss, cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length) };
+  return {
+    messages: messages.length,
+    received: done.count,
+    seconds: (done.last - t0) / 1000,
+    publishSeconds: (published - t0) / 1000,
+    ratePerS: done.count / ((done.last - t0) / 1000),
+    peakRssMiB: rss,
+    cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length),
+  };
 }
 
-async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, mqttPrefix: string, kafkaPrefix: string) {
+async function ingestRun(
+  warmup: Msg[],
+  messages: Msg[],
+  registryFile: string,
+  mqttPrefix: string,
+  kafkaPrefix: string,
+) {
   const env = {
     ...process.env,
     KAFKA_BROKERS,
@@ -148,7 +178,16 @@ async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, m
     REGISTRY_FILE: registryFile,
     HTTP_PORT: String(HTTP_PORT),
   };
-  const child = spawn(process.execPath, [...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []), '--import', 'tsx', path.join(repoRoot, 'services/ingest/src/main.ts')], { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_PROFILE ? ['--cpu-prof', '--cpu-prof-dir=/tmp/prof'] : []),
+      '--import',
+      'tsx',
+      path.join(repoRoot, 'services/ingest/src/main.ts'),
+    ],
+    { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] },
+  );
   const readyBy = Date.now() + 60_000;
   for (;;) {
     const res = await fetch(`http://127.0.0.1:${HTTP_PORT}/readyz`).catch(() => undefined);
@@ -158,10 +197,13 @@ async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, m
   }
   const admin = kafka.admin();
   await admin.connect();
-  const telTopics = topicList.filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1').map((t) => `${kafkaPrefix}${t.name}`);
+  const telTopics = topicList
+    .filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1')
+    .map((t) => `${kafkaPrefix}${t.name}`);
   const count = async () => {
     let n = 0;
-    for (const t of telTopics) for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
+    for (const t of telTopics)
+      for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
     return n;
   };
   const publisher = await connectPublisher();
@@ -214,7 +256,8 @@ async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, m
   child.kill('SIGTERM');
   await new Promise((resolve) => child.once('exit', resolve));
   latencies.sort((a, b) => a - b);
-  const missing = messages.filter((m) => !ids.has(m.id)).length + warmup.filter((m) => !warmIds.has(m.id)).length;
+  const missing =
+    messages.filter((m) => !ids.has(m.id)).length + warmup.filter((m) => !warmIds.has(m.id)).length;
   const received = /ondijon_ingest_messages_received_total (\d+)/.exec(metricsText)?.[1];
   return {
     messages: messages.length,
@@ -227,7 +270,11 @@ async function ingestRun(warmup: Msg[], messages: Msg[], registryFile: string, m
     seconds: (lastTs - t0) / 1000,
     publishSeconds: (published - t0) / 1000,
     ratePerS: ids.size / ((lastTs - t0) / 1000),
-    latencyMs: { p50: quantile(latencies, 0.5), p99: quantile(latencies, 0.99), max: latencies.at(-1) ?? NaN },
+    latencyMs: {
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      max: latencies.at(-1) ?? NaN,
+    },
     peakRssMiB: rss,
     cpuUsPerMessage: cpuUsPerMessage(cpu0, cpu1, messages.length),
     connections: CONNECTIONS,
@@ -249,29 +296,68 @@ async function main(): Promise<void> {
     Array.from({ length: WARMUP + MESSAGES }, (_, i) => {
       const e = registry.equipment[i % registry.equipment.length]!;
       const seq = Math.floor(i / registry.equipment.length);
-      return { topic: `${prefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`, payload: JSON.stringify(payloadFor(e.family, seq)), id: eventId(e.equipmentId, seq) };
+      return {
+        topic: `${prefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`,
+        payload: JSON.stringify(payloadFor(e.family, seq)),
+        id: eventId(e.equipmentId, seq),
+      };
     });
 
-  console.log(`ingest bench: ${MESSAGES} messages after ${WARMUP} uncounted warm-up ones, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`);
+  console.log(
+    `ingest bench: ${MESSAGES} messages after ${WARMUP} uncounted warm-up ones, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`,
+  );
   const bareAll = build(`bench/${run}/bare/`);
   const ingestAll = build(`bench/${run}/ingest/`);
   const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`);
-  const ingest = await ingestRun(ingestAll.slice(0, WARMUP), ingestAll.slice(WARMUP), registryFile, `bench/${run}/ingest/`, kafkaPrefix);
+  const ingest = await ingestRun(
+    ingestAll.slice(0, WARMUP),
+    ingestAll.slice(WARMUP),
+    registryFile,
+    `bench/${run}/ingest/`,
+    kafkaPrefix,
+  );
   const ratio = ingest.ratePerS / bare.ratePerS;
 
   const rows = [
     ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'CPU µs/msg'],
-    ['bare MQTT QoS 1', String(bare.messages), String(bare.received), bare.seconds.toFixed(2), bare.ratePerS.toFixed(0), '-', '-', String(bare.peakRssMiB ?? '?'), String(bare.cpuUsPerMessage ?? '?')],
-    ['ingest → Kafka', String(ingest.messages), String(ingest.uniqueInKafka), ingest.seconds.toFixed(2), ingest.ratePerS.toFixed(0), String(ingest.latencyMs.p50), String(ingest.latencyMs.p99), String(ingest.peakRssMiB ?? '?'), String(ingest.cpuUsPerMessage ?? '?')],
+    [
+      'bare MQTT QoS 1',
+      String(bare.messages),
+      String(bare.received),
+      bare.seconds.toFixed(2),
+      bare.ratePerS.toFixed(0),
+      '-',
+      '-',
+      String(bare.peakRssMiB ?? '?'),
+      String(bare.cpuUsPerMessage ?? '?'),
+    ],
+    [
+      'ingest → Kafka',
+      String(ingest.messages),
+      String(ingest.uniqueInKafka),
+      ingest.seconds.toFixed(2),
+      ingest.ratePerS.toFixed(0),
+      String(ingest.latencyMs.p50),
+      String(ingest.latencyMs.p99),
+      String(ingest.peakRssMiB ?? '?'),
+      String(ingest.cpuUsPerMessage ?? '?'),
+    ],
   ];
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
   for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  console.log(`ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}, load average: ${loadavg()[0]!.toFixed(1)}`);
+  console.log(
+    `ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}, load average: ${loadavg()[0]!.toFixed(1)}`,
+  );
 
   const report = {
     bench: 'ingest',
     at: new Date().toISOString(),
-    machine: { cores: cpus().length, cpu: cpus()[0]?.model, node: process.version, loadAverage1m: loadavg()[0] },
+    machine: {
+      cores: cpus().length,
+      cpu: cpus()[0]?.model,
+      node: process.version,
+      loadAverage1m: loadavg()[0],
+    },
     settings: { messages: MESSAGES, warmup: WARMUP, connections: CONNECTIONS, publishWindow: WINDOW },
     bare,
     ingest,

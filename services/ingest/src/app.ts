@@ -7,7 +7,14 @@ import { createBatchingProducer, createKafka, type BatchingProducer } from '@ond
 import { buildProbeServer, silentLogger, type Logger } from '@ondijon/service-kit';
 import type { IngestConfig } from './config';
 import { createIngestMetrics, type IngestMetrics } from './metrics';
-import { SERVICE_VERSION, failedMessage, processMessage, type IncomingMessage, type OutgoingKafkaRecord, type PipelineContext } from './pipeline';
+import {
+  SERVICE_VERSION,
+  failedMessage,
+  processMessage,
+  type IncomingMessage,
+  type OutgoingKafkaRecord,
+  type PipelineContext,
+} from './pipeline';
 import type { IngestPolicy } from './policy';
 import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
@@ -97,7 +104,10 @@ function userProperty(packet: IPublishPacket, name: string): string | undefined 
 /** Builds the ingest service (STYLE.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const log = deps.logger ?? silentLogger();
-  const metrics = createIngestMetrics({ inFlight: () => inFlight, producerBuffered: () => producer.bufferedRecords });
+  const metrics = createIngestMetrics({
+    inFlight: () => inFlight,
+    producerBuffered: () => producer.bufferedRecords,
+  });
   const kafka =
     deps.kafka ??
     createKafka({
@@ -106,7 +116,13 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       logger: log.child({ component: 'kafkajs' }),
     });
   // A separate client with no retries for the readiness probe, so /readyz answers within a second or two.
-  const probeKafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-probe`, retry: { retries: 0 }, connectionTimeout: 1_000, requestTimeout: 2_000 });
+  const probeKafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-probe`,
+    retry: { retries: 0 },
+    connectionTimeout: 1_000,
+    requestTimeout: 2_000,
+  });
   const producer: BatchingProducer = createBatchingProducer(kafka, {
     lingerMs: config.KAFKA_LINGER_MS,
     maxBufferedRecords: config.KAFKA_MAX_BUFFERED_RECORDS,
@@ -117,7 +133,9 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       registry: () => (registry ? null : 'registry not loaded'),
       mqtt: () => {
         const up = connections.filter((c) => c.connected).length;
-        return started && up === config.INGEST_CONNECTIONS ? null : `${up}/${config.INGEST_CONNECTIONS} MQTT connections up`;
+        return started && up === config.INGEST_CONNECTIONS
+          ? null
+          : `${up}/${config.INGEST_CONNECTIONS} MQTT connections up`;
       },
       kafka: () => kafkaReadiness(),
     },
@@ -167,14 +185,21 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const retry = async (topic: string, record: OutgoingKafkaRecord, error: unknown): Promise<boolean> => {
     for (let attempt = 0; ; attempt += 1) {
       const reason = error instanceof Error ? error.message : String(error);
-      if (kafkaFailure === null) log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
+      if (kafkaFailure === null)
+        log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
       kafkaFailure = reason;
       metrics.kafkaRetries.inc();
       if (abandon) return false;
-      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)), undefined, { signal: abandonController.signal }).catch(() => undefined);
+      await sleep(Math.min(5_000, 200 * 2 ** Math.min(attempt, 5)), undefined, {
+        signal: abandonController.signal,
+      }).catch(() => undefined);
       if (abandon) return false;
       try {
-        await producer.send(topic, { key: record.key, value: Buffer.from(record.value), headers: headerBuffers(record.headers) });
+        await producer.send(topic, {
+          key: record.key,
+          value: Buffer.from(record.value),
+          headers: headerBuffers(record.headers),
+        });
         return kafkaBack(topic);
       } catch (next) {
         error = next;
@@ -187,10 +212,16 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
     // One promise on the happy path: this runs for every message. The value goes as UTF-8 bytes, encoded
     // once here: given a string, the producer measures it and kafkajs measures and encodes it again.
-    return producer.send(topic, { key: record.key, value: Buffer.from(record.value), headers: headerBuffers(record.headers) }).then(
-      () => kafkaBack(topic),
-      (error: unknown) => retry(topic, record, error),
-    );
+    return producer
+      .send(topic, {
+        key: record.key,
+        value: Buffer.from(record.value),
+        headers: headerBuffers(record.headers),
+      })
+      .then(
+        () => kafkaBack(topic),
+        (error: unknown) => retry(topic, record, error),
+      );
   };
 
   /** Runs the pipeline; a defect on one message becomes its dead letter rather than a stalled connection. */
@@ -208,12 +239,26 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     if (outcome.kind === 'accepted') metrics.produced.inc({ topic: outcome.record.topic });
     else {
       metrics.rejected.inc({ code: outcome.deadLetter.code });
-      log.info({ code: outcome.deadLetter.code, id: outcome.deadLetter.id, mqttTopic, reasonCode: outcome.reasonCode }, 'message dead-lettered');
+      log.info(
+        {
+          code: outcome.deadLetter.code,
+          id: outcome.deadLetter.id,
+          mqttTopic,
+          reasonCode: outcome.reasonCode,
+        },
+        'message dead-lettered',
+      );
     }
   };
 
   /** Counts a message whose write settled, runs its `done(ok)`, and takes it out of flight. */
-  const settle = (outcome: ReturnType<typeof evaluate>, mqttTopic: string, t0: number, done: (ok: boolean) => void, ok: boolean): void => {
+  const settle = (
+    outcome: ReturnType<typeof evaluate>,
+    mqttTopic: string,
+    t0: number,
+    done: (ok: boolean) => void,
+    ok: boolean,
+  ): void => {
     if (ok) {
       count(outcome, mqttTopic);
       metrics.latency.observe((performance.now() - t0) / 1000);
@@ -227,7 +272,12 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   };
 
   /** Writes the outcome durably, then runs `done(ok)`; tracks it as in flight meanwhile. */
-  const persist = (outcome: ReturnType<typeof evaluate>, mqttTopic: string, t0: number, done: (ok: boolean) => void): void => {
+  const persist = (
+    outcome: ReturnType<typeof evaluate>,
+    mqttTopic: string,
+    t0: number,
+    done: (ok: boolean) => void,
+  ): void => {
     inFlight += 1;
     // Inline callbacks, not a named closure per message: tsx (esbuild keepNames) wraps every named one in
     // a __name() call, which showed in ingest's profile.
@@ -248,7 +298,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       conn.held.shift();
       conn.heldById.delete(head.messageId);
       // After a reconnect the broker redelivers the message itself; an old PUBACK could name another message.
-      if (head.state === 'durable' && head.generation === conn.generation && conn.connected) conn.send(head.puback);
+      if (head.state === 'durable' && head.generation === conn.generation && conn.connected)
+        conn.send(head.puback);
     }
     if (conn.blocked !== undefined && conn.held.length < config.MQTT_RECEIVE_MAXIMUM) {
       const resume = conn.blocked;
@@ -264,32 +315,43 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
    * message per connection per Kafka round trip (INFRA-NOTES.md); this pipelines up to
    * MQTT_RECEIVE_MAXIMUM messages per connection, so memory stays bounded by connections × that.
    */
-  const onMessage = (conn: Connection) => (topic: string, payload: Buffer, packet: IPublishPacket, ack: (error: Error | number, code?: number) => void) => {
-    // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
-    if (closing) return;
-    const t0 = performance.now();
-    metrics.received.inc();
-    const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
-    const msg: IncomingMessage = {
-      topic,
-      payload,
-      ...(replayOf ? { replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 } } : {}),
+  const onMessage =
+    (conn: Connection) =>
+    (
+      topic: string,
+      payload: Buffer,
+      packet: IPublishPacket,
+      ack: (error: Error | number, code?: number) => void,
+    ) => {
+      // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
+      if (closing) return;
+      const t0 = performance.now();
+      metrics.received.inc();
+      const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
+      const msg: IncomingMessage = {
+        topic,
+        payload,
+        ...(replayOf
+          ? {
+              replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 },
+            }
+          : {}),
+      };
+      const outcome = evaluate(msg);
+      const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
+      conn.held.push(entry);
+      conn.heldById.set(entry.messageId, entry);
+      persist(outcome, topic, t0, (ok) => {
+        entry.state = ok ? 'durable' : 'abandoned';
+        releaseAcks(conn);
+      });
+      const code = outcome.kind === 'accepted' ? 0 : outcome.reasonCode;
+      // Mosquitto 2.0.11 does not hold to the receive maximum once PUBACKs flow (measured: 524 unacked with
+      // a maximum of 5), so ingest bounds itself: with `held` full, mqtt.js is not told to go on, it stops
+      // reading the socket, and TCP pushes back to the broker, which keeps the messages.
+      if (conn.held.length > config.MQTT_RECEIVE_MAXIMUM) conn.blocked = () => ack(code);
+      else ack(code);
     };
-    const outcome = evaluate(msg);
-    const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
-    conn.held.push(entry);
-    conn.heldById.set(entry.messageId, entry);
-    persist(outcome, topic, t0, (ok) => {
-      entry.state = ok ? 'durable' : 'abandoned';
-      releaseAcks(conn);
-    });
-    const code = outcome.kind === 'accepted' ? 0 : outcome.reasonCode;
-    // Mosquitto 2.0.11 does not hold to the receive maximum once PUBACKs flow (measured: 524 unacked with
-    // a maximum of 5), so ingest bounds itself: with `held` full, mqtt.js is not told to go on, it stops
-    // reading the socket, and TCP pushes back to the broker, which keeps the messages.
-    if (conn.held.length > config.MQTT_RECEIVE_MAXIMUM) conn.blocked = () => ack(code);
-    else ack(code);
-  };
 
   /** QoS 0 messages have no ack (and no redelivery): processed the same way, best effort. */
   const onQos0 = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
@@ -302,11 +364,16 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
 
   /** Hooks mqtt.js' packet writer so PUBACKs of held messages wait for their Kafka acknowledgement. */
   const holdPubacks = (conn: Connection): void => {
-    const client = conn.client as unknown as { _sendPacket: (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void };
+    const client = conn.client as unknown as {
+      _sendPacket: (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
+    };
     const original = client._sendPacket.bind(client);
     conn.send = (packet, cb) => original(packet as { cmd: string }, cb);
     client._sendPacket = (packet, cb, ...rest) => {
-      const entry = packet.cmd === 'puback' && packet.messageId !== undefined ? conn.heldById.get(packet.messageId) : undefined;
+      const entry =
+        packet.cmd === 'puback' && packet.messageId !== undefined
+          ? conn.heldById.get(packet.messageId)
+          : undefined;
       if (entry === undefined || entry.puback !== undefined) {
         original(packet, cb, ...rest);
         return;
@@ -320,7 +387,13 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
 
   const connect = (index: number): Connection => {
     const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${index}`;
-    const conn = { index, generation: 0, connected: false, held: [], heldById: new Map() } as unknown as Connection;
+    const conn = {
+      index,
+      generation: 0,
+      connected: false,
+      held: [],
+      heldById: new Map(),
+    } as unknown as Connection;
     conn.client = mqtt.connect(config.MQTT_URL, {
       protocolVersion: 5,
       clientId,
@@ -328,7 +401,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       keepalive: config.MQTT_KEEPALIVE_S,
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
-      properties: { sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S, receiveMaximum: config.MQTT_RECEIVE_MAXIMUM },
+      properties: {
+        sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S,
+        receiveMaximum: config.MQTT_RECEIVE_MAXIMUM,
+      },
       customHandleAcks: onMessage(conn),
     });
     holdPubacks(conn);
@@ -357,7 +433,14 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const sends: Promise<boolean>[] = [];
     for (const entry of index.entries()) {
       const { key, value } = equipmentRecord(entry, policyRevision, SERVICE_VERSION, now);
-      sends.push(produceDurably({ topic: 'ref.s0.equipment.v1', key, value: JSON.stringify(value), headers: { ondijon_sensitivity: 'S0' } }));
+      sends.push(
+        produceDurably({
+          topic: 'ref.s0.equipment.v1',
+          key,
+          value: JSON.stringify(value),
+          headers: { ondijon_sensitivity: 'S0' },
+        }),
+      );
     }
     await Promise.all(sends);
     log.info({ revision: index.revision, entries: index.size }, 'registry published');
@@ -388,7 +471,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
                 c.client.subscribe(filter, { qos: 1 }, (error, granted) => {
                   const code = granted?.[0]?.qos;
                   if (error) reject(error);
-                  else if (code !== 1) reject(new Error(`subscription to ${filter} refused (reason ${code})`));
+                  else if (code !== 1)
+                    reject(new Error(`subscription to ${filter} refused (reason ${code})`));
                   else resolve();
                 });
               if (c.client.connected) subscribe();
@@ -397,7 +481,15 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         ),
       );
       started = true;
-      log.info({ connections: config.INGEST_CONNECTIONS, filter, registryRevision: registry.revision, policyRevision: deps.policy.revision }, 'ingest started');
+      log.info(
+        {
+          connections: config.INGEST_CONNECTIONS,
+          filter,
+          registryRevision: registry.revision,
+          policyRevision: deps.policy.revision,
+        },
+        'ingest started',
+      );
     },
     async close() {
       if (closing) return;
@@ -405,7 +497,9 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       const deadline = Math.max(1_000, config.SHUTDOWN_DEADLINE_MS - 2_000);
       log.info({ inFlight, deadlineMs: deadline }, 'ingest closing: draining in-flight messages');
       const drained = await Promise.race([
-        inFlight === 0 ? Promise.resolve(true) : new Promise<boolean>((resolve) => idleWaiters.push(() => resolve(true))),
+        inFlight === 0
+          ? Promise.resolve(true)
+          : new Promise<boolean>((resolve) => idleWaiters.push(() => resolve(true))),
         sleep(deadline).then(() => false),
       ]);
       if (!drained) {
@@ -416,7 +510,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       }
       // Normal DISCONNECT without a session expiry change: the broker keeps the sessions and their queues.
       await Promise.all(connections.map((c) => c.client.endAsync(false).catch(() => undefined)));
-      if (drained) await producer.disconnect().catch((error: unknown) => log.warn({ err: error }, 'producer disconnect failed'));
+      if (drained)
+        await producer
+          .disconnect()
+          .catch((error: unknown) => log.warn({ err: error }, 'producer disconnect failed'));
       await probeServer.close();
       log.info('ingest closed');
     },

@@ -15,12 +15,18 @@ export const IngestEnv = z.object({
   /** MQTT connections per process, all in one shared subscription, feeding one Kafka producer. */
   INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
   /** Shared-subscription group (`$share/<group>/…`): every ingest instance of a deployment joins the same one. */
-  MQTT_SHARE_GROUP: z.string().regex(/^[A-Za-z0-9_-]+$/).default('ingest'),
+  MQTT_SHARE_GROUP: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]+$/)
+    .default('ingest'),
   /**
    * Client id prefix; connection i is `<prefix>-<i>`. It must be stable across restarts: messages dealt
    * to an offline member wait in its persistent session until the same client id returns (INFRA-NOTES.md).
    */
-  MQTT_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`ondijon-ingest-${hostname()}`),
+  MQTT_CLIENT_ID_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default(`ondijon-ingest-${hostname()}`),
   /** MQTT 5 session expiry, s: how long the broker keeps an absent ingest's queue (default one day). */
   MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(1).default(86_400),
   /**
@@ -35,11 +41,22 @@ export const IngestEnv = z.object({
    * Prefix of every MQTT topic read (tests: `t/<unique>/`): ingest subscribes to
    * `$share/<group>/<prefix>ondijon/v1/#` and strips the prefix before parsing the topic grammar.
    */
-  MQTT_TOPIC_PREFIX: z.string().regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /').default(''),
+  MQTT_TOPIC_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /')
+    .default(''),
   /** Largest payload accepted, bytes (64 KiB). */
-  INGEST_MAX_PAYLOAD_BYTES: z.coerce.number().int().min(256).default(64 * 1024),
+  INGEST_MAX_PAYLOAD_BYTES: z.coerce
+    .number()
+    .int()
+    .min(256)
+    .default(64 * 1024),
   /** How far ahead of the ingest clock an observation may be (device clock skew), ms. */
-  INGEST_MAX_FUTURE_SKEW_MS: z.coerce.number().int().min(0).default(5 * 60_000),
+  INGEST_MAX_FUTURE_SKEW_MS: z.coerce
+    .number()
+    .int()
+    .min(0)
+    .default(5 * 60_000),
   /** Equipment registry file (JSON, `EquipmentRegistryFile`). */
   REGISTRY_FILE: z.string().default(DEFAULT_REGISTRY_FILE),
   /** Publish the registry file to the compacted reference topic at start (idempotent: keyed by equipment id). */
@@ -47,7 +64,10 @@ export const IngestEnv = z.object({
   /** Governance policy file; empty = the governance package's default (infra/governance/policy.yaml). */
   POLICY_FILE: z.string().default(''),
   /** Prefix of every Kafka topic written (tests: `t<unique>.`); empty in production. */
-  KAFKA_TOPIC_PREFIX: z.string().regex(/^[A-Za-z0-9._-]*$/).default(''),
+  KAFKA_TOPIC_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]*$/)
+    .default(''),
   /** kafkajs client id. */
   KAFKA_CLIENT_ID: z.string().default('ondijon-ingest'),
   /** Batching producer linger, ms. */

@@ -32,7 +32,10 @@ export interface DeadLetterSample {
 }
 
 /** Counts per code with a few samples each, most frequent first. */
-export function summariseDeadLetters(letters: DeadLetter[], options: { samples?: number; showPayload?: boolean } = {}): { code: ErrorCode; count: number; samples: DeadLetterSample[] }[] {
+export function summariseDeadLetters(
+  letters: DeadLetter[],
+  options: { samples?: number; showPayload?: boolean } = {},
+): { code: ErrorCode; count: number; samples: DeadLetterSample[] }[] {
   const byCode = new Map<ErrorCode, DeadLetter[]>();
   for (const d of letters) byCode.set(d.code, [...(byCode.get(d.code) ?? []), d]);
   return [...byCode]
@@ -49,7 +52,9 @@ export function summariseDeadLetters(letters: DeadLetter[], options: { samples?:
         replays: d.replays,
         payloadBytes: d.payloadBytes,
         replayable: d.payloadBase64 !== null && d.mqttTopic !== undefined,
-        ...(options.showPayload && d.payloadBase64 !== null ? { payload: Buffer.from(d.payloadBase64, 'base64').toString('utf8') } : {}),
+        ...(options.showPayload && d.payloadBase64 !== null
+          ? { payload: Buffer.from(d.payloadBase64, 'base64').toString('utf8') }
+          : {}),
       })),
     }))
     .sort((a, b) => b.count - a.count);
@@ -80,15 +85,28 @@ export interface ReplayResult {
  * Replays letters straight through the pipeline (current registry and policy) and writes the outcome
  * to Kafka: the telemetry record, or the letter again with the same id and `replays` + 1.
  */
-export async function replayThroughPipeline(letters: DeadLetter[], ctx: PipelineContext, producer: BatchingProducer, topicPrefix = ''): Promise<ReplayResult[]> {
+export async function replayThroughPipeline(
+  letters: DeadLetter[],
+  ctx: PipelineContext,
+  producer: BatchingProducer,
+  topicPrefix = '',
+): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   for (const d of letters) {
     if (d.payloadBase64 === null || d.mqttTopic === undefined) {
       results.push({ id: d.id, outcome: 'not-replayable' });
       continue;
     }
-    const outcome = processMessage(ctx, { topic: d.mqttTopic, payload: Buffer.from(d.payloadBase64, 'base64'), replayOf: { id: d.id, replays: d.replays + 1 } });
-    await producer.send(`${topicPrefix}${outcome.record.topic}`, { key: outcome.record.key, value: outcome.record.value, headers: outcome.record.headers });
+    const outcome = processMessage(ctx, {
+      topic: d.mqttTopic,
+      payload: Buffer.from(d.payloadBase64, 'base64'),
+      replayOf: { id: d.id, replays: d.replays + 1 },
+    });
+    await producer.send(`${topicPrefix}${outcome.record.topic}`, {
+      key: outcome.record.key,
+      value: outcome.record.value,
+      headers: outcome.record.headers,
+    });
     results.push(
       outcome.kind === 'accepted'
         ? { id: d.id, outcome: 'accepted', topic: outcome.record.topic }
@@ -108,7 +126,9 @@ export async function replayThroughMqtt(letters: DeadLetter[], client: MqttClien
     }
     await client.publishAsync(d.mqttTopic, Buffer.from(d.payloadBase64, 'base64'), {
       qos: 1,
-      properties: { userProperties: { [REPLAY_OF_PROPERTY]: d.id, [REPLAYS_PROPERTY]: String(d.replays + 1) } },
+      properties: {
+        userProperties: { [REPLAY_OF_PROPERTY]: d.id, [REPLAYS_PROPERTY]: String(d.replays + 1) },
+      },
     });
     results.push({ id: d.id, outcome: 'republished' });
   }

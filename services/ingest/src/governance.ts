@@ -1,4 +1,13 @@
-import { applyPolicy, defaultPolicyPath, isExcludedSource, keyringFromEnv, loadPolicy, topicFor, type Keyring, type Policy } from '@ondijon/governance';
+import {
+  applyPolicy,
+  defaultPolicyPath,
+  isExcludedSource,
+  keyringFromEnv,
+  loadPolicy,
+  topicFor,
+  type Keyring,
+  type Policy,
+} from '@ondijon/governance';
 import type { IngestPolicy } from './policy';
 
 /** Adapts a loaded governance policy and keyring to what ingest needs. */
@@ -17,8 +26,14 @@ export function ingestPolicyOf(policy: Policy, keyring: Keyring): IngestPolicy {
  * Loads the governance policy (`POLICY_FILE`, or the default infra/governance/policy.yaml) and the
  * pseudonymisation keyring from the environment; `usingDevSecret` tells main.ts to warn.
  */
-export function loadIngestPolicy(policyFile: string, env: NodeJS.ProcessEnv = process.env): { policy: IngestPolicy; usingDevSecret: boolean } {
+export function loadIngestPolicy(
+  policyFile: string,
+  env: NodeJS.ProcessEnv = process.env,
+): { policy: IngestPolicy; usingDevSecret: boolean } {
   const policy = loadPolicy(policyFile === '' ? defaultPolicyPath() : policyFile);
-  const keyring = keyringFromEnv(env, { epochLengthDays: policy.pseudonymisation.epochLengthDays, secretEnv: policy.pseudonymisation.secretEnv });
+  const keyring = keyringFromEnv(env, {
+    epochLengthDays: policy.pseudonymisation.epochLengthDays,
+    secretEnv: policy.pseudonymisation.secretEnv,
+  });
   return { policy: ingestPolicyOf(policy, keyring), usingDevSecret: keyring.usingDevSecret };
 }

@@ -1,4 +1,11 @@
-import { Counter, Gauge, Histogram, createMetricsRegistry, metricName, type Registry } from '@ondijon/service-kit';
+import {
+  Counter,
+  Gauge,
+  Histogram,
+  createMetricsRegistry,
+  metricName,
+  type Registry,
+} from '@ondijon/service-kit';
 
 /** The Prometheus metrics of ingest (`ondijon_ingest_*`). */
 export interface IngestMetrics {
@@ -25,9 +32,23 @@ export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics 
   const name = (what: string) => metricName('ingest', what);
   return {
     registry,
-    received: new Counter({ name: name('messages_received_total'), help: 'MQTT messages received', registers: [registry] }),
-    produced: new Counter({ name: name('records_produced_total'), help: 'Telemetry records acknowledged by Kafka, by topic', labelNames: ['topic'], registers: [registry] }),
-    rejected: new Counter({ name: name('messages_rejected_total'), help: 'Messages dead-lettered, by reason code', labelNames: ['code'], registers: [registry] }),
+    received: new Counter({
+      name: name('messages_received_total'),
+      help: 'MQTT messages received',
+      registers: [registry],
+    }),
+    produced: new Counter({
+      name: name('records_produced_total'),
+      help: 'Telemetry records acknowledged by Kafka, by topic',
+      labelNames: ['topic'],
+      registers: [registry],
+    }),
+    rejected: new Counter({
+      name: name('messages_rejected_total'),
+      help: 'Messages dead-lettered, by reason code',
+      labelNames: ['code'],
+      registers: [registry],
+    }),
     latency: new Histogram({
       name: name('ack_latency_seconds'),
       help: 'From MQTT receive to Kafka acknowledgement (then PUBACK)',
@@ -42,8 +63,16 @@ export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics 
         this.set(sources.inFlight());
       },
     }),
-    kafkaRetries: new Counter({ name: name('kafka_retries_total'), help: 'Kafka sends retried after a failure', registers: [registry] }),
-    mqttConnected: new Gauge({ name: name('mqtt_connections_connected'), help: 'MQTT connections currently connected', registers: [registry] }),
+    kafkaRetries: new Counter({
+      name: name('kafka_retries_total'),
+      help: 'Kafka sends retried after a failure',
+      registers: [registry],
+    }),
+    mqttConnected: new Gauge({
+      name: name('mqtt_connections_connected'),
+      help: 'MQTT connections currently connected',
+      registers: [registry],
+    }),
     producerBuffered: new Gauge({
       name: name('producer_buffered_records'),
       help: 'Records buffered or in flight in the Kafka producer',

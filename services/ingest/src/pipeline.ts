@@ -61,7 +61,13 @@ export interface OutgoingKafkaRecord {
 
 /** What became of a message. */
 export type PipelineOutcome =
-  | { kind: 'accepted'; record: OutgoingKafkaRecord; eventId: string; equipmentId: string; sensitivity: Sensitivity }
+  | {
+      kind: 'accepted';
+      record: OutgoingKafkaRecord;
+      eventId: string;
+      equipmentId: string;
+      sensitivity: Sensitivity;
+    }
   | { kind: 'rejected'; record: OutgoingKafkaRecord; deadLetter: DeadLetter; reasonCode: number };
 
 /** `S1 operational`: the class with the first words of its meaning, for the class header. */
@@ -80,14 +86,17 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
  * of the registry holds structured CloudEvents JSON, and the registry, not a header, tells consumers
  * the format; a generic CloudEvents SDK would need the header to pick structured mode).
  */
-export const ACCEPTED_HEADERS: Readonly<Record<Sensitivity, Readonly<Record<string, string>>>> = Object.freeze(
-  Object.fromEntries(
-    (Object.keys(SENSITIVITY_DESCRIPTIONS) as Sensitivity[]).map((cls): [Sensitivity, Readonly<Record<string, string>>] => [
-      cls,
-      Object.freeze({ [HEADERS.sensitivity]: cls, [HEADERS.class]: classLabel(cls) }),
-    ]),
-  ) as Record<Sensitivity, Readonly<Record<string, string>>>,
-);
+export const ACCEPTED_HEADERS: Readonly<Record<Sensitivity, Readonly<Record<string, string>>>> =
+  Object.freeze(
+    Object.fromEntries(
+      (Object.keys(SENSITIVITY_DESCRIPTIONS) as Sensitivity[]).map(
+        (cls): [Sensitivity, Readonly<Record<string, string>>] => [
+          cls,
+          Object.freeze({ [HEADERS.sensitivity]: cls, [HEADERS.class]: classLabel(cls) }),
+        ],
+      ),
+    ) as Record<Sensitivity, Readonly<Record<string, string>>>,
+  );
 
 interface Rejection {
   code: ErrorCode;
@@ -110,7 +119,10 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
   const receivedAt = ctx.now();
 
   if (!msg.topic.startsWith(ctx.mqttTopicPrefix)) {
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_TOPIC_INVALID', reason: `topic is outside the ingest prefix ${ctx.mqttTopicPrefix}` });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_TOPIC_INVALID',
+      reason: `topic is outside the ingest prefix ${ctx.mqttTopicPrefix}`,
+    });
   }
   const logical = msg.topic.slice(ctx.mqttTopicPrefix.length);
   const parsed = parseTelemetryTopic(logical);
@@ -123,7 +135,8 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
       sensitivity: 'S4',
     });
   }
-  if (parsed.kind === 'invalid') return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_TOPIC_INVALID', reason: parsed.reason });
+  if (parsed.kind === 'invalid')
+    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_TOPIC_INVALID', reason: parsed.reason });
   const { family, operator, equipmentId } = parsed;
 
   if (msg.payload.length > ctx.maxPayloadBytes) {
@@ -139,13 +152,21 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     json = JSON.parse(utf8.decode(msg.payload));
   } catch (error) {
     const why = error instanceof SyntaxError ? error.message : 'invalid UTF-8';
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_PAYLOAD_NOT_JSON', reason: `payload is not UTF-8 JSON: ${why}`, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_PAYLOAD_NOT_JSON',
+      reason: `payload is not UTF-8 JSON: ${why}`,
+      expectedSchema: family,
+    });
   }
-  const validation = validateTelemetry(family, json, { now: receivedAt.getTime(), maxFutureSkewMs: ctx.maxFutureSkewMs });
+  const validation = validateTelemetry(family, json, {
+    now: receivedAt.getTime(),
+    maxFutureSkewMs: ctx.maxFutureSkewMs,
+  });
   if (!validation.ok) {
     // The event id, when the sequence number is usable, so a replay of the fixed message dedupes with it.
     const seq = (json as { seq?: unknown } | null)?.seq;
-    const knownId = Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
+    const knownId =
+      Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
     return rejectMessage(ctx, msg, receivedAt, {
       code: validation.futureTime ? 'ONDIJON_TIME_IN_FUTURE' : 'ONDIJON_SCHEMA_INVALID',
       reason: formatIssues(validation.issues),
@@ -159,13 +180,28 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
 
   const entry = ctx.registry.get(equipmentId);
   if (!entry) {
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_EQUIPMENT_UNKNOWN', reason: `equipment ${equipmentId} is not in registry revision ${ctx.registry.revision}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_EQUIPMENT_UNKNOWN',
+      reason: `equipment ${equipmentId} is not in registry revision ${ctx.registry.revision}`,
+      eventId: id,
+      expectedSchema: family,
+    });
   }
   if (entry.family !== family) {
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_FAMILY_MISMATCH', reason: `topic family ${family} differs from the registry's ${entry.family} for ${equipmentId}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_FAMILY_MISMATCH',
+      reason: `topic family ${family} differs from the registry's ${entry.family} for ${equipmentId}`,
+      eventId: id,
+      expectedSchema: family,
+    });
   }
   if (entry.operator !== operator) {
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_OPERATOR_MISMATCH', reason: `topic operator ${operator} is not the registry's operator of ${equipmentId}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_OPERATOR_MISMATCH',
+      reason: `topic operator ${operator} is not the registry's operator of ${equipmentId}`,
+      eventId: id,
+      expectedSchema: family,
+    });
   }
 
   let outcome;
@@ -173,16 +209,35 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     outcome = ctx.policy.apply(family, telemetry);
   } catch (error) {
     const code: ErrorCode = isOnDijonError(error) ? error.code : 'ONDIJON_POLICY_INVALID';
-    return rejectMessage(ctx, msg, receivedAt, { code, reason: `policy ${ctx.policy.revision} could not be applied: ${error instanceof Error ? error.message : String(error)}`, eventId: id, expectedSchema: family });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code,
+      reason: `policy ${ctx.policy.revision} could not be applied: ${error instanceof Error ? error.message : String(error)}`,
+      eventId: id,
+      expectedSchema: family,
+    });
   }
   const topic = ctx.policy.topicFor(family, outcome.sensitivity);
   if (topic === undefined) {
-    return rejectMessage(ctx, msg, receivedAt, { code: 'ONDIJON_POLICY_INVALID', reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`, eventId: id, expectedSchema: family, sensitivity: outcome.sensitivity });
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_POLICY_INVALID',
+      reason: `policy ${ctx.policy.revision} routes ${family} records of class ${outcome.sensitivity} to no topic`,
+      eventId: id,
+      expectedSchema: family,
+      sensitivity: outcome.sensitivity,
+    });
   }
 
   const value = serialiseEnvelope(
     { family, operator, equipmentId, entry, logical, policyRevision: ctx.policy.revision },
-    { id, time: telemetry.observedAt, data: outcome.data, ingestedat: receivedAt.toISOString(), sensitivity: outcome.sensitivity, sequence: telemetry.seq, fieldActions: outcome.fieldActions },
+    {
+      id,
+      time: telemetry.observedAt,
+      data: outcome.data,
+      ingestedat: receivedAt.toISOString(),
+      sensitivity: outcome.sensitivity,
+      sequence: telemetry.seq,
+      fieldActions: outcome.fieldActions,
+    },
   );
   return {
     kind: 'accepted',
@@ -242,7 +297,12 @@ export function telemetryEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): E
     schemaversion: TELEMETRY_SCHEMA_VERSION,
     sequence: v.sequence,
     mqtttopic: k.logical,
-    lineage: { inputs: ['mqtt'], producer: SERVICE_NAME, producerVersion: SERVICE_VERSION, fieldActions: v.fieldActions },
+    lineage: {
+      inputs: ['mqtt'],
+      producer: SERVICE_NAME,
+      producerVersion: SERVICE_VERSION,
+      fieldActions: v.fieldActions,
+    },
   };
 }
 
@@ -264,10 +324,17 @@ const templates = new WeakMap<Equipment, EnvelopeTemplate>();
 
 function templateFor(k: EnvelopeConstants): EnvelopeTemplate {
   const cached = templates.get(k.entry);
-  if (cached !== undefined && cached.logical === k.logical && cached.policyRevision === k.policyRevision) return cached;
-  const slots = Object.fromEntries(VARIABLES.map((name) => [name, SLOT(name)])) as unknown as EnvelopeVariables;
+  if (cached !== undefined && cached.logical === k.logical && cached.policyRevision === k.policyRevision)
+    return cached;
+  const slots = Object.fromEntries(
+    VARIABLES.map((name) => [name, SLOT(name)]),
+  ) as unknown as EnvelopeVariables;
   const parts = JSON.stringify(telemetryEnvelope(k, slots)).split(SLOT_IN_JSON);
-  const template = { logical: k.logical, policyRevision: k.policyRevision, parts: parts.length === VARIABLES.length + 1 ? parts : undefined };
+  const template = {
+    logical: k.logical,
+    policyRevision: k.policyRevision,
+    parts: parts.length === VARIABLES.length + 1 ? parts : undefined,
+  };
   templates.set(k.entry, template);
   return template;
 }
@@ -299,7 +366,12 @@ export function serialiseEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): s
   );
 }
 
-function rejectMessage(ctx: PipelineContext, msg: IncomingMessage, receivedAt: Date, r: Rejection): PipelineOutcome {
+function rejectMessage(
+  ctx: PipelineContext,
+  msg: IncomingMessage,
+  receivedAt: Date,
+  r: Rejection,
+): PipelineOutcome {
   const sha = createHash('sha256').update(msg.payload).digest('hex');
   const id = msg.replayOf?.id ?? r.eventId ?? uuidFromName(`ondijon:dead-letter:${msg.topic}:${sha}`);
   const deadLetter: DeadLetter = {
@@ -345,5 +417,8 @@ function rejectMessage(ctx: PipelineContext, msg: IncomingMessage, receivedAt: D
  */
 export function failedMessage(ctx: PipelineContext, msg: IncomingMessage, error: unknown): PipelineOutcome {
   const why = error instanceof Error ? error.message : String(error);
-  return rejectMessage(ctx, msg, ctx.now(), { code: 'ONDIJON_PROCESSOR_FAILED', reason: `ingest failed on the message: ${why}` });
+  return rejectMessage(ctx, msg, ctx.now(), {
+    code: 'ONDIJON_PROCESSOR_FAILED',
+    reason: `ingest failed on the message: ${why}`,
+  });
 }

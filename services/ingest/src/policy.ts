@@ -36,7 +36,10 @@ export interface IngestPolicy {
  * presenceDetections, positions S2): for unit tests of the pipeline only; services load the real file.
  */
 export function fixedTestPolicy(revision = 'test.1'): IngestPolicy {
-  const drops: Partial<Record<Family, string[]>> = { streetlight: ['presenceDetections'], 'winter-vehicle': ['agentId'] };
+  const drops: Partial<Record<Family, string[]>> = {
+    streetlight: ['presenceDetections'],
+    'winter-vehicle': ['agentId'],
+  };
   const s2: Partial<Record<Family, string[]>> = { 'winter-vehicle': ['position'] };
   return {
     revision,

@@ -37,7 +37,9 @@ export async function loadRegistry(file: string): Promise<EquipmentIndex> {
   try {
     raw = JSON.parse(await readFile(file, 'utf8'));
   } catch (cause) {
-    throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} cannot be read as JSON`, { cause });
+    throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} cannot be read as JSON`, {
+      cause,
+    });
   }
   const parsed = EquipmentRegistryFile.safeParse(raw);
   if (!parsed.success) {
@@ -54,7 +56,12 @@ export const EQUIPMENT_EVENT_TYPE = 'fr.dijon.ondijon.reference.equipment.v1';
  * The reference record of one entry: keyed by equipment id on a compacted topic, with an id derived
  * from the entry's content, so publishing the same registry twice is harmless (idempotent).
  */
-export function equipmentRecord(entry: Equipment, policyRevision: string, producerVersion: string, now: Date): { key: string; value: Envelope<Equipment> } {
+export function equipmentRecord(
+  entry: Equipment,
+  policyRevision: string,
+  producerVersion: string,
+  now: Date,
+): { key: string; value: Envelope<Equipment> } {
   const value: Envelope<Equipment> = {
     specversion: '1.0',
     id: uuidFromName(`ondijon:equipment:${JSON.stringify(entry)}`),

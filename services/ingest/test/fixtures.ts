@@ -38,17 +38,58 @@ export function payloadFor(family: Family, seq: number, agentId = 'agent-007'): 
   const base = { seq, observedAt };
   switch (family) {
     case 'streetlight':
-      return { ...base, state: 'on', dimLevelPct: 100, powerW: 50, energyWh: 12.5, intervalS: 900, burningHours: 1000, faults: [], presenceDetections: 4 };
+      return {
+        ...base,
+        state: 'on',
+        dimLevelPct: 100,
+        powerW: 50,
+        energyWh: 12.5,
+        intervalS: 900,
+        burningHours: 1000,
+        faults: [],
+        presenceDetections: 4,
+      };
     case 'lighting-cabinet':
-      return { ...base, circuitsOn: 2, powerW: 1200, energyWh: 300, intervalS: 900, doorOpen: false, faults: [] };
+      return {
+        ...base,
+        circuitsOn: 2,
+        powerW: 1200,
+        energyWh: 300,
+        intervalS: 900,
+        doorOpen: false,
+        faults: [],
+      };
     case 'signal-controller':
-      return { ...base, mode: 'normal', plan: 2, lampFailures: 0, doorOpen: false, commsOk: true, intervalS: 60, faults: [] };
+      return {
+        ...base,
+        mode: 'normal',
+        plan: 2,
+        lampFailures: 0,
+        doorOpen: false,
+        commsOk: true,
+        intervalS: 60,
+        faults: [],
+      };
     case 'traffic-detector':
-      return { ...base, intervalS: 60, lanes: [{ lane: 1, vehicles: 12, occupancyPct: 10, meanSpeedKmh: 42 }] };
+      return {
+        ...base,
+        intervalS: 60,
+        lanes: [{ lane: 1, vehicles: 12, occupancyPct: 10, meanSpeedKmh: 42 }],
+      };
     case 'winter-vehicle':
-      return { ...base, position: { lat: 47.33, lon: 5.03 }, speedKmh: 30, headingDeg: 90, activity: 'salting', bladeDown: false, spreaderOn: true, saltKg: 12, distanceM: 400, agentId };
+      return {
+        ...base,
+        position: { lat: 47.33, lon: 5.03 },
+        speedKmh: 30,
+        headingDeg: 90,
+        activity: 'salting',
+        bladeDown: false,
+        spreaderOn: true,
+        saltKg: 12,
+        distanceM: 400,
+        agentId,
+      };
     case 'weather-station':
       return { ...base, surfaceTempC: -1.5, airTempC: 0.5, humidityPct: 90, iceWarning: true };
   }
 }
-

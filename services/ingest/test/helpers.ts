@@ -6,7 +6,13 @@ import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
 import { deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
-import { TOPICS, telemetryTopic, topicList, type Equipment, type EquipmentRegistryFile } from '@ondijon/contracts';
+import {
+  TOPICS,
+  telemetryTopic,
+  topicList,
+  type Equipment,
+  type EquipmentRegistryFile,
+} from '@ondijon/contracts';
 import { provisionTopics, readAll, type ReadRecord } from '@ondijon/kafka';
 import { IngestEnv, type IngestConfig } from '../src/config';
 
@@ -33,7 +39,11 @@ export interface IngestFixture {
 }
 
 /** Provisions this test's prefixed topics and writes its registry; `overrides` are extra env values. */
-export async function ingestFixture(name: string, perFamily = 3, overrides: Record<string, string> = {}): Promise<IngestFixture> {
+export async function ingestFixture(
+  name: string,
+  perFamily = 3,
+  overrides: Record<string, string> = {},
+): Promise<IngestFixture> {
   const unique = uniqueName(name);
   const kafkaPrefix = `${unique}.`;
   const mqttPrefix = `t/${unique}/`;
@@ -63,7 +73,11 @@ export async function ingestFixture(name: string, perFamily = 3, overrides: Reco
   try {
     // createTopics' wait for leaders can fail transiently while the broker is busy (other tests create and
     // delete topics); provisioning is idempotent, so try again.
-    await waitFor(() => provisionTopics(admin, specs, { replicationFactor: 1 }).then(() => true), { timeoutMs: 60_000, intervalMs: 500, message: 'topics provisioned' });
+    await waitFor(() => provisionTopics(admin, specs, { replicationFactor: 1 }).then(() => true), {
+      timeoutMs: 60_000,
+      intervalMs: 500,
+      message: 'topics provisioned',
+    });
   } finally {
     await admin.disconnect();
   }
@@ -103,10 +117,17 @@ export interface Publication {
 }
 
 /** Publishes at QoS 1 with at most `window` unacknowledged PUBLISHes; resolves when the broker acked all. */
-export async function publishAll(client: MqttClient, messages: Iterable<Publication>, window = 500): Promise<void> {
+export async function publishAll(
+  client: MqttClient,
+  messages: Iterable<Publication>,
+  window = 500,
+): Promise<void> {
   const pending = new Set<Promise<unknown>>();
   for (const m of messages) {
-    const p = client.publishAsync(m.topic, m.payload, { qos: 1, ...(m.properties ? { properties: m.properties } : {}) });
+    const p = client.publishAsync(m.topic, m.payload, {
+      qos: 1,
+      ...(m.properties ? { properties: m.properties } : {}),
+    });
     pending.add(p);
     void p.finally(() => pending.delete(p));
     if (pending.size >= window) await Promise.race(pending);
@@ -115,11 +136,17 @@ export async function publishAll(client: MqttClient, messages: Iterable<Publicat
 }
 
 /** Ids of every record of the test's telemetry topics (tel.* and pii.*), with their topic. */
-export async function telemetryIds(fixture: IngestFixture): Promise<{ id: string; topic: string; value: string }[]> {
+export async function telemetryIds(
+  fixture: IngestFixture,
+): Promise<{ id: string; topic: string; value: string }[]> {
   const out: { id: string; topic: string; value: string }[] = [];
   for (const spec of topicList.filter((t) => t.area === 'tel' || t.area === 'pii')) {
     for (const r of await fixture.read(spec.name as keyof typeof TOPICS)) {
-      out.push({ id: (JSON.parse(r.value ?? '{}') as { id: string }).id, topic: spec.name, value: r.value ?? '' });
+      out.push({
+        id: (JSON.parse(r.value ?? '{}') as { id: string }).id,
+        topic: spec.name,
+        value: r.value ?? '',
+      });
     }
   }
   return out;
@@ -131,8 +158,11 @@ export async function recordCount(fixture: IngestFixture): Promise<number> {
   await admin.connect();
   try {
     let total = 0;
-    for (const spec of topicList.filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1')) {
-      for (const p of await admin.fetchTopicOffsets(`${fixture.kafkaPrefix}${spec.name}`)) total += Number(p.high) - Number(p.low);
+    for (const spec of topicList.filter(
+      (t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1',
+    )) {
+      for (const p of await admin.fetchTopicOffsets(`${fixture.kafkaPrefix}${spec.name}`))
+        total += Number(p.high) - Number(p.low);
     }
     return total;
   } finally {

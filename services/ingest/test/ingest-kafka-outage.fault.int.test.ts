@@ -7,7 +7,16 @@ import { probeKafka, startKafka, stopKafka } from '@ondijon/stack';
 import type { MqttClient } from 'mqtt';
 import { buildApp, type IngestApp } from '../src/app';
 import { loadIngestPolicy } from '../src/governance';
-import { connectPublisher, ingestFixture, payloadFor, publishAll, recordCount, telemetryIds, type IngestFixture, type Publication } from './helpers';
+import {
+  connectPublisher,
+  ingestFixture,
+  payloadFor,
+  publishAll,
+  recordCount,
+  telemetryIds,
+  type IngestFixture,
+  type Publication,
+} from './helpers';
 
 const { policy } = loadIngestPolicy('');
 const OUTAGE_MS = 30_000;
@@ -35,7 +44,11 @@ describe('ingest while Kafka is down for 30 s', () => {
   afterAll(ensureKafkaUp, 180_000);
 
   it('withholds acks, reports not ready, bounds what it holds, and loses nothing once Kafka is back', async () => {
-    fixture = await ingestFixture('ingest-outage', 10, { INGEST_CONNECTIONS: '4', MQTT_RECEIVE_MAXIMUM: '16', SHUTDOWN_DEADLINE_MS: '20000' });
+    fixture = await ingestFixture('ingest-outage', 10, {
+      INGEST_CONNECTIONS: '4',
+      MQTT_RECEIVE_MAXIMUM: '16',
+      SHUTDOWN_DEADLINE_MS: '20000',
+    });
     const f = fixture;
     app = buildApp(f.config, { policy });
     await app.start();
@@ -60,10 +73,16 @@ describe('ingest while Kafka is down for 30 s', () => {
     })();
 
     try {
-      await waitFor(async () => (await recordCount(f)) >= 500, { timeoutMs: 60_000, message: 'stream flowing' });
+      await waitFor(async () => (await recordCount(f)) >= 500, {
+        timeoutMs: 60_000,
+        message: 'stream flowing',
+      });
       await stopKafka();
       const stoppedAt = Date.now();
-      await waitFor(async () => !(await app!.ready()).ready, { timeoutMs: 20_000, message: 'ingest reports not ready' });
+      await waitFor(async () => !(await app!.ready()).ready, {
+        timeoutMs: 20_000,
+        message: 'ingest reports not ready',
+      });
       const failing = (await app.ready()).failing;
       expect(failing.kafka).toMatch(/Kafka/);
       // While Kafka is away, ingest holds at most connections × (MQTT_RECEIVE_MAXIMUM + 1) messages (the
@@ -76,9 +95,17 @@ describe('ingest while Kafka is down for 30 s', () => {
     } finally {
       await restartKafka();
     }
-    await waitFor(async () => (await app!.ready()).ready, { timeoutMs: 120_000, intervalMs: 500, message: 'ingest ready again' });
+    await waitFor(async () => (await app!.ready()).ready, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      message: 'ingest ready again',
+    });
     await streaming;
-    await waitFor(async () => (await recordCount(f)) >= total, { timeoutMs: 120_000, intervalMs: 500, message: `${total} records after the outage` });
+    await waitFor(async () => (await recordCount(f)) >= total, {
+      timeoutMs: 120_000,
+      intervalMs: 500,
+      message: `${total} records after the outage`,
+    });
     stop = true;
     const ids = new Set((await telemetryIds(f)).map((r) => r.id));
     expect(ids.size).toBe(total);

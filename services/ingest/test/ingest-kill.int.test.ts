@@ -6,7 +6,16 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@ondijon/acceptance';
 import { DeadLetter, eventId } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
-import { connectPublisher, ingestFixture, payloadFor, publishAll, recordCount, telemetryIds, type IngestFixture, type Publication } from './helpers';
+import {
+  connectPublisher,
+  ingestFixture,
+  payloadFor,
+  publishAll,
+  recordCount,
+  telemetryIds,
+  type IngestFixture,
+  type Publication,
+} from './helpers';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const MAIN = path.join(repoRoot, 'services/ingest/src/main.ts');
@@ -21,7 +30,11 @@ async function freePort(): Promise<number> {
 
 /** Starts ingest as its own process (`node --import tsx`, one process, so SIGKILL hits the service itself). */
 function spawnIngest(env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, ['--import', 'tsx', MAIN], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   child.stderr?.resume();
   return child;
 }
@@ -44,7 +57,11 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
 
   it('loses no message of 20 000 after a restart; duplicates carry the same event id', async () => {
     const port = await freePort();
-    fixture = await ingestFixture('ingest-kill', 20, { HTTP_PORT: String(port), INGEST_CONNECTIONS: '8', REGISTRY_PUBLISH_ON_START: 'false' });
+    fixture = await ingestFixture('ingest-kill', 20, {
+      HTTP_PORT: String(port),
+      INGEST_CONNECTIONS: '8',
+      REGISTRY_PUBLISH_ON_START: 'false',
+    });
     const f = fixture;
     const total = 20_000;
     const published = new Set<string>();
@@ -64,7 +81,11 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
     const publishing = publishAll(publisher, messages, 1000);
 
     // Kill once a part of the stream is in Kafka, while messages are still flowing.
-    await waitFor(async () => (await recordCount(f)) >= 4_000, { timeoutMs: 120_000, intervalMs: 50, message: '4000 records before the kill' });
+    await waitFor(async () => (await recordCount(f)) >= 4_000, {
+      timeoutMs: 120_000,
+      intervalMs: 50,
+      message: '4000 records before the kill',
+    });
     const exited = new Promise((resolve) => child!.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
@@ -74,7 +95,11 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
     // Restart with the same client ids: the broker hands over what the sessions kept.
     child = spawnIngest(f.env);
     await publishing;
-    await waitFor(async () => (await recordCount(f)) >= total, { timeoutMs: 180_000, intervalMs: 500, message: `${total} records after the restart` });
+    await waitFor(async () => (await recordCount(f)) >= total, {
+      timeoutMs: 180_000,
+      intervalMs: 500,
+      message: `${total} records after the restart`,
+    });
 
     const records = await telemetryIds(f);
     const dead = (await f.read('dlq.s3.ingest.v1')).map((r) => DeadLetter.parse(JSON.parse(r.value ?? '')));
@@ -92,6 +117,8 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
       byId.set(r.id, canonical);
     }
     // eslint-disable-next-line no-console -- evidence for the report
-    console.info(`kill test: ${atKill} records at kill, ${records.length} records for ${total} messages (${records.length - total} duplicates)`);
+    console.info(
+      `kill test: ${atKill} records at kill, ${records.length} records for ${total} messages (${records.length - total} duplicates)`,
+    );
   });
 });

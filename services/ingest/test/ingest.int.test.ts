@@ -6,10 +6,25 @@ import type { MqttClient } from 'mqtt';
 import { createBatchingProducer } from '@ondijon/kafka';
 import { testKafka } from '@ondijon/acceptance';
 import { buildApp, type IngestApp } from '../src/app';
-import { readDeadLetters, replayThroughMqtt, replayThroughPipeline, selectDeadLetters, summariseDeadLetters } from '../src/dead-letters';
+import {
+  readDeadLetters,
+  replayThroughMqtt,
+  replayThroughPipeline,
+  selectDeadLetters,
+  summariseDeadLetters,
+} from '../src/dead-letters';
 import { indexRegistry } from '../src/registry';
 import { loadIngestPolicy } from '../src/governance';
-import { connectPublisher, ingestFixture, payloadFor, publishAll, recordCount, telemetryIds, type IngestFixture, type Publication } from './helpers';
+import {
+  connectPublisher,
+  ingestFixture,
+  payloadFor,
+  publishAll,
+  recordCount,
+  telemetryIds,
+  type IngestFixture,
+  type Publication,
+} from './helpers';
 
 const { policy } = loadIngestPolicy('');
 
@@ -62,19 +77,28 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(records.length + dead.length).toBe(n);
     // Every record is a valid envelope of its topic, with provenance from the registry.
     for (const r of records) {
-      const env = TOPICS[r.topic as keyof typeof TOPICS].schema.parse(JSON.parse(r.value)) as { owner: string; commune?: string; contractref: string; policyrevision: string };
+      const env = TOPICS[r.topic as keyof typeof TOPICS].schema.parse(JSON.parse(r.value)) as {
+        owner: string;
+        commune?: string;
+        contractref: string;
+        policyrevision: string;
+      };
       expect(env.owner).toBe('Dijon Métropole');
       expect(env.commune).toBe('21231');
       expect(env.contractref).toMatch(/^contract-/);
       expect(env.policyrevision).toBe(policy.revision);
     }
     // Winter vehicles (positions, S2) went to tel.s2.winter, the rest to S1 topics.
-    const winterVehicleIds = new Set(f.registry.equipment.filter((e) => e.family === 'winter-vehicle').map((e) => e.equipmentId));
+    const winterVehicleIds = new Set(
+      f.registry.equipment.filter((e) => e.family === 'winter-vehicle').map((e) => e.equipmentId),
+    );
     for (const r of records) {
       const env = JSON.parse(r.value) as { subject: string };
       expect(r.topic === 'tel.s2.winter.v1').toBe(winterVehicleIds.has(env.subject));
     }
-    const metrics = await app.metrics.registry.getSingleMetricAsString('ondijon_ingest_messages_received_total');
+    const metrics = await app.metrics.registry.getSingleMetricAsString(
+      'ondijon_ingest_messages_received_total',
+    );
     expect(metrics).toMatch(new RegExp(`ondijon_ingest_messages_received_total ${n}\\b`));
   });
 
@@ -88,24 +112,84 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     const truck = eq('winter-vehicle');
     const secretPlate = 'PLATE-AB-123-CD';
     const corpus: { name: string; topic: string; payload: string | Buffer; code: string }[] = [
-      { name: 'not JSON', topic: f.topicOf(light), payload: 'hello, not json', code: 'ONDIJON_PAYLOAD_NOT_JSON' },
-      { name: 'truncated', topic: f.topicOf(light), payload: JSON.stringify(payloadFor('streetlight', 1)).slice(0, 30), code: 'ONDIJON_PAYLOAD_NOT_JSON' },
-      { name: '1 MB', topic: f.topicOf(light), payload: Buffer.alloc(1_000_000, 0x61), code: 'ONDIJON_PAYLOAD_TOO_LARGE' },
-      { name: 'wrong types', topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: 'fifty' }), code: 'ONDIJON_SCHEMA_INVALID' },
-      { name: 'unknown equipment', topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum/not-registered-1', payload: JSON.stringify(payloadFor('streetlight', 3)), code: 'ONDIJON_EQUIPMENT_UNKNOWN' },
-      { name: 'operator spoofing', topic: f.mqttPrefix + `ondijon/v1/streetlight/bouygues-es/${light.equipmentId}`, payload: JSON.stringify(payloadFor('streetlight', 4)), code: 'ONDIJON_OPERATOR_MISMATCH' },
-      { name: 'NaN literal', topic: f.topicOf(light), payload: JSON.stringify(payloadFor('streetlight', 5)).replace('"powerW":50', '"powerW":NaN'), code: 'ONDIJON_PAYLOAD_NOT_JSON' },
-      { name: 'far future', topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 6), observedAt: '2099-01-01T00:00:00Z' }), code: 'ONDIJON_TIME_IN_FUTURE' },
-      { name: 'S4 source', topic: f.mqttPrefix + 'ondijon/v1/anpr-camera/bouygues-es/cam-1', payload: JSON.stringify({ seq: 1, plate: secretPlate }), code: 'ONDIJON_SOURCE_EXCLUDED' },
-      { name: 'bad topic', topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum', payload: '{}', code: 'ONDIJON_TOPIC_INVALID' },
-      { name: 'family mismatch', topic: f.mqttPrefix + `ondijon/v1/weather-station/citelum/${light.equipmentId}`, payload: JSON.stringify(payloadFor('weather-station', 7)), code: 'ONDIJON_FAMILY_MISMATCH' },
+      {
+        name: 'not JSON',
+        topic: f.topicOf(light),
+        payload: 'hello, not json',
+        code: 'ONDIJON_PAYLOAD_NOT_JSON',
+      },
+      {
+        name: 'truncated',
+        topic: f.topicOf(light),
+        payload: JSON.stringify(payloadFor('streetlight', 1)).slice(0, 30),
+        code: 'ONDIJON_PAYLOAD_NOT_JSON',
+      },
+      {
+        name: '1 MB',
+        topic: f.topicOf(light),
+        payload: Buffer.alloc(1_000_000, 0x61),
+        code: 'ONDIJON_PAYLOAD_TOO_LARGE',
+      },
+      {
+        name: 'wrong types',
+        topic: f.topicOf(light),
+        payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: 'fifty' }),
+        code: 'ONDIJON_SCHEMA_INVALID',
+      },
+      {
+        name: 'unknown equipment',
+        topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum/not-registered-1',
+        payload: JSON.stringify(payloadFor('streetlight', 3)),
+        code: 'ONDIJON_EQUIPMENT_UNKNOWN',
+      },
+      {
+        name: 'operator spoofing',
+        topic: f.mqttPrefix + `ondijon/v1/streetlight/bouygues-es/${light.equipmentId}`,
+        payload: JSON.stringify(payloadFor('streetlight', 4)),
+        code: 'ONDIJON_OPERATOR_MISMATCH',
+      },
+      {
+        name: 'NaN literal',
+        topic: f.topicOf(light),
+        payload: JSON.stringify(payloadFor('streetlight', 5)).replace('"powerW":50', '"powerW":NaN'),
+        code: 'ONDIJON_PAYLOAD_NOT_JSON',
+      },
+      {
+        name: 'far future',
+        topic: f.topicOf(light),
+        payload: JSON.stringify({ ...payloadFor('streetlight', 6), observedAt: '2099-01-01T00:00:00Z' }),
+        code: 'ONDIJON_TIME_IN_FUTURE',
+      },
+      {
+        name: 'S4 source',
+        topic: f.mqttPrefix + 'ondijon/v1/anpr-camera/bouygues-es/cam-1',
+        payload: JSON.stringify({ seq: 1, plate: secretPlate }),
+        code: 'ONDIJON_SOURCE_EXCLUDED',
+      },
+      {
+        name: 'bad topic',
+        topic: f.mqttPrefix + 'ondijon/v1/streetlight/citelum',
+        payload: '{}',
+        code: 'ONDIJON_TOPIC_INVALID',
+      },
+      {
+        name: 'family mismatch',
+        topic: f.mqttPrefix + `ondijon/v1/weather-station/citelum/${light.equipmentId}`,
+        payload: JSON.stringify(payloadFor('weather-station', 7)),
+        code: 'ONDIJON_FAMILY_MISMATCH',
+      },
     ];
     publisher = await connectPublisher();
     await publishAll(publisher, corpus);
     // A good message after the corpus: ingest keeps running.
-    await publishAll(publisher, [{ topic: f.topicOf(truck), payload: JSON.stringify(payloadFor('winter-vehicle', 9)) }]);
+    await publishAll(publisher, [
+      { topic: f.topicOf(truck), payload: JSON.stringify(payloadFor('winter-vehicle', 9)) },
+    ]);
 
-    await waitFor(async () => (await recordCount(f)) >= corpus.length + 1, { timeoutMs: 30_000, message: 'corpus dead-lettered' });
+    await waitFor(async () => (await recordCount(f)) >= corpus.length + 1, {
+      timeoutMs: 30_000,
+      message: 'corpus dead-lettered',
+    });
     const raw = await f.read('dlq.s3.ingest.v1');
     const dead = raw.map((r) => DeadLetter.parse(JSON.parse(r.value ?? '')));
     expect(dead).toHaveLength(corpus.length);
@@ -117,10 +201,13 @@ describe('ingest (real Mosquitto and Kafka)', () => {
       expect(d, c.name).toBeDefined();
       expect(d!.reason.length, c.name).toBeGreaterThan(5);
       expect(d!.payloadBytes, c.name).toBe(Buffer.byteLength(c.payload));
-      if (c.code === 'ONDIJON_SOURCE_EXCLUDED' || c.code === 'ONDIJON_PAYLOAD_TOO_LARGE') expect(d!.payloadBase64, c.name).toBeNull();
+      if (c.code === 'ONDIJON_SOURCE_EXCLUDED' || c.code === 'ONDIJON_PAYLOAD_TOO_LARGE')
+        expect(d!.payloadBase64, c.name).toBeNull();
       else expect(Buffer.from(d!.payloadBase64!, 'base64').equals(Buffer.from(c.payload)), c.name).toBe(true);
     }
-    expect(dead.find((d) => d.code === 'ONDIJON_SCHEMA_INVALID')!.issues?.map((i) => i.path)).toContain('powerW');
+    expect(dead.find((d) => d.code === 'ONDIJON_SCHEMA_INVALID')!.issues?.map((i) => i.path)).toContain(
+      'powerW',
+    );
     // The S4 payload is nowhere in the dead-letter topic, not even in another field.
     for (const r of raw) expect(r.value).not.toContain(secretPlate);
     expect(dead.find((d) => d.code === 'ONDIJON_SOURCE_EXCLUDED')!.sensitivity).toBe('S4');
@@ -136,7 +223,11 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     const agentIds = Array.from({ length: 5 }, (_, i) => `agent-secret-${i}-x9q`);
     const messages: Publication[] = [];
     for (const e of f.registry.equipment) {
-      for (let seq = 0; seq < 10; seq += 1) messages.push({ topic: f.topicOf(e), payload: JSON.stringify(payloadFor(e.family, seq, agentIds[seq % 5])) });
+      for (let seq = 0; seq < 10; seq += 1)
+        messages.push({
+          topic: f.topicOf(e),
+          payload: JSON.stringify(payloadFor(e.family, seq, agentIds[seq % 5])),
+        });
     }
     publisher = await connectPublisher();
     await publishAll(publisher, messages);
@@ -145,12 +236,18 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(records).toHaveLength(messages.length);
     for (const r of records) {
       for (const a of agentIds) expect(r.value).not.toContain(a);
-      const data = (JSON.parse(r.value) as { data: Record<string, unknown>; lineage: { fieldActions: Record<string, string> } });
+      const data = JSON.parse(r.value) as {
+        data: Record<string, unknown>;
+        lineage: { fieldActions: Record<string, string> };
+      };
       expect(data.data).not.toHaveProperty('agentId');
       expect(data.data).not.toHaveProperty('presenceDetections');
     }
     const truck = records.find((r) => r.topic === 'tel.s2.winter.v1')!;
-    expect((JSON.parse(truck.value) as { lineage: { fieldActions: Record<string, string> } }).lineage.fieldActions.agentId).toBe('drop');
+    expect(
+      (JSON.parse(truck.value) as { lineage: { fieldActions: Record<string, string> } }).lineage.fieldActions
+        .agentId,
+    ).toBe('drop');
   });
 
   it('lists dead letters by code without payloads and replays them after a fix, keeping their id', async () => {
@@ -165,20 +262,44 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     publisher = await connectPublisher();
     await publishAll(publisher, [
       { topic: unknownTopic, payload: JSON.stringify(payloadFor('streetlight', 1)) },
-      { topic: f.topicOf(light), payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: -1, agentId: agent }) },
+      {
+        topic: f.topicOf(light),
+        payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: -1, agentId: agent }),
+      },
     ]);
-    await waitFor(async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).length === 2, { timeoutMs: 30_000 });
+    await waitFor(async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).length === 2, {
+      timeoutMs: 30_000,
+    });
     const letters = await readDeadLetters(testKafka(), f.kafkaPrefix);
     const summary = summariseDeadLetters(letters);
-    expect(summary.map((g) => [g.code, g.count]).sort()).toEqual([['ONDIJON_EQUIPMENT_UNKNOWN', 1], ['ONDIJON_SCHEMA_INVALID', 1]]);
+    expect(summary.map((g) => [g.code, g.count]).sort()).toEqual([
+      ['ONDIJON_EQUIPMENT_UNKNOWN', 1],
+      ['ONDIJON_SCHEMA_INVALID', 1],
+    ]);
     expect(JSON.stringify(summary)).not.toContain(agent);
 
     // The fix: the equipment is registered. Replay straight through the pipeline.
-    const fixed = indexRegistry({ ...f.registry, revision: 'fixed', equipment: [...f.registry.equipment, newcomer] });
+    const fixed = indexRegistry({
+      ...f.registry,
+      revision: 'fixed',
+      equipment: [...f.registry.equipment, newcomer],
+    });
     const producer = createBatchingProducer(testKafka());
     await producer.connect();
-    const ctx = { registry: fixed, policy, mqttTopicPrefix: f.mqttPrefix, maxPayloadBytes: 65_536, maxFutureSkewMs: 300_000, now: () => new Date() };
-    const results = await replayThroughPipeline(selectDeadLetters(letters, { codes: ['ONDIJON_EQUIPMENT_UNKNOWN'] }), ctx, producer, f.kafkaPrefix);
+    const ctx = {
+      registry: fixed,
+      policy,
+      mqttTopicPrefix: f.mqttPrefix,
+      maxPayloadBytes: 65_536,
+      maxFutureSkewMs: 300_000,
+      now: () => new Date(),
+    };
+    const results = await replayThroughPipeline(
+      selectDeadLetters(letters, { codes: ['ONDIJON_EQUIPMENT_UNKNOWN'] }),
+      ctx,
+      producer,
+      f.kafkaPrefix,
+    );
     await producer.disconnect();
     expect(results.map((r) => r.outcome)).toEqual(['accepted']);
     expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(newcomer.equipmentId, 1)]);
@@ -186,7 +307,10 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     // Replayed through MQTT while still invalid: rejected again, same id, replays 1.
     const invalid = selectDeadLetters(letters, { codes: ['ONDIJON_SCHEMA_INVALID'] });
     await replayThroughMqtt(invalid, publisher);
-    await waitFor(async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).some((d) => d.replays === 1), { timeoutMs: 30_000 });
+    await waitFor(
+      async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).some((d) => d.replays === 1),
+      { timeoutMs: 30_000 },
+    );
     const again = (await readDeadLetters(testKafka(), f.kafkaPrefix)).find((d) => d.id === invalid[0]!.id)!;
     expect(again.replays).toBe(1);
     expect(again.code).toBe('ONDIJON_SCHEMA_INVALID');

@@ -1,17 +1,34 @@
 import { describe, expect, it, vi } from 'vitest';
 import { DeadLetter, TOPICS, eventId, telemetryTopic } from '@ondijon/contracts';
 import { loadIngestPolicy } from '../src/governance';
-import { processMessage, serialiseEnvelope, telemetryEnvelope, type EnvelopeConstants, type EnvelopeVariables, type PipelineContext } from '../src/pipeline';
+import {
+  processMessage,
+  serialiseEnvelope,
+  telemetryEnvelope,
+  type EnvelopeConstants,
+  type EnvelopeVariables,
+  type PipelineContext,
+} from '../src/pipeline';
 import { indexRegistry } from '../src/registry';
 import { makeRegistry, payloadFor } from './fixtures';
 
 const registry = makeRegistry('unit', 1);
 const { policy } = loadIngestPolicy('');
 const now = new Date('2026-11-28T12:00:00Z');
-const ctx: PipelineContext = { registry: indexRegistry(registry), policy, mqttTopicPrefix: 'p/', maxPayloadBytes: 1024, maxFutureSkewMs: 60_000, now: () => now };
+const ctx: PipelineContext = {
+  registry: indexRegistry(registry),
+  policy,
+  mqttTopicPrefix: 'p/',
+  maxPayloadBytes: 1024,
+  maxFutureSkewMs: 60_000,
+  now: () => now,
+};
 const truck = registry.equipment.find((e) => e.family === 'winter-vehicle')!;
 const topicOf = (e = truck) => `p/${telemetryTopic(e.family, e.operator, e.equipmentId)}`;
-const payload = (over: Record<string, unknown> = {}) => Buffer.from(JSON.stringify({ ...payloadFor('winter-vehicle', 5), observedAt: '2026-11-28T11:59:00Z', ...over }));
+const payload = (over: Record<string, unknown> = {}) =>
+  Buffer.from(
+    JSON.stringify({ ...payloadFor('winter-vehicle', 5), observedAt: '2026-11-28T11:59:00Z', ...over }),
+  );
 
 describe('processMessage', () => {
   it('wraps a valid message in an envelope of its class topic, keyed by equipment id, agentId dropped', () => {
@@ -33,7 +50,10 @@ describe('processMessage', () => {
   });
 
   it('checks the S4 source before anything else, so even an unparseable excluded payload is not kept', () => {
-    const out = processMessage(ctx, { topic: 'p/ondijon/v1/cctv-camera/citelum/cam-9', payload: Buffer.from('not json, a frame') });
+    const out = processMessage(ctx, {
+      topic: 'p/ondijon/v1/cctv-camera/citelum/cam-9',
+      payload: Buffer.from('not json, a frame'),
+    });
     expect(out.kind).toBe('rejected');
     if (out.kind !== 'rejected') return;
     expect(out.deadLetter.code).toBe('ONDIJON_SOURCE_EXCLUDED');
@@ -62,7 +82,11 @@ describe('processMessage', () => {
   });
 
   it('keeps the id of a replayed dead letter and counts the replay', () => {
-    const out = processMessage(ctx, { topic: topicOf(), payload: Buffer.from('x'), replayOf: { id: 'dl-1', replays: 2 } });
+    const out = processMessage(ctx, {
+      topic: topicOf(),
+      payload: Buffer.from('x'),
+      replayOf: { id: 'dl-1', replays: 2 },
+    });
     if (out.kind !== 'rejected') throw new Error('expected a rejection');
     expect(out.deadLetter).toMatchObject({ id: 'dl-1', replays: 2 });
   });
@@ -83,7 +107,14 @@ describe('serialiseEnvelope', () => {
   it('writes exactly what JSON.stringify writes of the envelope, for every equipment of the registry', () => {
     const all = makeRegistry('tpl', 2);
     for (const entry of all.equipment) {
-      const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: telemetryTopic(entry.family, entry.operator, entry.equipmentId), policyRevision: 'r.1' };
+      const k: EnvelopeConstants = {
+        family: entry.family,
+        operator: entry.operator,
+        equipmentId: entry.equipmentId,
+        entry,
+        logical: telemetryTopic(entry.family, entry.operator, entry.equipmentId),
+        policyRevision: 'r.1',
+      };
       for (const v of [variables(), variables({ sensitivity: 'S2', sequence: 7, data: {} })]) {
         expect(serialiseEnvelope(k, v)).toBe(JSON.stringify(telemetryEnvelope(k, v)));
       }
@@ -92,14 +123,28 @@ describe('serialiseEnvelope', () => {
 
   it('follows a new policy revision and escapes registry values', () => {
     const entry = { ...truck, contractRef: 'contrat "DSP" n°3 \\ 2026' };
-    const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: 'ondijon/v1/x', policyRevision: 'r.1' };
+    const k: EnvelopeConstants = {
+      family: entry.family,
+      operator: entry.operator,
+      equipmentId: entry.equipmentId,
+      entry,
+      logical: 'ondijon/v1/x',
+      policyRevision: 'r.1',
+    };
     expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
     const k2 = { ...k, policyRevision: 'r.2' };
     expect(JSON.parse(serialiseEnvelope(k2, variables())).policyrevision).toBe('r.2');
   });
 
   it('stringifies only the variables once the template of an equipment exists', () => {
-    const k: EnvelopeConstants = { family: truck.family, operator: truck.operator, equipmentId: truck.equipmentId, entry: truck, logical: 'ondijon/v1/y', policyRevision: 'r.1' };
+    const k: EnvelopeConstants = {
+      family: truck.family,
+      operator: truck.operator,
+      equipmentId: truck.equipmentId,
+      entry: truck,
+      logical: 'ondijon/v1/y',
+      policyRevision: 'r.1',
+    };
     serialiseEnvelope(k, variables());
     const spy = vi.spyOn(JSON, 'stringify');
     try {
@@ -113,7 +158,14 @@ describe('serialiseEnvelope', () => {
 
   it('falls back to a plain stringify when a constant looks like a slot marker', () => {
     const entry = { ...truck, contractRef: '\u0001data\u0001' };
-    const k: EnvelopeConstants = { family: entry.family, operator: entry.operator, equipmentId: entry.equipmentId, entry, logical: 'ondijon/v1/x', policyRevision: 'r.1' };
+    const k: EnvelopeConstants = {
+      family: entry.family,
+      operator: entry.operator,
+      equipmentId: entry.equipmentId,
+      entry,
+      logical: 'ondijon/v1/x',
+      policyRevision: 'r.1',
+    };
     expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
   });
 });

@@ -87,7 +87,10 @@ async function load(name: string, url: string): Promise<Result> {
 const dir = await mkdtemp(join(tmpdir(), 'od-bench-'));
 try {
   const t0 = Date.now();
-  const info = await createStoreWriter(dir).writeRelease({ ...exampleRelease(new Date('2025-01-01T00:00:00Z'), 8760), geo: false });
+  const info = await createStoreWriter(dir).writeRelease({
+    ...exampleRelease(new Date('2025-01-01T00:00:00Z'), 8760),
+    geo: false,
+  });
   const writeMs = Date.now() - t0;
   const csvPath = join(dir, info.path, 'data.csv');
   console.log(`store: ${info.rowCount} rows written in ${writeMs} ms (${dir})`);
@@ -113,9 +116,15 @@ try {
   const scenarios: [string, string][] = [
     ['datastore_search limit=100', `${ds}&limit=100`],
     ['datastore_search filter commune, total', `${ds}&limit=100&filters=${enc('{"commune":"21231"}')}`],
-    ['datastore_search filter+sort', `${ds}&limit=100&filters=${enc('{"commune":"21231"}')}&sort=${enc('energy_kwh desc')}`],
+    [
+      'datastore_search filter+sort',
+      `${ds}&limit=100&filters=${enc('{"commune":"21231"}')}&sort=${enc('energy_kwh desc')}`,
+    ],
     ['records limit=100', `${rec}?limit=100`],
-    ['records where AND/OR + order_by', `${rec}?limit=100&where=${enc('commune = "21231" AND (energy_kwh > 50 OR status = "zero")')}&order_by=${enc('period_start desc')}`],
+    [
+      'records where AND/OR + order_by',
+      `${rec}?limit=100&where=${enc('commune = "21231" AND (energy_kwh > 50 OR status = "zero")')}&order_by=${enc('period_start desc')}`,
+    ],
     ['static CSV (node:http, whole file)', urls.staticUrl],
     ['API /files CSV (whole file)', `${api}/files/datasets/${DATASET}/releases/${info.releaseId}/data.csv`],
   ];
@@ -127,10 +136,34 @@ try {
   }
   child.kill('SIGTERM');
 
-  console.log(`\nAPI benchmark — ${info.rowCount} rows, ${CONNECTIONS} connections, ${DURATION_MS / 1000} s per scenario, ${cpus().length} CPUs (shared)\n`);
-  console.table(results.map((r) => ({ scenario: r.name, 'req/s': r.rps, 'p50 ms': r.p50ms, 'p99 ms': r.p99ms, 'max ms': r.maxms, 'bytes/resp': r.bytesPerResponse, 'MB/s': r.mbPerSec, errors: r.errors })));
+  console.log(
+    `\nAPI benchmark — ${info.rowCount} rows, ${CONNECTIONS} connections, ${DURATION_MS / 1000} s per scenario, ${cpus().length} CPUs (shared)\n`,
+  );
+  console.table(
+    results.map((r) => ({
+      scenario: r.name,
+      'req/s': r.rps,
+      'p50 ms': r.p50ms,
+      'p99 ms': r.p99ms,
+      'max ms': r.maxms,
+      'bytes/resp': r.bytesPerResponse,
+      'MB/s': r.mbPerSec,
+      errors: r.errors,
+    })),
+  );
   await mkdir(join(REPO, 'reports'), { recursive: true });
-  const report = { benchmark: 'api', date: new Date().toISOString(), node: process.version, cpus: cpus().length, rows: info.rowCount, csvBytes: info.files.find((f) => f.name === 'data.csv')?.bytes, connections: CONNECTIONS, durationMs: DURATION_MS, storeWriteMs: writeMs, results };
+  const report = {
+    benchmark: 'api',
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: cpus().length,
+    rows: info.rowCount,
+    csvBytes: info.files.find((f) => f.name === 'data.csv')?.bytes,
+    connections: CONNECTIONS,
+    durationMs: DURATION_MS,
+    storeWriteMs: writeMs,
+    results,
+  };
   await writeFile(join(REPO, 'reports/bench-api.json'), JSON.stringify(report, null, 2) + '\n');
   console.log('\nwritten reports/bench-api.json');
 } finally {

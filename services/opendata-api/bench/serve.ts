@@ -7,7 +7,9 @@ import { loadApiConfig } from '../src/config';
 
 const dir = process.env.OPENDATA_DIR!;
 const csvPath = process.env.STATIC_CSV!;
-const app = await buildApp(loadApiConfig({ OPENDATA_DIR: dir, PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent' }));
+const app = await buildApp(
+  loadApiConfig({ OPENDATA_DIR: dir, PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent' }),
+);
 const apiUrl = await app.start();
 const size = statSync(csvPath).size;
 const statics = createServer((_req, res) => {

@@ -46,10 +46,18 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
   registerHttpCache(server);
-  await server.register(cors, { origin: '*', methods: ['GET', 'HEAD', 'POST', 'OPTIONS'], exposedHeaders: ['ETag', 'Content-Disposition', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'] });
+  await server.register(cors, {
+    origin: '*',
+    methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
+    exposedHeaders: ['ETag', 'Content-Disposition', 'X-RateLimit-Limit', 'X-RateLimit-Remaining'],
+  });
   await server.register(compress, { global: true, threshold: 1024, encodings: ['gzip', 'deflate'] });
   if (config.RATE_LIMIT_ENABLED) {
-    await server.register(rateLimit, { global: true, max: config.RATE_LIMIT_MAX, timeWindow: config.RATE_LIMIT_WINDOW_MS });
+    await server.register(rateLimit, {
+      global: true,
+      max: config.RATE_LIMIT_MAX,
+      timeWindow: config.RATE_LIMIT_WINDOW_MS,
+    });
   }
   registerProbes(server, ctx, registry);
   await server.register(openapiPlugin);
@@ -58,9 +66,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await server.register(ckanPlugin, { ctx, prefix: '/api/3/action' });
   await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
   await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });
-  server.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error: 'Not Found', message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}` }));
+  server.setNotFoundHandler(async (req, reply) =>
+    reply
+      .code(404)
+      .send({
+        error: 'Not Found',
+        message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}`,
+      }),
+  );
   server.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) return reply.code(err.statusCode).send({ error: 'Bad Request', message: err.message });
+    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
+      return reply.code(err.statusCode).send({ error: 'Bad Request', message: err.message });
     req.log.error({ err }, 'request failed');
     return reply.code(500).send({ error: 'Internal Server Error', message: 'Internal Server Error' });
   });

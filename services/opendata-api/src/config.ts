@@ -32,5 +32,10 @@ export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Co
 
 /** A configuration for tests: defaults with overrides, validated the same way. */
 export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}): Readonly<Config> {
-  return loadConfig(ConfigSchema, { PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent', ...overrides });
+  return loadConfig(ConfigSchema, {
+    PORT: '0',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'silent',
+    ...overrides,
+  });
 }

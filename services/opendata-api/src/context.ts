@@ -18,8 +18,22 @@ export function baseUrl(ctx: ApiContext, req: FastifyRequest): string {
 /** The distributions the API offers for a dataset's latest release. */
 export const DISTRIBUTIONS = [
   { key: 'csv', file: 'data.csv', format: 'CSV', mediaType: 'text/csv', euFormat: 'CSV', datastore: true },
-  { key: 'geojson', file: 'data.geojson', format: 'GeoJSON', mediaType: 'application/geo+json', euFormat: 'GEOJSON', datastore: false },
-  { key: 'release-notes', file: 'release-notes.json', format: 'JSON', mediaType: 'application/json', euFormat: 'JSON', datastore: false },
+  {
+    key: 'geojson',
+    file: 'data.geojson',
+    format: 'GeoJSON',
+    mediaType: 'application/geo+json',
+    euFormat: 'GEOJSON',
+    datastore: false,
+  },
+  {
+    key: 'release-notes',
+    file: 'release-notes.json',
+    format: 'JSON',
+    mediaType: 'application/json',
+    euFormat: 'JSON',
+    datastore: false,
+  },
 ] as const;
 /** A distribution kind. */
 export type Distribution = (typeof DISTRIBUTIONS)[number];
@@ -61,7 +75,10 @@ export async function allDatasetViews(ctx: ApiContext): Promise<DatasetView[]> {
 }
 
 /** Finds the dataset and distribution of a resource id (or `{datasetId}` alone for its CSV). */
-export async function findResource(ctx: ApiContext, id: string): Promise<{ view: DatasetView; dist: Distribution } | undefined> {
+export async function findResource(
+  ctx: ApiContext,
+  id: string,
+): Promise<{ view: DatasetView; dist: Distribution } | undefined> {
   const { catalog } = await ctx.reader.catalog();
   for (const datasetId of Object.keys(catalog.datasets)) {
     for (const dist of DISTRIBUTIONS) {
@@ -83,7 +100,10 @@ export function fileUrl(base: string, datasetId: string, releaseId: string, file
  * Bytes and checksum of a release file: from the release notes, or for the notes themselves from
  * the catalogue (a file cannot hold its own checksum; its size is then unknown).
  */
-export function fileFacts(view: { notes: ReleaseNotes; release: CatalogRelease }, file: string): { bytes: number | undefined; sha256: string } | undefined {
+export function fileFacts(
+  view: { notes: ReleaseNotes; release: CatalogRelease },
+  file: string,
+): { bytes: number | undefined; sha256: string } | undefined {
   if (file === 'release-notes.json') return { bytes: undefined, sha256: view.release.notesSha256 };
   return view.notes.files.find((f) => f.name === file);
 }

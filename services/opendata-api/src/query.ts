@@ -70,7 +70,11 @@ export function compareValues(a: unknown, b: unknown, type: FieldType): number {
 // position in that order, so a filtered subset sorts by comparing two integers.
 const orderCache = new WeakMap<Row[], Map<string, { order: Uint32Array; rank: Uint32Array }>>();
 
-function sortedOrder(rows: Row[], sort: SortKey[], types: Map<string, FieldType>): { order: Uint32Array; rank: Uint32Array } {
+function sortedOrder(
+  rows: Row[],
+  sort: SortKey[],
+  types: Map<string, FieldType>,
+): { order: Uint32Array; rank: Uint32Array } {
   const key = sort.map((s) => `${s.field}:${s.desc ? 'd' : 'a'}`).join(',');
   let perRows = orderCache.get(rows);
   if (!perRows) orderCache.set(rows, (perRows = new Map()));
@@ -104,7 +108,11 @@ function sortedOrder(rows: Row[], sort: SortKey[], types: Map<string, FieldType>
 }
 
 /** Runs a query: filter, order, page. Returns matching row indexes (into `rows`) and the total when asked. */
-export function runQuery(rows: Row[], fields: QueryField[], spec: QuerySpec): { indexes: number[]; total: number | undefined } {
+export function runQuery(
+  rows: Row[],
+  fields: QueryField[],
+  spec: QuerySpec,
+): { indexes: number[]; total: number | undefined } {
   const types = new Map(fields.map((f) => [f.name, f.type]));
   const sorted = spec.sort?.length ? sortedOrder(rows, spec.sort, types) : undefined;
   const n = rows.length;
@@ -142,7 +150,8 @@ export function parseSort(param: string, text: string, fields: QueryField[]): So
   const keys: SortKey[] = [];
   for (const part of text.split(',')) {
     const m = /^\s*`?([A-Za-z_][A-Za-z0-9_]*)`?(?:\s+(asc|desc))?\s*$/i.exec(part);
-    if (!m) throw new QueryError(param, `cannot parse "${part.trim().slice(0, 60)}": expected "field [asc|desc]"`);
+    if (!m)
+      throw new QueryError(param, `cannot parse "${part.trim().slice(0, 60)}": expected "field [asc|desc]"`);
     if (!names.has(m[1]!)) throw new QueryError(param, `unknown field "${m[1]}"`);
     keys.push({ field: m[1]!, desc: m[2]?.toLowerCase() === 'desc' });
   }

@@ -38,7 +38,10 @@ export interface Node {
 /** An IRI term. */
 export const iri = (s: string): Term => ({ iri: s });
 /** A literal, optionally typed (`xsd:dateTime`…) or language-tagged. */
-export const lit = (value: string | number, opts: { datatype?: CIri; lang?: string } = {}): Term => ({ value: String(value), ...opts });
+export const lit = (value: string | number, opts: { datatype?: CIri; lang?: string } = {}): Term => ({
+  value: String(value),
+  ...opts,
+});
 
 /** Builds nodes with stable blank-node labels. */
 export class Graph {
@@ -47,14 +50,22 @@ export class Graph {
 
   /** Adds a node with an IRI and returns its term. */
   named(id: string, types: CIri[], props: [CIri, Term | undefined | null][]): Term {
-    this.nodes.push({ id: { iri: id }, types, props: props.filter((p): p is [CIri, Term] => p[1] !== undefined && p[1] !== null) });
+    this.nodes.push({
+      id: { iri: id },
+      types,
+      props: props.filter((p): p is [CIri, Term] => p[1] !== undefined && p[1] !== null),
+    });
     return { iri: id };
   }
 
   /** Adds a blank node and returns its term. */
   blank(types: CIri[], props: [CIri, Term | undefined | null][]): Term {
     const id = { bnode: `b${++this.n}` };
-    this.nodes.push({ id, types, props: props.filter((p): p is [CIri, Term] => p[1] !== undefined && p[1] !== null) });
+    this.nodes.push({
+      id,
+      types,
+      props: props.filter((p): p is [CIri, Term] => p[1] !== undefined && p[1] !== null),
+    });
     return id;
   }
 }
@@ -77,7 +88,10 @@ export function toJsonLd(g: Graph): object {
   return {
     '@context': { ...PREFIXES },
     '@graph': g.nodes.map((n) => {
-      const o: Record<string, unknown> = { '@id': 'iri' in n.id ? n.id.iri : `_:${n.id.bnode}`, '@type': n.types.length === 1 ? n.types[0] : n.types };
+      const o: Record<string, unknown> = {
+        '@id': 'iri' in n.id ? n.id.iri : `_:${n.id.bnode}`,
+        '@type': n.types.length === 1 ? n.types[0] : n.types,
+      };
       for (const [p, t] of n.props) {
         const v = jsonLdTerm(t);
         const prev = o[p];

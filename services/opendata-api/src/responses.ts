@@ -6,13 +6,23 @@ import { z } from 'zod';
  */
 
 /** CKAN success envelope around a result. */
-export const CkanSuccess = <R extends z.ZodType>(result: R) => z.object({ help: z.url(), success: z.literal(true), result });
+export const CkanSuccess = <R extends z.ZodType>(result: R) =>
+  z.object({ help: z.url(), success: z.literal(true), result });
 
 /** CKAN error envelope: `__type` and `message`, plus per-field messages for validation errors. */
 export const CkanFailure = z.object({
   help: z.url(),
   success: z.literal(false),
-  error: z.looseObject({ __type: z.enum(['Validation Error', 'Not Found Error', 'Bad Request', 'Rate Limit', 'Internal Server Error']), message: z.string().min(1) }),
+  error: z.looseObject({
+    __type: z.enum([
+      'Validation Error',
+      'Not Found Error',
+      'Bad Request',
+      'Rate Limit',
+      'Internal Server Error',
+    ]),
+    message: z.string().min(1),
+  }),
 });
 
 /** A CKAN resource. */
@@ -51,12 +61,20 @@ export const CkanPackage = z.looseObject({
 });
 
 /** CKAN package_search result. */
-export const CkanPackageSearch = z.object({ count: z.int().min(0), results: z.array(CkanPackage), sort: z.string(), facets: z.object({}), search_facets: z.object({}) });
+export const CkanPackageSearch = z.object({
+  count: z.int().min(0),
+  results: z.array(CkanPackage),
+  sort: z.string(),
+  facets: z.object({}),
+  search_facets: z.object({}),
+});
 
 /** CKAN datastore_search result. */
 export const CkanDatastoreSearch = z.looseObject({
   resource_id: z.string(),
-  fields: z.array(z.object({ id: z.string(), type: z.enum(['text', 'int', 'numeric', 'bool', 'timestamp', 'date']) })),
+  fields: z.array(
+    z.object({ id: z.string(), type: z.enum(['text', 'int', 'numeric', 'bool', 'timestamp', 'date']) }),
+  ),
   records: z.array(z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())])),
   total: z.int().min(0).optional(),
   total_was_estimated: z.boolean().optional(),
@@ -75,12 +93,33 @@ export const ExploreDataset = z.looseObject({
   dataset_uid: z.string(),
   has_records: z.boolean(),
   features: z.array(z.string()),
-  metas: z.object({ default: z.looseObject({ title: z.string(), license: z.string(), license_url: z.url(), records_count: z.int(), modified: z.string(), publisher: z.string() }), dcat: z.looseObject({}) }),
-  fields: z.array(z.object({ name: z.string(), label: z.string(), type: z.enum(['text', 'int', 'double', 'boolean', 'datetime', 'date']), description: z.string().nullable(), annotations: z.looseObject({}) })),
+  metas: z.object({
+    default: z.looseObject({
+      title: z.string(),
+      license: z.string(),
+      license_url: z.url(),
+      records_count: z.int(),
+      modified: z.string(),
+      publisher: z.string(),
+    }),
+    dcat: z.looseObject({}),
+  }),
+  fields: z.array(
+    z.object({
+      name: z.string(),
+      label: z.string(),
+      type: z.enum(['text', 'int', 'double', 'boolean', 'datetime', 'date']),
+      description: z.string().nullable(),
+      annotations: z.looseObject({}),
+    }),
+  ),
 });
 
 /** Explore catalog/datasets result. */
 export const ExploreDatasets = z.object({ total_count: z.int().min(0), results: z.array(ExploreDataset) });
 
 /** Explore records result. */
-export const ExploreRecords = z.object({ total_count: z.int().min(0), results: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))) });
+export const ExploreRecords = z.object({
+  total_count: z.int().min(0),
+  results: z.array(z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))),
+});

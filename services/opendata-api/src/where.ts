@@ -80,7 +80,8 @@ function tokenize(src: string): Tok[] {
         const j = src.indexOf(q, i + 1);
         if (j < 0) throw new QueryError('where', `unterminated date literal at position ${i}`);
         const v = src.slice(i + 1, j);
-        if (Number.isNaN(Date.parse(v))) throw new QueryError('where', `invalid date literal "${v.slice(0, 40)}"`);
+        if (Number.isNaN(Date.parse(v)))
+          throw new QueryError('where', `invalid date literal "${v.slice(0, 40)}"`);
         toks.push({ k: 'date', v });
         i = j + 1;
       } else toks.push({ k: 'id', v: word });
@@ -96,7 +97,8 @@ type Literal = string | number | boolean | null;
 
 /** Compiles a `where` expression against the fields of a release. */
 export function compileWhere(src: string, fields: QueryField[]): Pred {
-  if (src.length > MAX_LENGTH) throw new QueryError('where', `expression longer than ${MAX_LENGTH} characters`);
+  if (src.length > MAX_LENGTH)
+    throw new QueryError('where', `expression longer than ${MAX_LENGTH} characters`);
   const toks = tokenize(src);
   const types = new Map(fields.map((f) => [f.name, f.type]));
   let p = 0;
@@ -124,16 +126,22 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
     if (v === null) return null;
     if (t === 'integer' || t === 'number') {
       const n = typeof v === 'number' ? v : typeof v === 'string' && v.trim() !== '' ? Number(v) : NaN;
-      if (!Number.isFinite(n)) throw new QueryError('where', `field "${field}" is numeric; "${String(v).slice(0, 40)}" is not a number`);
+      if (!Number.isFinite(n))
+        throw new QueryError(
+          'where',
+          `field "${field}" is numeric; "${String(v).slice(0, 40)}" is not a number`,
+        );
       return n;
     }
     if (t === 'datetime' || t === 'date') {
       const s = String(v);
-      if (Number.isNaN(Date.parse(s))) throw new QueryError('where', `field "${field}" is a date; "${s.slice(0, 40)}" is not a date`);
+      if (Number.isNaN(Date.parse(s)))
+        throw new QueryError('where', `field "${field}" is a date; "${s.slice(0, 40)}" is not a date`);
       return s;
     }
     if (t === 'boolean') {
-      if (typeof v !== 'boolean') throw new QueryError('where', `field "${field}" is boolean; use true or false`);
+      if (typeof v !== 'boolean')
+        throw new QueryError('where', `field "${field}" is boolean; use true or false`);
       return v;
     }
     return String(v);
@@ -154,7 +162,8 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
       return neg ? (r, i) => fieldValue(r, i, field) !== null : (r, i) => fieldValue(r, i, field) === null;
     }
     const op = toks[p++];
-    if (op?.k !== 'op') throw new QueryError('where', `expected a comparison operator after "${field.slice(0, 60)}"`);
+    if (op?.k !== 'op')
+      throw new QueryError('where', `expected a comparison operator after "${field.slice(0, 60)}"`);
     const v = coerce(field, literal());
     if (v === null) {
       if (op.v === '=') return (r, i) => fieldValue(r, i, field) === null;
@@ -226,6 +235,7 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
 
   if (toks.length === 0) return () => true;
   const pred = or(0);
-  if (p < toks.length) throw new QueryError('where', `unexpected input after position ${p} of the expression`);
+  if (p < toks.length)
+    throw new QueryError('where', `unexpected input after position ${p} of the expression`);
   return pred;
 }

@@ -3,7 +3,19 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { uuidFromName } from '@ondijon/contracts';
 import { parseCsv } from '@ondijon/opendata';
-import { CkanDatastoreSearch, CkanFailure, CkanPackage, CkanPackageSearch, CkanResource, CkanSuccess, ExploreDataset, ExploreDatasets, ExploreError, ExploreRecords, type OpendataApiApp } from '../src/index';
+import {
+  CkanDatastoreSearch,
+  CkanFailure,
+  CkanPackage,
+  CkanPackageSearch,
+  CkanResource,
+  CkanSuccess,
+  ExploreDataset,
+  ExploreDatasets,
+  ExploreError,
+  ExploreRecords,
+  type OpendataApiApp,
+} from '../src/index';
 import { LIGHTING, WINTER, fixtureApp } from './fixture';
 
 let app: OpendataApiApp;
@@ -14,7 +26,8 @@ beforeAll(async () => {
 });
 afterAll(async () => cleanup());
 
-const get = (url: string, headers: Record<string, string> = {}) => app.server.inject({ method: 'GET', url, headers });
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.server.inject({ method: 'GET', url, headers });
 const ckan = async <S extends z.ZodType>(url: string, schema: S) => {
   const res = await get(url);
   expect(res.statusCode, res.body).toBe(200);
@@ -38,11 +51,19 @@ const exploreFail = async (url: string, status: number, code: string) => {
 
 describe('CKAN Action API subset', () => {
   it('status_show, package_list, organization_list/show', async () => {
-    expect(await ckan('/api/3/action/status_show', z.looseObject({ ckan_version: z.string(), extensions: z.array(z.string()) }))).toMatchObject({ extensions: ['datastore', 'dcat'] });
+    expect(
+      await ckan(
+        '/api/3/action/status_show',
+        z.looseObject({ ckan_version: z.string(), extensions: z.array(z.string()) }),
+      ),
+    ).toMatchObject({ extensions: ['datastore', 'dcat'] });
     expect(await ckan('/api/3/action/package_list', z.array(z.string()))).toEqual([LIGHTING, WINTER]);
     expect(await ckan('/api/3/action/package_list?limit=1&offset=1', z.array(z.string()))).toEqual([WINTER]);
     expect(await ckan('/api/3/action/organization_list', z.array(z.string()))).toEqual(['dijon-metropole']);
-    const org = await ckan('/api/3/action/organization_show?id=dijon-metropole&include_datasets=true', z.looseObject({ package_count: z.int(), packages: z.array(CkanPackage) }));
+    const org = await ckan(
+      '/api/3/action/organization_show?id=dijon-metropole&include_datasets=true',
+      z.looseObject({ package_count: z.int(), packages: z.array(CkanPackage) }),
+    );
     expect(org.package_count).toBe(2);
     await ckanFail('/api/3/action/organization_show?id=elsewhere', 404, 'Not Found Error');
   });
@@ -50,7 +71,9 @@ describe('CKAN Action API subset', () => {
   it('package_show describes the latest release, licence and publisher; by name or id', async () => {
     const pkg = await ckan(`/api/3/action/package_show?id=${LIGHTING}`, CkanPackage);
     expect(pkg.resources.map((r) => r.format)).toEqual(['CSV', 'GeoJSON', 'JSON']);
-    expect(pkg.resources[0]!.url).toBe(`https://data.example.test/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r2/data.csv`);
+    expect(pkg.resources[0]!.url).toBe(
+      `https://data.example.test/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r2/data.csv`,
+    );
     expect(pkg.extras).toContainEqual({ key: 'publisher_siren', value: '242100410' });
     expect((await ckan(`/api/3/action/package_show?id=${pkg.id}`, CkanPackage)).name).toBe(LIGHTING);
     await ckanFail('/api/3/action/package_show?id=nope', 404, 'Not Found Error');
@@ -59,8 +82,14 @@ describe('CKAN Action API subset', () => {
 
   it('package_search with q, fq, rows and start', async () => {
     expect((await ckan('/api/3/action/package_search', CkanPackageSearch)).count).toBe(2);
-    expect((await ckan('/api/3/action/package_search?q=salage', CkanPackageSearch)).results.map((p) => p.name)).toEqual([WINTER]);
-    expect((await ckan(`/api/3/action/package_search?fq=name:${LIGHTING}`, CkanPackageSearch)).results.map((p) => p.name)).toEqual([LIGHTING]);
+    expect(
+      (await ckan('/api/3/action/package_search?q=salage', CkanPackageSearch)).results.map((p) => p.name),
+    ).toEqual([WINTER]);
+    expect(
+      (await ckan(`/api/3/action/package_search?fq=name:${LIGHTING}`, CkanPackageSearch)).results.map(
+        (p) => p.name,
+      ),
+    ).toEqual([LIGHTING]);
     expect((await ckan('/api/3/action/package_search?fq=tags:hiver', CkanPackageSearch)).count).toBe(1);
     const page = await ckan('/api/3/action/package_search?rows=1&start=1', CkanPackageSearch);
     expect([page.count, page.results.length]).toEqual([2, 1]);
@@ -72,7 +101,11 @@ describe('CKAN Action API subset', () => {
     const id = uuidFromName(`ondijon:opendata:resource:${LIGHTING}:csv`);
     const res = await ckan(`/api/3/action/resource_show?id=${id}`, CkanResource);
     expect(res).toMatchObject({ id, format: 'CSV', datastore_active: true });
-    await ckanFail('/api/3/action/resource_show?id=00000000-0000-0000-0000-000000000000', 404, 'Not Found Error');
+    await ckanFail(
+      '/api/3/action/resource_show?id=00000000-0000-0000-0000-000000000000',
+      404,
+      'Not Found Error',
+    );
   });
 
   it('datastore_search: filters, q, fields, sort, limit, offset, include_total', async () => {
@@ -81,7 +114,10 @@ describe('CKAN Action API subset', () => {
     expect(all.total).toBe(48 * 23);
     expect(all.records).toHaveLength(100);
     expect(all.fields[0]).toEqual({ id: '_id', type: 'int' });
-    const filtered = await ckan(`${base}&filters=${encodeURIComponent('{"commune":["21231","21003"],"status":"value"}')}&sort=${encodeURIComponent('energy_kwh desc, _id')}&limit=5&fields=_id,commune,energy_kwh,status`, CkanDatastoreSearch);
+    const filtered = await ckan(
+      `${base}&filters=${encodeURIComponent('{"commune":["21231","21003"],"status":"value"}')}&sort=${encodeURIComponent('energy_kwh desc, _id')}&limit=5&fields=_id,commune,energy_kwh,status`,
+      CkanDatastoreSearch,
+    );
     const recs = filtered.records as Record<string, unknown>[];
     expect(recs).toHaveLength(5);
     for (const r of recs) {
@@ -91,12 +127,20 @@ describe('CKAN Action API subset', () => {
     }
     const kwh = recs.map((r) => r.energy_kwh as number);
     expect(kwh).toEqual([...kwh].sort((a, b) => b - a));
-    const next = await ckan(`${base}&filters=${encodeURIComponent('{"commune":"21231"}')}&limit=10&offset=40`, CkanDatastoreSearch);
+    const next = await ckan(
+      `${base}&filters=${encodeURIComponent('{"commune":"21231"}')}&limit=10&offset=40`,
+      CkanDatastoreSearch,
+    );
     expect([next.total, next.records.length]).toEqual([48, 8]);
     const q = await ckan(`${base}&q=Bressey&include_total=false&limit=3`, CkanDatastoreSearch);
     expect(q.total).toBeUndefined();
-    expect((q.records as Record<string, unknown>[]).every((r) => r.commune_name === 'Bressey-sur-Tille')).toBe(true);
-    const byField = await ckan(`${base}&q=${encodeURIComponent('{"status":"suppress"}')}&limit=1`, CkanDatastoreSearch);
+    expect(
+      (q.records as Record<string, unknown>[]).every((r) => r.commune_name === 'Bressey-sur-Tille'),
+    ).toBe(true);
+    const byField = await ckan(
+      `${base}&q=${encodeURIComponent('{"status":"suppress"}')}&limit=1`,
+      CkanDatastoreSearch,
+    );
     expect((byField.records[0] as Record<string, unknown>).status).toBe('suppressed');
     const byId = await ckan(`${base}&filters=${encodeURIComponent('{"_id":3}')}`, CkanDatastoreSearch);
     expect((byId.records[0] as Record<string, unknown>)._id).toBe(3);
@@ -108,7 +152,11 @@ describe('CKAN Action API subset', () => {
     const base = `/api/3/action/datastore_search?resource_id=${LIGHTING}`;
     await ckanFail('/api/3/action/datastore_search', 409, 'Validation Error');
     await ckanFail('/api/3/action/datastore_search?resource_id=nope', 404, 'Not Found Error');
-    const bad = await ckanFail(`${base}&filters=${encodeURIComponent('{"colour":"red"}')}`, 409, 'Validation Error');
+    const bad = await ckanFail(
+      `${base}&filters=${encodeURIComponent('{"colour":"red"}')}`,
+      409,
+      'Validation Error',
+    );
     expect(bad.error.filters).toBeDefined();
     await ckanFail(`${base}&filters=notjson`, 409, 'Validation Error');
     await ckanFail(`${base}&limit=-3`, 409, 'Validation Error');
@@ -118,10 +166,19 @@ describe('CKAN Action API subset', () => {
   });
 
   it('accepts POST with a JSON body, as ckanapi sends it; rejects malformed JSON with 400', async () => {
-    const res = await app.server.inject({ method: 'POST', url: '/api/3/action/datastore_search', payload: { resource_id: LIGHTING, limit: 2, filters: { commune: '21231' } } });
+    const res = await app.server.inject({
+      method: 'POST',
+      url: '/api/3/action/datastore_search',
+      payload: { resource_id: LIGHTING, limit: 2, filters: { commune: '21231' } },
+    });
     const result = CkanSuccess(CkanDatastoreSearch).parse(res.json()).result;
     expect([result.total, result.records.length]).toEqual([48, 2]);
-    const bad = await app.server.inject({ method: 'POST', url: '/api/3/action/package_list', headers: { 'content-type': 'application/json' }, payload: '{"limit":' });
+    const bad = await app.server.inject({
+      method: 'POST',
+      url: '/api/3/action/package_list',
+      headers: { 'content-type': 'application/json' },
+      payload: '{"limit":',
+    });
     expect(bad.statusCode).toBe(400);
     expect(CkanFailure.parse(bad.json()).error.__type).toBe('Bad Request');
   });
@@ -133,17 +190,39 @@ describe('Explore v2.1 subset', () => {
   it('lists datasets, with where and limit', async () => {
     const all = ExploreDatasets.parse((await get('/api/explore/v2.1/catalog/datasets')).json());
     expect(all.results.map((d) => d.dataset_id)).toEqual([LIGHTING, WINTER]);
-    const one = ExploreDatasets.parse((await get(`/api/explore/v2.1/catalog/datasets?where=${encodeURIComponent(`dataset_id = "${WINTER}"`)}`)).json());
+    const one = ExploreDatasets.parse(
+      (
+        await get(
+          `/api/explore/v2.1/catalog/datasets?where=${encodeURIComponent(`dataset_id = "${WINTER}"`)}`,
+        )
+      ).json(),
+    );
     expect([one.total_count, one.results[0]!.dataset_id]).toEqual([1, WINTER]);
     const d = ExploreDataset.parse((await get(ds)).json());
     expect(d.metas.default.records_count).toBe(48 * 23);
-    expect(d.fields.map((f) => f.type)).toEqual(['text', 'text', 'datetime', 'datetime', 'double', 'int', 'text']);
+    expect(d.fields.map((f) => f.type)).toEqual([
+      'text',
+      'text',
+      'datetime',
+      'datetime',
+      'double',
+      'int',
+      'text',
+    ]);
     await exploreFail('/api/explore/v2.1/catalog/datasets/nope', 404, 'NotFound');
   });
 
   it('records: select, where with AND/OR/parentheses, order_by, limit, offset', async () => {
-    const where = encodeURIComponent(`commune = "21231" AND (energy_kwh > 100 OR status = 'zero') AND period_start >= date'2026-11-26T12:00:00Z'`);
-    const res = ExploreRecords.parse((await get(`${ds}/records?select=commune,period_start,energy_kwh,status&where=${where}&order_by=energy_kwh%20desc&limit=100`)).json());
+    const where = encodeURIComponent(
+      `commune = "21231" AND (energy_kwh > 100 OR status = 'zero') AND period_start >= date'2026-11-26T12:00:00Z'`,
+    );
+    const res = ExploreRecords.parse(
+      (
+        await get(
+          `${ds}/records?select=commune,period_start,energy_kwh,status&where=${where}&order_by=energy_kwh%20desc&limit=100`,
+        )
+      ).json(),
+    );
     expect(res.total_count).toBeGreaterThan(0);
     expect(res.results).toHaveLength(res.total_count);
     for (const r of res.results) {
@@ -152,7 +231,9 @@ describe('Explore v2.1 subset', () => {
       expect((r.energy_kwh as number) > 100 || r.status === 'zero').toBe(true);
       expect(Date.parse(r.period_start as string)).toBeGreaterThanOrEqual(Date.parse('2026-11-26T12:00:00Z'));
     }
-    const page = ExploreRecords.parse((await get(`${ds}/records?limit=5&offset=10&order_by=period_start`)).json());
+    const page = ExploreRecords.parse(
+      (await get(`${ds}/records?limit=5&offset=10&order_by=period_start`)).json(),
+    );
     expect([page.total_count, page.results.length]).toEqual([48 * 23, 5]);
   });
 
@@ -188,7 +269,8 @@ describe('Explore v2.1 subset', () => {
 
 describe('DCAT-AP 3 catalogue', () => {
   const graph = async () => (await get('/catalog.jsonld')).json()['@graph'] as Record<string, unknown>[];
-  const ofType = (g: Record<string, unknown>[], t: string) => g.filter((n) => ([] as unknown[]).concat(n['@type']).includes(t));
+  const ofType = (g: Record<string, unknown>[], t: string) =>
+    g.filter((n) => ([] as unknown[]).concat(n['@type']).includes(t));
 
   it('negotiates JSON-LD and Turtle on /catalog and /dcat; 406 otherwise', async () => {
     const ld = await get('/catalog', { accept: 'application/ld+json' });
@@ -204,22 +286,69 @@ describe('DCAT-AP 3 catalogue', () => {
   it('fills mandatory and recommended properties of Catalogue, Dataset, Distribution and Agent', async () => {
     const g = await graph();
     const [catalog] = ofType(g, 'dcat:Catalog');
-    for (const p of ['dct:title', 'dct:description', 'dct:publisher', 'dcat:dataset', 'foaf:homepage', 'dct:language', 'dct:license', 'dct:issued', 'dct:modified', 'dct:spatial', 'dcat:themeTaxonomy']) expect(catalog, p).toHaveProperty([p]);
+    for (const p of [
+      'dct:title',
+      'dct:description',
+      'dct:publisher',
+      'dcat:dataset',
+      'foaf:homepage',
+      'dct:language',
+      'dct:license',
+      'dct:issued',
+      'dct:modified',
+      'dct:spatial',
+      'dcat:themeTaxonomy',
+    ])
+      expect(catalog, p).toHaveProperty([p]);
     const datasets = ofType(g, 'dcat:Dataset');
     expect(datasets).toHaveLength(2);
     for (const d of datasets) {
-      for (const p of ['dct:title', 'dct:description', 'dcat:contactPoint', 'dcat:distribution', 'dcat:keyword', 'dct:publisher', 'dct:spatial', 'dct:temporal', 'dcat:theme', 'dct:accessRights', 'dct:accrualPeriodicity', 'dct:issued', 'dct:modified', 'dct:language', 'dct:identifier', 'dct:conformsTo', 'dct:provenance', 'dcat:version']) {
+      for (const p of [
+        'dct:title',
+        'dct:description',
+        'dcat:contactPoint',
+        'dcat:distribution',
+        'dcat:keyword',
+        'dct:publisher',
+        'dct:spatial',
+        'dct:temporal',
+        'dcat:theme',
+        'dct:accessRights',
+        'dct:accrualPeriodicity',
+        'dct:issued',
+        'dct:modified',
+        'dct:language',
+        'dct:identifier',
+        'dct:conformsTo',
+        'dct:provenance',
+        'dcat:version',
+      ]) {
         expect(d, p).toHaveProperty([p]);
       }
     }
     const dists = ofType(g, 'dcat:Distribution');
     expect(dists.length).toBe(6);
     for (const d of dists) {
-      for (const p of ['dcat:accessURL', 'dcat:downloadURL', 'dct:description', 'dct:format', 'dct:license', 'dcatap:availability', 'dcat:mediaType', 'spdx:checksum']) expect(d, p).toHaveProperty([p]);
+      for (const p of [
+        'dcat:accessURL',
+        'dcat:downloadURL',
+        'dct:description',
+        'dct:format',
+        'dct:license',
+        'dcatap:availability',
+        'dcat:mediaType',
+        'spdx:checksum',
+      ])
+        expect(d, p).toHaveProperty([p]);
     }
     const [agent] = ofType(g, 'foaf:Agent');
-    expect(agent).toMatchObject({ 'dct:identifier': '242100410', 'dct:type': { '@id': 'http://purl.org/adms/publishertype/LocalAuthority' } });
-    expect(ofType(g, 'dct:LicenseDocument')[0]!['@id']).toBe('https://www.etalab.gouv.fr/licence-ouverte-open-licence/');
+    expect(agent).toMatchObject({
+      'dct:identifier': '242100410',
+      'dct:type': { '@id': 'http://purl.org/adms/publishertype/LocalAuthority' },
+    });
+    expect(ofType(g, 'dct:LicenseDocument')[0]!['@id']).toBe(
+      'https://www.etalab.gouv.fr/licence-ouverte-open-licence/',
+    );
     expect(ofType(g, 'dct:Location').length).toBe(24);
   });
 });
@@ -237,7 +366,9 @@ describe('HTTP behaviour', () => {
   });
 
   it('release files: strong ETag = SHA-256 from the release notes, immutable caching, 304', async () => {
-    const pkg = CkanSuccess(CkanPackage).parse((await get(`/api/3/action/package_show?id=${LIGHTING}`)).json()).result;
+    const pkg = CkanSuccess(CkanPackage).parse(
+      (await get(`/api/3/action/package_show?id=${LIGHTING}`)).json(),
+    ).result;
     const url = new URL(pkg.resources[0]!.url).pathname;
     const res = await get(url);
     expect(res.statusCode).toBe(200);
@@ -245,16 +376,28 @@ describe('HTTP behaviour', () => {
     expect(res.headers['cache-control']).toMatch(/immutable/);
     expect(parseCsv(res.body)).toHaveLength(48 * 23 + 1);
     expect((await get(url, { 'if-none-match': res.headers.etag as string })).statusCode).toBe(304);
-    expect((await get(`/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r9/data.csv`)).statusCode).toBe(404);
-    expect((await get(`/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r2/..%2F..%2F..%2Fcatalog.json`)).statusCode).toBe(404);
+    expect(
+      (await get(`/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r9/data.csv`)).statusCode,
+    ).toBe(404);
+    expect(
+      (await get(`/files/datasets/${LIGHTING}/releases/2026-11-28T10-00-00Z-r2/..%2F..%2F..%2Fcatalog.json`))
+        .statusCode,
+    ).toBe(404);
   });
 
   it('gzip when asked, CORS for any origin', async () => {
-    const res = await get(`/api/explore/v2.1/catalog/datasets/${LIGHTING}/exports/json`, { 'accept-encoding': 'gzip', origin: 'https://portal.example' });
+    const res = await get(`/api/explore/v2.1/catalog/datasets/${LIGHTING}/exports/json`, {
+      'accept-encoding': 'gzip',
+      origin: 'https://portal.example',
+    });
     expect(res.headers['content-encoding']).toBe('gzip');
     expect(res.headers['access-control-allow-origin']).toBe('*');
     expect(JSON.parse(gunzipSync(res.rawPayload).toString('utf8'))).toHaveLength(48 * 23);
-    const pre = await app.server.inject({ method: 'OPTIONS', url: '/api/3/action/package_list', headers: { origin: 'https://x.example', 'access-control-request-method': 'POST' } });
+    const pre = await app.server.inject({
+      method: 'OPTIONS',
+      url: '/api/3/action/package_list',
+      headers: { origin: 'https://x.example', 'access-control-request-method': 'POST' },
+    });
     expect(pre.statusCode).toBe(204);
   });
 
@@ -270,10 +413,15 @@ describe('HTTP behaviour', () => {
 
 describe('rate limiting', () => {
   it('answers 429 past the configured budget, never on probes', async () => {
-    const limited = await fixtureApp({ RATE_LIMIT_ENABLED: 'true', RATE_LIMIT_MAX: '3', RATE_LIMIT_WINDOW_MS: '60000' });
+    const limited = await fixtureApp({
+      RATE_LIMIT_ENABLED: 'true',
+      RATE_LIMIT_MAX: '3',
+      RATE_LIMIT_WINDOW_MS: '60000',
+    });
     try {
       const codes = [];
-      for (let i = 0; i < 5; i++) codes.push((await limited.app.server.inject({ url: '/api/3/action/package_list' })).statusCode);
+      for (let i = 0; i < 5; i++)
+        codes.push((await limited.app.server.inject({ url: '/api/3/action/package_list' })).statusCode);
       expect(codes).toEqual([200, 200, 200, 429, 429]);
       expect((await limited.app.server.inject({ url: '/healthz' })).statusCode).toBe(200);
     } finally {

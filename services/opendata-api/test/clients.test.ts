@@ -27,7 +27,11 @@ describe('real clients', () => {
     }
     // spawnSync would block the event loop that serves the requests: run the client asynchronously.
     const { spawn } = await import('node:child_process');
-    const child = spawn('python3', [resolve(import.meta.dirname, 'fixtures/ckanapi_client.py'), url, LIGHTING]);
+    const child = spawn('python3', [
+      resolve(import.meta.dirname, 'fixtures/ckanapi_client.py'),
+      url,
+      LIGHTING,
+    ]);
     let out = '';
     let err = '';
     child.stdout.on('data', (b: Buffer) => (out += b.toString()));
@@ -36,7 +40,11 @@ describe('real clients', () => {
     expect(code, err).toBe(0);
     const res = JSON.parse(out);
     expect(res.package_list).toEqual([LIGHTING, 'viabilite-hivernale-test']);
-    expect(res.package_show).toEqual({ name: LIGHTING, license_id: 'etalab-2.0', formats: ['CSV', 'GeoJSON', 'JSON'] });
+    expect(res.package_show).toEqual({
+      name: LIGHTING,
+      license_id: 'etalab-2.0',
+      formats: ['CSV', 'GeoJSON', 'JSON'],
+    });
     expect(res.datastore_search.total).toBe(48);
     expect(res.datastore_search.records).toHaveLength(3);
     expect(res.datastore_search.records[0].commune).toBe('21231');

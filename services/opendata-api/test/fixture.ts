@@ -18,7 +18,12 @@ export async function fixtureStore(): Promise<{ dir: string; cleanup: () => Prom
   await w.writeRelease({ ...exampleRelease(day, 48), publishedAt: new Date('2026-11-28T10:00:00Z') });
   await w.writeRelease({
     ...exampleRelease(day, 24, WINTER),
-    metadata: { ...EXAMPLE_METADATA, title: { fr: 'Viabilité hivernale (test)', en: 'Winter service (test)' }, keywords: { fr: ['hiver', 'salage'], en: ['winter', 'salting'] }, themes: ['TRAN'] },
+    metadata: {
+      ...EXAMPLE_METADATA,
+      title: { fr: 'Viabilité hivernale (test)', en: 'Winter service (test)' },
+      keywords: { fr: ['hiver', 'salage'], en: ['winter', 'salting'] },
+      themes: ['TRAN'],
+    },
     publishedAt: new Date('2026-11-28T11:00:00Z'),
   });
   await w.updateRegister('privacy-budget', { entries: [] });
@@ -26,11 +31,15 @@ export async function fixtureStore(): Promise<{ dir: string; cleanup: () => Prom
 }
 
 /** Builds the app over a fixture store. */
-export async function fixtureApp(overrides: Parameters<typeof testConfig>[0] = {}): Promise<{ app: OpendataApiApp; dir: string; cleanup: () => Promise<void> }> {
+export async function fixtureApp(
+  overrides: Parameters<typeof testConfig>[0] = {},
+): Promise<{ app: OpendataApiApp; dir: string; cleanup: () => Promise<void> }> {
   const store = await fixtureStore();
   // PUBLIC_BASE_URL '' means: derive links from the request (a listening server on a random port).
   const { PUBLIC_BASE_URL = 'https://data.example.test', ...rest } = overrides;
-  const app = await buildApp(testConfig({ OPENDATA_DIR: store.dir, ...(PUBLIC_BASE_URL ? { PUBLIC_BASE_URL } : {}), ...rest }));
+  const app = await buildApp(
+    testConfig({ OPENDATA_DIR: store.dir, ...(PUBLIC_BASE_URL ? { PUBLIC_BASE_URL } : {}), ...rest }),
+  );
   return {
     app,
     dir: store.dir,

@@ -7,13 +7,27 @@ const input = exampleRows(new Date('2026-01-01T00:00:00Z'), 30);
 const rows = parseTypedCsv(
   toCsv(
     schema.fields.map((f) => f.name),
-    input.map((r) => schema.fields.map((f) => { const v = r[f.name]; return v instanceof Date ? v.toISOString().replace('.000Z', 'Z') : v === null || v === undefined ? '' : String(v); })),
+    input.map((r) =>
+      schema.fields.map((f) => {
+        const v = r[f.name];
+        return v instanceof Date
+          ? v.toISOString().replace('.000Z', 'Z')
+          : v === null || v === undefined
+            ? ''
+            : String(v);
+      }),
+    ),
   ),
   schema,
 );
 const fields = queryFields(schema);
 
-function naive(pred: ((i: number) => boolean) | undefined, key: (i: number) => number, offset: number, limit: number) {
+function naive(
+  pred: ((i: number) => boolean) | undefined,
+  key: (i: number) => number,
+  offset: number,
+  limit: number,
+) {
   const m = rows.map((_, i) => i).filter((i) => !pred || pred(i));
   m.sort((a, b) => key(a) - key(b) || a - b);
   return { indexes: m.slice(offset, offset + limit), total: m.length };
@@ -24,16 +38,32 @@ describe('runQuery', () => {
     const sort = parseSort('sort', 'energy_kwh desc', fields);
     const pred = (i: number) => rows[i]!.commune === '21231' || rows[i]!.status === 'zero';
     const key = (i: number) => (rows[i]!.energy_kwh === null ? Infinity : -(rows[i]!.energy_kwh as number));
-    for (const [offset, limit] of [[0, 10], [5, 7], [40, 100]] as const) {
-      expect(runQuery(rows, fields, { predicate: (r, i) => pred(i), sort, offset, limit, total: true })).toEqual(naive(pred, key, offset, limit));
+    for (const [offset, limit] of [
+      [0, 10],
+      [5, 7],
+      [40, 100],
+    ] as const) {
+      expect(
+        runQuery(rows, fields, { predicate: (r, i) => pred(i), sort, offset, limit, total: true }),
+      ).toEqual(naive(pred, key, offset, limit));
     }
-    expect(runQuery(rows, fields, { sort, offset: 3, limit: 5, total: true })).toEqual(naive(undefined, key, 3, 5));
+    expect(runQuery(rows, fields, { sort, offset: 3, limit: 5, total: true })).toEqual(
+      naive(undefined, key, 3, 5),
+    );
   });
 
   it('counts totals with and without a predicate, and pages in storage order', () => {
-    expect(runQuery(rows, fields, { offset: 0, limit: 2, total: true })).toEqual({ indexes: [0, 1], total: rows.length });
+    expect(runQuery(rows, fields, { offset: 0, limit: 2, total: true })).toEqual({
+      indexes: [0, 1],
+      total: rows.length,
+    });
     expect(runQuery(rows, fields, { offset: 0, limit: 2, total: false }).total).toBeUndefined();
-    const r = runQuery(rows, fields, { predicate: (row) => row.status === 'suppressed', offset: 0, limit: -1, total: true });
+    const r = runQuery(rows, fields, {
+      predicate: (row) => row.status === 'suppressed',
+      offset: 0,
+      limit: -1,
+      total: true,
+    });
     expect(r.indexes).toHaveLength(r.total!);
     expect(r.total).toBe(rows.filter((x) => x.status === 'suppressed').length);
   });

@@ -114,7 +114,8 @@ async function main(): Promise<void> {
                 first = performance.now();
                 cpu0 = process.cpuUsage();
               }
-              if (parse) for (const m of batch.messages) sink += (JSON.parse(m.value!.toString()) as object) ? 1 : 0;
+              if (parse)
+                for (const m of batch.messages) sink += (JSON.parse(m.value!.toString()) as object) ? 1 : 0;
               n += batch.messages.length;
               if (n >= values.length) {
                 last = performance.now();
@@ -211,7 +212,11 @@ async function main(): Promise<void> {
         lampsPerCommune: LAMPS_PER_COMMUNE,
         hours: HOURS,
       },
-      consumerSettings: { maxBytesPerPartition: 1_048_576, maxWaitTimeInMs: 250, partitionsConsumedConcurrently: 1 },
+      consumerSettings: {
+        maxBytesPerPartition: 1_048_576,
+        maxWaitTimeInMs: 250,
+        partitionsConsumedConcurrently: 1,
+      },
       rawConsume: {
         recordsPerSecond: Math.round(raw.rate),
         before: Math.round(rawBefore.rate),
@@ -254,13 +259,19 @@ async function main(): Promise<void> {
       `| windowed aggregation + Redis, records/s     | ${report.windowedAggregation.recordsPerSecond} |`,
     );
     console.log(`| ratio (target ≥ 0.50)                       | ${report.ratio.toFixed(2)} |`);
-    console.log(`| raw consume + JSON.parse, records/s         | ${report.rawConsumeWithJsonParse.recordsPerSecond} |`);
-    console.log(`| ratio vs consume + JSON.parse               | ${report.ratioVsFetchAndParse.toFixed(2)} |`);
+    console.log(
+      `| raw consume + JSON.parse, records/s         | ${report.rawConsumeWithJsonParse.recordsPerSecond} |`,
+    );
+    console.log(
+      `| ratio vs consume + JSON.parse               | ${report.ratioVsFetchAndParse.toFixed(2)} |`,
+    );
     console.log(
       `| CPU µs/record: raw / raw+parse / aggregation | ${report.rawConsume.cpuUsPerRecord} / ${report.rawConsumeWithJsonParse.cpuUsPerRecord} / ${report.windowedAggregation.cpuUsPerRecord} |`,
     );
     console.log(`| CPU ratio (raw / aggregation)               | ${report.cpuRatio.toFixed(2)} |`);
-    console.log(`| 1-min load average                          | ${report.machine.loadAverage[0]!.toFixed(2)} |`);
+    console.log(
+      `| 1-min load average                          | ${report.machine.loadAverage[0]!.toFixed(2)} |`,
+    );
     console.log(`| window close → result acked, p50 ms         | ${report.windowCloseToEmittedMs.p50} |`);
     console.log(`| window close → result acked, p99 ms         | ${report.windowCloseToEmittedMs.p99} |`);
     console.log(`| windows emitted (samples)                   | ${stats.emitted} (${lat.length}) |`);
@@ -269,7 +280,12 @@ async function main(): Promise<void> {
     console.log('\nwrote reports/bench-stream.json');
   } finally {
     await deleteTopics(Object.values(topics));
-    await deleteGroups([`${name}-raw1`, `${name}-raw2`, `${name}-raw3`, `${name}.${lightingCommuneHour.name}`]);
+    await deleteGroups([
+      `${name}-raw1`,
+      `${name}-raw2`,
+      `${name}-raw3`,
+      `${name}.${lightingCommuneHour.name}`,
+    ]);
     await deleteRedisKeys(redis, `${name}:`);
     await redis.quit();
   }

@@ -1,7 +1,15 @@
 import { createKafka } from '@ondijon/kafka';
 import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
 import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from '@ondijon/opendata';
-import { Counter, Gauge, buildProbeServer, createMetricsRegistry, metricName, type Logger, type Registry } from '@ondijon/service-kit';
+import {
+  Counter,
+  Gauge,
+  buildProbeServer,
+  createMetricsRegistry,
+  metricName,
+  type Logger,
+  type Registry,
+} from '@ondijon/service-kit';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { PublisherConfig } from './config';
 import { PublisherCore, type PublishOutcome } from './publisher';
@@ -41,13 +49,38 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   const { log } = deps;
   const registry = deps.registry ?? createMetricsRegistry(SERVICE);
   const policy = deps.policy ?? loadPolicy(config.POLICY_PATH ?? defaultPolicyPath());
-  const kafka = deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: `ondijon-${SERVICE}`, logger: log });
+  const kafka =
+    deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: `ondijon-${SERVICE}`, logger: log });
 
-  const records = new Counter({ name: metricName(SERVICE, 'records_total'), help: 'Aggregate records consumed, by outcome.', labelNames: ['topic', 'outcome'], registers: [registry] });
-  const releases = new Counter({ name: metricName(SERVICE, 'releases_total'), help: 'Release attempts, by dataset and outcome.', labelNames: ['dataset', 'outcome'], registers: [registry] });
-  const blocked = new Counter({ name: metricName(SERVICE, 'releases_blocked_total'), help: 'Releases blocked by the pre-release check or the budget.', labelNames: ['dataset', 'code'], registers: [registry] });
-  const budget = new Gauge({ name: metricName(SERVICE, 'privacy_budget_spent_epsilon'), help: 'ε spent for the latest released day, per dataset.', labelNames: ['dataset'], registers: [registry] });
-  const staged = new Gauge({ name: metricName(SERVICE, 'staged_aggregates'), help: 'Aggregates held in the staging area.', registers: [registry] });
+  const records = new Counter({
+    name: metricName(SERVICE, 'records_total'),
+    help: 'Aggregate records consumed, by outcome.',
+    labelNames: ['topic', 'outcome'],
+    registers: [registry],
+  });
+  const releases = new Counter({
+    name: metricName(SERVICE, 'releases_total'),
+    help: 'Release attempts, by dataset and outcome.',
+    labelNames: ['dataset', 'outcome'],
+    registers: [registry],
+  });
+  const blocked = new Counter({
+    name: metricName(SERVICE, 'releases_blocked_total'),
+    help: 'Releases blocked by the pre-release check or the budget.',
+    labelNames: ['dataset', 'code'],
+    registers: [registry],
+  });
+  const budget = new Gauge({
+    name: metricName(SERVICE, 'privacy_budget_spent_epsilon'),
+    help: 'ε spent for the latest released day, per dataset.',
+    labelNames: ['dataset'],
+    registers: [registry],
+  });
+  const staged = new Gauge({
+    name: metricName(SERVICE, 'staged_aggregates'),
+    help: 'Aggregates held in the staging area.',
+    registers: [registry],
+  });
 
   const staging = new Staging(config.PUBLISHER_STATE_DIR);
   // Next offset to process per `topic:partition`, for the caught-up test of the event-time trigger.
@@ -62,7 +95,11 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       let pos = positions.get(`${topic}:${o.partition}`);
       if (pos === undefined) {
         // Not consumed by this process yet: what the group committed before counts.
-        committed ??= new Map((await admin.fetchOffsets({ groupId: config.PUBLISHER_GROUP_ID, topics: [topic] }))[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? []);
+        committed ??= new Map(
+          (
+            await admin.fetchOffsets({ groupId: config.PUBLISHER_GROUP_ID, topics: [topic] })
+          )[0]?.partitions.map((p) => [p.partition, BigInt(p.offset)]) ?? [],
+        );
         pos = committed.get(o.partition) ?? -1n;
       }
       if (pos < high) return false;
@@ -111,7 +148,13 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   });
   probes.post('/publish-now', async (req) => {
     const q = (req.query ?? {}) as { dataset?: string; day?: string };
-    return { outcomes: await core.publishDue({ onDemand: true, ...(q.dataset ? { datasetId: q.dataset } : {}), ...(q.day ? { day: q.day } : {}) }) };
+    return {
+      outcomes: await core.publishDue({
+        onDemand: true,
+        ...(q.dataset ? { datasetId: q.dataset } : {}),
+        ...(q.day ? { day: q.day } : {}),
+      }),
+    };
   });
 
   const runDue = async () => {
@@ -153,7 +196,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await admin.connect();
       consumer = kafka.consumer({ groupId: config.PUBLISHER_GROUP_ID, allowAutoTopicCreation: false });
       await consumer.connect();
-      for (const topic of core.topics) await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
+      for (const topic of core.topics)
+        await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
       const c = consumer;
       await c.run({
         autoCommit: false,
@@ -169,7 +213,9 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
           if (last === undefined) return;
           // Offsets are committed only once what they cover is durably staged: a crash replays the rest.
           await core.flush();
-          await c.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() }]);
+          await c.commitOffsets([
+            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+          ]);
           payload.resolveOffset(last);
           positions.set(`${batch.topic}:${batch.partition}`, BigInt(last) + 1n);
           await payload.heartbeat();
@@ -178,7 +224,10 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
         },
       });
       consuming = true;
-      const every = config.PUBLISHER_TRIGGER === 'interval' ? config.PUBLISHER_RELEASE_INTERVAL_MS : config.PUBLISHER_TICK_MS;
+      const every =
+        config.PUBLISHER_TRIGGER === 'interval'
+          ? config.PUBLISHER_RELEASE_INTERVAL_MS
+          : config.PUBLISHER_TICK_MS;
       if (config.PUBLISHER_TRIGGER !== 'manual') timer = setInterval(() => void runDue(), every);
       kick();
       log.info({ port, topics: core.topics, trigger: config.PUBLISHER_TRIGGER }, 'publisher started');

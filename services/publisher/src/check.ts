@@ -1,12 +1,27 @@
 import { OnDijonError, isOnDijonError, sensitivityRank } from '@ondijon/contracts';
-import { type DatasetPolicy, type PrivacyBudgetLedger, coarseningFailures, effectiveCoarsening, findRecoverableCells } from '@ondijon/governance';
+import {
+  type DatasetPolicy,
+  type PrivacyBudgetLedger,
+  coarseningFailures,
+  effectiveCoarsening,
+  findRecoverableCells,
+} from '@ondijon/governance';
 import type { DatasetSpec } from './datasets';
 import { primaryFailures, suppressionTable, type BuiltRelease, type PreviousRelease } from './release';
 import { marginGroups } from './table';
 
 /** One failed rule of the pre-release check (cell ids only, never values). */
 export interface CheckFailure {
-  rule: 'threshold-or-dominance' | 'margin-recovery' | 'stability' | 're-noised' | 'sensitivity' | 'pseudonym' | 'budget' | 'coarsening' | 'status';
+  rule:
+    | 'threshold-or-dominance'
+    | 'margin-recovery'
+    | 'stability'
+    | 're-noised'
+    | 'sensitivity'
+    | 'pseudonym'
+    | 'budget'
+    | 'coarsening'
+    | 'status';
   cells?: string[];
   detail?: string;
 }
@@ -38,17 +53,29 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
 
   // 1. No published cell below a threshold or dominated.
   const bad = [...release.cells.values()]
-    .filter((c) => c.kind !== 'missing' && release.status.get(c.id) !== 'suppressed' && primaryFailures(c, rules, spec).length > 0)
+    .filter(
+      (c) =>
+        c.kind !== 'missing' &&
+        release.status.get(c.id) !== 'suppressed' &&
+        primaryFailures(c, rules, spec).length > 0,
+    )
     .map((c) => c.id);
   if (bad.length) failures.push({ rule: 'threshold-or-dominance', cells: take(bad) });
 
   // 2. Suppressed rows and missing rows carry no value; statuses agree with values.
-  const leaking = release.rows.filter((r) => (r.status === 'suppressed' || r.status === 'missing') && spec.columns.some((c) => r[c.column] !== null && r[c.column] !== undefined));
-  if (leaking.length) failures.push({ rule: 'status', detail: `${leaking.length} suppressed or missing rows carry values` });
+  const leaking = release.rows.filter(
+    (r) =>
+      (r.status === 'suppressed' || r.status === 'missing') &&
+      spec.columns.some((c) => r[c.column] !== null && r[c.column] !== undefined),
+  );
+  if (leaking.length)
+    failures.push({ rule: 'status', detail: `${leaking.length} suppressed or missing rows carry values` });
 
   // 3. Margins, alone or with the earlier releases of the day, determine no suppressed value.
   const table = suppressionTable(release.cells, release.status, release.groups);
-  const previousTables = ctx.previous.map((p) => suppressionTable(p.table.cells, p.table.status, marginGroups(p.table.cells.values(), release.day)));
+  const previousTables = ctx.previous.map((p) =>
+    suppressionTable(p.table.cells, p.table.status, marginGroups(p.table.cells.values(), release.day)),
+  );
   const recoverable = findRecoverableCells([...previousTables, table]);
   if (recoverable.length) failures.push({ rule: 'margin-recovery', cells: take(recoverable) });
 
@@ -61,7 +88,13 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
       if (s === 'suppressed' && now !== 'suppressed') unstable.push(id);
       const before = p.table.cells.get(id)!;
       const cell = release.cells.get(id);
-      if (s === 'noised' && now === 'noised' && cell && before.kind === 'base' && cell.revision === before.revision) {
+      if (
+        s === 'noised' &&
+        now === 'noised' &&
+        cell &&
+        before.kind === 'base' &&
+        cell.revision === before.revision
+      ) {
         for (const f of rules.noise?.fields ?? []) if (cell.values[f] !== before.values[f]) renoised.push(id);
       }
     }
@@ -70,14 +103,24 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
   if (renoised.length) failures.push({ rule: 're-noised', cells: take(renoised) });
 
   // 5. Nothing personal: inputs at most S2 (S3/S4 never reach open data), no S3/S4 field, no pseudonym.
-  if (sensitivityRank(release.maxInputSensitivity) >= 3) failures.push({ rule: 'sensitivity', detail: `input class ${release.maxInputSensitivity}` });
+  if (sensitivityRank(release.maxInputSensitivity) >= 3)
+    failures.push({ rule: 'sensitivity', detail: `input class ${release.maxInputSensitivity}` });
   const columns = release.tableSchema.fields.map((f) => f.name);
-  const forbidden = columns.filter((c) => ctx.forbiddenFields.has(c) || [...ctx.forbiddenFields].some((f) => snake(f) === c));
+  const forbidden = columns.filter(
+    (c) => ctx.forbiddenFields.has(c) || [...ctx.forbiddenFields].some((f) => snake(f) === c),
+  );
   if (forbidden.length) failures.push({ rule: 'sensitivity', detail: `columns ${forbidden.join(', ')}` });
   const marker = `${ctx.pseudonymPrefix}:`;
-  const pseudonyms = release.rows.filter((r) => Object.values(r).some((v) => typeof v === 'string' && v.includes(marker)));
-  const inNotes = JSON.stringify(release.notes).includes(marker) || JSON.stringify(release.metadata).includes(marker);
-  if (pseudonyms.length || inNotes) failures.push({ rule: 'pseudonym', detail: `${pseudonyms.length} rows${inNotes ? ' and the notes' : ''}` });
+  const pseudonyms = release.rows.filter((r) =>
+    Object.values(r).some((v) => typeof v === 'string' && v.includes(marker)),
+  );
+  const inNotes =
+    JSON.stringify(release.notes).includes(marker) || JSON.stringify(release.metadata).includes(marker);
+  if (pseudonyms.length || inNotes)
+    failures.push({
+      rule: 'pseudonym',
+      detail: `${pseudonyms.length} rows${inNotes ? ' and the notes' : ''}`,
+    });
 
   // 6. Budget.
   if (rules.noise) {
@@ -92,14 +135,23 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
   // 7. Coarsening: bins and publication delay.
   const rule = effectiveCoarsening(rules.coarsening, rules.personDerived);
   const applied = { ...rule, publishDelayHours: ctx.publishDelayOverrideHours ?? rule.publishDelayHours };
-  const early = [...release.cells.values()].filter((c) => c.kind !== 'missing' && coarseningFailures(c.windowStart, c.windowEnd, ctx.now, applied).length > 0).map((c) => c.id);
+  const early = [...release.cells.values()]
+    .filter(
+      (c) =>
+        c.kind !== 'missing' && coarseningFailures(c.windowStart, c.windowEnd, ctx.now, applied).length > 0,
+    )
+    .map((c) => c.id);
   if (early.length) failures.push({ rule: 'coarsening', cells: take(early) });
   return failures;
 }
 
 /** The error for a blocked release. */
 export function releaseBlocked(datasetId: string, day: string, failures: CheckFailure[]): OnDijonError {
-  return new OnDijonError('ONDIJON_RELEASE_BLOCKED', `pre-release check failed for ${datasetId} ${day}: ${failures.map((f) => f.rule).join(', ')}`, {
-    details: { datasetId, day, failures },
-  });
+  return new OnDijonError(
+    'ONDIJON_RELEASE_BLOCKED',
+    `pre-release check failed for ${datasetId} ${day}: ${failures.map((f) => f.rule).join(', ')}`,
+    {
+      details: { datasetId, day, failures },
+    },
+  );
 }

@@ -19,7 +19,10 @@ const topicMap = z
   .optional()
   .transform((s, ctx) => {
     const out: Record<string, string> = {};
-    for (const part of (s ?? '').split(',').map((p) => p.trim()).filter(Boolean)) {
+    for (const part of (s ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .filter(Boolean)) {
       const [k, v] = part.split('=').map((x) => x.trim());
       if (!k || !v) ctx.addIssue({ code: 'custom', message: `expected dataset=topic, got "${part}"` });
       else out[k] = v;
@@ -57,7 +60,14 @@ export const PublisherEnv = z.object({
   PUBLISHER_DATASETS: z
     .string()
     .optional()
-    .transform((s) => (s ? s.split(',').map((x) => x.trim()).filter(Boolean) : undefined)),
+    .transform((s) =>
+      s
+        ? s
+            .split(',')
+            .map((x) => x.trim())
+            .filter(Boolean)
+        : undefined,
+    ),
   /** Read a new consumer group's topics from the beginning (aggregates are kept 400 days). */
   PUBLISHER_FROM_BEGINNING: z.stringbool().default(true),
   /** Fault tests only: SIGKILL the process at this step of a release write. */

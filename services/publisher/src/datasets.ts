@@ -48,7 +48,8 @@ export interface DatasetSpec {
 export const METROPOLE_ID = '242100410';
 
 const contact = { name: 'Dijon Métropole — open data', email: 'opendata@metropole-dijon.fr' } as const;
-const provenance = (topic: string) => `ingest → processors → ${topic} → publisher (anonymisation gate, policy rules) → store`;
+const provenance = (topic: string) =>
+  `ingest → processors → ${topic} → publisher (anonymisation gate, policy rules) → store`;
 
 function resolutionOf(start: Date, end: Date): Resolution {
   const ms = end.getTime() - start.getTime();
@@ -80,14 +81,64 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     expectedCommunes: true,
     baseResolutions: ['PT1H'],
     columns: [
-      { field: 'energyKwh', column: 'energy_kwh', type: 'number', title: 'Énergie consommée (kWh)', unit: 'kWh', ...sum },
-      { field: 'burningHours', column: 'burning_hours', type: 'number', title: 'Heures de fonctionnement des luminaires', unit: 'h', ...sum },
-      { field: 'luminairesReporting', column: 'luminaires_reporting', type: 'integer', title: 'Luminaires ayant émis', ...spatialOnly },
-      { field: 'cabinetsReporting', column: 'cabinets_reporting', type: 'integer', title: 'Armoires ayant émis', ...spatialOnly },
-      { field: 'faultsLamp', column: 'faults_lamp', type: 'integer', title: 'Pannes de lampe signalées', ...sum },
-      { field: 'faultsDriver', column: 'faults_driver', type: 'integer', title: "Pannes d'alimentation signalées", ...sum },
-      { field: 'faultsCommunication', column: 'faults_communication', type: 'integer', title: 'Pannes de communication signalées', ...sum },
-      { field: 'dimmedShare', column: 'dimmed_share', type: 'number', title: 'Part du temps en abaissement (0–1)', ...neither },
+      {
+        field: 'energyKwh',
+        column: 'energy_kwh',
+        type: 'number',
+        title: 'Énergie consommée (kWh)',
+        unit: 'kWh',
+        ...sum,
+      },
+      {
+        field: 'burningHours',
+        column: 'burning_hours',
+        type: 'number',
+        title: 'Heures de fonctionnement des luminaires',
+        unit: 'h',
+        ...sum,
+      },
+      {
+        field: 'luminairesReporting',
+        column: 'luminaires_reporting',
+        type: 'integer',
+        title: 'Luminaires ayant émis',
+        ...spatialOnly,
+      },
+      {
+        field: 'cabinetsReporting',
+        column: 'cabinets_reporting',
+        type: 'integer',
+        title: 'Armoires ayant émis',
+        ...spatialOnly,
+      },
+      {
+        field: 'faultsLamp',
+        column: 'faults_lamp',
+        type: 'integer',
+        title: 'Pannes de lampe signalées',
+        ...sum,
+      },
+      {
+        field: 'faultsDriver',
+        column: 'faults_driver',
+        type: 'integer',
+        title: "Pannes d'alimentation signalées",
+        ...sum,
+      },
+      {
+        field: 'faultsCommunication',
+        column: 'faults_communication',
+        type: 'integer',
+        title: 'Pannes de communication signalées',
+        ...sum,
+      },
+      {
+        field: 'dimmedShare',
+        column: 'dimmed_share',
+        type: 'number',
+        title: 'Part du temps en abaissement (0–1)',
+        ...neither,
+      },
     ],
     metadata: {
       title: { fr: 'Éclairage public par commune et par heure', en: 'Street lighting per commune and hour' },
@@ -95,7 +146,10 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
         fr: "Énergie consommée, heures de fonctionnement et pannes de l'éclairage public, par commune et par heure, avec les totaux journaliers et métropolitains.",
         en: 'Street lighting energy, burning hours and faults per commune and hour, with daily and Métropole totals.',
       },
-      keywords: { fr: ['éclairage public', 'énergie', 'sobriété'], en: ['street lighting', 'energy', 'sobriety'] },
+      keywords: {
+        fr: ['éclairage public', 'énergie', 'sobriété'],
+        en: ['street lighting', 'energy', 'sobriety'],
+      },
       themes: ['ENER', 'GOVE'],
       accrualPeriodicity: 'DAILY',
       temporalResolution: 'PT1H',
@@ -112,12 +166,35 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     baseResolutions: ['PT15M', 'PT1H'],
     columns: [
       { field: 'intensity', column: 'intensity', type: 'integer', title: 'Véhicules comptés', ...sum },
-      { field: 'detectorsReporting', column: 'detectors_reporting', type: 'integer', title: 'Boucles ayant émis', ...spatialOnly },
-      { field: 'occupancyPct', column: 'occupancy_pct', type: 'number', title: "Taux d'occupation moyen (%)", unit: '%', ...neither },
-      { field: 'averageVehicleSpeedKmh', column: 'average_speed_kmh', type: 'number', title: 'Vitesse moyenne (km/h)', unit: 'km/h', ...neither },
+      {
+        field: 'detectorsReporting',
+        column: 'detectors_reporting',
+        type: 'integer',
+        title: 'Boucles ayant émis',
+        ...spatialOnly,
+      },
+      {
+        field: 'occupancyPct',
+        column: 'occupancy_pct',
+        type: 'number',
+        title: "Taux d'occupation moyen (%)",
+        unit: '%',
+        ...neither,
+      },
+      {
+        field: 'averageVehicleSpeedKmh',
+        column: 'average_speed_kmh',
+        type: 'number',
+        title: 'Vitesse moyenne (km/h)',
+        unit: 'km/h',
+        ...neither,
+      },
     ],
     metadata: {
-      title: { fr: "Comptages routiers (débit, taux d'occupation, vitesse moyenne)", en: 'Traffic counts (flow, occupancy, mean speed)' },
+      title: {
+        fr: "Comptages routiers (débit, taux d'occupation, vitesse moyenne)",
+        en: 'Traffic counts (flow, occupancy, mean speed)',
+      },
       description: {
         fr: 'Débit, taux d’occupation et vitesse moyenne par carrefour et par commune, au quart d’heure et à l’heure (modèle FIWARE TrafficFlowObserved).',
         en: 'Flow, occupancy and mean speed per intersection and commune, per 15 minutes and hour (FIWARE TrafficFlowObserved).',
@@ -138,10 +215,29 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     expectedCommunes: false,
     baseResolutions: ['PT1H'],
     columns: [
-      { field: 'controllersReporting', column: 'controllers_reporting', type: 'integer', title: 'Contrôleurs ayant émis', ...spatialOnly },
+      {
+        field: 'controllersReporting',
+        column: 'controllers_reporting',
+        type: 'integer',
+        title: 'Contrôleurs ayant émis',
+        ...spatialOnly,
+      },
       { field: 'faultReports', column: 'fault_reports', type: 'integer', title: 'Défauts signalés', ...sum },
-      { field: 'lampFailureReports', column: 'lamp_failure_reports', type: 'integer', title: 'Lampes de feux en panne signalées', ...sum },
-      { field: 'degradedSeconds', column: 'degraded_seconds', type: 'number', title: 'Durée en mode dégradé (s)', unit: 's', ...sum },
+      {
+        field: 'lampFailureReports',
+        column: 'lamp_failure_reports',
+        type: 'integer',
+        title: 'Lampes de feux en panne signalées',
+        ...sum,
+      },
+      {
+        field: 'degradedSeconds',
+        column: 'degraded_seconds',
+        type: 'number',
+        title: 'Durée en mode dégradé (s)',
+        unit: 's',
+        ...sum,
+      },
     ],
     metadata: {
       title: { fr: 'État des carrefours à feux', en: 'Traffic signal status' },
@@ -149,7 +245,10 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
         fr: 'Défauts signalés et durée de fonctionnement dégradé des carrefours à feux, par carrefour et par commune, à l’heure.',
         en: 'Reported faults and degraded operation time of traffic signals, per intersection and commune, hourly.',
       },
-      keywords: { fr: ['feux tricolores', 'carrefours', 'maintenance'], en: ['traffic signals', 'intersections', 'maintenance'] },
+      keywords: {
+        fr: ['feux tricolores', 'carrefours', 'maintenance'],
+        en: ['traffic signals', 'intersections', 'maintenance'],
+      },
       themes: ['TRAN'],
       accrualPeriodicity: 'DAILY',
       temporalResolution: 'PT1H',
@@ -166,23 +265,83 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     baseResolutions: ['P1D'],
     columns: [
       { field: 'saltKg', column: 'salt_kg', type: 'number', title: 'Sel épandu (kg)', unit: 'kg', ...sum },
-      { field: 'kmSalting', column: 'km_salting', type: 'number', title: 'Kilomètres salés', unit: 'km', ...sum },
-      { field: 'kmPloughing', column: 'km_ploughing', type: 'number', title: 'Kilomètres raclés', unit: 'km', ...sum },
-      { field: 'kmSweeping', column: 'km_sweeping', type: 'number', title: 'Kilomètres balayés', unit: 'km', ...sum },
-      { field: 'kmPatrol', column: 'km_patrol', type: 'number', title: 'Kilomètres de patrouille', unit: 'km', ...sum },
+      {
+        field: 'kmSalting',
+        column: 'km_salting',
+        type: 'number',
+        title: 'Kilomètres salés',
+        unit: 'km',
+        ...sum,
+      },
+      {
+        field: 'kmPloughing',
+        column: 'km_ploughing',
+        type: 'number',
+        title: 'Kilomètres raclés',
+        unit: 'km',
+        ...sum,
+      },
+      {
+        field: 'kmSweeping',
+        column: 'km_sweeping',
+        type: 'number',
+        title: 'Kilomètres balayés',
+        unit: 'km',
+        ...sum,
+      },
+      {
+        field: 'kmPatrol',
+        column: 'km_patrol',
+        type: 'number',
+        title: 'Kilomètres de patrouille',
+        unit: 'km',
+        ...sum,
+      },
       // Summed over communes from the noised commune values (post-processing): a vehicle active in two communes counts twice.
-      { field: 'vehiclesActive', column: 'vehicles_active', type: 'integer', title: 'Véhicules actifs (bruité)', ...sum },
-      { field: 'surfaceTempMinC', column: 'surface_temp_min_c', type: 'number', title: 'Température de chaussée minimale (°C)', unit: 'Cel', ...neither },
-      { field: 'surfaceTempMeanC', column: 'surface_temp_mean_c', type: 'number', title: 'Température de chaussée moyenne (°C)', unit: 'Cel', ...neither },
-      { field: 'stationsReporting', column: 'stations_reporting', type: 'integer', title: 'Stations météo routières ayant émis', ...sum },
+      {
+        field: 'vehiclesActive',
+        column: 'vehicles_active',
+        type: 'integer',
+        title: 'Véhicules actifs (bruité)',
+        ...sum,
+      },
+      {
+        field: 'surfaceTempMinC',
+        column: 'surface_temp_min_c',
+        type: 'number',
+        title: 'Température de chaussée minimale (°C)',
+        unit: 'Cel',
+        ...neither,
+      },
+      {
+        field: 'surfaceTempMeanC',
+        column: 'surface_temp_mean_c',
+        type: 'number',
+        title: 'Température de chaussée moyenne (°C)',
+        unit: 'Cel',
+        ...neither,
+      },
+      {
+        field: 'stationsReporting',
+        column: 'stations_reporting',
+        type: 'integer',
+        title: 'Stations météo routières ayant émis',
+        ...sum,
+      },
     ],
     metadata: {
-      title: { fr: 'Viabilité hivernale par commune et par jour', en: 'Winter road service per commune and day' },
+      title: {
+        fr: 'Viabilité hivernale par commune et par jour',
+        en: 'Winter road service per commune and day',
+      },
       description: {
         fr: 'Sel épandu, kilomètres traités et températures de chaussée par commune et par jour. Données issues de véhicules conduits par des agents : seuils, règle de dominance et bruit (Laplace discret) appliqués.',
         en: 'Salt spread, kilometres treated and road surface temperatures per commune and day. Derived from vehicles driven by agents: thresholds, dominance rule and discrete-Laplace noise applied.',
       },
-      keywords: { fr: ['viabilité hivernale', 'salage', 'déneigement'], en: ['winter service', 'salting', 'snow ploughing'] },
+      keywords: {
+        fr: ['viabilité hivernale', 'salage', 'déneigement'],
+        en: ['winter service', 'salting', 'snow ploughing'],
+      },
       themes: ['TRAN', 'ENVI'],
       accrualPeriodicity: 'DAILY',
       temporalResolution: 'P1D',

@@ -9,7 +9,10 @@ runMain(async () => {
   const killAt = config.PUBLISHER_TEST_KILL_AT_STEP;
   if (killAt) log.warn({ step: killAt }, 'fault test: the process kills itself at this release step');
   if (config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS !== undefined) {
-    log.warn({ hours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS }, 'publication delay overridden: tests and demos only');
+    log.warn(
+      { hours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS },
+      'publication delay overridden: tests and demos only',
+    );
   }
   const app = buildApp(config, {
     log,

@@ -1,5 +1,14 @@
 import { OnDijonError, TOPICS, isOnDijonError, type TopicName, type Sensitivity } from '@ondijon/contracts';
-import { type NoiseKey, type NoiseMemory, type Policy, PrivacyBudgetLedger, type Rng, type BudgetEntry, datasetPolicy, effectiveCoarsening } from '@ondijon/governance';
+import {
+  type NoiseKey,
+  type NoiseMemory,
+  type Policy,
+  PrivacyBudgetLedger,
+  type Rng,
+  type BudgetEntry,
+  datasetPolicy,
+  effectiveCoarsening,
+} from '@ondijon/governance';
 import type { StoreReader, StoreWriter, ReleaseInfo } from '@ondijon/opendata';
 import type { Logger } from '@ondijon/service-kit';
 import type { z } from 'zod';
@@ -15,7 +24,14 @@ export type ReleaseTrigger = 'event-time' | 'interval' | 'manual';
 
 /** Outcome of one release attempt. */
 export type PublishOutcome =
-  | { datasetId: string; day: string; outcome: 'released'; releaseId: string; sequence: number; reused: boolean }
+  | {
+      datasetId: string;
+      day: string;
+      outcome: 'released';
+      releaseId: string;
+      sequence: number;
+      reused: boolean;
+    }
   | { datasetId: string; day: string; outcome: 'unchanged' | 'not-due' }
   | { datasetId: string; day: string; outcome: 'blocked'; code: string; message: string };
 
@@ -69,7 +85,10 @@ class ListedNoiseMemory implements NoiseMemory {
 export class PublisherCore {
   readonly #d: PublisherCoreDeps;
   readonly #byTopic = new Map<string, { spec: DatasetSpec; schema: z.ZodType; sourceTopic: string }>();
-  readonly #notesCache = new Map<string, { epsilon: number; period?: string | undefined; releaseId: string; publishedAt: string }>();
+  readonly #notesCache = new Map<
+    string,
+    { epsilon: number; period?: string | undefined; releaseId: string; publishedAt: string }
+  >();
   readonly #forbidden: Set<string>;
   #chain: Promise<unknown> = Promise.resolve();
 
@@ -79,16 +98,27 @@ export class PublisherCore {
     const ids = deps.datasets ?? Object.keys(deps.policy.datasets).filter((id) => id in DATASET_SPECS);
     for (const id of ids) {
       const spec = DATASET_SPECS[id];
-      if (!spec) throw new OnDijonError('ONDIJON_CONFIG_INVALID', `no release layout for dataset ${id}`, { details: { datasetId: id } });
+      if (!spec)
+        throw new OnDijonError('ONDIJON_CONFIG_INVALID', `no release layout for dataset ${id}`, {
+          details: { datasetId: id },
+        });
       const rules = datasetPolicy(deps.policy, id);
-      const registered = Object.hasOwn(TOPICS, rules.sourceTopic) ? TOPICS[rules.sourceTopic as TopicName] : undefined;
-      if (!registered || registered.area !== 'agg') throw new OnDijonError('ONDIJON_POLICY_INVALID', `dataset ${id}: ${rules.sourceTopic} is not an aggregate topic`, { details: { datasetId: id } });
+      const registered = Object.hasOwn(TOPICS, rules.sourceTopic)
+        ? TOPICS[rules.sourceTopic as TopicName]
+        : undefined;
+      if (!registered || registered.area !== 'agg')
+        throw new OnDijonError(
+          'ONDIJON_POLICY_INVALID',
+          `dataset ${id}: ${rules.sourceTopic} is not an aggregate topic`,
+          { details: { datasetId: id } },
+        );
       const topic = deps.topicOverrides?.[id] ?? rules.sourceTopic;
       this.#byTopic.set(topic, { spec, schema: registered.schema, sourceTopic: rules.sourceTopic });
     }
     this.#forbidden = new Set();
     for (const fam of Object.values(deps.policy.families)) {
-      for (const [name, fp] of Object.entries(fam.fields)) if (fp.class === 'S3' || fp.class === 'S4') this.#forbidden.add(name);
+      for (const [name, fp] of Object.entries(fam.fields))
+        if (fp.class === 'S3' || fp.class === 'S4') this.#forbidden.add(name);
     }
   }
 
@@ -119,8 +149,18 @@ export class PublisherCore {
       this.#d.observer?.record(topic, 'invalid');
       return 'invalid';
     }
-    const env = parsed.data as { sensitivity: Sensitivity; policyrevision: string; data: StagedAggregate['data'] & { key: string } };
-    const agg: StagedAggregate = { key: env.data.key, topic: entry.sourceTopic, sensitivity: env.sensitivity, policyRevision: env.policyrevision, data: env.data };
+    const env = parsed.data as {
+      sensitivity: Sensitivity;
+      policyrevision: string;
+      data: StagedAggregate['data'] & { key: string };
+    };
+    const agg: StagedAggregate = {
+      key: env.data.key,
+      topic: entry.sourceTopic,
+      sensitivity: env.sensitivity,
+      policyRevision: env.policyrevision,
+      data: env.data,
+    };
     const outcome = this.#d.staging.stage(entry.spec.id, parisDay(new Date(env.data.windowStart)), agg);
     this.#d.observer?.record(topic, outcome);
     return outcome;
@@ -144,7 +184,9 @@ export class PublisherCore {
    * event-time trigger, the dataset's watermark has passed the period's end. `onDemand` ignores the
    * trigger mode (never the delay); `filter` narrows to a dataset or day.
    */
-  publishDue(options: { onDemand?: boolean; datasetId?: string; day?: string } = {}): Promise<PublishOutcome[]> {
+  publishDue(
+    options: { onDemand?: boolean; datasetId?: string; day?: string } = {},
+  ): Promise<PublishOutcome[]> {
     return this.#serial(async () => {
       const out: PublishOutcome[] = [];
       const now = this.#now();
@@ -158,7 +200,8 @@ export class PublisherCore {
         const end = dayBounds(p.day).end;
         const waitsForEventTime = !options.onDemand && this.#d.trigger === 'event-time';
         const closed = async () =>
-          (this.#d.staging.watermark(p.datasetId)?.getTime() ?? 0) >= end.getTime() && ((await this.#d.caughtUp?.(topicOf.get(p.datasetId)!)) ?? true);
+          (this.#d.staging.watermark(p.datasetId)?.getTime() ?? 0) >= end.getTime() &&
+          ((await this.#d.caughtUp?.(topicOf.get(p.datasetId)!)) ?? true);
         if (now < this.publishableAt(p.datasetId, p.day) || (waitsForEventTime && !(await closed()))) {
           out.push({ datasetId: p.datasetId, day: p.day, outcome: 'not-due' });
           continue;
@@ -187,16 +230,31 @@ export class PublisherCore {
       let n = this.#notesCache.get(k);
       if (!n) {
         const notes = await this.#d.reader.releaseNotes(datasetId, r.releaseId);
-        n = { epsilon: notes.budget.epsilon, period: notes.budget.period, releaseId: r.releaseId, publishedAt: notes.publishedAt };
+        n = {
+          epsilon: notes.budget.epsilon,
+          period: notes.budget.period,
+          releaseId: r.releaseId,
+          publishedAt: notes.publishedAt,
+        };
         this.#notesCache.set(k, n);
       }
-      if (n.epsilon > 0 && n.period) entries.push({ datasetId, day: n.period, releaseId: n.releaseId, epsilon: n.epsilon, spentAt: n.publishedAt });
+      if (n.epsilon > 0 && n.period)
+        entries.push({
+          datasetId,
+          day: n.period,
+          releaseId: n.releaseId,
+          epsilon: n.epsilon,
+          spentAt: n.publishedAt,
+        });
     }
     return entries;
   }
 
   /** Reads the earlier releases of a period back from the store. */
-  async previousReleases(spec: DatasetSpec, day: string): Promise<{ previous: PreviousRelease[]; lastFingerprint?: string; lastPolicy?: string }> {
+  async previousReleases(
+    spec: DatasetSpec,
+    day: string,
+  ): Promise<{ previous: PreviousRelease[]; lastFingerprint?: string; lastPolicy?: string }> {
     const start = iso(dayBounds(day).start);
     const previous: PreviousRelease[] = [];
     let lastFingerprint: string | undefined;
@@ -206,10 +264,15 @@ export class PublisherCore {
       const { rows } = await this.#d.reader.rows(spec.id, r.releaseId);
       previous.push({ releaseId: r.releaseId, table: tableFromRows(spec, day, rows) });
       const notes = await this.#d.reader.releaseNotes(spec.id, r.releaseId);
-      lastFingerprint = typeof notes.lineage.inputFingerprint === 'string' ? notes.lineage.inputFingerprint : undefined;
+      lastFingerprint =
+        typeof notes.lineage.inputFingerprint === 'string' ? notes.lineage.inputFingerprint : undefined;
       lastPolicy = notes.policyRevision;
     }
-    return { previous, ...(lastFingerprint ? { lastFingerprint } : {}), ...(lastPolicy ? { lastPolicy } : {}) };
+    return {
+      previous,
+      ...(lastFingerprint ? { lastFingerprint } : {}),
+      ...(lastPolicy ? { lastPolicy } : {}),
+    };
   }
 
   async #publishPeriod(datasetId: string, day: string, now: Date): Promise<PublishOutcome> {
@@ -227,7 +290,8 @@ export class PublisherCore {
     }
     const ledger = new PrivacyBudgetLedger(await this.#budgetEntries(datasetId));
     const memory = new ListedNoiseMemory();
-    for (const e of await this.#d.noise.load(datasetId, day)) memory.set({ cellId: e[0], revision: e[1], field: e[2] }, e[3]);
+    for (const e of await this.#d.noise.load(datasetId, day))
+      memory.set({ cellId: e[0], revision: e[1], field: e[2] }, e[3]);
     // Values already published are the authority, whatever the private memory says.
     for (const p of previous) {
       for (const [id, s] of p.table.status) {
@@ -281,9 +345,28 @@ export class PublisherCore {
         this.#d.observer?.budget(datasetId, day, spent);
         await this.writeBudgetRegister();
       }
-      log.info({ datasetId, day, releaseId: info.releaseId, rows: info.rowCount, suppressed: built.suppressed.size, secondary: built.secondary.length, epsilon: built.epsilon, reused: info.reused }, 'release written');
+      log.info(
+        {
+          datasetId,
+          day,
+          releaseId: info.releaseId,
+          rows: info.rowCount,
+          suppressed: built.suppressed.size,
+          secondary: built.secondary.length,
+          epsilon: built.epsilon,
+          reused: info.reused,
+        },
+        'release written',
+      );
       this.#d.observer?.release(datasetId, 'released');
-      return { datasetId, day, outcome: 'released', releaseId: info.releaseId, sequence: info.sequence, reused: info.reused };
+      return {
+        datasetId,
+        day,
+        outcome: 'released',
+        releaseId: info.releaseId,
+        sequence: info.sequence,
+        reused: info.reused,
+      };
     } catch (err) {
       if (isOnDijonError(err, 'ONDIJON_RELEASE_BLOCKED') || isOnDijonError(err, 'ONDIJON_BUDGET_EXHAUSTED')) {
         log.error({ datasetId, day, code: err.code, details: err.details }, 'release blocked');
@@ -310,11 +393,17 @@ export class PublisherCore {
         epsilonPerDay: rules.noise.epsilonPerDay,
         noisedFields: rules.noise.fields,
         spentByDay: byDay,
-        releases: entries.map((e) => ({ day: e.day, releaseId: e.releaseId, epsilon: e.epsilon, spentAt: e.spentAt })),
+        releases: entries.map((e) => ({
+          day: e.day,
+          releaseId: e.releaseId,
+          epsilon: e.epsilon,
+          spentAt: e.spentAt,
+        })),
       };
     }
     await this.#d.writer.updateRegister('privacy-budget', {
-      description: 'Privacy budget (ε, discrete-Laplace noise) spent per dataset and day of data; sequential composition within a day.',
+      description:
+        'Privacy budget (ε, discrete-Laplace noise) spent per dataset and day of data; sequential composition within a day.',
       policyRevision: this.#d.policy.revision,
       updatedAt: iso(this.#now()),
       datasets,
@@ -325,7 +414,8 @@ export class PublisherCore {
   async writeUsesRegister(): Promise<void> {
     const { policy } = this.#d;
     await this.#d.writer.updateRegister('data-uses', {
-      description: 'Declared uses of the data of the OnDijon telemetry pipeline (processing register) and the open-data datasets released from it.',
+      description:
+        'Declared uses of the data of the OnDijon telemetry pipeline (processing register) and the open-data datasets released from it.',
       owner: policy.owner,
       policyRevision: policy.revision,
       uses: policy.uses,

@@ -14,8 +14,24 @@ import {
 } from '@ondijon/governance';
 import type { DatasetMetadataInput, ReleaseNotesInput, RowInput, TableSchema } from '@ondijon/opendata';
 import type { DatasetSpec } from './datasets';
-import { presentStatus, rowOf, tableSchemaOf, valueColumns, type PublishedTable, type RowStatus } from './rows';
-import { assignMarginRevTags, cellId, compareCells, marginGroups, missingCells, synthesiseMargins, varKey, type TableCell } from './table';
+import {
+  presentStatus,
+  rowOf,
+  tableSchemaOf,
+  valueColumns,
+  type PublishedTable,
+  type RowStatus,
+} from './rows';
+import {
+  assignMarginRevTags,
+  cellId,
+  compareCells,
+  marginGroups,
+  missingCells,
+  synthesiseMargins,
+  varKey,
+  type TableCell,
+} from './table';
 import { dayBounds, iso } from './time';
 
 /** An aggregate staged for release, with what its envelope said about it. */
@@ -91,7 +107,11 @@ export function fingerprintOf(staged: readonly StagedAggregate[]): string {
 }
 
 /** The margin structure of a published table, as the suppression check sees it. */
-export function suppressionTable(cells: Map<string, TableCell>, status: Map<string, RowStatus>, groups: ReturnType<typeof marginGroups>): SuppressionTable {
+export function suppressionTable(
+  cells: Map<string, TableCell>,
+  status: Map<string, RowStatus>,
+  groups: ReturnType<typeof marginGroups>,
+): SuppressionTable {
   const present = [...cells.values()].filter((c) => c.kind !== 'missing');
   return {
     cells: present.map((c) => ({ id: c.id, varKey: varKey(c), weight: magnitude(c) })),
@@ -112,7 +132,10 @@ function blocked(message: string, details: Record<string, unknown>): OnDijonErro
 export function primaryFailures(cell: TableCell, rules: DatasetPolicy, spec: DatasetSpec): string[] {
   // An all-zero cell discloses nothing about anyone: it is published as a true zero.
   if (presentStatus(spec, cell) === 'zero') return [];
-  return [...frequencyFailures(cell.contributors, rules.threshold), ...dominatedFields(cell.values, cell.dominance, rules.dominance).map(() => 'dominance')];
+  return [
+    ...frequencyFailures(cell.contributors, rules.threshold),
+    ...dominatedFields(cell.values, cell.dominance, rules.dominance).map(() => 'dominance'),
+  ];
 }
 
 /**
@@ -170,7 +193,13 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
       for (const field of noise.fields) {
         const v = c.values[field];
         if (v === null || v === undefined) continue;
-        const drawn = noiseCount(v, { cellId: c.id, revision: c.revision ?? 0, field }, perField, input.rng, input.noiseMemory);
+        const drawn = noiseCount(
+          v,
+          { cellId: c.id, revision: c.revision ?? 0, field },
+          perField,
+          input.rng,
+          input.noiseMemory,
+        );
         if (drawn.fresh) fresh++;
         c.values[field] = drawn.value;
         c.noisedFields.add(field);
@@ -205,19 +234,38 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
     previous: previousTables,
   });
   if (result.unprotected.length > 0) {
-    throw blocked('suppressed cells would be recoverable from the margins', { datasetId: spec.id, day, cells: result.unprotected.slice(0, 20) });
+    throw blocked('suppressed cells would be recoverable from the margins', {
+      datasetId: spec.id,
+      day,
+      cells: result.unprotected.slice(0, 20),
+    });
   }
 
   const status = new Map<string, RowStatus>();
-  for (const c of cells.values()) status.set(c.id, c.kind === 'missing' ? 'missing' : result.suppressed.has(c.id) ? 'suppressed' : presentStatus(spec, c));
+  for (const c of cells.values())
+    status.set(
+      c.id,
+      c.kind === 'missing' ? 'missing' : result.suppressed.has(c.id) ? 'suppressed' : presentStatus(spec, c),
+    );
   const ordered = [...cells.values()].sort(compareCells);
   const rows = ordered.map((c) => rowOf(spec, c, status.get(c.id)!));
 
   const coarsening = effectiveCoarsening(rules.coarsening, rules.personDerived);
   const delayHours = input.publishDelayOverrideHours ?? coarsening.publishDelayHours;
   const maxInputSensitivity = maxSensitivity(...input.staged.map((s) => s.sensitivity));
-  const processors = [...new Set(input.staged.map((s) => `${s.data.processor}@${s.data.processorVersion}`))].sort();
-  const fingerprint = fingerprintOf(input.staged.filter((s) => cells.has(cellId(spec.place(s.data.group, new Date(s.data.windowStart), new Date(s.data.windowEnd)), new Date(s.data.windowStart)))));
+  const processors = [
+    ...new Set(input.staged.map((s) => `${s.data.processor}@${s.data.processorVersion}`)),
+  ].sort();
+  const fingerprint = fingerprintOf(
+    input.staged.filter((s) =>
+      cells.has(
+        cellId(
+          spec.place(s.data.group, new Date(s.data.windowStart), new Date(s.data.windowEnd)),
+          new Date(s.data.windowStart),
+        ),
+      ),
+    ),
+  );
   const suppressedIds = ordered.filter((c) => status.get(c.id) === 'suppressed').map((c) => c.id);
   const spent = input.ledger.spent(spec.id, day);
   const previousId = input.previous[input.previous.length - 1]?.releaseId;
@@ -239,10 +287,16 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
       epsilonPerRelease: noise?.epsilonPerRelease ?? null,
       epsilonPerDay: noise?.epsilonPerDay ?? null,
       noisedFields: noise?.fields.join(',') ?? null,
-      secondarySuppression: 'greedy smallest complement per margin + exact linear check, stable across releases of the period',
+      secondarySuppression:
+        'greedy smallest complement per margin + exact linear check, stable across releases of the period',
     },
     budget: noise
-      ? { epsilon, period: day, cumulativeEpsilon: spent + epsilon, mechanism: `${noise.mechanism} (ε ${noise.epsilonPerRelease / noise.fields.length} per field and cell)` }
+      ? {
+          epsilon,
+          period: day,
+          cumulativeEpsilon: spent + epsilon,
+          mechanism: `${noise.mechanism} (ε ${noise.epsilonPerRelease / noise.fields.length} per field and cell)`,
+        }
       : { epsilon: 0 },
     lineage: {
       inputTopics: [...new Set(input.staged.map((s) => s.topic))].sort(),
@@ -255,12 +309,25 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
       lateRecords: input.staged.reduce((s, a) => s + a.data.lateRecords, 0),
       inputFingerprint: fingerprint,
       suppressedCells: suppressedIds,
-      margins: 'commune = Σ intersections; Métropole = Σ communes; hour = Σ quarters; day = Σ hours (summed columns only)',
+      margins:
+        'commune = Σ intersections; Métropole = Σ communes; hour = Σ quarters; day = Σ hours (summed columns only)',
     },
-    ...(previousId ? { supersedes: previousId, comment: { fr: 'Révision : données tardives ou corrigées.', en: 'Revision: late or corrected data.' } } : {}),
+    ...(previousId
+      ? {
+          supersedes: previousId,
+          comment: {
+            fr: 'Révision : données tardives ou corrigées.',
+            en: 'Revision: late or corrected data.',
+          },
+        }
+      : {}),
     secondarySuppressedCells: result.secondary.length,
   };
-  const metadata: DatasetMetadataInput = { ...spec.metadata, personDerived: rules.personDerived, valueFields: valueColumns(spec) };
+  const metadata: DatasetMetadataInput = {
+    ...spec.metadata,
+    personDerived: rules.personDerived,
+    valueFields: valueColumns(spec),
+  };
   return {
     datasetId: spec.id,
     day,

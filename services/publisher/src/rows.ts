@@ -13,7 +13,9 @@ export type RowStatus = 'value' | 'suppressed' | 'noised' | 'missing' | 'zero';
  */
 export function valueColumns(spec: DatasetSpec): string[] {
   const dailyOnly = spec.baseResolutions.every((r) => r === 'P1D');
-  return spec.columns.filter((c) => !c.nullable && c.spatialSum && (c.temporalSum || dailyOnly)).map((c) => c.column);
+  return spec.columns
+    .filter((c) => !c.nullable && c.spatialSum && (c.temporalSum || dailyOnly))
+    .map((c) => c.column);
 }
 
 /** The Table Schema of a dataset's releases. */
@@ -22,12 +24,32 @@ export function tableSchemaOf(spec: DatasetSpec): TableSchema {
     fields: [
       { name: 'period_start', type: 'datetime', title: 'Début de période', constraints: { required: true } },
       { name: 'period_end', type: 'datetime', title: 'Fin de période', constraints: { required: true } },
-      { name: 'resolution', type: 'string', title: 'Résolution (durée ISO 8601)', constraints: { required: true, enum: ['PT15M', 'PT1H', 'P1D'] } },
-      { name: 'level', type: 'string', title: 'Niveau géographique', constraints: { required: true, enum: ['intersection', 'commune', 'metropole'] } },
-      { name: 'area_id', type: 'string', title: 'Identifiant du carrefour, code INSEE de la commune, ou SIREN de la Métropole', constraints: { required: true } },
+      {
+        name: 'resolution',
+        type: 'string',
+        title: 'Résolution (durée ISO 8601)',
+        constraints: { required: true, enum: ['PT15M', 'PT1H', 'P1D'] },
+      },
+      {
+        name: 'level',
+        type: 'string',
+        title: 'Niveau géographique',
+        constraints: { required: true, enum: ['intersection', 'commune', 'metropole'] },
+      },
+      {
+        name: 'area_id',
+        type: 'string',
+        title: 'Identifiant du carrefour, code INSEE de la commune, ou SIREN de la Métropole',
+        constraints: { required: true },
+      },
       { name: 'commune', type: 'string', title: 'Code INSEE de la commune (vide pour la Métropole)' },
       { name: 'commune_name', type: 'string', title: 'Commune' },
-      { name: 'is_total', type: 'boolean', title: 'Ligne de total (à ne pas additionner aux autres lignes)', constraints: { required: true } },
+      {
+        name: 'is_total',
+        type: 'boolean',
+        title: 'Ligne de total (à ne pas additionner aux autres lignes)',
+        constraints: { required: true },
+      },
       ...spec.columns.map((c) => ({
         name: c.column,
         type: c.type,
@@ -35,7 +57,12 @@ export function tableSchemaOf(spec: DatasetSpec): TableSchema {
         ...(c.unit ? { unit: c.unit } : {}),
         constraints: { minimum: c.field.startsWith('surfaceTemp') ? -80 : 0 },
       })),
-      { name: 'revision', type: 'integer', title: "Révision de l'agrégat source (données tardives)", constraints: { minimum: 0 } },
+      {
+        name: 'revision',
+        type: 'integer',
+        title: "Révision de l'agrégat source (données tardives)",
+        constraints: { minimum: 0 },
+      },
     ],
     primaryKey: ['level', 'area_id', 'resolution', 'period_start'],
     missingValues: [''],
@@ -51,10 +78,12 @@ export function rowOf(spec: DatasetSpec, cell: TableCell, status: RowStatus): Ro
     level: cell.place.level,
     area_id: cell.place.areaId,
     commune: cell.place.commune,
-    commune_name: cell.place.level === 'metropole' ? 'Dijon Métropole' : (communeName(cell.place.commune ?? '') ?? null),
+    commune_name:
+      cell.place.level === 'metropole' ? 'Dijon Métropole' : (communeName(cell.place.commune ?? '') ?? null),
     is_total: cell.kind === 'margin',
   };
-  for (const c of spec.columns) row[c.column] = status === 'suppressed' || status === 'missing' ? null : (cell.values[c.field] ?? null);
+  for (const c of spec.columns)
+    row[c.column] = status === 'suppressed' || status === 'missing' ? null : (cell.values[c.field] ?? null);
   row.revision = cell.kind === 'missing' ? null : cell.revision;
   row.status = status;
   return row;
@@ -89,7 +118,8 @@ export function tableFromRows(spec: DatasetSpec, day: string, rows: readonly Row
     const start = new Date(String(r.period_start));
     const s = r.status as RowStatus;
     const values: Record<string, number | null> = {};
-    for (const c of spec.columns) values[c.field] = typeof r[c.column] === 'number' ? (r[c.column] as number) : null;
+    for (const c of spec.columns)
+      values[c.field] = typeof r[c.column] === 'number' ? (r[c.column] as number) : null;
     const cell: TableCell = {
       id: cellId(place, start),
       kind: s === 'missing' ? 'missing' : r.is_total === true ? 'margin' : 'base',

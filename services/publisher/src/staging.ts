@@ -71,7 +71,8 @@ export class Staging {
     if (existing && existing.data.revision > agg.data.revision) return 'stale';
     if (existing && existing.data.revision === agg.data.revision) return 'unchanged';
     state.cells[agg.key] = agg;
-    if (Date.parse(agg.data.windowEnd) > Date.parse(state.maxWindowEnd)) state.maxWindowEnd = agg.data.windowEnd;
+    if (Date.parse(agg.data.windowEnd) > Date.parse(state.maxWindowEnd))
+      state.maxWindowEnd = agg.data.windowEnd;
     this.#touched.add(k);
     return existing ? 'revised' : 'new';
   }
@@ -105,7 +106,8 @@ export class Staging {
     const out = [];
     for (const s of this.#periods.values()) {
       const fingerprint = fingerprintOf(Object.values(s.cells));
-      if (fingerprint !== s.released && fingerprint !== s.blocked) out.push({ datasetId: s.datasetId, day: s.day, fingerprint, maxWindowEnd: new Date(s.maxWindowEnd) });
+      if (fingerprint !== s.released && fingerprint !== s.blocked)
+        out.push({ datasetId: s.datasetId, day: s.day, fingerprint, maxWindowEnd: new Date(s.maxWindowEnd) });
     }
     return out.sort((a, b) => (a.day < b.day ? -1 : a.day > b.day ? 1 : a.datasetId < b.datasetId ? -1 : 1));
   }
@@ -113,12 +115,18 @@ export class Staging {
   /** Latest window end staged for a dataset (its event-time watermark). */
   watermark(datasetId: string): Date | undefined {
     let max: number | undefined;
-    for (const s of this.#periods.values()) if (s.datasetId === datasetId) max = Math.max(max ?? 0, Date.parse(s.maxWindowEnd));
+    for (const s of this.#periods.values())
+      if (s.datasetId === datasetId) max = Math.max(max ?? 0, Date.parse(s.maxWindowEnd));
     return max === undefined ? undefined : new Date(max);
   }
 
   /** Records the outcome of a release attempt for a period's input, durably. */
-  async mark(datasetId: string, day: string, fingerprint: string, outcome: 'released' | 'blocked'): Promise<void> {
+  async mark(
+    datasetId: string,
+    day: string,
+    fingerprint: string,
+    outcome: 'released' | 'blocked',
+  ): Promise<void> {
     const s = this.#periods.get(`${datasetId}|${day}`);
     if (!s) return;
     if (outcome === 'released') {
@@ -147,7 +155,10 @@ export class NoiseStore {
 
   /** Every value drawn for a period: `[cellId, revision, field, value]`. */
   async load(datasetId: string, day: string): Promise<[string, number, string, number][]> {
-    return ((await readJson(join(this.#dir, datasetId, `${day}.json`))) as [string, number, string, number][] | undefined) ?? [];
+    return (
+      ((await readJson(join(this.#dir, datasetId, `${day}.json`))) as
+        [string, number, string, number][] | undefined) ?? []
+    );
   }
 
   /** Replaces the values of a period, durably (before the release that publishes them is written). */

@@ -46,7 +46,10 @@ export function varKey(c: Pick<TableCell, 'id' | 'revTag'>): string {
  * intersections, the Métropole's the sum of its communes, an hour the sum of its quarters, a day
  * the sum of its hours. Only cells present (not missing) take part.
  */
-export function marginGroups(cells: Iterable<Pick<TableCell, 'id' | 'place' | 'windowStart' | 'kind'>>, day: string): MarginGroup[] {
+export function marginGroups(
+  cells: Iterable<Pick<TableCell, 'id' | 'place' | 'windowStart' | 'kind'>>,
+  day: string,
+): MarginGroup[] {
   const present = [...cells].filter((c) => c.kind !== 'missing');
   const ids = new Set(present.map((c) => c.id));
   const children = new Map<string, string[]>();
@@ -60,8 +63,10 @@ export function marginGroups(cells: Iterable<Pick<TableCell, 'id' | 'place' | 'w
   for (const c of present) {
     const { level, commune, resolution } = c.place;
     // Spatial parent.
-    if (level === 'intersection' && commune) link(cellId({ level: 'commune', areaId: commune, resolution }, c.windowStart), `s|${c.id}`);
-    if (level === 'commune') link(cellId({ level: 'metropole', areaId: METROPOLE_ID, resolution }, c.windowStart), `s|${c.id}`);
+    if (level === 'intersection' && commune)
+      link(cellId({ level: 'commune', areaId: commune, resolution }, c.windowStart), `s|${c.id}`);
+    if (level === 'commune')
+      link(cellId({ level: 'metropole', areaId: METROPOLE_ID, resolution }, c.windowStart), `s|${c.id}`);
     // Temporal parent.
     if (resolution === 'PT15M') {
       const hour = new Date(Math.floor(c.windowStart.getTime() / 3_600_000) * 3_600_000);
@@ -73,7 +78,10 @@ export function marginGroups(cells: Iterable<Pick<TableCell, 'id' | 'place' | 'w
   const groups: MarginGroup[] = [];
   for (const [total, tagged] of [...children].sort(([a], [b]) => (a < b ? -1 : 1))) {
     for (const axis of ['s', 't']) {
-      const members = tagged.filter((t) => t.startsWith(`${axis}|`)).map((t) => t.slice(2)).sort();
+      const members = tagged
+        .filter((t) => t.startsWith(`${axis}|`))
+        .map((t) => t.slice(2))
+        .sort();
       if (members.length > 0) groups.push({ total, members });
     }
   }
@@ -99,7 +107,8 @@ export function assignMarginRevTags(cells: Map<string, TableCell>, groups: reado
     memo.set(id, out);
     return out;
   };
-  for (const c of cells.values()) if (c.kind === 'margin') c.revTag = `m${digest([...baseBeneath(c.id)].sort())}`;
+  for (const c of cells.values())
+    if (c.kind === 'margin') c.revTag = `m${digest([...baseBeneath(c.id)].sort())}`;
 }
 
 function sumOrNull(values: (number | null | undefined)[]): number | null {
@@ -112,7 +121,14 @@ function sumOrNull(values: (number | null | undefined)[]): number | null {
   return Math.round(s * 1e6) / 1e6;
 }
 
-function marginCell(spec: DatasetSpec, place: CellPlace, start: Date, end: Date, members: TableCell[], axis: 'spatial' | 'temporal'): TableCell {
+function marginCell(
+  spec: DatasetSpec,
+  place: CellPlace,
+  start: Date,
+  end: Date,
+  members: TableCell[],
+  axis: 'spatial' | 'temporal',
+): TableCell {
   const values: Record<string, number | null> = {};
   const noisedFields = new Set<string>();
   for (const col of spec.columns) {
@@ -122,10 +138,16 @@ function marginCell(spec: DatasetSpec, place: CellPlace, start: Date, end: Date,
   }
   // Distinct counts of a union are unknown: the largest member is a lower bound (so a threshold on it
   // errs towards suppression), except equipment across places, which never overlaps.
-  const max = (f: (c: Contributors) => number | undefined) => members.reduce((m, c) => Math.max(m, f(c.contributors) ?? 0), 0);
-  const persons = members.every((m) => m.contributors.persons !== undefined) ? max((c) => c.persons) : undefined;
+  const max = (f: (c: Contributors) => number | undefined) =>
+    members.reduce((m, c) => Math.max(m, f(c.contributors) ?? 0), 0);
+  const persons = members.every((m) => m.contributors.persons !== undefined)
+    ? max((c) => c.persons)
+    : undefined;
   const contributors: Contributors = {
-    equipment: axis === 'spatial' ? members.reduce((s, c) => s + c.contributors.equipment, 0) : max((c) => c.equipment),
+    equipment:
+      axis === 'spatial'
+        ? members.reduce((s, c) => s + c.contributors.equipment, 0)
+        : max((c) => c.equipment),
     operators: max((c) => c.operators),
     ...(persons === undefined ? {} : { persons }),
   };
@@ -173,13 +195,19 @@ export function synthesiseMargins(spec: DatasetSpec, day: string, base: TableCel
   const communeHours = base.filter((c) => c.place.level === 'commune' && c.place.resolution === 'PT1H');
   for (const [area, members] of byKey(communeHours, (c) => c.place.areaId)) {
     const place: CellPlace = { level: 'commune', areaId: area, commune: area, resolution: 'P1D' };
-    if (!has.has(cellId(place, dayStart))) out.push(marginCell(spec, place, dayStart, dayEnd, members, 'temporal'));
+    if (!has.has(cellId(place, dayStart)))
+      out.push(marginCell(spec, place, dayStart, dayEnd, members, 'temporal'));
   }
   // Métropole totals per resolution and bin, from commune cells (input and day totals).
   const communeCells = [...base, ...out].filter((c) => c.place.level === 'commune');
   for (const [, members] of byKey(communeCells, (c) => `${c.place.resolution}|${c.windowStart.getTime()}`)) {
     const first = members[0]!;
-    const place: CellPlace = { level: 'metropole', areaId: METROPOLE_ID, commune: null, resolution: first.place.resolution };
+    const place: CellPlace = {
+      level: 'metropole',
+      areaId: METROPOLE_ID,
+      commune: null,
+      resolution: first.place.resolution,
+    };
     out.push(marginCell(spec, place, first.windowStart, first.windowEnd, members, 'spatial'));
   }
   return out;
@@ -191,12 +219,21 @@ export function missingCells(spec: DatasetSpec, day: string, present: TableCell[
   const have = new Set(present.map((c) => c.id));
   const places = new Map<string, CellPlace>();
   if (spec.expectedCommunes) {
-    for (const r of spec.baseResolutions) for (const insee of COMMUNE_CODES) places.set(`commune:${insee}:${r}`, { level: 'commune', areaId: insee, commune: insee, resolution: r });
+    for (const r of spec.baseResolutions)
+      for (const insee of COMMUNE_CODES)
+        places.set(`commune:${insee}:${r}`, {
+          level: 'commune',
+          areaId: insee,
+          commune: insee,
+          resolution: r,
+        });
   }
-  for (const c of present) if (c.kind === 'base') places.set(`${c.place.level}:${c.place.areaId}:${c.place.resolution}`, c.place);
+  for (const c of present)
+    if (c.kind === 'base') places.set(`${c.place.level}:${c.place.areaId}:${c.place.resolution}`, c.place);
   const out: TableCell[] = [];
   for (const place of places.values()) {
-    const step = place.resolution === 'P1D' ? end.getTime() - start.getTime() : resolutionMs(place.resolution);
+    const step =
+      place.resolution === 'P1D' ? end.getTime() - start.getTime() : resolutionMs(place.resolution);
     for (let t = start.getTime(); t < end.getTime(); t += step) {
       const ws = new Date(t);
       const id = cellId(place, ws);

@@ -3,7 +3,16 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cleanup, createTestTopic, deleteGroups, deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@ondijon/acceptance';
 import { openStoreReader } from '@ondijon/opendata';
 import { REPO_ROOT } from '../src/config';
 import { lightingDay } from './helpers';
@@ -12,13 +21,18 @@ import { catalogProblems, produce, readCatalog } from './int-helpers';
 const cleanup = new Cleanup();
 afterAll(() => cleanup.run());
 
-function startPublisher(env: Record<string, string>): { child: ChildProcess; exited: Promise<NodeJS.Signals | number | null> } {
+function startPublisher(env: Record<string, string>): {
+  child: ChildProcess;
+  exited: Promise<NodeJS.Signals | number | null>;
+} {
   const child = spawn(join(REPO_ROOT, 'node_modules', '.bin', 'tsx'), ['services/publisher/src/main.ts'], {
     cwd: REPO_ROOT,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const exited = new Promise<NodeJS.Signals | number | null>((resolve) => child.on('exit', (code, signal) => resolve(signal ?? code)));
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on('exit', (code, signal) => resolve(signal ?? code)),
+  );
   cleanup.add(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
@@ -52,7 +66,9 @@ describe('publisher killed in the middle of a release', () => {
 
       const first = startPublisher({ ...env, PUBLISHER_TEST_KILL_AT_STEP: step });
       // tsx reports its child's SIGKILL as exit code 137 (128 + 9).
-      expect(['SIGKILL', 137]).toContain(await waitFor(() => first.exited, { timeoutMs: 90_000, message: 'publisher killed itself' }));
+      expect(['SIGKILL', 137]).toContain(
+        await waitFor(() => first.exited, { timeoutMs: 90_000, message: 'publisher killed itself' }),
+      );
 
       // Whole or absent: the catalogue names only whole releases, and any release folder is whole.
       expect(await catalogProblems(store)).toEqual([]);
@@ -63,7 +79,10 @@ describe('publisher killed in the middle of a release', () => {
       expect((await readCatalog(store))?.datasets['lighting-commune-hour']).toBeUndefined();
 
       const second = startPublisher(env);
-      const rel = await waitFor(async () => (await openStoreReader(store).releases('lighting-commune-hour'))[0], { timeoutMs: 90_000, message: 'release after restart' });
+      const rel = await waitFor(
+        async () => (await openStoreReader(store).releases('lighting-commune-hour'))[0],
+        { timeoutMs: 90_000, message: 'release after restart' },
+      );
       const { rows } = await openStoreReader(store).rows('lighting-commune-hour', rel.releaseId);
       expect(rows).toHaveLength(23 * 24 + 23 + 24 + 1);
       expect(rows.filter((r) => r.status === 'missing')).toHaveLength(0);

@@ -25,17 +25,33 @@ export function envelopeOf(agg: StagedAggregate, type: string): string {
     policyrevision: agg.policyRevision,
     schemaversion: '1',
     sequence: agg.data.revision,
-    lineage: { inputs: ['tel.s2.winter.v1'], producer: agg.data.processor, producerVersion: agg.data.processorVersion },
+    lineage: {
+      inputs: ['tel.s2.winter.v1'],
+      producer: agg.data.processor,
+      producerVersion: agg.data.processorVersion,
+    },
   });
 }
 
 /** Produces aggregates to a topic (keyed by aggregate key, acks=all). */
-export async function produce(kafka: Kafka, topic: string, aggs: StagedAggregate[], type: string): Promise<void> {
-  const producer = kafka.producer({ createPartitioner: Partitioners.DefaultPartitioner, allowAutoTopicCreation: false });
+export async function produce(
+  kafka: Kafka,
+  topic: string,
+  aggs: StagedAggregate[],
+  type: string,
+): Promise<void> {
+  const producer = kafka.producer({
+    createPartitioner: Partitioners.DefaultPartitioner,
+    allowAutoTopicCreation: false,
+  });
   await producer.connect();
   try {
     // One request: a consumer never sees half of a day and closes it early.
-    await producer.send({ topic, acks: -1, messages: aggs.map((a) => ({ key: a.key, value: envelopeOf(a, type) })) });
+    await producer.send({
+      topic,
+      acks: -1,
+      messages: aggs.map((a) => ({ key: a.key, value: envelopeOf(a, type) })),
+    });
   } finally {
     await producer.disconnect();
   }
@@ -71,7 +87,8 @@ export async function catalogProblems(root: string): Promise<string[]> {
   if (!catalog) return [];
   const problems: string[] = [];
   for (const [id, d] of Object.entries(catalog.datasets)) {
-    for (const r of d.releases) if (!(await verifyReleaseFolder(root, r.path))) problems.push(`${id}/${r.releaseId}`);
+    for (const r of d.releases)
+      if (!(await verifyReleaseFolder(root, r.path))) problems.push(`${id}/${r.releaseId}`);
   }
   return problems;
 }

@@ -3,7 +3,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { COMMUNE_CODES } from '@ondijon/contracts';
-import { Cleanup, createTestTopic, deleteGroups, deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import {
+  Cleanup,
+  createTestTopic,
+  deleteGroups,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  waitFor,
+} from '@ondijon/acceptance';
 import { openStoreReader, type Row } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger } from '@ondijon/service-kit';
 import { buildApp, type PublisherApp } from '../src/app';
@@ -25,7 +34,10 @@ async function consumed(outcome: string): Promise<number> {
 const kafka = testKafka();
 
 // Commune 21003 has too few persons; 21106 is dominated by one vehicle.
-const winterInput = () => COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 4 } : c === '21106' ? { top1Share: 0.95 } : {}));
+const winterInput = () =>
+  COMMUNE_CODES.map((c) =>
+    winterAgg(c, c === '21003' ? { persons: 4 } : c === '21106' ? { top1Share: 0.95 } : {}),
+  );
 
 beforeAll(async () => {
   store = await mkdtemp(join(tmpdir(), 'publisher-store-'));
@@ -57,17 +69,28 @@ beforeAll(async () => {
 
 afterAll(() => cleanup.run());
 
-const rowsOf = async (datasetId: string, releaseId?: string) => (await openStoreReader(store).rows(datasetId, releaseId)).rows;
-const communeRow = (rows: Row[], c: string) => rows.find((r) => r.level === 'commune' && r.area_id === c && r.resolution === 'P1D')!;
+const rowsOf = async (datasetId: string, releaseId?: string) =>
+  (await openStoreReader(store).rows(datasetId, releaseId)).rows;
+const communeRow = (rows: Row[], c: string) =>
+  rows.find((r) => r.level === 'commune' && r.area_id === c && r.resolution === 'P1D')!;
 
 describe('publisher with Kafka', () => {
   it('releases the lighting day with cells matching the input', async () => {
-    const rel = await waitFor(async () => (await openStoreReader(store).releases('lighting-commune-hour'))[0], { timeoutMs: 60_000, message: 'lighting release' });
+    const rel = await waitFor(
+      async () => (await openStoreReader(store).releases('lighting-commune-hour'))[0],
+      { timeoutMs: 60_000, message: 'lighting release' },
+    );
     expect(rel.period.start).toBe('2026-01-09T23:00:00Z');
     const rows = await rowsOf('lighting-commune-hour');
     const input = lightingDay();
     for (const agg of input) {
-      const r = rows.find((x) => x.level === 'commune' && x.area_id === agg.data.group.commune && x.resolution === 'PT1H' && x.period_start === agg.data.windowStart.replace('.000Z', 'Z'))!;
+      const r = rows.find(
+        (x) =>
+          x.level === 'commune' &&
+          x.area_id === agg.data.group.commune &&
+          x.resolution === 'PT1H' &&
+          x.period_start === agg.data.windowStart.replace('.000Z', 'Z'),
+      )!;
       expect(r.energy_kwh).toBe(agg.data.values.energyKwh);
       expect(r.faults_lamp).toBe(agg.data.values.faultsLamp);
     }
@@ -75,10 +98,15 @@ describe('publisher with Kafka', () => {
   });
 
   it('never shows a person-derived cell below threshold, and the margins do not reveal it', async () => {
-    await waitFor(async () => (await openStoreReader(store).releases('winter-commune-day'))[0], { timeoutMs: 60_000, message: 'winter release' });
+    await waitFor(async () => (await openStoreReader(store).releases('winter-commune-day'))[0], {
+      timeoutMs: 60_000,
+      message: 'winter release',
+    });
     const rows = await rowsOf('winter-commune-day');
     const input = new Map(winterInput().map((a) => [String(a.data.group.commune), a]));
-    for (const r of rows.filter((x) => x.level === 'commune' && x.status !== 'suppressed' && x.status !== 'missing')) {
+    for (const r of rows.filter(
+      (x) => x.level === 'commune' && x.status !== 'suppressed' && x.status !== 'missing',
+    )) {
       expect(input.get(String(r.area_id))!.data.contributors.persons).toBeGreaterThanOrEqual(11);
     }
     expect(communeRow(rows, '21003').status).toBe('suppressed');
@@ -86,12 +114,19 @@ describe('publisher with Kafka', () => {
     // Attack: Métropole total − published communes = the suppressed cells' sum, never one of them.
     const metro = rows.find((r) => r.level === 'metropole')!;
     for (const field of ['salt_kg', 'km_salting', 'km_patrol'] as const) {
-      const residual = (metro[field] as number) - rows.filter((r) => r.level === 'commune' && r.status !== 'suppressed').reduce((s, r) => s + (r[field] as number), 0);
+      const residual =
+        (metro[field] as number) -
+        rows
+          .filter((r) => r.level === 'commune' && r.status !== 'suppressed')
+          .reduce((s, r) => s + (r[field] as number), 0);
       expect(residual).toBeGreaterThan(0);
       const suppressed = rows.filter((r) => r.level === 'commune' && r.status === 'suppressed');
       expect(suppressed.length).toBeGreaterThanOrEqual(2);
     }
-    const notes = await openStoreReader(store).releaseNotes('winter-commune-day', (await openStoreReader(store).releases('winter-commune-day'))[0]!.releaseId);
+    const notes = await openStoreReader(store).releaseNotes(
+      'winter-commune-day',
+      (await openStoreReader(store).releases('winter-commune-day'))[0]!.releaseId,
+    );
     expect(notes.budget.epsilon).toBe(0.5);
     expect(notes.lineage.outputSensitivity).toBe('S0');
     expect(notes.lineage.maxInputSensitivity).toBe('S2');
@@ -103,27 +138,42 @@ describe('publisher with Kafka', () => {
     expect(before).toHaveLength(1);
     const unchangedBefore = await consumed('unchanged');
     await produce(kafka, winterTopic, winterInput(), 'winter-commune-day');
-    await waitFor(async () => (await consumed('unchanged')) >= unchangedBefore + 23, { message: 're-emission consumed' });
+    await waitFor(async () => (await consumed('unchanged')) >= unchangedBefore + 23, {
+      message: 're-emission consumed',
+    });
     // Nothing is pending: even on demand, no new release.
-    expect((await app.publishNow({ datasetId: 'winter-commune-day' })).filter((o) => o.outcome === 'released')).toEqual([]);
+    expect(
+      (await app.publishNow({ datasetId: 'winter-commune-day' })).filter((o) => o.outcome === 'released'),
+    ).toEqual([]);
     expect(await reader.releases('winter-commune-day')).toHaveLength(1);
 
     // Late data revises a published commune.
     const late = winterAgg('21231', { revision: 1, saltKg: 9000 });
     await produce(kafka, winterTopic, [late], 'winter-commune-day');
-    const v2 = await waitFor(async () => (await reader.releases('winter-commune-day'))[1], { timeoutMs: 60_000, message: 'revision release' });
+    const v2 = await waitFor(async () => (await reader.releases('winter-commune-day'))[1], {
+      timeoutMs: 60_000,
+      message: 'revision release',
+    });
     const v1 = before[0]!;
     const r1 = await rowsOf('winter-commune-day', v1.releaseId);
     const r2 = await rowsOf('winter-commune-day', v2.releaseId);
     expect(communeRow(r2, '21231').salt_kg).toBe(9000);
     // Stability: suppressed once, suppressed in the revision.
-    for (const r of r1.filter((x) => x.status === 'suppressed')) expect(communeRow(r2, String(r.area_id)).status).toBe('suppressed');
+    for (const r of r1.filter((x) => x.status === 'suppressed'))
+      expect(communeRow(r2, String(r.area_id)).status).toBe('suppressed');
     // Differencing attack: cells unchanged between versions are known from either; the suppressed cells
     // of both versions still only appear as one sum per release.
-    const unknownIn = (rows: Row[]) => rows.filter((x) => x.level === 'commune' && x.status === 'suppressed').map((x) => String(x.area_id));
-    const knownAnywhere = new Set([...r1, ...r2].filter((x) => x.level === 'commune' && x.status !== 'suppressed').map((x) => `${String(x.area_id)}@${String(x.revision)}`));
+    const unknownIn = (rows: Row[]) =>
+      rows.filter((x) => x.level === 'commune' && x.status === 'suppressed').map((x) => String(x.area_id));
+    const knownAnywhere = new Set(
+      [...r1, ...r2]
+        .filter((x) => x.level === 'commune' && x.status !== 'suppressed')
+        .map((x) => `${String(x.area_id)}@${String(x.revision)}`),
+    );
     for (const rows of [r1, r2]) {
-      const unknown = unknownIn(rows).filter((c) => !knownAnywhere.has(`${c}@${String(communeRow(rows, c).revision)}`));
+      const unknown = unknownIn(rows).filter(
+        (c) => !knownAnywhere.has(`${c}@${String(communeRow(rows, c).revision)}`),
+      );
       expect(unknown.length).toBeGreaterThanOrEqual(2);
     }
     const notes2 = await reader.releaseNotes('winter-commune-day', v2.releaseId);
@@ -141,7 +191,9 @@ describe('publisher with Kafka', () => {
       expect(/agent_?id/i.test(f.text), f.path).toBe(false);
     }
     expect(await catalogProblems(store)).toEqual([]);
-    const budget = (await openStoreReader(store).register('privacy-budget')) as { datasets: Record<string, { spentByDay: Record<string, number> }> };
+    const budget = (await openStoreReader(store).register('privacy-budget')) as {
+      datasets: Record<string, { spentByDay: Record<string, number> }>;
+    };
     expect(budget.datasets['winter-commune-day']!.spentByDay[DAY]).toBeCloseTo(1.0);
     expect(await openStoreReader(store).register('data-uses')).toBeTruthy();
   });

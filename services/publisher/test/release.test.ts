@@ -1,16 +1,33 @@
 import { describe, expect, it } from 'vitest';
 import { COMMUNE_CODES, isOnDijonError } from '@ondijon/contracts';
-import { PrivacyBudgetLedger, createNoiseMemory, loadPolicy, seededRng, datasetPolicy, type NoiseMemory } from '@ondijon/governance';
+import {
+  PrivacyBudgetLedger,
+  createNoiseMemory,
+  loadPolicy,
+  seededRng,
+  datasetPolicy,
+  type NoiseMemory,
+} from '@ondijon/governance';
 import { preReleaseCheck } from '../src/check';
 import { DATASET_SPECS } from '../src/datasets';
-import { buildRelease, type BuildReleaseInput, type BuiltRelease, type PreviousRelease, type StagedAggregate } from '../src/release';
+import {
+  buildRelease,
+  type BuildReleaseInput,
+  type BuiltRelease,
+  type PreviousRelease,
+  type StagedAggregate,
+} from '../src/release';
 import { tableFromRows } from '../src/rows';
 import { DAY, lightingDay, winterAgg } from './helpers';
 
 const policy = loadPolicy();
 const NOW = new Date('2026-01-20T00:00:00Z');
 
-function build(datasetId: string, staged: StagedAggregate[], extra: Partial<BuildReleaseInput> = {}): BuiltRelease {
+function build(
+  datasetId: string,
+  staged: StagedAggregate[],
+  extra: Partial<BuildReleaseInput> = {},
+): BuiltRelease {
   return buildRelease({
     spec: DATASET_SPECS[datasetId]!,
     rules: datasetPolicy(policy, datasetId),
@@ -28,7 +45,11 @@ function build(datasetId: string, staged: StagedAggregate[], extra: Partial<Buil
 
 /** Rows as the store would hand them back (dates as ISO strings). */
 function published(b: BuiltRelease, releaseId = 'r1'): PreviousRelease {
-  const rows = b.rows.map((r) => Object.fromEntries(Object.entries(r).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : (v ?? null)])));
+  const rows = b.rows.map((r) =>
+    Object.fromEntries(
+      Object.entries(r).map(([k, v]) => [k, v instanceof Date ? v.toISOString() : (v ?? null)]),
+    ),
+  );
   return { releaseId, table: tableFromRows(DATASET_SPECS[b.datasetId]!, DAY, rows) };
 }
 
@@ -44,11 +65,15 @@ function check(b: BuiltRelease, previous: PreviousRelease[] = [], ledger = new P
   });
 }
 
-const row = (b: BuiltRelease, level: string, area: string) => b.rows.find((r) => r.level === level && r.area_id === area && r.resolution !== 'PT1H')!;
+const row = (b: BuiltRelease, level: string, area: string) =>
+  b.rows.find((r) => r.level === level && r.area_id === area && r.resolution !== 'PT1H')!;
 
 describe('lighting-commune-hour release', () => {
   it('has every commune-hour, commune-day and Métropole row, with missing and zero statuses', () => {
-    const b = build('lighting-commune-hour', lightingDay((c, h) => c === '21003' && h === 3));
+    const b = build(
+      'lighting-commune-hour',
+      lightingDay((c, h) => c === '21003' && h === 3),
+    );
     expect(b.rows).toHaveLength(23 * 24 + 23 + 24 + 1);
     const status = (r: (typeof b.rows)[number]) => r.status;
     expect(b.rows.filter((r) => status(r) === 'missing')).toHaveLength(1);
@@ -63,7 +88,10 @@ describe('lighting-commune-hour release', () => {
 });
 
 describe('winter-commune-day release (person-derived)', () => {
-  const staged = () => COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 5 } : c === '21106' ? { top1Share: 0.9 } : {}));
+  const staged = () =>
+    COMMUNE_CODES.map((c) =>
+      winterAgg(c, c === '21003' ? { persons: 5 } : c === '21106' ? { top1Share: 0.9 } : {}),
+    );
 
   it('suppresses cells below k persons and dominated cells, and protects them from the Métropole total', () => {
     const b = build('winter-commune-day', staged());
@@ -72,7 +100,9 @@ describe('winter-commune-day release (person-derived)', () => {
     expect(row(b, 'commune', '21003').salt_kg).toBeNull();
     // Attack: Métropole total minus the published communes.
     const metro = row(b, 'metropole', '242100410');
-    const publishedSum = b.rows.filter((r) => r.level === 'commune' && r.status !== 'suppressed').reduce((s, r) => s + (r.salt_kg as number), 0);
+    const publishedSum = b.rows
+      .filter((r) => r.level === 'commune' && r.status !== 'suppressed')
+      .reduce((s, r) => s + (r.salt_kg as number), 0);
     const residual = (metro.salt_kg as number) - publishedSum;
     const truth = winterAgg('21003').data.values.saltKg as number;
     // With two cells suppressed, the residual is their sum, not either one.
@@ -82,7 +112,10 @@ describe('winter-commune-day release (person-derived)', () => {
   });
 
   it('adds a complement when only one cell fails, so the Métropole total cannot reveal it', () => {
-    const b = build('winter-commune-day', COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 5 } : {})));
+    const b = build(
+      'winter-commune-day',
+      COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 5 } : {})),
+    );
     expect(b.secondary.length).toBe(1);
     expect(check(b)).toEqual([]);
   });
@@ -94,27 +127,49 @@ describe('winter-commune-day release (person-derived)', () => {
     const v1 = build('winter-commune-day', staged(), { noiseMemory: memory, ledger });
     expect(v1.epsilon).toBe(0.5);
     expect(row(v1, 'commune', '21231').status).toBe('noised');
-    ledger.charge({ datasetId: 'winter-commune-day', day: DAY, releaseId: 'r1', epsilon: v1.epsilon }, rules.noise!);
+    ledger.charge(
+      { datasetId: 'winter-commune-day', day: DAY, releaseId: 'r1', epsilon: v1.epsilon },
+      rules.noise!,
+    );
 
     // Nothing changed: no fresh noise, no budget, identical values.
-    const same = build('winter-commune-day', staged(), { noiseMemory: memory, ledger, previous: [published(v1)] });
+    const same = build('winter-commune-day', staged(), {
+      noiseMemory: memory,
+      ledger,
+      previous: [published(v1)],
+    });
     expect(same.epsilon).toBe(0);
     expect(same.rows).toEqual(v1.rows);
 
     // Late data revises one commune: a new version, unchanged cells keep their noised values.
-    const revised = staged().map((a) => (a.data.group.commune === '21231' ? winterAgg('21231', { revision: 1, saltKg: 5000 }) : a));
-    const v2 = build('winter-commune-day', revised, { noiseMemory: memory, ledger, previous: [published(v1)] });
+    const revised = staged().map((a) =>
+      a.data.group.commune === '21231' ? winterAgg('21231', { revision: 1, saltKg: 5000 }) : a,
+    );
+    const v2 = build('winter-commune-day', revised, {
+      noiseMemory: memory,
+      ledger,
+      previous: [published(v1)],
+    });
     expect(v2.epsilon).toBe(0.5);
     expect(row(v2, 'commune', '21278').vehicles_active).toBe(row(v1, 'commune', '21278').vehicles_active);
     for (const id of v1.suppressed) expect(v2.suppressed.has(id)).toBe(true);
     expect(check(v2, [published(v1)], ledger)).toEqual([]);
-    ledger.charge({ datasetId: 'winter-commune-day', day: DAY, releaseId: 'r2', epsilon: v2.epsilon }, rules.noise!);
+    ledger.charge(
+      { datasetId: 'winter-commune-day', day: DAY, releaseId: 'r2', epsilon: v2.epsilon },
+      rules.noise!,
+    );
 
     // A third revision would exceed ε per day = 1.0.
-    const again = revised.map((a) => (a.data.group.commune === '21231' ? winterAgg('21231', { revision: 2, saltKg: 6000 }) : a));
+    const again = revised.map((a) =>
+      a.data.group.commune === '21231' ? winterAgg('21231', { revision: 2, saltKg: 6000 }) : a,
+    );
     let error: unknown;
     try {
-      build('winter-commune-day', again, { noiseMemory: memory, ledger, previous: [published(v1), published(v2, 'r2')] });
+      build('winter-commune-day', again, {
+        noiseMemory: memory,
+        ledger,
+        previous: [published(v1), published(v2, 'r2')],
+      });
     } catch (e) {
       error = e;
     }
@@ -123,11 +178,18 @@ describe('winter-commune-day release (person-derived)', () => {
 });
 
 describe('pre-release check', () => {
-  const b = () => build('winter-commune-day', COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 5 } : {})));
+  const b = () =>
+    build(
+      'winter-commune-day',
+      COMMUNE_CODES.map((c) => winterAgg(c, c === '21003' ? { persons: 5 } : {})),
+    );
 
   it('blocks a release where a cell below threshold is shown', () => {
     const r = b();
-    r.status.set([...r.suppressed].find((id) => id.includes('21003'))!, 'value');
+    r.status.set(
+      [...r.suppressed].find((id) => id.includes('21003'))!,
+      'value',
+    );
     expect(check(r).map((f) => f.rule)).toContain('threshold-or-dominance');
   });
 
@@ -141,15 +203,29 @@ describe('pre-release check', () => {
     const r = b();
     r.rows[0]!.commune_name = 'psd:3f2a';
     expect(check(r).map((f) => f.rule)).toContain('pseudonym');
-    const s3 = build('winter-commune-day', COMMUNE_CODES.map((c) => ({ ...winterAgg(c), sensitivity: 'S3' as const })));
+    const s3 = build(
+      'winter-commune-day',
+      COMMUNE_CODES.map((c) => ({ ...winterAgg(c), sensitivity: 'S3' as const })),
+    );
     expect(check(s3).map((f) => f.rule)).toContain('sensitivity');
   });
 
   it('blocks person-derived data younger than 24 h and a suppressed cell uncovered by a later release', () => {
     const r = b();
-    const early = preReleaseCheck(r, { spec: DATASET_SPECS['winter-commune-day']!, rules: datasetPolicy(policy, 'winter-commune-day'), previous: [], ledger: new PrivacyBudgetLedger(), now: new Date('2026-01-11T10:00:00Z'), forbiddenFields: new Set(), pseudonymPrefix: 'psd' });
+    const early = preReleaseCheck(r, {
+      spec: DATASET_SPECS['winter-commune-day']!,
+      rules: datasetPolicy(policy, 'winter-commune-day'),
+      previous: [],
+      ledger: new PrivacyBudgetLedger(),
+      now: new Date('2026-01-11T10:00:00Z'),
+      forbiddenFields: new Set(),
+      pseudonymPrefix: 'psd',
+    });
     expect(early.map((f) => f.rule)).toContain('coarsening');
-    const later = build('winter-commune-day', COMMUNE_CODES.map((c) => winterAgg(c)));
+    const later = build(
+      'winter-commune-day',
+      COMMUNE_CODES.map((c) => winterAgg(c)),
+    );
     expect(check(later, [published(r)]).map((f) => f.rule)).toContain('stability');
   });
 });

@@ -3,7 +3,13 @@ import type { Logger } from '@ondijon/service-kit';
 import { intervalsFor, parseDuration, parseStart, registryFileFor, type SimulatorConfig } from './config';
 import { buildFleet } from './fleet';
 import { iterateStream } from './generate';
-import { ManifestBuilder, type Manifest, NdjsonWriter, readStreamFile, type StreamLine } from './ground-truth';
+import {
+  ManifestBuilder,
+  type Manifest,
+  NdjsonWriter,
+  readStreamFile,
+  type StreamLine,
+} from './ground-truth';
 import { connectPublisher, type Publisher, type PublisherOptions } from './mqtt-publisher';
 import { emptyStats, Progress, type RunStats } from './progress';
 import { loadRegistry } from './registry';
@@ -58,18 +64,43 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
       };
     });
 
-  async function source(): Promise<{ lines: AsyncIterable<StreamLine> | Iterable<StreamLine>; meta: ConstructorParameters<typeof ManifestBuilder>[0] }> {
+  async function source(): Promise<{
+    lines: AsyncIterable<StreamLine> | Iterable<StreamLine>;
+    meta: ConstructorParameters<typeof ManifestBuilder>[0];
+  }> {
     if (config.SIM_REPLAY_FILE !== '') {
-      return { lines: readStreamFile(config.SIM_REPLAY_FILE), meta: { seed: null, from: null, to: null, registryRevision: null, faults: null } };
+      return {
+        lines: readStreamFile(config.SIM_REPLAY_FILE),
+        meta: { seed: null, from: null, to: null, registryRevision: null, faults: null },
+      };
     }
     const registry = await loadRegistry(registryFileFor(config), config.SIM_REGISTRY_SEED, config.SIM_PRESET);
-    const fleet = buildFleet(registry, { seed: config.SIM_SEED, fraction: config.SIM_FLEET_FRACTION, intervals: intervalsFor(config) });
+    const fleet = buildFleet(registry, {
+      seed: config.SIM_SEED,
+      fraction: config.SIM_FLEET_FRACTION,
+      intervals: intervalsFor(config),
+    });
     const from = parseStart(config.SIM_START, now());
     const to = config.SIM_DURATION === '' ? Infinity : from + parseDuration(config.SIM_DURATION);
-    log.info({ registry: registry.source, revision: registry.revision, devices: fleet.devices.length, from: new Date(from).toISOString(), to: Number.isFinite(to) ? new Date(to).toISOString() : null }, 'fleet ready');
+    log.info(
+      {
+        registry: registry.source,
+        revision: registry.revision,
+        devices: fleet.devices.length,
+        from: new Date(from).toISOString(),
+        to: Number.isFinite(to) ? new Date(to).toISOString() : null,
+      },
+      'fleet ready',
+    );
     return {
       lines: iterateStream(fleet, from, to, config.SIM_SEED, config.SIM_FAULTS),
-      meta: { seed: config.SIM_SEED, from: new Date(from).toISOString(), to: Number.isFinite(to) ? new Date(to).toISOString() : null, registryRevision: registry.revision, faults: config.SIM_FAULTS },
+      meta: {
+        seed: config.SIM_SEED,
+        from: new Date(from).toISOString(),
+        to: Number.isFinite(to) ? new Date(to).toISOString() : null,
+        registryRevision: registry.revision,
+        faults: config.SIM_FAULTS,
+      },
     };
   }
 
@@ -90,7 +121,8 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
         while (!stopping && now() < due - 2) await sleep(Math.min(1000, due - now()));
       }
       // …but never ahead of it: an observation from the future would be rejected (ONDIJON_TIME_IN_FUTURE).
-      if (config.SIM_CLAMP_TO_NOW) while (!stopping && now() < line.at) await sleep(Math.min(1000, line.at - now()));
+      if (config.SIM_CLAMP_TO_NOW)
+        while (!stopping && now() < line.at) await sleep(Math.min(1000, line.at - now()));
       if (stopping) break;
       stats.sent++;
       const family = line.tag?.family ?? line.topic.split('/').at(-3) ?? 'unknown';
@@ -131,7 +163,13 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
       manifest = new ManifestBuilder(src.meta);
       if (config.SIM_RECORD_FILE !== '') recorder = new NdjsonWriter(config.SIM_RECORD_FILE);
       if (!config.SIM_DRY_RUN) {
-        publisher = await connect({ url: config.MQTT_URL, connections: config.SIM_CONNECTIONS, clientIdPrefix: config.SIM_CLIENT_ID_PREFIX, maxInflight: config.SIM_MAX_INFLIGHT, log });
+        publisher = await connect({
+          url: config.MQTT_URL,
+          connections: config.SIM_CONNECTIONS,
+          clientIdPrefix: config.SIM_CLIENT_ID_PREFIX,
+          maxInflight: config.SIM_MAX_INFLIGHT,
+          log,
+        });
         log.info({ connections: config.SIM_CONNECTIONS }, 'mqtt connected');
       }
       progress = new Progress(stats, log, deps.out, config.SIM_PROGRESS_MS, now);
@@ -143,9 +181,19 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
           await recorder?.close();
           recorder = undefined;
           const m = manifest!.build();
-          if (config.SIM_MANIFEST_FILE !== '') await writeFile(config.SIM_MANIFEST_FILE, `${JSON.stringify({ ...m, stats }, null, 2)}\n`);
+          if (config.SIM_MANIFEST_FILE !== '')
+            await writeFile(config.SIM_MANIFEST_FILE, `${JSON.stringify({ ...m, stats }, null, 2)}\n`);
           const rejected = Object.values(stats.rejectedByReason).reduce((a, b) => a + b, 0);
-          log.info({ sent: stats.sent, acked: stats.acked, rejected, errors: stats.errors, ms: stats.finishedAt - stats.startedAt }, 'stream finished');
+          log.info(
+            {
+              sent: stats.sent,
+              acked: stats.acked,
+              rejected,
+              errors: stats.errors,
+              ms: stats.finishedAt - stats.startedAt,
+            },
+            'stream finished',
+          );
           resolveDone({ stats, manifest: m });
         },
         (err: unknown) => {

@@ -35,25 +35,32 @@ export function parseStart(text: string, now: number): number {
 /** Parses `streetlight=600,traffic-detector=60` into report intervals (seconds). */
 export function parseIntervals(spec: string): Partial<ReportIntervals> {
   const out: Partial<ReportIntervals> = {};
-  for (const part of spec.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const part of spec
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [family, seconds] = part.split('=');
     if (!FAMILIES.includes(family as Family)) throw new Error(`unknown family "${family}"`);
     const s = Number(seconds);
-    if (!Number.isInteger(s) || s < 10 || s > 3600) throw new Error(`interval of ${family} must be an integer 10–3600 s`);
+    if (!Number.isInteger(s) || s < 10 || s > 3600)
+      throw new Error(`interval of ${family} must be an integer 10–3600 s`);
     out[family as Family] = s;
   }
   return out;
 }
 
 const refine = <T>(parse: (s: string) => T, fallback: string) =>
-  z.string().default(fallback).transform((s, ctx) => {
-    try {
-      return parse(s);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-      return z.NEVER;
-    }
-  });
+  z
+    .string()
+    .default(fallback)
+    .transform((s, ctx) => {
+      try {
+        return parse(s);
+      } catch (err) {
+        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+        return z.NEVER;
+      }
+    });
 
 /** Environment of the simulator (STYLE.md rule 7); see `.env.example`. CLI flags map onto these names. */
 export const SimulatorEnv = z.object({
@@ -105,13 +112,19 @@ export const SimulatorEnv = z.object({
   /** Generate and record only; publish nothing. */
   SIM_DRY_RUN: z.stringbool().default(false),
   /** Prefix of every MQTT topic (tests: `t/<unique>/`). */
-  SIM_TOPIC_PREFIX: z.string().regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /').default(''),
+  SIM_TOPIC_PREFIX: z
+    .string()
+    .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /')
+    .default(''),
   /** MQTT connections (an equipment always uses the same one, so its messages stay in order). */
   SIM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2),
   /** QoS 1 publishes awaiting PUBACK per connection. */
   SIM_MAX_INFLIGHT: z.coerce.number().int().min(1).max(65_535).default(100),
   /** Client id prefix; connection i is `<prefix>-<i>`. */
-  SIM_CLIENT_ID_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]+$/).default(`ondijon-sim-${process.pid}`),
+  SIM_CLIENT_ID_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/)
+    .default(`ondijon-sim-${process.pid}`),
   /** Progress every this many ms (log line, or live line on a terminal). */
   SIM_PROGRESS_MS: z.coerce.number().int().min(100).default(5000),
 });

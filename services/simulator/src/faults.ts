@@ -97,7 +97,8 @@ export function parseFaultSpec(spec: string): FaultConfig {
       Object.assign(out, DEFAULT_FAULTS);
       continue;
     }
-    if (!rawKey || rawValue === undefined || !(rawKey in NO_FAULTS)) throw new Error(`unknown fault "${part}" (known: ${Object.keys(NO_FAULTS).join(', ')})`);
+    if (!rawKey || rawValue === undefined || !(rawKey in NO_FAULTS))
+      throw new Error(`unknown fault "${part}" (known: ${Object.keys(NO_FAULTS).join(', ')})`);
     const value = Number(rawValue);
     if (!Number.isFinite(value) || value < 0) throw new Error(`fault ${rawKey} needs a non-negative number`);
     out[rawKey as keyof FaultConfig] = value;

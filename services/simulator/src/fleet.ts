@@ -72,7 +72,8 @@ export interface StationDevice extends DeviceBase {
 }
 
 /** Any simulated device. */
-export type Device = LuminaireDevice | CabinetDevice | ControllerDevice | DetectorDevice | VehicleDevice | StationDevice;
+export type Device =
+  LuminaireDevice | CabinetDevice | ControllerDevice | DetectorDevice | VehicleDevice | StationDevice;
 
 /** Intersection: a controller and its detectors. */
 export interface Intersection {
@@ -116,7 +117,12 @@ export function buildFleet(registry: Registry, options: FleetOptions): Fleet {
   const devices: Device[] = [];
   const base = (eq: Equipment): DeviceBase => {
     const intervalS = intervals[eq.family];
-    return { eq, index: devices.length, intervalS, phaseMs: 1000 + Math.floor(noise01(seed, 'phase', eq.equipmentId) * (intervalS - 2)) * 1000 };
+    return {
+      eq,
+      index: devices.length,
+      intervalS,
+      phaseMs: 1000 + Math.floor(noise01(seed, 'phase', eq.equipmentId) * (intervalS - 2)) * 1000,
+    };
   };
   const cabinets = new Map<string, CabinetDevice>();
   const intersections = new Map<string, Intersection>();
@@ -149,13 +155,22 @@ export function buildFleet(registry: Registry, options: FleetOptions): Fleet {
         break;
       }
       case 'lighting-cabinet': {
-        const d: CabinetDevice = { ...base(eq), kind: 'lighting-cabinet', circuits: rng.int(2, 4), luminaires: [] };
+        const d: CabinetDevice = {
+          ...base(eq),
+          kind: 'lighting-cabinet',
+          circuits: rng.int(2, 4),
+          luminaires: [],
+        };
         devices.push(d);
         cabinets.set(eq.equipmentId, d);
         break;
       }
       case 'signal-controller': {
-        const d: ControllerDevice = { ...base(eq), kind: 'signal-controller', nightFlashing: rng.chance(0.3) };
+        const d: ControllerDevice = {
+          ...base(eq),
+          kind: 'signal-controller',
+          nightFlashing: rng.chance(0.3),
+        };
         devices.push(d);
         intersectionOf(eq).controller = d;
         break;
@@ -179,8 +194,14 @@ export function buildFleet(registry: Registry, options: FleetOptions): Fleet {
           agents: [`agt-${h}-a`, `agt-${h}-b`],
           // A loop of six waypoints within ~300 m of the equipment's home point: the route stays in its commune.
           route: Array.from({ length: 6 }, (_, k) => ({
-            lat: round(eq.location.lat + 0.0025 * Math.sin((k * Math.PI) / 3) + rng.uniform(-0.0003, 0.0003), 6),
-            lon: round(eq.location.lon + 0.0035 * Math.cos((k * Math.PI) / 3) + rng.uniform(-0.0003, 0.0003), 6),
+            lat: round(
+              eq.location.lat + 0.0025 * Math.sin((k * Math.PI) / 3) + rng.uniform(-0.0003, 0.0003),
+              6,
+            ),
+            lon: round(
+              eq.location.lon + 0.0035 * Math.cos((k * Math.PI) / 3) + rng.uniform(-0.0003, 0.0003),
+              6,
+            ),
           })),
         };
         devices.push(d);
@@ -188,7 +209,11 @@ export function buildFleet(registry: Registry, options: FleetOptions): Fleet {
         break;
       }
       case 'weather-station': {
-        const d: StationDevice = { ...base(eq), kind: 'weather-station', biasC: round(rng.uniform(-0.3, 0.3), 2) };
+        const d: StationDevice = {
+          ...base(eq),
+          kind: 'weather-station',
+          biasC: round(rng.uniform(-0.3, 0.3), 2),
+        };
         devices.push(d);
         stations.push(d);
         break;

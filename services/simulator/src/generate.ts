@@ -1,7 +1,26 @@
 import { EXCLUDED_SOURCE_FAMILIES, type ErrorCode, telemetryTopic } from '@ondijon/contracts';
 import { EXPECTED_CODE, type FaultConfig, type FaultKind, NO_FAULTS, type Outcome } from './faults';
-import { type CabinetDevice, type ControllerDevice, type DetectorDevice, type Device, type Fleet, type LuminaireDevice, round, type StationDevice, type VehicleDevice } from './fleet';
-import { airTempC, communeOffsetC, humidityPct, lightLevel, lightLevelHours, snowing, surfaceTempC, trafficDemand } from './models';
+import {
+  type CabinetDevice,
+  type ControllerDevice,
+  type DetectorDevice,
+  type Device,
+  type Fleet,
+  type LuminaireDevice,
+  round,
+  type StationDevice,
+  type VehicleDevice,
+} from './fleet';
+import {
+  airTempC,
+  communeOffsetC,
+  humidityPct,
+  lightLevel,
+  lightLevelHours,
+  snowing,
+  surfaceTempC,
+  trafficDemand,
+} from './models';
 import { noise01, type Rng, rngFor } from './prng';
 import { localHour, localWeekday } from './sun';
 
@@ -107,7 +126,9 @@ function luminaireReport(d: LuminaireDevice, t: number, s: LuminaireState, rng: 
   const lampOut = s.fault?.kind === 'lamp';
   const level = lampOut ? 0 : lightLevel(t);
   const factor = s.fault?.kind === 'driver' ? 1.1 : 1;
-  const { fullHours, burningHours } = lampOut ? { fullHours: 0, burningHours: 0 } : lightLevelHours(t - intervalMs, t);
+  const { fullHours, burningHours } = lampOut
+    ? { fullHours: 0, burningHours: 0 }
+    : lightLevelHours(t - intervalMs, t);
   s.burningHours += burningHours;
   const payload: Payload = {
     state: level === 0 ? 'off' : level < 1 ? 'dimmed' : 'on',
@@ -118,7 +139,8 @@ function luminaireReport(d: LuminaireDevice, t: number, s: LuminaireState, rng: 
     burningHours: round(s.burningHours, 2),
     faults,
   };
-  if (d.adaptive) payload.presenceDetections = level > 0 ? rng.poisson(25 * trafficDemand(t) * (d.intervalS / 900)) : 0;
+  if (d.adaptive)
+    payload.presenceDetections = level > 0 ? rng.poisson(25 * trafficDemand(t) * (d.intervalS / 900)) : 0;
   return payload;
 }
 
@@ -181,25 +203,35 @@ function detectorReport(d: DetectorDevice, t: number, rng: Rng): Payload {
       const flowPerHour = (vehicles * 3600) / d.intervalS;
       // ~0.43 s of loop occupancy per vehicle (6 m at 50 km/h), a little more in congestion.
       const occupancyPct = Math.min(95, round(flowPerHour * 0.012 * (1 + flowPerHour / 2000), 1));
-      const meanSpeedKmh = vehicles === 0 ? null : round(Math.max(5, Math.min(90, 50 - occupancyPct * 0.8 + rng.normal(0, 3))), 1);
+      const meanSpeedKmh =
+        vehicles === 0
+          ? null
+          : round(Math.max(5, Math.min(90, 50 - occupancyPct * 0.8 + rng.normal(0, 3))), 1);
       return { lane: i + 1, vehicles, occupancyPct, meanSpeedKmh };
     }),
   };
 }
 
-function positionOnRoute(route: VehicleDevice['route'], odometerM: number): { lat: number; lon: number; headingDeg: number } {
+function positionOnRoute(
+  route: VehicleDevice['route'],
+  odometerM: number,
+): { lat: number; lon: number; headingDeg: number } {
   const seg = route.map((p, i) => {
     const q = route[(i + 1) % route.length]!;
     const dy = (q.lat - p.lat) * 111_320;
     const dx = (q.lon - p.lon) * 111_320 * Math.cos((p.lat * Math.PI) / 180);
-    return { p, q, len: Math.hypot(dx, dy), heading: (((Math.atan2(dx, dy) * 180) / Math.PI + 360) % 360) };
+    return { p, q, len: Math.hypot(dx, dy), heading: ((Math.atan2(dx, dy) * 180) / Math.PI + 360) % 360 };
   });
   const perimeter = seg.reduce((s, x) => s + x.len, 0);
   let d = perimeter > 0 ? odometerM % perimeter : 0;
   for (const s of seg) {
     if (d <= s.len) {
       const f = s.len === 0 ? 0 : d / s.len;
-      return { lat: round(s.p.lat + f * (s.q.lat - s.p.lat), 6), lon: round(s.p.lon + f * (s.q.lon - s.p.lon), 6), headingDeg: round(s.heading, 1) };
+      return {
+        lat: round(s.p.lat + f * (s.q.lat - s.p.lat), 6),
+        lon: round(s.p.lon + f * (s.q.lon - s.p.lon), 6),
+        headingDeg: round(s.heading, 1),
+      };
     }
     d -= s.len;
   }
@@ -225,7 +257,7 @@ function vehicleReport(d: VehicleDevice, t: number, s: VehicleState, rng: Rng, s
           : 'idle';
   const speedKmh = { salting: 35, ploughing: 25, patrol: 45, sweeping: 8, idle: 0, transit: 50 }[activity];
   const speed = activity === 'idle' ? 0 : round(Math.max(3, rng.normal(speedKmh, speedKmh / 8)), 1);
-  const distanceM = activity === 'idle' ? 0 : round(((speed / 3.6) * d.intervalS * rng.uniform(0.85, 1)), 1);
+  const distanceM = activity === 'idle' ? 0 : round((speed / 3.6) * d.intervalS * rng.uniform(0.85, 1), 1);
   const spreading = activity === 'salting' || activity === 'ploughing';
   // 15 g/m² over a 7 m carriageway: 0.105 kg per metre driven.
   const saltKg = spreading ? round(Math.min(10_000, distanceM * 0.105 * rng.uniform(0.85, 1.15)), 2) : 0;
@@ -252,7 +284,13 @@ function stationReport(d: StationDevice, t: number, rng: Rng, seed: number): Pay
   const humidity = round(humidityPct(seed, t), 1);
   return {
     surfaceTempC: Math.max(-40, Math.min(70, surfaceTempC_)),
-    airTempC: Math.max(-40, Math.min(50, round(airTempC(seed, t) + communeOffsetC(seed, d.eq.commune) + d.biasC + rng.normal(0, 0.1), 1))),
+    airTempC: Math.max(
+      -40,
+      Math.min(
+        50,
+        round(airTempC(seed, t) + communeOffsetC(seed, d.eq.commune) + d.biasC + rng.normal(0, 0.1), 1),
+      ),
+    ),
     humidityPct: humidity,
     iceWarning: surfaceTempC_ <= 0.5 && humidity >= 80,
   };
@@ -316,7 +354,8 @@ class SlotHeap {
     return top;
   }
 }
-const less = (x: { t: number; i: number }, y: { t: number; i: number }) => x.t < y.t || (x.t === y.t && x.i < y.i);
+const less = (x: { t: number; i: number }, y: { t: number; i: number }) =>
+  x.t < y.t || (x.t === y.t && x.i < y.i);
 
 type Draft = Omit<SimMessage, 'tag'> & { tag: Omit<MessageTag, 'n'> };
 
@@ -333,7 +372,13 @@ function otherOperator(op: string, rng: Rng): string {
  * Every message of the fleet in [fromMs, toMs), in publish order, with its ground truth: a pure
  * function of its arguments (`toMs` may be Infinity for an endless stream).
  */
-export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed: number, faults: FaultConfig = NO_FAULTS): Generator<SimMessage> {
+export function* iterateStream(
+  fleet: Fleet,
+  fromMs: number,
+  toMs: number,
+  seed: number,
+  faults: FaultConfig = NO_FAULTS,
+): Generator<SimMessage> {
   const heap = new SlotHeap();
   const states = fleet.devices.map(initialState);
   const held = new Map<number, Draft>();
@@ -352,7 +397,9 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
       burstHour = hour;
       burstWindow = null;
       if (faults.burstPerHour > 0 && noise01(seed, 'burst', hour) < faults.burstPerHour) {
-        const start = hour * HOUR_MS + Math.floor(noise01(seed, 'burst-at', hour) * Math.max(0, HOUR_MS - faults.burstMs));
+        const start =
+          hour * HOUR_MS +
+          Math.floor(noise01(seed, 'burst-at', hour) * Math.max(0, HOUR_MS - faults.burstMs));
         burstWindow = { start, end: start + faults.burstMs };
       }
     }
@@ -379,7 +426,12 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
     const out: Draft[] = [];
     const eq = d.eq;
     const topic = telemetryTopic(eq.family, eq.operator, eq.equipmentId);
-    const base = { family: eq.family as string, equipmentId: eq.equipmentId, operator: eq.operator, commune: eq.commune };
+    const base = {
+      family: eq.family as string,
+      equipmentId: eq.equipmentId,
+      operator: eq.operator,
+      commune: eq.commune,
+    };
     const p = report(d, t, states[slot.i]!, seed, k);
     if (p) {
       const frng = rngFor(seed, 'fault', eq.equipmentId, k);
@@ -406,22 +458,52 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
       // Out of order only within the smallest window its report feeds (15 min for detector counts, an
       // hour otherwise), so the held report is never late: an injected late report is the `late` fault.
       const win = eq.family === 'traffic-detector' ? 15 * 60_000 : HOUR_MS;
-      if (fault === 'out-of-order' && !(Math.floor(t / win) === Math.floor((t + intervalMs) / win) && t + intervalMs < toMs)) fault = null;
+      if (
+        fault === 'out-of-order' &&
+        !(Math.floor(t / win) === Math.floor((t + intervalMs) / win) && t + intervalMs < toMs)
+      )
+        fault = null;
       const text = JSON.stringify(obj);
       switch (fault) {
         case 'malformed-json':
-          out.push({ topic, payload: text.slice(0, Math.floor(text.length / 2)), at: t, tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! } });
+          out.push({
+            topic,
+            payload: text.slice(0, Math.floor(text.length / 2)),
+            at: t,
+            tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! },
+          });
           break;
         case 'wrong-types':
-          out.push({ topic, payload: JSON.stringify({ ...obj, seq: String(k), intervalS: 'n/a' }), at: t, tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! } });
+          out.push({
+            topic,
+            payload: JSON.stringify({ ...obj, seq: String(k), intervalS: 'n/a' }),
+            at: t,
+            tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! },
+          });
           break;
         case 'clock-skew': {
           const skewed = t + faults.clockSkewMs;
-          out.push({ topic, payload: JSON.stringify({ ...obj, observedAt: iso(skewed) }), at: t, tag: { ...tag, observedAt: iso(skewed), fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! } });
+          out.push({
+            topic,
+            payload: JSON.stringify({ ...obj, observedAt: iso(skewed) }),
+            at: t,
+            tag: {
+              ...tag,
+              observedAt: iso(skewed),
+              fault,
+              outcome: 'rejected',
+              expectedCode: EXPECTED_CODE[fault]!,
+            },
+          });
           break;
         }
         case 'spoofed-operator':
-          out.push({ topic: telemetryTopic(eq.family, otherOperator(eq.operator, frng), eq.equipmentId), payload: text, at: t, tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! } });
+          out.push({
+            topic: telemetryTopic(eq.family, otherOperator(eq.operator, frng), eq.equipmentId),
+            payload: text,
+            at: t,
+            tag: { ...tag, fault, outcome: 'rejected', expectedCode: EXPECTED_CODE[fault]! },
+          });
           break;
         case 'duplicate':
           out.push({ topic, payload: text, at: t, tag: { ...tag, fault: null, outcome: 'accepted' } });
@@ -447,18 +529,39 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
       const lp = report(d, old, copy, seed, k + 7_919) ?? report(d, old, initialState(d), seed, k + 7_919);
       if (lp) {
         const seq = LATE_SEQ_BASE + k;
-        out.push({ topic, payload: JSON.stringify(body(seq, old, lp)), at: t, tag: { ...base, seq, observedAt: iso(old), fault: 'late', outcome: 'late' } });
+        out.push({
+          topic,
+          payload: JSON.stringify(body(seq, old, lp)),
+          at: t,
+          tag: { ...base, seq, observedAt: iso(old), fault: 'late', outcome: 'late' },
+        });
       }
     }
     if (faults.excludedSource > 0 && xrng.chance(faults.excludedSource)) {
       const source = xrng.pick(EXCLUDED_SOURCE_FAMILIES);
       const camId = `CAM-${eq.commune}-${String(xrng.int(1, 9)).padStart(2, '0')}`;
-      const payload = JSON.stringify({ seq: k, observedAt: iso(t), kind: 'plate-read', plate: 'XX-000-XX', confidence: 0.9 });
+      const payload = JSON.stringify({
+        seq: k,
+        observedAt: iso(t),
+        kind: 'plate-read',
+        plate: 'XX-000-XX',
+        confidence: 0.9,
+      });
       out.push({
         topic: telemetryTopic(source, eq.operator, camId),
         payload,
         at: t,
-        tag: { family: source, equipmentId: camId, operator: eq.operator, commune: eq.commune, seq: k, observedAt: iso(t), fault: 'excluded-source', outcome: 'rejected', expectedCode: 'ONDIJON_SOURCE_EXCLUDED' },
+        tag: {
+          family: source,
+          equipmentId: camId,
+          operator: eq.operator,
+          commune: eq.commune,
+          seq: k,
+          observedAt: iso(t),
+          fault: 'excluded-source',
+          outcome: 'rejected',
+          expectedCode: 'ONDIJON_SOURCE_EXCLUDED',
+        },
       });
     }
     for (const draft of out) yield emit(draft);
@@ -466,7 +569,14 @@ export function* iterateStream(fleet: Fleet, fromMs: number, toMs: number, seed:
 }
 
 /** Every message of the fleet in [fromMs, toMs), in publish order (a finite array; see `iterateStream`). */
-export function generateStream(fleet: Fleet, fromMs: number, toMs: number, seed: number, faults: FaultConfig = NO_FAULTS): SimMessage[] {
-  if (!Number.isFinite(toMs)) throw new Error('generateStream needs a finite end; use iterateStream for an endless stream');
+export function generateStream(
+  fleet: Fleet,
+  fromMs: number,
+  toMs: number,
+  seed: number,
+  faults: FaultConfig = NO_FAULTS,
+): SimMessage[] {
+  if (!Number.isFinite(toMs))
+    throw new Error('generateStream needs a finite end; use iterateStream for an endless stream');
   return [...iterateStream(fleet, fromMs, toMs, seed, faults)];
 }

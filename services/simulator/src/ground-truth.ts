@@ -54,7 +54,10 @@ export class ManifestBuilder {
 }
 
 /** The manifest of a whole stream. */
-export function manifestOf(messages: Iterable<StreamLine>, meta: Pick<Manifest, 'seed' | 'from' | 'to' | 'registryRevision' | 'faults'>): Manifest {
+export function manifestOf(
+  messages: Iterable<StreamLine>,
+  meta: Pick<Manifest, 'seed' | 'from' | 'to' | 'registryRevision' | 'faults'>,
+): Manifest {
   const b = new ManifestBuilder(meta);
   for (const m of messages) b.add(m);
   return b.build();
@@ -75,7 +78,9 @@ export class NdjsonWriter {
 
   /** Flushes and closes the file. */
   async close(): Promise<void> {
-    await new Promise<void>((resolve, reject) => this.out.end((err?: Error | null) => (err ? reject(err) : resolve())));
+    await new Promise<void>((resolve, reject) =>
+      this.out.end((err?: Error | null) => (err ? reject(err) : resolve())),
+    );
   }
 }
 

@@ -10,7 +10,9 @@ const HOUR_MS = 3_600_000;
 
 /** Approximately normal draw in about [-3, 3] from stateless noise (Irwin–Hall of three uniforms). */
 function gauss(seed: number, ...labels: (string | number)[]): number {
-  return (noise01(seed, ...labels, 'a') + noise01(seed, ...labels, 'b') + noise01(seed, ...labels, 'c') - 1.5) * 2;
+  return (
+    (noise01(seed, ...labels, 'a') + noise01(seed, ...labels, 'b') + noise01(seed, ...labels, 'c') - 1.5) * 2
+  );
 }
 
 /**
@@ -25,7 +27,8 @@ export function airTempC(seed: number, t: number): number {
   const diurnal = 4 * Math.cos((2 * Math.PI * (h - 15)) / 24);
   const day = Math.floor(t / DAY_MS);
   const frac = (t - day * DAY_MS) / DAY_MS;
-  const anomaly = (1 - frac) * 2.5 * gauss(seed, 'anomaly', day) + frac * 2.5 * gauss(seed, 'anomaly', day + 1);
+  const anomaly =
+    (1 - frac) * 2.5 * gauss(seed, 'anomaly', day) + frac * 2.5 * gauss(seed, 'anomaly', day + 1);
   return seasonal + diurnal + anomaly;
 }
 
@@ -65,7 +68,8 @@ export function lightLevelHours(from: number, to: number): { fullHours: number; 
   // same level at both ends has that level throughout.
   if (to - from <= 30 * 60_000) {
     const a = lightLevel(from + 30_000);
-    if (a === lightLevel(to - 30_000)) return { fullHours: (a * (to - from)) / HOUR_MS, burningHours: a > 0 ? (to - from) / HOUR_MS : 0 };
+    if (a === lightLevel(to - 30_000))
+      return { fullHours: (a * (to - from)) / HOUR_MS, burningHours: a > 0 ? (to - from) / HOUR_MS : 0 };
   }
   let full = 0;
   let burning = 0;

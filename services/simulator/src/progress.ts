@@ -19,7 +19,16 @@ export interface RunStats {
 
 /** Fresh totals. */
 export function emptyStats(now: number): RunStats {
-  return { sent: 0, acked: 0, rejectedByReason: {}, errors: 0, byFamily: {}, simTime: null, startedAt: now, finishedAt: null };
+  return {
+    sent: 0,
+    acked: 0,
+    rejectedByReason: {},
+    errors: 0,
+    byFamily: {},
+    simTime: null,
+    startedAt: now,
+    finishedAt: null,
+  };
 }
 
 /**
@@ -62,7 +71,16 @@ export class Progress {
       );
     } else {
       this.log.info(
-        { ratePerS: Math.round(rate), sent: this.stats.sent, acked: this.stats.acked, rejected, rejectedByReason: this.stats.rejectedByReason, errors: this.stats.errors, byFamily: this.stats.byFamily, simTime: this.stats.simTime },
+        {
+          ratePerS: Math.round(rate),
+          sent: this.stats.sent,
+          acked: this.stats.acked,
+          rejected,
+          rejectedByReason: this.stats.rejectedByReason,
+          errors: this.stats.errors,
+          byFamily: this.stats.byFamily,
+          simTime: this.stats.simTime,
+        },
         'progress',
       );
     }

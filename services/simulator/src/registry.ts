@@ -21,9 +21,14 @@ export async function readRegistryFile(path: string): Promise<Registry> {
  * The registry the simulator runs: the file when given (it must be the one ingest loads), else one
  * generated at the preset's scale. A missing file is an error, not a silent switch to another fleet.
  */
-export async function loadRegistry(file: string, seed: number, scale: RegistryScale): Promise<Registry & { source: string }> {
+export async function loadRegistry(
+  file: string,
+  seed: number,
+  scale: RegistryScale,
+): Promise<Registry & { source: string }> {
   if (file !== '') {
-    if (!existsSync(file)) throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} does not exist`);
+    if (!existsSync(file))
+      throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} does not exist`);
     return { ...(await readRegistryFile(file)), source: file };
   }
   return { ...generatedRegistry(seed, scale), source: `generated:${scale}:${seed}` };

@@ -34,7 +34,11 @@ export function sunTimesAt(dayStart: number, lat: number, lon: number): { sunris
   const gamma = ((2 * Math.PI) / daysInYear) * (dayOfYear - 1);
   const eqTimeMin =
     229.18 *
-    (0.000075 + 0.001868 * Math.cos(gamma) - 0.032077 * Math.sin(gamma) - 0.014615 * Math.cos(2 * gamma) - 0.040849 * Math.sin(2 * gamma));
+    (0.000075 +
+      0.001868 * Math.cos(gamma) -
+      0.032077 * Math.sin(gamma) -
+      0.014615 * Math.cos(2 * gamma) -
+      0.040849 * Math.sin(2 * gamma));
   const decl =
     0.006918 -
     0.399912 * Math.cos(gamma) +
@@ -44,7 +48,8 @@ export function sunTimesAt(dayStart: number, lat: number, lon: number): { sunris
     0.002697 * Math.cos(3 * gamma) +
     0.00148 * Math.sin(3 * gamma);
   // Zenith 90.833°: the sun's upper limb at the horizon with standard refraction.
-  const cosHa = Math.cos(90.833 * RAD) / (Math.cos(lat * RAD) * Math.cos(decl)) - Math.tan(lat * RAD) * Math.tan(decl);
+  const cosHa =
+    Math.cos(90.833 * RAD) / (Math.cos(lat * RAD) * Math.cos(decl)) - Math.tan(lat * RAD) * Math.tan(decl);
   const ha = Math.acos(Math.max(-1, Math.min(1, cosHa))) / RAD;
   const sunriseMin = 720 - 4 * (lon + ha) - eqTimeMin;
   const sunsetMin = 720 - 4 * (lon - ha) - eqTimeMin;

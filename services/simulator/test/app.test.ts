@@ -25,13 +25,25 @@ function fakePublisher(sent: { topic: string; payload: string }[]): () => Promis
   });
 }
 
-const base = { SIM_START: '2026-01-12T00:00:00Z', SIM_SPEED: 'max', SIM_REGISTRY_FILE: '', SIM_FLEET_FRACTION: '0.2', LOG_LEVEL: 'silent' };
+const base = {
+  SIM_START: '2026-01-12T00:00:00Z',
+  SIM_SPEED: 'max',
+  SIM_REGISTRY_FILE: '',
+  SIM_FLEET_FRACTION: '0.2',
+  LOG_LEVEL: 'silent',
+};
 
 describe('simulator app', () => {
   it('publishes a bounded stream, counts PUBACK reason codes and records the ground truth', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sim-'));
     const record = path.join(dir, 'rec.ndjson');
-    const config = loadSimulatorConfig({ ...base, SIM_COUNT: '3000', SIM_FAULTS: 'malformedJson=0.05', SIM_RECORD_FILE: record, SIM_TOPIC_PREFIX: 't/x/' });
+    const config = loadSimulatorConfig({
+      ...base,
+      SIM_COUNT: '3000',
+      SIM_FAULTS: 'malformedJson=0.05',
+      SIM_RECORD_FILE: record,
+      SIM_TOPIC_PREFIX: 't/x/',
+    });
     const sent: { topic: string; payload: string }[] = [];
     const app = buildApp(config, { log: silentLogger(), connect: fakePublisher(sent) });
     await app.start();
@@ -42,7 +54,10 @@ describe('simulator app', () => {
     expect(sent.every((m) => m.topic.startsWith('t/x/ondijon/v1/'))).toBe(true);
     expect(stats.rejectedByReason['0x99']).toBe(manifest.byExpectedCode.ONDIJON_PAYLOAD_NOT_JSON);
     expect(stats.acked + stats.rejectedByReason['0x99']!).toBe(3000);
-    const lines = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { tag: { outcome: string }; reasonCode: number });
+    const lines = (await readFile(record, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { tag: { outcome: string }; reasonCode: number });
     expect(lines).toHaveLength(3000);
     for (const l of lines) expect(l.reasonCode === 0).toBe(l.tag.outcome !== 'rejected');
   });
@@ -50,23 +65,41 @@ describe('simulator app', () => {
   it('replays a recorded file exactly', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'sim-'));
     const record = path.join(dir, 'dry.ndjson');
-    const dry = buildApp(loadSimulatorConfig({ ...base, SIM_DURATION: '1h', SIM_DRY_RUN: 'true', SIM_RECORD_FILE: record, SIM_FAULTS: 'default' }), { log: silentLogger() });
+    const dry = buildApp(
+      loadSimulatorConfig({
+        ...base,
+        SIM_DURATION: '1h',
+        SIM_DRY_RUN: 'true',
+        SIM_RECORD_FILE: record,
+        SIM_FAULTS: 'default',
+      }),
+      { log: silentLogger() },
+    );
     await dry.start();
     const recorded = await dry.done;
     await dry.close();
     const sent: { topic: string; payload: string }[] = [];
-    const replay = buildApp(loadSimulatorConfig({ ...base, SIM_REPLAY_FILE: record }), { log: silentLogger(), connect: fakePublisher(sent) });
+    const replay = buildApp(loadSimulatorConfig({ ...base, SIM_REPLAY_FILE: record }), {
+      log: silentLogger(),
+      connect: fakePublisher(sent),
+    });
     await replay.start();
     const replayed = await replay.done;
     await replay.close();
     expect(replayed.stats.sent).toBe(recorded.stats.sent);
-    const lines = (await readFile(record, 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { topic: string; payload: string });
+    const lines = (await readFile(record, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { topic: string; payload: string });
     expect(sent).toEqual(lines.map((l) => ({ topic: l.topic, payload: l.payload })));
     expect(replayed.manifest.byOutcome).toEqual(recorded.manifest.byOutcome);
   });
 
   it('stops pacing when closed', async () => {
-    const app = buildApp(loadSimulatorConfig({ ...base, SIM_SPEED: '1', SIM_CLAMP_TO_NOW: 'false' }), { log: silentLogger(), connect: fakePublisher([]) });
+    const app = buildApp(loadSimulatorConfig({ ...base, SIM_SPEED: '1', SIM_CLAMP_TO_NOW: 'false' }), {
+      log: silentLogger(),
+      connect: fakePublisher([]),
+    });
     await app.start();
     const t0 = Date.now();
     await app.close();
@@ -76,9 +109,16 @@ describe('simulator app', () => {
 
 describe('config', () => {
   it('maps flags onto SIM_* variables and parses durations and starts', () => {
-    expect(flagsToEnv(['--count', '10', '--dry-run', '--faults=default', '--mqtt-url', 'mqtt://x'])).toEqual({ SIM_COUNT: '10', SIM_DRY_RUN: 'true', SIM_FAULTS: 'default', MQTT_URL: 'mqtt://x' });
+    expect(flagsToEnv(['--count', '10', '--dry-run', '--faults=default', '--mqtt-url', 'mqtt://x'])).toEqual({
+      SIM_COUNT: '10',
+      SIM_DRY_RUN: 'true',
+      SIM_FAULTS: 'default',
+      MQTT_URL: 'mqtt://x',
+    });
     expect(parseDuration('26h')).toBe(26 * 3_600_000);
     expect(parseStart('now-1d', Date.parse('2026-02-02T10:30:00Z'))).toBe(Date.parse('2026-02-01T10:00:00Z'));
-    expect(() => loadSimulatorConfig({ SIM_SPEED: '-1', SIM_FAULTS: 'bogus=1' })).toThrow(/SIM_SPEED[\s\S]*SIM_FAULTS|SIM_FAULTS[\s\S]*SIM_SPEED/);
+    expect(() => loadSimulatorConfig({ SIM_SPEED: '-1', SIM_FAULTS: 'bogus=1' })).toThrow(
+      /SIM_SPEED[\s\S]*SIM_FAULTS|SIM_FAULTS[\s\S]*SIM_SPEED/,
+    );
   });
 });

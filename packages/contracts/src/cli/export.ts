@@ -19,23 +19,53 @@ const outDir = join(root, 'docs', 'schemas');
 const BASE_ID = 'https://data.metropole-dijon.fr/ondijon/schemas/';
 
 const messages: Record<string, { schema: z.ZodType; title: string; io?: 'input' | 'output' }> = {
-  'envelope.v1': { schema: Envelope, title: 'CloudEvents 1.0 envelope with OnDijon extensions (data untyped)' },
+  'envelope.v1': {
+    schema: Envelope,
+    title: 'CloudEvents 1.0 envelope with OnDijon extensions (data untyped)',
+  },
   'lineage.v1': { schema: Lineage, title: 'Lineage extension of the envelope' },
   'dead-letter.v1': { schema: DeadLetter, title: 'Dead-letter record', io: 'input' },
   'equipment.v1': { schema: Equipment, title: 'Equipment registry entry (S0)' },
   'equipment-registry-file.v1': { schema: EquipmentRegistryFile, title: 'Equipment registry file' },
   'late-record.v1': { schema: LateRecord, title: 'Late record routed aside by a processor' },
-  'aggregate.lighting-commune-hour.v1': { schema: LightingCommuneHour, title: 'Lighting per commune and hour', io: 'input' },
-  'aggregate.traffic-flow.v1': { schema: TrafficFlow, title: 'Traffic flow per intersection or commune', io: 'input' },
-  'aggregate.signal-status.v1': { schema: SignalStatus, title: 'Signal status per intersection or commune and hour', io: 'input' },
-  'aggregate.winter-commune-day.v1': { schema: WinterCommuneDay, title: 'Winter service per commune and day', io: 'input' },
+  'aggregate.lighting-commune-hour.v1': {
+    schema: LightingCommuneHour,
+    title: 'Lighting per commune and hour',
+    io: 'input',
+  },
+  'aggregate.traffic-flow.v1': {
+    schema: TrafficFlow,
+    title: 'Traffic flow per intersection or commune',
+    io: 'input',
+  },
+  'aggregate.signal-status.v1': {
+    schema: SignalStatus,
+    title: 'Signal status per intersection or commune and hour',
+    io: 'input',
+  },
+  'aggregate.winter-commune-day.v1': {
+    schema: WinterCommuneDay,
+    title: 'Winter service per commune and day',
+    io: 'input',
+  },
 };
 for (const family of FAMILIES) {
-  messages[`telemetry.${family}.v1`] = { schema: telemetrySchemas[family], title: `Telemetry an equipment of family ${family} publishes on MQTT`, io: 'input' };
-  messages[`stored-telemetry.${family}.v1`] = { schema: storedTelemetrySchemas[family], title: `${family} telemetry as stored on Kafka after the policy's field actions` };
+  messages[`telemetry.${family}.v1`] = {
+    schema: telemetrySchemas[family],
+    title: `Telemetry an equipment of family ${family} publishes on MQTT`,
+    io: 'input',
+  };
+  messages[`stored-telemetry.${family}.v1`] = {
+    schema: storedTelemetrySchemas[family],
+    title: `${family} telemetry as stored on Kafka after the policy's field actions`,
+  };
 }
 for (const spec of Object.values(TOPICS)) {
-  messages[`topic.${spec.name}`] = { schema: spec.schema, title: `Record value of Kafka topic ${spec.name} (${spec.class}): ${spec.description}`, io: 'input' };
+  messages[`topic.${spec.name}`] = {
+    schema: spec.schema,
+    title: `Record value of Kafka topic ${spec.name} (${spec.class}): ${spec.description}`,
+    io: 'input',
+  };
 }
 
 mkdirSync(outDir, { recursive: true });

@@ -23,7 +23,12 @@ if (!Number.isInteger(seed)) {
 }
 const out = values.out
   ? resolve(values.out)
-  : fileURLToPath(new URL(`../../../../infra/registry/${values.scale === 'small' ? 'equipment' : 'equipment-city'}.json`, import.meta.url));
+  : fileURLToPath(
+      new URL(
+        `../../../../infra/registry/${values.scale === 'small' ? 'equipment' : 'equipment-city'}.json`,
+        import.meta.url,
+      ),
+    );
 const file = generateRegistry({ seed, scale: values.scale });
 mkdirSync(dirname(out), { recursive: true });
 writeFileSync(out, `${JSON.stringify(file, null, 1)}\n`);

@@ -4,7 +4,9 @@ import { z } from 'zod';
 export const DeviceSeq = z.int().min(0).max(Number.MAX_SAFE_INTEGER).describe('Device sequence number');
 
 /** Observation time from the device clock, ISO 8601 with offset. */
-export const ObservedAt = z.iso.datetime({ offset: true }).describe('Observation time (device clock), ISO 8601 with offset');
+export const ObservedAt = z.iso
+  .datetime({ offset: true })
+  .describe('Observation time (device clock), ISO 8601 with offset');
 
 /** WGS84 point, constrained to a generous box around Dijon Métropole. */
 export const GeoPoint = z.strictObject({

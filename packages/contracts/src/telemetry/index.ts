@@ -45,7 +45,11 @@ export const storedTelemetrySchemas = {
   'signal-controller': SignalControllerTelemetry,
   'traffic-detector': TrafficDetectorTelemetry,
   'winter-vehicle': WinterVehicleTelemetry.extend({
-    agentId: z.string().min(1).optional().describe('Pseudonym of the agent when a declared use keeps it; absent otherwise'),
+    agentId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe('Pseudonym of the agent when a declared use keeps it; absent otherwise'),
     position: WinterVehicleTelemetry.shape.position.optional(),
   }),
   'weather-station': WeatherStationTelemetry,
@@ -66,8 +70,7 @@ export interface FieldIssue {
 
 /** Result of validating a telemetry payload. */
 export type TelemetryValidation<F extends Family> =
-  | { ok: true; value: Telemetry<F> }
-  | { ok: false; issues: FieldIssue[]; futureTime: boolean };
+  { ok: true; value: Telemetry<F> } | { ok: false; issues: FieldIssue[]; futureTime: boolean };
 
 /** Options of `validateTelemetry`. */
 export interface ValidateOptions {
@@ -83,10 +86,15 @@ export interface ValidateOptions {
  * says which field was extra.
  */
 export function toFieldIssues(error: z.ZodError): FieldIssue[] {
-  const dotted = (path: readonly PropertyKey[]) => (path.length === 0 ? '(root)' : path.map(String).join('.'));
+  const dotted = (path: readonly PropertyKey[]) =>
+    path.length === 0 ? '(root)' : path.map(String).join('.');
   return error.issues.flatMap((i): FieldIssue[] =>
     i.code === 'unrecognized_keys'
-      ? i.keys.map((key) => ({ path: dotted([...i.path, key]), message: `Unrecognized key: "${key}"`, code: i.code }))
+      ? i.keys.map((key) => ({
+          path: dotted([...i.path, key]),
+          message: `Unrecognized key: "${key}"`,
+          code: i.code,
+        }))
       : [{ path: dotted(i.path), message: i.message, code: i.code }],
   );
 }

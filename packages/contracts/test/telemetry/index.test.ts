@@ -1,5 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { FAMILIES, type Family, sampleTelemetry, storedTelemetrySchemas, telemetrySchemas, validateTelemetry, formatIssues } from '../../src/index';
+import {
+  FAMILIES,
+  type Family,
+  sampleTelemetry,
+  storedTelemetrySchemas,
+  telemetrySchemas,
+  validateTelemetry,
+  formatIssues,
+} from '../../src/index';
 
 const NOW = Date.parse('2026-01-15T06:31:00.000Z');
 
@@ -32,7 +40,9 @@ describe.each(FAMILIES)('%s telemetry', (family) => {
   });
 
   it('accepts a sample round-tripped through JSON', () => {
-    expect(validateTelemetry(family, JSON.parse(JSON.stringify(sampleTelemetry(family))), { now: NOW }).ok).toBe(true);
+    expect(
+      validateTelemetry(family, JSON.parse(JSON.stringify(sampleTelemetry(family))), { now: NOW }).ok,
+    ).toBe(true);
   });
 
   it('rejects a missing field, naming it', () => {
@@ -45,8 +55,18 @@ describe.each(FAMILIES)('%s telemetry', (family) => {
 
   it('rejects a wrong type, naming the field', () => {
     expectRejected(family, { ...sampleTelemetry(family), seq: '42' }, 'seq', 'invalid_type');
-    expectRejected(family, { ...sampleTelemetry(family), [c.number[0]]: 'many' }, c.number[0], 'invalid_type');
-    expectRejected(family, { ...sampleTelemetry(family), observedAt: 1768458600000 }, 'observedAt', 'invalid_type');
+    expectRejected(
+      family,
+      { ...sampleTelemetry(family), [c.number[0]]: 'many' },
+      c.number[0],
+      'invalid_type',
+    );
+    expectRejected(
+      family,
+      { ...sampleTelemetry(family), observedAt: 1768458600000 },
+      'observedAt',
+      'invalid_type',
+    );
   });
 
   it('rejects an out-of-range value, naming the field', () => {
@@ -57,7 +77,12 @@ describe.each(FAMILIES)('%s telemetry', (family) => {
   it('rejects an unknown enum value, naming the field', () => {
     if (!c.enumField) {
       // Families without an enum field: a bad timestamp format stands in (the other closed-set check).
-      expectRejected(family, { ...sampleTelemetry(family), observedAt: '15/01/2026 06:30' }, 'observedAt', 'invalid_format');
+      expectRejected(
+        family,
+        { ...sampleTelemetry(family), observedAt: '15/01/2026 06:30' },
+        'observedAt',
+        'invalid_format',
+      );
       return;
     }
     const [field, bad, path] = c.enumField;
@@ -86,7 +111,9 @@ describe.each(FAMILIES)('%s telemetry', (family) => {
 
   it('accepts small device clock skew', () => {
     const skewed = new Date(NOW + 60_000).toISOString();
-    expect(validateTelemetry(family, { ...sampleTelemetry(family), observedAt: skewed }, { now: NOW }).ok).toBe(true);
+    expect(
+      validateTelemetry(family, { ...sampleTelemetry(family), observedAt: skewed }, { now: NOW }).ok,
+    ).toBe(true);
   });
 
   it('reports every problem, not just the first', () => {
@@ -99,7 +126,9 @@ describe.each(FAMILIES)('%s telemetry', (family) => {
 
   it('has a stored schema that accepts the raw sample', () => {
     expect(storedTelemetrySchemas[family].safeParse(sampleTelemetry(family)).success).toBe(true);
-    expect(Object.keys(storedTelemetrySchemas[family].shape).sort()).toEqual(Object.keys(telemetrySchemas[family].shape).sort());
+    expect(Object.keys(storedTelemetrySchemas[family].shape).sort()).toEqual(
+      Object.keys(telemetrySchemas[family].shape).sort(),
+    );
   });
 });
 
@@ -114,7 +143,11 @@ describe('nested paths', () => {
   });
 
   it('name the coordinate of a position out of the Métropole box', () => {
-    const r = validateTelemetry('winter-vehicle', sampleTelemetry('winter-vehicle', { position: { lat: 48.85, lon: 2.35 } }), { now: NOW });
+    const r = validateTelemetry(
+      'winter-vehicle',
+      sampleTelemetry('winter-vehicle', { position: { lat: 48.85, lon: 2.35 } }),
+      { now: NOW },
+    );
     expect(r.ok).toBe(false);
     if (!r.ok) expect(r.issues.map((i) => i.path).sort()).toEqual(['position.lat', 'position.lon']);
   });

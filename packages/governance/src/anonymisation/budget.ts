@@ -35,7 +35,9 @@ export class PrivacyBudgetLedger {
 
   /** ε already spent for a dataset and day. */
   spent(datasetId: string, day: string): number {
-    return this.#entries.filter((e) => e.datasetId === datasetId && e.day === day).reduce((s, e) => s + e.epsilon, 0);
+    return this.#entries
+      .filter((e) => e.datasetId === datasetId && e.day === day)
+      .reduce((s, e) => s + e.epsilon, 0);
   }
 
   /** ε left for a dataset and day. */
@@ -45,17 +47,26 @@ export class PrivacyBudgetLedger {
 
   /** Throws `ONDIJON_BUDGET_EXHAUSTED` if spending `epsilon` would exceed the per-release or per-day limit. */
   check(datasetId: string, day: string, epsilon: number, limits: BudgetLimits): void {
-    if (!(epsilon >= 0) || !Number.isFinite(epsilon)) throw new RangeError('epsilon must be a finite number ≥ 0');
+    if (!(epsilon >= 0) || !Number.isFinite(epsilon))
+      throw new RangeError('epsilon must be a finite number ≥ 0');
     if (epsilon > limits.epsilonPerRelease + TOLERANCE) {
-      throw new OnDijonError('ONDIJON_BUDGET_EXHAUSTED', `a release may spend at most ε=${limits.epsilonPerRelease}`, {
-        details: { datasetId, day, epsilon, epsilonPerRelease: limits.epsilonPerRelease },
-      });
+      throw new OnDijonError(
+        'ONDIJON_BUDGET_EXHAUSTED',
+        `a release may spend at most ε=${limits.epsilonPerRelease}`,
+        {
+          details: { datasetId, day, epsilon, epsilonPerRelease: limits.epsilonPerRelease },
+        },
+      );
     }
     const spent = this.spent(datasetId, day);
     if (spent + epsilon > limits.epsilonPerDay + TOLERANCE) {
-      throw new OnDijonError('ONDIJON_BUDGET_EXHAUSTED', `the privacy budget of ${datasetId} for ${day} is spent`, {
-        details: { datasetId, day, epsilon, spent, epsilonPerDay: limits.epsilonPerDay },
-      });
+      throw new OnDijonError(
+        'ONDIJON_BUDGET_EXHAUSTED',
+        `the privacy budget of ${datasetId} for ${day} is spent`,
+        {
+          details: { datasetId, day, epsilon, spent, epsilonPerDay: limits.epsilonPerDay },
+        },
+      );
     }
   }
 

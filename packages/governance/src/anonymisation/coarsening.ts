@@ -20,9 +20,15 @@ export function effectiveCoarsening(rule: CoarseningRule, personDerived: boolean
 export type CoarseningFailure = 'bin-too-fine' | 'too-recent';
 
 /** Checks a window against the rule: its bin is at least `minBinMinutes` and it ended at least `publishDelayHours` before `now`. */
-export function coarseningFailures(windowStart: Date, windowEnd: Date, now: Date, rule: CoarseningRule): CoarseningFailure[] {
+export function coarseningFailures(
+  windowStart: Date,
+  windowEnd: Date,
+  now: Date,
+  rule: CoarseningRule,
+): CoarseningFailure[] {
   const failures: CoarseningFailure[] = [];
-  if (windowEnd.getTime() - windowStart.getTime() < rule.minBinMinutes * 60_000) failures.push('bin-too-fine');
+  if (windowEnd.getTime() - windowStart.getTime() < rule.minBinMinutes * 60_000)
+    failures.push('bin-too-fine');
   if (windowEnd.getTime() > now.getTime() - rule.publishDelayHours * 3_600_000) failures.push('too-recent');
   return failures;
 }

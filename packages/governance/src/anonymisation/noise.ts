@@ -7,7 +7,8 @@ import type { Rng } from './rng';
  * the low-order bits, Mironov 2012).
  */
 export function sampleDiscreteLaplace(epsilon: number, rng: Rng): number {
-  if (!(epsilon > 0) || !Number.isFinite(epsilon)) throw new RangeError('epsilon must be a positive finite number');
+  if (!(epsilon > 0) || !Number.isFinite(epsilon))
+    throw new RangeError('epsilon must be a positive finite number');
   return sampleGeometric(epsilon, rng) - sampleGeometric(epsilon, rng);
 }
 
@@ -43,7 +44,9 @@ function keyString(k: NoiseKey): string {
 }
 
 /** An in-memory noise memory (tests; the publisher seeds one from the previous releases in the store). */
-export function createNoiseMemory(initial: Iterable<[NoiseKey, number]> = []): NoiseMemory & { readonly size: number } {
+export function createNoiseMemory(
+  initial: Iterable<[NoiseKey, number]> = [],
+): NoiseMemory & { readonly size: number } {
   const map = new Map<string, number>();
   for (const [k, v] of initial) map.set(keyString(k), v);
   return {
@@ -65,7 +68,13 @@ export interface NoisedValue {
  * Noises a count, or reuses the value already published for the same cell revision and field.
  * Negative results are clamped to 0: post-processing, so it costs no privacy, and counts stay counts.
  */
-export function noiseCount(trueValue: number, key: NoiseKey, epsilon: number, rng: Rng, memory: NoiseMemory): NoisedValue {
+export function noiseCount(
+  trueValue: number,
+  key: NoiseKey,
+  epsilon: number,
+  rng: Rng,
+  memory: NoiseMemory,
+): NoisedValue {
   const remembered = memory.get(key);
   if (remembered !== undefined) return { value: remembered, fresh: false };
   const value = Math.max(0, Math.round(trueValue) + sampleDiscreteLaplace(epsilon, rng));

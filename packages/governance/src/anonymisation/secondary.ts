@@ -168,9 +168,20 @@ export function secondarySuppression(input: SecondarySuppressionInput): Secondar
   const isUnknown = (id: string) => suppressed.has(id) && !knownBefore.has(varKeyOf(byId.get(id)!));
   const candidates = (g: MarginGroup) =>
     [g.total, ...g.members]
-      .filter((id) => ids.has(id) && !suppressed.has(id) && byId.get(id)!.eligible !== false && !knownBefore.has(varKeyOf(byId.get(id)!)))
+      .filter(
+        (id) =>
+          ids.has(id) &&
+          !suppressed.has(id) &&
+          byId.get(id)!.eligible !== false &&
+          !knownBefore.has(varKeyOf(byId.get(id)!)),
+      )
       .map((id) => byId.get(id)!)
-      .sort((a, b) => Number(b.weight > 0) - Number(a.weight > 0) || a.weight - b.weight || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(
+        (a, b) =>
+          Number(b.weight > 0) - Number(a.weight > 0) ||
+          a.weight - b.weight ||
+          (a.id < b.id ? -1 : a.id > b.id ? 1 : 0),
+      );
   const groupsOf = new Map<string, MarginGroup[]>();
   for (const g of input.groups) {
     for (const id of [g.total, ...g.members]) {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { createNoiseMemory, cryptoRng, discreteLaplaceVariance, noiseCount, sampleDiscreteLaplace, seededRng } from '../../src/anonymisation/index';
+import {
+  createNoiseMemory,
+  cryptoRng,
+  discreteLaplaceVariance,
+  noiseCount,
+  sampleDiscreteLaplace,
+  seededRng,
+} from '../../src/anonymisation/index';
 
 describe('discrete Laplace noise', () => {
   for (const epsilon of [0.25, 0.5, 1, 2]) {
@@ -37,7 +44,14 @@ describe('discrete Laplace noise', () => {
   });
 
   it('is deterministic with a seeded generator and differs between seeds', () => {
-    const draw = (seed: string) => Array.from({ length: 50 }, ((rng) => () => sampleDiscreteLaplace(0.5, rng))(seededRng(seed)));
+    const draw = (seed: string) =>
+      Array.from(
+        { length: 50 },
+        (
+          (rng) => () =>
+            sampleDiscreteLaplace(0.5, rng)
+        )(seededRng(seed)),
+      );
     expect(draw('a')).toEqual(draw('a'));
     expect(draw('a')).not.toEqual(draw('b'));
   });
@@ -69,7 +83,8 @@ describe('noiseCount', () => {
     const key = { cellId: '21231|2026-01-10', revision: 0, field: 'vehiclesActive' };
     const first = noiseCount(20, key, 0.1, rng, memory);
     expect(first.fresh).toBe(true);
-    for (let i = 0; i < 20; i++) expect(noiseCount(20, key, 0.1, rng, memory)).toEqual({ value: first.value, fresh: false });
+    for (let i = 0; i < 20; i++)
+      expect(noiseCount(20, key, 0.1, rng, memory)).toEqual({ value: first.value, fresh: false });
     // A new revision is a new value: fresh noise (and budget) is needed.
     expect(noiseCount(21, { ...key, revision: 1 }, 0.1, rng, memory).fresh).toBe(true);
     expect(memory.size).toBe(2);
@@ -78,6 +93,9 @@ describe('noiseCount', () => {
   it('clamps at zero so counts stay counts', () => {
     const memory = createNoiseMemory();
     const rng = seededRng('clamp');
-    for (let i = 0; i < 500; i++) expect(noiseCount(0, { cellId: `c${i}`, revision: 0, field: 'n' }, 0.2, rng, memory).value).toBeGreaterThanOrEqual(0);
+    for (let i = 0; i < 500; i++)
+      expect(
+        noiseCount(0, { cellId: `c${i}`, revision: 0, field: 'n' }, 0.2, rng, memory).value,
+      ).toBeGreaterThanOrEqual(0);
   });
 });

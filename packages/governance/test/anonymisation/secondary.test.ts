@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { findRecoverableCells, type MarginGroup, secondarySuppression, seededRng, type SuppressionCell, type SuppressionTable } from '../../src/anonymisation/index';
+import {
+  findRecoverableCells,
+  type MarginGroup,
+  secondarySuppression,
+  seededRng,
+  type SuppressionCell,
+  type SuppressionTable,
+} from '../../src/anonymisation/index';
 
 /**
  * A commune × hour table with its published margins: commune-day totals, Métropole-hour totals and
@@ -9,21 +16,34 @@ function table(communes: number, hours: number, value: (c: number, h: number) =>
   const values = new Map<string, number>();
   const groups: MarginGroup[] = [];
   const cell = (c: string, h: string) => `${c}|${h}`;
-  for (let c = 0; c < communes; c++) for (let h = 0; h < hours; h++) values.set(cell(`c${c}`, `h${h}`), value(c, h));
+  for (let c = 0; c < communes; c++)
+    for (let h = 0; h < hours; h++) values.set(cell(`c${c}`, `h${h}`), value(c, h));
   for (let c = 0; c < communes; c++) {
     const members = Array.from({ length: hours }, (_, h) => cell(`c${c}`, `h${h}`));
-    values.set(cell(`c${c}`, 'day'), members.reduce((s, m) => s + values.get(m)!, 0));
+    values.set(
+      cell(`c${c}`, 'day'),
+      members.reduce((s, m) => s + values.get(m)!, 0),
+    );
     groups.push({ total: cell(`c${c}`, 'day'), members });
   }
   for (let h = 0; h < hours; h++) {
     const members = Array.from({ length: communes }, (_, c) => cell(`c${c}`, `h${h}`));
-    values.set(cell('metro', `h${h}`), members.reduce((s, m) => s + values.get(m)!, 0));
+    values.set(
+      cell('metro', `h${h}`),
+      members.reduce((s, m) => s + values.get(m)!, 0),
+    );
     groups.push({ total: cell('metro', `h${h}`), members });
   }
   const dayMembers = Array.from({ length: communes }, (_, c) => cell(`c${c}`, 'day'));
-  values.set(cell('metro', 'day'), dayMembers.reduce((s, m) => s + values.get(m)!, 0));
+  values.set(
+    cell('metro', 'day'),
+    dayMembers.reduce((s, m) => s + values.get(m)!, 0),
+  );
   groups.push({ total: cell('metro', 'day'), members: dayMembers });
-  groups.push({ total: cell('metro', 'day'), members: Array.from({ length: hours }, (_, h) => cell('metro', `h${h}`)) });
+  groups.push({
+    total: cell('metro', 'day'),
+    members: Array.from({ length: hours }, (_, h) => cell('metro', `h${h}`)),
+  });
   return { values, groups };
 }
 
@@ -36,9 +56,17 @@ function cellsOf(values: Map<string, number>, revision: (id: string) => number =
  * cells from the published total. Repeats until nothing new is learnt, across every release given
  * (a value published in one release with the same revision is known in all). Returns recovered values.
  */
-function peelingAttack(releases: { cells: SuppressionCell[]; values: Map<string, number>; groups: readonly MarginGroup[]; suppressed: ReadonlySet<string> }[]): Map<string, number> {
+function peelingAttack(
+  releases: {
+    cells: SuppressionCell[];
+    values: Map<string, number>;
+    groups: readonly MarginGroup[];
+    suppressed: ReadonlySet<string>;
+  }[],
+): Map<string, number> {
   const known = new Map<string, number>();
-  for (const r of releases) for (const c of r.cells) if (!r.suppressed.has(c.id)) known.set(c.varKey!, r.values.get(c.id)!);
+  for (const r of releases)
+    for (const c of r.cells) if (!r.suppressed.has(c.id)) known.set(c.varKey!, r.values.get(c.id)!);
   const recovered = new Map<string, number>();
   let progress = true;
   while (progress) {
@@ -50,7 +78,9 @@ function peelingAttack(releases: { cells: SuppressionCell[]; values: Map<string,
         const unknown = entries.filter((id) => !known.has(vk.get(id)!));
         if (unknown.length !== 1) continue;
         const target = unknown[0]!;
-        const sumMembers = g.members.filter((m) => m !== target).reduce((s, m) => s + known.get(vk.get(m)!)!, 0);
+        const sumMembers = g.members
+          .filter((m) => m !== target)
+          .reduce((s, m) => s + known.get(vk.get(m)!)!, 0);
         const value = target === g.total ? sumMembers : known.get(vk.get(g.total)!)! - sumMembers;
         known.set(vk.get(target)!, value);
         recovered.set(vk.get(target)!, value);
@@ -68,7 +98,11 @@ function peelingAttack(releases: { cells: SuppressionCell[]; values: Map<string,
 function determinedByRank(tables: SuppressionTable[]): string[] {
   const known = new Set<string>();
   for (const t of tables) for (const c of t.cells) if (!t.suppressed.has(c.id)) known.add(c.varKey ?? c.id);
-  const unknowns = [...new Set(tables.flatMap((t) => t.cells.filter((c) => t.suppressed.has(c.id)).map((c) => c.varKey ?? c.id)))].filter((v) => !known.has(v));
+  const unknowns = [
+    ...new Set(
+      tables.flatMap((t) => t.cells.filter((c) => t.suppressed.has(c.id)).map((c) => c.varKey ?? c.id)),
+    ),
+  ].filter((v) => !known.has(v));
   const matrix: bigint[][] = [];
   for (const t of tables) {
     const vk = new Map(t.cells.map((c) => [c.id, c.varKey ?? c.id]));
@@ -150,7 +184,9 @@ describe('secondary suppression', () => {
   });
 
   it('prefers the smallest positive complement', () => {
-    const { values: v, groups: g } = table(3, 3, (c, h) => (c === 0 && h === 1 ? 0 : c === 0 && h === 2 ? 2 : 10 + c + h));
+    const { values: v, groups: g } = table(3, 3, (c, h) =>
+      c === 0 && h === 1 ? 0 : c === 0 && h === 2 ? 2 : 10 + c + h,
+    );
     const result = secondarySuppression({ cells: cellsOf(v), groups: g, primary: ['c0|h0'] });
     expect(result.secondary[0]).toBe('c0|h2');
   });
@@ -181,14 +217,25 @@ describe('stability across releases (differencing)', () => {
 
   it('a release recomputed without memory lets the diff with the previous release reveal the cell', () => {
     const fresh = secondarySuppression({ cells: cells2, groups: late.groups, primary: ['c1|h1'] });
-    const release2 = { cells: cells2, values: late.values, groups: late.groups, suppressed: fresh.suppressed };
+    const release2 = {
+      cells: cells2,
+      values: late.values,
+      groups: late.groups,
+      suppressed: fresh.suppressed,
+    };
     const recovered = peelingAttack([release1, release2]);
     expect(recovered.get('c1|h1@0')).toBe(base.values.get('c1|h1'));
   });
 
   it('with the suppression memory, cells suppressed once stay suppressed and the diff reveals nothing', () => {
     const previous = [{ cells: cells1, groups: base.groups, suppressed: v1.suppressed }];
-    const v2 = secondarySuppression({ cells: cells2, groups: late.groups, primary: ['c1|h1'], stable: v1.suppressed, previous });
+    const v2 = secondarySuppression({
+      cells: cells2,
+      groups: late.groups,
+      primary: ['c1|h1'],
+      stable: v1.suppressed,
+      previous,
+    });
     expect(v2.unprotected).toEqual([]);
     for (const id of v1.suppressed) expect(v2.suppressed.has(id)).toBe(true);
     const release2 = { cells: cells2, values: late.values, groups: late.groups, suppressed: v2.suppressed };

@@ -7,7 +7,13 @@ import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { loadIngestConfig } from '../config';
-import { readDeadLetters, replayThroughMqtt, replayThroughPipeline, selectDeadLetters, summariseDeadLetters } from '../dead-letters';
+import {
+  readDeadLetters,
+  replayThroughMqtt,
+  replayThroughPipeline,
+  selectDeadLetters,
+  summariseDeadLetters,
+} from '../dead-letters';
 import { loadIngestPolicy } from '../governance';
 import { loadRegistry } from '../registry';
 
@@ -27,25 +33,37 @@ const { values, positionals } = parseArgs({
 async function main(): Promise<number> {
   const command = positionals[0];
   if (command !== 'list' && command !== 'replay') {
-    console.error('usage: dead-letters list [--code C] [--samples N] [--show-payload] [--json] | replay (--code C | --id ID)... [--via pipeline|mqtt] [--dry-run]');
+    console.error(
+      'usage: dead-letters list [--code C] [--samples N] [--show-payload] [--json] | replay (--code C | --id ID)... [--via pipeline|mqtt] [--dry-run]',
+    );
     return 2;
   }
   const config = loadIngestConfig();
-  const kafka = createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-dead-letters` });
+  const kafka = createKafka({
+    brokers: config.KAFKA_BROKERS,
+    clientId: `${config.KAFKA_CLIENT_ID}-dead-letters`,
+  });
   const letters = await readDeadLetters(kafka, config.KAFKA_TOPIC_PREFIX);
 
   if (command === 'list') {
     const filtered = values.code ? letters.filter((d) => values.code!.includes(d.code)) : letters;
-    const summary = summariseDeadLetters(filtered, { samples: Number(values.samples), showPayload: values['show-payload'] });
+    const summary = summariseDeadLetters(filtered, {
+      samples: Number(values.samples),
+      showPayload: values['show-payload'],
+    });
     if (values.json) {
       console.log(JSON.stringify(summary, null, 2));
       return 0;
     }
-    console.log(`${filtered.length} dead letters (latest per id) in ${config.KAFKA_TOPIC_PREFIX}dlq.s3.ingest.v1`);
+    console.log(
+      `${filtered.length} dead letters (latest per id) in ${config.KAFKA_TOPIC_PREFIX}dlq.s3.ingest.v1`,
+    );
     for (const group of summary) {
       console.log(`\n${group.code}  ${group.count}`);
       for (const s of group.samples) {
-        console.log(`  ${s.id}  ${s.receivedAt}  replays=${s.replays}  ${s.payloadBytes} B${s.replayable ? '' : '  (payload not kept)'}  ${s.mqttTopic ?? ''}`);
+        console.log(
+          `  ${s.id}  ${s.receivedAt}  replays=${s.replays}  ${s.payloadBytes} B${s.replayable ? '' : '  (payload not kept)'}  ${s.mqttTopic ?? ''}`,
+        );
         console.log(`    ${s.reason}${s.fields.length > 0 ? `  [fields: ${s.fields.join(', ')}]` : ''}`);
         if (s.payload !== undefined) console.log(`    payload: ${s.payload}`);
       }
@@ -59,12 +77,18 @@ async function main(): Promise<number> {
     return 1;
   }
   if (values['dry-run']) {
-    for (const d of selected) console.log(`${d.id}  ${d.code}  ${d.payloadBase64 === null ? 'not replayable (payload not kept)' : 'would replay'}`);
+    for (const d of selected)
+      console.log(
+        `${d.id}  ${d.code}  ${d.payloadBase64 === null ? 'not replayable (payload not kept)' : 'would replay'}`,
+      );
     return 0;
   }
   let results;
   if (values.via === 'mqtt') {
-    const client = await mqtt.connectAsync(config.MQTT_URL, { protocolVersion: 5, clientId: `${config.MQTT_CLIENT_ID_PREFIX}-replay-${process.pid}` });
+    const client = await mqtt.connectAsync(config.MQTT_URL, {
+      protocolVersion: 5,
+      clientId: `${config.MQTT_CLIENT_ID_PREFIX}-replay-${process.pid}`,
+    });
     try {
       results = await replayThroughMqtt(selected, client);
     } finally {
@@ -78,7 +102,14 @@ async function main(): Promise<number> {
     try {
       results = await replayThroughPipeline(
         selected,
-        { registry, policy, mqttTopicPrefix: config.MQTT_TOPIC_PREFIX, maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES, maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS, now: () => new Date() },
+        {
+          registry,
+          policy,
+          mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
+          maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+          maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+          now: () => new Date(),
+        },
         producer,
         config.KAFKA_TOPIC_PREFIX,
       );
@@ -86,7 +117,8 @@ async function main(): Promise<number> {
       await producer.disconnect();
     }
   }
-  for (const r of results) console.log(`${r.id}  ${r.outcome}${r.code ? `  ${r.code}` : ''}${r.topic ? `  → ${r.topic}` : ''}`);
+  for (const r of results)
+    console.log(`${r.id}  ${r.outcome}${r.code ? `  ${r.code}` : ''}${r.topic ? `  → ${r.topic}` : ''}`);
   return results.some((r) => r.outcome === 'rejected-again' || r.outcome === 'not-replayable') ? 1 : 0;
 }
 

@@ -12,7 +12,9 @@ async function main(): Promise<void> {
   const config = loadIngestConfig();
   const registry = await loadRegistry(config.REGISTRY_FILE);
   const { policy } = loadIngestPolicy(config.POLICY_FILE);
-  const producer = createBatchingProducer(createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-registry` }));
+  const producer = createBatchingProducer(
+    createKafka({ brokers: config.KAFKA_BROKERS, clientId: `${config.KAFKA_CLIENT_ID}-registry` }),
+  );
   await producer.connect();
   const topic = `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`;
   const now = new Date();
@@ -20,7 +22,11 @@ async function main(): Promise<void> {
     await Promise.all(
       [...registry.entries()].map((entry) => {
         const { key, value } = equipmentRecord(entry, policy.revision, SERVICE_VERSION, now);
-        return producer.send(topic, { key, value: JSON.stringify(value), headers: { ondijon_sensitivity: 'S0' } });
+        return producer.send(topic, {
+          key,
+          value: JSON.stringify(value),
+          headers: { ondijon_sensitivity: 'S0' },
+        });
       }),
     );
   } finally {

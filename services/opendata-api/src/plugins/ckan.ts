@@ -1,7 +1,29 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DIJON_METROPOLE, type Row } from '@ondijon/opendata';
-import { DISTRIBUTIONS, allDatasetViews, baseUrl, datasetView, fileFacts, fileUrl, findResource, packageUuid, resourceId, type ApiContext, type DatasetView, type Distribution } from '../context';
-import { QueryError, asText, parseFieldList, parseSort, project, queryFields, runQuery, type QueryField } from '../query';
+import {
+  DISTRIBUTIONS,
+  allDatasetViews,
+  baseUrl,
+  datasetView,
+  fileFacts,
+  fileUrl,
+  findResource,
+  packageUuid,
+  resourceId,
+  type ApiContext,
+  type DatasetView,
+  type Distribution,
+} from '../context';
+import {
+  QueryError,
+  asText,
+  parseFieldList,
+  parseSort,
+  project,
+  queryFields,
+  runQuery,
+  type QueryField,
+} from '../query';
 
 /**
  * CKAN Action API subset (read-only), `/api/3/action/{action}` by GET (query string) or POST (JSON
@@ -25,7 +47,8 @@ class CkanError extends Error {
   }
 }
 
-const validation = (field: string, message: string) => new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
+const validation = (field: string, message: string) =>
+  new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
 const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
 
 type Params = Record<string, unknown>;
@@ -109,7 +132,10 @@ function resource(base: string, v: DatasetView, d: Distribution, position: numbe
     id: resourceId(v.meta.id, d.key),
     package_id: packageUuid(v.meta.id),
     name: `${v.meta.title.fr} (${d.format})`,
-    description: d.key === 'release-notes' ? 'Notes de version / release notes' : `${v.meta.description.fr} — version ${v.release.releaseId}`,
+    description:
+      d.key === 'release-notes'
+        ? 'Notes de version / release notes'
+        : `${v.meta.description.fr} — version ${v.release.releaseId}`,
     format: d.format,
     mimetype: d.mediaType,
     url: fileUrl(base, v.meta.id, v.release.releaseId, d.file),
@@ -128,7 +154,9 @@ function resource(base: string, v: DatasetView, d: Distribution, position: numbe
 
 function packageDict(base: string, v: DatasetView) {
   const m = v.meta;
-  const resources = DISTRIBUTIONS.filter((d) => d.key !== 'geojson' || fileFacts(v, d.file)).map((d, i) => resource(base, v, d, i));
+  const resources = DISTRIBUTIONS.filter((d) => d.key !== 'geojson' || fileFacts(v, d.file)).map((d, i) =>
+    resource(base, v, d, i),
+  );
   return {
     id: packageUuid(m.id),
     name: m.id,
@@ -154,7 +182,13 @@ function packageDict(base: string, v: DatasetView) {
     num_resources: resources.length,
     resources,
     num_tags: m.keywords.fr.length,
-    tags: m.keywords.fr.map((k) => ({ id: packageUuid(`tag:${k}`), name: k, display_name: k, state: 'active', vocabulary_id: null })),
+    tags: m.keywords.fr.map((k) => ({
+      id: packageUuid(`tag:${k}`),
+      name: k,
+      display_name: k,
+      state: 'active',
+      vocabulary_id: null,
+    })),
     groups: [],
     relationships_as_object: [],
     relationships_as_subject: [],
@@ -175,7 +209,17 @@ function packageDict(base: string, v: DatasetView) {
 }
 
 function matchesQ(v: DatasetView, q: string): boolean {
-  const text = [v.meta.id, v.meta.title.fr, v.meta.title.en, v.meta.description.fr, v.meta.description.en, ...v.meta.keywords.fr, ...v.meta.keywords.en].join(' ').toLowerCase();
+  const text = [
+    v.meta.id,
+    v.meta.title.fr,
+    v.meta.title.en,
+    v.meta.description.fr,
+    v.meta.description.en,
+    ...v.meta.keywords.fr,
+    ...v.meta.keywords.en,
+  ]
+    .join(' ')
+    .toLowerCase();
   return q
     .toLowerCase()
     .split(/\s+/)
@@ -207,14 +251,24 @@ function matchesFq(v: DatasetView, fq: string): boolean {
         hit = v.meta.licence.id === value;
         break;
       default:
-        throw validation('fq', `Unsupported filter field "${field}" (supported: name, tags, organization, res_format, license_id)`);
+        throw validation(
+          'fq',
+          `Unsupported filter field "${field}" (supported: name, tags, organization, res_format, license_id)`,
+        );
     }
     if (hit === neg) return false;
   }
   return true;
 }
 
-const CKAN_TYPES: Record<string, string> = { string: 'text', integer: 'int', number: 'numeric', boolean: 'bool', datetime: 'timestamp', date: 'date' };
+const CKAN_TYPES: Record<string, string> = {
+  string: 'text',
+  integer: 'int',
+  number: 'numeric',
+  boolean: 'bool',
+  datetime: 'timestamp',
+  date: 'date',
+};
 
 async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   const id = required(p, 'resource_id');
@@ -227,23 +281,34 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
   const includeTotal = bool(p, 'include_total', true);
   const recordsFormat = str(p, 'records_format') ?? 'objects';
-  if (recordsFormat !== 'objects' && recordsFormat !== 'lists') throw validation('records_format', 'Must be "objects" or "lists"');
+  if (recordsFormat !== 'objects' && recordsFormat !== 'lists')
+    throw validation('records_format', 'Must be "objects" or "lists"');
   let selected: string[];
   try {
     const f = p.fields;
-    selected = f === undefined || f === '' ? fields.map((x) => x.name) : parseFieldList('fields', Array.isArray(f) ? f.map(asText).join(',') : asText(f), fields);
+    selected =
+      f === undefined || f === ''
+        ? fields.map((x) => x.name)
+        : parseFieldList('fields', Array.isArray(f) ? f.map(asText).join(',') : asText(f), fields);
   } catch (err) {
     throw err instanceof QueryError ? validation('fields', err.message) : err;
   }
   const predicates: ((row: Row, i: number) => boolean)[] = [];
   const filters = jsonParam(p, 'filters');
   if (filters !== undefined) {
-    if (typeof filters !== 'object' || filters === null || Array.isArray(filters)) throw validation('filters', 'Must be a JSON object');
-    for (const [field, want] of Object.entries(filters)) predicates.push(filterPredicate(fields, field, want));
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
+      throw validation('filters', 'Must be a JSON object');
+    for (const [field, want] of Object.entries(filters))
+      predicates.push(filterPredicate(fields, field, want));
   }
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
   const qRaw = p.q;
-  const q = typeof qRaw === 'string' && !qRaw.trim().startsWith('{') ? (qRaw === '' ? undefined : qRaw) : jsonParam(p, 'q');
+  const q =
+    typeof qRaw === 'string' && !qRaw.trim().startsWith('{')
+      ? qRaw === ''
+        ? undefined
+        : qRaw
+      : jsonParam(p, 'q');
   if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q));
   let sort;
   const sortText = str(p, 'sort');
@@ -259,8 +324,13 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
     limit,
     total: includeTotal,
   });
-  const records = indexes.map((i) => (recordsFormat === 'lists' ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n])) : project(rows[i]!, i, selected)));
-  const qs = (o: number) => `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
+  const records = indexes.map((i) =>
+    recordsFormat === 'lists'
+      ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
+      : project(rows[i]!, i, selected),
+  );
+  const qs = (o: number) =>
+    `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
   return {
     include_total: includeTotal,
     resource_id: id,
@@ -278,11 +348,16 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   };
 }
 
-function filterPredicate(fields: QueryField[], field: string, want: unknown): (row: Row, i: number) => boolean {
+function filterPredicate(
+  fields: QueryField[],
+  field: string,
+  want: unknown,
+): (row: Row, i: number) => boolean {
   const f = fields.find((x) => x.name === field);
   if (!f) throw validation('filters', `field "${field.slice(0, 60)}" not in database`);
   const wanted = (Array.isArray(want) ? want : [want]).map((w) => {
-    if (w === null || (typeof w === 'object' && w !== null)) throw validation('filters', `invalid value for field "${field}"`);
+    if (w === null || (typeof w === 'object' && w !== null))
+      throw validation('filters', `invalid value for field "${field}"`);
     if (f.type === 'integer' || f.type === 'number') {
       const n = Number(w);
       if (!Number.isFinite(n)) throw validation('filters', `invalid number for field "${field}"`);
@@ -306,17 +381,24 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) 
   // `q` is either plain text over all fields, or a JSON object {field: text}.
   if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
     const entries = Object.entries(q).map(([field, text]) => {
-      if (!fields.some((f) => f.name === field)) throw validation('q', `field "${field.slice(0, 60)}" not in database`);
+      if (!fields.some((f) => f.name === field))
+        throw validation('q', `field "${field.slice(0, 60)}" not in database`);
       return [field, String(text).toLowerCase()] as const;
     });
-    return (r) => entries.every(([field, text]) => String(r[field] ?? '').toLowerCase().includes(text));
+    return (r) =>
+      entries.every(([field, text]) =>
+        String(r[field] ?? '')
+          .toLowerCase()
+          .includes(text),
+      );
   }
   const terms = String(typeof raw === 'string' ? raw : q)
     .toLowerCase()
     .split(/\s+/)
     .filter(Boolean);
   const names = fields.filter((f) => f.name !== '_id').map((f) => f.name);
-  return (r) => terms.every((t) => names.some((n) => r[n] !== null && String(r[n]).toLowerCase().includes(t)));
+  return (r) =>
+    terms.every((t) => names.some((n) => r[n] !== null && String(r[n]).toLowerCase().includes(t)));
 }
 
 type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
@@ -337,7 +419,9 @@ const ACTIONS: Record<string, Action> = {
     const limit = int(p, 'limit', 1000, 0, 1000);
     const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
     const { catalog } = await ctx.reader.catalog();
-    return Object.keys(catalog.datasets).sort().slice(offset, offset + limit);
+    return Object.keys(catalog.datasets)
+      .sort()
+      .slice(offset, offset + limit);
   },
   async package_show(ctx, base, p) {
     const id = required(p, 'id');
@@ -371,7 +455,10 @@ const ACTIONS: Record<string, Action> = {
     if (id !== ORG_NAME && id !== organization(base).id) throw notFound('Not found');
     const views = await allDatasetViews(ctx);
     const include = bool(p, 'include_datasets', false);
-    return { ...organization(base, views.length), ...(include ? { packages: views.map((v) => packageDict(base, v)) } : {}) };
+    return {
+      ...organization(base, views.length),
+      ...(include ? { packages: views.map((v) => packageDict(base, v)) } : {}),
+    };
   },
   async resource_show(ctx, base, p) {
     const id = required(p, 'id');
@@ -391,7 +478,13 @@ function envelope(base: string, action: string) {
 }
 
 function sendError(reply: FastifyReply, base: string, action: string, err: CkanError) {
-  return reply.code(err.status).send({ help: envelope(base, action), success: false, error: { __type: err.type, message: err.message, ...err.fields } });
+  return reply
+    .code(err.status)
+    .send({
+      help: envelope(base, action),
+      success: false,
+      error: { __type: err.type, message: err.message, ...err.fields },
+    });
 }
 
 /** Registers the CKAN routes; mount with prefix `/api/3/action` (and `/api/action`, CKAN's alias). */
@@ -400,12 +493,30 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
   // Malformed JSON bodies and other framework errors: CKAN's 400 shape, not Fastify's.
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const action = (req.params as { action?: string }).action ?? '';
-    if (err.statusCode === 429) return reply.code(429).send({ help: envelope(baseUrl(ctx, req), action), success: false, error: { __type: 'Rate Limit', message: err.message } });
+    if (err.statusCode === 429)
+      return reply
+        .code(429)
+        .send({
+          help: envelope(baseUrl(ctx, req), action),
+          success: false,
+          error: { __type: 'Rate Limit', message: err.message },
+        });
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendError(reply, baseUrl(ctx, req), action, new CkanError(400, 'Bad Request', `Bad request - JSON Error: ${err.message}`));
+      return sendError(
+        reply,
+        baseUrl(ctx, req),
+        action,
+        new CkanError(400, 'Bad Request', `Bad request - JSON Error: ${err.message}`),
+      );
     }
     req.log.error({ err }, 'ckan action failed');
-    return reply.code(500).send({ help: envelope(baseUrl(ctx, req), action), success: false, error: { __type: 'Internal Server Error', message: 'Internal Server Error' } });
+    return reply
+      .code(500)
+      .send({
+        help: envelope(baseUrl(ctx, req), action),
+        success: false,
+        error: { __type: 'Internal Server Error', message: 'Internal Server Error' },
+      });
   });
 
   const handler = async (req: FastifyRequest<{ Params: { action: string } }>, reply: FastifyReply) => {
@@ -413,17 +524,33 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
     const { action } = req.params;
     const body = req.body;
     if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
-      return sendError(reply, base, action, new CkanError(400, 'Bad Request', 'Bad request - JSON Error: Request data JSON decoded to a non-object'));
+      return sendError(
+        reply,
+        base,
+        action,
+        new CkanError(
+          400,
+          'Bad Request',
+          'Bad request - JSON Error: Request data JSON decoded to a non-object',
+        ),
+      );
     }
     const params: Params = { ...(req.query as Params), ...((body as Params | undefined) ?? {}) };
     const fn = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
-    if (!fn) return sendError(reply, base, action, new CkanError(400, 'Bad Request', `Bad request - Action name not known: ${action.slice(0, 80)}`));
+    if (!fn)
+      return sendError(
+        reply,
+        base,
+        action,
+        new CkanError(400, 'Bad Request', `Bad request - Action name not known: ${action.slice(0, 80)}`),
+      );
     try {
       const result = await fn(ctx, base, params);
       return { help: envelope(base, action), success: true, result };
     } catch (err) {
       if (err instanceof CkanError) return sendError(reply, base, action, err);
-      if (err instanceof QueryError) return sendError(reply, base, action, validation(err.param, err.message));
+      if (err instanceof QueryError)
+        return sendError(reply, base, action, validation(err.param, err.message));
       throw err;
     }
   };

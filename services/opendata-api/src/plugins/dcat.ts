@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DIJON_METROPOLE, LICENCE, TABLE_SCHEMA_URI, type Agent } from '@ondijon/opendata';
-import { DISTRIBUTIONS, allDatasetViews, baseUrl, fileFacts, fileUrl, type ApiContext, type DatasetView } from '../context';
+import {
+  DISTRIBUTIONS,
+  allDatasetViews,
+  baseUrl,
+  fileFacts,
+  fileUrl,
+  type ApiContext,
+  type DatasetView,
+} from '../context';
 import { Graph, iri, lit, toJsonLd, toTurtle, type Term } from '../rdf';
 
 /**
@@ -14,24 +22,36 @@ const EU = 'http://publications.europa.eu/resource/authority';
 const dt = (s: string) => lit(s, { datatype: 'xsd:dateTime' });
 
 function agent(g: Graph, a: Agent): Term {
-  return g.named(a.uri, ['foaf:Agent', 'foaf:Organization'], [
-    ['foaf:name', lit(a.name, { lang: 'fr' })],
-    ['dct:type', iri(a.type)],
-    ['dct:identifier', lit(a.siren)],
-    ['foaf:homepage', iri(a.homepage)],
-    ['foaf:mbox', iri(`mailto:${a.email}`)],
-  ]);
+  return g.named(
+    a.uri,
+    ['foaf:Agent', 'foaf:Organization'],
+    [
+      ['foaf:name', lit(a.name, { lang: 'fr' })],
+      ['dct:type', iri(a.type)],
+      ['dct:identifier', lit(a.siren)],
+      ['foaf:homepage', iri(a.homepage)],
+      ['foaf:mbox', iri(`mailto:${a.email}`)],
+    ],
+  );
 }
 
 /** Builds the catalogue graph from the store. */
 export function buildDcatGraph(base: string, siteTitle: string, views: DatasetView[]): Graph {
   const g = new Graph();
   const publisher = agent(g, DIJON_METROPOLE);
-  const licence = g.named(LICENCE.uri, ['dct:LicenseDocument'], [
-    ['dct:title', lit(LICENCE.title, { lang: 'fr' })],
-    ['dct:type', iri('http://purl.org/adms/licencetype/Attribution')],
-  ]);
-  const metropole = g.named('https://geo.api.gouv.fr/epcis/242100410', ['dct:Location'], [['skos:prefLabel', lit('Dijon Métropole', { lang: 'fr' })]]);
+  const licence = g.named(
+    LICENCE.uri,
+    ['dct:LicenseDocument'],
+    [
+      ['dct:title', lit(LICENCE.title, { lang: 'fr' })],
+      ['dct:type', iri('http://purl.org/adms/licencetype/Attribution')],
+    ],
+  );
+  const metropole = g.named(
+    'https://geo.api.gouv.fr/epcis/242100410',
+    ['dct:Location'],
+    [['skos:prefLabel', lit('Dijon Métropole', { lang: 'fr' })]],
+  );
   const fr = iri(`${EU}/language/FRA`);
   const en = iri(`${EU}/language/ENG`);
   const datasetTerms: Term[] = [];
@@ -40,55 +60,108 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
   for (const v of views) {
     const m = v.meta;
     const dsIri = `${base}/datasets/${m.id}`;
-    const contact = g.blank(['vcard:Organization'], [
-      ['vcard:fn', lit(m.contactPoint.name)],
-      ['vcard:hasEmail', iri(`mailto:${m.contactPoint.email}`)],
-      ['vcard:hasURL', m.contactPoint.url ? iri(m.contactPoint.url) : undefined],
-    ]);
-    const temporal = m.temporal ? g.blank(['dct:PeriodOfTime'], [['dcat:startDate', dt(m.temporal.start)], ['dcat:endDate', dt(m.temporal.end)]]) : undefined;
+    const contact = g.blank(
+      ['vcard:Organization'],
+      [
+        ['vcard:fn', lit(m.contactPoint.name)],
+        ['vcard:hasEmail', iri(`mailto:${m.contactPoint.email}`)],
+        ['vcard:hasURL', m.contactPoint.url ? iri(m.contactPoint.url) : undefined],
+      ],
+    );
+    const temporal = m.temporal
+      ? g.blank(
+          ['dct:PeriodOfTime'],
+          [
+            ['dcat:startDate', dt(m.temporal.start)],
+            ['dcat:endDate', dt(m.temporal.end)],
+          ],
+        )
+      : undefined;
     const spatial = m.spatial.map((s) => {
       let t = locations.get(s.insee);
       if (!t) {
-        t = g.named(s.uri, ['dct:Location'], [
-          ['skos:prefLabel', lit(s.name, { lang: 'fr' })],
-          ['dct:identifier', lit(s.insee)],
-          // Approximate town centre, not an official centroid (see the dataset's spatialNote).
-          ['dcat:centroid', lit(`POINT(${s.centre[0]} ${s.centre[1]})`, { datatype: 'geosparql:wktLiteral' })],
-        ]);
+        t = g.named(
+          s.uri,
+          ['dct:Location'],
+          [
+            ['skos:prefLabel', lit(s.name, { lang: 'fr' })],
+            ['dct:identifier', lit(s.insee)],
+            // Approximate town centre, not an official centroid (see the dataset's spatialNote).
+            [
+              'dcat:centroid',
+              lit(`POINT(${s.centre[0]} ${s.centre[1]})`, { datatype: 'geosparql:wktLiteral' }),
+            ],
+          ],
+        );
         locations.set(s.insee, t);
       }
       return t;
     });
-    const schemaDoc = g.named(`${base}/files/datasets/${m.id}/releases/${v.release.releaseId}/schema.json`, ['dct:Standard'], [
-      ['dct:title', lit(`Table Schema — ${m.id}`)],
-      ['dct:conformsTo', iri(TABLE_SCHEMA_URI)],
-    ]);
+    const schemaDoc = g.named(
+      `${base}/files/datasets/${m.id}/releases/${v.release.releaseId}/schema.json`,
+      ['dct:Standard'],
+      [
+        ['dct:title', lit(`Table Schema — ${m.id}`)],
+        ['dct:conformsTo', iri(TABLE_SCHEMA_URI)],
+      ],
+    );
     const distributions = DISTRIBUTIONS.filter((d) => fileFacts(v, d.file)).map((d) => {
       const facts = fileFacts(v, d.file)!;
       const url = fileUrl(base, m.id, v.release.releaseId, d.file);
-      const checksum = g.blank(['spdx:Checksum'], [
-        ['spdx:algorithm', iri('http://spdx.org/rdf/terms#checksumAlgorithm_sha256')],
-        ['spdx:checksumValue', lit(facts.sha256, { datatype: 'xsd:hexBinary' })],
-      ]);
-      const access = d.key === 'csv' ? iri(`${base}/api/3/action/datastore_search?resource_id=${m.id}`) : iri(url);
-      return g.named(`${dsIri}/distributions/${d.key}`, ['dcat:Distribution'], [
-        ['dcat:accessURL', access],
-        ['dcat:downloadURL', iri(url)],
-        ['dct:title', lit(`${m.title.fr} (${d.format})`, { lang: 'fr' })],
-        ['dct:description', lit(d.key === 'release-notes' ? 'Notes de version : seuils, cellules masquées, budget, lignée, sommes de contrôle.' : `${m.description.fr} Version ${v.release.releaseId}.`, { lang: 'fr' })],
-        ['dct:format', iri(`${EU}/file-type/${d.euFormat}`)],
-        ['dcat:mediaType', iri(`https://www.iana.org/assignments/media-types/${d.mediaType}`)],
-        ['dct:license', licence],
-        ['dcatap:availability', iri('http://data.europa.eu/r5r/availability/stable')],
-        ['adms:status', iri('http://purl.org/adms/status/Completed')],
-        ['dcat:byteSize', facts.bytes === undefined ? undefined : lit(facts.bytes, { datatype: 'xsd:nonNegativeInteger' })],
-        ['spdx:checksum', checksum],
-        ['dct:issued', dt(v.release.publishedAt)],
-        ['dct:modified', dt(v.release.publishedAt)],
-        ['dct:language', fr],
-        ['dct:conformsTo', d.key === 'csv' ? schemaDoc : d.key === 'geojson' ? iri('https://www.rfc-editor.org/rfc/rfc7946') : undefined],
-        ['dct:rights', lit('Licence Ouverte 2.0 — réutilisation libre avec mention de la source (Dijon Métropole).', { lang: 'fr' })],
-      ]);
+      const checksum = g.blank(
+        ['spdx:Checksum'],
+        [
+          ['spdx:algorithm', iri('http://spdx.org/rdf/terms#checksumAlgorithm_sha256')],
+          ['spdx:checksumValue', lit(facts.sha256, { datatype: 'xsd:hexBinary' })],
+        ],
+      );
+      const access =
+        d.key === 'csv' ? iri(`${base}/api/3/action/datastore_search?resource_id=${m.id}`) : iri(url);
+      return g.named(
+        `${dsIri}/distributions/${d.key}`,
+        ['dcat:Distribution'],
+        [
+          ['dcat:accessURL', access],
+          ['dcat:downloadURL', iri(url)],
+          ['dct:title', lit(`${m.title.fr} (${d.format})`, { lang: 'fr' })],
+          [
+            'dct:description',
+            lit(
+              d.key === 'release-notes'
+                ? 'Notes de version : seuils, cellules masquées, budget, lignée, sommes de contrôle.'
+                : `${m.description.fr} Version ${v.release.releaseId}.`,
+              { lang: 'fr' },
+            ),
+          ],
+          ['dct:format', iri(`${EU}/file-type/${d.euFormat}`)],
+          ['dcat:mediaType', iri(`https://www.iana.org/assignments/media-types/${d.mediaType}`)],
+          ['dct:license', licence],
+          ['dcatap:availability', iri('http://data.europa.eu/r5r/availability/stable')],
+          ['adms:status', iri('http://purl.org/adms/status/Completed')],
+          [
+            'dcat:byteSize',
+            facts.bytes === undefined ? undefined : lit(facts.bytes, { datatype: 'xsd:nonNegativeInteger' }),
+          ],
+          ['spdx:checksum', checksum],
+          ['dct:issued', dt(v.release.publishedAt)],
+          ['dct:modified', dt(v.release.publishedAt)],
+          ['dct:language', fr],
+          [
+            'dct:conformsTo',
+            d.key === 'csv'
+              ? schemaDoc
+              : d.key === 'geojson'
+                ? iri('https://www.rfc-editor.org/rfc/rfc7946')
+                : undefined,
+          ],
+          [
+            'dct:rights',
+            lit('Licence Ouverte 2.0 — réutilisation libre avec mention de la source (Dijon Métropole).', {
+              lang: 'fr',
+            }),
+          ],
+        ],
+      );
     });
     const props: [Parameters<Graph['named']>[2][number][0], Term | undefined][] = [
       ['dct:title', lit(m.title.fr, { lang: 'fr' })],
@@ -97,7 +170,7 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
       ['dct:description', lit(m.description.en, { lang: 'en' })],
       ['dct:identifier', lit(m.id)],
       ['dcat:contactPoint', contact],
-      ...distributions.map((d) => ['dcat:distribution', d] as [ 'dcat:distribution', Term ]),
+      ...distributions.map((d) => ['dcat:distribution', d] as ['dcat:distribution', Term]),
       ...m.keywords.fr.map((k) => ['dcat:keyword', lit(k, { lang: 'fr' })] as ['dcat:keyword', Term]),
       ...m.keywords.en.map((k) => ['dcat:keyword', lit(k, { lang: 'en' })] as ['dcat:keyword', Term]),
       ['dct:publisher', publisher],
@@ -108,16 +181,33 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
       ...m.themes.map((t) => ['dcat:theme', iri(`${EU}/data-theme/${t}`)] as ['dcat:theme', Term]),
       ['dct:accessRights', iri(`${EU}/access-right/PUBLIC`)],
       ['dct:accrualPeriodicity', iri(`${EU}/frequency/${m.accrualPeriodicity}`)],
-      ['dcat:temporalResolution', m.temporalResolution ? lit(m.temporalResolution, { datatype: 'xsd:duration' }) : undefined],
+      [
+        'dcat:temporalResolution',
+        m.temporalResolution ? lit(m.temporalResolution, { datatype: 'xsd:duration' }) : undefined,
+      ],
       ['dct:issued', dt(m.issued)],
       ['dct:modified', dt(m.modified)],
       ['dct:language', fr],
       ['dct:language', en],
       ['dcat:landingPage', m.landingPage ? iri(m.landingPage) : undefined],
       ...m.conformsTo.map((c) => ['dct:conformsTo', iri(c)] as ['dct:conformsTo', Term]),
-      ['dct:provenance', m.provenance ? g.blank(['dct:ProvenanceStatement'], [['rdfs:label', lit(`${m.provenance} — politique ${v.notes.policyRevision}`, { lang: 'fr' })]]) : undefined],
+      [
+        'dct:provenance',
+        m.provenance
+          ? g.blank(
+              ['dct:ProvenanceStatement'],
+              [['rdfs:label', lit(`${m.provenance} — politique ${v.notes.policyRevision}`, { lang: 'fr' })]],
+            )
+          : undefined,
+      ],
       ['dcat:version', lit(m.version)],
-      ['adms:versionNotes', lit(`Version ${v.release.releaseId} : ${v.notes.suppressedCells} cellules masquées, ε = ${v.notes.budget.epsilon}.`, { lang: 'fr' })],
+      [
+        'adms:versionNotes',
+        lit(
+          `Version ${v.release.releaseId} : ${v.notes.suppressedCells} cellules masquées, ε = ${v.notes.budget.epsilon}.`,
+          { lang: 'fr' },
+        ),
+      ],
       ['dct:type', iri(`${EU}/dataset-type/STATISTICAL`)],
       ['rdfs:comment', lit(m.spatialNote, { lang: 'fr' })],
     ];
@@ -126,23 +216,38 @@ export function buildDcatGraph(base: string, siteTitle: string, views: DatasetVi
 
   const modified = views.map((v) => v.meta.modified).sort((a, b) => Date.parse(a) - Date.parse(b));
   const issued = views.map((v) => v.meta.issued).sort((a, b) => Date.parse(a) - Date.parse(b));
-  g.named(`${base}/catalog`, ['dcat:Catalog'], [
-    ['dct:title', lit(siteTitle, { lang: 'fr' })],
-    ['dct:title', lit('OnDijon — open data of Dijon Métropole', { lang: 'en' })],
-    ['dct:description', lit('Données ouvertes anonymisées et agrégées issues des équipements des 23 communes de Dijon Métropole.', { lang: 'fr' })],
-    ['dct:description', lit('Anonymised, aggregated open data from the equipment of the 23 communes of Dijon Métropole.', { lang: 'en' })],
-    ['dct:publisher', publisher],
-    ['foaf:homepage', iri(`${base}/`)],
-    ['dct:language', fr],
-    ['dct:language', en],
-    ['dct:license', licence],
-    ['dct:issued', issued[0] ? dt(issued[0]) : undefined],
-    ['dct:modified', modified.length ? dt(modified[modified.length - 1]!) : undefined],
-    ['dct:spatial', metropole],
-    ['dcat:themeTaxonomy', iri(`${EU}/data-theme`)],
-    ['dct:rights', lit('Licence Ouverte 2.0 (Etalab)', { lang: 'fr' })],
-    ...datasetTerms.map((d) => ['dcat:dataset', d] as ['dcat:dataset', Term]),
-  ]);
+  g.named(
+    `${base}/catalog`,
+    ['dcat:Catalog'],
+    [
+      ['dct:title', lit(siteTitle, { lang: 'fr' })],
+      ['dct:title', lit('OnDijon — open data of Dijon Métropole', { lang: 'en' })],
+      [
+        'dct:description',
+        lit(
+          'Données ouvertes anonymisées et agrégées issues des équipements des 23 communes de Dijon Métropole.',
+          { lang: 'fr' },
+        ),
+      ],
+      [
+        'dct:description',
+        lit('Anonymised, aggregated open data from the equipment of the 23 communes of Dijon Métropole.', {
+          lang: 'en',
+        }),
+      ],
+      ['dct:publisher', publisher],
+      ['foaf:homepage', iri(`${base}/`)],
+      ['dct:language', fr],
+      ['dct:language', en],
+      ['dct:license', licence],
+      ['dct:issued', issued[0] ? dt(issued[0]) : undefined],
+      ['dct:modified', modified.length ? dt(modified[modified.length - 1]!) : undefined],
+      ['dct:spatial', metropole],
+      ['dcat:themeTaxonomy', iri(`${EU}/data-theme`)],
+      ['dct:rights', lit('Licence Ouverte 2.0 (Etalab)', { lang: 'fr' })],
+      ...datasetTerms.map((d) => ['dcat:dataset', d] as ['dcat:dataset', Term]),
+    ],
+  );
   return g;
 }
 
@@ -161,7 +266,12 @@ export function negotiate(accept: string | undefined): 'ttl' | 'jsonld' | null {
     .sort((a, b) => b.q - a.q || a.i - b.i);
   for (const p of prefs) {
     if (p.type === 'text/turtle' || p.type === 'application/x-turtle') return 'ttl';
-    if (['application/ld+json', 'application/json', 'application/*', '*/*', 'text/*', 'text/html'].includes(p.type)) return p.type === 'text/*' ? 'ttl' : 'jsonld';
+    if (
+      ['application/ld+json', 'application/json', 'application/*', '*/*', 'text/*', 'text/html'].includes(
+        p.type,
+      )
+    )
+      return p.type === 'text/*' ? 'ttl' : 'jsonld';
   }
   return null;
 }
@@ -178,7 +288,10 @@ export async function dcatPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
   for (const path of ['/catalog', '/dcat']) {
     app.get(path, async (req, reply) => {
       const format = negotiate(req.headers.accept);
-      if (!format) return reply.code(406).send({ error: 'Not Acceptable', message: 'Available: application/ld+json, text/turtle' });
+      if (!format)
+        return reply
+          .code(406)
+          .send({ error: 'Not Acceptable', message: 'Available: application/ld+json, text/turtle' });
       return send(req, reply, format);
     });
     app.get(`${path}.jsonld`, async (req, reply) => send(req, reply, 'jsonld'));

@@ -1,6 +1,14 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { csvCell, rowsToFeatureCollection, stringifyFeatureCollection, type Row } from '@ondijon/opendata';
-import { allDatasetViews, baseUrl, datasetView, fileUrl, packageUuid, type ApiContext, type DatasetView } from '../context';
+import {
+  allDatasetViews,
+  baseUrl,
+  datasetView,
+  fileUrl,
+  packageUuid,
+  type ApiContext,
+  type DatasetView,
+} from '../context';
 import { QueryError, asText, parseFieldList, parseSort, project, runQuery, type QueryField } from '../query';
 import { compileWhere } from '../where';
 
@@ -23,7 +31,14 @@ class ExploreError extends Error {
 
 type Query = Record<string, unknown>;
 
-const ODS_TYPES: Record<string, string> = { string: 'text', integer: 'int', number: 'double', boolean: 'boolean', datetime: 'datetime', date: 'date' };
+const ODS_TYPES: Record<string, string> = {
+  string: 'text',
+  integer: 'int',
+  number: 'double',
+  boolean: 'boolean',
+  datetime: 'datetime',
+  date: 'date',
+};
 const MAX_LIMIT = 100;
 const MAX_WINDOW = 10_000;
 
@@ -37,9 +52,19 @@ function param(q: Query, name: string): string | undefined {
 function intParam(q: Query, name: string, dflt: number, min: number, max: number): number {
   const raw = param(q, name);
   if (raw === undefined || raw === '') return dflt;
-  if (!/^-?\d+$/.test(raw.trim())) throw new ExploreError(400, 'InvalidRESTParameterError', `Invalid value for ${name} API parameter: "${raw.slice(0, 40)}" is not an integer.`);
+  if (!/^-?\d+$/.test(raw.trim()))
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `Invalid value for ${name} API parameter: "${raw.slice(0, 40)}" is not an integer.`,
+    );
   const v = Number(raw);
-  if (v < min || v > max) throw new ExploreError(400, 'InvalidRESTParameterError', `Invalid value for ${name} API parameter: ${v} was found but ${min} <= ${name} <= ${max} is expected.`);
+  if (v < min || v > max)
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `Invalid value for ${name} API parameter: ${v} was found but ${min} <= ${name} <= ${max} is expected.`,
+    );
   return v;
 }
 
@@ -47,12 +72,27 @@ function odsql<T>(fn: () => T): T {
   try {
     return fn();
   } catch (err) {
-    if (err instanceof QueryError) throw new ExploreError(400, 'ODSQLError', `ODSQL query is malformed: ${err.message} (parameter "${err.param}")`);
+    if (err instanceof QueryError)
+      throw new ExploreError(
+        400,
+        'ODSQLError',
+        `ODSQL query is malformed: ${err.message} (parameter "${err.param}")`,
+      );
     throw err;
   }
 }
 
-function exploreFields(v: { schema: { fields: { name: string; type: string; title?: string | undefined; description?: string | undefined; unit?: string | undefined }[] } }) {
+function exploreFields(v: {
+  schema: {
+    fields: {
+      name: string;
+      type: string;
+      title?: string | undefined;
+      description?: string | undefined;
+      unit?: string | undefined;
+    }[];
+  };
+}) {
   return v.schema.fields.map((f) => ({
     name: f.name,
     label: f.title ?? f.name,
@@ -69,7 +109,12 @@ async function datasetObject(ctx: ApiContext, base: string, v: DatasetView) {
     dataset_id: m.id,
     dataset_uid: `da_${packageUuid(m.id).replaceAll('-', '').slice(0, 6)}`,
     attachments: [
-      { id: 'release-notes', mimetype: 'application/json', title: 'Release notes', url: fileUrl(base, m.id, v.release.releaseId, 'release-notes.json') },
+      {
+        id: 'release-notes',
+        mimetype: 'application/json',
+        title: 'Release notes',
+        url: fileUrl(base, m.id, v.release.releaseId, 'release-notes.json'),
+      },
     ],
     has_records: v.release.rowCount > 0,
     data_visible: true,
@@ -133,13 +178,22 @@ interface RecordsQuery {
   select: string[];
 }
 
-async function queryRecords(ctx: ApiContext, id: string, q: Query, limits: { dflt: number; max: number; allowAll: boolean }): Promise<RecordsQuery> {
+async function queryRecords(
+  ctx: ApiContext,
+  id: string,
+  q: Query,
+  limits: { dflt: number; max: number; allowAll: boolean },
+): Promise<RecordsQuery> {
   const view = await datasetView(ctx, id);
   if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${id.slice(0, 80)}`);
   const limit = intParam(q, 'limit', limits.dflt, limits.allowAll ? -1 : 0, limits.max);
   const offset = intParam(q, 'offset', 0, 0, limits.allowAll ? Number.MAX_SAFE_INTEGER : MAX_WINDOW);
   if (!limits.allowAll && offset + limit > MAX_WINDOW) {
-    throw new ExploreError(400, 'InvalidRESTParameterError', `Invalid value for offset API parameter: offset + limit must be at most ${MAX_WINDOW}; use the exports endpoint for more.`);
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `Invalid value for offset API parameter: offset + limit must be at most ${MAX_WINDOW}; use the exports endpoint for more.`,
+    );
   }
   const { rows, schema } = await ctx.reader.rows(id, view.release.releaseId);
   const fields: QueryField[] = schema.fields.map((f) => ({ name: f.name, type: f.type }));
@@ -148,7 +202,9 @@ async function queryRecords(ctx: ApiContext, id: string, q: Query, limits: { dfl
   const orderBy = param(q, 'order_by');
   const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
   const selectText = param(q, 'select');
-  const select = selectText ? odsql(() => parseFieldList('select', selectText, fields)) : fields.map((f) => f.name);
+  const select = selectText
+    ? odsql(() => parseFieldList('select', selectText, fields))
+    : fields.map((f) => f.name);
   const { indexes, total } = runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
   return { view, rows, indexes, total, select };
 }
@@ -157,15 +213,21 @@ async function queryRecords(ctx: ApiContext, id: string, q: Query, limits: { dfl
 export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    if (err instanceof ExploreError) return reply.code(err.status).send({ error_code: err.code, message: err.message });
-    if (err.statusCode === 429) return reply.code(429).send({ error_code: 'TooManyRequestsError', message: err.message });
+    if (err instanceof ExploreError)
+      return reply.code(err.status).send({ error_code: err.code, message: err.message });
+    if (err.statusCode === 429)
+      return reply.code(429).send({ error_code: 'TooManyRequestsError', message: err.message });
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return reply.code(400).send({ error_code: 'InvalidRESTParameterError', message: err.message });
     }
     req.log.error({ err }, 'explore request failed');
     return reply.code(500).send({ error_code: 'InternalServerError', message: 'Internal Server Error' });
   });
-  app.setNotFoundHandler(async (req, reply) => reply.code(404).send({ error_code: 'NotFound', message: `Unknown endpoint: ${req.url.split('?')[0]!.slice(0, 120)}` }));
+  app.setNotFoundHandler(async (req, reply) =>
+    reply
+      .code(404)
+      .send({ error_code: 'NotFound', message: `Unknown endpoint: ${req.url.split('?')[0]!.slice(0, 120)}` }),
+  );
 
   app.get('/catalog/datasets', async (req) => {
     const q = req.query as Query;
@@ -186,8 +248,17 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
     const predicate = where ? odsql(() => compileWhere(where, CATALOG_FIELDS)) : undefined;
     const orderBy = param(q, 'order_by');
     const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, CATALOG_FIELDS)) : undefined;
-    const { indexes, total } = runQuery(rows, CATALOG_FIELDS, { predicate, sort, offset, limit, total: true });
-    return { total_count: total, results: await Promise.all(indexes.map((i) => datasetObject(ctx, base, views[i]!))) };
+    const { indexes, total } = runQuery(rows, CATALOG_FIELDS, {
+      predicate,
+      sort,
+      offset,
+      limit,
+      total: true,
+    });
+    return {
+      total_count: total,
+      results: await Promise.all(indexes.map((i) => datasetObject(ctx, base, views[i]!))),
+    };
   });
 
   app.get<{ Params: { id: string } }>('/catalog/datasets/:id', async (req) => {
@@ -197,35 +268,67 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
   });
 
   app.get<{ Params: { id: string } }>('/catalog/datasets/:id/records', async (req) => {
-    const r = await queryRecords(ctx, req.params.id, req.query as Query, { dflt: 10, max: MAX_LIMIT, allowAll: false });
+    const r = await queryRecords(ctx, req.params.id, req.query as Query, {
+      dflt: 10,
+      max: MAX_LIMIT,
+      allowAll: false,
+    });
     return { total_count: r.total, results: r.indexes.map((i) => project(r.rows[i]!, i, r.select)) };
   });
 
-  app.get<{ Params: { id: string; format: string } }>('/catalog/datasets/:id/exports/:format', async (req, reply: FastifyReply) => {
-    const { format } = req.params;
-    if (format !== 'csv' && format !== 'json' && format !== 'geojson') {
-      throw new ExploreError(400, 'InvalidRESTParameterError', `Unsupported export format "${format.slice(0, 20)}": use csv, json or geojson.`);
-    }
-    const q = req.query as Query;
-    // Explore's CSV export uses ";" by default; `delimiter` chooses another.
-    const delimiter = param(q, 'delimiter') ?? ';';
-    if (![';', ',', '\t', '|'].includes(delimiter)) throw new ExploreError(400, 'InvalidRESTParameterError', 'Invalid value for delimiter API parameter: use ";", ",", "|" or a tab.');
-    const r = await queryRecords(ctx, req.params.id, q, { dflt: -1, max: Number.MAX_SAFE_INTEGER, allowAll: true });
-    const records = r.indexes.map((i) => project(r.rows[i]!, i, r.select));
-    const name = `${r.view.meta.id}.${format}`;
-    reply.header('content-disposition', `attachment; filename="${name}"`);
-    if (format === 'json') return reply.type('application/json; charset=utf-8').send(JSON.stringify(records));
-    if (format === 'geojson') {
-      const communeField = r.view.meta.communeField ?? '';
-      return reply.type('application/geo+json').send(stringifyFeatureCollection(rowsToFeatureCollection(records, communeField)));
-    }
-    const cell = (v: unknown) => {
-      const s = asText(v);
-      return delimiter === ',' ? csvCell(s) : /["\r\n]/.test(s) || s.includes(delimiter) ? `"${s.replaceAll('"', '""')}"` : s;
-    };
-    const lines = [r.select.map(cell).join(delimiter), ...records.map((rec) => r.select.map((n) => cell(rec[n])).join(delimiter))];
-    return reply.type('text/csv; charset=utf-8').send(lines.join('\r\n') + '\r\n');
-  });
+  app.get<{ Params: { id: string; format: string } }>(
+    '/catalog/datasets/:id/exports/:format',
+    async (req, reply: FastifyReply) => {
+      const { format } = req.params;
+      if (format !== 'csv' && format !== 'json' && format !== 'geojson') {
+        throw new ExploreError(
+          400,
+          'InvalidRESTParameterError',
+          `Unsupported export format "${format.slice(0, 20)}": use csv, json or geojson.`,
+        );
+      }
+      const q = req.query as Query;
+      // Explore's CSV export uses ";" by default; `delimiter` chooses another.
+      const delimiter = param(q, 'delimiter') ?? ';';
+      if (![';', ',', '\t', '|'].includes(delimiter))
+        throw new ExploreError(
+          400,
+          'InvalidRESTParameterError',
+          'Invalid value for delimiter API parameter: use ";", ",", "|" or a tab.',
+        );
+      const r = await queryRecords(ctx, req.params.id, q, {
+        dflt: -1,
+        max: Number.MAX_SAFE_INTEGER,
+        allowAll: true,
+      });
+      const records = r.indexes.map((i) => project(r.rows[i]!, i, r.select));
+      const name = `${r.view.meta.id}.${format}`;
+      reply.header('content-disposition', `attachment; filename="${name}"`);
+      if (format === 'json')
+        return reply.type('application/json; charset=utf-8').send(JSON.stringify(records));
+      if (format === 'geojson') {
+        const communeField = r.view.meta.communeField ?? '';
+        return reply
+          .type('application/geo+json')
+          .send(stringifyFeatureCollection(rowsToFeatureCollection(records, communeField)));
+      }
+      const cell = (v: unknown) => {
+        const s = asText(v);
+        return delimiter === ','
+          ? csvCell(s)
+          : /["\r\n]/.test(s) || s.includes(delimiter)
+            ? `"${s.replaceAll('"', '""')}"`
+            : s;
+      };
+      const lines = [
+        r.select.map(cell).join(delimiter),
+        ...records.map((rec) => r.select.map((n) => cell(rec[n])).join(delimiter)),
+      ];
+      return reply.type('text/csv; charset=utf-8').send(lines.join('\r\n') + '\r\n');
+    },
+  );
 
-  app.get('/', async (req: FastifyRequest) => ({ links: [{ rel: 'catalog', href: `${baseUrl(ctx, req)}/api/explore/v2.1/catalog/datasets` }] }));
+  app.get('/', async (req: FastifyRequest) => ({
+    links: [{ rel: 'catalog', href: `${baseUrl(ctx, req)}/api/explore/v2.1/catalog/datasets` }],
+  }));
 }

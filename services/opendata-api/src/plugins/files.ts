@@ -11,21 +11,29 @@ import { isNotModified } from './http-cache';
  */
 export async function filesPlugin(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
-  app.get<{ Params: { id: string; releaseId: string; file: string } }>('/files/datasets/:id/releases/:releaseId/:file', async (req, reply) => {
-    const { id, releaseId, file } = req.params;
-    const releases = await ctx.reader.releases(id);
-    if (!releases.some((r) => r.releaseId === releaseId) || !(RELEASE_FILES as readonly string[]).includes(file)) {
-      return reply.code(404).send({ error: 'Not Found', message: 'no such release file' });
-    }
-    const name = file as ReleaseFileName;
-    const notes = await ctx.reader.releaseNotes(id, releaseId);
-    const facts = notes.files.find((f) => f.name === name);
-    if (facts) reply.header('etag', `"${facts.sha256}"`);
-    // Immutable: a release never changes once published.
-    reply.header('cache-control', 'public, max-age=31536000, immutable');
-    if (facts && isNotModified(req, `"${facts.sha256}"`)) return reply.code(304).send();
-    reply.type(`${MEDIA_TYPES[name]}${name.endsWith('.csv') || name.endsWith('.md') ? '; charset=utf-8' : ''}`);
-    if (facts) reply.header('content-length', facts.bytes);
-    return reply.send(createReadStream(ctx.reader.releaseFilePath(id, releaseId, name)));
-  });
+  app.get<{ Params: { id: string; releaseId: string; file: string } }>(
+    '/files/datasets/:id/releases/:releaseId/:file',
+    async (req, reply) => {
+      const { id, releaseId, file } = req.params;
+      const releases = await ctx.reader.releases(id);
+      if (
+        !releases.some((r) => r.releaseId === releaseId) ||
+        !(RELEASE_FILES as readonly string[]).includes(file)
+      ) {
+        return reply.code(404).send({ error: 'Not Found', message: 'no such release file' });
+      }
+      const name = file as ReleaseFileName;
+      const notes = await ctx.reader.releaseNotes(id, releaseId);
+      const facts = notes.files.find((f) => f.name === name);
+      if (facts) reply.header('etag', `"${facts.sha256}"`);
+      // Immutable: a release never changes once published.
+      reply.header('cache-control', 'public, max-age=31536000, immutable');
+      if (facts && isNotModified(req, `"${facts.sha256}"`)) return reply.code(304).send();
+      reply.type(
+        `${MEDIA_TYPES[name]}${name.endsWith('.csv') || name.endsWith('.md') ? '; charset=utf-8' : ''}`,
+      );
+      if (facts) reply.header('content-length', facts.bytes);
+      return reply.send(createReadStream(ctx.reader.releaseFilePath(id, releaseId, name)));
+    },
+  );
 }

@@ -34,7 +34,8 @@ export function registerHttpCache(app: FastifyInstance): void {
       reply.code(304);
       reply.removeHeader('content-length');
       reply.removeHeader('content-type');
-      if (payload && typeof (payload as NodeJS.ReadableStream).pipe === 'function') (payload as unknown as { destroy(): void }).destroy();
+      if (payload && typeof (payload as NodeJS.ReadableStream).pipe === 'function')
+        (payload as unknown as { destroy(): void }).destroy();
       return '';
     }
     return payload;

@@ -18,7 +18,10 @@ export function registerProbes(app: FastifyInstance, ctx: ApiContext, registry: 
     registers: [registry],
   });
   app.addHook('onResponse', async (req, reply) => {
-    duration.observe({ route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) }, reply.elapsedTime / 1000);
+    duration.observe(
+      { route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
   });
   app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
   app.get('/readyz', { config: { rateLimit: false } }, async (_req, reply) => {
@@ -26,7 +29,9 @@ export function registerProbes(app: FastifyInstance, ctx: ApiContext, registry: 
       const { catalog } = await ctx.reader.catalog();
       return { status: 'ready', datasets: Object.keys(catalog.datasets).length };
     } catch (err) {
-      return reply.code(503).send({ status: 'not-ready', failing: { store: err instanceof Error ? err.message : String(err) } });
+      return reply
+        .code(503)
+        .send({ status: 'not-ready', failing: { store: err instanceof Error ? err.message : String(err) } });
     }
   });
   app.get('/metrics', { config: { rateLimit: false } }, async (_req, reply) => {
