@@ -67,12 +67,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
   await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });
   server.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .send({
-        error: 'Not Found',
-        message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}`,
-      }),
+    reply.code(404).send({
+      error: 'Not Found',
+      message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}`,
+    }),
   );
   server.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)

@@ -168,7 +168,8 @@ describe('generateStream', () => {
           // Still in the same window as its successor: never late — unless a burst also held it, which
           // moves it to the burst's end (bursts are their own fault, accounted as revisions).
           const win = m.tag.family === 'traffic-detector' ? HOUR / 4 : HOUR;
-          if (!m.tag.burst) expect(Math.floor(Date.parse(m.tag.observedAt) / win)).toBe(Math.floor(m.at / win));
+          if (!m.tag.burst)
+            expect(Math.floor(Date.parse(m.tag.observedAt) / win)).toBe(Math.floor(m.at / win));
           break;
         }
         case 'late':

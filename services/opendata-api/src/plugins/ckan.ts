@@ -478,13 +478,11 @@ function envelope(base: string, action: string) {
 }
 
 function sendError(reply: FastifyReply, base: string, action: string, err: CkanError) {
-  return reply
-    .code(err.status)
-    .send({
-      help: envelope(base, action),
-      success: false,
-      error: { __type: err.type, message: err.message, ...err.fields },
-    });
+  return reply.code(err.status).send({
+    help: envelope(base, action),
+    success: false,
+    error: { __type: err.type, message: err.message, ...err.fields },
+  });
 }
 
 /** Registers the CKAN routes; mount with prefix `/api/3/action` (and `/api/action`, CKAN's alias). */
@@ -494,13 +492,11 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
   app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
     const action = (req.params as { action?: string }).action ?? '';
     if (err.statusCode === 429)
-      return reply
-        .code(429)
-        .send({
-          help: envelope(baseUrl(ctx, req), action),
-          success: false,
-          error: { __type: 'Rate Limit', message: err.message },
-        });
+      return reply.code(429).send({
+        help: envelope(baseUrl(ctx, req), action),
+        success: false,
+        error: { __type: 'Rate Limit', message: err.message },
+      });
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(
         reply,
@@ -510,13 +506,11 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
       );
     }
     req.log.error({ err }, 'ckan action failed');
-    return reply
-      .code(500)
-      .send({
-        help: envelope(baseUrl(ctx, req), action),
-        success: false,
-        error: { __type: 'Internal Server Error', message: 'Internal Server Error' },
-      });
+    return reply.code(500).send({
+      help: envelope(baseUrl(ctx, req), action),
+      success: false,
+      error: { __type: 'Internal Server Error', message: 'Internal Server Error' },
+    });
   });
 
   const handler = async (req: FastifyRequest<{ Params: { action: string } }>, reply: FastifyReply) => {
