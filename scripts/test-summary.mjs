@@ -17,11 +17,21 @@ try {
   }
   // Vitest reports run-level errors (bad config, unhandled errors) only through `success`.
   if (report.success === false && failed === 0) failed = 1;
+  // Static gates (format, lint, type-check) that failed before the tests ran: one failure each.
+  failed += readStaticFailures();
 } catch (err) {
   process.stderr.write(
     `test-summary: cannot read ${file}: ${err instanceof Error ? err.message : String(err)}\n`,
   );
   failed = Math.max(failed, 1);
 }
+function readStaticFailures() {
+  try {
+    return readFileSync('reports/static-failures.txt', 'utf8').split('\n').filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
 process.stdout.write(`${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}\n`);
 process.exit(failed > 0 ? 1 : 0);
