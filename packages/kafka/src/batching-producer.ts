@@ -38,6 +38,11 @@ export interface BatchingProducer {
    * Waits first while the buffer is full.
    */
   send(topic: string, record: OutgoingRecord): Promise<void>;
+  /**
+   * `send()` without promises, for hot paths: `done()` is called once Kafka acknowledged the record, or
+   * `done(error)` as `send()` would reject. The record waits in line while the buffer is full.
+   */
+  enqueue(topic: string, record: OutgoingRecord, done: (error?: Error) => void): void;
   /** Sends what is buffered now and resolves when nothing is buffered or in flight. */
   flush(): Promise<void>;
   /** Flushes, then disconnects; later `send()` calls reject. */
@@ -52,13 +57,34 @@ interface Pending {
   topic: string;
   message: Message;
   bytes: number;
-  resolve: () => void;
-  reject: (error: Error) => void;
+  done: (error?: Error) => void;
+}
+
+/** A record handed over while the buffer was full. */
+interface Waiting {
+  topic: string;
+  record: OutgoingRecord;
+  done: (error?: Error) => void;
 }
 
 function sizeOf(value: string | Buffer | null | undefined): number {
   if (value === null || value === undefined) return 0;
   return typeof value === 'string' ? Buffer.byteLength(value) : value.length;
+}
+
+/**
+ * Runs a caller's callback so that one that throws (a defect of the caller) neither fails the other
+ * records of its batch nor stops the producer: the exception surfaces as an uncaught one, as a throwing
+ * promise handler's rejection would.
+ */
+function callBack(done: (error?: Error) => void, error: Error | undefined): void {
+  try {
+    done(error);
+  } catch (defect) {
+    process.nextTick(() => {
+      throw defect;
+    });
+  }
 }
 
 /** Groups pending records by topic, keeping their order, into a `sendBatch` payload (pure; exported for tests). */
@@ -103,7 +129,8 @@ export function createBatchingProducer(
   let connected = false;
   let lastOk = true;
   let closed = false;
-  const roomWaiters: (() => void)[] = [];
+  /** Records waiting for room, in arrival order. */
+  const waiting: Waiting[] = [];
   const idleWaiters: (() => void)[] = [];
 
   producer.on(producer.events.CONNECT, () => {
@@ -138,31 +165,73 @@ export function createBatchingProducer(
       while (queue.length > 0) {
         const batch = takeBatch();
         inFlight = batch.length;
+        let failure: unknown;
+        let ok = false;
         try {
           await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
-          lastOk = true;
-          for (const p of batch) p.resolve();
+          ok = true;
         } catch (error) {
-          lastOk = false;
-          const reason = error instanceof Error ? error.message : String(error);
-          for (const p of batch) {
-            p.reject(
-              new OnDijonError(
-                'ONDIJON_KAFKA_UNAVAILABLE',
-                `Kafka did not acknowledge the record: ${reason}`,
-                { cause: error, details: { topic: p.topic } },
-              ),
-            );
-          }
+          failure = error;
         } finally {
           inFlight = 0;
-          for (const wake of roomWaiters.splice(0)) wake();
         }
+        lastOk = ok;
+        const reason = failure instanceof Error ? failure.message : String(failure);
+        for (const p of batch) {
+          callBack(
+            p.done,
+            ok
+              ? undefined
+              : new OnDijonError(
+                  'ONDIJON_KAFKA_UNAVAILABLE',
+                  `Kafka did not acknowledge the record: ${reason}`,
+                  {
+                    cause: failure,
+                    details: { topic: p.topic },
+                  },
+                ),
+          );
+        }
+        admitWaiting();
       }
     } finally {
       sending = false;
       for (const wake of idleWaiters.splice(0)) wake();
     }
+  };
+
+  const closedError = (topic: string) =>
+    new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', 'The producer is closed.', { details: { topic } });
+
+  const push = (topic: string, record: OutgoingRecord, done: (error?: Error) => void): void => {
+    const message: Message = {
+      key: record.key ?? null,
+      value: record.value,
+      ...(record.headers ? { headers: record.headers } : {}),
+      ...(record.partition === undefined ? {} : { partition: record.partition }),
+    };
+    const bytes = sizeOf(record.key) + sizeOf(record.value) + 64;
+    queue.push({ topic, message, bytes, done });
+    schedule();
+  };
+
+  /** Moves waiting records into the queue while there is room (or fails them once closed). */
+  const admitWaiting = (): void => {
+    let admitted = 0;
+    while (admitted < waiting.length && (closed || queue.length + inFlight < maxBuffered)) {
+      const w = waiting[admitted]!;
+      admitted += 1;
+      if (closed) callBack(w.done, closedError(w.topic));
+      else push(w.topic, w.record, w.done);
+    }
+    if (admitted > 0) waiting.splice(0, admitted);
+  };
+
+  const enqueue = (topic: string, record: OutgoingRecord, done: (error?: Error) => void): void => {
+    if (closed) queueMicrotask(() => done(closedError(topic)));
+    else if (waiting.length > 0 || queue.length + inFlight >= maxBuffered)
+      waiting.push({ topic, record, done });
+    else push(topic, record, done);
   };
 
   const schedule = (): void => {
@@ -176,26 +245,12 @@ export function createBatchingProducer(
       await producer.connect();
       connected = true;
     },
-    async send(topic, record) {
-      while (!closed && queue.length + inFlight >= maxBuffered) {
-        await new Promise<void>((resolve) => roomWaiters.push(resolve));
-      }
-      if (closed)
-        throw new OnDijonError('ONDIJON_KAFKA_UNAVAILABLE', 'The producer is closed.', {
-          details: { topic },
-        });
-      const message: Message = {
-        key: record.key ?? null,
-        value: record.value,
-        ...(record.headers ? { headers: record.headers } : {}),
-        ...(record.partition === undefined ? {} : { partition: record.partition }),
-      };
-      const bytes = sizeOf(record.key) + sizeOf(record.value) + 64;
+    send(topic, record) {
       return new Promise<void>((resolve, reject) => {
-        queue.push({ topic, message, bytes, resolve, reject });
-        schedule();
+        enqueue(topic, record, (error) => (error === undefined ? resolve() : reject(error)));
       });
     },
+    enqueue,
     async flush() {
       while (queue.length > 0 || sending) {
         const idle = new Promise<void>((resolve) => idleWaiters.push(resolve));
@@ -205,7 +260,7 @@ export function createBatchingProducer(
     },
     async disconnect() {
       closed = true;
-      for (const wake of roomWaiters.splice(0)) wake();
+      admitWaiting();
       await this.flush();
       await producer.disconnect();
       connected = false;

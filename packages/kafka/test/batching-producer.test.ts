@@ -133,6 +133,30 @@ describe('createBatchingProducer', () => {
     await third;
   });
 
+  it('enqueue calls back after the ack, with the error of a failed batch, in order behind a full buffer', async () => {
+    const fake = fakeKafka();
+    const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatch: 10, maxBufferedRecords: 1 });
+    const outcomes: string[] = [];
+    producer.enqueue('t', { value: '1' }, (e) => outcomes.push(e ? `1:${e.message}` : '1:ok'));
+    producer.enqueue('t', { value: '2' }, (e) =>
+      outcomes.push(e ? `2:${(e as { code?: string }).code}` : '2:ok'),
+    );
+    producer.enqueue('t', { value: '3' }, (e) => outcomes.push(e ? '3:error' : '3:ok'));
+    await until(() => fake.calls.length === 1);
+    expect(fake.calls[0]!.batch.topicMessages![0]!.messages.map((m) => m.value)).toEqual(['1']);
+    expect(outcomes).toEqual([]);
+    fake.calls[0]!.resolve();
+    await until(() => fake.calls.length === 2);
+    expect(outcomes).toEqual(['1:ok']);
+    expect(fake.calls[1]!.batch.topicMessages![0]!.messages.map((m) => m.value)).toEqual(['2']);
+    fake.calls[1]!.reject(new Error('broker down'));
+    await until(() => fake.calls.length === 3);
+    expect(outcomes).toEqual(['1:ok', '2:ONDIJON_KAFKA_UNAVAILABLE']);
+    fake.calls[2]!.resolve();
+    await until(() => outcomes.length === 3);
+    expect(outcomes[2]).toBe('3:ok');
+  });
+
   it('splits batches by bytes to stay under the broker message size', async () => {
     const fake = fakeKafka();
     const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatchBytes: 1000 });

@@ -207,21 +207,26 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     }
   };
 
-  /** Writes one record, retrying until Kafka acknowledges it; false only when shutdown abandoned it. */
-  const produceDurably = (record: OutgoingKafkaRecord): Promise<boolean> => {
+  /**
+   * Writes one record, retrying until Kafka acknowledges it, then calls `done(true)`; `done(false)` only
+   * when shutdown abandoned it. Callbacks, not promises, on the happy path: this runs for every message.
+   */
+  const produceDurably = (record: OutgoingKafkaRecord, done: (ok: boolean) => void): void => {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
-    // One promise on the happy path: this runs for every message. The value goes as UTF-8 bytes, encoded
-    // once here: given a string, the producer measures it and kafkajs measures and encodes it again.
-    return producer
-      .send(topic, {
-        key: record.key,
-        value: Buffer.from(record.value),
-        headers: headerBuffers(record.headers),
-      })
-      .then(
-        () => kafkaBack(topic),
-        (error: unknown) => retry(topic, record, error),
-      );
+    // The value goes as UTF-8 bytes, encoded once here: given a string, the producer measures it and
+    // kafkajs measures and encodes it again.
+    producer.enqueue(
+      topic,
+      { key: record.key, value: Buffer.from(record.value), headers: headerBuffers(record.headers) },
+      (error) => {
+        if (error === undefined) done(kafkaBack(topic));
+        else
+          retry(topic, record, error).then(done, (failure: unknown) => {
+            log.error({ err: failure }, 'message handling failed');
+            done(false);
+          });
+      },
+    );
   };
 
   /** Runs the pipeline; a defect on one message becomes its dead letter rather than a stalled connection. */
@@ -236,7 +241,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
 
   /** Counts a written outcome. */
   const count = (outcome: ReturnType<typeof evaluate>, mqttTopic: string): void => {
-    if (outcome.kind === 'accepted') metrics.produced.inc({ topic: outcome.record.topic });
+    if (outcome.kind === 'accepted') metrics.countProduced(outcome.record.topic);
     else {
       metrics.rejected.inc({ code: outcome.deadLetter.code });
       log.info(
@@ -259,12 +264,14 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     done: (ok: boolean) => void,
     ok: boolean,
   ): void => {
-    if (ok) {
-      count(outcome, mqttTopic);
-      metrics.latency.observe((performance.now() - t0) / 1000);
-    }
     try {
+      if (ok) {
+        count(outcome, mqttTopic);
+        metrics.latency.observe((performance.now() - t0) / 1000);
+      }
       done(ok);
+    } catch (error) {
+      log.error({ err: error }, 'message handling failed');
     } finally {
       inFlight -= 1;
       if (inFlight === 0) for (const wake of idleWaiters.splice(0)) wake();
@@ -279,15 +286,9 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     done: (ok: boolean) => void,
   ): void => {
     inFlight += 1;
-    // Inline callbacks, not a named closure per message: tsx (esbuild keepNames) wraps every named one in
-    // a __name() call, which showed in ingest's profile.
-    produceDurably(outcome.record).then(
-      (ok) => settle(outcome, mqttTopic, t0, done, ok),
-      (error: unknown) => {
-        log.error({ err: error }, 'message handling failed');
-        settle(outcome, mqttTopic, t0, done, false);
-      },
-    );
+    // An inline callback, not a named closure per message: tsx (esbuild keepNames) wraps every named one
+    // in a __name() call, which showed in ingest's profile.
+    produceDurably(outcome.record, (ok) => settle(outcome, mqttTopic, t0, done, ok));
   };
 
   /** Sends the PUBACKs at the head of the queue whose messages are durable, in arrival order. */
@@ -326,7 +327,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       // While closing, new messages are left unacknowledged: they stay in this session and come back on restart.
       if (closing) return;
       const t0 = performance.now();
-      metrics.received.inc();
+      metrics.countReceived();
       const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
       const msg: IncomingMessage = {
         topic,
@@ -356,7 +357,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   /** QoS 0 messages have no ack (and no redelivery): processed the same way, best effort. */
   const onQos0 = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     if (packet.qos !== 0 || closing) return;
-    metrics.received.inc();
+    metrics.countReceived();
     const t0 = performance.now();
     const outcome = evaluate({ topic, payload });
     persist(outcome, topic, t0, () => undefined);
@@ -433,14 +434,13 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const sends: Promise<boolean>[] = [];
     for (const entry of index.entries()) {
       const { key, value } = equipmentRecord(entry, policyRevision, SERVICE_VERSION, now);
-      sends.push(
-        produceDurably({
-          topic: 'ref.s0.equipment.v1',
-          key,
-          value: JSON.stringify(value),
-          headers: { ondijon_sensitivity: 'S0' },
-        }),
-      );
+      const record = {
+        topic: 'ref.s0.equipment.v1',
+        key,
+        value: JSON.stringify(value),
+        headers: { ondijon_sensitivity: 'S0' },
+      };
+      sends.push(new Promise((resolve) => produceDurably(record, resolve)));
     }
     await Promise.all(sends);
     log.info({ revision: index.revision, entries: index.size }, 'registry published');

@@ -18,6 +18,10 @@ export interface IngestMetrics {
   kafkaRetries: Counter;
   mqttConnected: Gauge;
   producerBuffered: Gauge;
+  /** Counts one received message (added to `received` when metrics are collected). */
+  countReceived(): void;
+  /** Counts one record Kafka acknowledged on a topic (added to `produced` when metrics are collected). */
+  countProduced(topic: string): void;
 }
 
 /** Live values read when metrics are collected (not set per message: that costs on the hot path). */
@@ -30,18 +34,36 @@ export interface IngestGaugeSources {
 export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics {
   const registry = createMetricsRegistry('ingest');
   const name = (what: string) => metricName('ingest', what);
+  // Per-message counts are kept in plain numbers and handed to prom-client when it collects (a scrape,
+  // or `get()`): its `inc()` validates and hashes labels on every call, twice per message otherwise.
+  let received = 0;
+  const produced = new Map<string, number>();
   return {
     registry,
+    countReceived() {
+      received += 1;
+    },
+    countProduced(topic) {
+      produced.set(topic, (produced.get(topic) ?? 0) + 1);
+    },
     received: new Counter({
       name: name('messages_received_total'),
       help: 'MQTT messages received',
       registers: [registry],
+      collect() {
+        if (received > 0) this.inc(received);
+        received = 0;
+      },
     }),
     produced: new Counter({
       name: name('records_produced_total'),
       help: 'Telemetry records acknowledged by Kafka, by topic',
       labelNames: ['topic'],
       registers: [registry],
+      collect() {
+        for (const [topic, n] of produced) this.inc({ topic }, n);
+        produced.clear();
+      },
     }),
     rejected: new Counter({
       name: name('messages_rejected_total'),
