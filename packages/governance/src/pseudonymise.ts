@@ -91,14 +91,30 @@ export function isPseudonym(value: string): boolean {
 
 /**
  * A keyring from the environment: `ONDIJON_PSEUDONYM_SECRET` (or the policy's `secretEnv`). When unset,
- * uses a development secret and sets `usingDevSecret` so the service can log a warning.
+ * uses a development secret and sets `usingDevSecret` so the service can log a warning — except with
+ * `NODE_ENV=production`, where an unset or short (< 32 characters) secret is refused.
  */
 export function keyringFromEnv(
   env: NodeJS.ProcessEnv = process.env,
   options: { epochLengthDays?: number; secretEnv?: string; now?: () => number } = {},
 ): Keyring {
-  const secret = env[options.secretEnv ?? PSEUDONYM_SECRET_ENV];
+  const name = options.secretEnv ?? PSEUDONYM_SECRET_ENV;
+  const secret = env[name];
   const usingDevSecret = secret === undefined || secret === '';
+  // In production a pseudonym under a published development secret is reversible by anyone who can
+  // enumerate agent ids: refuse to start rather than warn.
+  if (usingDevSecret && env.NODE_ENV === 'production') {
+    throw new OnDijonError(
+      'ONDIJON_CONFIG_INVALID',
+      `${name} is unset and NODE_ENV=production: set the pseudonymisation secret (at least 32 characters) before starting`,
+      { details: { variables: [name] } },
+    );
+  }
+  if (!usingDevSecret && env.NODE_ENV === 'production' && secret.length < 32) {
+    throw new OnDijonError('ONDIJON_CONFIG_INVALID', `${name} is shorter than 32 characters`, {
+      details: { variables: [name] },
+    });
+  }
   return createKeyring({
     secret: usingDevSecret ? DEV_PSEUDONYM_SECRET : secret,
     epochLengthDays: options.epochLengthDays ?? DEFAULT_EPOCH_LENGTH_DAYS,

@@ -76,6 +76,15 @@ describe('keyringFromEnv', () => {
     expect(pseudonymise('x', prod, 1)).not.toBe(pseudonymise('x', dev, 1));
   });
 
+  it('refuses the development secret, or a short one, in production', () => {
+    expect(() => keyringFromEnv({ NODE_ENV: 'production' })).toThrow(/ONDIJON_PSEUDONYM_SECRET is unset/);
+    expect(() => keyringFromEnv({ NODE_ENV: 'production', ONDIJON_PSEUDONYM_SECRET: 'short' })).toThrow(
+      /shorter than 32/,
+    );
+    const k = keyringFromEnv({ NODE_ENV: 'production', ONDIJON_PSEUDONYM_SECRET: 'x'.repeat(32) });
+    expect(k.usingDevSecret).toBe(false);
+  });
+
   it('reads the variable the policy names and its epoch length', () => {
     const k = keyringFromEnv(
       { OTHER_SECRET: 'production-secret-from-a-vault' },
