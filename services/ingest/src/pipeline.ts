@@ -1,10 +1,9 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash } from 'node:crypto';
 import {
   DATA_OWNER,
   HEADERS,
   SENSITIVITY_DESCRIPTIONS,
   TELEMETRY_SCHEMA_VERSION,
-  eventId,
   formatIssues,
   isOnDijonError,
   mqttReasonFor,
@@ -77,6 +76,47 @@ export function classLabel(cls: Sensitivity): string {
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
+/** The hex digit of the UUID variant nibble (10xx) for each hex digit of the hash at that place. */
+const VARIANT_DIGIT = '89ab89ab89ab89ab';
+
+/**
+ * `eventId` of @ondijon/contracts (the same text, tested), with the one-shot `crypto.hash` and the UUID
+ * written from the hex digest: `createHash().update().digest()` built a Hash object and a Buffer per
+ * message (~5 µs/msg in ingest's profile, 4.5 % of its CPU).
+ */
+export function fastEventId(equipmentId: string, seq: number): string {
+  const hex = hash('sha1', `ondijon:event:${equipmentId}:${seq}`, 'hex');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-5${hex.slice(13, 16)}-${VARIANT_DIGIT[parseInt(hex[16]!, 16)]}${hex.slice(17, 20)}-${hex.slice(20, 32)}`;
+}
+
+/** A parsed logical topic and its source segment, as processMessage needs them. */
+interface TopicFacts {
+  parsed: ReturnType<typeof parseTelemetryTopic>;
+  source: string;
+  excluded: boolean;
+}
+
+/** Most topics remembered per context before the cache starts over (bounds memory with any topic set). */
+const MAX_CACHED_TOPICS = 100_000;
+/** Parsed topics per context (policy and prefix are fixed in a context; topics repeat per equipment). */
+const topicCaches = new WeakMap<PipelineContext, Map<string, TopicFacts>>();
+
+function topicFacts(ctx: PipelineContext, logical: string): TopicFacts {
+  let cache = topicCaches.get(ctx);
+  if (cache === undefined || cache.size >= MAX_CACHED_TOPICS) {
+    cache = new Map();
+    topicCaches.set(ctx, cache);
+  }
+  let facts = cache.get(logical);
+  if (facts === undefined) {
+    const parsed = parseTelemetryTopic(logical);
+    const source = logical.split('/')[2] ?? '';
+    facts = { parsed, source, excluded: parsed.kind === 'excluded' || ctx.policy.isExcludedSource(source) };
+    cache.set(logical, facts);
+  }
+  return facts;
+}
+
 /**
  * Headers of an accepted record, one frozen object per class (shared, so the app can map each to Buffers
  * once). Only what DESIGN.md requires in headers, sensitivity and class, so tools route without parsing:
@@ -125,9 +165,8 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     });
   }
   const logical = msg.topic.slice(ctx.mqttTopicPrefix.length);
-  const parsed = parseTelemetryTopic(logical);
-  const source = logical.split('/')[2] ?? '';
-  if (parsed.kind === 'excluded' || ctx.policy.isExcludedSource(source)) {
+  const { parsed, source, excluded } = topicFacts(ctx, logical);
+  if (excluded || parsed.kind === 'excluded') {
     return rejectMessage(ctx, msg, receivedAt, {
       code: 'ONDIJON_SOURCE_EXCLUDED',
       reason: `source "${source}" is classed S4 by the policy and never ingested; payload not kept`,
@@ -166,7 +205,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     // The event id, when the sequence number is usable, so a replay of the fixed message dedupes with it.
     const seq = (json as { seq?: unknown } | null)?.seq;
     const knownId =
-      Number.isSafeInteger(seq) && (seq as number) >= 0 ? eventId(equipmentId, seq as number) : undefined;
+      Number.isSafeInteger(seq) && (seq as number) >= 0 ? fastEventId(equipmentId, seq as number) : undefined;
     return rejectMessage(ctx, msg, receivedAt, {
       code: validation.futureTime ? 'ONDIJON_TIME_IN_FUTURE' : 'ONDIJON_SCHEMA_INVALID',
       reason: formatIssues(validation.issues),
@@ -176,7 +215,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     });
   }
   const telemetry = validation.value;
-  const id = eventId(equipmentId, telemetry.seq);
+  const id = fastEventId(equipmentId, telemetry.seq);
 
   const entry = ctx.registry.get(equipmentId);
   if (!entry) {
