@@ -1,4 +1,4 @@
-import { createKafka } from '@ondijon/kafka';
+import { type BatchingProducer, createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
 import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from '@ondijon/opendata';
 import {
@@ -10,8 +10,10 @@ import {
   type Logger,
   type Registry,
 } from '@ondijon/service-kit';
+import type { DeadLetter } from '@ondijon/contracts';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { PublisherConfig } from './config';
+import { deadLetterHeaders } from './dead-letter';
 import { PublisherCore, type PublishOutcome } from './publisher';
 import { NoiseStore, Staging } from './staging';
 
@@ -135,6 +137,36 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     },
   });
 
+  const deadLetters = new Counter({
+    name: metricName(SERVICE, 'dead_letters_total'),
+    help: 'Aggregate records written to the dead-letter topic, by source topic.',
+    labelNames: ['topic'],
+    registers: [registry],
+  });
+  let producer: BatchingProducer | undefined;
+  /** Writes a batch's dead letters and resolves once Kafka acknowledged all of them (acks=all). */
+  const sendDeadLetters = async (letters: DeadLetter[]): Promise<void> => {
+    const p = producer!;
+    await Promise.all(
+      letters.map((d) =>
+        p.send(config.PUBLISHER_DEAD_LETTER_TOPIC, {
+          key: d.kafkaTopic ?? null,
+          value: JSON.stringify(d),
+          headers: deadLetterHeaders(d),
+        }),
+      ),
+    );
+    for (const d of letters) deadLetters.inc({ topic: d.kafkaTopic });
+    log.warn(
+      {
+        count: letters.length,
+        topic: letters[0]?.kafkaTopic,
+        deadLetterTopic: config.PUBLISHER_DEAD_LETTER_TOPIC,
+      },
+      'aggregate records dead-lettered',
+    );
+  };
+
   let consumer: Consumer | undefined;
   let consuming = false;
   let timer: NodeJS.Timeout | undefined;
@@ -144,6 +176,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     registry,
     readiness: {
       kafka: () => (consuming ? null : 'consumer not running'),
+      deadLetters: () =>
+        producer?.isHealthy() ? null : 'dead-letter producer not connected or its last send failed',
     },
   });
   probes.post('/publish-now', async (req) => {
@@ -194,6 +228,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
 
       await admin.connect();
+      producer = createBatchingProducer(kafka);
+      await producer.connect();
       consumer = kafka.consumer({ groupId: config.PUBLISHER_GROUP_ID, allowAutoTopicCreation: false });
       await consumer.connect();
       for (const topic of core.topics)
@@ -205,13 +241,22 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
         eachBatch: async (payload) => {
           const { batch } = payload;
           let last: string | undefined;
+          const letters: DeadLetter[] = [];
           for (const m of batch.messages) {
             if (!payload.isRunning() || payload.isStale()) break;
-            core.ingest(batch.topic, m.value);
+            const result = core.ingest({
+              topic: batch.topic,
+              partition: batch.partition,
+              offset: m.offset,
+              value: m.value,
+            });
+            if (result.outcome === 'invalid') letters.push(result.deadLetter);
             last = m.offset;
           }
           if (last === undefined) return;
-          // Offsets are committed only once what they cover is durably staged: a crash replays the rest.
+          // Offsets are committed only once what they cover is durably staged or dead-lettered: a crash
+          // or a failed dead-letter send (which throws, so kafkajs retries the batch) replays the rest.
+          if (letters.length > 0) await sendDeadLetters(letters);
           await core.flush();
           await c.commitOffsets([
             { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
@@ -237,6 +282,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       if (timer) clearInterval(timer);
       consuming = false;
       await consumer?.disconnect();
+      // After the consumer: a batch in progress may still be sending its dead letters.
+      await producer?.disconnect();
       await admin.disconnect();
       // Let a release in progress finish: it is atomic anyway, but finishing saves redoing it.
       await core.idle();

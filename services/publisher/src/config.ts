@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { z } from 'zod';
+import { TOPICS } from '@ondijon/contracts';
 import { commonEnv, loadConfig } from '@ondijon/service-kit';
 import { WRITE_STEPS } from '@ondijon/opendata';
 
@@ -56,6 +57,11 @@ export const PublisherEnv = z.object({
   PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: optionalNumber,
   /** Source topic per dataset, overriding the policy (`dataset=topic,…`); tests use their own topics. */
   PUBLISHER_SOURCE_TOPICS: topicMap,
+  /**
+   * Topic that receives aggregate records failing their schema, like the other source topics overridable
+   * (tests and prefixed runs use their own); default the registered `dlq.s3.stream.v1`.
+   */
+  PUBLISHER_DEAD_LETTER_TOPIC: z.string().trim().min(1).default(TOPICS['dlq.s3.stream.v1'].name),
   /** Datasets to publish (comma-separated; default every dataset of the policy). */
   PUBLISHER_DATASETS: z
     .string()

@@ -1,4 +1,12 @@
-import { OnDijonError, TOPICS, isOnDijonError, type TopicName, type Sensitivity } from '@ondijon/contracts';
+import {
+  type DeadLetter,
+  OnDijonError,
+  TOPICS,
+  isOnDijonError,
+  toFieldIssues,
+  type TopicName,
+  type Sensitivity,
+} from '@ondijon/contracts';
 import {
   type NoiseKey,
   type NoiseMemory,
@@ -14,10 +22,24 @@ import type { Logger } from '@ondijon/service-kit';
 import type { z } from 'zod';
 import { preReleaseCheck, releaseBlocked } from './check';
 import { DATASET_SPECS, type DatasetSpec } from './datasets';
+import { deadLetterOf } from './dead-letter';
 import { buildRelease, fingerprintOf, type PreviousRelease, type StagedAggregate } from './release';
 import { tableFromRows } from './rows';
 import type { NoiseStore, Staging, StageOutcome } from './staging';
 import { dayBounds, iso, parisDay } from './time';
+
+/** One record as consumed from Kafka. */
+export interface ConsumedRecord {
+  /** Topic it was read from (the physical name). */
+  topic: string;
+  partition: number;
+  offset: string;
+  value: Buffer | string | null;
+}
+
+/** What became of one consumed record. */
+export type IngestResult =
+  { outcome: StageOutcome | 'unknown-topic' } | { outcome: 'invalid'; deadLetter: DeadLetter };
 
 /** When releases are made. */
 export type ReleaseTrigger = 'event-time' | 'interval' | 'manual';
@@ -131,23 +153,40 @@ export class PublisherCore {
     return this.#d.clock?.() ?? new Date();
   }
 
-  /** Parses and stages one Kafka record value; never throws on bad input (counted and logged). */
-  ingest(topic: string, value: Buffer | string | null): StageOutcome | 'invalid' | 'unknown-topic' {
+  /**
+   * Parses and stages one Kafka record; never throws on bad input. An invalid record comes back with
+   * its dead letter, which the caller must make durable before committing the record's offset.
+   */
+  ingest(record: ConsumedRecord): IngestResult {
+    const { topic, value } = record;
     const entry = this.#byTopic.get(topic);
     if (!entry) {
       this.#d.observer?.record(topic, 'unknown-topic');
-      return 'unknown-topic';
+      return { outcome: 'unknown-topic' };
     }
-    let parsed: { success: true; data: unknown } | { success: false };
+    // undefined: the value is not JSON at all (there are no field issues to name).
+    let parsed: z.ZodSafeParseResult<unknown> | undefined;
     try {
-      parsed = entry.schema.safeParse(JSON.parse(String(value ?? '')));
+      parsed = entry.schema.safeParse(JSON.parse(value === null ? '' : value.toString()));
     } catch {
-      parsed = { success: false };
+      parsed = undefined;
     }
-    if (!parsed.success) {
-      this.#d.log.warn({ topic, code: 'ONDIJON_RECORD_INVALID' }, 'aggregate record rejected');
+    if (!parsed?.success) {
+      const deadLetter = deadLetterOf(
+        {
+          ...record,
+          expectedSchema: entry.sourceTopic,
+          sensitivity: TOPICS[entry.sourceTopic as TopicName].class,
+          issues: parsed ? toFieldIssues(parsed.error) : undefined,
+        },
+        this.#now(),
+      );
+      this.#d.log.warn(
+        { topic, partition: record.partition, offset: record.offset, code: deadLetter.code },
+        'aggregate record rejected',
+      );
       this.#d.observer?.record(topic, 'invalid');
-      return 'invalid';
+      return { outcome: 'invalid', deadLetter };
     }
     const env = parsed.data as {
       sensitivity: Sensitivity;
@@ -163,7 +202,7 @@ export class PublisherCore {
     };
     const outcome = this.#d.staging.stage(entry.spec.id, parisDay(new Date(env.data.windowStart)), agg);
     this.#d.observer?.record(topic, outcome);
-    return outcome;
+    return { outcome };
   }
 
   /** Makes staged input durable (call before committing offsets). */
