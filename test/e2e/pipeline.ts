@@ -104,6 +104,7 @@ export function serviceEnvs(
       PUBLISHER_SOURCE_TOPICS: Object.entries(aggregates)
         .map(([dataset, topic]) => `${dataset}=${physical(plan, topic)}`)
         .join(','),
+      PUBLISHER_DEAD_LETTER_TOPIC: physical(plan, 'dlq.s3.stream.v1'),
       PUBLISHER_TICK_MS: '1000',
       ...(plan.publishDelayHours !== undefined
         ? { PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: String(plan.publishDelayHours) }
