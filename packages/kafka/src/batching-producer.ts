@@ -1,3 +1,4 @@
+import './fast-record';
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { cachingKeyPartitioner } from './partitioner';

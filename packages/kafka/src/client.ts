@@ -1,3 +1,4 @@
+import './fast-record';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 
 /** The logger shape this package needs (pino's, object first, constant message; STYLE.md rule 8). */

@@ -1,3 +1,4 @@
+import './fast-record';
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 

@@ -18,3 +18,4 @@ export {
 export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
 export { cachingKeyPartitioner } from './partitioner';
 export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';
+export { fastRecordEncoder, fastRecordEncoding, type RecordInput } from './fast-record';

@@ -1,3 +1,4 @@
+import './fast-record';
 import { Partitioners, type ICustomPartitioner } from 'kafkajs';
 
 /** Keys remembered per topic before the cache starts over (bounds memory with unbounded key sets). */

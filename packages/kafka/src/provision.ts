@@ -1,3 +1,4 @@
+import './fast-record';
 import { waitForTopicsReady } from './topics-ready';
 import kafkajs, { type Admin } from 'kafkajs';
 

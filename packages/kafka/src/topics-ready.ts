@@ -1,3 +1,4 @@
+import './fast-record';
 import type { Admin } from 'kafkajs';
 
 /** Options of `waitForTopicsReady`. */

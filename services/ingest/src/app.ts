@@ -3,7 +3,12 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { IHeaders, Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { TELEMETRY_FILTER } from '@ondijon/contracts';
-import { createBatchingProducer, createKafka, type BatchingProducer } from '@ondijon/kafka';
+import {
+  createBatchingProducer,
+  createKafka,
+  fastRecordEncoding,
+  type BatchingProducer,
+} from '@ondijon/kafka';
 import { buildProbeServer, silentLogger, type Logger } from '@ondijon/service-kit';
 import type { IngestConfig } from './config';
 import { createIngestMetrics, type IngestMetrics } from './metrics';
@@ -487,6 +492,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
           filter,
           registryRevision: registry.revision,
           policyRevision: deps.policy.revision,
+          fastRecordEncoding: fastRecordEncoding(),
         },
         'ingest started',
       );
