@@ -1,5 +1,6 @@
 // Side effect on import: installs a faster encoder of kafkajs' Record v0 (the one record of a produce
-// request) in the CommonJS module cache, before kafkajs loads and captures its own. Imported first by
+// request) and a faster CRC-32C (of each record batch) in the CommonJS module cache, before kafkajs loads
+// and captures its own. Imported first by
 // every module of this package that imports kafkajs.
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -28,6 +29,56 @@ const protocolDir = path.join(path.dirname(kafkajsMain), 'src', 'protocol');
 /** Path of kafkajs' Record v0 module, as the CommonJS cache knows it. */
 export const RECORD_MODULE = path.join(protocolDir, 'recordBatch', 'record', 'v0', 'index.js');
 const PRODUCE_REQUEST_MODULE = path.join(protocolDir, 'requests', 'produce', 'v3', 'request.js');
+/** Path of kafkajs' CRC-32C module (the checksum of every record batch it produces). */
+export const CRC32C_MODULE = path.join(protocolDir, 'recordBatch', 'crc32C', 'index.js');
+const RECORD_BATCH_MODULE = path.join(protocolDir, 'recordBatch', 'v0', 'index.js');
+
+/** CRC-32C (Castagnoli, reflected 0x82f63b78) lookup tables for slicing by 8. */
+const CRC_TABLES = (() => {
+  const t = Array.from({ length: 8 }, () => new Int32Array(256));
+  for (let i = 0; i < 256; i++) {
+    let c = i;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
+    t[0]![i] = c;
+  }
+  for (let i = 0; i < 256; i++)
+    for (let k = 1; k < 8; k++) t[k]![i] = (t[k - 1]![i]! >>> 8) ^ t[0]![t[k - 1]![i]! & 0xff]!;
+  return t;
+})();
+
+/**
+ * CRC-32C of a buffer, unsigned, 8 bytes per step (the same value as kafkajs' byte-at-a-time loop,
+ * tested; that loop was ~4 µs per ingest record, over ~1 KB each).
+ */
+export function crc32c(buf: Uint8Array): number {
+  const [t0, t1, t2, t3, t4, t5, t6, t7] = CRC_TABLES as [
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+    Int32Array,
+  ];
+  let crc = -1;
+  let i = 0;
+  const end8 = buf.length - (buf.length % 8);
+  for (; i < end8; i += 8) {
+    const a = crc ^ (buf[i]! | (buf[i + 1]! << 8) | (buf[i + 2]! << 16) | (buf[i + 3]! << 24));
+    crc =
+      t7[a & 0xff]! ^
+      t6[(a >>> 8) & 0xff]! ^
+      t5[(a >>> 16) & 0xff]! ^
+      t4[a >>> 24]! ^
+      t3[buf[i + 4]!]! ^
+      t2[buf[i + 5]!]! ^
+      t1[buf[i + 6]!]! ^
+      t0[buf[i + 7]!]!;
+  }
+  for (; i < buf.length; i++) crc = t0[(crc ^ buf[i]!) & 0xff]! ^ (crc >>> 8);
+  return (crc ^ -1) >>> 0;
+}
 
 const Encoder = require(path.join(protocolDir, 'encoder.js')) as { prototype: object };
 
@@ -131,6 +182,9 @@ export function fastRecordEncoder(fallback: RecordEncoder): RecordEncoder {
   };
 }
 
+/** kafkajs' own CRC-32C (tests compare with it). */
+export const kafkajsCrc32c = require(CRC32C_MODULE) as (buf: Buffer) => number;
+
 /** kafkajs' own Record v0 encoder (the fallback; tests compare with it). */
 export const kafkajsRecordEncoder = require(RECORD_MODULE) as RecordEncoder;
 const fast = fastRecordEncoder(kafkajsRecordEncoder);
@@ -138,14 +192,20 @@ const fast = fastRecordEncoder(kafkajsRecordEncoder);
 function install(): boolean {
   if (process.env.ONDIJON_KAFKAJS_FAST_RECORD === 'false') return false;
   // Too late once the produce request captured kafkajs' encoder: leave kafkajs as it is.
-  if (require.cache[PRODUCE_REQUEST_MODULE] !== undefined) return false;
+  if (require.cache[PRODUCE_REQUEST_MODULE] !== undefined || require.cache[RECORD_BATCH_MODULE] !== undefined)
+    return false;
   require.cache[RECORD_MODULE]!.exports = fast;
+  require.cache[CRC32C_MODULE]!.exports = crc32c;
   return true;
 }
 
 const installed = install();
 
-/** True when kafkajs' produce requests encode records with `fastRecordEncoder` in this process. */
+/** True when kafkajs' produce requests encode records with `fastRecordEncoder` and `crc32c` in this process. */
 export function fastRecordEncoding(): boolean {
-  return installed && require.cache[RECORD_MODULE]?.exports === fast;
+  return (
+    installed &&
+    require.cache[RECORD_MODULE]?.exports === fast &&
+    require.cache[CRC32C_MODULE]?.exports === crc32c
+  );
 }

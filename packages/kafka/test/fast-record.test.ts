@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchingProducer, fastRecordEncoding } from '../src/index';
-import { fastRecordEncoder, kafkajsRecordEncoder, type RecordInput } from '../src/fast-record';
+import { randomBytes } from 'node:crypto';
+import {
+  crc32c,
+  fastRecordEncoder,
+  kafkajsCrc32c,
+  kafkajsRecordEncoder,
+  type RecordInput,
+} from '../src/fast-record';
 
 /** The bytes an Encoder holds (its `buffer` getter). */
 const bytes = (e: object) => Buffer.from((e as { buffer: Buffer }).buffer);
@@ -51,6 +58,16 @@ describe('fastRecordEncoder', () => {
     // kafkajs throws on a null header value; so does the fast path (it falls back).
     expect(() => kafkajsRecordEncoder({ key: 'k', value: 'v', headers: { h: null } })).toThrow();
     expect(() => fast({ key: 'k', value: 'v', headers: { h: null } })).toThrow();
+  });
+
+  it('crc32c is the CRC-32C of kafkajs for every length and alignment, and the standard check value', () => {
+    expect(crc32c(Buffer.from('123456789'))).toBe(0xe3069283);
+    const data = randomBytes(3000);
+    for (let start = 0; start < 9; start++)
+      for (let length = 0; length < 2_991; length += length < 40 ? 1 : 97) {
+        const slice = data.subarray(start, start + length);
+        expect(crc32c(slice)).toBe(kafkajsCrc32c(slice));
+      }
   });
 
   it('is what kafkajs produce requests use in this process', () => {
