@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IHeaders, Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { TELEMETRY_FILTER } from '@ondijon/contracts';
+import { OnDijonError, TELEMETRY_FILTER, TOPICS } from '@ondijon/contracts';
 import {
   createBatchingProducer,
   createKafka,
@@ -22,6 +22,7 @@ import {
 } from './pipeline';
 import type { IngestPolicy } from './policy';
 import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
+import { followRegistryTopic, type RegistryFollower } from './registry-topic';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
 
 /** What `buildApp` is given besides its config. */
@@ -30,7 +31,10 @@ export interface IngestDeps {
   policy: IngestPolicy;
   /** Logger; silent when absent. */
   logger?: Logger;
-  /** Equipment index; read from `config.REGISTRY_FILE` at start when absent. */
+  /**
+   * A fixed equipment index (tests, tools): used as it is, not followed. When absent, the index is the
+   * reference topic's (`REGISTRY_SOURCE=topic`) or `config.REGISTRY_FILE`'s (`file`).
+   */
   registry?: EquipmentIndex;
   /** kafkajs client; created from the config when absent. */
   kafka?: Kafka;
@@ -46,7 +50,10 @@ export interface Readiness {
 
 /** The ingest service. */
 export interface IngestApp {
-  /** Loads the registry, connects Kafka, publishes the registry, opens the MQTT connections and the probes. */
+  /**
+   * Connects Kafka, publishes the registry file (if configured), opens the probes, reads the reference
+   * topic to its end (and keeps following it), then opens the MQTT connections.
+   */
   start(): Promise<void>;
   /** Stops taking messages, drains in-flight ones, flushes the producer, disconnects keeping the MQTT sessions. */
   close(): Promise<void>;
@@ -135,7 +142,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const probeServer = buildProbeServer({
     registry: metrics.registry,
     readiness: {
-      registry: () => (registry ? null : 'registry not loaded'),
+      registry: () => registryFailure ?? (registry ? null : 'registry not loaded'),
       mqtt: () => {
         const up = connections.filter((c) => c.connected).length;
         return started && up === config.INGEST_CONNECTIONS
@@ -147,7 +154,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   });
 
   const connections: Connection[] = [];
-  let registry: EquipmentIndex | undefined = deps.registry;
+  let registry: EquipmentIndex | undefined;
+  /** Why the equipment index could not be built (shown by /readyz). */
+  let registryFailure: string | null = null;
+  let follower: RegistryFollower | undefined;
   let ctx: PipelineContext | undefined;
   let started = false;
   let closing = false;
@@ -454,7 +464,40 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   return {
     metrics,
     async start() {
-      registry ??= await loadRegistry(config.REGISTRY_FILE);
+      const fromFile =
+        deps.registry ??
+        (config.REGISTRY_SOURCE === 'file' || config.REGISTRY_PUBLISH_ON_START
+          ? await loadRegistry(config.REGISTRY_FILE)
+          : undefined);
+      await producer.connect();
+      if (config.REGISTRY_PUBLISH_ON_START && fromFile !== undefined)
+        await publishRegistry(fromFile, deps.policy.revision);
+      // The probes answer before the index is built, so a reference topic that cannot be read shows in /readyz.
+      await probeServer.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
+      if (deps.registry !== undefined || config.REGISTRY_SOURCE === 'file') registry = fromFile;
+      else {
+        const topic = `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`;
+        follower = followRegistryTopic(kafka, {
+          topic,
+          groupPrefix: `${config.KAFKA_CLIENT_ID}-registry`,
+          loadTimeoutMs: config.REGISTRY_LOAD_TIMEOUT_MS,
+          logger: log,
+        });
+        try {
+          // Read to the end before subscribing to MQTT: a message checked against a half-read index would
+          // be dead-lettered as unknown equipment.
+          await follower.start();
+        } catch (error) {
+          registryFailure = error instanceof Error ? error.message : String(error);
+          log.error(
+            { err: registryFailure },
+            'equipment reference topic cannot be read, not taking messages',
+          );
+          throw error;
+        }
+        registry = follower.index;
+      }
+      if (registry === undefined) throw new OnDijonError('ONDIJON_REGISTRY_INVALID', 'no equipment index');
       ctx = {
         registry,
         policy: deps.policy,
@@ -463,9 +506,6 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
         now: deps.now ?? (() => new Date()),
       };
-      await producer.connect();
-      if (config.REGISTRY_PUBLISH_ON_START) await publishRegistry(registry, deps.policy.revision);
-      await probeServer.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
       for (let i = 0; i < config.INGEST_CONNECTIONS; i += 1) connections.push(connect(i));
       const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
       await Promise.all(
@@ -490,7 +530,9 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         {
           connections: config.INGEST_CONNECTIONS,
           filter,
+          registrySource: deps.registry !== undefined ? 'given' : config.REGISTRY_SOURCE,
           registryRevision: registry.revision,
+          registryEntries: registry.size,
           policyRevision: deps.policy.revision,
           fastRecordEncoding: fastRecordEncoding(),
         },
@@ -516,6 +558,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       }
       // Normal DISCONNECT without a session expiry change: the broker keeps the sessions and their queues.
       await Promise.all(connections.map((c) => c.client.endAsync(false).catch(() => undefined)));
+      await follower?.close();
       if (drained)
         await producer
           .disconnect()

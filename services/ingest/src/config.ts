@@ -59,6 +59,14 @@ export const IngestEnv = z.object({
     .default(5 * 60_000),
   /** Equipment registry file (JSON, `EquipmentRegistryFile`). */
   REGISTRY_FILE: z.string().default(DEFAULT_REGISTRY_FILE),
+  /**
+   * Where the equipment index comes from. `topic` (default): the compacted `ref.s0.equipment.v1` (prefixed),
+   * read to its end before MQTT is subscribed, then followed, so entries another tool or instance publishes
+   * apply while ingest runs. `file`: REGISTRY_FILE only, loaded once (fallback when the topic cannot be used).
+   */
+  REGISTRY_SOURCE: z.enum(['topic', 'file']).default('topic'),
+  /** How long the initial read of the reference topic may take before start fails, ms. */
+  REGISTRY_LOAD_TIMEOUT_MS: z.coerce.number().int().min(1_000).default(30_000),
   /** Publish the registry file to the compacted reference topic at start (idempotent: keyed by equipment id). */
   REGISTRY_PUBLISH_ON_START: z.stringbool().default(true),
   /** Governance policy file; empty = the governance package's default (infra/governance/policy.yaml). */

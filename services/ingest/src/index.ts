@@ -4,4 +4,5 @@ export { ingestPolicyOf, loadIngestPolicy } from './governance';
 export * from './pipeline';
 export { fixedTestPolicy, type IngestPolicy, type PolicyOutcome } from './policy';
 export * from './registry';
+export * from './registry-topic';
 export * from './replay';

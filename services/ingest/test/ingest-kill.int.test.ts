@@ -60,7 +60,6 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
     fixture = await ingestFixture('ingest-kill', 20, {
       HTTP_PORT: String(port),
       INGEST_CONNECTIONS: '8',
-      REGISTRY_PUBLISH_ON_START: 'false',
     });
     const f = fixture;
     const total = 20_000;
