@@ -1,8 +1,8 @@
-import { readFile } from 'node:fs/promises';
 import {
   DATA_OWNER,
-  EquipmentRegistryFile,
-  OnDijonError,
+  type EquipmentRegistryFile,
+  loadRegistryFile,
+  registryIndex,
   uuidFromName,
   type Envelope,
   type Equipment,
@@ -20,9 +20,9 @@ export interface EquipmentIndex {
   entries(): Iterable<Equipment>;
 }
 
-/** Builds an index over a parsed registry file. */
+/** Builds an index over a parsed registry file (a duplicate id is an error, as in contracts). */
 export function indexRegistry(file: EquipmentRegistryFile): EquipmentIndex {
-  const byId = new Map(file.equipment.map((e) => [e.equipmentId, e]));
+  const byId = registryIndex(file);
   return {
     revision: file.revision,
     size: byId.size,
@@ -31,22 +31,9 @@ export function indexRegistry(file: EquipmentRegistryFile): EquipmentIndex {
   };
 }
 
-/** Reads and validates a registry file (JSON); the error names the file and the first problems. */
+/** Reads and validates a registry file with contracts' loader (ONDIJON_REGISTRY_INVALID names the fields). */
 export async function loadRegistry(file: string): Promise<EquipmentIndex> {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(await readFile(file, 'utf8'));
-  } catch (cause) {
-    throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} cannot be read as JSON`, {
-      cause,
-    });
-  }
-  const parsed = EquipmentRegistryFile.safeParse(raw);
-  if (!parsed.success) {
-    const first = parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw new OnDijonError('ONDIJON_CONFIG_INVALID', `registry file ${file} is invalid: ${first.join('; ')}`);
-  }
-  return indexRegistry(parsed.data);
+  return indexRegistry(loadRegistryFile(file));
 }
 
 /** CloudEvents type of a registry entry on `ref.s0.equipment.v1`. */

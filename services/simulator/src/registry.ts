@@ -1,6 +1,5 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
-import { EquipmentRegistryFile, generateRegistry, OnDijonError, type Equipment } from '@ondijon/contracts';
+import { generateRegistry, loadRegistryFile, OnDijonError, type Equipment } from '@ondijon/contracts';
 
 /** Registry scale: a laptop-sized fleet or the whole city. */
 export type RegistryScale = 'small' | 'city';
@@ -13,7 +12,7 @@ export interface Registry {
 
 /** Reads and validates a registry file (`infra/registry/equipment.json` shape). */
 export async function readRegistryFile(path: string): Promise<Registry> {
-  const parsed = EquipmentRegistryFile.parse(JSON.parse(await readFile(path, 'utf8')));
+  const parsed = loadRegistryFile(path);
   return { revision: parsed.revision, equipment: parsed.equipment };
 }
 
