@@ -1,5 +1,7 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ERROR_CODES, type ErrorCode } from './errors';
+import { uuidFromName } from './ids';
 import { Sensitivity } from './sensitivity';
 
 /** Error code as a zod enum. */
@@ -71,4 +73,61 @@ export function mqttReasonFor(code: ErrorCode): number {
     default:
       return MQTT_REASON.implementationSpecificError;
   }
+}
+
+/** What every consumer knows of a Kafka record it rejects. */
+export interface RejectedKafkaRecord {
+  /** Topic the record was read from (the physical name: where to replay from). */
+  topic: string;
+  partition: number;
+  offset: string;
+  value: Buffer | string | null;
+}
+
+/** The rest of a Kafka-origin dead letter: who rejected the record, why, and what it should have been. */
+export interface KafkaRejection {
+  code: ErrorCode;
+  reason: string;
+  issues?: DeadLetter['issues'] | undefined;
+  /** Names the rejector in the id (`ondijon:dlq:{idScope}:{topic}:{partition}:{offset}`). */
+  idScope: string;
+  rejectedBy: string;
+  expectedSchema: string;
+  sensitivity: Sensitivity;
+}
+
+/**
+ * The dead letter of a Kafka record that a consumer cannot use (processors, publisher). The id hashes
+ * the rejector and the record's position, so a batch replayed after a failed commit gives the same id
+ * (consumers dedupe); the payload is kept: records on our topics are at most S3, the class of the DLQ.
+ */
+export function kafkaDeadLetter(
+  record: RejectedKafkaRecord,
+  rejection: KafkaRejection,
+  now = new Date(),
+): DeadLetter {
+  const payload =
+    record.value === null
+      ? Buffer.alloc(0)
+      : Buffer.isBuffer(record.value)
+        ? record.value
+        : Buffer.from(record.value);
+  return {
+    id: uuidFromName(`ondijon:dlq:${rejection.idScope}:${record.topic}:${record.partition}:${record.offset}`),
+    code: rejection.code,
+    reason: rejection.reason,
+    ...(rejection.issues ? { issues: rejection.issues } : {}),
+    origin: 'kafka',
+    kafkaTopic: record.topic,
+    kafkaPartition: record.partition,
+    kafkaOffset: record.offset,
+    expectedSchema: rejection.expectedSchema,
+    payloadBase64: payload.toString('base64'),
+    payloadBytes: payload.length,
+    payloadSha256: createHash('sha256').update(payload).digest('hex'),
+    sensitivity: rejection.sensitivity,
+    receivedAt: now.toISOString(),
+    rejectedBy: rejection.rejectedBy,
+    replays: 0,
+  };
 }

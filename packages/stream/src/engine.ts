@@ -1,6 +1,6 @@
-import { createHash } from 'node:crypto';
 import {
   DATA_OWNER,
+  kafkaDeadLetter,
   maxSensitivity,
   OnDijonError,
   Sensitivity,
@@ -87,27 +87,19 @@ export function deadLetterFor(
   issues?: DeadLetter['issues'],
   now = new Date(),
 ): DeadLetter {
-  const payload =
-    raw.value === null ? Buffer.alloc(0) : Buffer.isBuffer(raw.value) ? raw.value : Buffer.from(raw.value);
-  const sha = createHash('sha256').update(payload).digest('hex');
-  return {
-    id: uuidFromName(`ondijon:dlq:${processor}:${raw.topic}:${raw.partition}:${raw.offset}`),
-    code,
-    reason,
-    ...(issues ? { issues } : {}),
-    origin: 'kafka',
-    kafkaTopic: raw.topic,
-    kafkaPartition: raw.partition,
-    kafkaOffset: raw.offset,
-    expectedSchema: raw.topic,
-    payloadBase64: payload.toString('base64'),
-    payloadBytes: payload.length,
-    payloadSha256: sha,
-    sensitivity: TOPICS[raw.topic].class,
-    receivedAt: now.toISOString(),
-    rejectedBy: `processors/${processor}`,
-    replays: 0,
-  };
+  return kafkaDeadLetter(
+    raw,
+    {
+      code,
+      reason,
+      issues,
+      idScope: processor,
+      rejectedBy: `processors/${processor}`,
+      expectedSchema: raw.topic,
+      sensitivity: TOPICS[raw.topic].class,
+    },
+    now,
+  );
 }
 
 /** The zod schema of a registered topic, widened (the registry's union of schemas is not callable as is). */

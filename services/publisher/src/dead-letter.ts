@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import {
   type DeadLetter,
   type FieldIssue,
@@ -6,7 +5,7 @@ import {
   SENSITIVITY_DESCRIPTIONS,
   type Sensitivity,
   formatIssues,
-  uuidFromName,
+  kafkaDeadLetter,
 } from '@ondijon/contracts';
 
 /** Where a rejected record was read, and what it should have been. */
@@ -34,31 +33,20 @@ const ISSUES_IN_REASON = 3;
  * The payload is kept: aggregates are at most S2, below the dead-letter topic's S3.
  */
 export function deadLetterOf(record: RejectedRecord, now: Date = new Date()): DeadLetter {
-  const payload =
-    record.value === null
-      ? Buffer.alloc(0)
-      : Buffer.isBuffer(record.value)
-        ? record.value
-        : Buffer.from(record.value);
-  const issues = record.issues?.slice(0, MAX_ISSUES);
-  return {
-    id: uuidFromName(`ondijon:dlq:publisher:${record.topic}:${record.partition}:${record.offset}`),
-    code: 'ONDIJON_RECORD_INVALID',
-    reason: reasonOf(record, payload.length),
-    ...(issues ? { issues } : {}),
-    origin: 'kafka',
-    kafkaTopic: record.topic,
-    kafkaPartition: record.partition,
-    kafkaOffset: record.offset,
-    expectedSchema: record.expectedSchema,
-    payloadBase64: payload.toString('base64'),
-    payloadBytes: payload.length,
-    payloadSha256: createHash('sha256').update(payload).digest('hex'),
-    sensitivity: record.sensitivity,
-    receivedAt: now.toISOString(),
-    rejectedBy: 'publisher',
-    replays: 0,
-  };
+  const bytes = record.value === null ? 0 : Buffer.byteLength(record.value);
+  return kafkaDeadLetter(
+    record,
+    {
+      code: 'ONDIJON_RECORD_INVALID',
+      reason: reasonOf(record, bytes),
+      issues: record.issues?.slice(0, MAX_ISSUES),
+      idScope: 'publisher',
+      rejectedBy: 'publisher',
+      expectedSchema: record.expectedSchema,
+      sensitivity: record.sensitivity,
+    },
+    now,
+  );
 }
 
 function reasonOf(record: RejectedRecord, bytes: number): string {
