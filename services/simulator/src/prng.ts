@@ -32,18 +32,6 @@ export function hash32(text: string): number {
   return h >>> 0;
 }
 
-/** mulberry32 step function over a 32-bit state. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /** mulberry32 as a class: one object per stream (cheaper than a bag of closures on hot paths). */
 class Mulberry32 implements Rng {
   private a: number;
@@ -104,5 +92,5 @@ export function rngFor(seed: number, ...labels: (string | number)[]): Rng {
 
 /** A uniform value in [0, 1) that depends only on the labels (stateless noise). */
 export function noise01(seed: number, ...labels: (string | number)[]): number {
-  return mulberry32(hash32(`${seed}|${labels.join('|')}`))();
+  return new Mulberry32(hash32(`${seed}|${labels.join('|')}`)).next();
 }
