@@ -173,6 +173,15 @@ export function groupsOf(def: AnyWindowedAggregation, record: InputRecord<TopicN
 /** Stable text of a group: `k=v` pairs sorted by key, joined by `;`. */
 export function groupKey(group: unknown): string {
   if (typeof group !== 'object' || group === null) return String(group);
+  // Hot path (every record): a one-key group needs no sort.
+  let only: string | undefined;
+  let n = 0;
+  for (const k in group) {
+    if (!Object.prototype.hasOwnProperty.call(group, k)) continue;
+    if (++n > 1) break;
+    only = k;
+  }
+  if (n === 1) return `${only!}=${String((group as Record<string, unknown>)[only!])}`;
   return Object.keys(group)
     .sort()
     .map((k) => `${k}=${String((group as Record<string, unknown>)[k])}`)

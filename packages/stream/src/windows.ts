@@ -37,11 +37,20 @@ export function hopping(size: number | string, advance: number | string): Window
   return { kind: 'hopping', sizeMs, advanceMs };
 }
 
+/** The last tumbling result per window size (see windowsFor). */
+const lastTumbling = new Map<number, TimeWindow[]>();
+
 /** The windows that contain event time `t` (ms), oldest first. */
 export function windowsFor(spec: WindowSpec, t: number): TimeWindow[] {
   if (spec.kind === 'tumbling') {
     const start = Math.floor(t / spec.sizeMs) * spec.sizeMs;
-    return [{ start, end: start + spec.sizeMs }];
+    // Hot path (every record): consecutive records mostly fall in the same window, so the last
+    // result is reused (frozen: callers only read it).
+    const last = lastTumbling.get(spec.sizeMs);
+    if (last && last[0]!.start === start) return last;
+    const windows = Object.freeze([Object.freeze({ start, end: start + spec.sizeMs })]) as TimeWindow[];
+    lastTumbling.set(spec.sizeMs, windows);
+    return windows;
   }
   const out: TimeWindow[] = [];
   const lastStart = Math.floor(t / spec.advanceMs) * spec.advanceMs;

@@ -3,6 +3,7 @@
 // in the same run, and the p99 of window close → result acknowledged by Kafka. Prints a table and
 // writes reports/bench-stream.json. Needs the stack (`pnpm stack up`). Not a test: no assertions.
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
 import {
   createTestTopic,
@@ -35,6 +36,24 @@ const round2 = (x: number) => Math.round(x * 100) / 100;
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
+}
+
+// BENCH_CPU_PROFILE=<prefix>: V8 CPU profiles of the first raw consume and of the aggregation, written
+// to <prefix>-raw.cpuprofile and <prefix>-aggregation.cpuprofile (open them in Chrome DevTools).
+async function startProfile(): Promise<Session | undefined> {
+  if (!process.env.BENCH_CPU_PROFILE) return undefined;
+  const session = new Session();
+  session.connect();
+  await session.post('Profiler.enable');
+  await session.post('Profiler.start');
+  return session;
+}
+
+async function stopProfile(session: Session | undefined, phase: string): Promise<void> {
+  if (!session) return;
+  const { profile } = await session.post('Profiler.stop');
+  writeFileSync(`${process.env.BENCH_CPU_PROFILE}-${phase}.cpuprofile`, JSON.stringify(profile));
+  session.disconnect();
 }
 
 async function main(): Promise<void> {
@@ -135,7 +154,9 @@ async function main(): Promise<void> {
         cpuUsPerRecord: (cpu.user + cpu.system) / n,
       };
     };
+    const rawProfile = await startProfile();
     const rawBefore = await rawConsume(1);
+    await stopProfile(rawProfile, 'raw');
     const rawParse = await rawConsume(3, true);
 
     // Windowed aggregation with Redis state: the real runtime and the built-in processor.
@@ -182,8 +203,10 @@ async function main(): Promise<void> {
         emitLatency: () => undefined,
       },
     });
+    const profiling = await startProfile();
     await runtime.start();
     while (last === 0) await new Promise((r) => setTimeout(r, 20));
+    await stopProfile(profiling, 'aggregation');
     // Wait for the idle flush to emit the last windows, so every window's latency is measured.
     const deadline = Date.now() + 60_000;
     for (;;) {
