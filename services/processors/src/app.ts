@@ -107,6 +107,7 @@ export function buildApp(
     idleFlushMs: config.STREAM_IDLE_FLUSH_MS,
     emitIntervalMs: config.STREAM_EMIT_INTERVAL_MS,
     maxChunk: config.STREAM_MAX_CHUNK,
+    maxQueuedRecords: config.STREAM_MAX_QUEUED,
     consumer: {
       sessionTimeout: config.STREAM_SESSION_TIMEOUT_MS,
       heartbeatInterval: Math.min(3_000, Math.floor(config.STREAM_SESSION_TIMEOUT_MS / 3)),

@@ -45,6 +45,8 @@ export const ProcessorsEnv = z.object({
   STREAM_EMIT_INTERVAL_MS: z.coerce.number().int().positive().default(500),
   /** Records per atomic Redis state update. */
   STREAM_MAX_CHUNK: z.coerce.number().int().min(1).max(5_000).default(1_000),
+  /** Records fetched ahead of processing before the consumer waits (memory bound of the fetch-ahead). */
+  STREAM_MAX_QUEUED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
   /** Kafka consumer session timeout, ms: how long a dead instance keeps its partitions (broker minimum 6000). */
   STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   /** Registry topic → physical topic, JSON (tests and staging run on their own topics). */

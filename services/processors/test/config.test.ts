@@ -11,6 +11,7 @@ describe('processors config and app', () => {
     const c = loadProcessorsConfig({ STREAM_TOPIC_OVERRIDES: '{"tel.s1.lighting.v1":"my-topic"}' });
     expect(c.PROBE_PORT).toBe(19402);
     expect(c.STREAM_MAX_CHUNK).toBe(1000);
+    expect(c.STREAM_MAX_QUEUED).toBe(10_000);
     expect(c.PROCESSORS_ENABLED).toEqual([]);
     expect(c.STREAM_TOPIC_OVERRIDES).toEqual({ 'tel.s1.lighting.v1': 'my-topic' });
   });
