@@ -123,6 +123,31 @@ describe('fast envelope validation', () => {
     },
   );
 
+  it.each(FAMILIES.map((f) => [f]))(
+    'keeps the data of a valid %s envelope as is (compiled check, no zod copy)',
+    (family) => {
+      const { topic, value } = validOf(family);
+      const data = value.data;
+      const fast = fastParse(topic, value);
+      expect(fast).toBeDefined();
+      expect(fast!.data).toBe(value);
+      expect(value.data).toBe(data);
+    },
+  );
+
+  it('hands data zod would change to zod, and takes its output', () => {
+    const { topic, value } = validOf('streetlight');
+    // Valid, but in another key order: zod outputs the keys in schema order.
+    value.data = Object.fromEntries(Object.entries(value.data as object).reverse());
+    const data = value.data;
+    const zod = (TOPICS[topic].schema as unknown as z.ZodType).safeParse(clone(value));
+    const fast = fastParse(topic, value);
+    expect(fast).toBeDefined();
+    expect(value.data).not.toBe(data);
+    expect(Object.keys(value.data as object)).toEqual(Object.keys((zod.data as { data: object }).data));
+    expect(fast!.data).toEqual(zod.data);
+  });
+
   it('leaves to zod what it cannot decide', () => {
     expect(envelopeAttributesOk(null)).toBe(false);
     const { value } = validOf('streetlight');
