@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { cachingKeyPartitioner } from './partitioner';

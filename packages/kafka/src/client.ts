@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 
 /** The logger shape this package needs (pino's, object first, constant message; STYLE.md rule 8). */

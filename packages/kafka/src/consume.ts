@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 

@@ -19,3 +19,4 @@ export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
 export { cachingKeyPartitioner } from './partitioner';
 export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';
 export { fastRecordEncoder, fastRecordEncoding, type RecordInput } from './fast-record';
+export { fastFetchDecoding, fastFetchStats, setFastFetchDecoding, type FastFetchStats } from './fast-fetch';

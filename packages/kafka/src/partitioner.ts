@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import { Partitioners, type ICustomPartitioner } from 'kafkajs';
 
 /** Keys remembered per topic before the cache starts over (bounds memory with unbounded key sets). */

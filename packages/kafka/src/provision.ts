@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import { waitForTopicsReady } from './topics-ready';
 import kafkajs, { type Admin } from 'kafkajs';
 

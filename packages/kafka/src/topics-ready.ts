@@ -1,4 +1,5 @@
 import './fast-record';
+import './fast-fetch';
 import type { Admin } from 'kafkajs';
 
 /** Options of `waitForTopicsReady`. */
