@@ -170,6 +170,8 @@ export function groupsOf(def: AnyWindowedAggregation, record: InputRecord<TopicN
   return Array.isArray(g) ? g : [g];
 }
 
+const oneKeyGroups = new Map<string, Map<unknown, string>>();
+
 /** Stable text of a group: `k=v` pairs sorted by key, joined by `;`. */
 export function groupKey(group: unknown): string {
   if (typeof group !== 'object' || group === null) return String(group);
@@ -181,7 +183,20 @@ export function groupKey(group: unknown): string {
     if (++n > 1) break;
     only = k;
   }
-  if (n === 1) return `${only!}=${String((group as Record<string, unknown>)[only!])}`;
+  if (n === 1) {
+    const v = (group as Record<string, unknown>)[only!];
+    if (typeof v !== 'string' && typeof v !== 'number') return `${only!}=${String(v)}`;
+    // Cached per key and value (no string built per record).
+    let byValue = oneKeyGroups.get(only!);
+    if (!byValue) oneKeyGroups.set(only!, (byValue = new Map()));
+    let text = byValue.get(v);
+    if (text === undefined) {
+      text = `${only!}=${String(v)}`;
+      if (byValue.size >= 50_000) byValue.clear();
+      byValue.set(v, text);
+    }
+    return text;
+  }
   return Object.keys(group)
     .sort()
     .map((k) => `${k}=${String((group as Record<string, unknown>)[k])}`)

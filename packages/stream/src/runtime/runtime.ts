@@ -234,11 +234,31 @@ interface Target {
   wk: string;
 }
 
+/**
+ * Shared target lists for the common case, one group per record: per windows list (windowsFor reuses
+ * its result for consecutive records of a tumbling window), per group key. Read-only once built.
+ */
+const sharedTargets = new WeakMap<readonly TimeWindow[], Map<string, Target[]>>();
+
 /** The groups × windows of a decoded record, memoised on the item (throws when the processor's `key` throws). */
 function targetsOf(def: AnyWindowedAggregation, it: Item): Target[] {
   if (it.targets) return it.targets;
-  const targets: Target[] = [];
   const windows = windowsFor(def.window, it.record.eventTime);
+  const g = def.key(it.record.record);
+  if (g === undefined || g === null) return (it.targets = []);
+  if (!Array.isArray(g)) {
+    // Hot path: no allocation per record once the window and group were seen.
+    const gk = groupKey(g);
+    let byGroup = sharedTargets.get(windows);
+    if (!byGroup) sharedTargets.set(windows, (byGroup = new Map()));
+    let targets = byGroup.get(gk);
+    if (!targets) {
+      targets = windows.map((window) => ({ group: g, window, wk: `${window.start}|${gk}` }));
+      if (byGroup.size < 10_000) byGroup.set(gk, targets);
+    }
+    return (it.targets = targets);
+  }
+  const targets: Target[] = [];
   for (const group of groupsOf(def, it.record.record)) {
     const gk = groupKey(group);
     for (const window of windows) targets.push({ group, window, wk: `${window.start}|${gk}` });
