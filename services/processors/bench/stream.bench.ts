@@ -2,6 +2,8 @@
 // lighting-commune-hour on the real runtime), next to the raw kafkajs consume rate of the same topic
 // in the same run, and the p99 of window close → result acknowledged by Kafka. Prints a table and
 // writes reports/bench-stream.json. Needs the stack (`pnpm stack up`). Not a test: no assertions.
+// Runs under the processors service's own Node flags (`--max-semi-space-size=32`, see its package.json
+// `start`), the raw baseline in the same process with the same flags.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
