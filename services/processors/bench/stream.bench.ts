@@ -3,7 +3,9 @@
 // in the same run, and the p99 of window close → result acknowledged by Kafka. Prints a table and
 // writes reports/bench-stream.json. Needs the stack (`pnpm stack up`). Not a test: no assertions.
 // Runs under the processors service's own Node flags (`--max-semi-space-size=32`, see its package.json
-// `start`), the raw baseline in the same process with the same flags.
+// `start`), the raw baseline in the same process with the same flags. Knobs: BENCH_ROUNDS (3),
+// BENCH_LAMPS (10 per commune), BENCH_HOURS (24), BENCH_MAX_QUEUED and BENCH_MAX_CHUNK (the runtime's
+// maxQueuedRecords and maxChunk), BENCH_CPU_PROFILE=<prefix> (V8 CPU profiles).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
@@ -181,6 +183,8 @@ async function main(): Promise<void> {
         keyPrefix: `${name}:${round}:`,
         idleFlushMs: 5_000,
         emitIntervalMs: 200,
+        ...(process.env.BENCH_MAX_QUEUED ? { maxQueuedRecords: Number(process.env.BENCH_MAX_QUEUED) } : {}),
+        ...(process.env.BENCH_MAX_CHUNK ? { maxChunk: Number(process.env.BENCH_MAX_CHUNK) } : {}),
         topicOverrides: {
           'tel.s1.lighting.v1': topics.input,
           'agg.s1.lighting-commune-hour.v1': topics.output,
