@@ -585,7 +585,8 @@ class ProcessorUnit {
   private async applyChunk(chunk: Chunk): Promise<void> {
     if (chunk.raws.length === 0) return;
     if (this.def.kind === 'stateless') await this.runStateless(this.def, chunk.raws);
-    else if (chunk.decoded) await this.runWindowed(this.def, chunk.tp, chunk.claim, chunk.raws, chunk.decoded);
+    else if (chunk.decoded)
+      await this.runWindowed(this.def, chunk.tp, chunk.claim, chunk.raws, chunk.decoded);
   }
 
   /** Waits for a chunk's update; records the batch as applied after its last chunk, or rewinds. */
