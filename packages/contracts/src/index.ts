@@ -12,3 +12,4 @@ export * from './sensitivity';
 export * from './telemetry';
 export * from './samples';
 export * from './registry';
+export * from './wire';

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadLetter, TOPICS, eventId, telemetryTopic } from '@ondijon/contracts';
+import { DeadLetter, TOPICS, eventId, stringifyAscii, telemetryTopic } from '@ondijon/contracts';
 import { loadIngestPolicy } from '../src/governance';
 import {
   processMessage,
@@ -119,7 +119,7 @@ describe('serialiseEnvelope', () => {
     ...over,
   });
 
-  it('writes exactly what JSON.stringify writes of the envelope, for every equipment of the registry', () => {
+  it('writes exactly what stringifyAscii writes of the envelope (ASCII only, same JSON value), for every equipment of the registry', () => {
     const all = makeRegistry('tpl', 2);
     for (const entry of all.equipment) {
       const k: EnvelopeConstants = {
@@ -131,7 +131,10 @@ describe('serialiseEnvelope', () => {
         policyRevision: 'r.1',
       };
       for (const v of [variables(), variables({ sensitivity: 'S2', sequence: 7, data: {} })]) {
-        expect(serialiseEnvelope(k, v)).toBe(JSON.stringify(telemetryEnvelope(k, v)));
+        const text = serialiseEnvelope(k, v);
+        expect(text).toBe(stringifyAscii(telemetryEnvelope(k, v)));
+        expect(/^[\x00-\x7f]*$/.test(text)).toBe(true);
+        expect(JSON.parse(text)).toEqual(JSON.parse(JSON.stringify(telemetryEnvelope(k, v))));
       }
     }
   });
@@ -146,7 +149,7 @@ describe('serialiseEnvelope', () => {
       logical: 'ondijon/v1/x',
       policyRevision: 'r.1',
     };
-    expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
+    expect(serialiseEnvelope(k, variables())).toBe(stringifyAscii(telemetryEnvelope(k, variables())));
     const k2 = { ...k, policyRevision: 'r.2' };
     expect(JSON.parse(serialiseEnvelope(k2, variables())).policyrevision).toBe('r.2');
   });
@@ -181,6 +184,6 @@ describe('serialiseEnvelope', () => {
       logical: 'ondijon/v1/x',
       policyRevision: 'r.1',
     };
-    expect(serialiseEnvelope(k, variables())).toBe(JSON.stringify(telemetryEnvelope(k, variables())));
+    expect(serialiseEnvelope(k, variables())).toBe(stringifyAscii(telemetryEnvelope(k, variables())));
   });
 });

@@ -18,7 +18,7 @@ import {
   testKafka,
   uniqueName,
 } from '@ondijon/acceptance';
-import { COMMUNES } from '@ondijon/contracts';
+import { COMMUNES, stringifyAscii } from '@ondijon/contracts';
 import { fastFetchDecoding, setFastFetchDecoding } from '@ondijon/kafka';
 import { createStreamRuntime, telemetryEnvelope, type StreamLogger } from '@ondijon/stream';
 import { Redis } from 'ioredis';
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
             },
             { equipmentId: id, commune: c.insee },
           );
-          values.push({ key: id, value: JSON.stringify(env) });
+          values.push({ key: id, value: stringifyAscii(env) }); // as ingest writes it
         }
       }
     }
