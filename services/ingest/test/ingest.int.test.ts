@@ -1,4 +1,7 @@
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@ondijon/acceptance';
 import { DeadLetter, TOPICS, eventId, type Family } from '@ondijon/contracts';
@@ -9,11 +12,10 @@ import { buildApp, type IngestApp } from '../src/app';
 import {
   readDeadLetters,
   replayThroughMqtt,
-  replayThroughPipeline,
   selectDeadLetters,
   summariseDeadLetters,
 } from '../src/dead-letters';
-import { indexRegistry } from '../src/registry';
+import { equipmentRecord } from '../src/registry';
 import { loadIngestPolicy } from '../src/governance';
 import {
   connectPublisher,
@@ -278,30 +280,29 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     ]);
     expect(JSON.stringify(summary)).not.toContain(agent);
 
-    // The fix: the equipment is registered. Replay straight through the pipeline.
-    const fixed = indexRegistry({
-      ...f.registry,
-      revision: 'fixed',
-      equipment: [...f.registry.equipment, newcomer],
-    });
+    // The fix: the equipment is registered in the reference topic (not in the registry file). The CLI
+    // replays straight through the pipeline with the index ingest itself uses.
+    const ref = equipmentRecord(newcomer, policy.revision, 'test', new Date());
     const producer = createBatchingProducer(testKafka());
     await producer.connect();
-    const ctx = {
-      registry: fixed,
-      policy,
-      mqttTopicPrefix: f.mqttPrefix,
-      maxPayloadBytes: 65_536,
-      maxFutureSkewMs: 300_000,
-      now: () => new Date(),
-    };
-    const results = await replayThroughPipeline(
-      selectDeadLetters(letters, { codes: ['ONDIJON_EQUIPMENT_UNKNOWN'] }),
-      ctx,
-      producer,
-      f.kafkaPrefix,
-    );
+    await producer.send(`${f.kafkaPrefix}${TOPICS['ref.s0.equipment.v1'].name}`, {
+      key: ref.key,
+      value: JSON.stringify(ref.value),
+    });
     await producer.disconnect();
-    expect(results.map((r) => r.outcome)).toEqual(['accepted']);
+    const cli = spawnSync(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/dead-letters.ts', 'replay', '--code', 'ONDIJON_EQUIPMENT_UNKNOWN'],
+      {
+        cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
+        env: { ...process.env, ...f.env },
+        encoding: 'utf8',
+        timeout: 120_000,
+      },
+    );
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toMatch(/ accepted {2}→ /);
     expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(newcomer.equipmentId, 1)]);
 
     // Replayed through MQTT while still invalid: rejected again, same id, replays 1.

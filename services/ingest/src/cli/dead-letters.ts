@@ -1,10 +1,13 @@
 // Dead-letter tool of ingest.
 //   pnpm --filter @ondijon/ingest dead-letters list [--code ONDIJON_X] [--samples 3] [--show-payload] [--json]
 //   pnpm --filter @ondijon/ingest dead-letters replay (--code ONDIJON_X | --id <id>)... [--via pipeline|mqtt] [--dry-run]
-// Uses the ingest environment (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, MQTT_URL, REGISTRY_FILE, POLICY_FILE).
+// Uses the ingest environment (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, MQTT_URL, POLICY_FILE, and the
+// equipment index as ingest builds it: the compacted reference topic by default, REGISTRY_FILE when
+// REGISTRY_SOURCE=file).
 // Payloads are never printed unless --show-payload (and S4 or oversized ones are never kept at all).
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
+import { TOPICS } from '@ondijon/contracts';
 import { createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { loadIngestConfig } from '../config';
 import {
@@ -15,7 +18,8 @@ import {
   summariseDeadLetters,
 } from '../dead-letters';
 import { loadIngestPolicy } from '../governance';
-import { loadRegistry } from '../registry';
+import { loadRegistry, type EquipmentIndex } from '../registry';
+import { followRegistryTopic, type RegistryFollower } from '../registry-topic';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -96,7 +100,19 @@ async function main(): Promise<number> {
     }
   } else {
     const { policy } = loadIngestPolicy(config.POLICY_FILE);
-    const registry = await loadRegistry(config.REGISTRY_FILE);
+    // The same index as the running ingest: the reference topic (read to its end), or the file.
+    let follower: RegistryFollower | undefined;
+    let registry: EquipmentIndex;
+    if (config.REGISTRY_SOURCE === 'file') registry = await loadRegistry(config.REGISTRY_FILE);
+    else {
+      follower = followRegistryTopic(kafka, {
+        topic: `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`,
+        groupPrefix: `${config.KAFKA_CLIENT_ID}-replay-registry`,
+        loadTimeoutMs: config.REGISTRY_LOAD_TIMEOUT_MS,
+      });
+      await follower.start();
+      registry = follower.index;
+    }
     const producer = createBatchingProducer(kafka);
     await producer.connect();
     try {
@@ -115,6 +131,7 @@ async function main(): Promise<number> {
       );
     } finally {
       await producer.disconnect();
+      await follower?.close();
     }
   }
   for (const r of results)
