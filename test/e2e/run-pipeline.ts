@@ -13,6 +13,7 @@ import { generateRegistry } from '@ondijon/contracts';
 import { endpoints, stackDown, stackProvision, stackUp } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
 import { type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
+import { pruneRuns } from './prune-runs';
 
 /** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
 export interface RunPipelineOptions {
@@ -32,6 +33,8 @@ export interface RunPipelineOptions {
   preset: 'small' | 'city';
   /** Seconds to run before stopping by itself (0 = until Ctrl-C). */
   durationS: number;
+  /** Earlier fresh runs whose namespace (topics, groups, Redis state, folder) is kept; older ones are removed (default 3). */
+  keepRuns: number;
 }
 
 /** Parses the flags of scripts/run-pipeline.ts. */
@@ -43,6 +46,7 @@ export function parseRunFlags(argv: string[]): RunPipelineOptions {
     faults: 'default',
     preset: 'small',
     durationS: 0,
+    keepRuns: 3,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -57,15 +61,18 @@ export function parseRunFlags(argv: string[]): RunPipelineOptions {
     else if (a === '--faults') o.faults = next();
     else if (a === '--preset') o.preset = next() === 'city' ? 'city' : 'small';
     else if (a === '--duration') o.durationS = Number(next());
+    else if (a === '--keep-runs') o.keepRuns = Number(next());
     else if (a === '--help' || a === '-h') throw new Error('usage');
     else throw new Error(`unknown flag ${a}`);
   }
   if (!(o.speed > 0)) throw new Error('--speed must be a positive number');
+  if (!Number.isInteger(o.keepRuns) || o.keepRuns < 0)
+    throw new Error('--keep-runs must be a whole number ≥ 0');
   return o;
 }
 
 /** Usage of scripts/run-pipeline.ts. */
-export const USAGE = `usage: tsx scripts/run-pipeline.ts [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--stack-down]`;
+export const USAGE = `usage: tsx scripts/run-pipeline.ts [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--keep-runs 3] [--stack-down]`;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
@@ -102,6 +109,19 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '');
   const runId = o.fresh ? `run${stamp}` : '';
   const runDir = o.fresh ? path.join(REPO_ROOT, '.stack', 'runs', runId) : path.join(REPO_ROOT, '.stack');
+  if (o.fresh) {
+    const pruned = await pruneRuns({
+      brokers: ep.kafkaBrokers,
+      redisUrl: ep.redisUrl,
+      runsDir: path.join(REPO_ROOT, '.stack', 'runs'),
+      keep: o.keepRuns,
+      except: runId,
+    });
+    if (pruned.runs.length > 0)
+      say(
+        `▸ removed ${pruned.runs.length} older run(s) (keeping ${o.keepRuns}): ${pruned.topics} topics, ${pruned.groups} groups, ${pruned.redisKeys} Redis keys`,
+      );
+  }
   mkdirSync(runDir, { recursive: true });
   const plan: PipelinePlan = {
     topicPrefix: o.fresh ? `${runId}.` : '',
