@@ -13,3 +13,4 @@ export * from './telemetry';
 export * from './samples';
 export * from './registry';
 export * from './wire';
+export * from './compile-validator';

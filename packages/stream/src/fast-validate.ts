@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
-import { Envelope, storedTelemetrySchemas, TOPICS, type TopicName } from '@ondijon/contracts';
+import {
+  compileValidator,
+  Envelope,
+  storedTelemetrySchemas,
+  TOPICS,
+  type TopicName,
+} from '@ondijon/contracts';
 import { z } from 'zod';
-import { compileValidator } from './compile-validator';
 import { familyOf } from './telemetry';
 
 // Decoding is the hot path of every processor (bench:stream: zod parse of the whole envelope ≈ half

@@ -189,6 +189,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
   const validation = validateTelemetry(family, json, {
     now: receivedAt.getTime(),
     maxFutureSkewMs: ctx.maxFutureSkewMs,
+    fromJson: true,
   });
   if (!validation.ok) {
     // The event id, when the sequence number is usable, so a replay of the fixed message dedupes with it.

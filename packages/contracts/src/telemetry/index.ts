@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Family } from '../families';
+import { compileValidator } from '../compile-validator';
 import { LightingCabinetTelemetry, StreetlightTelemetry } from './streetlight';
 import { SignalControllerTelemetry, TrafficDetectorTelemetry } from './traffic';
 import { WeatherStationTelemetry, WinterVehicleTelemetry } from './winter';
@@ -78,6 +79,21 @@ export interface ValidateOptions {
   now?: number;
   /** How far ahead of `now` an observation may be (device clock skew), ms. Default 5 min. */
   maxFutureSkewMs?: number;
+  /** The payload comes from `JSON.parse` (no symbol keys): a cheaper fast path (see compileValidator). */
+  fromJson?: boolean;
+}
+
+/** Per family and input kind: the compiled predicate of the raw schema (null: none, zod only). */
+const fastChecks = new Map<string, ((v: unknown) => boolean) | null>();
+
+function fastCheckOf(family: Family, fromJson: boolean): ((v: unknown) => boolean) | null {
+  const key = `${family}|${fromJson}`;
+  let check = fastChecks.get(key);
+  if (check === undefined) {
+    check = compileValidator(telemetrySchemas[family], { fromJson }) ?? null;
+    fastChecks.set(key, check);
+  }
+  return check;
 }
 
 /**
@@ -108,9 +124,18 @@ export function validateTelemetry<F extends Family>(
   payload: unknown,
   options: ValidateOptions = {},
 ): TelemetryValidation<F> {
-  const schema = telemetrySchemas[family] as unknown as z.ZodType<Telemetry<F>>;
-  const parsed = schema.safeParse(payload);
-  if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error), futureTime: false };
+  // Fast path: a predicate compiled from the same schema accepts only what zod accepts unchanged, so
+  // the payload is the value (≈0.3 µs against ≈7 µs for zod, bench:ingest); anything else goes to zod,
+  // which decides and names every failing field.
+  let data: Telemetry<F>;
+  if (fastCheckOf(family, options.fromJson === true)?.(payload)) data = payload as Telemetry<F>;
+  else {
+    const schema = telemetrySchemas[family] as unknown as z.ZodType<Telemetry<F>>;
+    const parsed = schema.safeParse(payload);
+    if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error), futureTime: false };
+    data = parsed.data;
+  }
+  const parsed = { data };
   const now = options.now ?? Date.now();
   const skew = options.maxFutureSkewMs ?? 5 * 60_000;
   const observed = Date.parse(parsed.data.observedAt);

@@ -13,7 +13,7 @@ import type { z } from 'zod';
 // understand exactly (transforms, defaults, coercion, refinements, formats checked by code rather
 // than by a regular expression, records, tuples, pipes, lazy/recursive schemas…) makes it return
 // `undefined` for the whole schema. The semantics mirrored here were read from zod 4.6's
-// core/schemas.js and core/checks.js; test/compile-validator.test.ts fuzzes them against zod.
+// core/schemas.js and core/checks.js; packages/contracts/test/compile-validator.test.ts fuzzes them against zod.
 
 /** zod certainly fails. */
 const REJECT = 0;

@@ -1,5 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
-import { FAMILIES, sampleTelemetry, storedTelemetrySchemas, type Family } from '@ondijon/contracts';
+import {
+  FAMILIES,
+  sampleTelemetry,
+  storedTelemetrySchemas,
+  telemetrySchemas,
+  toFieldIssues,
+  validateTelemetry,
+  type Family,
+} from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { compileValidator } from '../src/compile-validator';
@@ -495,4 +503,41 @@ describe('compileValidator constructs', () => {
     });
     expect(compileValidator(Tree)).toBeUndefined();
   });
+});
+
+describe('validateTelemetry with its compiled fast path (the raw schemas ingest checks)', () => {
+  it.each(FAMILIES.map((f) => [f]))(
+    'gives exactly what zod alone gives for mutated %s payloads',
+    (family) => {
+      const schema = telemetrySchemas[family] as unknown as z.ZodType;
+      expect(compileValidator(schema, { fromJson: true })).toBeDefined();
+      const r = rng(100 + FAMILIES.indexOf(family));
+      const now = Date.UTC(2026, 10, 28, 12);
+      let fast = 0;
+      for (let i = 0; i < 3000; i++) {
+        const m = clone(samples[family]);
+        const times = Math.floor(r() * 3); // 0 to 2 mutations: valid payloads too
+        for (let j = 0; j < times; j++) mutateOnce(m, r);
+        const got = validateTelemetry(family, m, { now, fromJson: true });
+        // The reference: zod only, then the same future-time rule.
+        const parsed = schema.safeParse(structuredClone(m));
+        if (!parsed.success) {
+          expect(got).toEqual({ ok: false, issues: toFieldIssues(parsed.error), futureTime: false });
+          continue;
+        }
+        const observed = Date.parse((parsed.data as { observedAt: string }).observedAt);
+        if (observed > now + 5 * 60_000) {
+          expect(got.ok).toBe(false);
+          continue;
+        }
+        expect(got.ok).toBe(true);
+        if (got.ok) {
+          expect(got.value).toStrictEqual(parsed.data);
+          if (got.value === m) fast++;
+        }
+      }
+      // The fast path was taken (the value is the payload itself) for a good share of valid payloads.
+      expect(fast).toBeGreaterThan(300);
+    },
+  );
 });
