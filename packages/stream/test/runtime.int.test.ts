@@ -142,6 +142,8 @@ describe('stream runtime on Kafka and Redis', () => {
       groupId: name,
       logger: silent,
       keyPrefix,
+      // One byte of fetch-ahead: every batch waits for the one before it (the backpressure path).
+      maxQueuedBytes: 1,
       idleFlushMs: 1_500,
       emitIntervalMs: 200,
       topicOverrides: {

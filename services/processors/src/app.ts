@@ -108,6 +108,7 @@ export function buildApp(
     emitIntervalMs: config.STREAM_EMIT_INTERVAL_MS,
     maxChunk: config.STREAM_MAX_CHUNK,
     maxQueuedRecords: config.STREAM_MAX_QUEUED,
+    maxQueuedBytes: config.STREAM_MAX_QUEUED_BYTES,
     consumer: {
       sessionTimeout: config.STREAM_SESSION_TIMEOUT_MS,
       heartbeatInterval: Math.min(3_000, Math.floor(config.STREAM_SESSION_TIMEOUT_MS / 3)),

@@ -47,6 +47,12 @@ export const ProcessorsEnv = z.object({
   STREAM_MAX_CHUNK: z.coerce.number().int().min(1).max(5_000).default(1_000),
   /** Records fetched ahead of processing before the consumer waits (memory bound of the fetch-ahead). */
   STREAM_MAX_QUEUED: z.coerce.number().int().min(1).max(1_000_000).default(10_000),
+  /** Bytes (keys and values) fetched ahead of processing before the consumer waits. */
+  STREAM_MAX_QUEUED_BYTES: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .default(32 * 1_048_576),
   /** Kafka consumer session timeout, ms: how long a dead instance keeps its partitions (broker minimum 6000). */
   STREAM_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6_000).default(30_000),
   /** Registry topic → physical topic, JSON (tests and staging run on their own topics). */

@@ -12,6 +12,7 @@ describe('processors config and app', () => {
     expect(c.PROBE_PORT).toBe(19402);
     expect(c.STREAM_MAX_CHUNK).toBe(1000);
     expect(c.STREAM_MAX_QUEUED).toBe(10_000);
+    expect(c.STREAM_MAX_QUEUED_BYTES).toBe(32 * 1_048_576);
     expect(c.PROCESSORS_ENABLED).toEqual([]);
     expect(c.STREAM_TOPIC_OVERRIDES).toEqual({ 'tel.s1.lighting.v1': 'my-topic' });
   });

@@ -77,6 +77,8 @@ export interface RuntimeOptions {
   maxChunk?: number;
   /** Records fetched ahead and queued before kafkajs is made to wait (default 10 000). */
   maxQueuedRecords?: number;
+  /** Bytes (keys and values) fetched ahead and queued before kafkajs is made to wait (default 32 MiB). */
+  maxQueuedBytes?: number;
   /** A partition without records for this long stops holding the watermark back; all idle flushes all windows (default 30 s). */
   idleFlushMs?: number;
   /** How often the emitter looks for closed windows besides after each chunk (default 500 ms). */
@@ -320,9 +322,11 @@ class ProcessorUnit {
   private watermark = Number.NEGATIVE_INFINITY;
   private stopping = false;
   /** Batches handed over by kafkajs, not yet processed (fetch-ahead, see onBatch). */
-  private queue: { batch: EachBatchPayload['batch']; generation: number }[] = [];
+  private queue: { batch: EachBatchPayload['batch']; generation: number; bytes: number }[] = [];
   private queuedRecords = 0;
+  private queuedBytes = 0;
   private readonly maxQueued: number;
+  private readonly maxQueuedBytes: number;
   private waiters: (() => void)[] = [];
   private draining: Promise<void> | undefined;
   /** Incremented at every group join: batches queued before it are dropped (kafkajs fetches them again). */
@@ -350,6 +354,7 @@ class ProcessorUnit {
     this.reviseHorizonMs = options.reviseHorizonMs ?? 6 * 86_400_000;
     this.attempts = options.redisAttempts ?? 8;
     this.maxQueued = options.maxQueuedRecords ?? 10_000;
+    this.maxQueuedBytes = options.maxQueuedBytes ?? 32 * 1_048_576;
     for (const t of def.inputs) this.logical.set(physical(t), t);
     this.consumer = options.kafka.consumer({
       groupId: `${options.groupId}.${def.name}`,
@@ -372,6 +377,7 @@ class ProcessorUnit {
       // kafkajs starts the new generation from the committed offsets: what is queued is fetched again.
       this.queue = [];
       this.queuedRecords = 0;
+      this.queuedBytes = 0;
       this.cursor = undefined;
       this.applied.clear();
       this.wake();
@@ -422,6 +428,7 @@ class ProcessorUnit {
     // Finish the batch in hand (its chunks stop at the next boundary), then commit what was applied.
     this.queue = [];
     this.queuedRecords = 0;
+    this.queuedBytes = 0;
     this.cursor = undefined;
     this.wake();
     await this.draining;
@@ -446,12 +453,15 @@ class ProcessorUnit {
   private async onBatch(payload: EachBatchPayload): Promise<void> {
     const { batch } = payload;
     if (this.stopping || !payload.isRunning() || payload.isStale()) return;
-    this.queue.push({ batch, generation: this.generation });
+    let bytes = 0;
+    for (const m of batch.messages) bytes += (m.value?.length ?? 0) + (m.key?.length ?? 0);
+    this.queue.push({ batch, generation: this.generation, bytes });
     this.queuedRecords += batch.messages.length;
+    this.queuedBytes += bytes;
     payload.resolveOffset(batch.lastOffset());
     this.kick();
     let waited = 0;
-    while (this.queuedRecords > this.maxQueued && !this.stopping && payload.isRunning()) {
+    while (this.overQueued() && !this.stopping && payload.isRunning()) {
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 1_000);
@@ -470,8 +480,12 @@ class ProcessorUnit {
     });
   }
 
+  private overQueued(): boolean {
+    return this.queuedRecords > this.maxQueued || this.queuedBytes > this.maxQueuedBytes;
+  }
+
   private wake(): void {
-    if (this.queuedRecords > this.maxQueued) return;
+    if (this.overQueued()) return;
     const waiters = this.waiters;
     this.waiters = [];
     for (const w of waiters) w();
@@ -512,6 +526,7 @@ class ProcessorUnit {
         const q = this.queue.shift();
         if (!q) return undefined;
         this.queuedRecords -= q.batch.messages.length;
+        this.queuedBytes -= q.bytes;
         this.wake();
         if (q.generation !== this.generation) continue; // a rebalance since: kafkajs fetches it again
         const { batch } = q;
@@ -632,7 +647,10 @@ class ProcessorUnit {
     if (this.cursor?.key === key) this.cursor = undefined;
     this.queue = this.queue.filter((q) => {
       const drop = q.batch.topic === batch.topic && q.batch.partition === batch.partition;
-      if (drop) this.queuedRecords -= q.batch.messages.length;
+      if (drop) {
+        this.queuedRecords -= q.batch.messages.length;
+        this.queuedBytes -= q.bytes;
+      }
       return !drop;
     });
     this.wake();
