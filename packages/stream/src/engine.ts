@@ -78,6 +78,15 @@ export interface StreamLogger {
   child(bindings: Record<string, unknown>): StreamLogger;
 }
 
+/** A logger that writes nothing (tests, benchmarks). */
+export const silentStreamLogger: StreamLogger = {
+  info: () => undefined,
+  warn: () => undefined,
+  error: () => undefined,
+  debug: () => undefined,
+  child: () => silentStreamLogger,
+};
+
 /** Builds a dead letter for a record this processor cannot use. */
 export function deadLetterFor(
   processor: string,

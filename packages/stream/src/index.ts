@@ -7,6 +7,7 @@ export {
   buildAggregate,
   decode,
   groupKey,
+  silentStreamLogger,
   type AggregateOutput,
   type RawRecord,
   type StreamLogger,

@@ -18,13 +18,13 @@ import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
-  defineWindowedAggregation,
+  noopMetrics,
   runProcessors,
+  silentStreamLogger,
   telemetryEnvelope,
-  telemetryOf,
-  tumbling,
   type StreamLogger,
 } from '../src/index';
+import { energyProcessor } from './support';
 
 const base = Date.UTC(2025, 0, 15, 0, 0);
 const HOURS = 6;
@@ -100,9 +100,7 @@ describe('stream runtime when Redis stops accepting writes mid-stream', () => {
 
     const failures: string[] = [];
     const logger: StreamLogger = {
-      info: () => undefined,
-      warn: () => undefined,
-      debug: () => undefined,
+      ...silentStreamLogger,
       error: (_o, msg) => {
         failures.push(msg);
       },
@@ -110,28 +108,7 @@ describe('stream runtime when Redis stops accepting writes mid-stream', () => {
     };
     let processed = 0;
     let paused = false;
-    const processor = defineWindowedAggregation({
-      name,
-      version: '1.0.0',
-      inputs: ['tel.s1.lighting.v1'],
-      output: 'agg.s1.lighting-commune-hour.v1',
-      window: tumbling('1h'),
-      graceMs: 5 * 60_000,
-      late: 'revise',
-      key: (r) => ({ commune: r.value.commune! }),
-      init: () => ({ wh: 0 }),
-      add: (acc, r) => ({ wh: acc.wh + (telemetryOf(r.value, 'streetlight')?.energyWh ?? 0) }),
-      result: (acc) => ({
-        energyKwh: acc.wh / 1000,
-        burningHours: 0,
-        luminairesReporting: 0,
-        cabinetsReporting: 0,
-        faultsLamp: 0,
-        faultsDriver: 0,
-        faultsCommunication: 0,
-        dimmedShare: null,
-      }),
-    });
+    const processor = energyProcessor(name, 'revise', 5 * 60_000);
     const runtime = await runProcessors([processor], {
       kafka,
       redis,
@@ -149,6 +126,7 @@ describe('stream runtime when Redis stops accepting writes mid-stream', () => {
         'late.s2.stream.v1': late,
       },
       metrics: {
+        ...noopMetrics,
         processed: (_p, _t, n) => {
           processed += n;
           // A third of the way in: Redis refuses writes (scripts included) for 3 s.
@@ -157,12 +135,6 @@ describe('stream runtime when Redis stops accepting writes mid-stream', () => {
             void admin.client('PAUSE', 3_000, 'WRITE');
           }
         },
-        deadLettered: () => undefined,
-        late: () => undefined,
-        duplicates: () => undefined,
-        emitted: () => undefined,
-        lag: () => undefined,
-        emitLatency: () => undefined,
       },
     });
     try {

@@ -14,22 +14,15 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   defineProcessor,
-  defineWindowedAggregation,
   runProcessors,
+  silentStreamLogger,
   telemetryEnvelope,
   telemetryOf,
-  tumbling,
   type LatePolicy,
-  type StreamLogger,
 } from '../src/index';
+import { energyProcessor } from './support';
 
-const silent: StreamLogger = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  child: () => silent,
-};
+const silent = silentStreamLogger;
 const base = Date.UTC(2025, 0, 15, 10, 0);
 const at = (min: number) => new Date(base + min * 60_000).toISOString();
 const lamp = (id: string, seq: number, min: number, wh: number) =>
@@ -49,29 +42,7 @@ const lamp = (id: string, seq: number, min: number, wh: number) =>
     { equipmentId: id, commune: id.endsWith('1') ? '21231' : '21166' },
   );
 
-const energy = (name: string, late: LatePolicy) =>
-  defineWindowedAggregation({
-    name,
-    version: '1.0.0',
-    inputs: ['tel.s1.lighting.v1'],
-    output: 'agg.s1.lighting-commune-hour.v1',
-    window: tumbling('1h'),
-    graceMs: 60_000,
-    late,
-    key: (r) => ({ commune: r.value.commune! }),
-    init: () => ({ wh: 0 }),
-    add: (acc, r) => ({ wh: acc.wh + (telemetryOf(r.value, 'streetlight')?.energyWh ?? 0) }),
-    result: (acc) => ({
-      energyKwh: acc.wh / 1000,
-      burningHours: 0,
-      luminairesReporting: 0,
-      cabinetsReporting: 0,
-      faultsLamp: 0,
-      faultsDriver: 0,
-      faultsCommunication: 0,
-      dimmedShare: null,
-    }),
-  });
+const energy = (name: string, late: LatePolicy) => energyProcessor(name, late, 60_000);
 
 describe('stream runtime on Kafka and Redis', () => {
   const cleanup = new Cleanup();

@@ -20,7 +20,7 @@ import {
 } from '@ondijon/acceptance';
 import { COMMUNES, stringifyAscii } from '@ondijon/contracts';
 import { fastFetchDecoding, setFastFetchDecoding } from '@ondijon/kafka';
-import { createStreamRuntime, telemetryEnvelope, type StreamLogger } from '@ondijon/stream';
+import { createStreamRuntime, noopMetrics, silentStreamLogger, telemetryEnvelope } from '@ondijon/stream';
 import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';
 import { lightingCommuneHour } from '../src/processors/lighting-commune-hour';
@@ -29,13 +29,6 @@ const LAMPS_PER_COMMUNE = Number(process.env.BENCH_LAMPS ?? 10);
 const HOURS = Number(process.env.BENCH_HOURS ?? 24);
 const REPORT_EVERY_S = 120;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const silent: StreamLogger = {
-  info: () => undefined,
-  warn: () => undefined,
-  error: () => undefined,
-  debug: () => undefined,
-  child: () => silent,
-};
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -179,7 +172,7 @@ async function main(): Promise<void> {
         kafka,
         redis,
         groupId: group,
-        logger: silent,
+        logger: silentStreamLogger,
         keyPrefix: `${name}:${round}:`,
         idleFlushMs: 5_000,
         emitIntervalMs: 200,
@@ -192,6 +185,7 @@ async function main(): Promise<void> {
           'late.s2.stream.v1': topics.late,
         },
         metrics: {
+          ...noopMetrics,
           processed: (_p, _t, n) => {
             if (first === 0) {
               first = performance.now();
@@ -204,12 +198,6 @@ async function main(): Promise<void> {
               cpuAgg = process.cpuUsage(cpu0);
             }
           },
-          deadLettered: () => undefined,
-          late: () => undefined,
-          duplicates: () => undefined,
-          emitted: () => undefined,
-          lag: () => undefined,
-          emitLatency: () => undefined,
         },
       });
       const profiling = round === 1 ? await startProfile() : undefined;
