@@ -221,7 +221,8 @@ interface Claim {
   offset: bigint | undefined;
 }
 
-interface Cursor {
+/** A queued batch being applied, with what its chunks need to know of it. */
+interface BatchInHand {
   batch: EachBatchPayload['batch'];
   generation: number;
   /** `<physical topic>:<partition>`. */
@@ -231,6 +232,10 @@ interface Cursor {
   /** `<logical topic>:<partition>`. */
   tp: string;
   claim: Claim;
+}
+
+/** The batch being cut into chunks. */
+interface Cursor extends BatchInHand {
   /** Index of the next message to cut. */
   next: number;
   size: number;
@@ -238,12 +243,7 @@ interface Cursor {
 
 /** A decoded chunk of one batch, ready to apply. */
 interface Chunk {
-  batch: EachBatchPayload['batch'];
-  generation: number;
-  key: string;
-  rewinds: number;
-  tp: string;
-  claim: Claim;
+  of: BatchInHand;
   raws: RawRecord[];
   decoded: { items: Item[]; letters: DeadLetter[] } | undefined;
   /** The batch's last chunk: once applied, the batch's offsets may be committed. */
@@ -516,7 +516,8 @@ class ProcessorUnit {
   }
 
   private isCurrent(chunk: Chunk): boolean {
-    return chunk.generation === this.generation && (this.rewinds.get(chunk.key) ?? 0) === chunk.rewinds;
+    const { generation, key, rewinds } = chunk.of;
+    return generation === this.generation && (this.rewinds.get(key) ?? 0) === rewinds;
   }
 
   /** The next chunk to apply, decoded (undefined: nothing queued). Claims a partition on its first batch. */
@@ -583,12 +584,7 @@ class ProcessorUnit {
       const decoded =
         this.def.kind === 'windowed' && raws.length > 0 ? this.decodeChunk(this.def, c.tp, raws) : undefined;
       return {
-        batch: c.batch,
-        generation: c.generation,
-        key: c.key,
-        rewinds: c.rewinds,
-        tp: c.tp,
-        claim: c.claim,
+        of: c,
         raws,
         decoded,
         last: end >= messages.length,
@@ -601,7 +597,7 @@ class ProcessorUnit {
     if (chunk.raws.length === 0) return;
     if (this.def.kind === 'stateless') await this.runStateless(this.def, chunk.raws);
     else if (chunk.decoded)
-      await this.runWindowed(this.def, chunk.tp, chunk.claim, chunk.raws, chunk.decoded);
+      await this.runWindowed(this.def, chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded);
   }
 
   /** Waits for a chunk's update; records the batch as applied after its last chunk, or rewinds. */
@@ -610,21 +606,21 @@ class ProcessorUnit {
       await done;
     } catch (err) {
       if (err instanceof FencedError) {
-        this.claims.delete(chunk.tp);
+        this.claims.delete(chunk.of.tp);
         this.log.warn(
-          { topic: chunk.batch.topic, partition: chunk.batch.partition },
+          { topic: chunk.of.batch.topic, partition: chunk.of.batch.partition },
           'partition fenced: another instance owns it',
         );
-        this.rewind(chunk.batch, chunk.generation);
+        this.rewind(chunk.of.batch, chunk.of.generation);
         return;
       }
-      await this.failed(chunk.batch, chunk.generation, err);
+      await this.failed(chunk.of.batch, chunk.of.generation, err);
       return;
     }
     if (!chunk.last || !this.isCurrent(chunk)) return;
-    const { batch } = chunk;
+    const { batch } = chunk.of;
     const next = (BigInt(batch.lastOffset()) + 1n).toString();
-    this.applied.set(chunk.key, { topic: batch.topic, partition: batch.partition, offset: next });
+    this.applied.set(chunk.of.key, { topic: batch.topic, partition: batch.partition, offset: next });
     this.scheduleCommit();
   }
 
