@@ -83,15 +83,16 @@ export interface ValidateOptions {
   fromJson?: boolean;
 }
 
-/** Per family and input kind: the compiled predicate of the raw schema (null: none, zod only). */
-const fastChecks = new Map<string, ((v: unknown) => boolean) | null>();
+/** The compiled predicates of the raw schemas (null: none, zod only), for any input and for `JSON.parse` output. */
+const fastChecks = { any: new Map<Family, Check | null>(), json: new Map<Family, Check | null>() };
+type Check = (v: unknown) => boolean;
 
-function fastCheckOf(family: Family, fromJson: boolean): ((v: unknown) => boolean) | null {
-  const key = `${family}|${fromJson}`;
-  let check = fastChecks.get(key);
+function fastCheckOf(family: Family, fromJson: boolean): Check | null {
+  const cache = fromJson ? fastChecks.json : fastChecks.any;
+  let check = cache.get(family);
   if (check === undefined) {
     check = compileValidator(telemetrySchemas[family], { fromJson }) ?? null;
-    fastChecks.set(key, check);
+    cache.set(family, check);
   }
   return check;
 }
@@ -135,10 +136,9 @@ export function validateTelemetry<F extends Family>(
     if (!parsed.success) return { ok: false, issues: toFieldIssues(parsed.error), futureTime: false };
     data = parsed.data;
   }
-  const parsed = { data };
   const now = options.now ?? Date.now();
   const skew = options.maxFutureSkewMs ?? 5 * 60_000;
-  const observed = Date.parse(parsed.data.observedAt);
+  const observed = Date.parse(data.observedAt);
   if (observed > now + skew) {
     return {
       ok: false,
@@ -147,12 +147,12 @@ export function validateTelemetry<F extends Family>(
         {
           path: 'observedAt',
           code: 'time_in_future',
-          message: `observedAt ${parsed.data.observedAt} is more than ${skew / 1000} s ahead of the ingest clock`,
+          message: `observedAt ${data.observedAt} is more than ${skew / 1000} s ahead of the ingest clock`,
         },
       ],
     };
   }
-  return { ok: true, value: parsed.data };
+  return { ok: true, value: data };
 }
 
 /** Formats field issues as one line: `lanes.0.vehicles: Too big…; seq: Required`. */
