@@ -2,7 +2,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IHeaders, Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { OnDijonError, TELEMETRY_FILTER, TOPICS } from '@ondijon/contracts';
+import { OnDijonError, TELEMETRY_FILTER } from '@ondijon/contracts';
 import {
   createBatchingProducer,
   createKafka,
@@ -22,7 +22,7 @@ import {
 } from './pipeline';
 import type { IngestPolicy } from './policy';
 import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
-import { followRegistryTopic, type RegistryFollower } from './registry-topic';
+import { followEquipmentTopic, type RegistryFollower } from './registry-topic';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
 
 /** What `buildApp` is given besides its config. */
@@ -476,13 +476,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       await probeServer.listen({ port: config.HTTP_PORT, host: config.HTTP_HOST });
       if (deps.registry !== undefined || config.REGISTRY_SOURCE === 'file') registry = fromFile;
       else {
-        const topic = `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`;
-        follower = followRegistryTopic(kafka, {
-          topic,
-          groupPrefix: `${config.KAFKA_CLIENT_ID}-registry`,
-          loadTimeoutMs: config.REGISTRY_LOAD_TIMEOUT_MS,
-          logger: log,
-        });
+        follower = followEquipmentTopic(kafka, config, 'registry', log);
         try {
           // Read to the end before subscribing to MQTT: a message checked against a half-read index would
           // be dead-lettered as unknown equipment.

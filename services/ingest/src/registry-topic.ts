@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
 import { OnDijonError, TOPICS, type Equipment } from '@ondijon/contracts';
 import { silentLogger, type Logger } from '@ondijon/service-kit';
+import type { IngestConfig } from './config';
 import type { EquipmentIndex } from './registry';
 
 const RefEnvelope = TOPICS['ref.s0.equipment.v1'].schema;
@@ -92,6 +93,24 @@ export interface RegistryFollower {
   start(): Promise<void>;
   /** Stops following and deletes the throwaway group. */
   close(): Promise<void>;
+}
+
+/**
+ * The follower of the equipment reference topic named by ingest's configuration (`role` tells the
+ * throwaway groups of ingest and its tools apart).
+ */
+export function followEquipmentTopic(
+  kafka: Kafka,
+  config: Pick<IngestConfig, 'KAFKA_TOPIC_PREFIX' | 'KAFKA_CLIENT_ID' | 'REGISTRY_LOAD_TIMEOUT_MS'>,
+  role: string,
+  logger?: Logger,
+): RegistryFollower {
+  return followRegistryTopic(kafka, {
+    topic: `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`,
+    groupPrefix: `${config.KAFKA_CLIENT_ID}-${role}`,
+    loadTimeoutMs: config.REGISTRY_LOAD_TIMEOUT_MS,
+    logger,
+  });
 }
 
 /**

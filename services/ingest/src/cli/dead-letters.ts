@@ -7,7 +7,6 @@
 // Payloads are never printed unless --show-payload (and S4 or oversized ones are never kept at all).
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
-import { TOPICS } from '@ondijon/contracts';
 import { createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { loadIngestConfig } from '../config';
 import {
@@ -19,7 +18,7 @@ import {
 } from '../dead-letters';
 import { loadIngestPolicy } from '../governance';
 import { loadRegistry, type EquipmentIndex } from '../registry';
-import { followRegistryTopic, type RegistryFollower } from '../registry-topic';
+import { followEquipmentTopic, type RegistryFollower } from '../registry-topic';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -105,11 +104,7 @@ async function main(): Promise<number> {
     let registry: EquipmentIndex;
     if (config.REGISTRY_SOURCE === 'file') registry = await loadRegistry(config.REGISTRY_FILE);
     else {
-      follower = followRegistryTopic(kafka, {
-        topic: `${config.KAFKA_TOPIC_PREFIX}${TOPICS['ref.s0.equipment.v1'].name}`,
-        groupPrefix: `${config.KAFKA_CLIENT_ID}-replay-registry`,
-        loadTimeoutMs: config.REGISTRY_LOAD_TIMEOUT_MS,
-      });
+      follower = followEquipmentTopic(kafka, config, 'replay-registry');
       await follower.start();
       registry = follower.index;
     }
