@@ -1,6 +1,6 @@
 export * from './constants';
 export { castCell, csvCell, parseCsv, parseTypedCsv, toCsv, isIsoDateTimeWithOffset } from './csv';
-export { sha256 } from './durable-fs';
+export { replaceFileAtomic, sha256 } from './durable-fs';
 export {
   rowsToFeatureCollection,
   stringifyFeatureCollection,

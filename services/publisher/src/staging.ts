@@ -1,7 +1,11 @@
 import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
-import { readJson, writeFileDurable } from './durable';
+import { dirname, join } from 'node:path';
+import { replaceFileAtomic } from '@ondijon/opendata';
+import { readJson } from './durable';
 import { fingerprintOf, type StagedAggregate } from './release';
+
+/** Writes a staging file atomically and durably (its temp file next to it, so on the same filesystem). */
+const writeStaged = (path: string, data: string) => replaceFileAtomic(path, data, dirname(path));
 
 /** What is staged for one dataset and day. */
 interface PeriodState {
@@ -91,7 +95,7 @@ export class Staging {
   }
 
   #write(s: PeriodState): Promise<void> {
-    const p = this.#writes.then(() => writeFileDurable(this.#file(s.datasetId, s.day), JSON.stringify(s)));
+    const p = this.#writes.then(() => writeStaged(this.#file(s.datasetId, s.day), JSON.stringify(s)));
     this.#writes = p.catch(() => undefined);
     return p;
   }
@@ -163,6 +167,6 @@ export class NoiseStore {
 
   /** Replaces the values of a period, durably (before the release that publishes them is written). */
   async save(datasetId: string, day: string, entries: [string, number, string, number][]): Promise<void> {
-    await writeFileDurable(join(this.#dir, datasetId, `${day}.json`), JSON.stringify(entries));
+    await writeStaged(join(this.#dir, datasetId, `${day}.json`), JSON.stringify(entries));
   }
 }
