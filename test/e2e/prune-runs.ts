@@ -36,7 +36,8 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
   if (!/^[a-z0-9]+$/.test(p)) throw new Error(`idPrefix must be lowercase letters and digits: ${p}`);
   const RUN_ID = new RegExp(`^${p}\\d{14}$`);
   const RUN_TOPIC = new RegExp(`^(${p}\\d{14})\\.`);
-  const RUN_GROUP = new RegExp(`-(${p}\\d{14})$`);
+  // Groups are `<name>-<run>`, and the processors' `<name>-<run>.<processor>`.
+  const RUN_GROUP = new RegExp(`-(${p}\\d{14})(?:\\.|$)`);
   const admin = createKafka({ brokers: o.brokers, clientId: 'ondijon-prune-runs' }).admin();
   await admin.connect();
   try {
@@ -55,9 +56,6 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
     const result: PruneResult = { runs: prune, topics: 0, groups: 0, redisKeys: 0 };
     if (prune.length === 0) return result;
     const deadGroups = groups.map((g) => g.groupId).filter((g) => pruned.has(RUN_GROUP.exec(g)?.[1] ?? ''));
-    // The processors' groups are `<group id>.<processor>`: match the run id anywhere before the dot.
-    for (const g of groups.map((x) => x.groupId))
-      if (!deadGroups.includes(g) && prune.some((id) => g.includes(`-${id}.`))) deadGroups.push(g);
     // Groups first: kafkajs' group calls read the whole cluster's metadata, which fails while topics are
     // being deleted.
     if (deadGroups.length > 0) await admin.deleteGroups(deadGroups);
