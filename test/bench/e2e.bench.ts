@@ -11,7 +11,7 @@ import { loadavg, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
-import { endpoints, stackProvision, stackUp } from '@ondijon/stack';
+import { endpoints, stackMqttCredentials, stackProvision, stackUp } from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import {
   REPO_ROOT,
@@ -21,7 +21,7 @@ import {
   stopAll,
   waitHttpOk,
 } from '../e2e/harness';
-import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from '../e2e/pipeline';
+import { freePort, mqttEnv, physical, type PipelinePlan, plannedTopics, serviceEnvs } from '../e2e/pipeline';
 
 const SEED = Number(process.env.BENCH_SEED ?? 7);
 const SIM_HOURS = Number(process.env.BENCH_SIM_HOURS ?? 2);
@@ -123,7 +123,10 @@ const pct = (xs: number[], p: number) =>
 
 /** One run of the pipeline at a given speed; returns its figures. */
 async function phase(SPEED: string): Promise<Record<string, unknown>> {
-  const ep = endpoints();
+  const ep = {
+    ...endpoints(),
+    mqttUsers: { ingest: stackMqttCredentials('ingest'), admin: stackMqttCredentials('admin') },
+  };
   const runId = `bench${Date.now().toString(36)}`;
   const dir = await mkdtemp(path.join(tmpdir(), 'ondijon-bench-e2e-'));
   const registry = generateRegistry({ seed: SEED, scale: 'city' });
@@ -178,6 +181,7 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
       logFile: path.join(dir, 'simulator.log'),
       env: {
         MQTT_URL: ep.mqttUrl,
+        ...mqttEnv(plan, 'admin'),
         LOG_LEVEL: 'warn',
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: registryFile,

@@ -18,7 +18,13 @@ export interface PipelinePlan {
   opendataDir: string;
   publisherStateDir: string;
   ports: { ingest: number; processors: number; publisher: number; api: number };
-  endpoints: { kafkaBrokers: string[]; mqttUrl: string; redisUrl: string };
+  endpoints: {
+    kafkaBrokers: string[];
+    mqttUrl: string;
+    redisUrl: string;
+    /** MQTT principals by login (`ingest`, `admin`, operator codes); absent: the env's MQTT_USERNAME. */
+    mqttUsers?: Record<string, { username: string; password: string }>;
+  };
   /** UNSAFE publication delay override (hours) for tests and demos; undefined = policy. */
   publishDelayHours?: number;
   /** Processors' idle flush, ms (a finished test stream closes its last windows after this). */
@@ -62,7 +68,6 @@ export function serviceEnvs(
 ): Record<'ingest' | 'processors' | 'publisher' | 'opendata-api', Record<string, string>> {
   const common = {
     KAFKA_BROKERS: plan.endpoints.kafkaBrokers.join(','),
-    MQTT_URL: plan.endpoints.mqttUrl,
     REDIS_URL: plan.endpoints.redisUrl,
     LOG_LEVEL: plan.logLevel ?? 'info',
   };
@@ -79,6 +84,8 @@ export function serviceEnvs(
   return {
     ingest: {
       ...common,
+      MQTT_URL: plan.endpoints.mqttUrl,
+      ...mqttEnv(plan, 'ingest'),
       KAFKA_TOPIC_PREFIX: plan.topicPrefix,
       MQTT_TOPIC_PREFIX: plan.mqttPrefix,
       MQTT_SHARE_GROUP: run('ingest').replace(/[^A-Za-z0-9_-]/g, '-'),
@@ -117,4 +124,10 @@ export function serviceEnvs(
       RATE_LIMIT_ENABLED: 'false',
     },
   };
+}
+
+/** MQTT_USERNAME/MQTT_PASSWORD of a principal of the plan (nothing when the plan has none: the env's are used). */
+export function mqttEnv(plan: Pick<PipelinePlan, 'endpoints'>, username: string): Record<string, string> {
+  const user = plan.endpoints.mqttUsers?.[username];
+  return user === undefined ? {} : { MQTT_USERNAME: user.username, MQTT_PASSWORD: user.password };
 }

@@ -10,9 +10,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateRegistry } from '@ondijon/contracts';
-import { endpoints, stackDown, stackProvision, stackUp } from '@ondijon/stack';
+import { endpoints, stackMqttCredentials, stackDown, stackProvision, stackUp } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
+import { mqttEnv, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
 
 /** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
@@ -103,9 +103,12 @@ export function compactLogLine(line: string): string {
 
 /** Runs the whole pipeline until Ctrl-C (or `durationS`); resolves with the exit code. */
 export async function runPipeline(o: RunPipelineOptions): Promise<number> {
-  say('▸ starting the local stack (Kafka, Mosquitto, Redis) — idempotent');
+  say('▸ starting the local stack (Kafka, the MQTT broker, Redis) — idempotent');
   await stackUp({ log: (l) => say(`  ${l}`) });
-  const ep = endpoints();
+  const ep = {
+    ...endpoints(),
+    mqttUsers: { ingest: stackMqttCredentials('ingest'), admin: stackMqttCredentials('admin') },
+  };
   const stamp = new Date().toISOString().slice(0, 19).replace(/[-:T]/g, '');
   const runId = o.fresh ? `run${stamp}` : '';
   const runDir = o.fresh ? path.join(REPO_ROOT, '.stack', 'runs', runId) : path.join(REPO_ROOT, '.stack');
@@ -193,6 +196,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       onLine: (l) => say(`[simulator] ${compactLogLine(l)}`),
       env: {
         MQTT_URL: ep.mqttUrl,
+        ...mqttEnv(plan, 'admin'),
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: plan.registryFile,
         SIM_PRESET: o.preset,

@@ -74,6 +74,8 @@ export async function startContainers(): Promise<ContainerStack> {
       kafkaBrokers: [`127.0.0.1:${kafkaPort}`],
       mqttUrl: `mqtt://${mosquitto.getHost()}:${mosquitto.getMappedPort(1883)}`,
       redisUrl: `redis://${redis.getHost()}:${redis.getMappedPort(6379)}`,
+      // Untested (no Docker engine where this project is built): this Mosquitto has no users.
+      mqttUsers: {},
       source: 'testcontainers',
     },
     async stop() {

@@ -6,6 +6,8 @@ export interface TestEndpoints {
   mqttUrl: string;
   /** Redis URL. */
   redisUrl: string;
+  /** MQTT principals by login name (`admin`, `ingest`, operator codes): the local stack's, or the env's. */
+  mqttUsers: Record<string, { username: string; password: string }>;
   /** Where they come from: `env`, `testcontainers` or `local-stack`. */
   source: 'env' | 'testcontainers' | 'local-stack';
 }

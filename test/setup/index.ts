@@ -22,8 +22,26 @@ export function testEndpoints(): TestEndpoints {
     kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
     mqttUrl: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883',
     redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:16379',
+    mqttUsers:
+      process.env.MQTT_USERNAME && process.env.MQTT_PASSWORD
+        ? { admin: { username: process.env.MQTT_USERNAME, password: process.env.MQTT_PASSWORD } }
+        : {},
     source: 'env',
   };
+}
+
+/**
+ * MQTT connect options of a principal of the test broker (`admin` by default: allowed everywhere;
+ * `ingest`; or an operator code, allowed to publish under its own prefix only).
+ */
+export function mqttAuth(username = 'admin'): { username: string; password: string } {
+  const users = testEndpoints().mqttUsers;
+  const user = users[username] ?? users.admin;
+  if (user === undefined)
+    throw new Error(
+      `no MQTT credentials for "${username}": start the local stack or set MQTT_USERNAME/MQTT_PASSWORD`,
+    );
+  return user;
 }
 
 /** A name no other test or run uses: `<prefix>-<time>-<random>`, valid as topic, group id and Redis key prefix. */

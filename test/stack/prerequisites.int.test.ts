@@ -50,7 +50,7 @@ describe('missing prerequisites', () => {
   it('says the same for Kafka and MQTT ports', async () => {
     await expect(
       stackUp({
-        services: ['mosquitto'],
+        services: ['mqtt'],
         config: { ...isolated('/tmp/ondijon-never-created'), mqttPort: foreignPortNumber },
       }),
     ).rejects.toThrow(
@@ -75,7 +75,7 @@ describe('missing prerequisites', () => {
     delete env.KAFKA_BROKERS;
     delete env.MQTT_URL;
     delete env.REDIS_URL;
-    // Kafka and Mosquitto of the shared stack answer on their default ports and are reused; Redis is the problem.
+    // Kafka and the MQTT broker of the shared stack answer on their default ports and are reused; Redis is the problem.
     const tsx = path.join(repoRoot, 'node_modules', '.bin', 'tsx');
     const failure = await execFileAsync(tsx, [path.join(repoRoot, 'infra/stack/src/cli.ts'), 'up'], {
       env,

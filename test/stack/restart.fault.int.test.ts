@@ -1,11 +1,20 @@
-// After `down` + `up`, Kafka topics and Mosquitto's persisted sessions (with their queued QoS 1 messages)
+// After `down` + `up`, Kafka topics and the MQTT broker's persisted sessions (with their queued QoS 1 messages)
 // are still there, and `down` leaves no process (issue 2 "Must show"). Runs a private stack on free
 // ports in a temporary folder so the shared stack other tests use is never stopped.
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createKafka } from '@ondijon/kafka';
-import { endpoints, repoRoot, stackDown, stackStatus, stackUp, type StackConfig } from '@ondijon/stack';
+import {
+  ARTEMIS_VERSION,
+  endpoints,
+  repoRoot,
+  stackDown,
+  stackMqttCredentials,
+  stackStatus,
+  stackUp,
+  type StackConfig,
+} from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -18,6 +27,7 @@ beforeAll(async () => {
   config = {
     dir,
     kafkaLibsDir: path.join(repoRoot, '.stack', 'kafka', 'libs'), // reuse the cached jars
+    artemisHome: path.join(repoRoot, '.stack', 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`),
     kafkaPort: await freePort(),
     kafkaControllerPort: await freePort(),
     mqttPort: await freePort(),
@@ -50,13 +60,18 @@ describe('stack down + up', () => {
     const session = {
       protocolVersion: 5 as const,
       clientId: 'restart-subscriber',
+      ...stackMqttCredentials('admin', { config }),
       clean: false,
       properties: { sessionExpiryInterval: 3600 },
     };
     const sub = await mqtt.connectAsync(ep.mqttUrl, session);
     await sub.subscribeAsync(topic, { qos: 1 });
     await sub.endAsync();
-    const pub = await mqtt.connectAsync(ep.mqttUrl, { protocolVersion: 5, clientId: 'restart-publisher' });
+    const pub = await mqtt.connectAsync(ep.mqttUrl, {
+      protocolVersion: 5,
+      clientId: 'restart-publisher',
+      ...stackMqttCredentials('admin', { config }),
+    });
     await pub.publishAsync(topic, 'queued while away', { qos: 1 });
     await pub.endAsync();
 
@@ -67,7 +82,7 @@ describe('stack down + up', () => {
     const pids = (await stackStatus({ config })).map((s) => s.pid);
     expect(pids.every((p) => p !== null)).toBe(true);
     const stopped = await stackDown({ config });
-    expect(stopped.sort()).toEqual(['kafka', 'mosquitto', 'redis']);
+    expect(stopped.sort()).toEqual(['kafka', 'mqtt', 'redis']);
     for (const pid of pids) expect(processAlive(pid!)).toBe(false);
     expect((await stackStatus({ config })).every((s) => !s.healthy && s.pid === null)).toBe(true);
 
@@ -93,8 +108,9 @@ describe('stack down + up', () => {
     expect(await redis2.get('restart:kept')).toBe('yes');
     redis2.disconnect();
     expect(existsSync(path.join(config.dir!, 'redis', 'appendonlydir'))).toBe(true);
-    expect(readFileSync(path.join(config.dir!, 'mosquitto', 'mosquitto.conf'), 'utf8')).toContain(
-      `listener ${config.mqttPort} 127.0.0.1`,
-    );
+    // The broker's users file holds hashes only, never a password in clear.
+    const users = readFileSync(path.join(config.dir!, 'artemis', 'etc', 'users.properties'), 'utf8');
+    expect(users).toMatch(/^admin = ENC\(1024:[0-9A-F]{64}:[0-9A-F]{128}\)$/m);
+    expect(users).not.toContain(stackMqttCredentials('admin', { config }).password);
   });
 });

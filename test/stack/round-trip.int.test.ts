@@ -6,6 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   Cleanup,
   createTestTopic,
+  mqttAuth,
   deleteGroups,
   deleteRedisKeys,
   deleteTopics,
@@ -32,8 +33,16 @@ describe('the stack round trip', () => {
     });
 
     // MQTT: subscribe at QoS 1, publish at QoS 1 (resolves on PUBACK), receive it.
-    const subscriber = await mqtt.connectAsync(mqttUrl, { protocolVersion: 5, clientId: uniqueName('sub') });
-    const publisher = await mqtt.connectAsync(mqttUrl, { protocolVersion: 5, clientId: uniqueName('pub') });
+    const subscriber = await mqtt.connectAsync(mqttUrl, {
+      protocolVersion: 5,
+      clientId: uniqueName('sub'),
+      ...mqttAuth(),
+    });
+    const publisher = await mqtt.connectAsync(mqttUrl, {
+      protocolVersion: 5,
+      clientId: uniqueName('pub'),
+      ...mqttAuth(),
+    });
     cleanup.add(() => Promise.all([subscriber.endAsync(), publisher.endAsync()]));
     const received: { topic: string; payload: string; qos: number }[] = [];
     subscriber.on('message', (topic, payload, packet) =>

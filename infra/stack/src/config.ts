@@ -20,8 +20,12 @@ export interface StackConfig {
   clusterPorts: number[];
   /** Controller ports of the 3-node cluster (env `ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT`, default 19292..19294). */
   clusterControllerPorts: number[];
-  /** Mosquitto port (env `ONDIJON_MQTT_PORT`, default 11883). */
+  /** MQTT broker port (env `ONDIJON_MQTT_PORT`, default 11883). */
   mqttPort: number;
+  /** Unpacked Apache ActiveMQ Artemis distribution (env `ONDIJON_ARTEMIS_HOME`); fetched with mvn when absent. */
+  artemisHome: string | undefined;
+  /** MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 384m). */
+  artemisHeap: string;
   /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
   redisPort: number;
   /** Cached Kafka broker jars (env `ONDIJON_KAFKA_LIBS`, default `<dir>/kafka/libs`); filled by mvn when absent. */
@@ -30,7 +34,7 @@ export interface StackConfig {
   kafkaHeap: string;
   /** External Kafka (env `KAFKA_BROKERS`, comma-separated): the stack then never starts Kafka. */
   externalKafka: string[] | undefined;
-  /** External MQTT broker (env `MQTT_URL`): the stack then never starts Mosquitto. */
+  /** External MQTT broker (env `MQTT_URL`): the stack then never starts its own. */
   externalMqtt: string | undefined;
   /** External Redis (env `REDIS_URL`): the stack then never starts Redis. */
   externalRedis: string | undefined;
@@ -67,6 +71,8 @@ export function resolveConfig(
     clusterPorts: [0, 1, 2].map((i) => clusterPort + i),
     clusterControllerPorts: [0, 1, 2].map((i) => clusterControllerPort + i),
     mqttPort: envPort(env, 'ONDIJON_MQTT_PORT', 11_883),
+    artemisHome: nonEmpty(env.ONDIJON_ARTEMIS_HOME),
+    artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '384m',
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),
     kafkaHeap: nonEmpty(env.ONDIJON_KAFKA_HEAP) ?? '512m',
     externalKafka: brokers

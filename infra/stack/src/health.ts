@@ -8,6 +8,8 @@ export interface Probe {
   ok: boolean;
   /** What answered, or why not. */
   detail: string;
+  /** True when something of the expected protocol answered, even to refuse (an MQTT CONNACK with an error code). */
+  answered?: boolean;
 }
 
 /** Asks Kafka for its cluster: healthy when `describeCluster()` lists at least `expectedBrokers` brokers. */
@@ -41,13 +43,18 @@ export async function probeKafka(brokers: string[], expectedBrokers = 1, timeout
   }
 }
 
-/** Connects with MQTT 5: healthy on CONNACK. */
-export async function probeMqtt(url: string, timeoutMs = 3_000): Promise<Probe> {
+/** Connects with MQTT 5: healthy on a successful CONNACK (with the given credentials). */
+export async function probeMqtt(
+  url: string,
+  timeoutMs = 3_000,
+  credentials?: { username: string; password: string },
+): Promise<Probe> {
   let client: mqtt.MqttClient | undefined;
   try {
     client = await withTimeout(
       mqtt.connectAsync(url, {
         protocolVersion: 5,
+        ...(credentials ?? {}),
         clientId: `ondijon-stack-probe-${process.pid}-${Date.now()}`,
         connectTimeout: timeoutMs,
         reconnectPeriod: 0,
@@ -55,8 +62,12 @@ export async function probeMqtt(url: string, timeoutMs = 3_000): Promise<Probe> 
       }),
       timeoutMs + 500,
     );
-    return { ok: true, detail: 'CONNACK' };
+    return { ok: true, detail: 'CONNACK', answered: true };
   } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    // A CONNACK that refuses (bad credentials, 0x86/0x87) is still an MQTT broker answering.
+    if (typeof code === 'number')
+      return { ok: false, detail: `CONNACK refused (reason code ${code})`, answered: true };
     return { ok: false, detail: messageOf(error) };
   } finally {
     await client?.endAsync(true).catch(() => undefined);

@@ -1,12 +1,23 @@
 export { StackError, repoRoot, resolveConfig, type Endpoints, type StackConfig } from './config';
 export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 export { pinnedKafkaVersion } from './kafka';
+export { ARTEMIS_VERSION } from './artemis';
+export {
+  registryOperators,
+  stackPrincipals,
+  type MqttCredentials,
+  type MqttPrincipal,
+  type MqttRole,
+} from './mqtt-principals';
 export { stackProvision, type StackProvisionOptions, type StackProvisionResult } from './provision';
 export {
   clusterBrokers,
   clusterDown,
   clusterUp,
   endpoints,
+  killMqtt,
+  stackMqttCredentials,
+  startMqtt,
   stackDown,
   stackStatus,
   stackUp,

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
+import { WIRE_LIMITS } from '@ondijon/contracts';
 import { StackError, infraDir, which, type StackConfig } from './config';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
@@ -139,6 +140,8 @@ function serverProperties(deployment: KafkaDeployment, node: KafkaNode): string 
     `share.coordinator.state.topic.min.isr=${minIsr}`,
     `default.replication.factor=${rf}`,
     `min.insync.replicas=${minIsr}`,
+    // Set with the MQTT broker's packet limit from one place (packages/contracts wire-limits.ts).
+    `message.max.bytes=${WIRE_LIMITS.kafkaMaxRecordBytes}`,
     '',
     readFileSync(path.join(infraDir, 'kafka', 'broker.properties'), 'utf8'),
   ];

@@ -19,14 +19,15 @@ import {
   type KafkaDeployment,
   type KafkaNode,
 } from './kafka';
-import { mosquittoDir, mosquittoPidFile, startMosquitto } from './mosquitto';
+import { artemisLogTail, artemisPidFile, ensureArtemis, startArtemis } from './artemis';
+import { mqttCredentials, readMqttCredentials } from './mqtt-principals';
 import { requireBinaries, requireJava } from './prerequisites';
 import { isOurs, portOpen, readPid, sleep, stopRecorded, tail } from './proc';
 import { redisDir, redisPidFile, startRedis } from './redis';
 import path from 'node:path';
 
 /** Services of the local stack. */
-export type ServiceName = 'kafka' | 'mosquitto' | 'redis';
+export type ServiceName = 'kafka' | 'mqtt' | 'redis';
 
 /** Options shared by every stack operation. */
 export interface StackOptions {
@@ -48,7 +49,7 @@ export interface StackUpOptions extends StackOptions {
 
 /** One line of `stack status`. */
 export interface ServiceStatus {
-  /** `kafka` (single node), `kafka-1..3` (cluster), `mosquitto`, `redis`. */
+  /** `kafka` (single node), `kafka-1..3` (cluster), `mqtt` (the broker), `redis`. */
   service: string;
   /** Address clients use. */
   address: string;
@@ -65,7 +66,7 @@ export interface ServiceStatus {
 const envNameOfPort: Record<string, string> = {
   kafka: 'ONDIJON_KAFKA_PORT (and ONDIJON_KAFKA_CONTROLLER_PORT)',
   cluster: 'ONDIJON_KAFKA_CLUSTER_PORT (and ONDIJON_KAFKA_CLUSTER_CONTROLLER_PORT)',
-  mosquitto: 'ONDIJON_MQTT_PORT',
+  mqtt: 'ONDIJON_MQTT_PORT',
   redis: 'ONDIJON_REDIS_PORT',
 };
 
@@ -161,18 +162,21 @@ async function upKafka(
 export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStatus[]> {
   const config = resolveConfig(options.config);
   const log = options.log ?? (() => undefined);
-  const services = options.services ?? ['kafka', 'mosquitto', 'redis'];
+  const services = options.services ?? ['kafka', 'mqtt', 'redis'];
   const nodes = options.kafkaNodes ?? 1;
   const timeoutMs = options.timeoutMs ?? (nodes === 3 ? 150_000 : 90_000);
   const ep = endpointsOf(config);
 
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
-  const needMosquitto =
-    services.includes('mosquitto') && config.externalMqtt === undefined && !(await probeMqtt(ep.mqttUrl)).ok;
+  // A broker that answers, even refusing these credentials, is reused (as a healthy Kafka we did not start is).
+  const needMqtt =
+    services.includes('mqtt') &&
+    config.externalMqtt === undefined &&
+    !(await probeMqtt(ep.mqttUrl, 3_000, mqttAdmin(config))).answered;
   const needRedis =
     services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
-  if (needMosquitto && !isOurs(readPid(mosquittoPidFile(config))) && (await portOpen(config.mqttPort))) {
-    throw foreignPort(config.mqttPort, 'an MQTT broker', 'mosquitto');
+  if (needMqtt && !isOurs(readPid(artemisPidFile(config))) && (await portOpen(config.mqttPort))) {
+    throw foreignPort(config.mqttPort, 'an MQTT broker', 'mqtt');
   }
   if (needRedis && !isOurs(readPid(redisPidFile(config))) && (await portOpen(config.redisPort))) {
     throw foreignPort(config.redisPort, 'Redis', 'redis');
@@ -189,32 +193,32 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       }
     }
   }
-  const binaries = [...(needMosquitto ? ['mosquitto'] : []), ...(needRedis ? ['redis-server'] : [])];
+  const binaries = needRedis ? ['redis-server'] : [];
   const paths = binaries.length > 0 ? requireBinaries(binaries, log) : {};
 
   // Phase 2: start and wait, all services concurrently.
   const jobs: Promise<void>[] = [];
-  if (needMosquitto) {
+  if (needMqtt) {
     jobs.push(
       (async () => {
-        if (!isOurs(readPid(mosquittoPidFile(config)))) {
-          const record = startMosquitto(config, paths.mosquitto ?? 'mosquitto');
-          log(`mosquitto: started pid ${record.pid} on ${ep.mqttUrl}`);
+        if (!isOurs(readPid(artemisPidFile(config)))) {
+          requireJava();
+          const home = await ensureArtemis(config, log);
+          const record = startArtemis(config, home);
+          log(`mqtt: started Apache ActiveMQ Artemis pid ${record.pid} on ${ep.mqttUrl}`);
         }
         await waitHealthy(
-          'Mosquitto',
-          () => probeMqtt(ep.mqttUrl),
-          () => isOurs(readPid(mosquittoPidFile(config))),
+          'The MQTT broker (Artemis)',
+          () => probeMqtt(ep.mqttUrl, 3_000, mqttAdmin(config)),
+          () => isOurs(readPid(artemisPidFile(config))),
           timeoutMs,
-          () =>
-            tail(path.join(mosquittoDir(config), 'mosquitto.log'), 2) ||
-            tail(path.join(mosquittoDir(config), 'stdout.log'), 2),
+          () => artemisLogTail(config),
         );
-        log('mosquitto: healthy');
+        log('mqtt: healthy');
       })(),
     );
-  } else if (services.includes('mosquitto')) {
-    log(`mosquitto: ${config.externalMqtt === undefined ? 'already running' : 'external'} (${ep.mqttUrl})`);
+  } else if (services.includes('mqtt')) {
+    log(`mqtt: ${config.externalMqtt === undefined ? 'already running' : 'external'} (${ep.mqttUrl})`);
   }
   if (needRedis) {
     jobs.push(
@@ -272,7 +276,7 @@ export async function stackDown(options: StackDownOptions = {}): Promise<string[
   if (options.kafkaNodes !== 3) {
     const single = kafkaDeployment(config, 'single');
     jobs.push(...single.nodes.map((n) => stop(n.name, nodePidFile(n), 30_000)));
-    jobs.push(stop('mosquitto', mosquittoPidFile(config), 10_000));
+    jobs.push(stop('mqtt', artemisPidFile(config), 20_000));
     jobs.push(stop('redis', redisPidFile(config), 10_000));
   }
   await Promise.all(jobs);
@@ -315,10 +319,10 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
   }
   rows.push(
     (async () => {
-      const probe = await probeMqtt(ep.mqttUrl);
-      const pid = config.externalMqtt === undefined ? pidOf(mosquittoPidFile(config)) : null;
+      const probe = await probeMqtt(ep.mqttUrl, 3_000, mqttAdmin(config));
+      const pid = config.externalMqtt === undefined ? pidOf(artemisPidFile(config)) : null;
       return {
-        service: 'mosquitto',
+        service: 'mqtt',
         address: ep.mqttUrl,
         pid,
         owner: owner(config.externalMqtt !== undefined, pid, probe),
@@ -342,6 +346,15 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
     })(),
   );
   return Promise.all(rows);
+}
+
+/** Credentials the stack probes the broker with: the env's for an external broker, else the local admin's. */
+function mqttAdmin(config: StackConfig): { username: string; password: string } | undefined {
+  if (config.externalMqtt !== undefined) {
+    const { MQTT_USERNAME, MQTT_PASSWORD } = process.env;
+    return MQTT_USERNAME && MQTT_PASSWORD ? { username: MQTT_USERNAME, password: MQTT_PASSWORD } : undefined;
+  }
+  return readMqttCredentials(config, 'admin');
 }
 
 function pidOf(pidFile: string): number | null {
@@ -423,4 +436,23 @@ export async function startKafka(options: StackUpOptions = {}): Promise<void> {
 /** True when the 3-node cluster has data on disk. */
 export function clusterExists(options: StackOptions = {}): boolean {
   return deploymentExists(kafkaDeployment(resolveConfig(options.config), 'cluster'));
+}
+
+/** Kills the MQTT broker with SIGKILL (fault tests: no clean stop, no last flush). */
+export function killMqtt(options: StackOptions = {}): void {
+  const record = readPid(artemisPidFile(resolveConfig(options.config)));
+  if (isOurs(record)) process.kill(record.pid, 'SIGKILL');
+}
+
+/** Starts the MQTT broker again (same journal) and waits until it answers. */
+export async function startMqtt(options: StackUpOptions = {}): Promise<void> {
+  await stackUp({ ...options, services: ['mqtt'] });
+}
+
+/** Credentials of an MQTT principal of the local stack (`admin`, `ingest`, or an operator code). */
+export function stackMqttCredentials(
+  username: string,
+  options: StackOptions = {},
+): { username: string; password: string } {
+  return mqttCredentials(resolveConfig(options.config), username);
 }

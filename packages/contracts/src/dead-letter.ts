@@ -20,9 +20,13 @@ export const DeadLetter = z.strictObject({
   reason: z.string(),
   /** Field issues, when validation failed. */
   issues: z.array(z.strictObject({ path: z.string(), message: z.string(), code: z.string() })).optional(),
+  /** Issues left out of `issues` (a dead letter is bounded whatever the input). */
+  issuesOmitted: z.int().min(1).optional(),
   /** Where the message came from. */
   origin: z.enum(['mqtt', 'kafka']),
   mqttTopic: z.string().optional(),
+  /** Length of the MQTT topic when it was too long to keep whole (`mqttTopic` then holds its beginning). */
+  mqttTopicChars: z.int().min(1).optional(),
   kafkaTopic: z.string().optional(),
   kafkaPartition: z.int().optional(),
   kafkaOffset: z.string().optional(),
@@ -34,6 +38,8 @@ export const DeadLetter = z.strictObject({
   payloadSha256: z.string(),
   /** Why the payload was not kept, when it was not. */
   payloadWithheld: z.enum(['excluded-source', 'too-large']).optional(),
+  /** First bytes of a payload withheld for its size, base64 (never of an excluded source). */
+  payloadHeadBase64: z.string().optional(),
   /** Class of the payload as far as known (S4 for excluded sources). */
   sensitivity: Sensitivity,
   receivedAt: z.iso.datetime({ offset: true }),
@@ -62,6 +68,7 @@ export function mqttReasonFor(code: ErrorCode): number {
     case 'ONDIJON_PAYLOAD_NOT_JSON':
     case 'ONDIJON_SCHEMA_INVALID':
     case 'ONDIJON_TIME_IN_FUTURE':
+    case 'ONDIJON_TIME_TOO_OLD':
       return MQTT_REASON.payloadFormatInvalid;
     case 'ONDIJON_PAYLOAD_TOO_LARGE':
       return MQTT_REASON.quotaExceeded;

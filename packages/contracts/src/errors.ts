@@ -14,6 +14,14 @@ export const ERROR_CODES = {
     summary: 'The payload does not match the schema of its equipment family.',
   },
   ONDIJON_TIME_IN_FUTURE: { retryable: false, summary: 'The observation time is too far in the future.' },
+  ONDIJON_TIME_TOO_OLD: {
+    retryable: false,
+    summary: 'The observation time is older than ingest accepts (a device clock not set, or a stale buffer).',
+  },
+  ONDIJON_SEQUENCE_CONFLICT: {
+    retryable: false,
+    summary: 'The equipment reused a sequence number with other content; the first message was kept.',
+  },
   ONDIJON_EQUIPMENT_UNKNOWN: {
     retryable: false,
     summary: 'The equipment id is not in the equipment registry.',

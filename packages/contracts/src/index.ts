@@ -13,4 +13,5 @@ export * from './telemetry';
 export * from './samples';
 export * from './registry';
 export * from './wire';
+export * from './wire-limits';
 export * from './compile-validator';

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { OnDijonError } from '@ondijon/contracts';
 
@@ -9,7 +10,7 @@ export function loadConfig<S extends z.ZodObject>(
   schema: S,
   env: NodeJS.ProcessEnv = process.env,
 ): Readonly<z.infer<S>> {
-  const parsed = schema.safeParse(env);
+  const parsed = schema.safeParse(withSecretFiles(schema, env));
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`);
     throw new OnDijonError('ONDIJON_CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`, {
@@ -17,6 +18,30 @@ export function loadConfig<S extends z.ZodObject>(
     });
   }
   return Object.freeze(parsed.data);
+}
+
+/**
+ * The environment with each variable `X` of the schema that is unset but has `X_FILE` set read from
+ * that file (the container-secret convention; one trailing newline dropped). An unreadable file is a
+ * configuration error naming `X_FILE`.
+ */
+export function withSecretFiles(schema: z.ZodObject, env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { ...env };
+  for (const key of Object.keys(schema.shape)) {
+    const file = env[`${key}_FILE`];
+    if (env[key] !== undefined || file === undefined || file === '') continue;
+    try {
+      out[key] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch (error) {
+      const why = (error as NodeJS.ErrnoException).code ?? 'unreadable';
+      throw new OnDijonError(
+        'ONDIJON_CONFIG_INVALID',
+        `invalid configuration:\n  ${key}_FILE: cannot read ${file} (${why})`,
+        { details: { variables: [`${key}_FILE`] } },
+      );
+    }
+  }
+  return out;
 }
 
 /** Common environment of every service: endpoints of the stack and the HTTP port of its probes. */
@@ -33,6 +58,10 @@ export const commonEnv = {
     ),
   /** MQTT broker URL. */
   MQTT_URL: z.string().default('mqtt://127.0.0.1:11883'),
+  /** MQTT principal of this service (the local stack's are under `.stack/secrets/mqtt/`). */
+  MQTT_USERNAME: z.string().min(1).optional(),
+  /** Its password (or `MQTT_PASSWORD_FILE`); never logged. */
+  MQTT_PASSWORD: z.string().min(1).optional(),
   /** Redis URL. */
   REDIS_URL: z.string().default('redis://127.0.0.1:16379'),
   /** pino level. */

@@ -16,6 +16,8 @@ import {
   SERVICE_VERSION,
   failedMessage,
   processMessage,
+  SequenceMemory,
+  minimalDeadLetter,
   type IncomingMessage,
   type OutgoingKafkaRecord,
   type PipelineContext,
@@ -77,7 +79,12 @@ interface HeldAck {
 
 interface Connection {
   index: number;
+  clientId: string;
   client: MqttClient;
+  /** True once the broker granted the shared subscription on the current connection. */
+  subscribed: boolean;
+  /** Why the last subscription attempt failed (readiness shows it). */
+  subscribeFailure: string | undefined;
   /** Bumped on every close: an ack computed for an earlier connection must not go out on a new one. */
   generation: number;
   connected: boolean;
@@ -145,9 +152,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       registry: () => registryFailure ?? (registry ? null : 'registry not loaded'),
       mqtt: () => {
         const up = connections.filter((c) => c.connected).length;
-        return started && up === config.INGEST_CONNECTIONS
-          ? null
-          : `${up}/${config.INGEST_CONNECTIONS} MQTT connections up`;
+        const subscribed = connections.filter((c) => c.connected && c.subscribed).length;
+        if (started && subscribed === config.INGEST_CONNECTIONS) return null;
+        const failure = connections.find((c) => c.subscribeFailure !== undefined)?.subscribeFailure;
+        return `${up}/${config.INGEST_CONNECTIONS} MQTT connections up, ${subscribed} subscribed${failure ? ` (${failure})` : ''}`;
       },
       kafka: () => kafkaReadiness(),
     },
@@ -196,10 +204,41 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     return true;
   };
 
-  /** Retries a failed record until Kafka acknowledges it; false only when shutdown abandoned it. */
-  const retry = async (topic: string, record: OutgoingKafkaRecord, error: unknown): Promise<boolean> => {
+  /**
+   * Retries a failed record until Kafka acknowledges it; false only when shutdown abandoned it. An error
+   * Kafka will never get over for this record (too large, invalid) is not retried: the record is
+   * replaced once by `refused(why)`, its dead letter in bounded form, so one message cannot stall ingest.
+   */
+  const retry = async (
+    topic: string,
+    record: OutgoingKafkaRecord,
+    error: unknown,
+    refused?: (why: string) => OutgoingKafkaRecord,
+  ): Promise<boolean> => {
     for (let attempt = 0; ; attempt += 1) {
       const reason = error instanceof Error ? error.message : String(error);
+      if (refused !== undefined && isPermanentKafkaError(error)) {
+        metrics.kafkaPermanentFailures.inc();
+        log.error(
+          { topic, err: reason, bytes: Buffer.byteLength(record.value) },
+          'Kafka refused a record for good, writing its bounded dead letter instead',
+        );
+        record = refused(reason);
+        topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
+        refused = undefined;
+        attempt = -1;
+        try {
+          await producer.send(topic, {
+            key: record.key,
+            value: record.value,
+            headers: headerBuffers(record.headers),
+          });
+          return kafkaBack(topic);
+        } catch (next) {
+          error = next;
+          continue;
+        }
+      }
       if (kafkaFailure === null)
         log.warn({ topic, err: reason }, 'Kafka send failed, withholding MQTT acks and retrying');
       kafkaFailure = reason;
@@ -226,7 +265,11 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
    * Writes one record, retrying until Kafka acknowledges it, then calls `done(true)`; `done(false)` only
    * when shutdown abandoned it. Callbacks, not promises, on the happy path: this runs for every message.
    */
-  const produceDurably = (record: OutgoingKafkaRecord, done: (ok: boolean) => void): void => {
+  const produceDurably = (
+    record: OutgoingKafkaRecord,
+    done: (ok: boolean) => void,
+    refused?: (why: string) => OutgoingKafkaRecord,
+  ): void => {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
     // The value goes as the string: @ondijon/kafka's record encoder writes it straight into the record's
     // buffer, where Buffer.from here cost 4.6 µs/msg (a copy, and a new 8 KiB pool every few messages).
@@ -236,7 +279,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       (error) => {
         if (error === undefined) done(kafkaBack(topic));
         else
-          retry(topic, record, error).then(done, (failure: unknown) => {
+          retry(topic, record, error, refused).then(done, (failure: unknown) => {
             log.error({ err: failure }, 'message handling failed');
             done(false);
           });
@@ -296,14 +339,19 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   /** Writes the outcome durably, then runs `done(ok)`; tracks it as in flight meanwhile. */
   const persist = (
     outcome: ReturnType<typeof evaluate>,
-    mqttTopic: string,
+    msg: IncomingMessage,
     t0: number,
     done: (ok: boolean) => void,
   ): void => {
     inFlight += 1;
-    // An inline callback, not a named closure per message: tsx (esbuild keepNames) wraps every named one
+    let final = outcome;
+    // Inline callbacks, not named closures per message: tsx (esbuild keepNames) wraps every named one
     // in a __name() call, which showed in ingest's profile.
-    produceDurably(outcome.record, (ok) => settle(outcome, mqttTopic, t0, done, ok));
+    produceDurably(
+      outcome.record,
+      (ok) => settle(final, msg.topic, t0, done, ok),
+      (why) => (final = minimalDeadLetter(ctx!, msg, why)).record,
+    );
   };
 
   /** Sends the PUBACKs at the head of the queue whose messages are durable, in arrival order. */
@@ -357,7 +405,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
       conn.held.push(entry);
       conn.heldById.set(entry.messageId, entry);
-      persist(outcome, topic, t0, (ok) => {
+      persist(outcome, msg, t0, (ok) => {
         entry.state = ok ? 'durable' : 'abandoned';
         releaseAcks(conn);
       });
@@ -374,8 +422,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     if (packet.qos !== 0 || closing) return;
     metrics.countReceived();
     const t0 = performance.now();
-    const outcome = evaluate({ topic, payload });
-    persist(outcome, topic, t0, () => undefined);
+    const msg: IncomingMessage = { topic, payload };
+    persist(evaluate(msg), msg, t0, () => undefined);
   };
 
   /** Hooks mqtt.js' packet writer so PUBACKs of held messages wait for their Kafka acknowledgement. */
@@ -401,12 +449,85 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     };
   };
 
+  const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
+  let subscribing: Promise<void> = Promise.resolve();
+  const countSubscribed = () =>
+    metrics.mqttSubscribed.set(connections.filter((c) => c.connected && c.subscribed).length);
+  /** Resolved once every connection had its first subscription granted; rejected on a refusal. */
+  let firstSubscriptions: { resolve: () => void; reject: (error: Error) => void } | undefined;
+  const settleFirstSubscriptions = (error?: Error) => {
+    if (firstSubscriptions === undefined) return;
+    if (error !== undefined) firstSubscriptions.reject(error);
+    else if (connections.every((c) => c.subscribed)) firstSubscriptions.resolve();
+    else return;
+    firstSubscriptions = undefined;
+  };
+
+  /**
+   * Subscribes on every connect, whether or not the broker says the session is present: a broker
+   * may keep a session and drop its subscription (Mosquitto 2.0.11 with `$share`), or come back
+   * without the session after a crash; a connection without a confirmed subscription is not ready
+   * (readiness and `ondijon_ingest_mqtt_connections_subscribed` show it). Retain handling 2: a
+   * retained message is not sent again on each (re)subscription.
+   */
+  const subscribe = (conn: Connection): void => {
+    // One SUBSCRIBE at a time per process: Artemis 2.40 fails a SUBSCRIBE that races another creating
+    // the same shared-subscription queue (AMQ229019 "queue already exists", no SUBACK sent).
+    subscribing = subscribing.then(() => subscribeOnce(conn));
+  };
+
+  const subscribeOnce = (conn: Connection): Promise<void> =>
+    new Promise<void>((resolve) => {
+      const generation = conn.generation;
+      if (!conn.connected || closing) return resolve();
+      let answered = false;
+      const retryLater = (why: string) => {
+        conn.subscribeFailure = why;
+        log.error({ clientId: conn.clientId, err: why }, 'MQTT subscription failed, not ready');
+        settleFirstSubscriptions(new Error(why));
+        // Try again while the connection lasts (a broker may refuse while it recovers).
+        setTimeout(() => {
+          if (conn.connected && generation === conn.generation && !closing && !conn.subscribed)
+            subscribe(conn);
+        }, 2_000).unref();
+      };
+      const timer = setTimeout(() => {
+        if (answered) return;
+        answered = true;
+        if (generation === conn.generation) retryLater(`no SUBACK for ${filter} within 10 s`);
+        resolve();
+      }, 10_000);
+      timer.unref();
+      conn.client.subscribe(filter, { qos: 1, rh: 2 }, (error, granted) => {
+        if (answered) return;
+        answered = true;
+        clearTimeout(timer);
+        resolve();
+        if (generation !== conn.generation) return; // the connection closed meanwhile; the next connect subscribes
+        const code = granted?.[0]?.qos;
+        if (!error && code === 1) {
+          conn.subscribed = true;
+          conn.subscribeFailure = undefined;
+          countSubscribed();
+          // Quiet on a normal start (one line per connection); said when a reconnect needed it.
+          if (generation > 0)
+            log.info({ clientId: conn.clientId, filter }, 'MQTT subscription confirmed again');
+          settleFirstSubscriptions();
+          return;
+        }
+        retryLater(error ? error.message : `subscription to ${filter} refused (reason code ${code})`);
+      });
+    });
+
   const connect = (index: number): Connection => {
     const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${index}`;
     const conn = {
       index,
+      clientId,
       generation: 0,
       connected: false,
+      subscribed: false,
+      subscribeFailure: undefined,
       held: [],
       heldById: new Map(),
     } as unknown as Connection;
@@ -417,28 +538,39 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       keepalive: config.MQTT_KEEPALIVE_S,
       reconnectPeriod: 1_000,
       connectTimeout: 10_000,
-      properties: {
-        sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S,
-        receiveMaximum: config.MQTT_RECEIVE_MAXIMUM,
-      },
+      // mqtt.js' own resubscription would race ours; ingest subscribes itself on every connect.
+      resubscribe: false,
+      ...(config.MQTT_USERNAME !== undefined
+        ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
+        : {}),
+      // No receive maximum is announced: Artemis 2.40 keeps counting the messages in flight to a killed
+      // connection against the resumed session's window and, with a window of 64, never delivers again
+      // (reproduced with paho alone). Ingest bounds what it holds itself (MQTT_RECEIVE_MAXIMUM, TCP
+      // backpressure below), which also held with Mosquitto, which did not honour the window.
+      properties: { sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S },
       customHandleAcks: onMessage(conn),
     });
     holdPubacks(conn);
     conn.client.on('message', onQos0);
     conn.client.on('connect', (connack) => {
       conn.connected = true;
+      conn.subscribed = false;
       metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
+      countSubscribed();
       log.info({ clientId, sessionPresent: connack.sessionPresent }, 'MQTT connected');
+      if (!closing) subscribe(conn);
     });
     conn.client.on('close', () => {
       if (conn.connected && !closing) log.warn({ clientId }, 'MQTT connection closed');
       conn.connected = false;
+      conn.subscribed = false;
       conn.generation += 1;
       // The broker redelivers every unacknowledged message of the session: held acks are void.
       conn.held = [];
       conn.heldById.clear();
       conn.blocked = undefined;
       metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
+      countSubscribed();
     });
     conn.client.on('error', (error) => log.warn({ clientId, err: error.message }, 'MQTT client error'));
     return conn;
@@ -498,27 +630,15 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
         maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
         maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+        maxPastAgeMs: config.INGEST_MAX_PAST_AGE_DAYS * 86_400_000,
+        sequences: new SequenceMemory(),
         now: deps.now ?? (() => new Date()),
       };
+      const subscribed = new Promise<void>((resolve, reject) => {
+        firstSubscriptions = { resolve, reject };
+      });
       for (let i = 0; i < config.INGEST_CONNECTIONS; i += 1) connections.push(connect(i));
-      const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
-      await Promise.all(
-        connections.map(
-          (c) =>
-            new Promise<void>((resolve, reject) => {
-              const subscribe = () =>
-                c.client.subscribe(filter, { qos: 1 }, (error, granted) => {
-                  const code = granted?.[0]?.qos;
-                  if (error) reject(error);
-                  else if (code !== 1)
-                    reject(new Error(`subscription to ${filter} refused (reason ${code})`));
-                  else resolve();
-                });
-              if (c.client.connected) subscribe();
-              else c.client.once('connect', subscribe);
-            }),
-        ),
-      );
+      await subscribed;
       started = true;
       log.info(
         {
@@ -569,4 +689,23 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       return (probeServer.server.address() as AddressInfo | null)?.port ?? 0;
     },
   };
+}
+
+/** kafkajs protocol errors that no retry of the same record can get over (Kafka protocol error names). */
+const PERMANENT_KAFKA_ERRORS = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_REQUIRED_ACKS',
+]);
+
+/** True when Kafka refused a record for a reason a retry cannot change (its size or form). */
+export function isPermanentKafkaError(error: unknown): boolean {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 4; depth += 1) {
+    const type = (e as { type?: unknown }).type;
+    if (typeof type === 'string' && PERMANENT_KAFKA_ERRORS.has(type)) return true;
+    e = (e as { cause?: unknown; originalError?: unknown }).originalError ?? e.cause;
+  }
+  return false;
 }

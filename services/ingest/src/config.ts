@@ -2,6 +2,7 @@ import { hostname } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
+import { WIRE_LIMITS } from '@ondijon/contracts';
 import { commonEnv, loadConfig } from '@ondijon/service-kit';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -30,9 +31,9 @@ export const IngestEnv = z.object({
   /** MQTT 5 session expiry, s: how long the broker keeps an absent ingest's queue (default one day). */
   MQTT_SESSION_EXPIRY_S: z.coerce.number().int().min(1).default(86_400),
   /**
-   * MQTT 5 receive maximum: QoS 1 messages the broker may have in flight per connection. Ingest holds at
-   * most connections × this many messages (the broker enforces it), which bounds memory; 64 keeps a
-   * connection busy across a Kafka round trip of a few ms.
+   * QoS 1 messages ingest holds per connection while Kafka acknowledges them: past this it stops reading
+   * the connection and TCP pushes back to the broker, which keeps the messages. Bounds memory to
+   * connections × this; 64 keeps a connection busy across a Kafka round trip of a few ms.
    */
   MQTT_RECEIVE_MAXIMUM: z.coerce.number().int().min(1).max(65_535).default(64),
   /** MQTT keepalive, s. */
@@ -50,13 +51,19 @@ export const IngestEnv = z.object({
     .number()
     .int()
     .min(256)
-    .default(64 * 1024),
+    .max(WIRE_LIMITS.maxPayloadBytes)
+    .default(WIRE_LIMITS.maxPayloadBytes),
   /** How far ahead of the ingest clock an observation may be (device clock skew), ms. */
   INGEST_MAX_FUTURE_SKEW_MS: z.coerce
     .number()
     .int()
     .min(0)
     .default(5 * 60_000),
+  /**
+   * Oldest observation accepted, in days before the ingest clock (also never before 2020-01-01): older
+   * is a device clock not set or a stale buffer (ONDIJON_TIME_TOO_OLD). Raise it for a deliberate backfill.
+   */
+  INGEST_MAX_PAST_AGE_DAYS: z.coerce.number().int().min(1).default(400),
   /** Equipment registry file (JSON, `EquipmentRegistryFile`). */
   REGISTRY_FILE: z.string().default(DEFAULT_REGISTRY_FILE),
   /**

@@ -17,6 +17,10 @@ export interface IngestMetrics {
   inFlight: Gauge;
   kafkaRetries: Counter;
   mqttConnected: Gauge;
+  /** Connections whose shared subscription the broker granted since they last connected. */
+  mqttSubscribed: Gauge;
+  /** Records Kafka refused for good, dead-lettered in bounded form. */
+  kafkaPermanentFailures: Counter;
   producerBuffered: Gauge;
   /** Counts one received message (added to `received` when metrics are collected). */
   countReceived(): void;
@@ -93,6 +97,16 @@ export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics 
     mqttConnected: new Gauge({
       name: name('mqtt_connections_connected'),
       help: 'MQTT connections currently connected',
+      registers: [registry],
+    }),
+    mqttSubscribed: new Gauge({
+      name: name('mqtt_connections_subscribed'),
+      help: 'MQTT connections whose shared subscription the broker confirmed (granted QoS 1) since they last connected',
+      registers: [registry],
+    }),
+    kafkaPermanentFailures: new Counter({
+      name: name('kafka_permanent_failures_total'),
+      help: 'Records Kafka refused for good (too large, invalid), dead-lettered in bounded form instead of retried',
       registers: [registry],
     }),
     producerBuffered: new Gauge({

@@ -13,6 +13,7 @@ import {
   telemetryEventType,
   uuidFromName,
   validateTelemetry,
+  WIRE_LIMITS,
   type DeadLetter,
   type Envelope,
   type Equipment,
@@ -48,6 +49,10 @@ export interface PipelineContext {
   mqttTopicPrefix: string;
   maxPayloadBytes: number;
   maxFutureSkewMs: number;
+  /** Oldest `observedAt` accepted, relative to the ingest clock (ms); older is a clock not set or a stale buffer. */
+  maxPastAgeMs: number;
+  /** Recently seen (equipment, seq) → payload hash, to tell a redelivery from a conflicting reuse of a sequence number. */
+  sequences?: SequenceMemory;
   /** Clock, injected for tests. */
   now(): Date;
 }
@@ -147,6 +152,13 @@ interface Rejection {
 export function processMessage(ctx: PipelineContext, msg: IncomingMessage): PipelineOutcome {
   const receivedAt = ctx.now();
 
+  // Bounded first: a 60 000-character topic costs milliseconds in every later step (hashing it as a key).
+  if (msg.topic.length > WIRE_LIMITS.maxTopicChars) {
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_TOPIC_INVALID',
+      reason: `topic is ${msg.topic.length} characters, over the ${WIRE_LIMITS.maxTopicChars}-character limit`,
+    });
+  }
   if (!msg.topic.startsWith(ctx.mqttTopicPrefix)) {
     return rejectMessage(ctx, msg, receivedAt, {
       code: 'ONDIJON_TOPIC_INVALID',
@@ -206,6 +218,27 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
   }
   const telemetry = validation.value;
   const id = eventId(equipmentId, telemetry.seq);
+  const observed = Date.parse(telemetry.observedAt);
+  if (observed < receivedAt.getTime() - ctx.maxPastAgeMs || observed < MIN_OBSERVED_AT) {
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_TIME_TOO_OLD',
+      reason: `observedAt ${telemetry.observedAt} is before ${new Date(Math.max(MIN_OBSERVED_AT, receivedAt.getTime() - ctx.maxPastAgeMs)).toISOString()}, the oldest time ingest accepts (a device clock not set, or a buffer older than the limit)`,
+      issues: [{ path: 'observedAt', code: 'time_too_old', message: 'before the oldest accepted time' }],
+      eventId: id,
+      expectedSchema: family,
+    });
+  }
+  // The same (equipment, seq) with other content: the event id would be the same and downstream would
+  // keep whichever came first, silently. The later one is dead-lettered instead, naming the first.
+  const conflict = ctx.sequences?.remember(equipmentId, telemetry.seq, msg.payload);
+  if (conflict !== undefined) {
+    return rejectMessage(ctx, msg, receivedAt, {
+      code: 'ONDIJON_SEQUENCE_CONFLICT',
+      reason: `equipment ${equipmentId} already sent seq ${telemetry.seq} with other content (sha256 ${conflict.slice(0, 16)}…); the first one was kept`,
+      eventId: `${id}-conflict-${sha256(msg.payload).slice(0, 16)}`,
+      expectedSchema: family,
+    });
+  }
 
   const entry = ctx.registry.get(equipmentId);
   if (!entry) {
@@ -404,20 +437,39 @@ function rejectMessage(
   receivedAt: Date,
   r: Rejection,
 ): PipelineOutcome {
-  const sha = createHash('sha256').update(msg.payload).digest('hex');
-  const id = msg.replayOf?.id ?? r.eventId ?? uuidFromName(`ondijon:dead-letter:${msg.topic}:${sha}`);
+  const sha = sha256(msg.payload);
+  const topicTooLong = msg.topic.length > WIRE_LIMITS.maxTopicChars;
+  const topic = topicTooLong ? `${msg.topic.slice(0, WIRE_LIMITS.maxTopicChars)}…` : msg.topic;
+  const topicRef = topicTooLong ? `sha256:${sha256(Buffer.from(msg.topic))}` : msg.topic;
+  // Whatever the reason, a payload over the limit is not copied into the dead letter: only its size,
+  // hash and first bytes (so a dead letter stays under Kafka's record limit, packages/contracts wire-limits).
+  const withheld = r.withheld ?? (msg.payload.length > ctx.maxPayloadBytes ? 'too-large' : undefined);
+  const id = msg.replayOf?.id ?? r.eventId ?? uuidFromName(`ondijon:dead-letter:${topicRef}:${sha}`);
+  const issues = r.issues?.slice(0, WIRE_LIMITS.maxDeadLetterIssues).map(boundIssue);
+  const omitted = (r.issues?.length ?? 0) - (issues?.length ?? 0);
+  const reason = bounded(
+    omitted > 0 && r.issues !== undefined
+      ? `${formatIssues(issues!)}; and ${omitted} more issue(s)`
+      : r.reason,
+    WIRE_LIMITS.maxReasonChars,
+  );
   const deadLetter: DeadLetter = {
     id,
     code: r.code,
-    reason: r.reason,
-    ...(r.issues ? { issues: r.issues } : {}),
+    reason,
+    ...(issues ? { issues } : {}),
+    ...(omitted > 0 ? { issuesOmitted: omitted } : {}),
     origin: 'mqtt',
-    mqttTopic: msg.topic,
+    mqttTopic: topic,
+    ...(topicTooLong ? { mqttTopicChars: msg.topic.length } : {}),
     ...(r.expectedSchema ? { expectedSchema: r.expectedSchema } : {}),
-    payloadBase64: r.withheld ? null : msg.payload.toString('base64'),
+    payloadBase64: withheld ? null : msg.payload.toString('base64'),
     payloadBytes: msg.payload.length,
     payloadSha256: sha,
-    ...(r.withheld ? { payloadWithheld: r.withheld } : {}),
+    ...(withheld ? { payloadWithheld: withheld } : {}),
+    ...(withheld === 'too-large'
+      ? { payloadHeadBase64: msg.payload.subarray(0, WIRE_LIMITS.payloadHeadBytes).toString('base64') }
+      : {}),
     // The dead-letter topic is S3: a payload that got no class yet is treated as possibly personal.
     sensitivity: r.sensitivity ?? 'S3',
     receivedAt: receivedAt.toISOString(),
@@ -430,7 +482,8 @@ function rejectMessage(
     reasonCode: mqttReasonFor(r.code),
     record: {
       topic: DEAD_LETTER_TOPIC,
-      key: msg.topic,
+      // A bounded key: kafkajs hashes the key of every record (134 ms for a 60 000-character topic).
+      key: topicRef,
       value: JSON.stringify(deadLetter),
       headers: {
         [HEADERS.id]: id,
@@ -441,6 +494,68 @@ function rejectMessage(
       },
     },
   };
+}
+
+/** A dead letter in its smallest form: what Kafka cannot refuse, for a record it refused for good. */
+export function minimalDeadLetter(
+  ctx: PipelineContext,
+  msg: IncomingMessage,
+  why: string,
+): Extract<PipelineOutcome, { kind: 'rejected' }> {
+  const outcome = rejectMessage(ctx, msg, ctx.now(), {
+    code: 'ONDIJON_RECORD_INVALID',
+    reason: `Kafka refused the record for good (${bounded(why, 300)}); kept here without payload`,
+    withheld: 'too-large',
+  });
+  return outcome as Extract<PipelineOutcome, { kind: 'rejected' }>;
+}
+
+function sha256(data: Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+function bounded(text: string, max: number): string {
+  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+function boundIssue(issue: FieldIssue): FieldIssue {
+  return {
+    path: bounded(issue.path, 200),
+    message: bounded(issue.message, 300),
+    code: bounded(issue.code, 64),
+  };
+}
+
+/** The oldest observation time any device can have (the pipeline did not exist before): year 0000 or 1970 is a clock not set. */
+export const MIN_OBSERVED_AT = Date.parse('2020-01-01T00:00:00Z');
+
+/**
+ * The last payload hashes of recent (equipment, seq) pairs, bounded in entries: enough to tell a
+ * redelivery (same bytes) from a device reusing a sequence number with other content, within one
+ * ingest process (across processes and restarts, downstream dedupe by event id keeps the first).
+ */
+export class SequenceMemory {
+  private readonly hashes = new Map<string, string>();
+
+  constructor(private readonly maxEntries = 200_000) {}
+
+  /** Remembers the payload of (equipment, seq); returns the earlier hash when it differs, else undefined. */
+  remember(equipmentId: string, seq: number, payload: Buffer): string | undefined {
+    const key = `${equipmentId}\u0000${seq}`;
+    const hash = sha256(payload);
+    const earlier = this.hashes.get(key);
+    if (earlier !== undefined) return earlier === hash ? undefined : earlier;
+    if (this.hashes.size >= this.maxEntries) {
+      // Drop the oldest eighth: Map iterates in insertion order.
+      let drop = this.maxEntries >> 3;
+      for (const k of this.hashes.keys()) {
+        if (drop-- <= 0) break;
+        this.hashes.delete(k);
+      }
+    }
+    this.hashes.set(key, hash);
+    return undefined;
+  }
 }
 
 /**

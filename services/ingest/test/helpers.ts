@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { deleteTopics, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import { deleteTopics, mqttAuth, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
 import {
   TOPICS,
   telemetryTopic,
@@ -55,6 +55,8 @@ export async function ingestFixture(
   const env: Record<string, string> = {
     KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
     MQTT_URL: endpoints.mqttUrl,
+    MQTT_USERNAME: mqttAuth('ingest').username,
+    MQTT_PASSWORD: mqttAuth('ingest').password,
     LOG_LEVEL: 'warn',
     INGEST_CONNECTIONS: '4',
     MQTT_SHARE_GROUP: unique.replace(/[^A-Za-z0-9_-]/g, '_'),
@@ -98,6 +100,7 @@ export async function connectPublisher(clientId = uniqueName('pub')): Promise<Mq
   const client = mqtt.connect(testEndpoints().mqttUrl, {
     protocolVersion: 5,
     clientId,
+    ...mqttAuth(),
     clean: false,
     properties: { sessionExpiryInterval: 600 },
     reconnectPeriod: 500,

@@ -21,6 +21,7 @@ const ctx: PipelineContext = {
   mqttTopicPrefix: 'p/',
   maxPayloadBytes: 1024,
   maxFutureSkewMs: 60_000,
+  maxPastAgeMs: 400 * 86_400_000,
   now: () => now,
 };
 const truck = registry.equipment.find((e) => e.family === 'winter-vehicle')!;

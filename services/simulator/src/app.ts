@@ -165,6 +165,9 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
       if (!config.SIM_DRY_RUN) {
         publisher = await connect({
           url: config.MQTT_URL,
+          ...(config.MQTT_USERNAME !== undefined
+            ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
+            : {}),
           connections: config.SIM_CONNECTIONS,
           clientIdPrefix: config.SIM_CLIENT_ID_PREFIX,
           maxInflight: config.SIM_MAX_INFLIGHT,

@@ -20,6 +20,9 @@ export interface Publisher {
 /** Options of `connectPublisher`. */
 export interface PublisherOptions {
   url: string;
+  /** MQTT principal (an operator's in production: see docs/security.md). */
+  username?: string;
+  password?: string;
   connections: number;
   clientIdPrefix: string;
   maxInflight: number;
@@ -43,6 +46,7 @@ export async function connectPublisher(options: PublisherOptions): Promise<Publi
       const client = await mqtt.connectAsync(options.url, {
         protocolVersion: 5,
         clientId: `${options.clientIdPrefix}-${i}`,
+        ...(options.username !== undefined ? { username: options.username, password: options.password } : {}),
         clean: true,
         reconnectPeriod: 1000,
         connectTimeout: 10_000,

@@ -91,6 +91,9 @@ async function main(): Promise<number> {
     const client = await mqtt.connectAsync(config.MQTT_URL, {
       protocolVersion: 5,
       clientId: `${config.MQTT_CLIENT_ID_PREFIX}-replay-${process.pid}`,
+      ...(config.MQTT_USERNAME !== undefined
+        ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
+        : {}),
     });
     try {
       results = await replayThroughMqtt(selected, client);
@@ -119,6 +122,7 @@ async function main(): Promise<number> {
           mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
           maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
           maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
+          maxPastAgeMs: config.INGEST_MAX_PAST_AGE_DAYS * 86_400_000,
           now: () => new Date(),
         },
         producer,

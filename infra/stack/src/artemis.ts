@@ -1,0 +1,188 @@
+import { execFile } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { WIRE_LIMITS } from '@ondijon/contracts';
+import { StackError, infraDir, which, type StackConfig } from './config';
+import {
+  ensureMqttPassword,
+  jaasFiles,
+  securitySettingsXml,
+  stackPrincipals,
+  type MqttPrincipal,
+} from './mqtt-principals';
+import { requireJava } from './prerequisites';
+import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
+
+const execFileAsync = promisify(execFile);
+
+/**
+ * The MQTT broker of the stack: Apache ActiveMQ Artemis (Apache-2.0), its `bin` distribution from
+ * Maven Central. Why this broker and not Mosquitto: docs/mqtt-broker.md.
+ */
+export const ARTEMIS_VERSION = '2.40.0';
+
+/** Folder of the local broker: `etc/` (generated config), `data/` (journal), log and pid file. */
+export function artemisDir(config: StackConfig): string {
+  return path.join(config.dir, 'artemis');
+}
+
+/** Pid file of the local broker. */
+export function artemisPidFile(config: StackConfig): string {
+  return path.join(artemisDir(config), 'artemis.pid.json');
+}
+
+/** Log of the local broker. */
+export function artemisLog(config: StackConfig): string {
+  return path.join(artemisDir(config), 'artemis.log');
+}
+
+/** Where the distribution is unpacked (shared by every stack of the machine, like the Maven cache). */
+export function artemisHome(config: StackConfig): string {
+  return config.artemisHome ?? path.join(config.dir, 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`);
+}
+
+/** Fetches the distribution with Maven (once) and unpacks it, unless it is there already. */
+export async function ensureArtemis(config: StackConfig, log: (line: string) => void): Promise<string> {
+  const home = artemisHome(config);
+  if (existsSync(path.join(home, 'lib', 'artemis-boot.jar'))) return home;
+  const mvn = which('mvn');
+  if (mvn === undefined) {
+    throw new StackError(
+      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the MQTT broker (Apache ActiveMQ Artemis); install it (apt-get install -y maven) and retry.',
+    );
+  }
+  log(`resolving Apache ActiveMQ Artemis ${ARTEMIS_VERSION} from Maven Central into ${home}`);
+  const staging = `${home}.partial`;
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    await execFileAsync(
+      mvn,
+      [
+        '-B',
+        '-q',
+        '-Dstyle.color=never',
+        'dependency:copy',
+        `-Dartifact=org.apache.activemq:apache-artemis:${ARTEMIS_VERSION}:zip:bin`,
+        `-DoutputDirectory=${staging}`,
+      ],
+      { cwd: staging, maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
+    );
+    // Python's zipfile unpacks it (Debian always has python3; `unzip` is not always installed).
+    const zip = path.join(staging, `apache-artemis-${ARTEMIS_VERSION}-bin.zip`);
+    await execFileAsync('python3', ['-m', 'zipfile', '-e', zip, staging], { timeout: 5 * 60_000 });
+    rmSync(zip, { force: true });
+  } catch (error) {
+    const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
+    const line = out
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .find((l) => l.includes('ERROR') || l.includes('Error'));
+    throw new StackError(
+      `Maven could not fetch Apache ActiveMQ Artemis ${ARTEMIS_VERSION} (${(line ?? 'mvn failed').trim().slice(0, 160)}); check network access to Maven Central and retry.`,
+    );
+  }
+  mkdirSync(path.dirname(home), { recursive: true });
+  rmSync(home, { recursive: true, force: true });
+  renameSync(path.join(staging, `apache-artemis-${ARTEMIS_VERSION}`), home);
+  rmSync(staging, { recursive: true, force: true });
+  return home;
+}
+
+/**
+ * Writes the broker's access files: users (hashed passwords), roles and the security settings
+ * (per-operator topic prefixes). The broker reads them again when they change (login.config
+ * `reload=true`; broker.xml is rewritten so its refresh picks up the included settings), so this is
+ * also how principals are added or removed while it runs.
+ */
+export function writeArtemisAccess(config: StackConfig, principals: readonly MqttPrincipal[]): void {
+  const etc = path.join(artemisDir(config), 'etc');
+  mkdirSync(etc, { recursive: true });
+  const withPasswords = principals.map((p) => ({ ...p, password: ensureMqttPassword(config, p.username) }));
+  const { users, roles } = jaasFiles(withPasswords);
+  const operators = principals.filter((p) => p.role === 'operator').map((p) => p.username);
+  writeAtomically(path.join(etc, 'users.properties'), users, 0o600);
+  writeAtomically(path.join(etc, 'roles.properties'), roles, 0o600);
+  writeAtomically(path.join(etc, 'security-settings.xml'), securitySettingsXml(operators), 0o600);
+  // Touching broker.xml (same content) makes the broker reload the included security settings.
+  const broker = path.join(etc, 'broker.xml');
+  writeAtomically(broker, readFileSync(path.join(infraDir, 'artemis', 'broker.xml'), 'utf8'), 0o644);
+}
+
+function writeAtomically(file: string, content: string, mode: number): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, content, { mode });
+  renameSync(tmp, file);
+}
+
+/** Writes the instance's configuration (from infra/artemis) and the access files. */
+export function writeArtemisInstance(config: StackConfig, principals = stackPrincipals()): void {
+  const dir = artemisDir(config);
+  const etc = path.join(dir, 'etc');
+  mkdirSync(path.join(dir, 'data'), { recursive: true });
+  mkdirSync(path.join(dir, 'tmp'), { recursive: true });
+  mkdirSync(etc, { recursive: true });
+  for (const file of ['login.config', 'log4j2.properties', 'management.xml'])
+    copyFileSync(path.join(infraDir, 'artemis', file), path.join(etc, file));
+  const bootstrap = readFileSync(path.join(infraDir, 'artemis', 'bootstrap.xml'), 'utf8').replace(
+    '${ondijon.brokerXmlUri}',
+    `file:${path.join(etc, 'broker.xml')}`,
+  );
+  writeFileSync(path.join(etc, 'bootstrap.xml'), bootstrap);
+  writeArtemisAccess(config, principals);
+}
+
+/** The recorded broker process when it is alive and ours. */
+export function artemisProcess(config: StackConfig): PidRecord | undefined {
+  const record = readPid(artemisPidFile(config));
+  return isOurs(record) ? record : undefined;
+}
+
+/** Starts the local broker in the background (does not wait). */
+export function startArtemis(config: StackConfig, home: string): PidRecord {
+  const java = requireJava();
+  writeArtemisInstance(config);
+  const dir = artemisDir(config);
+  const etc = path.join(dir, 'etc');
+  return startDetached({
+    command: java,
+    args: [
+      `-Xmx${config.artemisHeap}`,
+      '-Xms64m',
+      '-XX:+UseG1GC',
+      '-Djava.awt.headless=true',
+      `-Dlog4j2.configurationFile=file:${path.join(etc, 'log4j2.properties')}`,
+      `-Djava.security.auth.login.config=${path.join(etc, 'login.config')}`,
+      `-Dartemis.home=${home}`,
+      `-Dartemis.instance=${dir}`,
+      `-Dartemis.instance.etc=${etc}`,
+      `-Djava.io.tmpdir=${path.join(dir, 'tmp')}`,
+      `-Dondijon.dataDir=${path.join(dir, 'data')}`,
+      `-Dondijon.etcDir=${etc}`,
+      `-Dondijon.mqttPort=${config.mqttPort}`,
+      `-Dondijon.maxPacketBytes=${WIRE_LIMITS.mqttMaxPacketBytes}`,
+      '-classpath',
+      path.join(home, 'lib', 'artemis-boot.jar'),
+      'org.apache.activemq.artemis.boot.Artemis',
+      'run',
+    ],
+    cwd: dir,
+    logFile: artemisLog(config),
+    pidFile: artemisPidFile(config),
+    fingerprint: ['org.apache.activemq.artemis.boot.Artemis', `-Dartemis.instance=${dir}`],
+  });
+}
+
+/** Last lines of the broker log, for error messages. */
+export function artemisLogTail(config: StackConfig): string {
+  return tail(artemisLog(config), 3);
+}
