@@ -82,7 +82,7 @@ function localFields(t: number, timeZone: string): { y: number; m: number; d: nu
     if (part.type !== 'literal') p[part.type] = Number(part.value);
   const [y, m, d] = [p.year!, p.month!, p.day!];
   // The local wall-clock time read as if it were UTC: minus t, it is the zone's offset at t.
-  const wall = Date.UTC(y, m - 1, d, p.hour!, p.minute!, p.second!);
+  const wall = Date.UTC(y, m - 1, d, p.hour, p.minute, p.second);
   return { y, m, d, wall };
 }
 
