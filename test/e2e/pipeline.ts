@@ -107,6 +107,8 @@ export function serviceEnvs(
       PUBLISHER_PORT: String(plan.ports.publisher),
       OPENDATA_DIR: plan.opendataDir,
       PUBLISHER_STATE_DIR: plan.publisherStateDir,
+      // The registry ingest reads: where it lists no equipment of a dataset are its structural zeros.
+      REGISTRY_FILE: plan.registryFile,
       PUBLISHER_GROUP_ID: run('ondijon-publisher'),
       PUBLISHER_SOURCE_TOPICS: Object.entries(aggregates)
         .map(([dataset, topic]) => `${dataset}=${physical(plan, topic)}`)

@@ -2,7 +2,7 @@
 // *.int.test.ts because the vitest projects only collect unit tests under packages/ and services/.
 import type { Equipment } from '@ondijon/contracts';
 import { describe, expect, it } from 'vitest';
-import { cellKey, computeReference, nearestCommuneOf, type TruthMessage } from './reference';
+import { cellKey, computeReference, nearestCommuneOf, parisDayOf, type TruthMessage } from './reference';
 
 const base = { commissionedOn: '2020-01-01', contractRef: 'C', location: { lat: 47.33, lon: 5.03 } };
 const registry: Equipment[] = [
@@ -208,7 +208,7 @@ describe('computeReference', () => {
 
   it('computes winter per commune-day with the vehicle in the commune nearest its position', () => {
     expect(nearestCommuneOf(47.3318, 5.0336)).toBe('21231');
-    const c = ref.cells.get(cellKey('winter-commune-day', { commune: '21231' }, '2026-01-12T00:00:00Z'))!;
+    const c = ref.cells.get(cellKey('winter-commune-day', { commune: '21231' }, '2026-01-11T23:00:00Z'))!;
     expect(c.values).toEqual({
       saltKg: 300,
       kmSalting: 2,
@@ -222,5 +222,18 @@ describe('computeReference', () => {
     });
     expect(c.contributors).toEqual({ equipment: 2, operators: 1, persons: 1 });
     expect(c.dominance?.saltKg).toEqual({ top1: 1, top2: 0 });
+  });
+
+  it('cuts winter days on Paris midnights: 23 hours on 29 March 2026, 25 hours on 25 October 2026', () => {
+    const iso = (t: number) => new Date(t).toISOString();
+    const day = (at: string) => {
+      const { start, end } = parisDayOf(Date.parse(at));
+      return [iso(start), iso(end)];
+    };
+    expect(day('2026-01-12T05:00:00Z')).toEqual(['2026-01-11T23:00:00.000Z', '2026-01-12T23:00:00.000Z']);
+    expect(day('2026-03-29T21:59:59Z')).toEqual(['2026-03-28T23:00:00.000Z', '2026-03-29T22:00:00.000Z']);
+    expect(day('2026-03-29T22:00:00Z')[0]).toBe('2026-03-29T22:00:00.000Z');
+    expect(day('2026-10-24T22:00:00Z')).toEqual(['2026-10-24T22:00:00.000Z', '2026-10-25T23:00:00.000Z']);
+    expect(day('2026-10-25T22:59:59Z')[0]).toBe('2026-10-24T22:00:00.000Z');
   });
 });

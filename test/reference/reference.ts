@@ -55,7 +55,6 @@ export interface Reference {
 
 const HOUR = 3_600_000;
 const QUARTER = 15 * 60_000;
-const DAY = 86_400_000;
 
 /** Canonical key of a cell: dataset, group fields sorted by name, window start (ISO). */
 export function cellKey(dataset: string, group: Record<string, string>, windowStart: string): string {
@@ -122,6 +121,22 @@ class Cell {
 }
 
 const floorTo = (t: number, size: number) => Math.floor(t / size) * size;
+const parisDate = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/Paris', dateStyle: 'short' });
+
+/**
+ * The Paris calendar day containing `t` (the daily datasets' period: 23 or 25 hours on
+ * daylight-saving days). Paris offsets are whole hours, so a local midnight is a UTC hour: walk
+ * hour by hour to where the Paris date changes.
+ */
+export function parisDayOf(t: number): { start: number; end: number } {
+  const date = parisDate.format(t);
+  let start = floorTo(t, HOUR);
+  while (parisDate.format(start - HOUR) === date) start -= HOUR;
+  let end = floorTo(t, HOUR) + HOUR;
+  while (parisDate.format(end) === date) end += HOUR;
+  return { start, end };
+}
+
 const ratio = (a: number, b: number) => (b === 0 ? null : a / b);
 
 /** Computes the expected aggregates, dead letters and late events of a stream. */
@@ -132,8 +147,15 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
     string,
     { dataset: string; group: Record<string, string>; start: number; size: number; cell: Cell }
   >();
-  const cellOf = (dataset: string, group: Record<string, string>, t: number, size: number): Cell => {
-    const start = floorTo(t, size);
+  const cellOf = (
+    dataset: string,
+    group: Record<string, string>,
+    t: number,
+    bin: number | 'paris-day',
+  ): Cell => {
+    const { start, end } =
+      bin === 'paris-day' ? parisDayOf(t) : { start: floorTo(t, bin), end: floorTo(t, bin) + bin };
+    const size = end - start;
     const key = cellKey(dataset, group, new Date(start).toISOString());
     let c = cells.get(key);
     if (!c) cells.set(key, (c = { dataset, group, start, size, cell: new Cell() }));
@@ -244,7 +266,7 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         const pos = p.position as { lat: number; lon: number } | undefined;
         // The processors' documented rule: the commune whose centre is nearest to the position.
         const commune = pos ? nearestCommuneOf(pos.lat, pos.lon) : eq.commune;
-        const c = touch(cellOf('winter-commune-day', { commune }, t, DAY));
+        const c = touch(cellOf('winter-commune-day', { commune }, t, 'paris-day'));
         c.add('saltKg', p.saltKg as number);
         c.addBy('saltKg', eq.equipmentId, p.saltKg as number);
         const activity = p.activity as string;
@@ -261,7 +283,7 @@ export function computeReference(messages: Iterable<TruthMessage>, registry: Ite
         break;
       }
       case 'weather-station': {
-        const c = touch(cellOf('winter-commune-day', { commune: eq.commune }, t, DAY));
+        const c = touch(cellOf('winter-commune-day', { commune: eq.commune }, t, 'paris-day'));
         c.mark('stations', eq.equipmentId);
         c.add('surfaceSum', p.surfaceTempC as number);
         c.add('surfaceN', 1);

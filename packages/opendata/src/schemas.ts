@@ -20,7 +20,10 @@ export const ReleaseId = z
 /** A release id. */
 export type ReleaseId = z.infer<typeof ReleaseId>;
 
-/** The status of a row's value cells: a value, a suppressed cell, a noised value, a missing measurement, a true zero. */
+/**
+ * The status of a row's value cells: a value, a suppressed cell, a noised value, a missing
+ * measurement, a structural zero. What each means is `CELL_STATUS_MEANINGS`.
+ */
 export const CellStatus = z.enum(['value', 'suppressed', 'noised', 'missing', 'zero']);
 /** A cell status. */
 export type CellStatus = z.infer<typeof CellStatus>;
@@ -31,6 +34,34 @@ export const CELL_STATUSES = CellStatus.options;
 export const Bilingual = z.strictObject({ fr: z.string().min(1), en: z.string().min(1) });
 /** Text in French and English. */
 export type Bilingual = z.infer<typeof Bilingual>;
+
+/**
+ * What each status means, for Table Schema descriptions and documentation. A value computed from
+ * contributors is never `zero`, even when it is 0: it passed the same rules as any other value
+ * (threshold, dominance, secondary suppression, noise) and is `value` or `noised`.
+ */
+export const CELL_STATUS_MEANINGS: Record<CellStatus, Bilingual> = {
+  value: {
+    fr: 'valeur calculée à partir des équipements qui ont émis, publiée après les règles d’anonymisation (elle peut valoir 0).',
+    en: 'value computed from the equipment that reported, published after the anonymisation rules (it may be 0).',
+  },
+  suppressed: {
+    fr: 'masquée par les règles d’anonymisation (seuil, dominance ou masquage secondaire) ; cellules de valeur vides.',
+    en: 'hidden by the anonymisation rules (threshold, dominance or secondary suppression); value cells empty.',
+  },
+  noised: {
+    fr: 'valeur publiée avec un bruit calibré (Laplace discret) sur les comptes dérivés de personnes ; elle peut valoir 0.',
+    en: 'value published with calibrated noise (discrete Laplace) on person-derived counts; it may be 0.',
+  },
+  missing: {
+    fr: 'aucune mesure reçue pour cette période (panne, absence de transmission) ; cellules de valeur vides.',
+    en: 'no measurement received for this period (failure, no transmission); value cells empty.',
+  },
+  zero: {
+    fr: 'zéro structurel exact : le registre des équipements (public) ne compte aucun équipement de ce type dans la commune.',
+    en: 'exact structural zero: the (public) equipment registry lists no equipment of this kind in the commune.',
+  },
+};
 
 /** Frictionless Table Schema field types the store writes and reads back. */
 export const FieldType = z.enum(['string', 'integer', 'number', 'boolean', 'datetime', 'date']);

@@ -15,6 +15,7 @@ import type { Consumer, Kafka } from 'kafkajs';
 import type { PublisherConfig } from './config';
 import { deadLetterHeaders } from './dead-letter';
 import { PublisherCore, type PublishOutcome } from './publisher';
+import { loadEquipmentPresence, type EquipmentPresence } from './equipment';
 import { NoiseStore, Staging } from './staging';
 
 const SERVICE = 'publisher';
@@ -28,6 +29,8 @@ export interface PublisherDeps {
   /** Noise randomness; crypto-quality by default (never seed it in production). */
   rng?: Rng;
   clock?: () => Date;
+  /** Equipment per commune; default: read from `config.REGISTRY_FILE`. */
+  equipment?: EquipmentPresence;
   /** Called at each step of a release write (fault tests crash the process here). */
   onStoreStep?: (step: WriteStep) => Promise<void> | void;
 }
@@ -125,6 +128,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     log,
     ...(deps.clock ? { clock: deps.clock } : {}),
     publishDelayOverrideHours: config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS,
+    equipment: deps.equipment ?? loadEquipmentPresence(config.REGISTRY_FILE),
     trigger: config.PUBLISHER_TRIGGER,
     caughtUp,
     observer: {

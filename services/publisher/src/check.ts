@@ -7,8 +7,10 @@ import {
   findRecoverableCells,
 } from '@ondijon/governance';
 import type { DatasetSpec } from './datasets';
+import type { EquipmentPresence } from './equipment';
 import { primaryFailures, suppressionTable, type BuiltRelease, type PreviousRelease } from './release';
-import { marginGroups } from './table';
+import { isComputed, marginGroups, type TableCell } from './table';
+import { dayBounds, iso, parisDay } from './time';
 
 /** One failed rule of the pre-release check (cell ids only, never values). */
 export interface CheckFailure {
@@ -21,7 +23,8 @@ export interface CheckFailure {
     | 'pseudonym'
     | 'budget'
     | 'coarsening'
-    | 'status';
+    | 'status'
+    | 'period';
   cells?: string[];
   detail?: string;
 }
@@ -38,6 +41,8 @@ export interface CheckContext {
   forbiddenFields: ReadonlySet<string>;
   /** Pseudonym prefix of the policy (`psd`): `psd:` must appear nowhere. */
   pseudonymPrefix: string;
+  /** Equipment per commune from the registry: the only ground for a `zero` row. */
+  equipment?: EquipmentPresence | undefined;
 }
 
 const snake = (s: string) => s.replace(/([A-Z])/g, '_$1').toLowerCase();
@@ -51,16 +56,37 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
   const { spec, rules } = ctx;
   const take = (ids: string[]) => ids.slice(0, 20);
 
-  // 1. No published cell below a threshold or dominated.
+  // 1. No published cell below a threshold or dominated, whatever its value (zero included).
   const bad = [...release.cells.values()]
     .filter(
       (c) =>
-        c.kind !== 'missing' &&
-        release.status.get(c.id) !== 'suppressed' &&
-        primaryFailures(c, rules, spec).length > 0,
+        isComputed(c) && release.status.get(c.id) !== 'suppressed' && primaryFailures(c, rules).length > 0,
     )
     .map((c) => c.id);
   if (bad.length) failures.push({ rule: 'threshold-or-dominance', cells: take(bad) });
+
+  // 1b. An exact zero only where the registry lists no equipment of the dataset in the commune.
+  const falseZeros = release.rows
+    .filter((r) => {
+      if (r.status !== 'zero') return false;
+      const commune = typeof r.commune === 'string' ? r.commune : null;
+      return (
+        r.level !== 'commune' ||
+        commune === null ||
+        ctx.equipment === undefined ||
+        ctx.equipment.has(commune, spec.equipmentFamilies)
+      );
+    })
+    .map(
+      (r) =>
+        `${String(r.area_id)}@${String(r.period_start instanceof Date ? iso(r.period_start) : r.period_start)}`,
+    );
+  if (falseZeros.length)
+    failures.push({
+      rule: 'status',
+      cells: take(falseZeros),
+      detail: 'zero rows that are not structural zeros',
+    });
 
   // 2. Suppressed rows and missing rows carry no value; statuses agree with values.
   const leaking = release.rows.filter(
@@ -132,17 +158,48 @@ export function preReleaseCheck(release: BuiltRelease, ctx: CheckContext): Check
     }
   }
 
-  // 7. Coarsening: bins and publication delay.
+  // 7. Coarsening: bins and publication delay. A Paris day is a day bin even when it lasts 23 or 25 h.
   const rule = effectiveCoarsening(rules.coarsening, rules.personDerived);
   const applied = { ...rule, publishDelayHours: ctx.publishDelayOverrideHours ?? rule.publishDelayHours };
   const early = [...release.cells.values()]
     .filter(
       (c) =>
-        c.kind !== 'missing' && coarseningFailures(c.windowStart, c.windowEnd, ctx.now, applied).length > 0,
+        c.kind !== 'missing' &&
+        coarseningFailures(c.windowStart, c.windowEnd, ctx.now, applied, binMinutes(c)).length > 0,
     )
     .map((c) => c.id);
   if (early.length) failures.push({ rule: 'coarsening', cells: take(early) });
+
+  // 8. Every row inside the declared period, daily rows exactly the period, one row per cell.
+  const { start, end } = dayBounds(release.day);
+  const outside = [...release.cells.values()]
+    .filter(
+      (c) =>
+        c.windowStart < start ||
+        c.windowEnd > end ||
+        (c.place.resolution === 'P1D' &&
+          (c.windowStart.getTime() !== start.getTime() || c.windowEnd.getTime() !== end.getTime())),
+    )
+    .map((c) => c.id);
+  if (outside.length) failures.push({ rule: 'period', cells: take(outside) });
+  const keys = release.rows.map((r) =>
+    [
+      r.level,
+      r.area_id,
+      r.resolution,
+      r.period_start instanceof Date ? iso(r.period_start) : r.period_start,
+    ].join('|'),
+  );
+  if (new Set(keys).size !== keys.length)
+    failures.push({ rule: 'period', detail: `${keys.length - new Set(keys).size} duplicate rows` });
   return failures;
+}
+
+/** Nominal length of a cell's bin in minutes: a whole Paris day counts as a day (1 440) on DST days too. */
+function binMinutes(c: TableCell): number {
+  const { start, end } = dayBounds(parisDay(c.windowStart));
+  const wholeDay = c.windowStart.getTime() === start.getTime() && c.windowEnd.getTime() === end.getTime();
+  return wholeDay ? 1440 : (c.windowEnd.getTime() - c.windowStart.getTime()) / 60_000;
 }
 
 /** The error for a blocked release. */

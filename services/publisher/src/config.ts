@@ -40,6 +40,11 @@ export const PublisherEnv = z.object({
   OPENDATA_DIR: z.string().default(join(REPO_ROOT, '.stack', 'opendata')),
   /** Private state: staged aggregates and drawn noise (never public). */
   PUBLISHER_STATE_DIR: z.string().default(join(REPO_ROOT, '.stack', 'publisher')),
+  /**
+   * Equipment registry file (the one ingest loads): the communes without equipment of a dataset's
+   * families are its structural zeros, the only cells published as exact zeros.
+   */
+  REGISTRY_FILE: z.string().default(join(REPO_ROOT, 'infra', 'registry', 'equipment.json')),
   /** Governance policy file (default: infra/governance/policy.yaml). */
   POLICY_PATH: z.string().optional(),
   /** Kafka consumer group. */

@@ -1,3 +1,4 @@
+import type { Family } from '@ondijon/contracts';
 import type { DatasetMetadataInput } from '@ondijon/opendata';
 import type { Resolution } from './time';
 
@@ -40,6 +41,11 @@ export interface DatasetSpec {
   expectedCommunes: boolean;
   /** Resolution of expected rows. */
   baseResolutions: Resolution[];
+  /**
+   * Families of the equipment the data comes from. An expected commune where the registry lists
+   * none of them is a structural zero: the only cells published as exact zeros (status `zero`).
+   */
+  equipmentFamilies: readonly Family[];
   columns: ValueColumn[];
   metadata: Omit<DatasetMetadataInput, 'valueFields' | 'personDerived'>;
 }
@@ -80,6 +86,7 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     place: communePlace,
     expectedCommunes: true,
     baseResolutions: ['PT1H'],
+    equipmentFamilies: ['streetlight', 'lighting-cabinet'],
     columns: [
       {
         field: 'energyKwh',
@@ -164,6 +171,7 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     place: scopedPlace,
     expectedCommunes: false,
     baseResolutions: ['PT15M', 'PT1H'],
+    equipmentFamilies: ['traffic-detector'],
     columns: [
       { field: 'intensity', column: 'intensity', type: 'integer', title: 'Véhicules comptés', ...sum },
       {
@@ -214,6 +222,7 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     place: scopedPlace,
     expectedCommunes: false,
     baseResolutions: ['PT1H'],
+    equipmentFamilies: ['signal-controller'],
     columns: [
       {
         field: 'controllersReporting',
@@ -263,6 +272,9 @@ export const DATASET_SPECS: Record<string, DatasetSpec> = {
     place: communePlace,
     expectedCommunes: true,
     baseResolutions: ['P1D'],
+    // Vehicles serve the circuits of the commune they are registered in (the simulator's routes stay
+    // within ~300 m of their home point); a vehicle seen elsewhere makes an ordinary cell there.
+    equipmentFamilies: ['winter-vehicle', 'weather-station'],
     columns: [
       { field: 'saltKg', column: 'salt_kg', type: 'number', title: 'Sel épandu (kg)', unit: 'kg', ...sum },
       {

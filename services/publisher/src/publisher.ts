@@ -22,6 +22,7 @@ import type { Logger } from '@ondijon/service-kit';
 import type { z } from 'zod';
 import { preReleaseCheck, releaseBlocked } from './check';
 import { DATASET_SPECS, type DatasetSpec } from './datasets';
+import type { EquipmentPresence } from './equipment';
 import { deadLetterOf } from './dead-letter';
 import { buildRelease, fingerprintOf, type PreviousRelease, type StagedAggregate } from './release';
 import { tableFromRows } from './rows';
@@ -79,6 +80,8 @@ export interface PublisherCoreDeps {
   log: Logger;
   clock?: () => Date;
   publishDelayOverrideHours?: number | undefined;
+  /** Equipment per commune from the registry (structural zeros); absent: no structural zero is published. */
+  equipment?: EquipmentPresence | undefined;
   trigger: ReleaseTrigger;
   observer?: PublisherObserver;
   /**
@@ -338,7 +341,7 @@ export class PublisherCore {
         if (s !== 'noised' || c.kind !== 'base') continue;
         for (const f of rules.noise?.fields ?? []) {
           const v = c.values[f];
-          if (typeof v === 'number') memory.set({ cellId: id, revision: c.revision ?? 0, field: f }, v);
+          if (typeof v === 'number') memory.set({ cellId: id, revision: c.revision ?? -1, field: f }, v);
         }
       }
     }
@@ -355,6 +358,7 @@ export class PublisherCore {
         ledger,
         now,
         publishDelayOverrideHours: this.#d.publishDelayOverrideHours,
+        equipment: this.#d.equipment,
       });
       const failures = preReleaseCheck(built, {
         spec,
@@ -365,6 +369,7 @@ export class PublisherCore {
         publishDelayOverrideHours: this.#d.publishDelayOverrideHours,
         forbiddenFields: this.#forbidden,
         pseudonymPrefix: policy.pseudonymisation.prefix,
+        equipment: this.#d.equipment,
       });
       if (failures.length > 0) throw releaseBlocked(datasetId, day, failures);
       // The drawn noise is made durable before anything is published, so it is never drawn again.

@@ -14,6 +14,7 @@ import {
 } from '@ondijon/governance';
 import type { DatasetMetadataInput, ReleaseNotesInput, RowInput, TableSchema } from '@ondijon/opendata';
 import type { DatasetSpec } from './datasets';
+import type { EquipmentPresence } from './equipment';
 import {
   presentStatus,
   rowOf,
@@ -26,10 +27,12 @@ import {
   assignMarginRevTags,
   cellId,
   compareCells,
+  isComputed,
   marginGroups,
   missingCells,
   synthesiseMargins,
   varKey,
+  zeroValues,
   type TableCell,
 } from './table';
 import { dayBounds, iso } from './time';
@@ -78,6 +81,8 @@ export interface BuildReleaseInput {
   now: Date;
   /** Replaces the policy's publication delay (tests and demos only; recorded in the notes). */
   publishDelayOverrideHours?: number | undefined;
+  /** Equipment per commune from the registry: where structural zeros are. Absent: none (fail closed). */
+  equipment?: EquipmentPresence | undefined;
 }
 
 /** A release ready for the pre-release check and the store. */
@@ -112,7 +117,7 @@ export function suppressionTable(
   status: Map<string, RowStatus>,
   groups: ReturnType<typeof marginGroups>,
 ): SuppressionTable {
-  const present = [...cells.values()].filter((c) => c.kind !== 'missing');
+  const present = [...cells.values()].filter(isComputed);
   return {
     cells: present.map((c) => ({ id: c.id, varKey: varKey(c), weight: magnitude(c) })),
     groups,
@@ -128,10 +133,11 @@ function blocked(message: string, details: Record<string, unknown>): OnDijonErro
   return new OnDijonError('ONDIJON_RELEASE_BLOCKED', message, { details });
 }
 
-/** Reasons a present cell fails a primary rule (empty when it may be published). */
-export function primaryFailures(cell: TableCell, rules: DatasetPolicy, spec: DatasetSpec): string[] {
-  // An all-zero cell discloses nothing about anyone: it is published as a true zero.
-  if (presentStatus(spec, cell) === 'zero') return [];
+/**
+ * Reasons a computed cell fails a primary rule (empty when it may be published). Its value does not
+ * matter: a zero from one to three vehicles says exactly what they did, like any other value.
+ */
+export function primaryFailures(cell: TableCell, rules: DatasetPolicy): string[] {
   return [
     ...frequencyFailures(cell.contributors, rules.threshold),
     ...dominatedFields(cell.values, cell.dominance, rules.dominance).map(() => 'dominance'),
@@ -148,13 +154,25 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
   const { spec, rules, day } = input;
   const { start: dayStart, end: dayEnd } = dayBounds(day);
 
-  // Base cells: one per aggregate (the staging kept the latest revision of each key).
+  // Base cells: one per aggregate (the staging kept the latest revision of each key). A window must
+  // lie inside the period, and a daily one must be the period itself: a window on another day
+  // boundary (e.g. a UTC day from an older processor) would put data past the declared end and a
+  // second row for the same commune and day. Such aggregates are left out and counted in the notes.
   const base: TableCell[] = [];
+  const outOfPeriod: string[] = [];
   for (const s of input.staged) {
     const ws = new Date(s.data.windowStart);
     const we = new Date(s.data.windowEnd);
     if (ws < dayStart || ws >= dayEnd) continue;
     const place = spec.place(s.data.group, ws, we);
+    const daily = place.resolution === 'P1D';
+    if (
+      we > dayEnd ||
+      (daily && (ws.getTime() !== dayStart.getTime() || we.getTime() !== dayEnd.getTime()))
+    ) {
+      outOfPeriod.push(s.key);
+      continue;
+    }
     const values: Record<string, number | null> = {};
     for (const c of spec.columns) {
       const v = s.data.values[c.field];
@@ -181,21 +199,39 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
     seen.add(c.id);
   }
 
+  // In person-derived data an expected cell without input is not a missing measurement: it is a
+  // count of zero contributors, which says as much about people as a count of two. It becomes a
+  // cell like the others (and fails the threshold), unless it is a structural zero.
+  let zeroContributorCells = 0;
+  if (rules.personDerived) {
+    for (const m of missingCells(spec, day, base, input.equipment)) {
+      if (m.kind !== 'missing') continue;
+      zeroContributorCells++;
+      base.push({
+        ...m,
+        kind: 'base',
+        values: zeroValues(spec),
+        contributors: { equipment: 0, operators: 0, persons: 0 },
+      });
+    }
+  }
+
   // Noise on person-derived counts, before margins so that margins are sums of noised values
-  // (post-processing, no extra budget). Suppressed cells are noised too: their noised value reaches
-  // the margins, and it is remembered privately so a later release never redraws it.
+  // (post-processing, no extra budget). Every computed cell is noised, zeros included; suppressed
+  // cells too: their noised value reaches the margins, and it is remembered privately so a later
+  // release never redraws it.
   let fresh = 0;
   const noise = rules.noise;
   if (noise) {
     const perField = noise.epsilonPerRelease / noise.fields.length;
     for (const c of base) {
-      if (presentStatus(spec, c) === 'zero') continue;
       for (const field of noise.fields) {
         const v = c.values[field];
         if (v === null || v === undefined) continue;
         const drawn = noiseCount(
           v,
-          { cellId: c.id, revision: c.revision ?? 0, field },
+          // A cell without input has no revision: -1, so its input arriving later is a fresh draw.
+          { cellId: c.id, revision: c.revision ?? -1, field },
           perField,
           input.rng,
           input.noiseMemory,
@@ -214,10 +250,10 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
   const cells = new Map(present.map((c) => [c.id, c]));
   const groups = marginGroups(present, day);
   assignMarginRevTags(cells, groups);
-  for (const m of missingCells(spec, day, present)) cells.set(m.id, m);
+  for (const m of missingCells(spec, day, present, input.equipment)) cells.set(m.id, m);
 
   // Primary suppression.
-  const primary = present.filter((c) => primaryFailures(c, rules, spec).length > 0).map((c) => c.id);
+  const primary = present.filter((c) => primaryFailures(c, rules).length > 0).map((c) => c.id);
   // Stability: whatever an earlier release of the day suppressed stays suppressed.
   const stable = new Set<string>();
   const previousTables: SuppressionTable[] = [];
@@ -243,10 +279,7 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
 
   const status = new Map<string, RowStatus>();
   for (const c of cells.values())
-    status.set(
-      c.id,
-      c.kind === 'missing' ? 'missing' : result.suppressed.has(c.id) ? 'suppressed' : presentStatus(spec, c),
-    );
+    status.set(c.id, result.suppressed.has(c.id) ? 'suppressed' : presentStatus(c));
   const ordered = [...cells.values()].sort(compareCells);
   const rows = ordered.map((c) => rowOf(spec, c, status.get(c.id)!));
 
@@ -309,6 +342,10 @@ export function buildRelease(input: BuildReleaseInput): BuiltRelease {
       lateRecords: input.staged.reduce((s, a) => s + a.data.lateRecords, 0),
       inputFingerprint: fingerprint,
       suppressedCells: suppressedIds,
+      zeroContributorCells,
+      structuralZeroCells: ordered.filter((c) => c.kind === 'structural').length,
+      structuralZeroRule: `a commune where equipment registry ${input.equipment?.revision ?? '(none given)'} lists no ${spec.equipmentFamilies.join(' or ')}`,
+      outOfPeriodAggregates: outOfPeriod.length,
       margins:
         'commune = Σ intersections; Métropole = Σ communes; hour = Σ quarters; day = Σ hours (summed columns only)',
     },

@@ -1,5 +1,11 @@
 import { communeName } from '@ondijon/contracts';
-import type { Row, RowInput, TableSchema } from '@ondijon/opendata';
+import {
+  CELL_STATUSES,
+  CELL_STATUS_MEANINGS,
+  type Row,
+  type RowInput,
+  type TableSchema,
+} from '@ondijon/opendata';
 import { METROPOLE_ID, type CellPlace, type DatasetSpec, type Level } from './datasets';
 import { assignMarginRevTags, cellId, marginGroups, type TableCell } from './table';
 import type { Resolution } from './time';
@@ -63,10 +69,27 @@ export function tableSchemaOf(spec: DatasetSpec): TableSchema {
         title: "Révision de l'agrégat source (données tardives)",
         constraints: { minimum: 0 },
       },
+      {
+        name: 'status',
+        type: 'string',
+        title: 'Statut de la valeur / value status',
+        description: statusDescription(spec),
+        constraints: { required: true, enum: [...CELL_STATUSES] },
+      },
     ],
     primaryKey: ['level', 'area_id', 'resolution', 'period_start'],
     missingValues: [''],
   };
+}
+
+/** What each status means in this dataset's rows (the Table Schema's `status` description). */
+export function statusDescription(spec: DatasetSpec): string {
+  const columns = valueColumns(spec).join(', ');
+  return [
+    ...CELL_STATUSES.map((s) => `${s}: ${CELL_STATUS_MEANINGS[s].en}`),
+    `Value columns the status describes: ${columns}.`,
+    `Equipment of this dataset (for structural zeros): ${spec.equipmentFamilies.join(', ')}.`,
+  ].join(' ');
 }
 
 /** Renders a cell as a row; suppressed and missing rows carry no value at all. */
@@ -89,11 +112,14 @@ export function rowOf(spec: DatasetSpec, cell: TableCell, status: RowStatus): Ro
   return row;
 }
 
-/** The status of a present cell that is not suppressed. */
-export function presentStatus(spec: DatasetSpec, cell: TableCell): RowStatus {
-  const valueFields = new Set(valueColumns(spec));
-  const vals = spec.columns.filter((c) => valueFields.has(c.column)).map((c) => cell.values[c.field]);
-  if (vals.length > 0 && vals.every((v) => v === 0)) return 'zero';
+/**
+ * The status of a cell that is not suppressed. Only a structural zero is `zero`: a cell computed
+ * from contributors is a `value` (or `noised`) whatever its value, zero included, because it went
+ * through the same rules as any other.
+ */
+export function presentStatus(cell: TableCell): RowStatus {
+  if (cell.kind === 'missing') return 'missing';
+  if (cell.kind === 'structural') return 'zero';
   return cell.noisedFields.size > 0 ? 'noised' : 'value';
 }
 
@@ -122,7 +148,8 @@ export function tableFromRows(spec: DatasetSpec, day: string, rows: readonly Row
       values[c.field] = typeof r[c.column] === 'number' ? (r[c.column] as number) : null;
     const cell: TableCell = {
       id: cellId(place, start),
-      kind: s === 'missing' ? 'missing' : r.is_total === true ? 'margin' : 'base',
+      kind:
+        s === 'missing' ? 'missing' : s === 'zero' ? 'structural' : r.is_total === true ? 'margin' : 'base',
       place,
       windowStart: start,
       windowEnd: new Date(String(r.period_end)),

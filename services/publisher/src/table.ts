@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { MarginGroup } from '@ondijon/governance';
 import { COMMUNE_CODES } from '@ondijon/contracts';
 import { METROPOLE_ID, type CellPlace, type DatasetSpec, type Level } from './datasets';
+import type { EquipmentPresence } from './equipment';
 import { dayBounds, iso, resolutionMs, type Resolution } from './time';
 
 /** Distinct contributors of a cell (as in aggregates). */
@@ -11,11 +12,15 @@ export interface Contributors {
   persons?: number | undefined;
 }
 
-/** One cell of a release table: an input aggregate, a synthesised margin, or an expected cell without input. */
+/**
+ * One cell of a release table: an input aggregate (or, in person-derived data, an expected cell
+ * without input, i.e. zero contributors), a synthesised margin, an expected cell without input
+ * (`missing`), or a structural zero (the registry lists no equipment of the dataset there).
+ */
 export interface TableCell {
   /** `level:areaId:resolution:windowStart`: the same in every release of the period. */
   id: string;
-  kind: 'base' | 'margin' | 'missing';
+  kind: 'base' | 'margin' | 'missing' | 'structural';
   place: CellPlace;
   windowStart: Date;
   windowEnd: Date;
@@ -31,6 +36,11 @@ export interface TableCell {
   dominance: Record<string, { top1: number; top2: number }>;
 }
 
+/** Cells computed from contributors (base and margins), which the anonymisation rules apply to. */
+export function isComputed(c: Pick<TableCell, 'kind'>): boolean {
+  return c.kind === 'base' || c.kind === 'margin';
+}
+
 /** The cell id of a place and window. */
 export function cellId(place: Pick<CellPlace, 'level' | 'areaId' | 'resolution'>, windowStart: Date): string {
   return `${place.level}:${place.areaId}:${place.resolution}:${iso(windowStart)}`;
@@ -44,13 +54,14 @@ export function varKey(c: Pick<TableCell, 'id' | 'revTag'>): string {
 /**
  * The linear margins that hold between cells of a table: a commune's cell is the sum of its
  * intersections, the Métropole's the sum of its communes, an hour the sum of its quarters, a day
- * the sum of its hours. Only cells present (not missing) take part.
+ * the sum of its hours. Only computed cells take part: missing cells have no value, and structural
+ * zeros are public knowledge (zero, from the registry) that no margin needs to protect.
  */
 export function marginGroups(
   cells: Iterable<Pick<TableCell, 'id' | 'place' | 'windowStart' | 'kind'>>,
   day: string,
 ): MarginGroup[] {
-  const present = [...cells].filter((c) => c.kind !== 'missing');
+  const present = [...cells].filter(isComputed);
   const ids = new Set(present.map((c) => c.id));
   const children = new Map<string, string[]>();
   const dayStart = dayBounds(day).start;
@@ -213,8 +224,17 @@ export function synthesiseMargins(spec: DatasetSpec, day: string, base: TableCel
   return out;
 }
 
-/** Expected cells without input: every commune (or every place seen) in every bin of the day. */
-export function missingCells(spec: DatasetSpec, day: string, present: TableCell[]): TableCell[] {
+/**
+ * Expected cells without input: every commune (or every place seen) in every bin of the day. A
+ * commune where `equipment` lists none of the dataset's families is a structural zero (its summed
+ * columns 0, the others empty); without `equipment` none is (fail closed: `missing`).
+ */
+export function missingCells(
+  spec: DatasetSpec,
+  day: string,
+  present: TableCell[],
+  equipment?: EquipmentPresence,
+): TableCell[] {
   const { start, end } = dayBounds(day);
   const have = new Set(present.map((c) => c.id));
   const places = new Map<string, CellPlace>();
@@ -238,15 +258,20 @@ export function missingCells(spec: DatasetSpec, day: string, present: TableCell[
       const ws = new Date(t);
       const id = cellId(place, ws);
       if (have.has(id)) continue;
+      const structural =
+        equipment !== undefined &&
+        place.level === 'commune' &&
+        place.commune !== null &&
+        !equipment.has(place.commune, spec.equipmentFamilies);
       out.push({
         id,
-        kind: 'missing',
+        kind: structural ? 'structural' : 'missing',
         place,
         windowStart: ws,
         windowEnd: new Date(Math.min(t + step, end.getTime())),
         revision: null,
         revTag: '',
-        values: {},
+        values: structural ? zeroValues(spec) : {},
         noisedFields: new Set(),
         contributors: { equipment: 0, operators: 0 },
         dominance: {},
@@ -254,6 +279,11 @@ export function missingCells(spec: DatasetSpec, day: string, present: TableCell[
     }
   }
   return out;
+}
+
+/** The values of a cell with nothing in it: counts and sums 0, means and other nullable columns empty. */
+export function zeroValues(spec: DatasetSpec): Record<string, number | null> {
+  return Object.fromEntries(spec.columns.map((c) => [c.field, c.nullable ? null : 0]));
 }
 
 /** Order of rows in a release: by time, then resolution, level and area. */

@@ -18,6 +18,7 @@ import {
   type StagedAggregate,
 } from '../src/release';
 import { tableFromRows } from '../src/rows';
+import { equipmentPresence, type EquipmentPresence } from '../src/equipment';
 import { DAY, lightingDay, winterAgg } from './helpers';
 
 const policy = loadPolicy();
@@ -53,7 +54,12 @@ function published(b: BuiltRelease, releaseId = 'r1'): PreviousRelease {
   return { releaseId, table: tableFromRows(DATASET_SPECS[b.datasetId]!, DAY, rows) };
 }
 
-function check(b: BuiltRelease, previous: PreviousRelease[] = [], ledger = new PrivacyBudgetLedger()) {
+function check(
+  b: BuiltRelease,
+  previous: PreviousRelease[] = [],
+  ledger = new PrivacyBudgetLedger(),
+  equipment?: EquipmentPresence,
+) {
   return preReleaseCheck(b, {
     spec: DATASET_SPECS[b.datasetId]!,
     rules: datasetPolicy(policy, b.datasetId),
@@ -62,6 +68,7 @@ function check(b: BuiltRelease, previous: PreviousRelease[] = [], ledger = new P
     now: NOW,
     forbiddenFields: new Set(['agentId']),
     pseudonymPrefix: 'psd',
+    equipment,
   });
 }
 
@@ -69,7 +76,7 @@ const row = (b: BuiltRelease, level: string, area: string) =>
   b.rows.find((r) => r.level === level && r.area_id === area && r.resolution !== 'PT1H')!;
 
 describe('lighting-commune-hour release', () => {
-  it('has every commune-hour, commune-day and Métropole row, with missing and zero statuses', () => {
+  it('has every commune-hour, commune-day and Métropole row, with missing and value statuses', () => {
     const b = build(
       'lighting-commune-hour',
       lightingDay((c, h) => c === '21003' && h === 3),
@@ -77,13 +84,69 @@ describe('lighting-commune-hour release', () => {
     expect(b.rows).toHaveLength(23 * 24 + 23 + 24 + 1);
     const status = (r: (typeof b.rows)[number]) => r.status;
     expect(b.rows.filter((r) => status(r) === 'missing')).toHaveLength(1);
-    // Daytime hours are measured zeros on every value column.
-    expect(b.rows.filter((r) => status(r) === 'zero').length).toBeGreaterThan(0);
+    // Daytime hours are measured zeros: values computed from the cabinets that reported, not `zero`.
+    const daytime = b.rows.find((r) => r.level === 'commune' && r.energy_kwh === 0)!;
+    expect(daytime.status).toBe('value');
+    expect(b.rows.filter((r) => status(r) === 'zero')).toHaveLength(0);
     expect(b.rows.filter((r) => status(r) === 'suppressed')).toHaveLength(0);
     const metroDay = b.rows.find((r) => r.level === 'metropole' && r.resolution === 'P1D')!;
     expect(metroDay.energy_kwh).toBeCloseTo((23 * 14 - 1) * 12.5);
     expect(metroDay.luminaires_reporting).toBeNull(); // not summable over hours
     expect(check(b)).toEqual([]);
+  });
+});
+
+describe('structural zeros', () => {
+  // A registry where commune 21003 has no street lighting at all.
+  const equipment = equipmentPresence({
+    revision: 'test',
+    equipment: COMMUNE_CODES.filter((c) => c !== '21003').map((c) => ({
+      equipmentId: `LC-${c}-001`,
+      family: 'lighting-cabinet' as const,
+      operator: 'citelum',
+      commune: c,
+      location: { lat: 47.3, lon: 5.0 },
+      commissionedOn: '2010-01-01',
+      contractRef: 'DM-TEST',
+    })),
+  });
+
+  it('publishes a commune without the equipment as exact zeros with status zero, and only that commune', () => {
+    const b = build(
+      'lighting-commune-hour',
+      lightingDay((c) => c === '21003'),
+      { equipment },
+    );
+    const rows21003 = b.rows.filter((r) => r.area_id === '21003');
+    expect(rows21003).toHaveLength(24);
+    for (const r of rows21003) {
+      expect(r.status).toBe('zero');
+      expect(r.energy_kwh).toBe(0);
+      expect(r.luminaires_reporting).toBe(0);
+      expect(r.dimmed_share).toBeNull();
+    }
+    expect(b.rows.filter((r) => r.status === 'zero')).toHaveLength(24);
+    expect(b.notes.lineage.structuralZeroCells).toBe(24);
+    expect(check(b, [], undefined, equipment)).toEqual([]);
+    // The check re-derives it: without the registry, or with one listing lighting there, zeros are refused.
+    expect(check(b).map((f) => f.rule)).toEqual(['status']);
+    const lit = equipmentPresence({ revision: 'all', equipment: [] });
+    expect(check(b, [], undefined, { ...lit, has: () => true }).map((f) => f.rule)).toEqual(['status']);
+    // Without the registry the same commune is missing, never a zero.
+    const blind = build(
+      'lighting-commune-hour',
+      lightingDay((c) => c === '21003'),
+    );
+    expect(blind.rows.filter((r) => r.area_id === '21003').every((r) => r.status === 'missing')).toBe(true);
+  });
+
+  it('says in the Table Schema what each status means', () => {
+    const b = build('lighting-commune-hour', lightingDay());
+    const field = b.tableSchema.fields.find((f) => f.name === 'status')!;
+    expect(field.constraints?.enum).toEqual(['value', 'suppressed', 'noised', 'missing', 'zero']);
+    for (const s of ['value:', 'suppressed:', 'noised:', 'missing:', 'zero: exact structural zero'])
+      expect(field.description).toContain(s);
+    expect(field.description).toContain('streetlight, lighting-cabinet');
   });
 });
 

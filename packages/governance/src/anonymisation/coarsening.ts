@@ -19,16 +19,21 @@ export function effectiveCoarsening(rule: CoarseningRule, personDerived: boolean
 /** Why a window may not be published now (empty when it may). */
 export type CoarseningFailure = 'bin-too-fine' | 'too-recent';
 
-/** Checks a window against the rule: its bin is at least `minBinMinutes` and it ended at least `publishDelayHours` before `now`. */
+/**
+ * Checks a window against the rule: its bin is at least `minBinMinutes` and it ended at least
+ * `publishDelayHours` before `now`. `binMinutes` is the bin's nominal length when it differs from
+ * its duration: a local calendar day is a 1 440-minute bin though it lasts 23 or 25 hours on
+ * daylight-saving days (default: the window's duration).
+ */
 export function coarseningFailures(
   windowStart: Date,
   windowEnd: Date,
   now: Date,
   rule: CoarseningRule,
+  binMinutes: number = (windowEnd.getTime() - windowStart.getTime()) / 60_000,
 ): CoarseningFailure[] {
   const failures: CoarseningFailure[] = [];
-  if (windowEnd.getTime() - windowStart.getTime() < rule.minBinMinutes * 60_000)
-    failures.push('bin-too-fine');
+  if (binMinutes < rule.minBinMinutes) failures.push('bin-too-fine');
   if (windowEnd.getTime() > now.getTime() - rule.publishDelayHours * 3_600_000) failures.push('too-recent');
   return failures;
 }

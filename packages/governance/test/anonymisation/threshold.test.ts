@@ -78,4 +78,11 @@ describe('coarsening', () => {
       coarseningFailures(start, new Date('2026-01-10T08:00:00Z'), new Date('2026-01-11T08:00:00Z'), rule),
     ).toEqual([]);
   });
+  it('takes a calendar day as a day bin on a 23-hour daylight-saving day when told its nominal length', () => {
+    const daily = { minBinMinutes: 1440, publishDelayHours: 24 };
+    const [start, end] = [new Date('2026-03-28T23:00:00Z'), new Date('2026-03-29T22:00:00Z')];
+    const now = new Date('2026-04-01T00:00:00Z');
+    expect(coarseningFailures(start, end, now, daily)).toEqual(['bin-too-fine']);
+    expect(coarseningFailures(start, end, now, daily, 1440)).toEqual([]);
+  });
 });

@@ -3,6 +3,9 @@ import type { DominanceInputs } from '@ondijon/stream';
 
 // Helpers shared by the built-in processors: pure functions, no clients.
 
+/** Time zone of daily windows: the Métropole's days, which the publisher's release periods follow. */
+export const TIME_ZONE = 'Europe/Paris';
+
 /** Rounds to 6 decimals: sums of floats then do not depend on the order records were folded in. */
 export function round6(x: number): number {
   return Math.round(x * 1e6) / 1e6;

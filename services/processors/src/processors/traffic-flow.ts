@@ -3,7 +3,7 @@ import {
   isoDuration,
   telemetryOf,
   tumbling,
-  type WindowSpec,
+  type TumblingWindowSpec,
 } from '@ondijon/stream';
 import { addTo, dominanceOf, intersectionOf, round6 } from './shared';
 
@@ -19,7 +19,7 @@ interface Acc {
 }
 
 /** Traffic flow per intersection and per commune (TrafficFlowObserved), at one resolution. */
-function trafficFlow(name: string, window: WindowSpec, graceMs: number) {
+function trafficFlow(name: string, window: TumblingWindowSpec, graceMs: number) {
   const resolution = isoDuration(window.sizeMs) as 'PT15M' | 'PT1H';
   return defineWindowedAggregation({
     name,

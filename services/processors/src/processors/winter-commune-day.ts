@@ -1,5 +1,5 @@
-import { defineWindowedAggregation, telemetryOf, tumbling } from '@ondijon/stream';
-import { addTo, dominanceOf, nearestCommune, round6 } from './shared';
+import { calendarDay, defineWindowedAggregation, telemetryOf } from '@ondijon/stream';
+import { addTo, dominanceOf, nearestCommune, round6, TIME_ZONE } from './shared';
 
 interface Acc {
   /** Per vehicle (internal state only, never output): salt kg and metres by activity. */
@@ -11,18 +11,19 @@ interface Acc {
 }
 
 /**
- * Winter service per commune and (UTC) day. A vehicle report counts in the commune whose centre is
+ * Winter service per commune and Paris day (the publisher's release period: 23 or 25 hours on
+ * daylight-saving days). A vehicle report counts in the commune whose centre is
  * nearest to its position (else the envelope's commune). No agent or vehicle identity leaves the
  * accumulator: outputs are sums, counts and the top-1/top-2 shares of the dominance rule.
  */
 export const winterCommuneDay = defineWindowedAggregation({
   name: 'winter-commune-day',
-  version: '1.0.0',
+  version: '1.1.0',
   description:
     'Salt spread, km treated by activity, vehicles active and road surface temperature per commune and day.',
   inputs: ['tel.s1.winter.v1', 'tel.s2.winter.v1'],
   output: 'agg.s2.winter-commune-day.v1',
-  window: tumbling('1d'),
+  window: calendarDay(TIME_ZONE),
   graceMs: 30 * 60_000,
   late: 'revise',
   key: (r) => {

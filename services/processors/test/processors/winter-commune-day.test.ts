@@ -57,4 +57,37 @@ describe('winter-commune-day', () => {
     expect(byCommune['21231']!.sensitivity).toBe('S2');
     expect(JSON.stringify(outputs)).not.toMatch(/WV-/);
   });
+
+  it('closes Paris days: 23 hours on 29 March 2026, 25 hours on 25 October 2026', () => {
+    const at = (iso: string, seq: number) =>
+      telemetryEnvelope(
+        'weather-station',
+        { seq, observedAt: iso, surfaceTempC: seq, airTempC: 1, humidityPct: 80, iceWarning: false },
+        { equipmentId: 'WS-21231-01', commune: '21231' },
+      );
+    const { outputs } = runProcessor(
+      winterCommuneDay,
+      [
+        '2026-03-28T22:59:59Z', // 23:59:59 on the 28th in Paris
+        '2026-03-28T23:00:00Z', // midnight: the 29th starts
+        '2026-03-29T21:59:59Z', // 23:59:59 (UTC+2) on the 29th
+        '2026-03-29T22:00:00Z', // the 30th
+        '2026-10-24T22:00:00Z', // midnight (UTC+2): the 25th starts
+        '2026-10-25T22:59:59Z', // 23:59:59 (UTC+1) on the 25th
+        '2026-10-25T23:00:00Z', // the 26th
+      ].map((iso, i) => ({ topic: 'tel.s1.winter.v1' as const, value: at(iso, i + 1) })),
+    );
+    const windows = outputs.map((o) => ({
+      start: o.value.data.windowStart,
+      end: o.value.data.windowEnd,
+      records: o.value.data.inputRecords,
+    }));
+    expect(windows).toEqual([
+      { start: '2026-03-27T23:00:00.000Z', end: '2026-03-28T23:00:00.000Z', records: 1 },
+      { start: '2026-03-28T23:00:00.000Z', end: '2026-03-29T22:00:00.000Z', records: 2 },
+      { start: '2026-03-29T22:00:00.000Z', end: '2026-03-30T22:00:00.000Z', records: 1 },
+      { start: '2026-10-24T22:00:00.000Z', end: '2026-10-25T23:00:00.000Z', records: 2 },
+      { start: '2026-10-25T23:00:00.000Z', end: '2026-10-26T23:00:00.000Z', records: 1 },
+    ]);
+  });
 });
