@@ -8,6 +8,9 @@ const warmup = Number(process.env.BENCH_WARMUP ?? '0');
 const client = mqtt.connect(process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883', {
   protocolVersion: 5,
   clientId: process.env.BENCH_CLIENT_ID ?? `bench-bare-${process.pid}`,
+  ...(process.env.MQTT_USERNAME
+    ? { username: process.env.MQTT_USERNAME, password: process.env.MQTT_PASSWORD }
+    : {}),
   clean: false,
   properties: { sessionExpiryInterval: 300 },
 });

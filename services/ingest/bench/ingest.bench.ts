@@ -1,5 +1,8 @@
 // `pnpm bench:ingest`: in one run, (1) the bare MQTT QoS 1 rate — a subscriber process that acks each
-// message at once — and (2) the ingest rate end to end — published → acknowledged by Kafka — with an
+// message at once — on the stack's broker (Artemis, journal synced before each PUBACK), (1b) the same
+// bare subscriber on a Mosquitto the bench starts on a free port (persistence by periodic snapshot, the
+// broker the stack used before: the price of durability), and (2) the ingest rate end to end — published
+// → acknowledged by Kafka — with an
 // ingest process (`node --max-semi-space-size=32 --import tsx services/ingest/src/main.ts`), p50/p99
 // latency and peak RSS of both subscriber processes. Same publisher, same payloads, same message count. Prints a table and
 // writes reports/bench-ingest.json. A measurement, not a test: it asserts nothing about speed.
@@ -10,7 +13,10 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { execFileSync } from 'node:child_process';
+import { createServer } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
+import { stackMqttCredentials } from '@ondijon/stack';
 import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
 import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
 import { makeRegistry, payloadFor } from '../test/fixtures';
@@ -76,8 +82,23 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function connectPublisher(): Promise<MqttClient> {
-  const client = mqtt.connect(MQTT_URL, { protocolVersion: 5, clientId: `${run}-pub`, clean: true });
+/** A principal of the stack's broker: the env's MQTT_USERNAME/MQTT_PASSWORD for an external one. */
+function auth(username: string): { username?: string; password?: string } {
+  if (process.env.MQTT_USERNAME && process.env.MQTT_PASSWORD)
+    return { username: process.env.MQTT_USERNAME, password: process.env.MQTT_PASSWORD };
+  return stackMqttCredentials(username);
+}
+
+async function connectPublisher(
+  url = MQTT_URL,
+  credentials: { username?: string; password?: string } = auth('admin'),
+): Promise<MqttClient> {
+  const client = mqtt.connect(url, {
+    protocolVersion: 5,
+    clientId: `${run}-pub`,
+    clean: true,
+    ...credentials,
+  });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
     client.once('error', reject);
@@ -109,7 +130,13 @@ function lines(child: ChildProcess): AsyncIterableIterator<string> {
   return createInterface({ input: child.stdout! })[Symbol.asyncIterator]();
 }
 
-async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
+async function bareRun(
+  warmup: Msg[],
+  messages: Msg[],
+  prefix: string,
+  url = MQTT_URL,
+  credentials: { username?: string; password?: string } = auth('admin'),
+) {
   const child = spawn(
     process.execPath,
     ['--import', 'tsx', path.join(repoRoot, 'services/ingest/bench/bare-subscriber.ts')],
@@ -117,7 +144,9 @@ async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
       cwd: repoRoot,
       env: {
         ...process.env,
-        MQTT_URL,
+        MQTT_URL: url,
+        MQTT_USERNAME: credentials.username ?? '',
+        MQTT_PASSWORD: credentials.password ?? '',
         BENCH_WARMUP: String(warmup.length),
         BENCH_EXPECT: String(warmup.length + messages.length),
         BENCH_FILTER: `${prefix}#`,
@@ -128,7 +157,7 @@ async function bareRun(warmup: Msg[], messages: Msg[], prefix: string) {
   );
   const out = lines(child);
   await out.next(); // subscribed
-  const publisher = await connectPublisher();
+  const publisher = await connectPublisher(url, credentials);
   if (warmup.length > 0) {
     await publish(publisher, warmup, new Map());
     await out.next(); // warmed up
@@ -176,6 +205,8 @@ async function ingestRun(
     ...process.env,
     KAFKA_BROKERS,
     MQTT_URL,
+    MQTT_USERNAME: auth('ingest').username ?? '',
+    MQTT_PASSWORD: auth('ingest').password ?? '',
     LOG_LEVEL: 'warn',
     INGEST_CONNECTIONS: String(CONNECTIONS),
     MQTT_SHARE_GROUP: run,
@@ -290,6 +321,57 @@ async function ingestRun(
   };
 }
 
+/**
+ * Runs `body` against a Mosquitto started for the bench on a free loopback port (anonymous, the
+ * project's former broker tuning in infra/mosquitto/conf.d), then stops it; null when no `mosquitto`
+ * binary is installed (BENCH_MOSQUITTO=0 skips it too).
+ */
+async function withMosquitto<T>(body: (url: string) => Promise<T>): Promise<T | null> {
+  if (process.env.BENCH_MOSQUITTO === '0') return null;
+  const binary = ['/usr/sbin/mosquitto', '/usr/bin/mosquitto'].find((b) => {
+    try {
+      execFileSync(b, ['-h'], { stdio: 'ignore' });
+      return true;
+    } catch (error) {
+      return (error as { status?: number }).status !== undefined; // -h exits 3 but runs
+    }
+  });
+  if (binary === undefined) return null;
+  const port = await new Promise<number>((resolve) => {
+    const srv = createServer().listen(0, '127.0.0.1', () => {
+      const p = (srv.address() as { port: number }).port;
+      srv.close(() => resolve(p));
+    });
+  });
+  const dir = mkdtempSync(path.join(tmpdir(), 'bench-mosquitto-'));
+  const conf = path.join(dir, 'mosquitto.conf');
+  writeFileSync(
+    conf,
+    [
+      `listener ${port} 127.0.0.1`,
+      `persistence_location ${dir}/`,
+      ...(process.getuid?.() === 0 ? ['user root'] : []),
+      `include_dir ${path.join(repoRoot, 'infra', 'mosquitto', 'conf.d')}`,
+      '',
+    ].join('\n'),
+  );
+  const child = spawn(binary, ['-c', conf], { stdio: 'ignore' });
+  try {
+    const url = `mqtt://127.0.0.1:${port}`;
+    for (let i = 0; i < 100; i += 1) {
+      const ok = await mqtt
+        .connectAsync(url, { protocolVersion: 5, reconnectPeriod: 0, connectTimeout: 1_000 })
+        .then((c) => c.endAsync().then(() => true))
+        .catch(() => false);
+      if (ok) break;
+      await sleep(100);
+    }
+    return await body(url);
+  } finally {
+    child.kill('SIGTERM');
+  }
+}
+
 async function main(): Promise<void> {
   const registry = makeRegistry(`b${randomBytes(3).toString('hex')}`, 50);
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
@@ -318,6 +400,9 @@ async function main(): Promise<void> {
   const bareAll = build(`bench/${run}/bare/`);
   const ingestAll = build(`bench/${run}/ingest/`);
   const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`);
+  const mosquitto = await withMosquitto((url) =>
+    bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`, url, {}),
+  );
   const ingest = await ingestRun(
     ingestAll.slice(0, WARMUP),
     ingestAll.slice(WARMUP),
@@ -330,7 +415,7 @@ async function main(): Promise<void> {
   const rows = [
     ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'CPU µs/msg'],
     [
-      'bare MQTT QoS 1',
+      'bare MQTT QoS 1, Artemis',
       String(bare.messages),
       String(bare.received),
       bare.seconds.toFixed(2),
@@ -340,6 +425,21 @@ async function main(): Promise<void> {
       String(bare.peakRssMiB ?? '?'),
       String(bare.cpuUsPerMessage ?? '?'),
     ],
+    ...(mosquitto === null
+      ? []
+      : [
+          [
+            'bare MQTT QoS 1, Mosquitto',
+            String(mosquitto.messages),
+            String(mosquitto.received),
+            mosquitto.seconds.toFixed(2),
+            mosquitto.ratePerS.toFixed(0),
+            '-',
+            '-',
+            String(mosquitto.peakRssMiB ?? '?'),
+            String(mosquitto.cpuUsPerMessage ?? '?'),
+          ],
+        ]),
     [
       'ingest → Kafka',
       String(ingest.messages),
@@ -357,6 +457,10 @@ async function main(): Promise<void> {
   console.log(
     `ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}, load average: ${loadavg()[0]!.toFixed(1)}`,
   );
+  if (mosquitto !== null)
+    console.log(
+      `ingest / bare Mosquitto: ${((ingest.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} %; bare Artemis / bare Mosquitto: ${((bare.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} % (the price of a synced journal)`,
+    );
 
   const report = {
     bench: 'ingest',
@@ -369,8 +473,10 @@ async function main(): Promise<void> {
     },
     settings: { messages: MESSAGES, warmup: WARMUP, connections: CONNECTIONS, publishWindow: WINDOW },
     bare,
+    bareMosquitto: mosquitto,
     ingest,
     ratio,
+    ratioToMosquitto: mosquitto === null ? null : ingest.ratePerS / mosquitto.ratePerS,
     target: { ratio: 0.5, loss: 0 },
     meetsTarget: ratio >= 0.5 && ingest.missing === 0,
   };

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IHeaders, Kafka } from 'kafkajs';
@@ -451,6 +452,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
 
   const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
   let subscribing: Promise<void> = Promise.resolve();
+  /** New at each start: see MQTT_CLIENT_ID_PREFIX. */
+  const boot = randomBytes(3).toString('hex');
   const countSubscribed = () =>
     metrics.mqttSubscribed.set(connections.filter((c) => c.connected && c.subscribed).length);
   /** Resolved once every connection had its first subscription granted; rejected on a refusal. */
@@ -520,7 +523,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     });
 
   const connect = (index: number): Connection => {
-    const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${index}`;
+    const clientId = `${config.MQTT_CLIENT_ID_PREFIX}-${boot}-${index}`;
     const conn = {
       index,
       clientId,
@@ -543,11 +546,14 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       ...(config.MQTT_USERNAME !== undefined
         ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
         : {}),
-      // No receive maximum is announced: Artemis 2.40 keeps counting the messages in flight to a killed
-      // connection against the resumed session's window and, with a window of 64, never delivers again
-      // (reproduced with paho alone). Ingest bounds what it holds itself (MQTT_RECEIVE_MAXIMUM, TCP
-      // backpressure below), which also held with Mosquitto, which did not honour the window.
-      properties: { sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S },
+      // The receive maximum keeps few messages in flight per connection, so the broker does not queue
+      // thousands behind one busy connection while others go on (which reorders an equipment's reports
+      // across connections). A resumed session of a killed process would stall with it on Artemis 2.40
+      // (its unacknowledged messages stay counted, reproduced with paho): the client id is new per start.
+      properties: {
+        sessionExpiryInterval: config.MQTT_SESSION_EXPIRY_S,
+        receiveMaximum: config.MQTT_RECEIVE_MAXIMUM,
+      },
       customHandleAcks: onMessage(conn),
     });
     holdPubacks(conn);

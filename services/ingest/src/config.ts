@@ -21,8 +21,10 @@ export const IngestEnv = z.object({
     .regex(/^[A-Za-z0-9_-]+$/)
     .default('ingest'),
   /**
-   * Client id prefix; connection i is `<prefix>-<i>`. It must be stable across restarts: messages dealt
-   * to an offline member wait in its persistent session until the same client id returns (INFRA-NOTES.md).
+   * Client id prefix; connection i of a process is `<prefix>-<boot>-<i>`, `<boot>` new at each start.
+   * The shared subscription is one durable queue on the broker (Artemis), not a share per session, so
+   * nothing waits for a client id to come back; a fresh id per start never resumes a dead process's
+   * session (Artemis 2.40 would count that session's unacknowledged messages against the window).
    */
   MQTT_CLIENT_ID_PREFIX: z
     .string()

@@ -91,7 +91,7 @@ describe('ingest killed with SIGKILL in the middle of a stream', () => {
     const atKill = await recordCount(f);
     expect(atKill).toBeLessThan(total);
 
-    // Restart with the same client ids: the broker hands over what the sessions kept.
+    // Restart: the broker gave the shared queue back what the dead connections had not acknowledged.
     child = spawnIngest(f.env);
     await publishing;
     await waitFor(async () => (await recordCount(f)) >= total, {
