@@ -71,6 +71,7 @@ export class OwnRedis {
       maxRetriesPerRequest: 0,
       retryStrategy: () => null,
     });
+    probe.on('error', () => undefined); // refused until the server listens
     try {
       await waitFor(
         async () => {

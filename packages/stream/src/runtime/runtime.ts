@@ -581,6 +581,10 @@ class ProcessorUnit {
           if (q.generation !== this.generation || (this.rewinds.get(key) ?? 0) !== rewinds) continue;
           claim.checked = true;
           if (from !== undefined) {
+            // Windows held in memory and the in-memory watermark may be ahead of the restored state
+            // (Redis went back under a running instance): read both again, as in onStateBehind.
+            this.cache.clear();
+            this.watermark = Number.NEGATIVE_INFINITY;
             this.log.warn(
               {
                 topic,
