@@ -233,7 +233,7 @@ interface CachedWindow {
 interface Claim {
   epoch: string;
   offset: bigint | undefined;
-  /** The first batch after the claim was checked against the stored offset (see checkClaim). */
+  /** The first batch after the claim was checked against the stored offset (see replayFrom). */
   checked?: boolean;
 }
 
