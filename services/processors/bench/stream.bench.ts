@@ -5,7 +5,10 @@
 // Runs under the processors service's own Node flags (`--max-semi-space-size=32`, see its package.json
 // `start`), the raw baseline in the same process with the same flags. Knobs: BENCH_ROUNDS (3),
 // BENCH_LAMPS (10 per commune), BENCH_HOURS (24), BENCH_MAX_QUEUED and BENCH_MAX_CHUNK (the runtime's
-// maxQueuedRecords and maxChunk), BENCH_CPU_PROFILE=<prefix> (V8 CPU profiles).
+// maxQueuedRecords and maxChunk), BENCH_CPU_PROFILE=<prefix> (V8 CPU profiles), BENCH_FSYNC=everysec,always
+// (each round runs one aggregation per listed Redis `appendfsync` policy, set with CONFIG SET on the
+// stack's Redis and restored at the end, each followed by a raw consume: the price of syncing the AOF
+// before every reply, measured interleaved in the same run).
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { cpus, loadavg } from 'node:os';
@@ -232,10 +235,22 @@ async function main(): Promise<void> {
     await stopProfile(rawProfile, 'raw');
     const rawParse = await rawConsume('parse', true);
     const rawFast = await rawConsume('fast', false, 'fast');
-    const aggs: Awaited<ReturnType<typeof aggregate>>[] = [];
-    for (let r = 1; r <= ROUNDS; r++) {
-      aggs.push(await aggregate(r));
-      raws.push(await rawConsume(String(r)));
+    const aggs: (Awaited<ReturnType<typeof aggregate>> & { fsync: string | undefined })[] = [];
+    const policies = (process.env.BENCH_FSYNC ?? '').split(',').filter((p) => p !== '');
+    const fsyncBefore =
+      policies.length > 0 ? ((await redis.config('GET', 'appendfsync')) as string[])[1] : undefined;
+    try {
+      let n = 0;
+      for (let r = 1; r <= ROUNDS; r++) {
+        for (const fsync of policies.length > 0 ? policies : [undefined]) {
+          n += 1;
+          if (fsync) await redis.config('SET', 'appendfsync', fsync);
+          aggs.push({ ...(await aggregate(n)), fsync });
+          raws.push(await rawConsume(String(n)));
+        }
+      }
+    } finally {
+      if (fsyncBefore) await redis.config('SET', 'appendfsync', fsyncBefore);
     }
     const median = (xs: number[]) => {
       const s = [...xs].sort((a, b) => a - b);
@@ -244,6 +259,7 @@ async function main(): Promise<void> {
     const rounds = aggs.map((a, i) => {
       const raw = (raws[i]!.rate + raws[i + 1]!.rate) / 2;
       return {
+        ...(a.fsync ? { appendfsync: a.fsync } : {}),
         rawRecordsPerSecond: Math.round(raw),
         aggregationRecordsPerSecond: Math.round(a.rate),
         ratio: round2(a.rate / raw),
@@ -275,6 +291,26 @@ async function main(): Promise<void> {
       },
       rounds,
       ratio: median(rounds.map((r) => r.ratio)),
+      ...(policies.length > 0
+        ? {
+            byAppendfsync: Object.fromEntries(
+              policies.map((p) => {
+                const of = rounds.filter((r) => r.appendfsync === p);
+                return [
+                  p,
+                  {
+                    ratio: median(of.map((r) => r.ratio)),
+                    aggregationRecordsPerSecond: Math.round(
+                      median(of.map((r) => r.aggregationRecordsPerSecond)),
+                    ),
+                    aggregationCpuUsPerRecord: round2(median(of.map((r) => r.aggregationCpuUsPerRecord))),
+                    rounds: of.length,
+                  },
+                ];
+              }),
+            ),
+          }
+        : {}),
       target: 0.5,
       rawConsume: {
         recordsPerSecond: Math.round(median(raws.map((r) => r.rate))),
@@ -307,19 +343,30 @@ async function main(): Promise<void> {
     };
     console.log('');
     console.log(
-      '| round | raw kafkajs consume, rec/s (mean of before/after) | aggregation + Redis, rec/s | ratio | agg CPU µs/rec |',
+      '| round | appendfsync | raw kafkajs consume, rec/s (mean of before/after) | aggregation + Redis, rec/s | ratio | agg CPU µs/rec |',
     );
-    console.log('|------:|------:|------:|------:|------:|');
+    console.log('|------:|:------|------:|------:|------:|------:|');
     rounds.forEach((r, i) =>
       console.log(
-        `| ${i + 1} | ${r.rawRecordsPerSecond} | ${r.aggregationRecordsPerSecond} | ${r.ratio.toFixed(2)} | ${r.aggregationCpuUsPerRecord} |`,
+        `| ${i + 1} | ${r.appendfsync ?? 'as configured'} | ${r.rawRecordsPerSecond} | ${r.aggregationRecordsPerSecond} | ${r.ratio.toFixed(2)} | ${r.aggregationCpuUsPerRecord} |`,
       ),
     );
+    if (report.byAppendfsync) {
+      console.log('');
+      console.log(
+        '| appendfsync | rounds | ratio (median) | aggregation rec/s (median) | agg CPU µs/rec (median) |',
+      );
+      console.log('|:------|------:|------:|------:|------:|');
+      for (const [p, v] of Object.entries(report.byAppendfsync))
+        console.log(
+          `| ${p} | ${v.rounds} | ${v.ratio.toFixed(2)} | ${v.aggregationRecordsPerSecond} | ${v.aggregationCpuUsPerRecord} |`,
+        );
+    }
     console.log('');
     console.log('| measure                                      | value |');
     console.log('|----------------------------------------------|------:|');
     console.log(`| input records                                | ${values.length} |`);
-    console.log(`| ratio, median of ${ROUNDS} rounds (target ≥ 0.50)  | ${report.ratio.toFixed(2)} |`);
+    console.log(`| ratio, median of ${rounds.length} rounds (target ≥ 0.50)  | ${report.ratio.toFixed(2)} |`);
     console.log(`| raw kafkajs consume (stock), rec/s (median)  | ${report.rawConsume.recordsPerSecond} |`);
     console.log(
       `| windowed aggregation + Redis, rec/s (median) | ${report.windowedAggregation.recordsPerSecond} |`,

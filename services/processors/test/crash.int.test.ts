@@ -122,11 +122,23 @@ describe('processors under crashes', () => {
     };
     const latest = async (topic: string) => {
       const out = new Map<string, { revision: number; values: Record<string, number | null> }>();
+      // Duplicates are reported, not hidden: a result emitted again with the same key and revision
+      // (a kill between Kafka's acknowledgement and the ACK in Redis) is an idempotent upsert downstream.
+      const seen = new Set<string>();
+      let records = 0;
+      let repeated = 0;
       for (const r of await readAll(kafka, topic, { timeoutMs: 60_000 })) {
         const v = JSON.parse(r.value!).data;
+        records += 1;
+        if (seen.has(`${r.key!}|${v.revision}`)) repeated += 1;
+        seen.add(`${r.key!}|${v.revision}`);
         const prev = out.get(r.key!);
         if (!prev || v.revision >= prev.revision) out.set(r.key!, { revision: v.revision, values: v.values });
       }
+      // eslint-disable-next-line no-console -- reported figures
+      console.info(
+        `${topic}: ${records} results for ${out.size} windows, ${repeated} repeated (same window and revision)`,
+      );
       return out;
     };
     return { name, t, env, produce, applied, backlog, latest };

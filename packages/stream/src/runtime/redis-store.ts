@@ -31,6 +31,8 @@ export type ApplyOutcome =
   | { status: 'ok' }
   | { status: 'fenced'; epoch: string }
   | { status: 'stale'; offset: string }
+  /** Redis holds an older offset than the writer last applied (it lost writes): '' when none. */
+  | { status: 'behind'; offset: string }
   | { status: 'conflict'; windows: string[]; duplicates: { wk: string; id: string }[] };
 
 /** Watermark of a processor across its input partitions. */
@@ -131,6 +133,8 @@ export class RedisWindowStore {
     epoch: string;
     firstOffset: string;
     lastOffset: string;
+    /** The offset this writer last applied (or read at its claim); undefined: none. */
+    prevOffset: bigint | undefined;
     maxEventTime: number;
     wallNow: number;
     ttlMs: number;
@@ -150,6 +154,7 @@ export class RedisWindowStore {
       k.w,
       k.ids,
       String(a.graceMs),
+      a.prevOffset === undefined ? '' : a.prevOffset.toString(),
     );
     args.push(String(a.windows.length));
     for (const w of a.windows) {
@@ -174,6 +179,7 @@ export class RedisWindowStore {
     epoch: string;
     firstOffset: string;
     lastOffset: string;
+    prevOffset: bigint | undefined;
     maxEventTime: number | undefined;
     wallNow: number;
   }): Promise<ApplyOutcome> {
@@ -189,6 +195,7 @@ export class RedisWindowStore {
       a.lastOffset,
       a.maxEventTime === undefined ? '' : String(a.maxEventTime),
       String(a.wallNow),
+      a.prevOffset === undefined ? '' : a.prevOffset.toString(),
     )) as [string, ...unknown[]];
     return parseOutcome(res);
   }
@@ -267,6 +274,8 @@ function parseOutcome(res: [string, ...unknown[]]): ApplyOutcome {
       return { status: 'fenced', epoch: String(res[1]) };
     case 'stale':
       return { status: 'stale', offset: String(res[1]) };
+    case 'behind':
+      return { status: 'behind', offset: String(res[1]) };
     case 'conflict': {
       const windows = (res[1] as string[]) ?? [];
       const duplicates = ((res[2] as string[]) ?? []).map((s) => {

@@ -161,6 +161,20 @@ class FencedError extends OnDijonError {
   }
 }
 
+/**
+ * Redis holds an older offset for a partition than this instance applied: it lost its latest writes
+ * (killed before its AOF tail reached the disk). Handled inside the runtime: the partition is read
+ * again from the offset after the stored one (never escapes `settle`).
+ */
+class StateBehindError extends Error {
+  constructor(
+    readonly tp: string,
+    readonly stored: bigint | undefined,
+  ) {
+    super(`state of ${tp} is behind what was applied`);
+  }
+}
+
 /** Creates (without starting) a runtime for `processors`. */
 export function createStreamRuntime(
   processors: readonly AnyProcessor[],
@@ -219,6 +233,8 @@ interface CachedWindow {
 interface Claim {
   epoch: string;
   offset: bigint | undefined;
+  /** The first batch after the claim was checked against the stored offset (see replayFrom). */
+  checked?: boolean;
 }
 
 /** A queued batch being applied, with what its chunks need to know of it. */
@@ -554,6 +570,35 @@ class ProcessorUnit {
             'partition claimed',
           );
         }
+        if (!claim.checked) {
+          let from: string | undefined;
+          try {
+            from = await this.replayFrom(batch, claim);
+          } catch (err) {
+            await this.failed(batch, q.generation, err);
+            continue;
+          }
+          if (q.generation !== this.generation || (this.rewinds.get(key) ?? 0) !== rewinds) continue;
+          claim.checked = true;
+          if (from !== undefined) {
+            // Windows held in memory and the in-memory watermark may be ahead of the restored state
+            // (Redis went back under a running instance): read both again, as in onStateBehind.
+            this.cache.clear();
+            this.watermark = Number.NEGATIVE_INFINITY;
+            this.log.warn(
+              {
+                topic,
+                partition: batch.partition,
+                committed: batch.firstOffset(),
+                from,
+                stored: claim.offset?.toString(),
+              },
+              'state behind the committed offset: reading the partition again from the offset stored with the state',
+            );
+            this.rewind(batch, q.generation, from);
+            continue;
+          }
+        }
         // Even chunks (a 1 200-record batch is two of 600, not 1 000 + 200: fewer, fuller updates).
         const n = batch.messages.length;
         const size = Math.max(1, Math.ceil(n / Math.max(1, Math.ceil(n / this.maxChunk))));
@@ -614,6 +659,10 @@ class ProcessorUnit {
         this.rewind(chunk.of.batch, chunk.of.generation);
         return;
       }
+      if (err instanceof StateBehindError) {
+        this.onStateBehind(chunk, err);
+        return;
+      }
       await this.failed(chunk.of.batch, chunk.of.generation, err);
       return;
     }
@@ -637,7 +686,7 @@ class ProcessorUnit {
    * Drops the queued batches of a partition and makes kafkajs fetch it again from `batch`'s first
    * offset (what was applied of it is skipped by the offset stored in Redis).
    */
-  private rewind(batch: EachBatchPayload['batch'], generation: number): void {
+  private rewind(batch: EachBatchPayload['batch'], generation: number, offset?: string): void {
     const key = `${batch.topic}:${batch.partition}`;
     this.rewinds.set(key, (this.rewinds.get(key) ?? 0) + 1);
     if (this.cursor?.key === key) this.cursor = undefined;
@@ -651,13 +700,71 @@ class ProcessorUnit {
     });
     this.wake();
     if (generation !== this.generation || this.stopping) return;
-    const from = batch.firstOffset() ?? (BigInt(batch.lastOffset()) + 1n).toString();
+    const from = offset ?? batch.firstOffset() ?? (BigInt(batch.lastOffset()) + 1n).toString();
     // kafkajs applies the seek at its next fetch; until then it marks this partition's batches stale
     // (onBatch drops them).
     try {
       this.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: from });
     } catch (err) {
       this.log.warn({ err, topic: batch.topic, partition: batch.partition }, 'rewind failed');
+    }
+  }
+
+  /**
+   * Redis lost writes this instance made (a crash before its AOF tail reached the disk): the offsets
+   * stored with the state went back with the state. The offset in Redis is the source of truth, so
+   * the partition is read again from the record after it and the lost updates are applied again.
+   * Windows held in memory and the in-memory watermark may be ahead of Redis: both are dropped and
+   * read again (a replayed record is judged late against the restored watermark, as it was before).
+   */
+  private onStateBehind(chunk: Chunk, err: StateBehindError): void {
+    const { batch, generation, tp } = chunk.of;
+    this.claims.delete(tp);
+    this.cache.clear();
+    this.watermark = Number.NEGATIVE_INFINITY;
+    // No stored offset: everything of this partition was lost; the claim check reads it from its start.
+    const from = err.stored === undefined ? undefined : (err.stored + 1n).toString();
+    this.log.warn(
+      {
+        topic: batch.topic,
+        partition: batch.partition,
+        applied: chunk.of.claim.offset?.toString(),
+        stored: err.stored?.toString(),
+      },
+      'state behind what was applied (Redis lost writes): reading the partition again',
+    );
+    this.rewind(batch, generation, from);
+  }
+
+  /**
+   * The first batch after a claim: Kafka's committed offset may be past the offset stored with the
+   * state when Redis lost its latest writes while the commit went through (the runtime commits only
+   * what Redis acknowledged, but an acknowledged write is durable only once its AOF tail is on disk).
+   * Returns the offset to read from when the batch starts after the record following the stored
+   * offset (the stored offset + 1; the partition's start when nothing is stored), else undefined.
+   * A false alarm (offsets taken by transaction markers) costs one fetch.
+   */
+  private async replayFrom(batch: EachBatchPayload['batch'], claim: Claim): Promise<string | undefined> {
+    if (this.def.kind !== 'windowed') return undefined;
+    const first = batch.firstOffset();
+    if (first === null) return undefined;
+    if (claim.offset !== undefined)
+      return BigInt(first) > claim.offset + 1n ? (claim.offset + 1n).toString() : undefined;
+    if (this.options.fromBeginning === false || BigInt(first) === 0n) return undefined;
+    const low = await retrying('fetch offsets', this.attempts, this.log, () => this.lowOffset(batch));
+    return BigInt(first) > BigInt(low) ? low : undefined;
+  }
+
+  /** The earliest offset still in a partition. */
+  private async lowOffset(batch: EachBatchPayload['batch']): Promise<string> {
+    const admin = this.options.kafka.admin();
+    await admin.connect();
+    try {
+      const offsets = await admin.fetchTopicOffsets(batch.topic);
+      const p = offsets.find((o) => o.partition === batch.partition);
+      return p?.low ?? '0';
+    } finally {
+      await admin.disconnect();
     }
   }
 
@@ -817,6 +924,7 @@ class ProcessorUnit {
               epoch: claim.epoch,
               firstOffset: first,
               lastOffset: last,
+              prevOffset: claim.offset,
               maxEventTime: items.length > 0 ? maxEventTime : undefined,
               wallNow,
             })
@@ -825,6 +933,7 @@ class ProcessorUnit {
               epoch: claim.epoch,
               firstOffset: first,
               lastOffset: last,
+              prevOffset: claim.offset,
               maxEventTime,
               wallNow,
               ttlMs: this.ttlMs,
@@ -857,6 +966,8 @@ class ProcessorUnit {
         return;
       }
       if (outcome.status === 'fenced') throw new FencedError(tp);
+      if (outcome.status === 'behind')
+        throw new StateBehindError(tp, outcome.offset === '' ? undefined : BigInt(outcome.offset));
       if (outcome.status === 'stale') {
         // Another owner applied part of this chunk (rebalance): drop what it already applied.
         const stored = BigInt(outcome.offset);

@@ -18,12 +18,15 @@ return {tostring(e), o or ''}
  * to the dedupe sets and stores the chunk's last offset, or writes nothing and says why:
  * - {'fenced', epoch}: another instance claimed the partition since;
  * - {'stale', offset}: the chunk starts at or before the stored offset (a replay);
+ * - {'behind', offset}: the stored offset is not the one the writer last applied (`prevOffset`,
+ *   '' for none): Redis lost its latest writes (a crash with the AOF tail not yet on disk), so the
+ *   records after the stored offset must be applied again before this chunk;
  * - {'conflict', {windowKeys}, {windowKey\\nid}}: a window changed since it was read (another
  *   partition's writer, or the emitter closed it), or an event id is already counted.
  * KEYS: offsetHash, epochHash, streamTimeHash, wallHash, openZset, dirtySet.
  * ARGV: tp, epoch, firstOffset, lastOffset, chunkMaxEventTime, wallNow, ttlMs, windowPrefix,
- *       idsPrefix, graceMs, nWindows, then per window: wk, expectedVersion, stateJson, groupJson,
- *       windowStart, windowEnd, nIds, ids...
+ *       idsPrefix, graceMs, prevOffset, nWindows, then per window: wk, expectedVersion, stateJson,
+ *       groupJson, windowStart, windowEnd, nIds, ids...
  */
 export const APPLY = `
 local tp = ARGV[1]
@@ -31,8 +34,9 @@ local ep = redis.call('HGET', KEYS[2], tp)
 if ep ~= ARGV[2] then return {'fenced', ep or ''} end
 local stored = redis.call('HGET', KEYS[1], tp)
 if stored and tonumber(stored) >= tonumber(ARGV[3]) then return {'stale', stored} end
-local n = tonumber(ARGV[11])
-local i = 12
+if (stored or '') ~= ARGV[11] then return {'behind', stored or ''} end
+local n = tonumber(ARGV[12])
+local i = 13
 local conflicts = {}
 local dups = {}
 local starts = {}
@@ -81,8 +85,9 @@ return {'ok'}
 
 /**
  * ADVANCE: stores a chunk's offset when it touched no window (all filtered, dead-lettered or routed
- * late), with the same fencing and replay checks as APPLY.
- * KEYS: offsetHash, epochHash, streamTimeHash, wallHash. ARGV: tp, epoch, firstOffset, lastOffset, maxEventTime, wallNow.
+ * late), with the same fencing, replay and loss checks as APPLY.
+ * KEYS: offsetHash, epochHash, streamTimeHash, wallHash.
+ * ARGV: tp, epoch, firstOffset, lastOffset, maxEventTime, wallNow, prevOffset.
  */
 export const ADVANCE = `
 local tp = ARGV[1]
@@ -90,6 +95,7 @@ local ep = redis.call('HGET', KEYS[2], tp)
 if ep ~= ARGV[2] then return {'fenced', ep or ''} end
 local stored = redis.call('HGET', KEYS[1], tp)
 if stored and tonumber(stored) >= tonumber(ARGV[3]) then return {'stale', stored} end
+if (stored or '') ~= ARGV[7] then return {'behind', stored or ''} end
 redis.call('HSET', KEYS[1], tp, ARGV[4])
 if ARGV[5] ~= '' then
   local st = redis.call('HGET', KEYS[3], tp)
