@@ -47,8 +47,21 @@ export interface StoreReader {
   rows(id: string, releaseId?: string): Promise<ReleaseRows>;
   /** Contents of a public register, or undefined when not written yet. */
   register(name: string): Promise<unknown>;
+  /** Every register listed in the catalogue, in name order, with its file's size (for serving and DCAT). */
+  registerFiles(): Promise<RegisterFile[]>;
   /** Absolute path of a release file (for static serving and exports). */
   releaseFilePath(id: string, releaseId: string, file: ReleaseFileName): string;
+}
+
+/** A public register as listed in the catalogue, with its file. */
+export interface RegisterFile {
+  name: string;
+  /** Absolute path of the JSON file. */
+  path: string;
+  updatedAt: string;
+  /** SHA-256 of the file's bytes (strong validator). */
+  sha256: string;
+  bytes: number;
 }
 
 interface Cached<T> {
@@ -189,6 +202,21 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
       const entry = Object.hasOwn(cat.registers, name) ? cat.registers[name] : undefined;
       if (!entry) return undefined;
       return (await cached(entry.path, jsonCache, (t) => JSON.parse(t) as unknown))?.value;
+    },
+    async registerFiles() {
+      const { catalog: cat } = await catalog();
+      const out: RegisterFile[] = [];
+      for (const name of Object.keys(cat.registers).sort()) {
+        const entry = cat.registers[name]!;
+        const path = abs(rootDir, entry.path);
+        try {
+          const st = await stat(path);
+          out.push({ name, path, updatedAt: entry.updatedAt, sha256: entry.sha256, bytes: st.size });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      return out;
     },
     releaseFilePath(id, releaseId, file) {
       return abs(rootDir, layout.releaseFile(id, releaseId, file));

@@ -13,6 +13,7 @@ import { filesPlugin } from './plugins/files';
 import { registerHttpCache } from './plugins/http-cache';
 import { openapiPlugin } from './plugins/openapi';
 import { registerProbes } from './plugins/probes';
+import { registersPlugin } from './registers';
 
 /** What the app needs besides its config. */
 export interface AppDeps {
@@ -63,6 +64,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await server.register(openapiPlugin);
   await server.register(dcatPlugin, { ctx });
   await server.register(filesPlugin, { ctx });
+  await server.register(registersPlugin, { ctx });
   await server.register(ckanPlugin, { ctx, prefix: '/api/3/action' });
   await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
   await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });

@@ -301,8 +301,9 @@ describe('DCAT-AP 3 catalogue', () => {
     ])
       expect(catalog, p).toHaveProperty([p]);
     const datasets = ofType(g, 'dcat:Dataset');
-    expect(datasets).toHaveLength(2);
-    for (const d of datasets) {
+    // Two datasets and the privacy-budget register.
+    expect(datasets).toHaveLength(3);
+    for (const d of datasets.filter((x) => !String(x['@id']).includes('/registre-'))) {
       for (const p of [
         'dct:title',
         'dct:description',
@@ -327,7 +328,7 @@ describe('DCAT-AP 3 catalogue', () => {
       }
     }
     const dists = ofType(g, 'dcat:Distribution');
-    expect(dists.length).toBe(6);
+    expect(dists.length).toBe(7);
     for (const d of dists) {
       for (const p of [
         'dcat:accessURL',
@@ -349,7 +350,23 @@ describe('DCAT-AP 3 catalogue', () => {
     expect(ofType(g, 'dct:LicenseDocument')[0]!['@id']).toBe(
       'https://www.etalab.gouv.fr/licence-ouverte-open-licence/',
     );
-    expect(ofType(g, 'dct:Location').length).toBe(24);
+    // The Métropole (catalogue) and one Location per dataset, each with a bbox and a centroid.
+    const locations = ofType(g, 'dct:Location');
+    expect(locations.length).toBe(3);
+    for (const l of locations) {
+      expect(l['dcat:bbox']).toMatchObject({ '@type': 'geosparql:wktLiteral' });
+      expect(l['dcat:centroid']).toMatchObject({ '@type': 'geosparql:wktLiteral' });
+    }
+    const [dist] = ofType(g, 'dcat:Distribution');
+    expect(dist!['dcatap:availability']).toEqual({
+      '@id': 'http://publications.europa.eu/resource/authority/planned-availability/STABLE',
+    });
+    expect(dist!['adms:status']).toEqual({
+      '@id': 'http://publications.europa.eu/resource/authority/distribution-status/COMPLETED',
+    });
+    expect(ofType(g, 'dct:RightsStatement').map((n) => n['@id'])).toContain(
+      'https://data.example.test/catalog#rights',
+    );
   });
 });
 
