@@ -1,5 +1,5 @@
 import type { Row } from '@ondijon/opendata';
-import { QueryError, compareValues, fieldValue, type QueryField } from './query';
+import { QueryError, compareValues, dateColumn, fieldValue, type QueryField } from './query';
 
 /**
  * The subset of ODSQL `where` the Explore API accepts: comparisons `= != < <= > >=` between a field
@@ -17,7 +17,10 @@ type Tok =
   | { k: 'lp' }
   | { k: 'rp' };
 
-const MAX_LENGTH = 4000;
+/** Longest `where` accepted, in characters. */
+export const MAX_WHERE_LENGTH = 4000;
+/** Most comparisons in one `where` (each costs one pass over the rows at worst). */
+export const MAX_WHERE_COMPARISONS = 64;
 const MAX_DEPTH = 32;
 
 function tokenize(src: string): Tok[] {
@@ -95,11 +98,16 @@ function tokenize(src: string): Tok[] {
 type Pred = (row: Row, index: number) => boolean;
 type Literal = string | number | boolean | null;
 
-/** Compiles a `where` expression against the fields of a release. */
-export function compileWhere(src: string, fields: QueryField[]): Pred {
-  if (src.length > MAX_LENGTH)
-    throw new QueryError('where', `expression longer than ${MAX_LENGTH} characters`);
+/**
+ * Compiles a `where` expression against the fields of a release. With the release's `rows`,
+ * datetime comparisons read the instants parsed once per release (query.ts dateColumn) instead of
+ * parsing each cell on each request.
+ */
+export function compileWhere(src: string, fields: QueryField[], rows?: Row[]): Pred {
+  if (src.length > MAX_WHERE_LENGTH)
+    throw new QueryError('where', `expression longer than ${MAX_WHERE_LENGTH} characters (limit)`);
   const toks = tokenize(src);
+  let comparisons = 0;
   const types = new Map(fields.map((f) => [f.name, f.type]));
   let p = 0;
   const peekWord = (w: string) => {
@@ -153,6 +161,8 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
     const field = t.v;
     if (!types.has(field)) throw new QueryError('where', `unknown field "${field.slice(0, 60)}"`);
     const type = types.get(field)!;
+    if (++comparisons > MAX_WHERE_COMPARISONS)
+      throw new QueryError('where', `more than ${MAX_WHERE_COMPARISONS} comparisons (limit)`);
     if (peekWord('IS')) {
       p++;
       const neg = peekWord('NOT');
@@ -170,10 +180,17 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
       if (op.v === '!=') return (r, i) => fieldValue(r, i, field) !== null;
       throw new QueryError('where', 'null can only be compared with = or !=');
     }
-    const cmp = (r: Row, i: number) => {
-      const x = fieldValue(r, i, field);
-      return x === null ? null : compareValues(x, v, type);
-    };
+    const dates = rows && (type === 'datetime' || type === 'date') ? dateColumn(rows, field) : undefined;
+    const instant = dates ? Date.parse(String(v)) : 0;
+    const cmp = dates
+      ? (_r: Row, i: number) => {
+          const x = dates[i]!;
+          return Number.isNaN(x) ? null : x - instant;
+        }
+      : (r: Row, i: number) => {
+          const x = fieldValue(r, i, field);
+          return x === null ? null : compareValues(x, v, type);
+        };
     switch (op.v) {
       case '=':
         return (r, i) => cmp(r, i) === 0;

@@ -68,3 +68,40 @@ describe('runQuery', () => {
     expect(r.total).toBe(rows.filter((x) => x.status === 'suppressed').length);
   });
 });
+
+describe('runQuery sorts from per-column ranks', () => {
+  // Reference: compare cell values directly (nulls last in both directions, ties by position).
+  const reference = (text: string, pred?: (i: number) => boolean) => {
+    const keys = parseSort('sort', text, fields);
+    const m = rows.map((_, i) => i).filter((i) => !pred || pred(i));
+    const val = (i: number, f: string) => (f === '_id' ? i + 1 : rows[i]![f]);
+    m.sort((a, b) => {
+      for (const k of keys) {
+        const x = val(a, k.field);
+        const y = val(b, k.field);
+        if (x === y) continue;
+        if (x === null) return 1;
+        if (y === null) return -1;
+        const c = typeof x === 'number' ? x - (y as number) : String(x) < String(y) ? -1 : 1;
+        return k.desc ? -c : c;
+      }
+      return a - b;
+    });
+    return m;
+  };
+  it.each([
+    'energy_kwh',
+    'energy_kwh desc',
+    'status desc',
+    'commune, energy_kwh desc',
+    'status desc, period_start desc, _id desc',
+    'period_start desc',
+  ])('"%s" equals a direct comparison of values, with and without a filter', (text) => {
+    const sort = parseSort('sort', text, fields);
+    expect(runQuery(rows, fields, { sort, offset: 0, limit: -1, total: true }).indexes).toEqual(reference(text));
+    const pred = (i: number) => rows[i]!.status !== 'value' || i % 3 === 0;
+    expect(
+      runQuery(rows, fields, { sort, predicate: (_r, i) => pred(i), offset: 2, limit: 50, total: true }).indexes,
+    ).toEqual(reference(text, pred).slice(2, 52));
+  });
+});
