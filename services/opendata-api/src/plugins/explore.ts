@@ -217,7 +217,7 @@ function checkParams(q: Query, allowed: string[]): void {
     throw new ExploreError(
       400,
       'InvalidRESTParameterError',
-      `Unsupported timezone "${tz.slice(0, 40)}": datetimes are served with their UTC offset; use timezone=UTC or omit it.`,
+      `Unsupported value "${tz.slice(0, 40)}" of parameter "timezone": datetimes are served with their UTC offset; use timezone=UTC or omit it.`,
     );
 }
 
