@@ -6,7 +6,7 @@ import { openStoreReader, type StoreReader } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
 import type { Config } from './config';
 import type { ApiContext } from './context';
-import { ckanPlugin } from './plugins/ckan';
+import { BODY_LIMIT, ckanPlugin } from './plugins/ckan';
 import { dcatPlugin } from './plugins/dcat';
 import { explorePlugin } from './plugins/explore';
 import { filesPlugin } from './plugins/files';
@@ -40,7 +40,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const server: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
   });
   const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR), config };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');

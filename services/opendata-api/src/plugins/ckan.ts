@@ -17,6 +17,7 @@ import {
 import {
   QueryError,
   asText,
+  dateColumn,
   parseFieldList,
   parseSort,
   project,
@@ -33,12 +34,38 @@ import {
  */
 
 const ORG_NAME = 'dijon-metropole';
+/**
+ * Licence id in CKAN answers: data.gouv.fr's CKAN harvester reads `license_id` and knows Licence
+ * Ouverte 2.0 as `lov2` (its own `etalab-2.0` is not an id there); the URL stays Etalab's.
+ */
+export const CKAN_LICENCE_ID = 'lov2';
 const CKAN_VERSION = '2.10.4';
 const MAX_DATASTORE_LIMIT = 32_000;
+/** Request body limit (app.ts sets it on the server). */
+export const BODY_LIMIT = 64 * 1024;
+/** Most terms in a datastore_search plain-text `q`, and its longest text. */
+export const MAX_Q_TERMS = 16;
+export const MAX_Q_LENGTH = 512;
+/** Most values over all `filters` fields. */
+export const MAX_FILTER_VALUES = 1000;
+
+// Lower-case text of each row (its fields joined by a separator no term can hold), built once per
+// loaded release: a plain-text q then costs one substring search per term and row, not one per
+// term, field and row with a String() and toLowerCase() each time.
+const rowTexts = new WeakMap<Row[], string[]>();
+const SEP = '\u0001';
+function rowText(rows: Row[], names: string[]): string[] {
+  let t = rowTexts.get(rows);
+  if (!t) {
+    t = rows.map((r) => names.map((n) => (r[n] === null ? '' : String(r[n]).toLowerCase())).join(SEP));
+    rowTexts.set(rows, t);
+  }
+  return t;
+}
 
 class CkanError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409,
+    readonly status: 400 | 404 | 409 | 413,
     readonly type: string,
     message: string,
     readonly fields: Record<string, string[]> = {},
@@ -50,6 +77,9 @@ class CkanError extends Error {
 const validation = (field: string, message: string) =>
   new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
 const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
+/** A request over one of the bounded-cost limits: 400, naming the parameter and the limit. */
+const limitError = (field: string, what: string) =>
+  new CkanError(400, 'Bad Request', `${field}: ${what} (limit)`, { [field]: [`${what} (limit)`] });
 
 type Params = Record<string, unknown>;
 
@@ -171,7 +201,7 @@ function packageDict(base: string, v: DatasetView) {
     author_email: m.contactPoint.email,
     maintainer: m.contactPoint.name,
     maintainer_email: m.contactPoint.email,
-    license_id: m.licence.id,
+    license_id: CKAN_LICENCE_ID,
     license_title: m.licence.title,
     license_url: m.licence.uri,
     isopen: true,
@@ -208,7 +238,7 @@ function packageDict(base: string, v: DatasetView) {
   };
 }
 
-function matchesQ(v: DatasetView, q: string): boolean {
+function matchesQ(v: DatasetView, terms: string[]): boolean {
   const text = [
     v.meta.id,
     v.meta.title.fr,
@@ -220,19 +250,101 @@ function matchesQ(v: DatasetView, q: string): boolean {
   ]
     .join(' ')
     .toLowerCase();
-  return q
-    .toLowerCase()
-    .split(/\s+/)
-    .filter((t) => t && t !== '*:*')
-    .every((t) => text.includes(t.replace(/^[a-z_]+:/, '')));
+  return terms.every((t) => text.includes(t.replace(/^[a-z_]+:/, '')));
 }
 
-/** Minimal Solr fq: space-separated `field:value` terms (name, tags, organization, res_format, license_id), ANDed. */
-function matchesFq(v: DatasetView, fq: string): boolean {
-  for (const term of fq.match(/[+-]?\w+:("[^"]*"|\S+)/g) ?? []) {
-    const neg = term.startsWith('-');
-    const [field, ...rest] = term.replace(/^[+-]/, '').split(':');
-    const value = rest.join(':').replace(/^"|"$/g, '').toLowerCase();
+/** Longest `fq` / package_search `q` accepted, and most terms in one. */
+export const MAX_FQ_LENGTH = 2000;
+export const MAX_FQ_TERMS = 32;
+
+interface FqTerm {
+  neg: boolean;
+  field: string;
+  value: string;
+  range?: { lo: number; hi: number; loIncl: boolean; hiIncl: boolean };
+}
+
+/** A Solr date of a range bound: `*`, an ISO date/datetime (UTC when no offset), `NOW[-nUNIT]`. */
+function solrDate(text: string, now: number): number | undefined {
+  const t = text.trim();
+  if (t === '*') return undefined;
+  const m = /^NOW(?:([+-])(\d{1,6})(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(?:\/(DAY|HOUR))?$/.exec(t);
+  if (m) {
+    const unit = (m[3] ?? 'DAY').replace(/S$/, '');
+    const ms = { YEAR: 365 * 86_400_000, MONTH: 30 * 86_400_000, DAY: 86_400_000, HOUR: 3_600_000, MINUTE: 60_000, SECOND: 1000 }[unit]!;
+    let v = now + (m[1] === '-' ? -1 : 1) * Number(m[2] ?? 0) * ms;
+    if (m[4] === 'DAY') v -= v % 86_400_000;
+    if (m[4] === 'HOUR') v -= v % 3_600_000;
+    return v;
+  }
+  if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(t))
+    throw validation('fq', `cannot read the date "${t.slice(0, 40)}" (use ISO 8601, * or NOW-1DAY)`);
+  const iso = /T/.test(t) && !/(Z|[+-]\d\d:?\d\d)$/.test(t) ? `${t}Z` : t;
+  const v = Date.parse(iso);
+  if (Number.isNaN(v)) throw validation('fq', `invalid date "${t.slice(0, 40)}"`);
+  return v;
+}
+
+/**
+ * Parses a Solr `fq` of ANDed terms `[+|-]field:value`, `field:"quoted value"` and date ranges
+ * `field:[X TO Y]` (`{}` for exclusive bounds), in one pass over the text (linear time; the old
+ * regular expression backtracked quadratically on long runs of word characters).
+ */
+export function parseFq(fq: string, now = Date.now()): FqTerm[] {
+  if (fq.length > MAX_FQ_LENGTH) throw limitError('fq', `longer than ${MAX_FQ_LENGTH} characters`);
+  const terms: FqTerm[] = [];
+  let i = 0;
+  const n = fq.length;
+  const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  while (i < n) {
+    while (i < n && isSpace(fq[i]!)) i++;
+    if (i >= n) break;
+    let neg = false;
+    if (fq[i] === '+' || fq[i] === '-') neg = fq[i++] === '-';
+    const fieldStart = i;
+    while (i < n && /[A-Za-z0-9_]/.test(fq[i]!)) i++;
+    const field = fq.slice(fieldStart, i);
+    if (fq[i] !== ':') {
+      if (field === 'AND' && !neg) continue;
+      throw validation('fq', `expected field:value at position ${fieldStart}${field === 'OR' ? ' (OR is not supported: terms are ANDed)' : ''}`);
+    }
+    i++;
+    let value: string;
+    let range: FqTerm['range'];
+    const open = fq[i];
+    if (open === '[' || open === '{') {
+      const close = Math.min(...[fq.indexOf(']', i), fq.indexOf('}', i)].filter((x) => x >= 0), Infinity);
+      if (close === Infinity) throw validation('fq', `unterminated range at position ${i}`);
+      value = fq.slice(i + 1, close);
+      const parts = value.split(/\s+TO\s+/);
+      if (parts.length !== 2) throw validation('fq', `expected [from TO to] at position ${i}`);
+      const lo = solrDate(parts[0]!, now);
+      const hi = solrDate(parts[1]!, now);
+      range = { lo: lo ?? -Infinity, hi: hi ?? Infinity, loIncl: open === '[', hiIncl: fq[close] === ']' };
+      i = close + 1;
+    } else if (open === '"') {
+      const close = fq.indexOf('"', i + 1);
+      if (close < 0) throw validation('fq', `unterminated quote at position ${i}`);
+      value = fq.slice(i + 1, close);
+      i = close + 1;
+    } else {
+      const start = i;
+      while (i < n && !isSpace(fq[i]!)) i++;
+      value = fq.slice(start, i);
+    }
+    terms.push({ neg, field, value: value.toLowerCase(), ...(range ? { range } : {}) });
+    if (terms.length > MAX_FQ_TERMS) throw limitError('fq', `more than ${MAX_FQ_TERMS} terms`);
+  }
+  return terms;
+}
+
+const inRange = (t: number, r: NonNullable<FqTerm['range']>) =>
+  (r.loIncl ? t >= r.lo : t > r.lo) && (r.hiIncl ? t <= r.hi : t < r.hi);
+
+/** Does a dataset match every fq term (name, tags, organization, res_format, license_id, metadata_modified, metadata_created)? */
+function matchesFq(v: DatasetView, terms: FqTerm[]): boolean {
+  for (const term of terms) {
+    const { field, value } = term;
     let hit: boolean;
     switch (field) {
       case 'name':
@@ -248,15 +360,25 @@ function matchesFq(v: DatasetView, fq: string): boolean {
         hit = ['csv', 'geojson', 'json'].includes(value);
         break;
       case 'license_id':
-        hit = v.meta.licence.id === value;
+        hit = value === CKAN_LICENCE_ID || v.meta.licence.id === value;
         break;
+      case 'metadata_modified':
+      case 'metadata_created': {
+        const at = Date.parse(field === 'metadata_modified' ? v.meta.modified : v.meta.issued);
+        if (term.range) hit = inRange(at, term.range);
+        else {
+          const exact = solrDate(value.toUpperCase().replace(/^"|"$/g, ''), Date.now());
+          hit = exact === undefined || exact === at;
+        }
+        break;
+      }
       default:
         throw validation(
           'fq',
-          `Unsupported filter field "${field}" (supported: name, tags, organization, res_format, license_id)`,
+          `Unsupported filter field "${field.slice(0, 40)}" (supported: name, tags, organization, res_format, license_id, metadata_modified, metadata_created)`,
         );
     }
-    if (hit === neg) return false;
+    if (hit === term.neg) return false;
   }
   return true;
 }
@@ -298,8 +420,10 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   if (filters !== undefined) {
     if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
       throw validation('filters', 'Must be a JSON object');
+    const count = Object.values(filters).reduce<number>((a, w) => a + (Array.isArray(w) ? w.length : 1), 0);
+    if (count > MAX_FILTER_VALUES) throw limitError('filters', `more than ${MAX_FILTER_VALUES} values`);
     for (const [field, want] of Object.entries(filters))
-      predicates.push(filterPredicate(fields, field, want));
+      predicates.push(filterPredicate(fields, field, want, rows));
   }
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
   const qRaw = p.q;
@@ -309,7 +433,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
         ? undefined
         : qRaw
       : jsonParam(p, 'q');
-  if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q));
+  if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q, rows));
   let sort;
   const sortText = str(p, 'sort');
   try {
@@ -334,7 +458,23 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   return {
     include_total: includeTotal,
     resource_id: id,
-    fields: selected.map((n) => ({ id: n, type: CKAN_TYPES[fields.find((f) => f.name === n)!.type] })),
+    // The DataStore data dictionary: label and notes from the release's Table Schema.
+    fields: selected.map((n) => {
+      const f = schema.fields.find((x) => x.name === n);
+      return {
+        id: n,
+        type: CKAN_TYPES[fields.find((x) => x.name === n)!.type],
+        ...(f
+          ? {
+              info: {
+                label: f.title ?? f.name,
+                notes: [f.description, f.unit ? `Unit: ${f.unit}` : undefined].filter(Boolean).join(' '),
+                type_override: '',
+              },
+            }
+          : {}),
+      };
+    }),
     records_format: recordsFormat,
     records,
     ...(includeTotal ? { total, total_was_estimated: false } : {}),
@@ -352,6 +492,7 @@ function filterPredicate(
   fields: QueryField[],
   field: string,
   want: unknown,
+  rows: Row[],
 ): (row: Row, i: number) => boolean {
   const f = fields.find((x) => x.name === field);
   if (!f) throw validation('filters', `field "${field.slice(0, 60)}" not in database`);
@@ -373,13 +514,18 @@ function filterPredicate(
   });
   const set = new Set<unknown>(wanted);
   if (field === '_id') return (_r, i) => set.has(i + 1);
-  if (f.type === 'datetime') return (r) => r[field] !== null && set.has(Date.parse(r[field] as string));
+  if (f.type === 'datetime') {
+    const instants = dateColumn(rows, field);
+    return (_r, i) => set.has(instants[i]!);
+  }
   return (r) => set.has(r[field]);
 }
 
-function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) => boolean {
+function qPredicate(fields: QueryField[], raw: unknown, q: unknown, rows: Row[]): (row: Row, i: number) => boolean {
   // `q` is either plain text over all fields, or a JSON object {field: text}.
   if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
+    const json = JSON.stringify(q);
+    if (json.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
     const entries = Object.entries(q).map(([field, text]) => {
       if (!fields.some((f) => f.name === field))
         throw validation('q', `field "${field.slice(0, 60)}" not in database`);
@@ -392,13 +538,15 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) 
           .includes(text),
       );
   }
-  const terms = String(typeof raw === 'string' ? raw : q)
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean);
-  const names = fields.filter((f) => f.name !== '_id').map((f) => f.name);
-  return (r) =>
-    terms.every((t) => names.some((n) => r[n] !== null && String(r[n]).toLowerCase().includes(t)));
+  const textQ = String(typeof raw === 'string' ? raw : q);
+  if (textQ.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
+  const terms = textQ.toLowerCase().split(/\s+/).filter(Boolean).map((t) => t.replaceAll(SEP, ''));
+  if (terms.length > MAX_Q_TERMS) throw limitError('q', `more than ${MAX_Q_TERMS} terms`);
+  const texts = rowText(
+    rows,
+    fields.filter((f) => f.name !== '_id').map((f) => f.name),
+  );
+  return (_r, i) => terms.every((t) => texts[i]!.includes(t));
 }
 
 type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
@@ -434,8 +582,11 @@ const ACTIONS: Record<string, Action> = {
     const rows = int(p, 'rows', 10, 0, 1000);
     const start = int(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
     const q = str(p, 'q') ?? '';
-    const fq = str(p, 'fq') ?? '';
-    const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, q) && matchesFq(v, fq));
+    if (q.length > MAX_FQ_LENGTH) throw limitError('q', `longer than ${MAX_FQ_LENGTH} characters`);
+    const qTerms = q.toLowerCase().split(/\s+/).filter((t) => t && t !== '*:*');
+    if (qTerms.length > MAX_FQ_TERMS) throw limitError('q', `more than ${MAX_FQ_TERMS} terms`);
+    const fq = parseFq(str(p, 'fq') ?? '');
+    const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, qTerms) && matchesFq(v, fq));
     return {
       count: views.length,
       results: views.slice(start, start + rows).map((v) => packageDict(base, v)),
@@ -497,6 +648,13 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
         success: false,
         error: { __type: 'Rate Limit', message: err.message },
       });
+    if (err.statusCode === 413)
+      return sendError(
+        reply,
+        baseUrl(ctx, req),
+        action,
+        new CkanError(413, 'Bad Request', `request body larger than ${BODY_LIMIT} bytes (limit)`),
+      );
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(
         reply,
