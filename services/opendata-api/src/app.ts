@@ -47,6 +47,15 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
   registerHttpCache(server);
+  if (!config.PUBLIC_BASE_URL) {
+    // Links are then built from each request's Host: a shared cache must key on it.
+    server.addHook('onSend', async (_req, reply, payload) => {
+      const vary = reply.getHeader('vary');
+      const list = typeof vary === 'string' ? vary : Array.isArray(vary) ? vary.join(', ') : '';
+      if (!/(^|,)\s*host\s*(,|$)/i.test(list)) reply.header('vary', list ? `${list}, Host` : 'Host');
+      return payload;
+    });
+  }
   await server.register(cors, {
     origin: '*',
     methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],

@@ -5,7 +5,8 @@ import { commonEnv, loadConfig } from '@ondijon/service-kit';
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
 
 /** Environment of the open-data API (see .env.example). */
-export const ConfigSchema = z.object({
+export const ConfigSchema = z
+  .object({
   LOG_LEVEL: commonEnv.LOG_LEVEL,
   SHUTDOWN_DEADLINE_MS: commonEnv.SHUTDOWN_DEADLINE_MS,
   /** Root of the open-data store (read-only here). */
@@ -21,7 +22,20 @@ export const ConfigSchema = z.object({
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
   /** Site title shown by CKAN status_show and the DCAT catalogue. */
   SITE_TITLE: z.string().default('OnDijon — données ouvertes de Dijon Métropole'),
-});
+  /**
+   * Deployment mode. In production PUBLIC_BASE_URL is required: links built from a client's Host
+   * header would otherwise be cached and served to others.
+   */
+  ONDIJON_ENV: z.enum(['development', 'test', 'production']).default('development'),
+})
+  .superRefine((c, ctx) => {
+    if (c.ONDIJON_ENV === 'production' && !c.PUBLIC_BASE_URL)
+      ctx.addIssue({
+        code: 'custom',
+        path: ['PUBLIC_BASE_URL'],
+        message: 'required when ONDIJON_ENV=production (the absolute base URL of links, e.g. https://data.example.fr)',
+      });
+  });
 /** Configuration of the open-data API. */
 export type Config = z.infer<typeof ConfigSchema>;
 
