@@ -383,6 +383,36 @@ function matchesFq(v: DatasetView, terms: FqTerm[]): boolean {
   return true;
 }
 
+/** package_search `sort`: one key among the package fields CKAN harvesters sort on, asc or desc. */
+function sortPackages(views: DatasetView[], sort: string): void {
+  const m = /^\s*(metadata_modified|metadata_created|name|title(?:_string)?|score)(?:\s+(asc|desc))?\s*(?:,\s*(?:metadata_modified|score)(?:\s+(?:asc|desc))?\s*)?$/i.exec(
+    sort,
+  );
+  if (!m)
+    throw validation(
+      'sort',
+      'Unsupported sort: use metadata_modified, metadata_created, name or title, asc or desc',
+    );
+  // There is no relevance score here (every match scores the same): "score desc, metadata_modified
+  // desc", CKAN's default, is then the newest first.
+  const key = m[1]!.toLowerCase() === 'score' ? 'metadata_modified' : m[1]!.toLowerCase();
+  const desc = m[1]!.toLowerCase() === 'score' || (m[2] ?? 'asc').toLowerCase() === 'desc';
+  const val = (v: DatasetView): string | number =>
+    key === 'metadata_modified'
+      ? Date.parse(v.meta.modified)
+      : key === 'metadata_created'
+        ? Date.parse(v.meta.issued)
+        : key === 'name'
+          ? v.meta.id
+          : v.meta.title.fr;
+  views.sort((a, b) => {
+    const x = val(a);
+    const y = val(b);
+    const c = x < y ? -1 : x > y ? 1 : 0;
+    return desc ? -c : c;
+  });
+}
+
 const CKAN_TYPES: Record<string, string> = {
   string: 'text',
   integer: 'int',
@@ -587,10 +617,12 @@ const ACTIONS: Record<string, Action> = {
     if (qTerms.length > MAX_FQ_TERMS) throw limitError('q', `more than ${MAX_FQ_TERMS} terms`);
     const fq = parseFq(str(p, 'fq') ?? '');
     const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, qTerms) && matchesFq(v, fq));
+    const sort = str(p, 'sort') ?? 'metadata_modified desc';
+    sortPackages(views, sort);
     return {
       count: views.length,
       results: views.slice(start, start + rows).map((v) => packageDict(base, v)),
-      sort: str(p, 'sort') ?? 'score desc, metadata_modified desc',
+      sort,
       facets: {},
       search_facets: {},
     };
