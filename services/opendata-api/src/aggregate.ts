@@ -109,6 +109,10 @@ export function parseGroupBy(text: string, fields: QueryField[]): GroupItem[] {
 /** True when the select has aggregates (the query is then aggregated, grouped or not). */
 export const hasAggregates = (select: SelectItem[] | undefined) => !!select?.some((s) => s.kind === 'agg');
 
+/** A group key part: the type marked, so 1, "1" and null stay apart. */
+const keyOf = (v: string | number | boolean | null) =>
+  v === null ? '\u0000' : typeof v === 'string' ? `s${v}` : typeof v === 'number' ? `n${v}` : `b${v}`;
+
 interface Acc {
   values: (string | number | boolean | null)[];
   count: number;
@@ -146,7 +150,7 @@ export function aggregate(
   for (const i of indexes) {
     const row = rows[i]!;
     const values = groupBy.map((g) => fieldValue(row, i, g.field));
-    const key = groupBy.length ? JSON.stringify(values) : '';
+    const key = groupBy.length === 1 ? keyOf(values[0]!) : groupBy.length ? values.map(keyOf).join('\u0001') : '';
     let acc = groups.get(key);
     if (!acc) {
       acc = {

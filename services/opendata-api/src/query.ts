@@ -151,23 +151,34 @@ export function columnOrder(rows: Row[], field: string, type: FieldType): Column
   return entry;
 }
 
-/** Comparator of row indexes for a sort of one or more keys, from the columns' ranks (nulls last). */
-function rankComparator(rows: Row[], sort: SortKey[], types: Map<string, FieldType>) {
-  const keys = sort.map((s) => ({
-    rank: columnOrder(rows, s.field, types.get(s.field) ?? 'string').rank,
-    desc: s.desc,
-  }));
-  return (a: number, b: number): number => {
-    for (const k of keys) {
-      const ra = k.rank[a]!;
-      const rb = k.rank[b]!;
-      if (ra === rb) continue;
-      if (ra === NULL_RANK) return 1;
-      if (rb === NULL_RANK) return -1;
-      return k.desc ? rb - ra : ra - rb;
+/**
+ * Orders row indexes (given in position order) by several keys: a stable counting sort per key,
+ * last key first (LSD radix over the columns' dense ranks), so O(keys × (matches + distinct values))
+ * whatever the keys, with empty cells last in both directions and ties by position.
+ */
+function multiKeyOrder(rows: Row[], indexes: Uint32Array, sort: SortKey[], types: Map<string, FieldType>): Uint32Array {
+  let cur: Uint32Array = indexes;
+  let next: Uint32Array = new Uint32Array(cur.length);
+  for (let k = sort.length - 1; k >= 0; k--) {
+    const key = sort[k]!;
+    const rank = columnOrder(rows, key.field, types.get(key.field) ?? 'string').rank;
+    let max = 0;
+    for (let q = 0; q < cur.length; q++) {
+      const r = rank[cur[q]!]!;
+      if (r !== NULL_RANK && r > max) max = r;
     }
-    return a - b;
-  };
+    // Buckets 0..max for values (reversed when descending), max+1 for empty cells.
+    const counts = new Uint32Array(max + 3);
+    const bucket = (r: number) => (r === NULL_RANK ? max + 1 : key.desc ? max - r : r);
+    for (let q = 0; q < cur.length; q++) counts[bucket(rank[cur[q]!]!) + 1]!++;
+    for (let b = 1; b < counts.length; b++) counts[b]! += counts[b - 1]!;
+    for (let q = 0; q < cur.length; q++) {
+      const i = cur[q]!;
+      next[counts[bucket(rank[i]!)]!++] = i;
+    }
+    [cur, next] = [next, cur];
+  }
+  return cur;
 }
 
 /** Runs a query: filter, order, page. Returns matching row indexes (into `rows`) and the total when asked. */
@@ -181,11 +192,15 @@ export function runQuery(
   const end = spec.limit < 0 ? Infinity : spec.offset + spec.limit;
   const pred = spec.predicate;
   if (spec.sort && spec.sort.length > 1) {
-    // Several keys: order the matches by comparing the columns' precomputed ranks (integers).
-    const matches: number[] = [];
-    for (let i = 0; i < n; i++) if (!pred || pred(rows[i]!, i)) matches.push(i);
-    matches.sort(rankComparator(rows, spec.sort, types));
-    return { indexes: matches.slice(spec.offset, end), total: spec.total ? matches.length : undefined };
+    // Several keys: a linear-time radix order of the matches over the columns' precomputed ranks.
+    const matches = new Uint32Array(n);
+    let m = 0;
+    for (let i = 0; i < n; i++) if (!pred || pred(rows[i]!, i)) matches[m++] = i;
+    const ordered = multiKeyOrder(rows, matches.subarray(0, m), spec.sort, types);
+    return {
+      indexes: Array.from(ordered.subarray(spec.offset, Math.min(m, end))),
+      total: spec.total ? m : undefined,
+    };
   }
   let order: Uint32Array | undefined;
   if (spec.sort?.length === 1) {
