@@ -1,5 +1,5 @@
 import type { FieldType, Row } from '@ondijon/opendata';
-import { QueryError, dateColumn, fieldValue, type QueryField } from './query';
+import { QueryError, Slicer, dateColumn, fieldValue, type QueryField } from './query';
 
 /**
  * The Explore v2.1 `select` with aggregates, `group_by`, and `refine`/`exclude` facets, as
@@ -128,13 +128,14 @@ interface Acc {
  * Groups the matching rows and computes the aggregates: one output row per group, keyed by the
  * group_by keys then the select keys. Without group_by, one row over every match. O(matches).
  */
-export function aggregate(
+export async function aggregate(
   rows: Row[],
   fields: QueryField[],
   indexes: Iterable<number>,
   select: SelectItem[] | undefined,
   groupBy: GroupItem[],
-): Row[] {
+): Promise<Row[]> {
+  const slicer = new Slicer();
   const types = new Map(fields.map((f) => [f.name, f.type]));
   const items = select ?? groupBy.map((g) => ({ kind: 'field' as const, field: g.field, key: g.key }));
   for (const s of items)
@@ -148,6 +149,7 @@ export function aggregate(
   });
   const groups = new Map<string, Acc>();
   for (const i of indexes) {
+    if (slicer.due()) await slicer.yield();
     const row = rows[i]!;
     const values = groupBy.map((g) => fieldValue(row, i, g.field));
     const key = groupBy.length === 1 ? keyOf(values[0]!) : groupBy.length ? values.map(keyOf).join('\u0001') : '';

@@ -156,7 +156,13 @@ export function columnOrder(rows: Row[], field: string, type: FieldType): Column
  * last key first (LSD radix over the columns' dense ranks), so O(keys × (matches + distinct values))
  * whatever the keys, with empty cells last in both directions and ties by position.
  */
-function multiKeyOrder(rows: Row[], indexes: Uint32Array, sort: SortKey[], types: Map<string, FieldType>): Uint32Array {
+async function multiKeyOrder(
+  rows: Row[],
+  indexes: Uint32Array,
+  sort: SortKey[],
+  types: Map<string, FieldType>,
+  slicer: Slicer,
+): Promise<Uint32Array> {
   let cur: Uint32Array = indexes;
   let next: Uint32Array = new Uint32Array(cur.length);
   for (let k = sort.length - 1; k >= 0; k--) {
@@ -177,16 +183,39 @@ function multiKeyOrder(rows: Row[], indexes: Uint32Array, sort: SortKey[], types
       next[counts[bucket(rank[i]!)]!++] = i;
     }
     [cur, next] = [next, cur];
+    await slicer.yield();
   }
   return cur;
 }
 
+/** Longest stretch of work, in ms, before a long query lets other requests run. */
+export const SLICE_MS = 4;
+
+/**
+ * Cooperative time slicing for work over every row: `due()` is cheap to call per row and true when
+ * the current slice has run SLICE_MS; `yield()` then gives the event loop to other requests
+ * (setImmediate: pending I/O runs first). One hostile request then delays a plain one by a slice,
+ * not by its whole run.
+ */
+export class Slicer {
+  private last = performance.now();
+  private n = 0;
+  due(): boolean {
+    return (++this.n & 1023) === 0 && performance.now() - this.last > SLICE_MS;
+  }
+  async yield(): Promise<void> {
+    await new Promise((r) => setImmediate(r));
+    this.last = performance.now();
+  }
+}
+
 /** Runs a query: filter, order, page. Returns matching row indexes (into `rows`) and the total when asked. */
-export function runQuery(
+export async function runQuery(
   rows: Row[],
   fields: QueryField[],
   spec: QuerySpec,
-): { indexes: number[]; total: number | undefined } {
+): Promise<{ indexes: number[]; total: number | undefined }> {
+  const slicer = new Slicer();
   const types = new Map(fields.map((f) => [f.name, f.type]));
   const n = rows.length;
   const end = spec.limit < 0 ? Infinity : spec.offset + spec.limit;
@@ -195,8 +224,11 @@ export function runQuery(
     // Several keys: a linear-time radix order of the matches over the columns' precomputed ranks.
     const matches = new Uint32Array(n);
     let m = 0;
-    for (let i = 0; i < n; i++) if (!pred || pred(rows[i]!, i)) matches[m++] = i;
-    const ordered = multiKeyOrder(rows, matches.subarray(0, m), spec.sort, types);
+    for (let i = 0; i < n; i++) {
+      if (!pred || pred(rows[i]!, i)) matches[m++] = i;
+      if (slicer.due()) await slicer.yield();
+    }
+    const ordered = await multiKeyOrder(rows, matches.subarray(0, m), spec.sort, types, slicer);
     return {
       indexes: Array.from(ordered.subarray(spec.offset, Math.min(m, end))),
       total: spec.total ? m : undefined,
@@ -212,11 +244,13 @@ export function runQuery(
     // Filter in storage order (sequential access), then walk the column's order over the matches.
     const hit = new Uint8Array(n);
     let total = 0;
-    for (let i = 0; i < n; i++)
+    for (let i = 0; i < n; i++) {
       if (pred(rows[i]!, i)) {
         hit[i] = 1;
         total++;
       }
+      if (slicer.due()) await slicer.yield();
+    }
     const out: number[] = [];
     let matched = 0;
     for (let k = 0; k < n && matched < end; k++) {
@@ -230,6 +264,7 @@ export function runQuery(
   const out: number[] = [];
   let matched = 0;
   for (let k = 0; k < n; k++) {
+    if (slicer.due()) await slicer.yield();
     const i = order ? order[k]! : k;
     if (pred && !pred(rows[i]!, i)) continue;
     if (matched >= spec.offset && matched < end) out.push(i);

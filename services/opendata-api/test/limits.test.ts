@@ -1,6 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { OnDijonError } from '@ondijon/contracts';
-import { CkanFailure, ExploreError, loadApiConfig, type OpendataApiApp } from '../src/index';
+import {
+  CkanDatastoreSearch,
+  CkanFailure,
+  CkanSuccess,
+  ExploreError,
+  loadApiConfig,
+  type OpendataApiApp,
+} from '../src/index';
 import { BODY_LIMIT, MAX_FILTER_VALUES, MAX_FQ_LENGTH, MAX_FQ_TERMS, MAX_Q_LENGTH, MAX_Q_TERMS } from '../src/plugins/ckan';
 import { MAX_FACETS, MAX_SELECT_ITEMS } from '../src/aggregate';
 import { columnOrder, dateColumn } from '../src/query';
@@ -110,6 +117,19 @@ describe('work done once per release', () => {
     expect(columnOrder(rows, 'n', 'integer')).toBe(a);
     expect([...a.asc]).toEqual([1, 0]);
     expect([...a.desc]).toEqual([0, 1]);
+  });
+
+  it('large datastore_search pages are streamed and parse as the same CKAN envelope', async () => {
+    const big = await app.server.inject({ url: `${ds}&limit=2000&sort=${enc('energy_kwh desc')}` });
+    expect(big.statusCode).toBe(200);
+    const body = CkanSuccess(CkanDatastoreSearch).parse(big.json()).result;
+    expect(body.records).toHaveLength(48 * 23);
+    expect(body.total).toBe(48 * 23);
+    const small = CkanSuccess(CkanDatastoreSearch).parse(
+      (await app.server.inject({ url: `${ds}&limit=5&offset=1000&sort=${enc('energy_kwh desc')}` })).json(),
+    ).result;
+    expect(body.records.slice(1000, 1005)).toEqual(small.records);
+    expect(body.fields).toEqual(small.fields);
   });
 
   it('exports are streamed (chunked, no whole-body length)', async () => {

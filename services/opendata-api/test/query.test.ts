@@ -34,7 +34,7 @@ function naive(
 }
 
 describe('runQuery', () => {
-  it('filtered + sorted pages equal a naive filter-sort-slice (nulls last, ties by position)', () => {
+  it('filtered + sorted pages equal a naive filter-sort-slice (nulls last, ties by position)', async () => {
     const sort = parseSort('sort', 'energy_kwh desc', fields);
     const pred = (i: number) => rows[i]!.commune === '21231' || rows[i]!.status === 'zero';
     const key = (i: number) => (rows[i]!.energy_kwh === null ? Infinity : -(rows[i]!.energy_kwh as number));
@@ -44,21 +44,21 @@ describe('runQuery', () => {
       [40, 100],
     ] as const) {
       expect(
-        runQuery(rows, fields, { predicate: (r, i) => pred(i), sort, offset, limit, total: true }),
+        await runQuery(rows, fields, { predicate: (r, i) => pred(i), sort, offset, limit, total: true }),
       ).toEqual(naive(pred, key, offset, limit));
     }
-    expect(runQuery(rows, fields, { sort, offset: 3, limit: 5, total: true })).toEqual(
+    expect(await runQuery(rows, fields, { sort, offset: 3, limit: 5, total: true })).toEqual(
       naive(undefined, key, 3, 5),
     );
   });
 
-  it('counts totals with and without a predicate, and pages in storage order', () => {
-    expect(runQuery(rows, fields, { offset: 0, limit: 2, total: true })).toEqual({
+  it('counts totals with and without a predicate, and pages in storage order', async () => {
+    expect(await runQuery(rows, fields, { offset: 0, limit: 2, total: true })).toEqual({
       indexes: [0, 1],
       total: rows.length,
     });
-    expect(runQuery(rows, fields, { offset: 0, limit: 2, total: false }).total).toBeUndefined();
-    const r = runQuery(rows, fields, {
+    expect((await runQuery(rows, fields, { offset: 0, limit: 2, total: false })).total).toBeUndefined();
+    const r = await runQuery(rows, fields, {
       predicate: (row) => row.status === 'suppressed',
       offset: 0,
       limit: -1,
@@ -96,12 +96,15 @@ describe('runQuery sorts from per-column ranks', () => {
     'commune, energy_kwh desc',
     'status desc, period_start desc, _id desc',
     'period_start desc',
-  ])('"%s" equals a direct comparison of values, with and without a filter', (text) => {
+  ])('"%s" equals a direct comparison of values, with and without a filter', async (text) => {
     const sort = parseSort('sort', text, fields);
-    expect(runQuery(rows, fields, { sort, offset: 0, limit: -1, total: true }).indexes).toEqual(reference(text));
+    expect((await runQuery(rows, fields, { sort, offset: 0, limit: -1, total: true })).indexes).toEqual(
+      reference(text),
+    );
     const pred = (i: number) => rows[i]!.status !== 'value' || i % 3 === 0;
     expect(
-      runQuery(rows, fields, { sort, predicate: (_r, i) => pred(i), offset: 2, limit: 50, total: true }).indexes,
+      (await runQuery(rows, fields, { sort, predicate: (_r, i) => pred(i), offset: 2, limit: 50, total: true }))
+        .indexes,
     ).toEqual(reference(text, pred).slice(2, 52));
   });
 });

@@ -1,3 +1,4 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { DIJON_METROPOLE, type Row } from '@ondijon/opendata';
 import {
@@ -16,6 +17,7 @@ import {
 } from '../context';
 import {
   QueryError,
+  Slicer,
   asText,
   dateColumn,
   parseFieldList,
@@ -471,18 +473,20 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   } catch (err) {
     throw err instanceof QueryError ? validation('sort', err.message) : err;
   }
-  const { indexes, total } = runQuery(rows, fields, {
+  const { indexes, total } = await runQuery(rows, fields, {
     predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
     sort,
     offset,
     limit,
     total: includeTotal,
   });
-  const records = indexes.map((i) =>
+  const record = (i: number) =>
     recordsFormat === 'lists'
       ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
-      : project(rows[i]!, i, selected),
-  );
+      : project(rows[i]!, i, selected);
+  // Large pages are streamed in chunks (records built as they are sent), small ones sent whole.
+  const records: unknown[] | StreamedRecords =
+    indexes.length > STREAM_ABOVE ? new StreamedRecords(indexes, record) : indexes.map(record);
   const qs = (o: number) =>
     `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
   return {
@@ -577,6 +581,42 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown, rows: Row[])
     fields.filter((f) => f.name !== '_id').map((f) => f.name),
   );
   return (_r, i) => terms.every((t) => texts[i]!.includes(t));
+}
+
+/** Pages of more records than this are streamed. */
+const STREAM_ABOVE = 1000;
+
+/** The records of a large page: serialised while they are sent, a chunk at a time. */
+class StreamedRecords {
+  constructor(
+    readonly indexes: number[],
+    readonly record: (i: number) => unknown,
+  ) {}
+}
+
+const PLACEHOLDER = '\u0000records\u0000';
+
+/** A CKAN envelope whose result holds StreamedRecords, as a stream of JSON text. */
+function streamEnvelope(envelope: { result: Record<string, unknown> } & Record<string, unknown>): Readable {
+  const streamed = envelope.result.records as StreamedRecords;
+  const text = JSON.stringify({ ...envelope, result: { ...envelope.result, records: PLACEHOLDER } });
+  const [head, tail] = text.split(JSON.stringify(PLACEHOLDER)) as [string, string];
+  return Readable.from(
+    (async function* () {
+      yield `${head}[`;
+      const slicer = new Slicer();
+      let buf = '';
+      for (let k = 0; k < streamed.indexes.length; k++) {
+        buf += (k ? ',' : '') + JSON.stringify(streamed.record(streamed.indexes[k]!));
+        if (slicer.due() || buf.length > 256 * 1024) {
+          yield buf;
+          buf = '';
+          await slicer.yield();
+        }
+      }
+      yield `${buf}]${tail}`;
+    })(),
+  );
 }
 
 type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
@@ -730,7 +770,16 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
       );
     try {
       const result = await fn(ctx, base, params);
-      return { help: envelope(base, action), success: true, result };
+      const body = { help: envelope(base, action), success: true, result };
+      if (
+        typeof result === 'object' &&
+        result !== null &&
+        (result as { records?: unknown }).records instanceof StreamedRecords
+      )
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(streamEnvelope(body as { result: Record<string, unknown> } & Record<string, unknown>));
+      return body;
     } catch (err) {
       if (err instanceof CkanError) return sendError(reply, base, action, err);
       if (err instanceof QueryError)

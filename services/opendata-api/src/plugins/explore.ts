@@ -94,6 +94,16 @@ function odsql<T>(fn: () => T): T {
   }
 }
 
+async function odsqlAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    return odsql(() => {
+      throw err;
+    });
+  }
+}
+
 function exploreFields(v: {
   schema: {
     fields: {
@@ -282,8 +292,8 @@ async function queryRecords(
   const groupBy = groupText ? odsql(() => parseGroupBy(groupText, fields)) : undefined;
   const orderBy = param(q, 'order_by');
   if (groupBy || hasAggregates(select)) {
-    const { indexes } = runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
-    let out = odsql(() => aggregate(rows, fields, indexes, select, groupBy ?? []));
+    const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
+    let out = await odsqlAsync(() => aggregate(rows, fields, indexes, select, groupBy ?? []));
     const keys = [...new Set([...(groupBy ?? []).map((g) => g.key), ...(select ?? []).map((s) => s.key)])];
     if (orderBy) out = odsql(() => sortAggregated(out, orderBy, keys));
     // Keys of the answer: the select's, or the groups' when there is no select.
@@ -299,7 +309,7 @@ async function queryRecords(
   const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
   const names = select ? [...new Set(select.map((s) => (s as { field: string }).field))] : fields.map((f) => f.name);
   const keys = select ? select.map((s) => s.key) : names;
-  const { indexes, total } = runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
+  const { indexes, total } = await runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
   const records = (function* () {
     for (const i of indexes) {
       if (!select) yield project(rows[i]!, i, names);
@@ -376,7 +386,7 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
     const predicate = where ? odsql(() => compileWhere(where, CATALOG_FIELDS)) : undefined;
     const orderBy = param(q, 'order_by');
     const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, CATALOG_FIELDS)) : undefined;
-    const { indexes, total } = runQuery(rows, CATALOG_FIELDS, {
+    const { indexes, total } = await runQuery(rows, CATALOG_FIELDS, {
       predicate,
       sort,
       offset,
