@@ -216,12 +216,20 @@ try {
     { name: 'CKAN fq, 32 terms with date ranges (limit)', expect: 200, url: () => `${api}/api/3/action/package_search?fq=${enc(Array.from({ length: 32 }, () => 'metadata_modified:[2020-01-01T00:00:00Z TO *]').join(' '))}` },
     { name: 'Explore export, whole CSV (streamed)', expect: 200, url: () => `${rec.replace(/records$/, 'exports/csv')}`, streamed: true },
   ];
-  // Warm-up: the first requests parse the release and build the per-release caches.
+  // BENCH_HOSTILE_FILTER (a regular expression) keeps only the matching shapes, to find which one
+  // costs the plain request most.
+  const filter = process.env.BENCH_HOSTILE_FILTER ? new RegExp(process.env.BENCH_HOSTILE_FILTER, 'i') : undefined;
+  if (filter) hostiles.splice(0, hostiles.length, ...hostiles.filter((h) => filter.test(h.name)));
+  // Warm-up: the first requests parse the release and build the per-release caches (datetimes
+  // parsed, each sorted column ranked once, the rows' search text): a one-time cost per release,
+  // reported apart, not per request.
+  const warmStart = Date.now();
   {
     const warm = new Agent({ keepAlive: true });
-    for (const h of hostiles) await shoot(warm, h.url(0), h.body);
+    for (const h of hostiles) for (let k = 0; k < 8; k++) await shoot(warm, h.url(k), h.body);
     warm.destroy();
   }
+  const warmMs = Date.now() - warmStart;
   let stop = Date.now() + HOSTILE_MS;
   const without = await plainLoop(plainUrl, 2, () => Date.now() >= stop);
   const shots = new Map<string, Shot[]>(hostiles.map((h) => [h.name, []]));
@@ -259,6 +267,7 @@ try {
   const p99During = r2(pct(during, 99));
   const hostile = {
     durationMs: HOSTILE_MS,
+    warmUpMs: warmMs,
     plainUrl: plainUrl.replace(/^http:\/\/127\.0\.0\.1:\d+/, ''),
     plainConnections: 2,
     hostileConnections: 2,

@@ -2,6 +2,7 @@
 // its event loop: the API over the store, and a plain node:http static server for the same CSV.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { buildApp } from '../src/app';
 import { loadApiConfig } from '../src/config';
 
@@ -20,7 +21,14 @@ await new Promise<void>((r) => statics.listen(0, '127.0.0.1', r));
 const addr = statics.address();
 const staticUrl = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
 process.stdout.write(`${JSON.stringify({ apiUrl, staticUrl })}\n`);
+// Event-loop delay of the API process over the whole run, printed when the bench stops it.
+const delay = monitorEventLoopDelay({ resolution: 1 });
+delay.enable();
 process.on('SIGTERM', () => {
+  delay.disable();
+  process.stderr.write(
+    `api event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms\n`,
+  );
   statics.close();
   void app.close().then(() => process.exit(0));
 });

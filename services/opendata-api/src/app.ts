@@ -42,7 +42,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     bodyLimit: BODY_LIMIT,
   });
-  const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR), config };
+  const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: config.STORE_REVALIDATE_MS }), config };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.

@@ -20,6 +20,11 @@ export const ConfigSchema = z
   RATE_LIMIT_ENABLED: z.stringbool().default(true),
   RATE_LIMIT_MAX: z.coerce.number().int().positive().default(600),
   RATE_LIMIT_WINDOW_MS: z.coerce.number().int().positive().default(60_000),
+  /**
+   * How long a store file checked unchanged is trusted without another stat (ms): requests then
+   * make no file-system round trip; a new release is served at most this long after it is written.
+   */
+  STORE_REVALIDATE_MS: z.coerce.number().int().min(0).default(1000),
   /** Site title shown by CKAN status_show and the DCAT catalogue. */
   SITE_TITLE: z.string().default('OnDijon — données ouvertes de Dijon Métropole'),
   /**
@@ -49,6 +54,7 @@ export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}
   return loadConfig(ConfigSchema, {
     PORT: '0',
     RATE_LIMIT_ENABLED: 'false',
+    STORE_REVALIDATE_MS: '0',
     LOG_LEVEL: 'silent',
     ...overrides,
   });

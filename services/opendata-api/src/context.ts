@@ -1,4 +1,3 @@
-import { stat } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import { uuidFromName } from '@ondijon/contracts';
 import type { CatalogRelease, DatasetMetadata, ReleaseNotes, StoreReader } from '@ondijon/opendata';
@@ -64,7 +63,7 @@ export async function datasetView(ctx: ApiContext, id: string): Promise<DatasetV
   const release = await ctx.reader.latestRelease(id);
   if (!meta || !release) return undefined;
   const notes = await ctx.reader.releaseNotes(id, release.releaseId);
-  const notesBytes = (await stat(ctx.reader.releaseFilePath(id, release.releaseId, 'release-notes.json'))).size;
+  const notesBytes = await ctx.reader.releaseNotesBytes(id, release.releaseId);
   return { meta, release, notes, notesBytes };
 }
 

@@ -189,7 +189,7 @@ async function multiKeyOrder(
 }
 
 /** Longest stretch of work, in ms, before a long query lets other requests run. */
-export const SLICE_MS = 4;
+export const SLICE_MS = 1;
 
 /**
  * Cooperative time slicing for work over every row: `due()` is cheap to call per row and true when
@@ -209,8 +209,44 @@ export class Slicer {
   }
 }
 
+/**
+ * At most one long query scans at a time; the others wait their turn (FIFO) without using the
+ * CPU. With time slicing, a cheap request then waits for at most one slice of one long query.
+ */
+class Gate {
+  private busy = false;
+  private readonly waiting: (() => void)[] = [];
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.busy) await new Promise<void>((r) => this.waiting.push(r));
+    else this.busy = true;
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.busy = false;
+    }
+  }
+}
+/** The gate of long scans (runQuery over a large release, aggregation). */
+export const heavyGate = new Gate();
+/** Releases with fewer rows than this are scanned without taking the gate (a scan is < 1 ms). */
+const GATE_ABOVE = 20_000;
+
 /** Runs a query: filter, order, page. Returns matching row indexes (into `rows`) and the total when asked. */
 export async function runQuery(
+  rows: Row[],
+  fields: QueryField[],
+  spec: QuerySpec,
+): Promise<{ indexes: number[]; total: number | undefined }> {
+  // A page in storage order with no filter reads only its rows (the total is the row count): no
+  // scan, no gate.
+  const cheap = !spec.predicate && !spec.sort?.length;
+  if (rows.length < GATE_ABOVE || cheap) return runQueryNow(rows, fields, spec);
+  return heavyGate.run(() => runQueryNow(rows, fields, spec));
+}
+
+async function runQueryNow(
   rows: Row[],
   fields: QueryField[],
   spec: QuerySpec,

@@ -19,7 +19,16 @@ import {
   parseSelect,
   sortAggregated,
 } from '../aggregate';
-import { QueryError, asText, fieldValue, parseSort, project, runQuery, type QueryField } from '../query';
+import {
+  QueryError,
+  asText,
+  fieldValue,
+  heavyGate,
+  parseSort,
+  project,
+  runQuery,
+  type QueryField,
+} from '../query';
 import { compileWhere } from '../where';
 
 /**
@@ -293,7 +302,7 @@ async function queryRecords(
   const orderBy = param(q, 'order_by');
   if (groupBy || hasAggregates(select)) {
     const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
-    let out = await odsqlAsync(() => aggregate(rows, fields, indexes, select, groupBy ?? []));
+    let out = await odsqlAsync(() => heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? [])));
     const keys = [...new Set([...(groupBy ?? []).map((g) => g.key), ...(select ?? []).map((s) => s.key)])];
     if (orderBy) out = odsql(() => sortAggregated(out, orderBy, keys));
     // Keys of the answer: the select's, or the groups' when there is no select.
