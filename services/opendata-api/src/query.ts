@@ -101,6 +101,85 @@ export function dateColumn(rows: Row[], field: string): Float64Array {
   return col;
 }
 
+const dictionaries = new WeakMap<Row[], Map<string, TextDictionary>>();
+const valueDictionaries = new WeakMap<Row[], Map<string, ValueDictionary>>();
+const numberColumns = new WeakMap<Row[], Map<string, Float64Array>>();
+
+/** A column as its distinct values and, per row, the id of its value. */
+export interface ValueDictionary {
+  ids: Uint32Array;
+  values: (string | number | boolean | null)[];
+}
+
+/** The value dictionary of a column, built once per release and field. */
+export function valueDictionary(rows: Row[], field: string): ValueDictionary {
+  let perRows = valueDictionaries.get(rows);
+  if (!perRows) valueDictionaries.set(rows, (perRows = new Map()));
+  let d = perRows.get(field);
+  if (!d) {
+    const ids = new Uint32Array(rows.length);
+    const values: ValueDictionary['values'] = [];
+    const seen = new Map<unknown, number>();
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]![field] ?? null;
+      let id = seen.get(v);
+      if (id === undefined) {
+        id = values.length;
+        values.push(v);
+        seen.set(v, id);
+      }
+      ids[i] = id;
+    }
+    d = { ids, values };
+    perRows.set(field, d);
+  }
+  return d;
+}
+
+/** A numeric column as numbers (NaN for an empty cell), built once per release and field. */
+export function numberColumn(rows: Row[], field: string): Float64Array {
+  let perRows = numberColumns.get(rows);
+  if (!perRows) numberColumns.set(rows, (perRows = new Map()));
+  let col = perRows.get(field);
+  if (!col) {
+    col = Float64Array.from(rows, (r) => (typeof r[field] === 'number' ? (r[field] as number) : NaN));
+    perRows.set(field, col);
+  }
+  return col;
+}
+
+/** A column as distinct lower-case texts and, per row, the id of its text. */
+export interface TextDictionary {
+  ids: Uint32Array;
+  values: string[];
+}
+
+/** The text dictionary of a column (an empty cell is the text ''), built once per release and field. */
+export function textDictionary(rows: Row[], field: string): TextDictionary {
+  let perRows = dictionaries.get(rows);
+  if (!perRows) dictionaries.set(rows, (perRows = new Map()));
+  let d = perRows.get(field);
+  if (!d) {
+    const ids = new Uint32Array(rows.length);
+    const values: string[] = [];
+    const seen = new Map<string, number>();
+    for (let i = 0; i < rows.length; i++) {
+      const v = rows[i]![field];
+      const text = v === null || v === undefined ? '' : String(v).toLowerCase();
+      let id = seen.get(text);
+      if (id === undefined) {
+        id = values.length;
+        values.push(text);
+        seen.set(text, id);
+      }
+      ids[i] = id;
+    }
+    d = { ids, values };
+    perRows.set(field, d);
+  }
+  return d;
+}
+
 /** Rank and orders of a column (computed once per release and field). */
 export function columnOrder(rows: Row[], field: string, type: FieldType): ColumnOrder {
   let perRows = rankColumns.get(rows);

@@ -1,5 +1,14 @@
 import type { Row } from '@ondijon/opendata';
-import { QueryError, compareValues, dateColumn, fieldValue, type QueryField } from './query';
+import type { FieldType } from '@ondijon/opendata';
+import {
+  QueryError,
+  compareValues,
+  dateColumn,
+  fieldValue,
+  numberColumn,
+  valueDictionary,
+  type QueryField,
+} from './query';
 
 /**
  * The subset of ODSQL `where` the Explore API accepts: comparisons `= != < <= > >=` between a field
@@ -96,6 +105,47 @@ function tokenize(src: string): Tok[] {
 }
 
 type Pred = (row: Row, index: number) => boolean;
+
+/** A numeric test of a comparison's sign per operator (an empty cell, NaN, matches none). */
+function numericPred(col: Float64Array | ((i: number) => number), v: number, op: string): Pred {
+  const at = typeof col === 'function' ? col : (i: number) => col[i]!;
+  switch (op) {
+    case '=':
+      return (_r, i) => at(i) === v;
+    case '!=':
+      return (_r, i) => {
+        const x = at(i);
+        return x === x && x !== v;
+      };
+    case '<':
+      return (_r, i) => at(i) < v;
+    case '<=':
+      return (_r, i) => at(i) <= v;
+    case '>':
+      return (_r, i) => at(i) > v;
+    default:
+      return (_r, i) => at(i) >= v;
+  }
+}
+
+/**
+ * A comparison over the release's per-column caches (built once per release): numbers and instants
+ * from typed columns, other types from the column's distinct values, each compared once here, so a
+ * row costs one typed-array read instead of a cell lookup, a parse and a generic comparison.
+ */
+function columnar(rows: Row[], field: string, type: string, op: string, v: Exclude<Literal, null>): Pred {
+  if (field === '_id') return numericPred((i) => i + 1, v as number, op);
+  if (type === 'datetime' || type === 'date') return numericPred(dateColumn(rows, field), Date.parse(String(v)), op);
+  if (type === 'integer' || type === 'number') return numericPred(numberColumn(rows, field), v as number, op);
+  const d = valueDictionary(rows, field);
+  const pass = Uint8Array.from(d.values, (x) => {
+    if (x === null) return 0;
+    const c = compareValues(x, v, type as FieldType);
+    const ok = op === '=' ? c === 0 : op === '!=' ? c !== 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+    return ok ? 1 : 0;
+  });
+  return (_r, i) => pass[d.ids[i]!] === 1;
+}
 type Literal = string | number | boolean | null;
 
 /**
@@ -180,17 +230,11 @@ export function compileWhere(src: string, fields: QueryField[], rows?: Row[]): P
       if (op.v === '!=') return (r, i) => fieldValue(r, i, field) !== null;
       throw new QueryError('where', 'null can only be compared with = or !=');
     }
-    const dates = rows && (type === 'datetime' || type === 'date') ? dateColumn(rows, field) : undefined;
-    const instant = dates ? Date.parse(String(v)) : 0;
-    const cmp = dates
-      ? (_r: Row, i: number) => {
-          const x = dates[i]!;
-          return Number.isNaN(x) ? null : x - instant;
-        }
-      : (r: Row, i: number) => {
-          const x = fieldValue(r, i, field);
-          return x === null ? null : compareValues(x, v, type);
-        };
+    if (rows) return columnar(rows, field, type, op.v, v);
+    const cmp = (r: Row, i: number) => {
+      const x = fieldValue(r, i, field);
+      return x === null ? null : compareValues(x, v, type);
+    };
     switch (op.v) {
       case '=':
         return (r, i) => cmp(r, i) === 0;

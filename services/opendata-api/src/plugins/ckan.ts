@@ -21,6 +21,7 @@ import {
   asText,
   dateColumn,
   parseFieldList,
+  textDictionary,
   parseSort,
   project,
   queryFields,
@@ -51,19 +52,7 @@ export const MAX_Q_LENGTH = 512;
 /** Most values over all `filters` fields. */
 export const MAX_FILTER_VALUES = 1000;
 
-// Lower-case text of each row (its fields joined by a separator no term can hold), built once per
-// loaded release: a plain-text q then costs one substring search per term and row, not one per
-// term, field and row with a String() and toLowerCase() each time.
-const rowTexts = new WeakMap<Row[], string[]>();
-const SEP = '\u0001';
-function rowText(rows: Row[], names: string[]): string[] {
-  let t = rowTexts.get(rows);
-  if (!t) {
-    t = rows.map((r) => names.map((n) => (r[n] === null ? '' : String(r[n]).toLowerCase())).join(SEP));
-    rowTexts.set(rows, t);
-  }
-  return t;
-}
+
 
 class CkanError extends Error {
   constructor(
@@ -574,13 +563,20 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown, rows: Row[])
   }
   const textQ = String(typeof raw === 'string' ? raw : q);
   if (textQ.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
-  const terms = textQ.toLowerCase().split(/\s+/).filter(Boolean).map((t) => t.replaceAll(SEP, ''));
+  const terms = textQ.toLowerCase().split(/\s+/).filter(Boolean);
   if (terms.length > MAX_Q_TERMS) throw limitError('q', `more than ${MAX_Q_TERMS} terms`);
-  const texts = rowText(
-    rows,
-    fields.filter((f) => f.name !== '_id').map((f) => f.name),
-  );
-  return (_r, i) => terms.every((t) => texts[i]!.includes(t));
+  // Each term is searched once in each column's distinct texts (built once per release); a row
+  // then matches a term when one of its cells' text ids is marked: array lookups, no string search.
+  const dicts = fields.filter((f) => f.name !== '_id').map((f) => textDictionary(rows, f.name));
+  const marks = terms.map((t) => dicts.map((d) => Uint8Array.from(d.values, (v) => (v.includes(t) ? 1 : 0))));
+  return (_r, i) => {
+    for (const perColumn of marks) {
+      let hit = false;
+      for (let c = 0; c < dicts.length && !hit; c++) hit = perColumn[c]![dicts[c]!.ids[i]!] === 1;
+      if (!hit) return false;
+    }
+    return true;
+  };
 }
 
 /** Pages of more records than this are streamed. */
