@@ -1,5 +1,5 @@
 import type { FieldType, Row } from '@ondijon/opendata';
-import { QueryError, Slicer, dateColumn, fieldValue, type QueryField } from './query';
+import { QueryError, Slicer, dateColumn, fieldValue, valueDictionary, type QueryField } from './query';
 
 /**
  * The Explore v2.1 `select` with aggregates, `group_by`, and `refine`/`exclude` facets, as
@@ -298,7 +298,11 @@ export function facetPredicate(
     const b = value === 'true';
     match = (r) => r[field] === b;
   } else {
-    match = (r) => r[field] === value;
+    // Through the column's distinct values (built once per release): one typed read per row.
+    const d = valueDictionary(rows, field);
+    const id = d.values.indexOf(value);
+    const ids = d.ids;
+    match = id < 0 ? () => false : (_r, i) => ids[i] === id;
   }
   return param === 'refine' ? match : (r, i) => !match(r, i);
 }

@@ -454,7 +454,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
         ? undefined
         : qRaw
       : jsonParam(p, 'q');
-  if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q, rows));
+  if (q !== undefined) predicates.push(await qPredicate(fields, qRaw, q, rows));
   let sort;
   const sortText = str(p, 'sort');
   try {
@@ -544,7 +544,12 @@ function filterPredicate(
   return (r) => set.has(r[field]);
 }
 
-function qPredicate(fields: QueryField[], raw: unknown, q: unknown, rows: Row[]): (row: Row, i: number) => boolean {
+async function qPredicate(
+  fields: QueryField[],
+  raw: unknown,
+  q: unknown,
+  rows: Row[],
+): Promise<(row: Row, i: number) => boolean> {
   // `q` is either plain text over all fields, or a JSON object {field: text}.
   if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
     const json = JSON.stringify(q);
@@ -568,7 +573,21 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown, rows: Row[])
   // Each term is searched once in each column's distinct texts (built once per release); a row
   // then matches a term when one of its cells' text ids is marked: array lookups, no string search.
   const dicts = fields.filter((f) => f.name !== '_id').map((f) => textDictionary(rows, f.name));
-  const marks = terms.map((t) => dicts.map((d) => Uint8Array.from(d.values, (v) => (v.includes(t) ? 1 : 0))));
+  // Marking is sliced too: a high-cardinality column has up to one text per row.
+  const slicer = new Slicer();
+  const marks: Uint8Array[][] = [];
+  for (const t of terms) {
+    const perColumn: Uint8Array[] = [];
+    for (const d of dicts) {
+      const m = new Uint8Array(d.values.length);
+      for (let v = 0; v < d.values.length; v++) {
+        if (d.values[v]!.includes(t)) m[v] = 1;
+        if (slicer.due()) await slicer.yield();
+      }
+      perColumn.push(m);
+    }
+    marks.push(perColumn);
+  }
   return (_r, i) => {
     for (const perColumn of marks) {
       let hit = false;
