@@ -154,7 +154,7 @@ try {
   const csvPath = join(dir, info.path, 'data.csv');
   console.log(`store: ${info.rowCount} rows written in ${writeMs} ms (${dir})`);
 
-  const child = spawn(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'serve.ts')], {
+  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', resolve(import.meta.dirname, 'serve.ts')], {
     cwd: REPO,
     env: { ...process.env, OPENDATA_DIR: dir, STATIC_CSV: csvPath },
     stdio: ['ignore', 'pipe', 'inherit'],

@@ -2,7 +2,7 @@
 // its event loop: the API over the store, and a plain node:http static server for the same CSV.
 import { createReadStream, statSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { monitorEventLoopDelay } from 'node:perf_hooks';
+import { PerformanceObserver, monitorEventLoopDelay, type PerformanceEntry } from 'node:perf_hooks';
 import { buildApp } from '../src/app';
 import { loadApiConfig } from '../src/config';
 
@@ -24,10 +24,25 @@ process.stdout.write(`${JSON.stringify({ apiUrl, staticUrl })}\n`);
 // Event-loop delay of the API process over the whole run, printed when the bench stops it.
 const delay = monitorEventLoopDelay({ resolution: 1 });
 delay.enable();
+// Garbage-collection pauses, by kind (minor = scavenge, major = mark-compact).
+const gc = { count: 0, totalMs: 0, maxMs: 0, major: 0, majorMaxMs: 0 };
+new PerformanceObserver((list) => {
+  for (const e of list.getEntries()) {
+    gc.count++;
+    gc.totalMs += e.duration;
+    gc.maxMs = Math.max(gc.maxMs, e.duration);
+    const kind = (e as PerformanceEntry & { detail?: { kind?: number } }).detail?.kind;
+    if (kind === 2 || kind === 4) {
+      gc.major++;
+      gc.majorMaxMs = Math.max(gc.majorMaxMs, e.duration);
+    }
+  }
+}).observe({ entryTypes: ['gc'] });
 process.on('SIGTERM', () => {
   delay.disable();
   process.stderr.write(
-    `api event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms\n`,
+    `api event-loop delay: p50 ${(delay.percentile(50) / 1e6).toFixed(1)} ms, p99 ${(delay.percentile(99) / 1e6).toFixed(1)} ms, max ${(delay.max / 1e6).toFixed(1)} ms; ` +
+      `gc: ${gc.count} pauses, ${gc.totalMs.toFixed(0)} ms in all, max ${gc.maxMs.toFixed(1)} ms, ${gc.major} major (max ${gc.majorMaxMs.toFixed(1)} ms)\n`,
   );
   statics.close();
   void app.close().then(() => process.exit(0));
