@@ -175,7 +175,8 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     if (!c) throw notFound(`release notes of ${id}/${releaseId} not found`);
     return c;
   }
-  const releaseNotes = async (id: string, releaseId: string) => (await releaseNotesEntry(id, releaseId)).value;
+  const releaseNotes = async (id: string, releaseId: string) =>
+    (await releaseNotesEntry(id, releaseId)).value;
 
   async function rows(id: string, releaseId?: string): Promise<ReleaseRows> {
     const rel = await findRelease(id, releaseId);

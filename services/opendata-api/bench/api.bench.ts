@@ -154,11 +154,20 @@ try {
   const csvPath = join(dir, info.path, 'data.csv');
   console.log(`store: ${info.rowCount} rows written in ${writeMs} ms (${dir})`);
 
-  const child = spawn(process.execPath, [...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean), '--import', 'tsx', resolve(import.meta.dirname, 'serve.ts')], {
-    cwd: REPO,
-    env: { ...process.env, OPENDATA_DIR: dir, STATIC_CSV: csvPath },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(process.env.BENCH_NODE_FLAGS ?? '').split(' ').filter(Boolean),
+      '--import',
+      'tsx',
+      resolve(import.meta.dirname, 'serve.ts'),
+    ],
+    {
+      cwd: REPO,
+      env: { ...process.env, OPENDATA_DIR: dir, STATIC_CSV: csvPath },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
   const urls = await new Promise<{ apiUrl: string; staticUrl: string }>((res, rej) => {
     let buf = '';
     child.stdout.on('data', (b: Buffer) => {
@@ -197,28 +206,108 @@ try {
   // its own connection, while a plain datastore_search runs beside them; the plain p99 is compared
   // with the same loop alone.
   const plainUrl = `${ds}&limit=100`;
-  const words = (n: number) => ['20', ':00', 't', '-', '0', '1', 'e', '2', '5', 'z', '.', 'v', 'a', 'l', 'u', '00'].slice(0, n).join(' ');
-  const orders = ['commune, energy_kwh desc', 'status desc, period_start', 'faults desc, commune, period_end desc', 'energy_kwh, faults, status desc', 'period_end desc, commune_name', 'commune_name desc, faults, energy_kwh desc, period_start'];
-  const sorts = ['energy_kwh desc', 'period_start', 'faults desc', 'commune_name', 'status desc', 'period_end desc', '_id desc', 'commune'];
-  const bigWhere = Array.from({ length: 64 }, (_, i) => `period_start = date'2024-01-${String((i % 28) + 1).padStart(2, '0')}T0${i % 10}:00:00Z'`).join(' OR ');
+  const words = (n: number) =>
+    ['20', ':00', 't', '-', '0', '1', 'e', '2', '5', 'z', '.', 'v', 'a', 'l', 'u', '00']
+      .slice(0, n)
+      .join(' ');
+  const orders = [
+    'commune, energy_kwh desc',
+    'status desc, period_start',
+    'faults desc, commune, period_end desc',
+    'energy_kwh, faults, status desc',
+    'period_end desc, commune_name',
+    'commune_name desc, faults, energy_kwh desc, period_start',
+  ];
+  const sorts = [
+    'energy_kwh desc',
+    'period_start',
+    'faults desc',
+    'commune_name',
+    'status desc',
+    'period_end desc',
+    '_id desc',
+    'commune',
+  ];
+  const bigWhere = Array.from(
+    { length: 64 },
+    (_, i) => `period_start = date'2024-01-${String((i % 28) + 1).padStart(2, '0')}T0${i % 10}:00:00Z'`,
+  ).join(' OR ');
   const hostiles: Hostile[] = [
-    { name: 'CKAN q, 16 terms matching every row (limit)', expect: 200, url: () => `${ds}&q=${enc(words(16))}` },
+    {
+      name: 'CKAN q, 16 terms matching every row (limit)',
+      expect: 200,
+      url: () => `${ds}&q=${enc(words(16))}`,
+    },
     { name: 'CKAN q, 17 terms (over the limit)', expect: 400, url: () => `${ds}&q=${enc(words(16) + ' x')}` },
-    { name: 'CKAN POST body of 64 KiB + 1', expect: 413, url: () => `${api}/api/3/action/datastore_search`, body: JSON.stringify({ resource_id: DATASET, q: 'x'.repeat(64 * 1024) }) },
-    { name: 'CKAN filters, 1000 values (limit)', expect: 200, url: () => `${api}/api/3/action/datastore_search`, body: JSON.stringify({ resource_id: DATASET, filters: { faults: Array.from({ length: 1000 }, (_, i) => i + 1000) } }) },
-    { name: 'CKAN sort rotating, limit 32000 (limit)', expect: 200, url: (k) => `${ds}&limit=32000&sort=${enc(sorts[k % sorts.length]!)}` },
-    { name: 'Explore order_by rotating, 2-4 keys', expect: 200, url: (k) => `${rec}?limit=100&order_by=${enc(orders[k % orders.length]!)}` },
-    { name: `Explore where, 64 date comparisons, ${bigWhere.length} chars (limit)`, expect: 200, url: () => `${rec}?limit=100&where=${enc(bigWhere)}` },
-    { name: 'Explore where, 4001 chars (over)', expect: 400, url: () => `${rec}?where=${enc('commune = "' + 'x'.repeat(3990) + '"')}` },
-    { name: 'Explore group_by + 5 aggregates over every row', expect: 200, url: () => `${rec}?limit=100&group_by=commune&select=${enc('commune, count(*) as n, sum(energy_kwh) as s, avg(energy_kwh) as a, min(period_start) as f, max(faults) as m')}&order_by=${enc('s desc')}` },
-    { name: 'Explore refine x32 (limit)', expect: 200, url: () => `${rec}?${Array.from({ length: 32 }, () => `refine=${enc('commune:21231')}`).join('&')}` },
-    { name: 'CKAN fq, 2000-char word run', expect: 409, url: () => `${api}/api/3/action/package_search?fq=${'a'.repeat(1999)}` },
-    { name: 'CKAN fq, 32 terms with date ranges (limit)', expect: 200, url: () => `${api}/api/3/action/package_search?fq=${enc(Array.from({ length: 32 }, () => 'metadata_modified:[2020-01-01T00:00:00Z TO *]').join(' '))}` },
-    { name: 'Explore export, whole CSV (streamed)', expect: 200, url: () => `${rec.replace(/records$/, 'exports/csv')}`, streamed: true },
+    {
+      name: 'CKAN POST body of 64 KiB + 1',
+      expect: 413,
+      url: () => `${api}/api/3/action/datastore_search`,
+      body: JSON.stringify({ resource_id: DATASET, q: 'x'.repeat(64 * 1024) }),
+    },
+    {
+      name: 'CKAN filters, 1000 values (limit)',
+      expect: 200,
+      url: () => `${api}/api/3/action/datastore_search`,
+      body: JSON.stringify({
+        resource_id: DATASET,
+        filters: { faults: Array.from({ length: 1000 }, (_, i) => i + 1000) },
+      }),
+    },
+    {
+      name: 'CKAN sort rotating, limit 32000 (limit)',
+      expect: 200,
+      url: (k) => `${ds}&limit=32000&sort=${enc(sorts[k % sorts.length]!)}`,
+    },
+    {
+      name: 'Explore order_by rotating, 2-4 keys',
+      expect: 200,
+      url: (k) => `${rec}?limit=100&order_by=${enc(orders[k % orders.length]!)}`,
+    },
+    {
+      name: `Explore where, 64 date comparisons, ${bigWhere.length} chars (limit)`,
+      expect: 200,
+      url: () => `${rec}?limit=100&where=${enc(bigWhere)}`,
+    },
+    {
+      name: 'Explore where, 4001 chars (over)',
+      expect: 400,
+      url: () => `${rec}?where=${enc('commune = "' + 'x'.repeat(3990) + '"')}`,
+    },
+    {
+      name: 'Explore group_by + 5 aggregates over every row',
+      expect: 200,
+      url: () =>
+        `${rec}?limit=100&group_by=commune&select=${enc('commune, count(*) as n, sum(energy_kwh) as s, avg(energy_kwh) as a, min(period_start) as f, max(faults) as m')}&order_by=${enc('s desc')}`,
+    },
+    {
+      name: 'Explore refine x32 (limit)',
+      expect: 200,
+      url: () => `${rec}?${Array.from({ length: 32 }, () => `refine=${enc('commune:21231')}`).join('&')}`,
+    },
+    {
+      name: 'CKAN fq, 2000-char word run',
+      expect: 409,
+      url: () => `${api}/api/3/action/package_search?fq=${'a'.repeat(1999)}`,
+    },
+    {
+      name: 'CKAN fq, 32 terms with date ranges (limit)',
+      expect: 200,
+      url: () =>
+        `${api}/api/3/action/package_search?fq=${enc(Array.from({ length: 32 }, () => 'metadata_modified:[2020-01-01T00:00:00Z TO *]').join(' '))}`,
+    },
+    {
+      name: 'Explore export, whole CSV (streamed)',
+      expect: 200,
+      url: () => `${rec.replace(/records$/, 'exports/csv')}`,
+      streamed: true,
+    },
   ];
   // BENCH_HOSTILE_FILTER (a regular expression) keeps only the matching shapes, to find which one
   // costs the plain request most.
-  const filter = process.env.BENCH_HOSTILE_FILTER ? new RegExp(process.env.BENCH_HOSTILE_FILTER, 'i') : undefined;
+  const filter = process.env.BENCH_HOSTILE_FILTER
+    ? new RegExp(process.env.BENCH_HOSTILE_FILTER, 'i')
+    : undefined;
   if (filter) hostiles.splice(0, hostiles.length, ...hostiles.filter((h) => filter.test(h.name)));
   // Warm-up: the first requests parse the release and build the per-release caches (datetimes
   // parsed, each sorted column ranked once, the rows' search text): a one-time cost per release,
@@ -311,7 +400,8 @@ try {
   console.log(
     `plain p99 during / without: ${p99During} / ${p99Without} ms = ${hostile.plain.p99Ratio}x (target <= 2x: ${hostile.plain.p99Ratio <= 2 ? 'met' : 'NOT met'})`,
   );
-  if (hostile.unexpectedStatus.length) console.log(`UNEXPECTED STATUS: ${hostile.unexpectedStatus.join('; ')}`);
+  if (hostile.unexpectedStatus.length)
+    console.log(`UNEXPECTED STATUS: ${hostile.unexpectedStatus.join('; ')}`);
   await mkdir(join(REPO, 'reports'), { recursive: true });
   const report = {
     benchmark: 'api',

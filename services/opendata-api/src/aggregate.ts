@@ -152,7 +152,8 @@ export async function aggregate(
     if (slicer.due()) await slicer.yield();
     const row = rows[i]!;
     const values = groupBy.map((g) => fieldValue(row, i, g.field));
-    const key = groupBy.length === 1 ? keyOf(values[0]!) : groupBy.length ? values.map(keyOf).join('\u0001') : '';
+    const key =
+      groupBy.length === 1 ? keyOf(values[0]!) : groupBy.length ? values.map(keyOf).join('\u0001') : '';
     let acc = groups.get(key);
     if (!acc) {
       acc = {
@@ -191,16 +192,17 @@ export async function aggregate(
       }
     }
   }
-  if (groups.size === 0 && groupBy.length === 0) groups.set('', {
-    values: [],
-    count: 0,
-    sums: aggs.map(() => 0),
-    ns: aggs.map(() => 0),
-    mins: aggs.map(() => null),
-    maxs: aggs.map(() => null),
-    minRows: aggs.map(() => -1),
-    maxRows: aggs.map(() => -1),
-  });
+  if (groups.size === 0 && groupBy.length === 0)
+    groups.set('', {
+      values: [],
+      count: 0,
+      sums: aggs.map(() => 0),
+      ns: aggs.map(() => 0),
+      mins: aggs.map(() => null),
+      maxs: aggs.map(() => null),
+      minRows: aggs.map(() => -1),
+      maxRows: aggs.map(() => -1),
+    });
   const round = (x: number) => Math.round(x * 1e9) / 1e9;
   const out: Row[] = [];
   for (const acc of groups.values()) {
@@ -225,7 +227,7 @@ export async function aggregate(
           r[s.key] = acc.ns[k] ? round(acc.sums[k]!) : null;
           break;
         case 'avg':
-          r[s.key] = acc.ns[k] ? round(acc.sums[k]! / acc.ns[k]!) : null;
+          r[s.key] = acc.ns[k] ? round(acc.sums[k]! / acc.ns[k]) : null;
           break;
         case 'min':
           r[s.key] = dates ? cell(acc.minRows[k]!) : acc.mins[k]!;
@@ -248,7 +250,10 @@ export function sortAggregated(out: Row[], orderBy: string, keys: string[]): Row
     const norm = key.replace(/\s+/g, '').toLowerCase();
     const found = keys.find((k) => k === key || k.replace(/\s+/g, '').toLowerCase() === norm);
     if (!found)
-      throw new QueryError('order_by', `"${key.slice(0, 60)}" is not a selected or grouped key (${keys.join(', ')})`);
+      throw new QueryError(
+        'order_by',
+        `"${key.slice(0, 60)}" is not a selected or grouped key (${keys.join(', ')})`,
+      );
     return { key: found, desc: m[2]?.toLowerCase() === 'desc' };
   });
   const idx = out.map((_, i) => i);
@@ -283,18 +288,26 @@ export function facetPredicate(
   let match: (row: Row, i: number) => boolean;
   if (f.type === 'datetime' || f.type === 'date') {
     const m = /^(\d{4})(?:[/-](\d{1,2}))?(?:[/-](\d{1,2}))?$/.exec(value.trim());
-    if (!m) throw new QueryError(param, `facet "${field}" takes a year, month or day: 2026, 2026/11, 2026/11/27`);
+    if (!m)
+      throw new QueryError(param, `facet "${field}" takes a year, month or day: 2026, 2026/11, 2026/11/27`);
     const [y, mo, d] = [Number(m[1]), m[2] ? Number(m[2]) - 1 : undefined, m[3] ? Number(m[3]) : undefined];
     const start = Date.UTC(y, mo ?? 0, d ?? 1);
-    const end = d !== undefined ? Date.UTC(y, mo!, d + 1) : mo !== undefined ? Date.UTC(y, mo + 1, 1) : Date.UTC(y + 1, 0, 1);
+    const end =
+      d !== undefined
+        ? Date.UTC(y, mo, d + 1)
+        : mo !== undefined
+          ? Date.UTC(y, mo + 1, 1)
+          : Date.UTC(y + 1, 0, 1);
     const col = dateColumn(rows, field);
     match = (_r, i) => col[i]! >= start && col[i]! < end;
   } else if (f.type === 'integer' || f.type === 'number') {
     const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n)) throw new QueryError(param, `facet "${field}" is numeric`);
+    if (value.trim() === '' || !Number.isFinite(n))
+      throw new QueryError(param, `facet "${field}" is numeric`);
     match = (r, i) => fieldValue(r, i, field) === n;
   } else if (f.type === 'boolean') {
-    if (value !== 'true' && value !== 'false') throw new QueryError(param, `facet "${field}" takes true or false`);
+    if (value !== 'true' && value !== 'false')
+      throw new QueryError(param, `facet "${field}" takes true or false`);
     const b = value === 'true';
     match = (r) => r[field] === b;
   } else {

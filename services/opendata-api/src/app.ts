@@ -42,7 +42,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     bodyLimit: BODY_LIMIT,
   });
-  const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: config.STORE_REVALIDATE_MS }), config };
+  const ctx: ApiContext = {
+    reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: config.STORE_REVALIDATE_MS }),
+    config,
+  };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.

@@ -142,7 +142,7 @@ export function numberColumn(rows: Row[], field: string): Float64Array {
   if (!perRows) numberColumns.set(rows, (perRows = new Map()));
   let col = perRows.get(field);
   if (!col) {
-    col = Float64Array.from(rows, (r) => (typeof r[field] === 'number' ? (r[field] as number) : NaN));
+    col = Float64Array.from(rows, (r) => (typeof r[field] === 'number' ? r[field] : NaN));
     perRows.set(field, col);
   }
   return col;

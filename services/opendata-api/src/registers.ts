@@ -44,7 +44,10 @@ export function registerInfo(name: string): RegisterInfo {
   return (
     KNOWN[name] ?? {
       title: { fr: `Registre ${name}`, en: `Register ${name}` },
-      description: { fr: `Registre public « ${name} » du pipeline OnDijon.`, en: `Public register "${name}" of the OnDijon pipeline.` },
+      description: {
+        fr: `Registre public « ${name} » du pipeline OnDijon.`,
+        en: `Public register "${name}" of the OnDijon pipeline.`,
+      },
       keywords: { fr: ['registre'], en: ['register'] },
     }
   );

@@ -135,13 +135,25 @@ function numericPred(col: Float64Array | ((i: number) => number), v: number, op:
  */
 function columnar(rows: Row[], field: string, type: string, op: string, v: Exclude<Literal, null>): Pred {
   if (field === '_id') return numericPred((i) => i + 1, v as number, op);
-  if (type === 'datetime' || type === 'date') return numericPred(dateColumn(rows, field), Date.parse(String(v)), op);
+  if (type === 'datetime' || type === 'date')
+    return numericPred(dateColumn(rows, field), Date.parse(String(v)), op);
   if (type === 'integer' || type === 'number') return numericPred(numberColumn(rows, field), v as number, op);
   const d = valueDictionary(rows, field);
   const pass = Uint8Array.from(d.values, (x) => {
     if (x === null) return 0;
     const c = compareValues(x, v, type as FieldType);
-    const ok = op === '=' ? c === 0 : op === '!=' ? c !== 0 : op === '<' ? c < 0 : op === '<=' ? c <= 0 : op === '>' ? c > 0 : c >= 0;
+    const ok =
+      op === '='
+        ? c === 0
+        : op === '!='
+          ? c !== 0
+          : op === '<'
+            ? c < 0
+            : op === '<='
+              ? c <= 0
+              : op === '>'
+                ? c > 0
+                : c >= 0;
     return ok ? 1 : 0;
   });
   return (_r, i) => pass[d.ids[i]!] === 1;

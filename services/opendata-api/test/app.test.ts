@@ -96,9 +96,9 @@ describe('CKAN Action API subset', () => {
     await ckanFail('/api/3/action/package_search?rows=-1', 409, 'Validation Error');
     await ckanFail('/api/3/action/package_search?fq=colour:red', 409, 'Validation Error');
     const names = async (sort: string) =>
-      (await ckan(`/api/3/action/package_search?sort=${encodeURIComponent(sort)}`, CkanPackageSearch)).results.map(
-        (p) => p.name,
-      );
+      (
+        await ckan(`/api/3/action/package_search?sort=${encodeURIComponent(sort)}`, CkanPackageSearch)
+      ).results.map((p) => p.name);
     expect(await names('name desc')).toEqual([WINTER, LIGHTING]);
     expect(await names('metadata_modified asc')).toEqual([LIGHTING, WINTER]);
     expect(await names('score desc, metadata_modified desc')).toEqual([WINTER, LIGHTING]);

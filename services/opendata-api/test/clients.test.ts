@@ -56,12 +56,17 @@ describe('real clients', () => {
     expect(res.incremental).toBe(1);
     expect(res.created_range).toBe(1);
     expect(res.data_dictionary._id).toBeNull();
-    expect(res.data_dictionary.energy_kwh).toMatchObject({ label: expect.any(String), notes: expect.any(String) });
+    expect(res.data_dictionary.energy_kwh).toMatchObject({
+      label: expect.any(String),
+      notes: expect.any(String),
+    });
     expect(res.data_dictionary.energy_kwh.label).not.toBe('');
     for (const size of res.sizes) expect(size).toBeGreaterThan(0);
     // Every file the release notes name is served, with the size they state.
     expect(Object.keys(res.release_files)).toContain('dataset.json');
-    for (const [name, [status, sameSize]] of Object.entries(res.release_files as Record<string, [number, boolean]>))
+    for (const [name, [status, sameSize]] of Object.entries(
+      res.release_files as Record<string, [number, boolean]>,
+    ))
       expect([name, status, sameSize]).toEqual([name, 200, true]);
   }, 60_000);
 

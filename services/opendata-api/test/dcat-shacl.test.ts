@@ -18,15 +18,17 @@ const CANNOT_FILL: { why: string; match: (r: Result) => boolean }[] = [
   {
     why: 'dct:publisher must be in the EU corporate-body list, which holds EU and national bodies, not a French EPCI (Dijon Métropole is identified by its SIREN IRI)',
     match: (r) =>
-      r.path === `${DCT}publisher` || r.focus === 'https://annuaire-entreprises.data.gouv.fr/entreprise/242100410',
+      r.path === `${DCT}publisher` ||
+      r.focus === 'https://annuaire-entreprises.data.gouv.fr/entreprise/242100410',
   },
   {
     why: 'dct:spatial must be an EU place/country/continent concept or a GeoNames IRI; the communes are identified by their INSEE codes (geo.api.gouv.fr IRIs, official contours) and have no EU place code',
     match: (r) => r.path === `${DCT}spatial` || r.message.includes(':CountryRestriction'),
   },
   {
-    why: 'the shape wants spdx:algorithm IRIs to start with https://spdx.org/rdf/terms, but the SPDX vocabulary (and DCAT-AP 3.0.1\'s own examples) use http://spdx.org/rdf/terms#checksumAlgorithm_sha256',
-    match: (r) => r.path === 'http://spdx.org/rdf/terms#algorithm' || r.message.includes("'^https://spdx.org/rdf/terms'"),
+    why: "the shape wants spdx:algorithm IRIs to start with https://spdx.org/rdf/terms, but the SPDX vocabulary (and DCAT-AP 3.0.1's own examples) use http://spdx.org/rdf/terms#checksumAlgorithm_sha256",
+    match: (r) =>
+      r.path === 'http://spdx.org/rdf/terms#algorithm' || r.message.includes("'^https://spdx.org/rdf/terms'"),
   },
   {
     why: 'deprecateduris.ttl warns that the adms:status code list changed in 3.0.0; we use the new one (EU distribution-status), which mdr-vocabularies requires',
@@ -99,15 +101,16 @@ describe.skipIf(!hasPyshacl)('DCAT-AP 3.0.1 SHACL (pyshacl)', () => {
 
   it('the shapes do catch a literal dct:rights (the check is live)', async () => {
     const res = await app.server.inject({ method: 'GET', url: '/catalog.ttl' });
-    const broken = res.body.replace(
-      /dct:rights <[^>]+>/,
-      'dct:rights "Licence Ouverte 2.0"@fr',
-    );
+    const broken = res.body.replace(/dct:rights <[^>]+>/, 'dct:rights "Licence Ouverte 2.0"@fr');
     expect(broken).not.toBe(res.body);
     await writeFile(join(tmp, 'broken.ttl'), broken);
-    const run = spawnSync('python3', [SCRIPT, join(tmp, 'broken.ttl'), 'turtle', SHAPES], { encoding: 'utf8' });
+    const run = spawnSync('python3', [SCRIPT, join(tmp, 'broken.ttl'), 'turtle', SHAPES], {
+      encoding: 'utf8',
+    });
     const report = JSON.parse(run.stdout) as Report;
     expect(report.files['shapes.ttl']!.conforms).toBe(false);
-    expect(report.files['shapes.ttl']!.results.map((r) => r.path)).toContain('http://purl.org/dc/terms/rights');
+    expect(report.files['shapes.ttl']!.results.map((r) => r.path)).toContain(
+      'http://purl.org/dc/terms/rights',
+    );
   }, 120_000);
 });

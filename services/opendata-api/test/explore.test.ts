@@ -43,7 +43,10 @@ describe('Explore group_by and aggregates', () => {
       const mine = all.filter((r) => r.commune === g.commune);
       const kwh = mine.map((r) => r.energy_kwh).filter((x): x is number => typeof x === 'number');
       expect(g.n).toBe(mine.length);
-      expect(g.kwh).toBeCloseTo(kwh.reduce((a, b) => a + b, 0), 6);
+      expect(g.kwh).toBeCloseTo(
+        kwh.reduce((a, b) => a + b, 0),
+        6,
+      );
       expect(g.mean).toBeCloseTo(kwh.reduce((a, b) => a + b, 0) / kwh.length, 6);
       expect(g['min(energy_kwh)']).toBe(Math.min(...kwh));
       const last = mine.map((r) => r.period_start as string).sort((a, b) => Date.parse(b) - Date.parse(a))[0];
@@ -54,11 +57,16 @@ describe('Explore group_by and aggregates', () => {
   });
 
   it('aggregates without group_by answer one row over the matches; where applies first', async () => {
-    const res = await records(`select=${enc('count(*) as n, max(energy_kwh) as top')}&where=${enc('commune = "21231"')}`);
+    const res = await records(
+      `select=${enc('count(*) as n, max(energy_kwh) as top')}&where=${enc('commune = "21231"')}`,
+    );
     const mine = all.filter((r) => r.commune === '21231');
     expect(res.total_count).toBe(1);
     expect(res.results).toEqual([
-      { n: mine.length, top: Math.max(...mine.map((r) => r.energy_kwh).filter((x): x is number => typeof x === 'number')) },
+      {
+        n: mine.length,
+        top: Math.max(...mine.map((r) => r.energy_kwh).filter((x): x is number => typeof x === 'number')),
+      },
     ]);
   });
 
@@ -67,15 +75,27 @@ describe('Explore group_by and aggregates', () => {
     const statuses = [...new Set(all.map((r) => r.status as string))].sort();
     expect(res.total_count).toBe(statuses.length);
     expect(res.results).toEqual(statuses.slice(1, 3).map((status) => ({ status })));
-    const csv = (await app.server.inject({ url: `${ds}/exports/csv?select=${enc('status, count(*) as n')}&group_by=status&delimiter=,` })).body;
+    const csv = (
+      await app.server.inject({
+        url: `${ds}/exports/csv?select=${enc('status, count(*) as n')}&group_by=status&delimiter=,`,
+      })
+    ).body;
     const parsed = parseCsv(csv);
     expect(parsed[0]).toEqual(['status', 'n']);
     expect(parsed.slice(1).reduce((a, r) => a + Number(r[1]), 0)).toBe(all.length);
   });
 
   it('rejects what it does not implement, naming it', async () => {
-    await fail(`${ds}/records?select=${enc('commune, energy_kwh')}&group_by=commune`, 'ODSQLError', 'energy_kwh');
-    await fail(`${ds}/records?select=${enc('percentile(energy_kwh, 50)')}`, 'ODSQLError', 'unsupported expression');
+    await fail(
+      `${ds}/records?select=${enc('commune, energy_kwh')}&group_by=commune`,
+      'ODSQLError',
+      'energy_kwh',
+    );
+    await fail(
+      `${ds}/records?select=${enc('percentile(energy_kwh, 50)')}`,
+      'ODSQLError',
+      'unsupported expression',
+    );
     await fail(`${ds}/records?group_by=${enc('year(period_start)')}`, 'ODSQLError', 'group by fields');
     await fail(`${ds}/records?select=${enc('sum(commune)')}`, 'ODSQLError', 'not numeric');
     await fail(`${ds}/records?group_by=commune&order_by=energy_kwh`, 'ODSQLError', 'energy_kwh');
@@ -104,7 +124,11 @@ describe('Explore refine and exclude', () => {
   it('400 for an unknown facet field or a malformed value', async () => {
     await fail(`${ds}/records?refine=${enc('colour:red')}`, 'InvalidRESTParameterError', 'colour');
     await fail(`${ds}/records?refine=commune`, 'InvalidRESTParameterError', 'field:value');
-    await fail(`${ds}/records?exclude=${enc('period_start:yesterday')}`, 'InvalidRESTParameterError', 'period_start');
+    await fail(
+      `${ds}/records?exclude=${enc('period_start:yesterday')}`,
+      'InvalidRESTParameterError',
+      'period_start',
+    );
   });
 });
 

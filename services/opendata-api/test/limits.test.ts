@@ -8,7 +8,14 @@ import {
   loadApiConfig,
   type OpendataApiApp,
 } from '../src/index';
-import { BODY_LIMIT, MAX_FILTER_VALUES, MAX_FQ_LENGTH, MAX_FQ_TERMS, MAX_Q_LENGTH, MAX_Q_TERMS } from '../src/plugins/ckan';
+import {
+  BODY_LIMIT,
+  MAX_FILTER_VALUES,
+  MAX_FQ_LENGTH,
+  MAX_FQ_TERMS,
+  MAX_Q_LENGTH,
+  MAX_Q_TERMS,
+} from '../src/plugins/ckan';
 import { MAX_FACETS, MAX_SELECT_ITEMS } from '../src/aggregate';
 import { columnOrder, dateColumn } from '../src/query';
 import { MAX_WHERE_COMPARISONS, MAX_WHERE_LENGTH } from '../src/where';
@@ -46,7 +53,9 @@ async function exploreLimit(url: string, param: string) {
 
 describe('CKAN limits', () => {
   it(`datastore_search q: at most ${MAX_Q_TERMS} terms and ${MAX_Q_LENGTH} characters; at the limit it answers`, async () => {
-    expect((await app.server.inject({ url: `${ds}&q=${enc(words(MAX_Q_TERMS, 'e'))}` })).statusCode).toBe(200);
+    expect((await app.server.inject({ url: `${ds}&q=${enc(words(MAX_Q_TERMS, 'e'))}` })).statusCode).toBe(
+      200,
+    );
     await ckanLimit(`${ds}&q=${enc(words(MAX_Q_TERMS + 1))}`, 'q');
     await ckanLimit(`${ds}&q=${'x'.repeat(MAX_Q_LENGTH + 1)}`, 'q');
     await ckanLimit(`${ds}&q=${enc(JSON.stringify({ commune: 'x'.repeat(MAX_Q_LENGTH) }))}`, 'q');
@@ -82,7 +91,9 @@ describe('CKAN limits', () => {
     );
     await ckanLimit(`/api/3/action/package_search?q=${enc(words(MAX_FQ_TERMS + 1))}`, 'q');
     // The run of word characters that made the old regular expression quadratic: now a plain 409.
-    const run = await app.server.inject({ url: `/api/3/action/package_search?fq=${'a'.repeat(MAX_FQ_LENGTH - 1)}` });
+    const run = await app.server.inject({
+      url: `/api/3/action/package_search?fq=${'a'.repeat(MAX_FQ_LENGTH - 1)}`,
+    });
     expect(run.statusCode).toBe(409);
     expect(CkanFailure.parse(run.json()).error.message).toContain('expected field:value');
   });
@@ -98,8 +109,14 @@ describe('Explore limits', () => {
   });
 
   it(`select and group_by: at most ${MAX_SELECT_ITEMS} items; refine + exclude: at most ${MAX_FACETS}`, async () => {
-    await exploreLimit(`${ex}?select=${enc(Array.from({ length: MAX_SELECT_ITEMS + 1 }, () => 'commune').join(','))}`, 'select');
-    await exploreLimit(`${ex}?group_by=${enc(Array.from({ length: MAX_SELECT_ITEMS + 1 }, () => 'commune').join(','))}`, 'group_by');
+    await exploreLimit(
+      `${ex}?select=${enc(Array.from({ length: MAX_SELECT_ITEMS + 1 }, () => 'commune').join(','))}`,
+      'select',
+    );
+    await exploreLimit(
+      `${ex}?group_by=${enc(Array.from({ length: MAX_SELECT_ITEMS + 1 }, () => 'commune').join(','))}`,
+      'group_by',
+    );
     const facets = Array.from({ length: MAX_FACETS + 1 }, () => `refine=${enc('commune:21231')}`).join('&');
     await exploreLimit(`${ex}?${facets}`, 'refine');
   });
@@ -112,7 +129,10 @@ describe('work done once per release', () => {
       { t: '2026-01-01T01:00:00+01:00', n: 1 },
     ];
     expect(dateColumn(rows, 't')).toBe(dateColumn(rows, 't'));
-    expect([...dateColumn(rows, 't')]).toEqual([Date.parse('2026-01-01T00:00:00Z'), Date.parse('2026-01-01T00:00:00Z')]);
+    expect([...dateColumn(rows, 't')]).toEqual([
+      Date.parse('2026-01-01T00:00:00Z'),
+      Date.parse('2026-01-01T00:00:00Z'),
+    ]);
     const a = columnOrder(rows, 'n', 'integer');
     expect(columnOrder(rows, 'n', 'integer')).toBe(a);
     expect([...a.asc]).toEqual([1, 0]);
@@ -153,15 +173,20 @@ describe('PUBLIC_BASE_URL and caching', () => {
     expect(err).toBeInstanceOf(OnDijonError);
     expect((err as OnDijonError).code).toBe('ONDIJON_CONFIG_INVALID');
     expect((err as Error).message).toContain('PUBLIC_BASE_URL');
-    expect(loadApiConfig({ ONDIJON_ENV: 'production', PUBLIC_BASE_URL: 'https://data.example.fr' }).PUBLIC_BASE_URL).toBe(
-      'https://data.example.fr',
-    );
+    expect(
+      loadApiConfig({ ONDIJON_ENV: 'production', PUBLIC_BASE_URL: 'https://data.example.fr' })
+        .PUBLIC_BASE_URL,
+    ).toBe('https://data.example.fr');
   });
 
   it('without it, answers that embed the host vary on Host; with it, they do not', async () => {
     const byHost = await fixtureApp({ PUBLIC_BASE_URL: '' });
     try {
-      for (const url of ['/catalog.jsonld', `/api/3/action/package_show?id=${LIGHTING}`, '/api/explore/v2.1/catalog/datasets']) {
+      for (const url of [
+        '/catalog.jsonld',
+        `/api/3/action/package_show?id=${LIGHTING}`,
+        '/api/explore/v2.1/catalog/datasets',
+      ]) {
         const a = await byHost.app.server.inject({ url, headers: { host: 'host-one.invalid' } });
         const b = await byHost.app.server.inject({ url, headers: { host: 'host-two.invalid' } });
         expect(a.headers.vary, url).toMatch(/\bHost\b/);

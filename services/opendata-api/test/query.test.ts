@@ -103,8 +103,15 @@ describe('runQuery sorts from per-column ranks', () => {
     );
     const pred = (i: number) => rows[i]!.status !== 'value' || i % 3 === 0;
     expect(
-      (await runQuery(rows, fields, { sort, predicate: (_r, i) => pred(i), offset: 2, limit: 50, total: true }))
-        .indexes,
+      (
+        await runQuery(rows, fields, {
+          sort,
+          predicate: (_r, i) => pred(i),
+          offset: 2,
+          limit: 50,
+          total: true,
+        })
+      ).indexes,
     ).toEqual(reference(text, pred).slice(2, 52));
   });
 });

@@ -34,9 +34,14 @@ describe('public registers', () => {
   });
 
   it('each register is a dcat:Dataset with a JSON distribution pointing at it', async () => {
-    const g = (await app.server.inject({ url: '/catalog.jsonld' })).json()['@graph'] as Record<string, unknown>[];
+    const g = (await app.server.inject({ url: '/catalog.jsonld' })).json()['@graph'] as Record<
+      string,
+      unknown
+    >[];
     const catalog = g.find((n) => n['@type'] === 'dcat:Catalog')!;
-    const listed = ([] as { '@id': string }[]).concat(catalog['dcat:dataset'] as { '@id': string }[]).map((d) => d['@id']);
+    const listed = ([] as { '@id': string }[])
+      .concat(catalog['dcat:dataset'] as { '@id': string }[])
+      .map((d) => d['@id']);
     for (const name of ['data-uses', 'privacy-budget']) {
       const id = `https://data.example.test/datasets/registre-${name}`;
       expect(listed).toContain(id);

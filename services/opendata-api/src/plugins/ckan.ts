@@ -52,8 +52,6 @@ export const MAX_Q_LENGTH = 512;
 /** Most values over all `filters` fields. */
 export const MAX_FILTER_VALUES = 1000;
 
-
-
 class CkanError extends Error {
   constructor(
     readonly status: 400 | 404 | 409 | 413,
@@ -259,10 +257,19 @@ interface FqTerm {
 function solrDate(text: string, now: number): number | undefined {
   const t = text.trim();
   if (t === '*') return undefined;
-  const m = /^NOW(?:([+-])(\d{1,6})(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(?:\/(DAY|HOUR))?$/.exec(t);
+  const m = /^NOW(?:([+-])(\d{1,6})(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(?:\/(DAY|HOUR))?$/.exec(
+    t,
+  );
   if (m) {
     const unit = (m[3] ?? 'DAY').replace(/S$/, '');
-    const ms = { YEAR: 365 * 86_400_000, MONTH: 30 * 86_400_000, DAY: 86_400_000, HOUR: 3_600_000, MINUTE: 60_000, SECOND: 1000 }[unit]!;
+    const ms = {
+      YEAR: 365 * 86_400_000,
+      MONTH: 30 * 86_400_000,
+      DAY: 86_400_000,
+      HOUR: 3_600_000,
+      MINUTE: 60_000,
+      SECOND: 1000,
+    }[unit]!;
     let v = now + (m[1] === '-' ? -1 : 1) * Number(m[2] ?? 0) * ms;
     if (m[4] === 'DAY') v -= v % 86_400_000;
     if (m[4] === 'HOUR') v -= v % 3_600_000;
@@ -297,7 +304,10 @@ export function parseFq(fq: string, now = Date.now()): FqTerm[] {
     const field = fq.slice(fieldStart, i);
     if (fq[i] !== ':') {
       if (field === 'AND' && !neg) continue;
-      throw validation('fq', `expected field:value at position ${fieldStart}${field === 'OR' ? ' (OR is not supported: terms are ANDed)' : ''}`);
+      throw validation(
+        'fq',
+        `expected field:value at position ${fieldStart}${field === 'OR' ? ' (OR is not supported: terms are ANDed)' : ''}`,
+      );
     }
     i++;
     let value: string;
@@ -376,9 +386,10 @@ function matchesFq(v: DatasetView, terms: FqTerm[]): boolean {
 
 /** package_search `sort`: one key among the package fields CKAN harvesters sort on, asc or desc. */
 function sortPackages(views: DatasetView[], sort: string): void {
-  const m = /^\s*(metadata_modified|metadata_created|name|title(?:_string)?|score)(?:\s+(asc|desc))?\s*(?:,\s*(?:metadata_modified|score)(?:\s+(?:asc|desc))?\s*)?$/i.exec(
-    sort,
-  );
+  const m =
+    /^\s*(metadata_modified|metadata_created|name|title(?:_string)?|score)(?:\s+(asc|desc))?\s*(?:,\s*(?:metadata_modified|score)(?:\s+(?:asc|desc))?\s*)?$/i.exec(
+      sort,
+    );
   if (!m)
     throw validation(
       'sort',
@@ -668,7 +679,10 @@ const ACTIONS: Record<string, Action> = {
     const start = int(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
     const q = str(p, 'q') ?? '';
     if (q.length > MAX_FQ_LENGTH) throw limitError('q', `longer than ${MAX_FQ_LENGTH} characters`);
-    const qTerms = q.toLowerCase().split(/\s+/).filter((t) => t && t !== '*:*');
+    const qTerms = q
+      .toLowerCase()
+      .split(/\s+/)
+      .filter((t) => t && t !== '*:*');
     if (qTerms.length > MAX_FQ_TERMS) throw limitError('q', `more than ${MAX_FQ_TERMS} terms`);
     const fq = parseFq(str(p, 'fq') ?? '');
     const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, qTerms) && matchesFq(v, fq));

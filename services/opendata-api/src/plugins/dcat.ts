@@ -88,7 +88,11 @@ const SCHEME_CLASSES: Record<string, CIri[]> = {
  */
 function euConcept(g: Graph, scheme: string, code: string): Term {
   const schemeIri = `${EU}/${scheme}`;
-  g.once(schemeIri, ['skos:ConceptScheme'], [['dct:title', lit(SCHEME_TITLES[scheme] ?? scheme, { lang: 'en' })]]);
+  g.once(
+    schemeIri,
+    ['skos:ConceptScheme'],
+    [['dct:title', lit(SCHEME_TITLES[scheme] ?? scheme, { lang: 'en' })]],
+  );
   return g.once(
     `${schemeIri}/${code}`,
     ['skos:Concept', ...(SCHEME_CLASSES[scheme] ?? [])],
@@ -131,7 +135,10 @@ function agent(g: Graph, a: Agent): Term {
 }
 
 /** WKT of the box around points [lon, lat] and of their mean (approximate town centres, not contours). */
-export function boxAndCentroid(points: readonly (readonly [number, number])[]): { bbox: string; centroid: string } {
+export function boxAndCentroid(points: readonly (readonly [number, number])[]): {
+  bbox: string;
+  centroid: string;
+} {
   const lons = points.map((p) => p[0]);
   const lats = points.map((p) => p[1]);
   const [w, e, s, n] = [Math.min(...lons), Math.max(...lons), Math.min(...lats), Math.max(...lats)];
@@ -192,7 +199,9 @@ export function buildDcatGraph(
       ],
       [
         'rdfs:label',
-        lit('Open Licence 2.0 — free reuse with attribution of the source (Dijon Métropole).', { lang: 'en' }),
+        lit('Open Licence 2.0 — free reuse with attribution of the source (Dijon Métropole).', {
+          lang: 'en',
+        }),
       ],
     ],
   );
@@ -219,7 +228,10 @@ export function buildDcatGraph(
     g.blank(
       ['spdx:Checksum'],
       [
-        ['spdx:algorithm', g.once('http://spdx.org/rdf/terms#checksumAlgorithm_sha256', ['spdx:ChecksumAlgorithm'], [])],
+        [
+          'spdx:algorithm',
+          g.once('http://spdx.org/rdf/terms#checksumAlgorithm_sha256', ['spdx:ChecksumAlgorithm'], []),
+        ],
         ['spdx:checksumValue', lit(sha, { datatype: 'xsd:hexBinary' })],
       ],
     );

@@ -202,7 +202,17 @@ const CATALOG_FIELDS: QueryField[] = [
 ];
 
 /** Parameters each endpoint implements; any other answers 400 naming it (never ignored). */
-const RECORDS_PARAMS = ['select', 'where', 'group_by', 'order_by', 'limit', 'offset', 'refine', 'exclude', 'timezone'];
+const RECORDS_PARAMS = [
+  'select',
+  'where',
+  'group_by',
+  'order_by',
+  'limit',
+  'offset',
+  'refine',
+  'exclude',
+  'timezone',
+];
 const EXPORT_PARAMS = [...RECORDS_PARAMS, 'delimiter'];
 const CATALOG_PARAMS = ['where', 'order_by', 'limit', 'offset', 'timezone'];
 /** Parameters of Explore v2.1 this API knows but does not implement (named as such in the 400). */
@@ -277,15 +287,26 @@ async function queryRecords(
   const predicates: ((r: Row, i: number) => boolean)[] = [];
   const where = param(q, 'where');
   if (where) predicates.push(odsql(() => compileWhere(where, fields, rows)));
-  const facets = [...list(q, 'refine').map((t) => ['refine', t] as const), ...list(q, 'exclude').map((t) => ['exclude', t] as const)];
+  const facets = [
+    ...list(q, 'refine').map((t) => ['refine', t] as const),
+    ...list(q, 'exclude').map((t) => ['exclude', t] as const),
+  ];
   if (facets.length > MAX_FACETS)
-    throw new ExploreError(400, 'InvalidRESTParameterError', `At most ${MAX_FACETS} refine and exclude parameters (limit).`);
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `At most ${MAX_FACETS} refine and exclude parameters (limit).`,
+    );
   for (const [name, text] of facets) {
     try {
       predicates.push(facetPredicate(name, text, fields, rows));
     } catch (err) {
       if (err instanceof QueryError)
-        throw new ExploreError(400, 'InvalidRESTParameterError', `Invalid value for ${name} API parameter: ${err.message}`);
+        throw new ExploreError(
+          400,
+          'InvalidRESTParameterError',
+          `Invalid value for ${name} API parameter: ${err.message}`,
+        );
       throw err;
     }
   }
@@ -302,7 +323,9 @@ async function queryRecords(
   const orderBy = param(q, 'order_by');
   if (groupBy || hasAggregates(select)) {
     const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
-    let out = await odsqlAsync(() => heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? [])));
+    let out = await odsqlAsync(() =>
+      heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? [])),
+    );
     const keys = [...new Set([...(groupBy ?? []).map((g) => g.key), ...(select ?? []).map((s) => s.key)])];
     if (orderBy) out = odsql(() => sortAggregated(out, orderBy, keys));
     // Keys of the answer: the select's, or the groups' when there is no select.
@@ -316,7 +339,9 @@ async function queryRecords(
     };
   }
   const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
-  const names = select ? [...new Set(select.map((s) => (s as { field: string }).field))] : fields.map((f) => f.name);
+  const names = select
+    ? [...new Set(select.map((s) => (s as { field: string }).field))]
+    : fields.map((f) => f.name);
   const keys = select ? select.map((s) => s.key) : names;
   const { indexes, total } = await runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
   const records = (function* () {
@@ -454,20 +479,27 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
       if (format === 'json')
         return reply
           .type('application/json; charset=utf-8')
-          .send(Readable.from(chunks(r.records, '[', (rec, first) => (first ? '' : ',') + JSON.stringify(rec), ']')));
+          .send(
+            Readable.from(
+              chunks(r.records, '[', (rec, first) => (first ? '' : ',') + JSON.stringify(rec), ']'),
+            ),
+          );
       if (format === 'geojson') {
         const communeField = r.view.meta.communeField ?? '';
-        return reply.type('application/geo+json').send(
-          Readable.from(
-            chunks(
-              r.records,
-              '{"type":"FeatureCollection","features":[\n',
-              (rec, first) =>
-                (first ? '' : ',\n') + JSON.stringify(rowsToFeatureCollection([rec], communeField).features[0]),
-              '\n]}\n',
+        return reply
+          .type('application/geo+json')
+          .send(
+            Readable.from(
+              chunks(
+                r.records,
+                '{"type":"FeatureCollection","features":[\n',
+                (rec, first) =>
+                  (first ? '' : ',\n') +
+                  JSON.stringify(rowsToFeatureCollection([rec], communeField).features[0]),
+                '\n]}\n',
+              ),
             ),
-          ),
-        );
+          );
       }
       const cell = (v: unknown) => {
         const s = asText(v);
@@ -477,16 +509,18 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
             ? `"${s.replaceAll('"', '""')}"`
             : s;
       };
-      return reply.type('text/csv; charset=utf-8').send(
-        Readable.from(
-          chunks(
-            r.records,
-            r.keys.map(cell).join(delimiter) + '\r\n',
-            (rec) => r.keys.map((n) => cell(rec[n])).join(delimiter) + '\r\n',
-            '',
+      return reply
+        .type('text/csv; charset=utf-8')
+        .send(
+          Readable.from(
+            chunks(
+              r.records,
+              r.keys.map(cell).join(delimiter) + '\r\n',
+              (rec) => r.keys.map((n) => cell(rec[n])).join(delimiter) + '\r\n',
+              '',
+            ),
           ),
-        ),
-      );
+        );
     },
   );
 

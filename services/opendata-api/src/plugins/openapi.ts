@@ -161,7 +161,11 @@ export const OPENAPI = {
         responses: {
           '200': {
             description: 'The public registers (data uses, privacy budget).',
-            content: json({ type: 'object', required: ['registers'], properties: { registers: { type: 'array' } } }),
+            content: json({
+              type: 'object',
+              required: ['registers'],
+              properties: { registers: { type: 'array' } },
+            }),
           },
           '429': rateLimited,
         },
@@ -210,7 +214,10 @@ export const OPENAPI = {
           ),
           q('rows', 'Page size (≤ 1000).'),
           q('start', 'Offset.'),
-          q('sort', 'metadata_modified, metadata_created, name or title, asc or desc (default: metadata_modified desc).'),
+          q(
+            'sort',
+            'metadata_modified, metadata_created, name or title, asc or desc (default: metadata_modified desc).',
+          ),
         ],
         responses: ckanResponses({
           type: 'object',
