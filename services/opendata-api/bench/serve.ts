@@ -9,7 +9,14 @@ import { loadApiConfig } from '../src/config';
 const dir = process.env.OPENDATA_DIR!;
 const csvPath = process.env.STATIC_CSV!;
 const app = await buildApp(
-  loadApiConfig({ OPENDATA_DIR: dir, PORT: '0', RATE_LIMIT_ENABLED: 'false', LOG_LEVEL: 'silent' }),
+  loadApiConfig({
+    OPENDATA_DIR: dir,
+    PORT: '0',
+    RATE_LIMIT_ENABLED: 'false',
+    LOG_LEVEL: 'silent',
+    // As in production: store files re-checked once a second, not on every request.
+    STORE_REVALIDATE_MS: '1000',
+  }),
 );
 const apiUrl = await app.start();
 const size = statSync(csvPath).size;

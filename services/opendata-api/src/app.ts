@@ -4,7 +4,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { openStoreReader, type StoreReader } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
-import type { Config } from './config';
+import { storeRevalidateMs, type Config } from './config';
 import type { ApiContext } from './context';
 import { BODY_LIMIT, ckanPlugin } from './plugins/ckan';
 import { dcatPlugin } from './plugins/dcat';
@@ -43,7 +43,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     bodyLimit: BODY_LIMIT,
   });
   const ctx: ApiContext = {
-    reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: config.STORE_REVALIDATE_MS }),
+    reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) }),
     config,
   };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');

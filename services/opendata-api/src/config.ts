@@ -45,6 +45,11 @@ export const ConfigSchema = z
 /** Configuration of the open-data API. */
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** The effective STORE_REVALIDATE_MS (see the schema). */
+export function storeRevalidateMs(c: Readonly<Config>): number {
+  return c.STORE_REVALIDATE_MS ?? (c.ONDIJON_ENV === 'production' ? 1000 : 0);
+}
+
 /** Loads the configuration from the environment (all problems at once, frozen). */
 export function loadApiConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   return loadConfig(ConfigSchema, env);
@@ -55,7 +60,6 @@ export function testConfig(overrides: Partial<Record<keyof Config, string>> = {}
   return loadConfig(ConfigSchema, {
     PORT: '0',
     RATE_LIMIT_ENABLED: 'false',
-    STORE_REVALIDATE_MS: '0',
     LOG_LEVEL: 'silent',
     ...overrides,
   });
