@@ -14,6 +14,7 @@ import { registerHttpCache } from './plugins/http-cache';
 import { openapiPlugin } from './plugins/openapi';
 import { registerProbes } from './plugins/probes';
 import { registersPlugin } from './registers';
+import { ScanPool } from './scan-pool';
 
 /** What the app needs besides its config. */
 export interface AppDeps {
@@ -27,6 +28,8 @@ export interface AppDeps {
 /** The built app: the Fastify instance (for inject()) and its lifecycle. */
 export interface OpendataApiApp {
   readonly server: FastifyInstance;
+  /** The scan worker (SCAN_WORKER), for tests and probes. */
+  readonly scans: ScanPool | undefined;
   /** Listens on HOST:PORT; resolves with the URL. */
   start(): Promise<string>;
   close(): Promise<void>;
@@ -42,10 +45,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
     bodyLimit: BODY_LIMIT,
   });
-  const ctx: ApiContext = {
-    reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) }),
-    config,
-  };
+  const reader =
+    deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) });
+  const scans = config.SCAN_WORKER
+    ? new ScanPool(reader, { rootDir: reader.rootDir, revalidateMs: storeRevalidateMs(config), logger })
+    : undefined;
+  const ctx: ApiContext = { reader, config, scans };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
@@ -96,6 +101,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   return {
     server,
+    scans,
     async start() {
       const url = await server.listen({ host: config.HOST, port: config.PORT });
       logger.info({ url, store: config.OPENDATA_DIR }, 'opendata api listening');
@@ -103,6 +109,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     },
     async close() {
       await server.close();
+      await scans?.close();
     },
   };
 }

@@ -25,6 +25,11 @@ export const ConfigSchema = z
      * make no file-system round trip; a new release is served at most this long after it is written.
      */
     STORE_REVALIDATE_MS: z.coerce.number().int().min(0).default(1000),
+    /**
+     * Run long scans (filtered, sorted or grouped queries over large releases) in a worker thread at
+     * a lower OS priority, so cheap requests are not queued behind them.
+     */
+    SCAN_WORKER: z.stringbool().default(true),
     /** Site title shown by CKAN status_show and the DCAT catalogue. */
     SITE_TITLE: z.string().default('OnDijon — données ouvertes de Dijon Métropole'),
     /**

@@ -2,11 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import { uuidFromName } from '@ondijon/contracts';
 import type { CatalogRelease, DatasetMetadata, ReleaseNotes, StoreReader } from '@ondijon/opendata';
 import type { Config } from './config';
+import type { ScanPool } from './scan-pool';
 
 /** What every API plugin receives: the store reader and the config. */
 export interface ApiContext {
   reader: StoreReader;
   config: Readonly<Config>;
+  /** The scan worker, when enabled (SCAN_WORKER): long scans of large releases run there. */
+  scans?: ScanPool | undefined;
 }
 
 /** Base URL for links: PUBLIC_BASE_URL, or the scheme and Host of the request. */

@@ -267,6 +267,9 @@ async function multiKeyOrder(
   return cur;
 }
 
+/** Releases with at least this many rows have their long scans run in the scan worker (scan-pool.ts). */
+export const OFFLOAD_ABOVE = 20_000;
+
 /** Longest stretch of work, in ms, before a long query lets other requests run. */
 export const SLICE_MS = 1;
 

@@ -1,6 +1,6 @@
 import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DIJON_METROPOLE, type Row } from '@ondijon/opendata';
+import { DIJON_METROPOLE, type Row, type TableSchema } from '@ondijon/opendata';
 import {
   DISTRIBUTIONS,
   allDatasetViews,
@@ -27,6 +27,7 @@ import {
   queryFields,
   runQuery,
   type QueryField,
+  OFFLOAD_ABOVE,
 } from '../query';
 
 /**
@@ -52,7 +53,8 @@ export const MAX_Q_LENGTH = 512;
 /** Most values over all `filters` fields. */
 export const MAX_FILTER_VALUES = 1000;
 
-class CkanError extends Error {
+/** A CKAN error (also rebuilt from the scan worker's answer). */
+export class CkanError extends Error {
   constructor(
     readonly status: 400 | 404 | 409 | 413,
     readonly type: string,
@@ -424,6 +426,50 @@ const CKAN_TYPES: Record<string, string> = {
   date: 'date',
 };
 
+/** What a datastore_search scan needs besides the rows (serialisable: it may run in the scan worker). */
+export interface CkanScanArgs {
+  filters: unknown;
+  qRaw: unknown;
+  q: unknown;
+  sortText: string | undefined;
+  offset: number;
+  limit: number;
+  includeTotal: boolean;
+}
+
+/** The filter, search and sort of a datastore_search over a release's rows: matching indexes, total. */
+export async function ckanScan(
+  rows: Row[],
+  schema: TableSchema,
+  a: CkanScanArgs,
+): Promise<{ indexes: number[]; total: number | undefined }> {
+  const fields = queryFields(schema);
+  const predicates: ((row: Row, i: number) => boolean)[] = [];
+  const filters = a.filters;
+  if (filters !== undefined) {
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
+      throw validation('filters', 'Must be a JSON object');
+    const count = Object.values(filters).reduce<number>((n, w) => n + (Array.isArray(w) ? w.length : 1), 0);
+    if (count > MAX_FILTER_VALUES) throw limitError('filters', `more than ${MAX_FILTER_VALUES} values`);
+    for (const [field, want] of Object.entries(filters))
+      predicates.push(filterPredicate(fields, field, want, rows));
+  }
+  if (a.q !== undefined) predicates.push(await qPredicate(fields, a.qRaw, a.q, rows));
+  let sort;
+  try {
+    sort = a.sortText ? parseSort('sort', a.sortText.replaceAll('"', ''), fields) : undefined;
+  } catch (err) {
+    throw err instanceof QueryError ? validation('sort', err.message) : err;
+  }
+  return runQuery(rows, fields, {
+    predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
+    sort,
+    offset: a.offset,
+    limit: a.limit,
+    total: a.includeTotal,
+  });
+}
+
 async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   const id = required(p, 'resource_id');
   const found = await findResource(ctx, id);
@@ -447,16 +493,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   } catch (err) {
     throw err instanceof QueryError ? validation('fields', err.message) : err;
   }
-  const predicates: ((row: Row, i: number) => boolean)[] = [];
   const filters = jsonParam(p, 'filters');
-  if (filters !== undefined) {
-    if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
-      throw validation('filters', 'Must be a JSON object');
-    const count = Object.values(filters).reduce<number>((a, w) => a + (Array.isArray(w) ? w.length : 1), 0);
-    if (count > MAX_FILTER_VALUES) throw limitError('filters', `more than ${MAX_FILTER_VALUES} values`);
-    for (const [field, want] of Object.entries(filters))
-      predicates.push(filterPredicate(fields, field, want, rows));
-  }
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
   const qRaw = p.q;
   const q =
@@ -465,21 +502,20 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
         ? undefined
         : qRaw
       : jsonParam(p, 'q');
-  if (q !== undefined) predicates.push(await qPredicate(fields, qRaw, q, rows));
-  let sort;
   const sortText = str(p, 'sort');
-  try {
-    sort = sortText ? parseSort('sort', sortText.replaceAll('"', ''), fields) : undefined;
-  } catch (err) {
-    throw err instanceof QueryError ? validation('sort', err.message) : err;
-  }
-  const { indexes, total } = await runQuery(rows, fields, {
-    predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
-    sort,
-    offset,
-    limit,
-    total: includeTotal,
-  });
+  const args: CkanScanArgs = { filters, qRaw, q, sortText, offset, limit, includeTotal };
+  // A filtered or sorted scan of a large release runs in the scan worker (low priority thread), so
+  // this thread keeps answering cheap requests; small releases and plain pages run here.
+  const heavy = rows.length >= OFFLOAD_ABOVE && (filters !== undefined || q !== undefined || !!sortText);
+  const { indexes, total } =
+    heavy && ctx.scans
+      ? await ctx.scans.run({
+          kind: 'ckan',
+          datasetId: found.view.meta.id,
+          releaseId: found.view.release.releaseId,
+          args,
+        })
+      : await ckanScan(rows, schema, args);
   const record = (i: number) =>
     recordsFormat === 'lists'
       ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))

@@ -28,6 +28,7 @@ import {
   project,
   runQuery,
   type QueryField,
+  OFFLOAD_ABOVE,
 } from '../query';
 import { compileWhere } from '../where';
 
@@ -40,7 +41,8 @@ import { compileWhere } from '../where';
  * InvalidRESTParameterError for limit/offset…), HTTP 404 `{error_code: 'NotFound', message}`.
  */
 
-class ExploreError extends Error {
+/** An Explore error (also rebuilt from the scan worker's answer). */
+export class ExploreError extends Error {
   constructor(
     readonly status: 400 | 404,
     readonly code: string,
@@ -284,12 +286,79 @@ async function queryRecords(
   }
   const { rows, schema } = await ctx.reader.rows(id, view.release.releaseId);
   const fields: QueryField[] = schema.fields.map((f) => ({ name: f.name, type: f.type }));
+  const args: ExploreScanArgs = {
+    where: param(q, 'where'),
+    refine: list(q, 'refine'),
+    exclude: list(q, 'exclude'),
+    select: param(q, 'select'),
+    groupBy: param(q, 'group_by'),
+    orderBy: param(q, 'order_by'),
+    offset,
+    limit,
+  };
+  // Filtered, sorted or grouped scans of a large release run in the scan worker (low priority).
+  const heavy =
+    rows.length >= OFFLOAD_ABOVE &&
+    !!(
+      args.where ||
+      args.refine.length ||
+      args.exclude.length ||
+      args.groupBy ||
+      args.orderBy ||
+      args.select?.includes('(')
+    );
+  const scan =
+    heavy && ctx.scans
+      ? await ctx.scans.run({ kind: 'explore', datasetId: id, releaseId: view.release.releaseId, args })
+      : await exploreScan(rows, fields, args);
+  if ('groups' in scan) return { view, keys: scan.keys, total: scan.total, records: scan.groups };
+  const { indexes, total } = scan;
+  const select = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+  const names = select
+    ? [...new Set(select.map((s) => (s as { field: string }).field))]
+    : fields.map((f) => f.name);
+  const keys = select ? select.map((s) => s.key) : names;
+  const records = (function* () {
+    for (const i of indexes) {
+      if (!select) yield project(rows[i]!, i, names);
+      else {
+        const r: Row = {};
+        for (const s of select) r[s.key] = fieldValue(rows[i]!, i, (s as { field: string }).field);
+        yield r;
+      }
+    }
+  })();
+  return { view, keys, total, records };
+}
+
+/** The parameters of a records scan (serialisable: it may run in the scan worker). */
+export interface ExploreScanArgs {
+  where: string | undefined;
+  refine: string[];
+  exclude: string[];
+  select: string | undefined;
+  groupBy: string | undefined;
+  orderBy: string | undefined;
+  offset: number;
+  limit: number;
+}
+
+/** Result of a records scan: matching row indexes, or the page of aggregated groups. */
+export type ExploreScanResult =
+  { indexes: number[]; total: number } | { groups: Row[]; keys: string[]; total: number };
+
+/** Filters, orders or groups a release's rows for `records` and `exports`. */
+export async function exploreScan(
+  rows: Row[],
+  fields: QueryField[],
+  a: ExploreScanArgs,
+): Promise<ExploreScanResult> {
   const predicates: ((r: Row, i: number) => boolean)[] = [];
-  const where = param(q, 'where');
+  const where = a.where;
   if (where) predicates.push(odsql(() => compileWhere(where, fields, rows)));
   const facets = [
-    ...list(q, 'refine').map((t) => ['refine', t] as const),
-    ...list(q, 'exclude').map((t) => ['exclude', t] as const),
+    ...a.refine.map((t) => ['refine', t] as const),
+    ...a.exclude.map((t) => ['exclude', t] as const),
   ];
   if (facets.length > MAX_FACETS)
     throw new ExploreError(
@@ -316,11 +385,9 @@ async function queryRecords(
       : predicates.length === 1
         ? predicates[0]
         : (r: Row, i: number) => predicates.every((f) => f(r, i));
-  const selectText = param(q, 'select');
-  const select = selectText ? odsql(() => parseSelect(selectText, fields)) : undefined;
-  const groupText = param(q, 'group_by');
-  const groupBy = groupText ? odsql(() => parseGroupBy(groupText, fields)) : undefined;
-  const orderBy = param(q, 'order_by');
+  const select = a.select ? odsql(() => parseSelect(a.select!, fields)) : undefined;
+  const groupBy = a.groupBy ? odsql(() => parseGroupBy(a.groupBy!, fields)) : undefined;
+  const { offset, limit, orderBy } = a;
   if (groupBy || hasAggregates(select)) {
     const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
     let out = await odsqlAsync(() =>
@@ -332,29 +399,14 @@ async function queryRecords(
     const shown = select ? select.map((s) => s.key) : (groupBy ?? []).map((g) => g.key);
     const page = out.slice(offset, limit < 0 ? undefined : offset + limit);
     return {
-      view,
       keys: shown,
       total: out.length,
-      records: page.map((r) => Object.fromEntries(shown.map((k) => [k, r[k] ?? null]))),
+      groups: page.map((r) => Object.fromEntries(shown.map((k) => [k, r[k] ?? null]))),
     };
   }
   const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
-  const names = select
-    ? [...new Set(select.map((s) => (s as { field: string }).field))]
-    : fields.map((f) => f.name);
-  const keys = select ? select.map((s) => s.key) : names;
   const { indexes, total } = await runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
-  const records = (function* () {
-    for (const i of indexes) {
-      if (!select) yield project(rows[i]!, i, names);
-      else {
-        const r: Row = {};
-        for (const s of select) r[s.key] = fieldValue(rows[i]!, i, (s as { field: string }).field);
-        yield r;
-      }
-    }
-  })();
-  return { view, keys, total: total ?? indexes.length, records };
+  return { indexes, total: total ?? indexes.length };
 }
 
 /** Records per chunk of a streamed export: the event loop is yielded between chunks. */
