@@ -1,9 +1,10 @@
 import { Worker } from 'node:worker_threads';
-import type { StoreReader } from '@ondijon/opendata';
+import type { Row, StoreReader } from '@ondijon/opendata';
 import type { Logger } from '@ondijon/service-kit';
 import { CkanError, ckanScan, type CkanScanArgs } from './plugins/ckan';
 import { ExploreError, exploreScan, type ExploreScanArgs, type ExploreScanResult } from './plugins/explore';
 import { QueryError, queryFields } from './query';
+import { render, type RenderSpec } from './render';
 
 /**
  * The scan worker: long scans (filtered, sorted or grouped queries over a large release) run in
@@ -66,17 +67,27 @@ export async function runScanJob(reader: StoreReader, job: ScanJob): Promise<Sca
   return exploreScan(rows, fields, job.args);
 }
 
-interface Pending {
-  resolve: (v: unknown) => void;
-  reject: (e: Error) => void;
-}
+/** A scan whose matches are rendered as text chunks where it ran (or its groups, when aggregated). */
+export type Rendered =
+  | { total: number | undefined; chunks: AsyncIterable<string> }
+  | { total: number; groups: Row[]; keys: string[] };
+
+type Message = {
+  id: number;
+  ok?: boolean;
+  result?: unknown;
+  meta?: { total: number | undefined };
+  chunk?: string;
+  end?: boolean;
+  error?: WireError;
+};
 
 /** One scan worker, started on first use. */
 export class ScanPool {
   private worker: Worker | undefined;
   private failed = false;
   private seq = 0;
-  private readonly pending = new Map<number, Pending>();
+  private readonly handlers = new Map<number, (m: Message | WorkerGone) => void>();
 
   constructor(
     private readonly reader: StoreReader,
@@ -102,19 +113,14 @@ export class ScanPool {
         workerData: { rootDir: this.options.rootDir, revalidateMs: this.options.revalidateMs },
       });
       w.unref();
-      w.on('message', (m: { id: number; ok: boolean; result?: unknown; error?: WireError }) => {
-        const p = this.pending.get(m.id);
-        if (!p) return;
-        this.pending.delete(m.id);
-        if (m.ok) p.resolve(m.result);
-        else p.reject(fromWire(m.error!));
-      });
+      w.on('message', (m: Message) => this.handlers.get(m.id)?.(m));
       const fail = (err: unknown) => {
+        if (this.failed) return;
         this.failed = true;
         this.worker = undefined;
         this.options.logger?.warn({ err }, 'scan worker unavailable: scans run in the main thread');
-        for (const p of this.pending.values()) p.reject(new WorkerGone());
-        this.pending.clear();
+        for (const h of this.handlers.values()) h(new WorkerGone());
+        this.handlers.clear();
       };
       w.on('error', fail);
       w.on('exit', (code) => {
@@ -129,22 +135,74 @@ export class ScanPool {
     }
   }
 
+  /** Sends a message and resolves with the next answer to it. */
+  private ask(w: Worker, id: number, msg: object): Promise<Message> {
+    return new Promise((resolve, reject) => {
+      this.handlers.set(id, (m) => {
+        if (m instanceof WorkerGone) reject(m);
+        else if (m.ok === false) {
+          this.handlers.delete(id);
+          reject(fromWire(m.error!));
+        } else resolve(m);
+      });
+      w.postMessage({ id, ...msg });
+    });
+  }
+
   /** Runs a job in the worker (or here when there is none). Errors come back as the API's errors. */
   async run<J extends ScanJob>(job: J): Promise<ScanResultOf<J>> {
     const w = this.start();
     if (!w) return (await runScanJob(this.reader, job)) as ScanResultOf<J>;
     const id = ++this.seq;
     try {
-      const result = await new Promise<unknown>((resolve, reject) => {
-        this.pending.set(id, { resolve, reject });
-        w.postMessage({ id, job });
-      });
-      const r = result as { indexes?: Uint32Array } & Record<string, unknown>;
+      const m = await this.ask(w, id, { job });
+      this.handlers.delete(id);
+      const r = m.result as { indexes?: Uint32Array } & Record<string, unknown>;
       return (r.indexes ? { ...r, indexes: Array.from(r.indexes) } : r) as ScanResultOf<J>;
     } catch (err) {
       if (err instanceof WorkerGone) return (await runScanJob(this.reader, job)) as ScanResultOf<J>;
       throw err;
     }
+  }
+
+  /**
+   * Runs a job and renders its matches as text chunks in the worker; the chunks are pulled one at
+   * a time (backpressure: the worker renders the next when this thread asks for it).
+   */
+  async render(job: ScanJob, spec: RenderSpec): Promise<Rendered> {
+    const w = this.start();
+    if (!w) return renderHere(this.reader, job, spec);
+    const id = ++this.seq;
+    let first: Message;
+    try {
+      first = await this.ask(w, id, { job, spec });
+    } catch (err) {
+      if (err instanceof WorkerGone) return renderHere(this.reader, job, spec);
+      throw err;
+    }
+    if (first.result) {
+      this.handlers.delete(id);
+      return first.result as Rendered;
+    }
+    const ask = this.ask.bind(this);
+    const handlers = this.handlers;
+    async function* chunks(): AsyncGenerator<string> {
+      let done = false;
+      try {
+        for (;;) {
+          const m = await ask(w!, id, { next: true });
+          if (m.end) {
+            done = true;
+            return;
+          }
+          yield m.chunk!;
+        }
+      } finally {
+        handlers.delete(id);
+        if (!done) w!.postMessage({ id, cancel: true });
+      }
+    }
+    return { total: first.meta!.total, chunks: chunks() };
   }
 
   async close(): Promise<void> {
@@ -153,6 +211,14 @@ export class ScanPool {
     this.failed = true;
     if (w) await w.terminate();
   }
+}
+
+/** Scan and render in this thread (no worker). */
+export async function renderHere(reader: StoreReader, job: ScanJob, spec: RenderSpec): Promise<Rendered> {
+  const result = await runScanJob(reader, job);
+  if ('groups' in result) return result;
+  const { rows } = await reader.rows(job.datasetId, job.releaseId);
+  return { total: result.total, chunks: render(rows, result.indexes, spec) };
 }
 
 class WorkerGone extends Error {}

@@ -50,6 +50,12 @@ describe('scan worker', () => {
     `${ex}/records?where=${enc('nope = 1')}`,
     `${ex}/records?refine=${enc('colour:red')}`,
     `${ex}/exports/csv?where=${enc('commune = "21003"')}&order_by=${enc('energy_kwh desc')}`,
+    `${ex}/exports/csv?delimiter=,&select=${enc('commune as c, energy_kwh')}`,
+    `${ex}/exports/json?refine=${enc('status:value')}&limit=5000`,
+    `${ex}/exports/geojson?where=${enc('faults > 0')}`,
+    `${ex}/exports/json?select=${enc('count(*) as n')}`,
+    `${ds}&limit=5000&offset=3&sort=${enc('commune desc, period_start')}&fields=_id,commune,energy_kwh`,
+    `${ds}&limit=32000&records_format=lists&filters=${enc('{"status":"value"}')}`,
   ])('%s: same answer as in the HTTP thread', async (url) => {
     const a = await withWorker.server.inject({ url });
     const b = await inline.server.inject({ url });

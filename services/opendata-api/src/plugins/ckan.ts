@@ -15,6 +15,7 @@ import {
   type DatasetView,
   type Distribution,
 } from '../context';
+import { render, type RenderSpec } from '../render';
 import {
   QueryError,
   Slicer,
@@ -507,22 +508,36 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   // A filtered or sorted scan of a large release runs in the scan worker (low priority thread), so
   // this thread keeps answering cheap requests; small releases and plain pages run here.
   const heavy = rows.length >= OFFLOAD_ABOVE && (filters !== undefined || q !== undefined || !!sortText);
-  const { indexes, total } =
-    heavy && ctx.scans
-      ? await ctx.scans.run({
-          kind: 'ckan',
-          datasetId: found.view.meta.id,
-          releaseId: found.view.release.releaseId,
-          args,
-        })
-      : await ckanScan(rows, schema, args);
-  const record = (i: number) =>
-    recordsFormat === 'lists'
-      ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
-      : project(rows[i]!, i, selected);
-  // Large pages are streamed in chunks (records built as they are sent), small ones sent whole.
-  const records: unknown[] | StreamedRecords =
-    indexes.length > STREAM_ABOVE ? new StreamedRecords(indexes, record) : indexes.map(record);
+  const spec: RenderSpec = { kind: 'ckan-records', selected, lists: recordsFormat === 'lists' };
+  const job = {
+    kind: 'ckan' as const,
+    datasetId: found.view.meta.id,
+    releaseId: found.view.release.releaseId,
+    args,
+  };
+  let records: unknown[] | RenderedRecords;
+  let total: number | undefined;
+  if (ctx.scans && limit > STREAM_ABOVE && rows.length >= OFFLOAD_ABOVE) {
+    // A large page of a large release: scanned and rendered in the scan worker, streamed from here.
+    const r = (await ctx.scans.render(job, spec)) as {
+      total: number | undefined;
+      chunks: AsyncIterable<string>;
+    };
+    total = r.total;
+    records = new RenderedRecords(r.chunks);
+  } else {
+    const scan = heavy && ctx.scans ? await ctx.scans.run(job) : await ckanScan(rows, schema, args);
+    total = scan.total;
+    const record = (i: number) =>
+      recordsFormat === 'lists'
+        ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
+        : project(rows[i]!, i, selected);
+    // Large pages are streamed in chunks (records rendered as they are sent), small ones sent whole.
+    records =
+      scan.indexes.length > STREAM_ABOVE
+        ? new RenderedRecords(render(rows, scan.indexes, spec))
+        : scan.indexes.map(record);
+  }
   const qs = (o: number) =>
     `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
   return {
@@ -648,35 +663,23 @@ async function qPredicate(
 /** Pages of more records than this are streamed. */
 const STREAM_ABOVE = 1000;
 
-/** The records of a large page: serialised while they are sent, a chunk at a time. */
-class StreamedRecords {
-  constructor(
-    readonly indexes: number[],
-    readonly record: (i: number) => unknown,
-  ) {}
+/** The records of a large page as text chunks of their JSON array, rendered while they are sent. */
+class RenderedRecords {
+  constructor(readonly chunks: AsyncIterable<string>) {}
 }
 
 const PLACEHOLDER = '\u0000records\u0000';
 
 /** A CKAN envelope whose result holds StreamedRecords, as a stream of JSON text. */
 function streamEnvelope(envelope: { result: Record<string, unknown> } & Record<string, unknown>): Readable {
-  const streamed = envelope.result.records as StreamedRecords;
+  const rendered = envelope.result.records as RenderedRecords;
   const text = JSON.stringify({ ...envelope, result: { ...envelope.result, records: PLACEHOLDER } });
   const [head, tail] = text.split(JSON.stringify(PLACEHOLDER)) as [string, string];
   return Readable.from(
     (async function* () {
-      yield `${head}[`;
-      const slicer = new Slicer();
-      let buf = '';
-      for (let k = 0; k < streamed.indexes.length; k++) {
-        buf += (k ? ',' : '') + JSON.stringify(streamed.record(streamed.indexes[k]!));
-        if (slicer.due() || buf.length > 256 * 1024) {
-          yield buf;
-          buf = '';
-          await slicer.yield();
-        }
-      }
-      yield `${buf}]${tail}`;
+      yield head;
+      yield* rendered.chunks;
+      yield tail;
     })(),
   );
 }
@@ -839,7 +842,7 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
       if (
         typeof result === 'object' &&
         result !== null &&
-        (result as { records?: unknown }).records instanceof StreamedRecords
+        (result as { records?: unknown }).records instanceof RenderedRecords
       )
         return reply
           .type('application/json; charset=utf-8')

@@ -259,6 +259,8 @@ function list(q: Query, name: string): string[] {
 }
 
 interface RecordsQuery {
+  /** For exports rendered in the scan worker: the body's text chunks (records is then empty). */
+  chunks?: AsyncIterable<string>;
   view: DatasetView;
   /** Output keys, in order. */
   keys: string[];
@@ -272,6 +274,7 @@ async function queryRecords(
   id: string,
   q: Query,
   limits: { dflt: number; max: number; allowAll: boolean },
+  exportAs?: { format: 'csv' | 'json' | 'geojson'; delimiter: string },
 ): Promise<RecordsQuery> {
   const view = await datasetView(ctx, id);
   if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${id.slice(0, 80)}`);
@@ -307,10 +310,24 @@ async function queryRecords(
       args.orderBy ||
       args.select?.includes('(')
     );
-  const scan =
-    heavy && ctx.scans
-      ? await ctx.scans.run({ kind: 'explore', datasetId: id, releaseId: view.release.releaseId, args })
-      : await exploreScan(rows, fields, args);
+  const job = { kind: 'explore' as const, datasetId: id, releaseId: view.release.releaseId, args };
+  if (exportAs && ctx.scans && rows.length >= OFFLOAD_ABOVE) {
+    // A large export: scanned and rendered in the scan worker, streamed from here.
+    const sel = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+    const columns = sel
+      ? sel.filter((x) => x.kind === 'field').map((x) => ({ key: x.key, field: x.field }))
+      : fields.map((f) => ({ key: f.name, field: f.name }));
+    const r = await ctx.scans.render(job, {
+      kind: 'export',
+      format: exportAs.format,
+      delimiter: exportAs.delimiter,
+      columns,
+      communeField: view.meta.communeField ?? '',
+    });
+    if ('groups' in r) return { view, keys: r.keys, total: r.total, records: r.groups };
+    return { view, keys: columns.map((c) => c.key), total: r.total ?? 0, records: [], chunks: r.chunks };
+  }
+  const scan = heavy && ctx.scans ? await ctx.scans.run(job) : await exploreScan(rows, fields, args);
   if ('groups' in scan) return { view, keys: scan.keys, total: scan.total, records: scan.groups };
   const { indexes, total } = scan;
   const select = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
@@ -520,13 +537,25 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
           'InvalidRESTParameterError',
           'Invalid value for delimiter API parameter: use ";", ",", "|" or a tab.',
         );
-      const r = await queryRecords(ctx, req.params.id, q, {
-        dflt: -1,
-        max: Number.MAX_SAFE_INTEGER,
-        allowAll: true,
-      });
+      const r = await queryRecords(
+        ctx,
+        req.params.id,
+        q,
+        { dflt: -1, max: Number.MAX_SAFE_INTEGER, allowAll: true },
+        { format, delimiter },
+      );
       const name = `${r.view.meta.id}.${format}`;
       reply.header('content-disposition', `attachment; filename="${name}"`);
+      if (r.chunks)
+        return reply
+          .type(
+            format === 'csv'
+              ? 'text/csv; charset=utf-8'
+              : format === 'json'
+                ? 'application/json; charset=utf-8'
+                : 'application/geo+json',
+          )
+          .send(Readable.from(r.chunks));
       // Streamed in chunks: memory and event-loop time per chunk are bounded whatever the size.
       if (format === 'json')
         return reply
