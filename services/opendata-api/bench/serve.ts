@@ -16,6 +16,8 @@ const app = await buildApp(
     LOG_LEVEL: 'silent',
     // As in production: store files re-checked once a second, not on every request.
     STORE_REVALIDATE_MS: '1000',
+    ...(process.env.SCAN_WORKER_NICE ? { SCAN_WORKER_NICE: process.env.SCAN_WORKER_NICE } : {}),
+    ...(process.env.SCAN_WORKER ? { SCAN_WORKER: process.env.SCAN_WORKER } : {}),
   }),
 );
 const apiUrl = await app.start();

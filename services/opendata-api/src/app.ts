@@ -48,7 +48,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const reader =
     deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) });
   const scans = config.SCAN_WORKER
-    ? new ScanPool(reader, { rootDir: reader.rootDir, revalidateMs: storeRevalidateMs(config), logger })
+    ? new ScanPool(reader, {
+        rootDir: reader.rootDir,
+        revalidateMs: storeRevalidateMs(config),
+        nice: config.SCAN_WORKER_NICE,
+        logger,
+      })
     : undefined;
   const ctx: ApiContext = { reader, config, scans };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');

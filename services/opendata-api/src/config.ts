@@ -30,6 +30,8 @@ export const ConfigSchema = z
      * a lower OS priority, so cheap requests are not queued behind them.
      */
     SCAN_WORKER: z.stringbool().default(true),
+    /** Nice value of the scan worker thread (Linux): higher = the HTTP thread wins the CPU more often. */
+    SCAN_WORKER_NICE: z.coerce.number().int().min(0).max(19).default(10),
     /** Site title shown by CKAN status_show and the DCAT catalogue. */
     SITE_TITLE: z.string().default('OnDijon — données ouvertes de Dijon Métropole'),
     /**

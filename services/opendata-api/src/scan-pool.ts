@@ -91,7 +91,13 @@ export class ScanPool {
 
   constructor(
     private readonly reader: StoreReader,
-    private readonly options: { rootDir: string; revalidateMs: number; logger?: Logger | undefined },
+    private readonly options: {
+      rootDir: string;
+      revalidateMs: number;
+      /** Nice value of the worker thread (0..19). */
+      nice: number;
+      logger?: Logger | undefined;
+    },
   ) {}
 
   /** True once a worker thread is running. */
@@ -110,7 +116,11 @@ export class ScanPool {
       const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
       const w = new Worker(boot, {
         eval: true,
-        workerData: { rootDir: this.options.rootDir, revalidateMs: this.options.revalidateMs },
+        workerData: {
+          rootDir: this.options.rootDir,
+          revalidateMs: this.options.revalidateMs,
+          nice: this.options.nice,
+        },
       });
       w.unref();
       w.on('message', (m: Message) => this.handlers.get(m.id)?.(m));

@@ -5,17 +5,18 @@ import { openStoreReader } from '@ondijon/opendata';
 import { render, type RenderSpec } from './render';
 import { runScanJob, toWire, type ScanJob } from './scan-pool';
 
+const { rootDir, revalidateMs, nice } = workerData as { rootDir: string; revalidateMs: number; nice: number };
+
 // The scan worker thread: answers scan jobs from its own reader over the same store. It lowers its
 // own scheduling priority (Linux: a thread has its own id and nice value) so that the thread
-// answering HTTP always gets the CPU first.
+// answering HTTP gets the CPU first.
 try {
   const tid = Number(readlinkSync('/proc/thread-self').split('/').pop());
-  if (Number.isInteger(tid) && tid > 0) setPriority(tid, 10);
+  if (Number.isInteger(tid) && tid > 0 && nice !== 0) setPriority(tid, nice);
 } catch {
   // Not Linux, or not allowed: the worker still keeps scans off the HTTP thread.
 }
 
-const { rootDir, revalidateMs } = workerData as { rootDir: string; revalidateMs: number };
 const reader = openStoreReader(rootDir, { revalidateMs });
 
 const streams = new Map<number, AsyncGenerator<string>>();
