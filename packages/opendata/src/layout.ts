@@ -26,6 +26,7 @@ export const RELEASE_FILES = [
   'datapackage.json',
   'release-notes.json',
   'release-notes.md',
+  'dataset.json',
 ] as const;
 /** A file of a release folder. */
 export type ReleaseFileName = (typeof RELEASE_FILES)[number];
@@ -38,6 +39,7 @@ export const MEDIA_TYPES: Record<ReleaseFileName, string> = {
   'datapackage.json': 'application/json',
   'release-notes.json': 'application/json',
   'release-notes.md': 'text/markdown',
+  'dataset.json': 'application/json',
 };
 
 /** Absolute path of a store-relative path. */

@@ -16,6 +16,12 @@ import {
 export interface StoreReaderOptions {
   /** Parsed releases kept in memory (releases are immutable; each may be large). Default 4. */
   maxCachedReleases?: number;
+  /**
+   * How long a file checked unchanged is trusted without another stat, in ms. Default 0 (stat on
+   * every call). A server sets it so a request costs no file-system round trip on the hot path:
+   * a new release is then seen at most this long after it is written.
+   */
+  revalidateMs?: number;
 }
 
 /** Rows of a release with what describes them. */
@@ -43,15 +49,32 @@ export interface StoreReader {
   latestRelease(id: string): Promise<CatalogRelease | undefined>;
   /** Release notes of a release. */
   releaseNotes(id: string, releaseId: string): Promise<ReleaseNotes>;
+  /** Size in bytes of a release's notes file (which cannot state its own size). */
+  releaseNotesBytes(id: string, releaseId: string): Promise<number>;
   /** Typed rows of a release (latest by default), parsed with its Table Schema. */
   rows(id: string, releaseId?: string): Promise<ReleaseRows>;
   /** Contents of a public register, or undefined when not written yet. */
   register(name: string): Promise<unknown>;
+  /** Every register listed in the catalogue, in name order, with its file's size (for serving and DCAT). */
+  registerFiles(): Promise<RegisterFile[]>;
   /** Absolute path of a release file (for static serving and exports). */
   releaseFilePath(id: string, releaseId: string, file: ReleaseFileName): string;
 }
 
+/** A public register as listed in the catalogue, with its file. */
+export interface RegisterFile {
+  name: string;
+  /** Absolute path of the JSON file. */
+  path: string;
+  updatedAt: string;
+  /** SHA-256 of the file's bytes (strong validator). */
+  sha256: string;
+  bytes: number;
+}
+
 interface Cached<T> {
+  /** When the file was last seen unchanged (performance.now()). */
+  checkedAt: number;
   ino: number;
   mtimeMs: number;
   size: number;
@@ -68,6 +91,7 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
   const jsonCache = new Map<string, Cached<unknown>>();
   const rowsCache = new Map<string, Cached<Row[]>>();
   const maxReleases = options.maxCachedReleases ?? 4;
+  const revalidateMs = options.revalidateMs ?? 0;
 
   async function cached<T>(
     rel: string,
@@ -75,6 +99,9 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     parse: (text: string) => T,
   ): Promise<Cached<T> | undefined> {
     const path = abs(rootDir, rel);
+    const fresh = cache.get(rel);
+    if (fresh && revalidateMs > 0 && performance.now() - fresh.checkedAt < revalidateMs)
+      return fresh as Cached<T>;
     let st;
     try {
       st = await stat(path);
@@ -84,10 +111,13 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     }
     const hit = cache.get(rel);
     // Atomic replaces give a new inode: compare it too, in case mtime and size happen to match.
-    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size)
+    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+      hit.checkedAt = performance.now();
       return hit as Cached<T>;
+    }
     const text = await readFile(path, 'utf8');
     const entry: Cached<T> = {
+      checkedAt: performance.now(),
       ino: st.ino,
       mtimeMs: st.mtimeMs,
       size: st.size,
@@ -137,14 +167,16 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     return rel;
   }
 
-  async function releaseNotes(id: string, releaseId: string) {
+  async function releaseNotesEntry(id: string, releaseId: string) {
     const rel = await findRelease(id, releaseId);
     const c = await cached(`${rel.path}/release-notes.json`, jsonCache, (t) =>
       ReleaseNotes.parse(JSON.parse(t)),
     );
     if (!c) throw notFound(`release notes of ${id}/${releaseId} not found`);
-    return c.value;
+    return c;
   }
+  const releaseNotes = async (id: string, releaseId: string) =>
+    (await releaseNotesEntry(id, releaseId)).value;
 
   async function rows(id: string, releaseId?: string): Promise<ReleaseRows> {
     const rel = await findRelease(id, releaseId);
@@ -183,12 +215,30 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
       return rs[rs.length - 1];
     },
     releaseNotes,
+    async releaseNotesBytes(id, releaseId) {
+      return (await releaseNotesEntry(id, releaseId)).size;
+    },
     rows,
     async register(name) {
       const { catalog: cat } = await catalog();
       const entry = Object.hasOwn(cat.registers, name) ? cat.registers[name] : undefined;
       if (!entry) return undefined;
       return (await cached(entry.path, jsonCache, (t) => JSON.parse(t) as unknown))?.value;
+    },
+    async registerFiles() {
+      const { catalog: cat } = await catalog();
+      const out: RegisterFile[] = [];
+      for (const name of Object.keys(cat.registers).sort()) {
+        const entry = cat.registers[name]!;
+        const path = abs(rootDir, entry.path);
+        try {
+          const st = await stat(path);
+          out.push({ name, path, updatedAt: entry.updatedAt, sha256: entry.sha256, bytes: st.size });
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
+      return out;
     },
     releaseFilePath(id, releaseId, file) {
       return abs(rootDir, layout.releaseFile(id, releaseId, file));

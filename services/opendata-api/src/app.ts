@@ -4,15 +4,17 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { openStoreReader, type StoreReader } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
-import type { Config } from './config';
+import { storeRevalidateMs, type Config } from './config';
 import type { ApiContext } from './context';
-import { ckanPlugin } from './plugins/ckan';
+import { BODY_LIMIT, ckanPlugin } from './plugins/ckan';
 import { dcatPlugin } from './plugins/dcat';
 import { explorePlugin } from './plugins/explore';
 import { filesPlugin } from './plugins/files';
 import { registerHttpCache } from './plugins/http-cache';
 import { openapiPlugin } from './plugins/openapi';
 import { registerProbes } from './plugins/probes';
+import { registersPlugin } from './registers';
+import { ScanPool } from './scan-pool';
 
 /** What the app needs besides its config. */
 export interface AppDeps {
@@ -26,6 +28,8 @@ export interface AppDeps {
 /** The built app: the Fastify instance (for inject()) and its lifecycle. */
 export interface OpendataApiApp {
   readonly server: FastifyInstance;
+  /** The scan worker (SCAN_WORKER), for tests and probes. */
+  readonly scans: ScanPool | undefined;
   /** Listens on HOST:PORT; resolves with the URL. */
   start(): Promise<string>;
   close(): Promise<void>;
@@ -39,13 +43,32 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const server: FastifyInstance = Fastify({
     loggerInstance: fastifyLogger,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 500 },
-    bodyLimit: 64 * 1024,
+    bodyLimit: BODY_LIMIT,
   });
-  const ctx: ApiContext = { reader: deps.reader ?? openStoreReader(config.OPENDATA_DIR), config };
+  const reader =
+    deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) });
+  const scans = config.SCAN_WORKER
+    ? new ScanPool(reader, {
+        rootDir: reader.rootDir,
+        revalidateMs: storeRevalidateMs(config),
+        nice: config.SCAN_WORKER_NICE,
+        logger,
+      })
+    : undefined;
+  const ctx: ApiContext = { reader, config, scans };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');
 
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
   registerHttpCache(server);
+  if (!config.PUBLIC_BASE_URL) {
+    // Links are then built from each request's Host: a shared cache must key on it.
+    server.addHook('onSend', async (_req, reply, payload) => {
+      const vary = reply.getHeader('vary');
+      const list = typeof vary === 'string' ? vary : Array.isArray(vary) ? vary.join(', ') : '';
+      if (!/(^|,)\s*host\s*(,|$)/i.test(list)) reply.header('vary', list ? `${list}, Host` : 'Host');
+      return payload;
+    });
+  }
   await server.register(cors, {
     origin: '*',
     methods: ['GET', 'HEAD', 'POST', 'OPTIONS'],
@@ -63,6 +86,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await server.register(openapiPlugin);
   await server.register(dcatPlugin, { ctx });
   await server.register(filesPlugin, { ctx });
+  await server.register(registersPlugin, { ctx });
   await server.register(ckanPlugin, { ctx, prefix: '/api/3/action' });
   await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
   await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });
@@ -82,6 +106,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   return {
     server,
+    scans,
     async start() {
       const url = await server.listen({ host: config.HOST, port: config.PORT });
       logger.info({ url, store: config.OPENDATA_DIR }, 'opendata api listening');
@@ -89,6 +114,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     },
     async close() {
       await server.close();
+      await scans?.close();
     },
   };
 }

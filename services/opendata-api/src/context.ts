@@ -2,11 +2,14 @@ import type { FastifyRequest } from 'fastify';
 import { uuidFromName } from '@ondijon/contracts';
 import type { CatalogRelease, DatasetMetadata, ReleaseNotes, StoreReader } from '@ondijon/opendata';
 import type { Config } from './config';
+import type { ScanPool } from './scan-pool';
 
 /** What every API plugin receives: the store reader and the config. */
 export interface ApiContext {
   reader: StoreReader;
   config: Readonly<Config>;
+  /** The scan worker, when enabled (SCAN_WORKER): long scans of large releases run there. */
+  scans?: ScanPool | undefined;
 }
 
 /** Base URL for links: PUBLIC_BASE_URL, or the scheme and Host of the request. */
@@ -53,6 +56,8 @@ export interface DatasetView {
   meta: DatasetMetadata;
   release: CatalogRelease;
   notes: ReleaseNotes;
+  /** Size of the release notes file, which cannot list its own size. */
+  notesBytes: number;
 }
 
 /** Gathers a dataset's metadata, latest release and its notes; undefined when unknown. */
@@ -60,7 +65,9 @@ export async function datasetView(ctx: ApiContext, id: string): Promise<DatasetV
   const meta = await ctx.reader.dataset(id);
   const release = await ctx.reader.latestRelease(id);
   if (!meta || !release) return undefined;
-  return { meta, release, notes: await ctx.reader.releaseNotes(id, release.releaseId) };
+  const notes = await ctx.reader.releaseNotes(id, release.releaseId);
+  const notesBytes = await ctx.reader.releaseNotesBytes(id, release.releaseId);
+  return { meta, release, notes, notesBytes };
 }
 
 /** Every dataset view, in id order. */
@@ -98,12 +105,12 @@ export function fileUrl(base: string, datasetId: string, releaseId: string, file
 
 /**
  * Bytes and checksum of a release file: from the release notes, or for the notes themselves from
- * the catalogue (a file cannot hold its own checksum; its size is then unknown).
+ * the catalogue (checksum) and the file (size): a file cannot hold its own checksum.
  */
 export function fileFacts(
-  view: { notes: ReleaseNotes; release: CatalogRelease },
+  view: { notes: ReleaseNotes; release: CatalogRelease; notesBytes: number },
   file: string,
-): { bytes: number | undefined; sha256: string } | undefined {
-  if (file === 'release-notes.json') return { bytes: undefined, sha256: view.release.notesSha256 };
+): { bytes: number; sha256: string } | undefined {
+  if (file === 'release-notes.json') return { bytes: view.notesBytes, sha256: view.release.notesSha256 };
   return view.notes.files.find((f) => f.name === file);
 }

@@ -47,6 +47,7 @@ export const lit = (value: string | number, opts: { datatype?: CIri; lang?: stri
 export class Graph {
   readonly nodes: Node[] = [];
   private n = 0;
+  private readonly seen = new Set<string>();
 
   /** Adds a node with an IRI and returns its term. */
   named(id: string, types: CIri[], props: [CIri, Term | undefined | null][]): Term {
@@ -56,6 +57,13 @@ export class Graph {
       props: props.filter((p): p is [CIri, Term] => p[1] !== undefined && p[1] !== null),
     });
     return { iri: id };
+  }
+
+  /** Adds a node with an IRI once (later calls with the same IRI return the term and add nothing). */
+  once(id: string, types: CIri[], props: [CIri, Term | undefined | null][]): Term {
+    if (this.seen.has(id)) return { iri: id };
+    this.seen.add(id);
+    return this.named(id, types, props);
   }
 
   /** Adds a blank node and returns its term. */
@@ -90,8 +98,8 @@ export function toJsonLd(g: Graph): object {
     '@graph': g.nodes.map((n) => {
       const o: Record<string, unknown> = {
         '@id': 'iri' in n.id ? n.id.iri : `_:${n.id.bnode}`,
-        '@type': n.types.length === 1 ? n.types[0] : n.types,
       };
+      if (n.types.length) o['@type'] = n.types.length === 1 ? n.types[0] : n.types;
       for (const [p, t] of n.props) {
         const v = jsonLdTerm(t);
         const prev = o[p];
@@ -125,7 +133,11 @@ export function toTurtle(g: Graph): string {
   out.push('');
   for (const n of g.nodes) {
     const subject = 'iri' in n.id ? ttlIri(n.id.iri) : `_:${n.id.bnode}`;
-    const lines = [`a ${n.types.join(', ')}`, ...n.props.map(([p, t]) => `${p} ${ttlTerm(t)}`)];
+    const lines = [
+      ...(n.types.length ? [`a ${n.types.join(', ')}`] : []),
+      ...n.props.map(([p, t]) => `${p} ${ttlTerm(t)}`),
+    ];
+    if (!lines.length) continue;
     out.push(`${subject}\n    ${lines.join(' ;\n    ')} .`, '');
   }
   return out.join('\n');

@@ -33,7 +33,7 @@ export const CkanResource = z.looseObject({
   url: z.url(),
   format: z.enum(['CSV', 'GeoJSON', 'JSON']),
   mimetype: z.string(),
-  size: z.int().nullable(),
+  size: z.int().min(0),
   hash: z.string(),
   datastore_active: z.boolean(),
   last_modified: z.string().regex(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d$/),
@@ -48,7 +48,7 @@ export const CkanPackage = z.looseObject({
   type: z.literal('dataset'),
   state: z.literal('active'),
   private: z.literal(false),
-  license_id: z.literal('etalab-2.0'),
+  license_id: z.literal('lov2'),
   license_url: z.literal('https://www.etalab.gouv.fr/licence-ouverte-open-licence/'),
   organization: z.looseObject({ name: z.literal('dijon-metropole'), title: z.string() }),
   owner_org: z.uuid(),
@@ -73,7 +73,12 @@ export const CkanPackageSearch = z.object({
 export const CkanDatastoreSearch = z.looseObject({
   resource_id: z.string(),
   fields: z.array(
-    z.object({ id: z.string(), type: z.enum(['text', 'int', 'numeric', 'bool', 'timestamp', 'date']) }),
+    z.object({
+      id: z.string(),
+      type: z.enum(['text', 'int', 'numeric', 'bool', 'timestamp', 'date']),
+      /** DataStore data dictionary (absent for `_id`). */
+      info: z.object({ label: z.string(), notes: z.string(), type_override: z.string() }).optional(),
+    }),
   ),
   records: z.array(z.union([z.record(z.string(), z.unknown()), z.array(z.unknown())])),
   total: z.int().min(0).optional(),

@@ -1,5 +1,14 @@
 import type { Row } from '@ondijon/opendata';
-import { QueryError, compareValues, fieldValue, type QueryField } from './query';
+import type { FieldType } from '@ondijon/opendata';
+import {
+  QueryError,
+  compareValues,
+  dateColumn,
+  fieldValue,
+  numberColumn,
+  valueDictionary,
+  type QueryField,
+} from './query';
 
 /**
  * The subset of ODSQL `where` the Explore API accepts: comparisons `= != < <= > >=` between a field
@@ -17,7 +26,10 @@ type Tok =
   | { k: 'lp' }
   | { k: 'rp' };
 
-const MAX_LENGTH = 4000;
+/** Longest `where` accepted, in characters. */
+export const MAX_WHERE_LENGTH = 4000;
+/** Most comparisons in one `where` (each costs one pass over the rows at worst). */
+export const MAX_WHERE_COMPARISONS = 64;
 const MAX_DEPTH = 32;
 
 function tokenize(src: string): Tok[] {
@@ -93,13 +105,71 @@ function tokenize(src: string): Tok[] {
 }
 
 type Pred = (row: Row, index: number) => boolean;
+
+/** A numeric test of a comparison's sign per operator (an empty cell, NaN, matches none). */
+function numericPred(col: Float64Array | ((i: number) => number), v: number, op: string): Pred {
+  const at = typeof col === 'function' ? col : (i: number) => col[i]!;
+  switch (op) {
+    case '=':
+      return (_r, i) => at(i) === v;
+    case '!=':
+      return (_r, i) => {
+        const x = at(i);
+        return x === x && x !== v;
+      };
+    case '<':
+      return (_r, i) => at(i) < v;
+    case '<=':
+      return (_r, i) => at(i) <= v;
+    case '>':
+      return (_r, i) => at(i) > v;
+    default:
+      return (_r, i) => at(i) >= v;
+  }
+}
+
+/**
+ * A comparison over the release's per-column caches (built once per release): numbers and instants
+ * from typed columns, other types from the column's distinct values, each compared once here, so a
+ * row costs one typed-array read instead of a cell lookup, a parse and a generic comparison.
+ */
+function columnar(rows: Row[], field: string, type: string, op: string, v: Exclude<Literal, null>): Pred {
+  if (field === '_id') return numericPred((i) => i + 1, v as number, op);
+  if (type === 'datetime' || type === 'date')
+    return numericPred(dateColumn(rows, field), Date.parse(String(v)), op);
+  if (type === 'integer' || type === 'number') return numericPred(numberColumn(rows, field), v as number, op);
+  const d = valueDictionary(rows, field);
+  const pass = Uint8Array.from(d.values, (x) => {
+    if (x === null) return 0;
+    const c = compareValues(x, v, type as FieldType);
+    const ok =
+      op === '='
+        ? c === 0
+        : op === '!='
+          ? c !== 0
+          : op === '<'
+            ? c < 0
+            : op === '<='
+              ? c <= 0
+              : op === '>'
+                ? c > 0
+                : c >= 0;
+    return ok ? 1 : 0;
+  });
+  return (_r, i) => pass[d.ids[i]!] === 1;
+}
 type Literal = string | number | boolean | null;
 
-/** Compiles a `where` expression against the fields of a release. */
-export function compileWhere(src: string, fields: QueryField[]): Pred {
-  if (src.length > MAX_LENGTH)
-    throw new QueryError('where', `expression longer than ${MAX_LENGTH} characters`);
+/**
+ * Compiles a `where` expression against the fields of a release. With the release's `rows`,
+ * datetime comparisons read the instants parsed once per release (query.ts dateColumn) instead of
+ * parsing each cell on each request.
+ */
+export function compileWhere(src: string, fields: QueryField[], rows?: Row[]): Pred {
+  if (src.length > MAX_WHERE_LENGTH)
+    throw new QueryError('where', `expression longer than ${MAX_WHERE_LENGTH} characters (limit)`);
   const toks = tokenize(src);
+  let comparisons = 0;
   const types = new Map(fields.map((f) => [f.name, f.type]));
   let p = 0;
   const peekWord = (w: string) => {
@@ -153,6 +223,8 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
     const field = t.v;
     if (!types.has(field)) throw new QueryError('where', `unknown field "${field.slice(0, 60)}"`);
     const type = types.get(field)!;
+    if (++comparisons > MAX_WHERE_COMPARISONS)
+      throw new QueryError('where', `more than ${MAX_WHERE_COMPARISONS} comparisons (limit)`);
     if (peekWord('IS')) {
       p++;
       const neg = peekWord('NOT');
@@ -170,6 +242,7 @@ export function compileWhere(src: string, fields: QueryField[]): Pred {
       if (op.v === '!=') return (r, i) => fieldValue(r, i, field) !== null;
       throw new QueryError('where', 'null can only be compared with = or !=');
     }
+    if (rows) return columnar(rows, field, type, op.v, v);
     const cmp = (r: Row, i: number) => {
       const x = fieldValue(r, i, field);
       return x === null ? null : compareValues(x, v, type);

@@ -95,6 +95,14 @@ describe('CKAN Action API subset', () => {
     expect([page.count, page.results.length]).toEqual([2, 1]);
     await ckanFail('/api/3/action/package_search?rows=-1', 409, 'Validation Error');
     await ckanFail('/api/3/action/package_search?fq=colour:red', 409, 'Validation Error');
+    const names = async (sort: string) =>
+      (
+        await ckan(`/api/3/action/package_search?sort=${encodeURIComponent(sort)}`, CkanPackageSearch)
+      ).results.map((p) => p.name);
+    expect(await names('name desc')).toEqual([WINTER, LIGHTING]);
+    expect(await names('metadata_modified asc')).toEqual([LIGHTING, WINTER]);
+    expect(await names('score desc, metadata_modified desc')).toEqual([WINTER, LIGHTING]);
+    await ckanFail('/api/3/action/package_search?sort=colour', 409, 'Validation Error');
   });
 
   it('resource_show by resource id', async () => {
@@ -301,8 +309,9 @@ describe('DCAT-AP 3 catalogue', () => {
     ])
       expect(catalog, p).toHaveProperty([p]);
     const datasets = ofType(g, 'dcat:Dataset');
-    expect(datasets).toHaveLength(2);
-    for (const d of datasets) {
+    // Two datasets and the privacy-budget register.
+    expect(datasets).toHaveLength(3);
+    for (const d of datasets.filter((x) => !String(x['@id']).includes('/registre-'))) {
       for (const p of [
         'dct:title',
         'dct:description',
@@ -327,7 +336,7 @@ describe('DCAT-AP 3 catalogue', () => {
       }
     }
     const dists = ofType(g, 'dcat:Distribution');
-    expect(dists.length).toBe(6);
+    expect(dists.length).toBe(7);
     for (const d of dists) {
       for (const p of [
         'dcat:accessURL',
@@ -349,7 +358,23 @@ describe('DCAT-AP 3 catalogue', () => {
     expect(ofType(g, 'dct:LicenseDocument')[0]!['@id']).toBe(
       'https://www.etalab.gouv.fr/licence-ouverte-open-licence/',
     );
-    expect(ofType(g, 'dct:Location').length).toBe(24);
+    // The Métropole (catalogue) and one Location per dataset, each with a bbox and a centroid.
+    const locations = ofType(g, 'dct:Location');
+    expect(locations.length).toBe(3);
+    for (const l of locations) {
+      expect(l['dcat:bbox']).toMatchObject({ '@type': 'geosparql:wktLiteral' });
+      expect(l['dcat:centroid']).toMatchObject({ '@type': 'geosparql:wktLiteral' });
+    }
+    const [dist] = ofType(g, 'dcat:Distribution');
+    expect(dist!['dcatap:availability']).toEqual({
+      '@id': 'http://publications.europa.eu/resource/authority/planned-availability/STABLE',
+    });
+    expect(dist!['adms:status']).toEqual({
+      '@id': 'http://publications.europa.eu/resource/authority/distribution-status/COMPLETED',
+    });
+    expect(ofType(g, 'dct:RightsStatement').map((n) => n['@id'])).toContain(
+      'https://data.example.test/catalog#rights',
+    );
   });
 });
 

@@ -42,7 +42,7 @@ describe('real clients', () => {
     expect(res.package_list).toEqual([LIGHTING, 'viabilite-hivernale-test']);
     expect(res.package_show).toEqual({
       name: LIGHTING,
-      license_id: 'etalab-2.0',
+      license_id: 'lov2',
       formats: ['CSV', 'GeoJSON', 'JSON'],
     });
     expect(res.datastore_search.total).toBe(48);
@@ -52,6 +52,22 @@ describe('real clients', () => {
     expect(res.organization_list).toEqual(['dijon-metropole']);
     expect(res.not_found).toBe('NotFound');
     expect(res.validation).toBe('ValidationError');
+    // Incremental harvest: only the dataset modified after 10:30 on the 28th (published 11:00).
+    expect(res.incremental).toBe(1);
+    expect(res.created_range).toBe(1);
+    expect(res.data_dictionary._id).toBeNull();
+    expect(res.data_dictionary.energy_kwh).toMatchObject({
+      label: expect.any(String),
+      notes: expect.any(String),
+    });
+    expect(res.data_dictionary.energy_kwh.label).not.toBe('');
+    for (const size of res.sizes) expect(size).toBeGreaterThan(0);
+    // Every file the release notes name is served, with the size they state.
+    expect(Object.keys(res.release_files)).toContain('dataset.json');
+    for (const [name, [status, sameSize]] of Object.entries(
+      res.release_files as Record<string, [number, boolean]>,
+    ))
+      expect([name, status, sameSize]).toEqual([name, 200, true]);
   }, 60_000);
 
   it('schemathesis fuzzes /openapi.json: no 5xx, documented statuses, content types and schemas', async (ctx) => {

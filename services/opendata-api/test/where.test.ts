@@ -14,7 +14,14 @@ const rows: Row[] = [
   { commune: '21231', n: null, t: '2026-11-27T01:00:00Z', status: 'suppressed' },
   { commune: '21003', n: 0, t: '2026-11-27T00:00:00+01:00', status: 'zero' },
 ];
-const run = (w: string) => rows.filter((r, i) => compileWhere(w, fields)(r, i)).map((r) => rows.indexOf(r));
+// Each expression runs twice: parsing cells per row, and over the instants parsed once per release
+// (`rows` given); both must select the same rows.
+const run = (w: string) => {
+  const perRow = rows.filter((r, i) => compileWhere(w, fields)(r, i)).map((r) => rows.indexOf(r));
+  const pre = compileWhere(w, fields, rows);
+  expect(rows.map((_, i) => i).filter((i) => pre(rows[i]!, i))).toEqual(perRow);
+  return perRow;
+};
 
 describe('compileWhere (ODSQL subset)', () => {
   it('compares strings, numbers and datetimes (as instants, across offsets)', () => {
@@ -44,6 +51,8 @@ describe('compileWhere (ODSQL subset)', () => {
     ['an unknown character', 'n = 1 ; drop'],
     ['deep nesting', '('.repeat(200) + 'n = 1' + ')'.repeat(200)],
     ['an invalid date', "t > date'yesterday'"],
+    ['too many comparisons', Array.from({ length: 65 }, () => 'n = 1').join(' OR ')],
+    ['too long an expression', `commune = "${'x'.repeat(4000)}"`],
   ])('rejects %s with a QueryError', (_what, w) => {
     expect(() => compileWhere(w, fields)).toThrow(QueryError);
   });

@@ -1,5 +1,6 @@
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { DIJON_METROPOLE, type Row } from '@ondijon/opendata';
+import { DIJON_METROPOLE, type Row, type TableSchema } from '@ondijon/opendata';
 import {
   DISTRIBUTIONS,
   allDatasetViews,
@@ -14,15 +15,20 @@ import {
   type DatasetView,
   type Distribution,
 } from '../context';
+import { render, type RenderSpec } from '../render';
 import {
   QueryError,
+  Slicer,
   asText,
+  dateColumn,
   parseFieldList,
+  textDictionary,
   parseSort,
   project,
   queryFields,
   runQuery,
   type QueryField,
+  OFFLOAD_ABOVE,
 } from '../query';
 
 /**
@@ -33,12 +39,25 @@ import {
  */
 
 const ORG_NAME = 'dijon-metropole';
+/**
+ * Licence id in CKAN answers: data.gouv.fr's CKAN harvester reads `license_id` and knows Licence
+ * Ouverte 2.0 as `lov2` (its own `etalab-2.0` is not an id there); the URL stays Etalab's.
+ */
+export const CKAN_LICENCE_ID = 'lov2';
 const CKAN_VERSION = '2.10.4';
 const MAX_DATASTORE_LIMIT = 32_000;
+/** Request body limit (app.ts sets it on the server). */
+export const BODY_LIMIT = 64 * 1024;
+/** Most terms in a datastore_search plain-text `q`, and its longest text. */
+export const MAX_Q_TERMS = 16;
+export const MAX_Q_LENGTH = 512;
+/** Most values over all `filters` fields. */
+export const MAX_FILTER_VALUES = 1000;
 
-class CkanError extends Error {
+/** A CKAN error (also rebuilt from the scan worker's answer). */
+export class CkanError extends Error {
   constructor(
-    readonly status: 400 | 404 | 409,
+    readonly status: 400 | 404 | 409 | 413,
     readonly type: string,
     message: string,
     readonly fields: Record<string, string[]> = {},
@@ -50,6 +69,9 @@ class CkanError extends Error {
 const validation = (field: string, message: string) =>
   new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
 const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
+/** A request over one of the bounded-cost limits: 400, naming the parameter and the limit. */
+const limitError = (field: string, what: string) =>
+  new CkanError(400, 'Bad Request', `${field}: ${what} (limit)`, { [field]: [`${what} (limit)`] });
 
 type Params = Record<string, unknown>;
 
@@ -171,7 +193,7 @@ function packageDict(base: string, v: DatasetView) {
     author_email: m.contactPoint.email,
     maintainer: m.contactPoint.name,
     maintainer_email: m.contactPoint.email,
-    license_id: m.licence.id,
+    license_id: CKAN_LICENCE_ID,
     license_title: m.licence.title,
     license_url: m.licence.uri,
     isopen: true,
@@ -208,7 +230,7 @@ function packageDict(base: string, v: DatasetView) {
   };
 }
 
-function matchesQ(v: DatasetView, q: string): boolean {
+function matchesQ(v: DatasetView, terms: string[]): boolean {
   const text = [
     v.meta.id,
     v.meta.title.fr,
@@ -220,19 +242,113 @@ function matchesQ(v: DatasetView, q: string): boolean {
   ]
     .join(' ')
     .toLowerCase();
-  return q
-    .toLowerCase()
-    .split(/\s+/)
-    .filter((t) => t && t !== '*:*')
-    .every((t) => text.includes(t.replace(/^[a-z_]+:/, '')));
+  return terms.every((t) => text.includes(t.replace(/^[a-z_]+:/, '')));
 }
 
-/** Minimal Solr fq: space-separated `field:value` terms (name, tags, organization, res_format, license_id), ANDed. */
-function matchesFq(v: DatasetView, fq: string): boolean {
-  for (const term of fq.match(/[+-]?\w+:("[^"]*"|\S+)/g) ?? []) {
-    const neg = term.startsWith('-');
-    const [field, ...rest] = term.replace(/^[+-]/, '').split(':');
-    const value = rest.join(':').replace(/^"|"$/g, '').toLowerCase();
+/** Longest `fq` / package_search `q` accepted, and most terms in one. */
+export const MAX_FQ_LENGTH = 2000;
+export const MAX_FQ_TERMS = 32;
+
+interface FqTerm {
+  neg: boolean;
+  field: string;
+  value: string;
+  range?: { lo: number; hi: number; loIncl: boolean; hiIncl: boolean };
+}
+
+/** A Solr date of a range bound: `*`, an ISO date/datetime (UTC when no offset), `NOW[-nUNIT]`. */
+function solrDate(text: string, now: number): number | undefined {
+  const t = text.trim();
+  if (t === '*') return undefined;
+  const m = /^NOW(?:([+-])(\d{1,6})(YEARS?|MONTHS?|DAYS?|HOURS?|MINUTES?|SECONDS?))?(?:\/(DAY|HOUR))?$/.exec(
+    t,
+  );
+  if (m) {
+    const unit = (m[3] ?? 'DAY').replace(/S$/, '');
+    const ms = {
+      YEAR: 365 * 86_400_000,
+      MONTH: 30 * 86_400_000,
+      DAY: 86_400_000,
+      HOUR: 3_600_000,
+      MINUTE: 60_000,
+      SECOND: 1000,
+    }[unit]!;
+    let v = now + (m[1] === '-' ? -1 : 1) * Number(m[2] ?? 0) * ms;
+    if (m[4] === 'DAY') v -= v % 86_400_000;
+    if (m[4] === 'HOUR') v -= v % 3_600_000;
+    return v;
+  }
+  if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(t))
+    throw validation('fq', `cannot read the date "${t.slice(0, 40)}" (use ISO 8601, * or NOW-1DAY)`);
+  const iso = /T/.test(t) && !/(Z|[+-]\d\d:?\d\d)$/.test(t) ? `${t}Z` : t;
+  const v = Date.parse(iso);
+  if (Number.isNaN(v)) throw validation('fq', `invalid date "${t.slice(0, 40)}"`);
+  return v;
+}
+
+/**
+ * Parses a Solr `fq` of ANDed terms `[+|-]field:value`, `field:"quoted value"` and date ranges
+ * `field:[X TO Y]` (`{}` for exclusive bounds), in one pass over the text (linear time; the old
+ * regular expression backtracked quadratically on long runs of word characters).
+ */
+export function parseFq(fq: string, now = Date.now()): FqTerm[] {
+  if (fq.length > MAX_FQ_LENGTH) throw limitError('fq', `longer than ${MAX_FQ_LENGTH} characters`);
+  const terms: FqTerm[] = [];
+  let i = 0;
+  const n = fq.length;
+  const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\n' || c === '\r';
+  while (i < n) {
+    while (i < n && isSpace(fq[i]!)) i++;
+    if (i >= n) break;
+    let neg = false;
+    if (fq[i] === '+' || fq[i] === '-') neg = fq[i++] === '-';
+    const fieldStart = i;
+    while (i < n && /[A-Za-z0-9_]/.test(fq[i]!)) i++;
+    const field = fq.slice(fieldStart, i);
+    if (fq[i] !== ':') {
+      if (field === 'AND' && !neg) continue;
+      throw validation(
+        'fq',
+        `expected field:value at position ${fieldStart}${field === 'OR' ? ' (OR is not supported: terms are ANDed)' : ''}`,
+      );
+    }
+    i++;
+    let value: string;
+    let range: FqTerm['range'];
+    const open = fq[i];
+    if (open === '[' || open === '{') {
+      const close = Math.min(...[fq.indexOf(']', i), fq.indexOf('}', i)].filter((x) => x >= 0), Infinity);
+      if (close === Infinity) throw validation('fq', `unterminated range at position ${i}`);
+      value = fq.slice(i + 1, close);
+      const parts = value.split(/\s+TO\s+/);
+      if (parts.length !== 2) throw validation('fq', `expected [from TO to] at position ${i}`);
+      const lo = solrDate(parts[0]!, now);
+      const hi = solrDate(parts[1]!, now);
+      range = { lo: lo ?? -Infinity, hi: hi ?? Infinity, loIncl: open === '[', hiIncl: fq[close] === ']' };
+      i = close + 1;
+    } else if (open === '"') {
+      const close = fq.indexOf('"', i + 1);
+      if (close < 0) throw validation('fq', `unterminated quote at position ${i}`);
+      value = fq.slice(i + 1, close);
+      i = close + 1;
+    } else {
+      const start = i;
+      while (i < n && !isSpace(fq[i]!)) i++;
+      value = fq.slice(start, i);
+    }
+    terms.push({ neg, field, value: value.toLowerCase(), ...(range ? { range } : {}) });
+    if (terms.length > MAX_FQ_TERMS) throw limitError('fq', `more than ${MAX_FQ_TERMS} terms`);
+  }
+  return terms;
+}
+
+const inRange = (t: number, r: NonNullable<FqTerm['range']>) =>
+  (r.loIncl ? t >= r.lo : t > r.lo) && (r.hiIncl ? t <= r.hi : t < r.hi);
+
+/** Does a dataset match every fq term (name, tags, organization, res_format, license_id, metadata_modified, metadata_created)? */
+function matchesFq(v: DatasetView, terms: FqTerm[]): boolean {
+  for (const term of terms) {
+    const { field, value } = term;
     let hit: boolean;
     switch (field) {
       case 'name':
@@ -248,17 +364,58 @@ function matchesFq(v: DatasetView, fq: string): boolean {
         hit = ['csv', 'geojson', 'json'].includes(value);
         break;
       case 'license_id':
-        hit = v.meta.licence.id === value;
+        hit = value === CKAN_LICENCE_ID || v.meta.licence.id === value;
         break;
+      case 'metadata_modified':
+      case 'metadata_created': {
+        const at = Date.parse(field === 'metadata_modified' ? v.meta.modified : v.meta.issued);
+        if (term.range) hit = inRange(at, term.range);
+        else {
+          const exact = solrDate(value.toUpperCase().replace(/^"|"$/g, ''), Date.now());
+          hit = exact === undefined || exact === at;
+        }
+        break;
+      }
       default:
         throw validation(
           'fq',
-          `Unsupported filter field "${field}" (supported: name, tags, organization, res_format, license_id)`,
+          `Unsupported filter field "${field.slice(0, 40)}" (supported: name, tags, organization, res_format, license_id, metadata_modified, metadata_created)`,
         );
     }
-    if (hit === neg) return false;
+    if (hit === term.neg) return false;
   }
   return true;
+}
+
+/** package_search `sort`: one key among the package fields CKAN harvesters sort on, asc or desc. */
+function sortPackages(views: DatasetView[], sort: string): void {
+  const m =
+    /^\s*(metadata_modified|metadata_created|name|title(?:_string)?|score)(?:\s+(asc|desc))?\s*(?:,\s*(?:metadata_modified|score)(?:\s+(?:asc|desc))?\s*)?$/i.exec(
+      sort,
+    );
+  if (!m)
+    throw validation(
+      'sort',
+      'Unsupported sort: use metadata_modified, metadata_created, name or title, asc or desc',
+    );
+  // There is no relevance score here (every match scores the same): "score desc, metadata_modified
+  // desc", CKAN's default, is then the newest first.
+  const key = m[1]!.toLowerCase() === 'score' ? 'metadata_modified' : m[1]!.toLowerCase();
+  const desc = m[1]!.toLowerCase() === 'score' || (m[2] ?? 'asc').toLowerCase() === 'desc';
+  const val = (v: DatasetView): string | number =>
+    key === 'metadata_modified'
+      ? Date.parse(v.meta.modified)
+      : key === 'metadata_created'
+        ? Date.parse(v.meta.issued)
+        : key === 'name'
+          ? v.meta.id
+          : v.meta.title.fr;
+  views.sort((a, b) => {
+    const x = val(a);
+    const y = val(b);
+    const c = x < y ? -1 : x > y ? 1 : 0;
+    return desc ? -c : c;
+  });
 }
 
 const CKAN_TYPES: Record<string, string> = {
@@ -269,6 +426,50 @@ const CKAN_TYPES: Record<string, string> = {
   datetime: 'timestamp',
   date: 'date',
 };
+
+/** What a datastore_search scan needs besides the rows (serialisable: it may run in the scan worker). */
+export interface CkanScanArgs {
+  filters: unknown;
+  qRaw: unknown;
+  q: unknown;
+  sortText: string | undefined;
+  offset: number;
+  limit: number;
+  includeTotal: boolean;
+}
+
+/** The filter, search and sort of a datastore_search over a release's rows: matching indexes, total. */
+export async function ckanScan(
+  rows: Row[],
+  schema: TableSchema,
+  a: CkanScanArgs,
+): Promise<{ indexes: number[]; total: number | undefined }> {
+  const fields = queryFields(schema);
+  const predicates: ((row: Row, i: number) => boolean)[] = [];
+  const filters = a.filters;
+  if (filters !== undefined) {
+    if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
+      throw validation('filters', 'Must be a JSON object');
+    const count = Object.values(filters).reduce<number>((n, w) => n + (Array.isArray(w) ? w.length : 1), 0);
+    if (count > MAX_FILTER_VALUES) throw limitError('filters', `more than ${MAX_FILTER_VALUES} values`);
+    for (const [field, want] of Object.entries(filters))
+      predicates.push(filterPredicate(fields, field, want, rows));
+  }
+  if (a.q !== undefined) predicates.push(await qPredicate(fields, a.qRaw, a.q, rows));
+  let sort;
+  try {
+    sort = a.sortText ? parseSort('sort', a.sortText.replaceAll('"', ''), fields) : undefined;
+  } catch (err) {
+    throw err instanceof QueryError ? validation('sort', err.message) : err;
+  }
+  return runQuery(rows, fields, {
+    predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
+    sort,
+    offset: a.offset,
+    limit: a.limit,
+    total: a.includeTotal,
+  });
+}
 
 async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   const id = required(p, 'resource_id');
@@ -293,14 +494,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   } catch (err) {
     throw err instanceof QueryError ? validation('fields', err.message) : err;
   }
-  const predicates: ((row: Row, i: number) => boolean)[] = [];
   const filters = jsonParam(p, 'filters');
-  if (filters !== undefined) {
-    if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
-      throw validation('filters', 'Must be a JSON object');
-    for (const [field, want] of Object.entries(filters))
-      predicates.push(filterPredicate(fields, field, want));
-  }
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
   const qRaw = p.q;
   const q =
@@ -309,32 +503,63 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
         ? undefined
         : qRaw
       : jsonParam(p, 'q');
-  if (q !== undefined) predicates.push(qPredicate(fields, qRaw, q));
-  let sort;
   const sortText = str(p, 'sort');
-  try {
-    sort = sortText ? parseSort('sort', sortText.replaceAll('"', ''), fields) : undefined;
-  } catch (err) {
-    throw err instanceof QueryError ? validation('sort', err.message) : err;
+  const args: CkanScanArgs = { filters, qRaw, q, sortText, offset, limit, includeTotal };
+  // A filtered or sorted scan of a large release runs in the scan worker (low priority thread), so
+  // this thread keeps answering cheap requests; small releases and plain pages run here.
+  const heavy = rows.length >= OFFLOAD_ABOVE && (filters !== undefined || q !== undefined || !!sortText);
+  const spec: RenderSpec = { kind: 'ckan-records', selected, lists: recordsFormat === 'lists' };
+  const job = {
+    kind: 'ckan' as const,
+    datasetId: found.view.meta.id,
+    releaseId: found.view.release.releaseId,
+    args,
+  };
+  let records: unknown[] | RenderedRecords;
+  let total: number | undefined;
+  if (ctx.scans && limit > STREAM_ABOVE && rows.length >= OFFLOAD_ABOVE) {
+    // A large page of a large release: scanned and rendered in the scan worker, streamed from here.
+    const r = (await ctx.scans.render(job, spec)) as {
+      total: number | undefined;
+      chunks: AsyncIterable<string>;
+    };
+    total = r.total;
+    records = new RenderedRecords(r.chunks);
+  } else {
+    const scan = heavy && ctx.scans ? await ctx.scans.run(job) : await ckanScan(rows, schema, args);
+    total = scan.total;
+    const record = (i: number) =>
+      recordsFormat === 'lists'
+        ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
+        : project(rows[i]!, i, selected);
+    // Large pages are streamed in chunks (records rendered as they are sent), small ones sent whole.
+    records =
+      scan.indexes.length > STREAM_ABOVE
+        ? new RenderedRecords(render(rows, scan.indexes, spec))
+        : scan.indexes.map(record);
   }
-  const { indexes, total } = runQuery(rows, fields, {
-    predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
-    sort,
-    offset,
-    limit,
-    total: includeTotal,
-  });
-  const records = indexes.map((i) =>
-    recordsFormat === 'lists'
-      ? selected.map((n) => (n === '_id' ? i + 1 : rows[i]![n]))
-      : project(rows[i]!, i, selected),
-  );
   const qs = (o: number) =>
     `/api/3/action/datastore_search?resource_id=${encodeURIComponent(id)}&offset=${o}${p.limit !== undefined ? `&limit=${limit}` : ''}`;
   return {
     include_total: includeTotal,
     resource_id: id,
-    fields: selected.map((n) => ({ id: n, type: CKAN_TYPES[fields.find((f) => f.name === n)!.type] })),
+    // The DataStore data dictionary: label and notes from the release's Table Schema.
+    fields: selected.map((n) => {
+      const f = schema.fields.find((x) => x.name === n);
+      return {
+        id: n,
+        type: CKAN_TYPES[fields.find((x) => x.name === n)!.type],
+        ...(f
+          ? {
+              info: {
+                label: f.title ?? f.name,
+                notes: [f.description, f.unit ? `Unit: ${f.unit}` : undefined].filter(Boolean).join(' '),
+                type_override: '',
+              },
+            }
+          : {}),
+      };
+    }),
     records_format: recordsFormat,
     records,
     ...(includeTotal ? { total, total_was_estimated: false } : {}),
@@ -352,6 +577,7 @@ function filterPredicate(
   fields: QueryField[],
   field: string,
   want: unknown,
+  rows: Row[],
 ): (row: Row, i: number) => boolean {
   const f = fields.find((x) => x.name === field);
   if (!f) throw validation('filters', `field "${field.slice(0, 60)}" not in database`);
@@ -373,13 +599,23 @@ function filterPredicate(
   });
   const set = new Set<unknown>(wanted);
   if (field === '_id') return (_r, i) => set.has(i + 1);
-  if (f.type === 'datetime') return (r) => r[field] !== null && set.has(Date.parse(r[field] as string));
+  if (f.type === 'datetime') {
+    const instants = dateColumn(rows, field);
+    return (_r, i) => set.has(instants[i]!);
+  }
   return (r) => set.has(r[field]);
 }
 
-function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) => boolean {
+async function qPredicate(
+  fields: QueryField[],
+  raw: unknown,
+  q: unknown,
+  rows: Row[],
+): Promise<(row: Row, i: number) => boolean> {
   // `q` is either plain text over all fields, or a JSON object {field: text}.
   if (typeof q === 'object' && q !== null && !Array.isArray(q)) {
+    const json = JSON.stringify(q);
+    if (json.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
     const entries = Object.entries(q).map(([field, text]) => {
       if (!fields.some((f) => f.name === field))
         throw validation('q', `field "${field.slice(0, 60)}" not in database`);
@@ -392,13 +628,60 @@ function qPredicate(fields: QueryField[], raw: unknown, q: unknown): (row: Row) 
           .includes(text),
       );
   }
-  const terms = String(typeof raw === 'string' ? raw : q)
-    .toLowerCase()
-    .split(/\s+/)
-    .filter(Boolean);
-  const names = fields.filter((f) => f.name !== '_id').map((f) => f.name);
-  return (r) =>
-    terms.every((t) => names.some((n) => r[n] !== null && String(r[n]).toLowerCase().includes(t)));
+  const textQ = String(typeof raw === 'string' ? raw : q);
+  if (textQ.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
+  const terms = textQ.toLowerCase().split(/\s+/).filter(Boolean);
+  if (terms.length > MAX_Q_TERMS) throw limitError('q', `more than ${MAX_Q_TERMS} terms`);
+  // Each term is searched once in each column's distinct texts (built once per release); a row
+  // then matches a term when one of its cells' text ids is marked: array lookups, no string search.
+  const dicts = fields.filter((f) => f.name !== '_id').map((f) => textDictionary(rows, f.name));
+  // Marking is sliced too: a high-cardinality column has up to one text per row.
+  const slicer = new Slicer();
+  const marks: Uint8Array[][] = [];
+  for (const t of terms) {
+    const perColumn: Uint8Array[] = [];
+    for (const d of dicts) {
+      const m = new Uint8Array(d.values.length);
+      for (let v = 0; v < d.values.length; v++) {
+        if (d.values[v]!.includes(t)) m[v] = 1;
+        if (slicer.due()) await slicer.yield();
+      }
+      perColumn.push(m);
+    }
+    marks.push(perColumn);
+  }
+  return (_r, i) => {
+    for (const perColumn of marks) {
+      let hit = false;
+      for (let c = 0; c < dicts.length && !hit; c++) hit = perColumn[c]![dicts[c]!.ids[i]!] === 1;
+      if (!hit) return false;
+    }
+    return true;
+  };
+}
+
+/** Pages of more records than this are streamed. */
+const STREAM_ABOVE = 1000;
+
+/** The records of a large page as text chunks of their JSON array, rendered while they are sent. */
+class RenderedRecords {
+  constructor(readonly chunks: AsyncIterable<string>) {}
+}
+
+const PLACEHOLDER = '\u0000records\u0000';
+
+/** A CKAN envelope whose result holds StreamedRecords, as a stream of JSON text. */
+function streamEnvelope(envelope: { result: Record<string, unknown> } & Record<string, unknown>): Readable {
+  const rendered = envelope.result.records as RenderedRecords;
+  const text = JSON.stringify({ ...envelope, result: { ...envelope.result, records: PLACEHOLDER } });
+  const [head, tail] = text.split(JSON.stringify(PLACEHOLDER)) as [string, string];
+  return Readable.from(
+    (async function* () {
+      yield head;
+      yield* rendered.chunks;
+      yield tail;
+    })(),
+  );
 }
 
 type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
@@ -434,12 +717,20 @@ const ACTIONS: Record<string, Action> = {
     const rows = int(p, 'rows', 10, 0, 1000);
     const start = int(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
     const q = str(p, 'q') ?? '';
-    const fq = str(p, 'fq') ?? '';
-    const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, q) && matchesFq(v, fq));
+    if (q.length > MAX_FQ_LENGTH) throw limitError('q', `longer than ${MAX_FQ_LENGTH} characters`);
+    const qTerms = q
+      .toLowerCase()
+      .split(/\s+/)
+      .filter((t) => t && t !== '*:*');
+    if (qTerms.length > MAX_FQ_TERMS) throw limitError('q', `more than ${MAX_FQ_TERMS} terms`);
+    const fq = parseFq(str(p, 'fq') ?? '');
+    const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, qTerms) && matchesFq(v, fq));
+    const sort = str(p, 'sort') ?? 'metadata_modified desc';
+    sortPackages(views, sort);
     return {
       count: views.length,
       results: views.slice(start, start + rows).map((v) => packageDict(base, v)),
-      sort: str(p, 'sort') ?? 'score desc, metadata_modified desc',
+      sort,
       facets: {},
       search_facets: {},
     };
@@ -497,6 +788,13 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
         success: false,
         error: { __type: 'Rate Limit', message: err.message },
       });
+    if (err.statusCode === 413)
+      return sendError(
+        reply,
+        baseUrl(ctx, req),
+        action,
+        new CkanError(413, 'Bad Request', `request body larger than ${BODY_LIMIT} bytes (limit)`),
+      );
     if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
       return sendError(
         reply,
@@ -540,7 +838,16 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
       );
     try {
       const result = await fn(ctx, base, params);
-      return { help: envelope(base, action), success: true, result };
+      const body = { help: envelope(base, action), success: true, result };
+      if (
+        typeof result === 'object' &&
+        result !== null &&
+        (result as { records?: unknown }).records instanceof RenderedRecords
+      )
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(streamEnvelope(body as { result: Record<string, unknown> } & Record<string, unknown>));
+      return body;
     } catch (err) {
       if (err instanceof CkanError) return sendError(reply, base, action, err);
       if (err instanceof QueryError)

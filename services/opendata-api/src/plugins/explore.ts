@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { csvCell, rowsToFeatureCollection, stringifyFeatureCollection, type Row } from '@ondijon/opendata';
+import { Readable } from 'node:stream';
+import { csvCell, rowsToFeatureCollection, type Row } from '@ondijon/opendata';
 import {
   allDatasetViews,
   baseUrl,
@@ -9,17 +10,39 @@ import {
   type ApiContext,
   type DatasetView,
 } from '../context';
-import { QueryError, asText, parseFieldList, parseSort, project, runQuery, type QueryField } from '../query';
+import {
+  MAX_FACETS,
+  aggregate,
+  facetPredicate,
+  hasAggregates,
+  parseGroupBy,
+  parseSelect,
+  sortAggregated,
+} from '../aggregate';
+import {
+  QueryError,
+  asText,
+  fieldValue,
+  heavyGate,
+  parseSort,
+  project,
+  runQuery,
+  type QueryField,
+  OFFLOAD_ABOVE,
+} from '../query';
 import { compileWhere } from '../where';
 
 /**
  * Explore API v2.1 subset (Opendatasoft), under `/api/explore/v2.1`: the catalogue, one dataset,
- * its records (select, where, order_by, limit ≤ 100, offset) and exports (csv, json, geojson).
+ * its records (select with aggregates, where, group_by, order_by, refine, exclude, limit ≤ 100,
+ * offset) and exports (csv, json, geojson; streamed). An unknown or unimplemented parameter is a
+ * 400 naming it: no parameter is ever ignored.
  * Errors are Explore's: HTTP 400 `{error_code, message}` (ODSQLError for `where`/`select`/`order_by`,
  * InvalidRESTParameterError for limit/offset…), HTTP 404 `{error_code: 'NotFound', message}`.
  */
 
-class ExploreError extends Error {
+/** An Explore error (also rebuilt from the scan worker's answer). */
+export class ExploreError extends Error {
   constructor(
     readonly status: 400 | 404,
     readonly code: string,
@@ -79,6 +102,16 @@ function odsql<T>(fn: () => T): T {
         `ODSQL query is malformed: ${err.message} (parameter "${err.param}")`,
       );
     throw err;
+  }
+}
+
+async function odsqlAsync<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    return odsql(() => {
+      throw err;
+    });
   }
 }
 
@@ -170,12 +203,70 @@ const CATALOG_FIELDS: QueryField[] = [
   { name: 'modified', type: 'datetime' },
 ];
 
+/** Parameters each endpoint implements; any other answers 400 naming it (never ignored). */
+const RECORDS_PARAMS = [
+  'select',
+  'where',
+  'group_by',
+  'order_by',
+  'limit',
+  'offset',
+  'refine',
+  'exclude',
+  'timezone',
+];
+const EXPORT_PARAMS = [...RECORDS_PARAMS, 'delimiter'];
+const CATALOG_PARAMS = ['where', 'order_by', 'limit', 'offset', 'timezone'];
+/** Parameters of Explore v2.1 this API knows but does not implement (named as such in the 400). */
+const KNOWN_UNSUPPORTED = new Set([
+  'lang',
+  'include_links',
+  'include_app_metas',
+  'list_separator',
+  'quote_all',
+  'with_bom',
+  'epsg',
+  'compressed',
+  'use_labels',
+  'apikey',
+]);
+
+function checkParams(q: Query, allowed: string[]): void {
+  for (const name of Object.keys(q)) {
+    if (allowed.includes(name)) continue;
+    const shown = name.slice(0, 40);
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      KNOWN_UNSUPPORTED.has(name) || RECORDS_PARAMS.includes(name)
+        ? `Unsupported parameter "${shown}": this endpoint does not implement it (supported: ${allowed.join(', ')}).`
+        : `Unknown parameter "${shown}" (supported: ${allowed.join(', ')}).`,
+    );
+  }
+  const tz = param(q, 'timezone');
+  if (tz !== undefined && !['UTC', 'Etc/UTC', 'GMT'].includes(tz))
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `Unsupported value "${tz.slice(0, 40)}" of parameter "timezone": datetimes are served with their UTC offset; use timezone=UTC or omit it.`,
+    );
+}
+
+function list(q: Query, name: string): string[] {
+  const v = q[name];
+  if (v === undefined) return [];
+  return (Array.isArray(v) ? v : [v]).map(asText);
+}
+
 interface RecordsQuery {
+  /** For exports rendered in the scan worker: the body's text chunks (records is then empty). */
+  chunks?: AsyncIterable<string>;
   view: DatasetView;
-  rows: Row[];
-  indexes: number[];
-  total: number | undefined;
-  select: string[];
+  /** Output keys, in order. */
+  keys: string[];
+  total: number;
+  /** The records, produced lazily so exports can stream them. */
+  records: Iterable<Row>;
 }
 
 async function queryRecords(
@@ -183,6 +274,7 @@ async function queryRecords(
   id: string,
   q: Query,
   limits: { dflt: number; max: number; allowAll: boolean },
+  exportAs?: { format: 'csv' | 'json' | 'geojson'; delimiter: string },
 ): Promise<RecordsQuery> {
   const view = await datasetView(ctx, id);
   if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${id.slice(0, 80)}`);
@@ -197,16 +289,164 @@ async function queryRecords(
   }
   const { rows, schema } = await ctx.reader.rows(id, view.release.releaseId);
   const fields: QueryField[] = schema.fields.map((f) => ({ name: f.name, type: f.type }));
-  const where = param(q, 'where');
-  const predicate = where ? odsql(() => compileWhere(where, fields)) : undefined;
-  const orderBy = param(q, 'order_by');
-  const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
-  const selectText = param(q, 'select');
-  const select = selectText
-    ? odsql(() => parseFieldList('select', selectText, fields))
+  const args: ExploreScanArgs = {
+    where: param(q, 'where'),
+    refine: list(q, 'refine'),
+    exclude: list(q, 'exclude'),
+    select: param(q, 'select'),
+    groupBy: param(q, 'group_by'),
+    orderBy: param(q, 'order_by'),
+    offset,
+    limit,
+  };
+  // Filtered, sorted or grouped scans of a large release run in the scan worker (low priority).
+  const heavy =
+    rows.length >= OFFLOAD_ABOVE &&
+    !!(
+      args.where ||
+      args.refine.length ||
+      args.exclude.length ||
+      args.groupBy ||
+      args.orderBy ||
+      args.select?.includes('(')
+    );
+  const job = { kind: 'explore' as const, datasetId: id, releaseId: view.release.releaseId, args };
+  if (exportAs && ctx.scans && rows.length >= OFFLOAD_ABOVE) {
+    // A large export: scanned and rendered in the scan worker, streamed from here.
+    const sel = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+    const columns = sel
+      ? sel.filter((x) => x.kind === 'field').map((x) => ({ key: x.key, field: x.field }))
+      : fields.map((f) => ({ key: f.name, field: f.name }));
+    const r = await ctx.scans.render(job, {
+      kind: 'export',
+      format: exportAs.format,
+      delimiter: exportAs.delimiter,
+      columns,
+      communeField: view.meta.communeField ?? '',
+    });
+    if ('groups' in r) return { view, keys: r.keys, total: r.total, records: r.groups };
+    return { view, keys: columns.map((c) => c.key), total: r.total ?? 0, records: [], chunks: r.chunks };
+  }
+  const scan = heavy && ctx.scans ? await ctx.scans.run(job) : await exploreScan(rows, fields, args);
+  if ('groups' in scan) return { view, keys: scan.keys, total: scan.total, records: scan.groups };
+  const { indexes, total } = scan;
+  const select = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+  const names = select
+    ? [...new Set(select.map((s) => (s as { field: string }).field))]
     : fields.map((f) => f.name);
-  const { indexes, total } = runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
-  return { view, rows, indexes, total, select };
+  const keys = select ? select.map((s) => s.key) : names;
+  const records = (function* () {
+    for (const i of indexes) {
+      if (!select) yield project(rows[i]!, i, names);
+      else {
+        const r: Row = {};
+        for (const s of select) r[s.key] = fieldValue(rows[i]!, i, (s as { field: string }).field);
+        yield r;
+      }
+    }
+  })();
+  return { view, keys, total, records };
+}
+
+/** The parameters of a records scan (serialisable: it may run in the scan worker). */
+export interface ExploreScanArgs {
+  where: string | undefined;
+  refine: string[];
+  exclude: string[];
+  select: string | undefined;
+  groupBy: string | undefined;
+  orderBy: string | undefined;
+  offset: number;
+  limit: number;
+}
+
+/** Result of a records scan: matching row indexes, or the page of aggregated groups. */
+export type ExploreScanResult =
+  { indexes: number[]; total: number } | { groups: Row[]; keys: string[]; total: number };
+
+/** Filters, orders or groups a release's rows for `records` and `exports`. */
+export async function exploreScan(
+  rows: Row[],
+  fields: QueryField[],
+  a: ExploreScanArgs,
+): Promise<ExploreScanResult> {
+  const predicates: ((r: Row, i: number) => boolean)[] = [];
+  const where = a.where;
+  if (where) predicates.push(odsql(() => compileWhere(where, fields, rows)));
+  const facets = [
+    ...a.refine.map((t) => ['refine', t] as const),
+    ...a.exclude.map((t) => ['exclude', t] as const),
+  ];
+  if (facets.length > MAX_FACETS)
+    throw new ExploreError(
+      400,
+      'InvalidRESTParameterError',
+      `At most ${MAX_FACETS} refine and exclude parameters (limit).`,
+    );
+  for (const [name, text] of facets) {
+    try {
+      predicates.push(facetPredicate(name, text, fields, rows));
+    } catch (err) {
+      if (err instanceof QueryError)
+        throw new ExploreError(
+          400,
+          'InvalidRESTParameterError',
+          `Invalid value for ${name} API parameter: ${err.message}`,
+        );
+      throw err;
+    }
+  }
+  const predicate =
+    predicates.length === 0
+      ? undefined
+      : predicates.length === 1
+        ? predicates[0]
+        : (r: Row, i: number) => predicates.every((f) => f(r, i));
+  const select = a.select ? odsql(() => parseSelect(a.select!, fields)) : undefined;
+  const groupBy = a.groupBy ? odsql(() => parseGroupBy(a.groupBy!, fields)) : undefined;
+  const { offset, limit, orderBy } = a;
+  if (groupBy || hasAggregates(select)) {
+    const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
+    let out = await odsqlAsync(() =>
+      heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? [])),
+    );
+    const keys = [...new Set([...(groupBy ?? []).map((g) => g.key), ...(select ?? []).map((s) => s.key)])];
+    if (orderBy) out = odsql(() => sortAggregated(out, orderBy, keys));
+    // Keys of the answer: the select's, or the groups' when there is no select.
+    const shown = select ? select.map((s) => s.key) : (groupBy ?? []).map((g) => g.key);
+    const page = out.slice(offset, limit < 0 ? undefined : offset + limit);
+    return {
+      keys: shown,
+      total: out.length,
+      groups: page.map((r) => Object.fromEntries(shown.map((k) => [k, r[k] ?? null]))),
+    };
+  }
+  const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
+  const { indexes, total } = await runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
+  return { indexes, total: total ?? indexes.length };
+}
+
+/** Records per chunk of a streamed export: the event loop is yielded between chunks. */
+const EXPORT_CHUNK = 2000;
+
+async function* chunks(
+  records: Iterable<Row>,
+  head: string,
+  line: (r: Row, first: boolean) => string,
+  tail: string,
+): AsyncGenerator<string> {
+  let buf = head;
+  let n = 0;
+  for (const r of records) {
+    buf += line(r, n === 0);
+    if (++n % EXPORT_CHUNK === 0) {
+      yield buf;
+      buf = '';
+      // Let other requests run between chunks.
+      await new Promise((res) => setImmediate(res));
+    }
+  }
+  yield buf + tail;
 }
 
 /** Registers the Explore routes; mount with prefix `/api/explore/v2.1`. */
@@ -231,6 +471,7 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
 
   app.get('/catalog/datasets', async (req) => {
     const q = req.query as Query;
+    checkParams(q, CATALOG_PARAMS);
     const base = baseUrl(ctx, req);
     const limit = intParam(q, 'limit', 10, -1, MAX_LIMIT);
     const offset = intParam(q, 'offset', 0, 0, MAX_WINDOW);
@@ -248,7 +489,7 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
     const predicate = where ? odsql(() => compileWhere(where, CATALOG_FIELDS)) : undefined;
     const orderBy = param(q, 'order_by');
     const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, CATALOG_FIELDS)) : undefined;
-    const { indexes, total } = runQuery(rows, CATALOG_FIELDS, {
+    const { indexes, total } = await runQuery(rows, CATALOG_FIELDS, {
       predicate,
       sort,
       offset,
@@ -262,18 +503,17 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
   });
 
   app.get<{ Params: { id: string } }>('/catalog/datasets/:id', async (req) => {
+    checkParams(req.query as Query, ['timezone']);
     const view = await datasetView(ctx, req.params.id);
     if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${req.params.id.slice(0, 80)}`);
     return datasetObject(ctx, baseUrl(ctx, req), view);
   });
 
   app.get<{ Params: { id: string } }>('/catalog/datasets/:id/records', async (req) => {
-    const r = await queryRecords(ctx, req.params.id, req.query as Query, {
-      dflt: 10,
-      max: MAX_LIMIT,
-      allowAll: false,
-    });
-    return { total_count: r.total, results: r.indexes.map((i) => project(r.rows[i]!, i, r.select)) };
+    const q = req.query as Query;
+    checkParams(q, RECORDS_PARAMS);
+    const r = await queryRecords(ctx, req.params.id, q, { dflt: 10, max: MAX_LIMIT, allowAll: false });
+    return { total_count: r.total, results: [...r.records] };
   });
 
   app.get<{ Params: { id: string; format: string } }>(
@@ -288,6 +528,7 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
         );
       }
       const q = req.query as Query;
+      checkParams(q, EXPORT_PARAMS);
       // Explore's CSV export uses ";" by default; `delimiter` chooses another.
       const delimiter = param(q, 'delimiter') ?? ';';
       if (![';', ',', '\t', '|'].includes(delimiter))
@@ -296,21 +537,50 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
           'InvalidRESTParameterError',
           'Invalid value for delimiter API parameter: use ";", ",", "|" or a tab.',
         );
-      const r = await queryRecords(ctx, req.params.id, q, {
-        dflt: -1,
-        max: Number.MAX_SAFE_INTEGER,
-        allowAll: true,
-      });
-      const records = r.indexes.map((i) => project(r.rows[i]!, i, r.select));
+      const r = await queryRecords(
+        ctx,
+        req.params.id,
+        q,
+        { dflt: -1, max: Number.MAX_SAFE_INTEGER, allowAll: true },
+        { format, delimiter },
+      );
       const name = `${r.view.meta.id}.${format}`;
       reply.header('content-disposition', `attachment; filename="${name}"`);
+      if (r.chunks)
+        return reply
+          .type(
+            format === 'csv'
+              ? 'text/csv; charset=utf-8'
+              : format === 'json'
+                ? 'application/json; charset=utf-8'
+                : 'application/geo+json',
+          )
+          .send(Readable.from(r.chunks));
+      // Streamed in chunks: memory and event-loop time per chunk are bounded whatever the size.
       if (format === 'json')
-        return reply.type('application/json; charset=utf-8').send(JSON.stringify(records));
+        return reply
+          .type('application/json; charset=utf-8')
+          .send(
+            Readable.from(
+              chunks(r.records, '[', (rec, first) => (first ? '' : ',') + JSON.stringify(rec), ']'),
+            ),
+          );
       if (format === 'geojson') {
         const communeField = r.view.meta.communeField ?? '';
         return reply
           .type('application/geo+json')
-          .send(stringifyFeatureCollection(rowsToFeatureCollection(records, communeField)));
+          .send(
+            Readable.from(
+              chunks(
+                r.records,
+                '{"type":"FeatureCollection","features":[\n',
+                (rec, first) =>
+                  (first ? '' : ',\n') +
+                  JSON.stringify(rowsToFeatureCollection([rec], communeField).features[0]),
+                '\n]}\n',
+              ),
+            ),
+          );
       }
       const cell = (v: unknown) => {
         const s = asText(v);
@@ -320,11 +590,18 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
             ? `"${s.replaceAll('"', '""')}"`
             : s;
       };
-      const lines = [
-        r.select.map(cell).join(delimiter),
-        ...records.map((rec) => r.select.map((n) => cell(rec[n])).join(delimiter)),
-      ];
-      return reply.type('text/csv; charset=utf-8').send(lines.join('\r\n') + '\r\n');
+      return reply
+        .type('text/csv; charset=utf-8')
+        .send(
+          Readable.from(
+            chunks(
+              r.records,
+              r.keys.map(cell).join(delimiter) + '\r\n',
+              (rec) => r.keys.map((n) => cell(rec[n])).join(delimiter) + '\r\n',
+              '',
+            ),
+          ),
+        );
     },
   );
 

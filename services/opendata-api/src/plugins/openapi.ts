@@ -39,7 +39,11 @@ const rateLimited = { description: 'Too many requests (rate limit).' };
 
 const ckanResponses = (result: object, notFound = false) => ({
   '200': { description: 'CKAN success envelope.', content: json(ckanOk(result)) },
-  '400': { description: 'Bad request (malformed body or unknown action).', content: json(ckanError) },
+  '400': {
+    description: 'Bad request (malformed body, unknown action, or a bounded-cost limit, named).',
+    content: json(ckanError),
+  },
+  '413': { description: 'Request body over 64 KiB.', content: json(ckanError) },
   ...(notFound ? { '404': { description: 'Not Found Error.', content: json(ckanError) } } : {}),
   '409': {
     description: 'Validation Error (invalid parameter), as CKAN answers it.',
@@ -70,12 +74,19 @@ const datasetObject = {
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: str, description: 'Dataset id.' };
 const recordsParams = [
-  q('select', 'Comma-separated field names, or *.'),
+  q('select', 'Fields, *, count(*), sum/avg/min/max(field), each with an optional "as alias" (≤ 32 items).'),
+  q('group_by', 'Fields to group by, each with an optional "as alias".'),
+  q('refine', 'field:value facet to keep (repeatable; dates take 2026, 2026/11 or 2026/11/27).', {
+    type: 'array',
+    items: str,
+  }),
+  q('exclude', 'field:value facet to drop (repeatable).', { type: 'array', items: str }),
+  q('timezone', 'UTC only (datetimes carry their offset).'),
   q(
     'where',
-    'ODSQL subset: field op literal (=, !=, <, <=, >, >=), IS [NOT] NULL, AND, OR, NOT, parentheses.',
+    'ODSQL subset: field op literal (=, !=, <, <=, >, >=), IS [NOT] NULL, AND, OR, NOT, parentheses (≤ 4000 characters, ≤ 64 comparisons).',
   ),
-  q('order_by', 'field [asc|desc], …'),
+  q('order_by', 'field or selected key [asc|desc], …'),
 ];
 
 /** The OpenAPI document. */
@@ -144,6 +155,34 @@ export const OPENAPI = {
         },
       },
     },
+    '/registers': {
+      get: {
+        operationId: 'registers',
+        responses: {
+          '200': {
+            description: 'The public registers (data uses, privacy budget).',
+            content: json({
+              type: 'object',
+              required: ['registers'],
+              properties: { registers: { type: 'array' } },
+            }),
+          },
+          '429': rateLimited,
+        },
+      },
+    },
+    '/registers/{file}': {
+      get: {
+        operationId: 'register',
+        parameters: [{ name: 'file', in: 'path', required: true, schema: str, description: '{name}.json' }],
+        responses: {
+          '200': { description: 'The register (JSON).', content: json({ type: 'object' }) },
+          '304': { description: 'Not modified.' },
+          '404': { description: 'No such register.', content: json({ type: 'object' }) },
+          '429': rateLimited,
+        },
+      },
+    },
     '/api/3/action/status_show': {
       get: {
         operationId: 'ckanStatusShow',
@@ -169,10 +208,16 @@ export const OPENAPI = {
         operationId: 'ckanPackageSearch',
         parameters: [
           q('q', 'Free text.'),
-          q('fq', 'field:value terms (name, tags, organization, res_format, license_id).'),
+          q(
+            'fq',
+            'ANDed field:value terms (name, tags, organization, res_format, license_id) and ranges metadata_modified:[X TO *], metadata_created:[X TO Y] (≤ 2000 characters, ≤ 32 terms).',
+          ),
           q('rows', 'Page size (≤ 1000).'),
           q('start', 'Offset.'),
-          q('sort', 'Ignored sort order.'),
+          q(
+            'sort',
+            'metadata_modified, metadata_created, name or title, asc or desc (default: metadata_modified desc).',
+          ),
         ],
         responses: ckanResponses({
           type: 'object',
@@ -210,8 +255,8 @@ export const OPENAPI = {
         operationId: 'ckanDatastoreSearch',
         parameters: [
           { ...q('resource_id', 'Resource id (or dataset id for its CSV).'), required: true },
-          q('filters', 'JSON object {field: value or [values]}.'),
-          q('q', 'Full text, or JSON object {field: text}.'),
+          q('filters', 'JSON object {field: value or [values]} (≤ 1000 values).'),
+          q('q', 'Full text (≤ 16 terms, ≤ 512 characters), or JSON object {field: text}.'),
           q('fields', 'Comma-separated fields.'),
           q('sort', 'field [asc|desc], …'),
           q('limit', 'Max records (≤ 32000, default 100).'),
