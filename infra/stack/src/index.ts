@@ -1,4 +1,15 @@
-export { StackError, repoRoot, resolveConfig, type Endpoints, type StackConfig } from './config';
+export { StackError, repoRoot, resolveConfig, saslOf, type Endpoints, type StackConfig } from './config';
+export {
+  REDIS_USERS,
+  kafkaSecret,
+  publisherAdminToken,
+  pseudonymSecret,
+  redisSecret,
+  redisUrlOf,
+  secretsDir,
+  withoutCredentials,
+  type RedisUser,
+} from './secrets';
 export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 export { pinnedKafkaVersion } from './kafka';
 export { stackProvision, type StackProvisionOptions, type StackProvisionResult } from './provision';

@@ -3,11 +3,13 @@ import {
   StackError,
   clusterBrokersOf,
   endpointsOf,
+  saslOf,
   resolveConfig,
   type Endpoints,
   type StackConfig,
 } from './config';
 import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
+import { ensureStackSecrets, withoutCredentials } from './secrets';
 import {
   deploymentExists,
   ensureKafkaJars,
@@ -108,6 +110,11 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }
 
+/** Probes Kafka as the stack's super user. */
+function probeKafkaAs(config: StackConfig, brokers: string[], expected: number): Promise<Probe> {
+  return probeKafka(brokers, expected, 3_000, saslOf(endpointsOf(config)));
+}
+
 /** Brings up Kafka (the nodes the deployment lacks), waiting until every broker is listed. */
 async function upKafka(
   config: StackConfig,
@@ -116,7 +123,7 @@ async function upKafka(
   timeoutMs: number,
 ): Promise<void> {
   const brokers = brokersOf(deployment);
-  const first = await probeKafka(brokers, deployment.nodes.length);
+  const first = await probeKafkaAs(config, brokers, deployment.nodes.length);
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
     log(`kafka: already running (${brokers.join(',')})`);
     return;
@@ -126,7 +133,7 @@ async function upKafka(
     if (nodeProcess(node) !== undefined) continue; // ours, running (maybe still starting)
     if ((await portOpen(node.port)) || (await portOpen(node.controllerPort))) {
       // Something listens: fine if it is a healthy Kafka we did not start (reuse), else a foreign process.
-      const alone = await probeKafka([`127.0.0.1:${node.port}`], 1);
+      const alone = await probeKafkaAs(config, [`127.0.0.1:${node.port}`], 1);
       if (alone.ok) continue;
       throw foreignPort(
         (await portOpen(node.port)) ? node.port : node.controllerPort,
@@ -149,7 +156,7 @@ async function upKafka(
   }
   await waitHealthy(
     deployment.mode === 'single' ? 'Kafka' : 'The 3-node Kafka cluster',
-    () => probeKafka(brokers, deployment.nodes.length),
+    () => probeKafkaAs(config, brokers, deployment.nodes.length),
     () => toStart.every((n) => nodeProcess(n) !== undefined),
     timeoutMs,
     () => toStart.map(nodeLogTail).join(' | '),
@@ -164,6 +171,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
   const services = options.services ?? ['kafka', 'mosquitto', 'redis'];
   const nodes = options.kafkaNodes ?? 1;
   const timeoutMs = options.timeoutMs ?? (nodes === 3 ? 150_000 : 90_000);
+  ensureStackSecrets(config);
   const ep = endpointsOf(config);
 
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
@@ -183,7 +191,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
     for (const node of deployment.nodes) {
       if (nodeProcess(node) !== undefined) continue;
       for (const port of [node.port, node.controllerPort]) {
-        if ((await portOpen(port)) && !(await probeKafka([`127.0.0.1:${node.port}`], 1)).ok) {
+        if ((await portOpen(port)) && !(await probeKafkaAs(config, [`127.0.0.1:${node.port}`], 1)).ok) {
           throw foreignPort(port, 'Kafka', nodes === 3 ? 'cluster' : 'kafka');
         }
       }
@@ -221,7 +229,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       (async () => {
         if (!isOurs(readPid(redisPidFile(config)))) {
           const record = startRedis(config, paths['redis-server'] ?? 'redis-server');
-          log(`redis: started pid ${record.pid} on ${ep.redisUrl}`);
+          log(`redis: started pid ${record.pid} on ${withoutCredentials(ep.redisUrl)}`);
         }
         await waitHealthy(
           'Redis',
@@ -236,7 +244,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       })(),
     );
   } else if (services.includes('redis')) {
-    log(`redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${ep.redisUrl})`);
+    log(`redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${withoutCredentials(ep.redisUrl)})`);
   }
   if (wantKafka) jobs.push(upKafka(config, deployment, log, timeoutMs));
   else if (services.includes('kafka')) log(`kafka: external (${ep.kafkaBrokers.join(',')})`);
@@ -293,7 +301,7 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
     pid: number | null,
     external: boolean,
   ) => {
-    const probe = await probeKafka(brokers, expected);
+    const probe = await probeKafkaAs(config, brokers, expected);
     return {
       service,
       address: brokers.join(','),
@@ -333,7 +341,7 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
       const pid = config.externalRedis === undefined ? pidOf(redisPidFile(config)) : null;
       return {
         service: 'redis',
-        address: ep.redisUrl,
+        address: withoutCredentials(ep.redisUrl),
         pid,
         owner: owner(config.externalRedis !== undefined, pid, probe),
         healthy: probe.ok,
@@ -402,7 +410,7 @@ export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOption
   if (nodeProcess(node) === undefined) await startKafkaNode(config, deployment, node);
   await waitHealthy(
     `Kafka broker ${nodeId}`,
-    () => probeKafka(brokersOf(deployment), 3),
+    () => probeKafkaAs(config, brokersOf(deployment), 3),
     () => nodeProcess(node) !== undefined,
     options.timeoutMs ?? 120_000,
     () => nodeLogTail(node),

@@ -14,3 +14,4 @@ export * from './samples';
 export * from './registry';
 export * from './wire';
 export * from './compile-validator';
+export * from './kafka-access';
