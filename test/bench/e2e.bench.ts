@@ -11,7 +11,7 @@ import { loadavg, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
-import { endpoints, stackProvision, stackUp } from '@ondijon/stack';
+import { endpoints, securityOf, serviceSecretEnvs, stackProvision, stackUp } from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import {
   REPO_ROOT,
@@ -143,13 +143,14 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
       api: await freePort(),
     },
     endpoints: ep,
+    secrets: serviceSecretEnvs(),
     publishDelayHours: 0,
     idleFlushMs: 5_000,
     logLevel: 'warn',
   };
   const topics = plannedTopics(plan);
-  await stackProvision({ specs: topics });
-  const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: `${runId}-observer` });
+  await stackProvision({ namespace: plan.topicPrefix });
+  const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: `${runId}-observer`, security: securityOf(ep) });
   const admin = kafka.admin();
   await admin.connect();
   const services: ServiceHandle[] = [];

@@ -20,7 +20,9 @@ import {
   readRegistryFile,
   type SimMessage,
 } from '@ondijon/simulator';
-import { stackProvision } from '@ondijon/stack';
+import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
+import { topicList } from '@ondijon/contracts';
+import { deleteNamespaceAcls } from '@ondijon/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import {
@@ -112,6 +114,11 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
         api: await freePort(),
       },
       endpoints,
+      // Every service as its own principal (least privilege), as `./ondijon run` does. The worker's env
+      // names the stack's endpoints: ask for the local stack's credentials explicitly.
+      ...(endpoints.source === 'local-stack'
+        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
+        : {}),
       // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
       publishDelayHours: 0,
       idleFlushMs: 5_000,
@@ -120,7 +127,19 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     // E2E_KEEP_LOGS=1 keeps the services' logs, the published stream and the differences found.
     cleanup.add(() => (process.env.E2E_KEEP_LOGS ? undefined : rm(dir, { recursive: true, force: true })));
     const topics = plannedTopics(plan);
-    await stackProvision({ specs: topics, brokers: endpoints.kafkaBrokers });
+    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
+    cleanup.add(async () => {
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        await deleteNamespaceAcls(
+          admin,
+          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    });
     cleanup.add(() =>
       deleteTopics(
         topics.map((t) => t.name),

@@ -26,7 +26,15 @@ export default async function setup(project: TestProject): Promise<() => Promise
   }
   process.env.KAFKA_BROKERS = endpoints.kafkaBrokers.join(',');
   process.env.MQTT_URL = endpoints.mqttUrl;
+  // The local stack's Redis URL carries the admin user's credentials (default user disabled).
   process.env.REDIS_URL = endpoints.redisUrl;
+  // Tests and their child processes are the super user unless they choose a principal (createKafka reads
+  // KAFKA_SASL_* from the environment); the password stays in its file.
+  if (endpoints.kafkaSasl) {
+    process.env.KAFKA_SASL_USERNAME = endpoints.kafkaSasl.username;
+    if (endpoints.kafkaSasl.passwordFile) process.env.KAFKA_SASL_PASSWORD_FILE = endpoints.kafkaSasl.passwordFile;
+    else process.env.KAFKA_SASL_PASSWORD = endpoints.kafkaSasl.password;
+  }
   await stackProvision({ brokers: endpoints.kafkaBrokers });
   project.provide('endpoints', endpoints);
   return teardown;

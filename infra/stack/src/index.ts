@@ -1,4 +1,4 @@
-export { StackError, repoRoot, resolveConfig, saslOf, type Endpoints, type StackConfig } from './config';
+export { StackError, repoRoot, resolveConfig, saslOf, securityOf, type Endpoints, type StackConfig } from './config';
 export {
   REDIS_USERS,
   kafkaSecret,
@@ -7,12 +7,16 @@ export {
   redisSecret,
   redisUrlOf,
   secretsDir,
+  serviceSecretEnvsOf,
+  type ServiceSecretEnvs,
   withoutCredentials,
   type RedisUser,
 } from './secrets';
 export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 export { pinnedKafkaVersion } from './kafka';
 export { stackProvision, type StackProvisionOptions, type StackProvisionResult } from './provision';
+/** Per-service credentials of the local stack (see `serviceSecretEnvsOf`). */
+export { serviceSecretEnvs } from './stack';
 export {
   clusterBrokers,
   clusterDown,

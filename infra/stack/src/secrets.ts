@@ -105,3 +105,35 @@ export function withoutCredentials(url: string): string {
     return url.replace(/\/\/[^@/]*@/, '//');
   }
 }
+
+/** The environment that gives each pipeline process its own credentials (file paths, never values). */
+export interface ServiceSecretEnvs {
+  ingest: Record<string, string>;
+  processors: Record<string, string>;
+  publisher: Record<string, string>;
+  replay: Record<string, string>;
+  governance: Record<string, string>;
+}
+
+/**
+ * Per-service credentials of the local stack: each Kafka client its principal, the processors their Redis
+ * user, ingest the pseudonymisation secret, the publisher its admin token; all as `<NAME>_FILE`.
+ */
+export function serviceSecretEnvsOf(config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>): ServiceSecretEnvs {
+  const kafka = (p: KafkaPrincipal): Record<string, string> =>
+    config.externalKafka === undefined
+      ? { KAFKA_SASL_USERNAME: p, KAFKA_SASL_PASSWORD_FILE: kafkaSecret(config, p).file }
+      : {};
+  return {
+    ingest: { ...kafka('ingest'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    processors: {
+      ...kafka('processors'),
+      ...(config.externalRedis === undefined
+        ? { REDIS_USERNAME: 'processors', REDIS_PASSWORD_FILE: redisSecret(config, 'processors').file }
+        : {}),
+    },
+    publisher: { ...kafka('publisher'), PUBLISHER_ADMIN_TOKEN_FILE: publisherAdminToken(config).file },
+    replay: { ...kafka('replay'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    governance: kafka('governance'),
+  };
+}

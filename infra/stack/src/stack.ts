@@ -9,7 +9,7 @@ import {
   type StackConfig,
 } from './config';
 import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
-import { ensureStackSecrets, withoutCredentials } from './secrets';
+import { ensureStackSecrets, serviceSecretEnvsOf, withoutCredentials, type ServiceSecretEnvs } from './secrets';
 import {
   deploymentExists,
   ensureKafkaJars,
@@ -431,4 +431,9 @@ export async function startKafka(options: StackUpOptions = {}): Promise<void> {
 /** True when the 3-node cluster has data on disk. */
 export function clusterExists(options: StackOptions = {}): boolean {
   return deploymentExists(kafkaDeployment(resolveConfig(options.config), 'cluster'));
+}
+
+/** The environment that gives each pipeline process its own credentials on this stack (file paths only). */
+export function serviceSecretEnvs(options: StackOptions = {}): ServiceSecretEnvs {
+  return serviceSecretEnvsOf(resolveConfig(options.config));
 }

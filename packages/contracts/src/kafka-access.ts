@@ -57,7 +57,8 @@ export interface TopicAccess {
  * fails on a topic nobody writes).
  */
 const DEAD_LETTER_WRITERS: Record<string, ServicePrincipal[]> = {
-  ingest: ['ingest'],
+  // The replay tool writes a dead letter again when a replay is rejected (it supersedes the original).
+  ingest: ['ingest', 'replay'],
   stream: ['processors', 'publisher'],
 };
 
