@@ -543,4 +543,27 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     // Winter cells come from fewer than 11 vehicles each in this fleet: the gate must suppress them.
     expect(suppressed).toBeGreaterThan(0);
   });
+
+  it.skipIf(plan?.secrets === undefined && testEndpoints().source !== 'local-stack')(
+    'no service logs a secret: the run\'s credentials, pseudonymisation secret and admin token appear in no log',
+    async () => {
+      const secretFiles = Object.values(plan.secrets ?? {}).flatMap((env: Record<string, string>) =>
+        Object.entries(env)
+          .filter(([k]) => k.endsWith('_FILE'))
+          .map(([, v]) => v),
+      );
+      expect(secretFiles.length).toBeGreaterThanOrEqual(6);
+      const values = [...new Set(await Promise.all(secretFiles.map(async (f) => (await readFile(f, 'utf8')).trim())))];
+      const redisPassword = decodeURIComponent(new URL(plan.endpoints.redisUrl).password);
+      if (redisPassword) values.push(redisPassword);
+      const logs = ['ingest', 'processors', 'publisher', 'opendata-api', 'simulator'];
+      let scanned = 0;
+      for (const name of logs) {
+        const text = await readFile(path.join(dir, `${name}.log`), 'utf8');
+        scanned += text.length;
+        for (const value of values) expect(text.includes(value), `${name}.log holds a secret`).toBe(false);
+      }
+      expect(scanned).toBeGreaterThan(1_000);
+    },
+  );
 });

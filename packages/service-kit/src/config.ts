@@ -91,17 +91,23 @@ export const kafkaSecurityEnv = {
   KAFKA_SSL_CA: z.string().optional(),
 };
 
-/** The Kafka security settings of a config, in the shape `createKafka({ security })` takes. */
+/**
+ * The Kafka security settings of a config, in the shape `createKafka({ security })` takes; undefined when
+ * the config names no principal and no TLS (createKafka then reads `KAFKA_SASL_*` from the process env).
+ */
 export function kafkaSecurityOf(config: {
   KAFKA_SASL_USERNAME?: string | undefined;
   KAFKA_SASL_PASSWORD?: string | undefined;
   KAFKA_SASL_MECHANISM?: 'scram-sha-512' | 'scram-sha-256' | 'plain';
   KAFKA_SSL?: boolean;
   KAFKA_SSL_CA?: string | undefined;
-}): {
-  sasl?: { username: string; password: string; mechanism: 'scram-sha-512' | 'scram-sha-256' | 'plain' };
-  ssl?: boolean | { ca: string };
-} {
+}):
+  | {
+      sasl?: { username: string; password: string; mechanism: 'scram-sha-512' | 'scram-sha-256' | 'plain' };
+      ssl?: boolean | { ca: string };
+    }
+  | undefined {
+  if (!config.KAFKA_SASL_USERNAME && !config.KAFKA_SSL && !config.KAFKA_SSL_CA) return undefined;
   return {
     ...(config.KAFKA_SASL_USERNAME
       ? {

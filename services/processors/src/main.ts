@@ -36,7 +36,7 @@ runMain(async () => {
     brokers: config.KAFKA_BROKERS,
     clientId: 'ondijon-processors',
     logger,
-    security: kafkaSecurityOf(config),
+    ...(kafkaSecurityOf(config) ? { security: kafkaSecurityOf(config) } : {}),
   });
   // Commands wait for a reconnect rather than fail fast: the runtime retries with backoff on top.
   const redis = new Redis(config.REDIS_URL, {

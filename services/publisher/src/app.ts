@@ -62,7 +62,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       brokers: config.KAFKA_BROKERS,
       clientId: `ondijon-${SERVICE}`,
       logger: log,
-      security: kafkaSecurityOf(config),
+      ...(kafkaSecurityOf(config) ? { security: kafkaSecurityOf(config) } : {}),
     });
 
   const records = new Counter({
