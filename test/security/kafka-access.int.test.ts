@@ -48,7 +48,8 @@ function clientOf(principal: ServicePrincipal | 'admin', password?: string): Kaf
   const config = resolveConfig({ externalKafka: undefined });
   const record = (obj: object) => {
     const { error, groupId } = obj as { error?: { type?: unknown }; groupId?: unknown };
-    if (typeof error?.type === 'string' && typeof groupId === 'string') swallowed.add(`${groupId} ${error.type}`);
+    if (typeof error?.type === 'string' && typeof groupId === 'string')
+      swallowed.add(`${groupId} ${error.type}`);
   };
   return createKafka({
     brokers: endpoints.kafkaBrokers,
@@ -118,7 +119,10 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
       const admin = testKafka().admin();
       await admin.connect();
       try {
-        await deleteNamespaceAcls(admin, topicList.map((t) => `${ns}${t.name}`));
+        await deleteNamespaceAcls(
+          admin,
+          topicList.map((t) => `${ns}${t.name}`),
+        );
       } finally {
         await admin.disconnect();
       }
@@ -128,7 +132,10 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
     const producer = testKafka().producer({ allowAutoTopicCreation: false });
     await producer.connect();
     await producer.sendBatch({
-      topicMessages: topicList.map((t) => ({ topic: `${ns}${t.name}`, messages: [{ key: 'k', value: '{}' }] })),
+      topicMessages: topicList.map((t) => ({
+        topic: `${ns}${t.name}`,
+        messages: [{ key: 'k', value: '{}' }],
+      })),
     });
     await producer.disconnect();
   });

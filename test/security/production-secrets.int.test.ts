@@ -38,7 +38,10 @@ interface Case {
 const missing = (service: ServiceName, variable: string): Case => ({
   service,
   change: { [variable]: '' },
-  sentence: new RegExp(`^${variable} is not set and ONDIJON_ENV=production: set it \\(or ${variable}_FILE\\)`, 'm'),
+  sentence: new RegExp(
+    `^${variable} is not set and ONDIJON_ENV=production: set it \\(or ${variable}_FILE\\)`,
+    'm',
+  ),
 });
 
 const cases: Case[] = [
@@ -68,21 +71,29 @@ const cases: Case[] = [
 ];
 
 describe('production mode: a missing or weak secret stops the service', () => {
-  it.each(cases.map((c) => [c.service, Object.entries(c.change).map(([k, v]) => `${k}=${v}`).join(' '), c] as const))(
-    '%s with %s exits 1 naming the variable',
-    async (_service, _label, c) => {
-      const lines: string[] = [];
-      const handle = startService(c.service, serviceEntry(c.service), {
-        env: { ...base, ...c.change },
-        prefix: false,
-        onLine: (line) => lines.push(line),
-      });
-      const exit = await handle.exited;
-      const output = lines.join('\n');
-      expect(exit.code, output).toBe(1);
-      expect(output).toMatch(c.sentence);
-      // The values of the other secrets are never printed.
-      expect(output).not.toContain(STRONG);
-    },
-  );
+  it.each(
+    cases.map(
+      (c) =>
+        [
+          c.service,
+          Object.entries(c.change)
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' '),
+          c,
+        ] as const,
+    ),
+  )('%s with %s exits 1 naming the variable', async (_service, _label, c) => {
+    const lines: string[] = [];
+    const handle = startService(c.service, serviceEntry(c.service), {
+      env: { ...base, ...c.change },
+      prefix: false,
+      onLine: (line) => lines.push(line),
+    });
+    const exit = await handle.exited;
+    const output = lines.join('\n');
+    expect(exit.code, output).toBe(1);
+    expect(output).toMatch(c.sentence);
+    // The values of the other secrets are never printed.
+    expect(output).not.toContain(STRONG);
+  });
 });

@@ -52,7 +52,9 @@ describe.skipIf(!local)('Redis users', () => {
     const wrong = client();
     await wrong.connect();
     await expect(wrong.call('AUTH', 'processors', 'not-the-password')).rejects.toThrow(/WRONGPASS/);
-    await expect(wrong.call('AUTH', 'processors', redisSecret(config, 'processors').value)).resolves.toBe('OK');
+    await expect(wrong.call('AUTH', 'processors', redisSecret(config, 'processors').value)).resolves.toBe(
+      'OK',
+    );
   });
 
   it('confines the processors user to processors:* and the commands the stream runtime uses', async () => {

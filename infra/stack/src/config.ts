@@ -116,14 +116,20 @@ export function endpointsOf(config: StackConfig, env: NodeJS.ProcessEnv = proces
 }
 
 /** `createKafka`'s `security` for the endpoints' principal (the super user on the local stack). */
-export function securityOf(ep: Pick<Endpoints, 'kafkaSasl'>): { sasl?: { username: string; password: string } } {
+export function securityOf(ep: Pick<Endpoints, 'kafkaSasl'>): {
+  sasl?: { username: string; password: string };
+} {
   return ep.kafkaSasl ? { sasl: { username: ep.kafkaSasl.username, password: ep.kafkaSasl.password } } : {};
 }
 
 /** kafkajs SASL options of the endpoints' principal (undefined when none). */
 export function saslOf(ep: Pick<Endpoints, 'kafkaSasl'>) {
   return ep.kafkaSasl
-    ? { mechanism: 'scram-sha-512' as const, username: ep.kafkaSasl.username, password: ep.kafkaSasl.password }
+    ? {
+        mechanism: 'scram-sha-512' as const,
+        username: ep.kafkaSasl.username,
+        password: ep.kafkaSasl.password,
+      }
     : undefined;
 }
 

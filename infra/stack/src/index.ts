@@ -1,4 +1,12 @@
-export { StackError, repoRoot, resolveConfig, saslOf, securityOf, type Endpoints, type StackConfig } from './config';
+export {
+  StackError,
+  repoRoot,
+  resolveConfig,
+  saslOf,
+  securityOf,
+  type Endpoints,
+  type StackConfig,
+} from './config';
 export {
   REDIS_USERS,
   kafkaSecret,

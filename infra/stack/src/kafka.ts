@@ -1,6 +1,15 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StackError, infraDir, which, type StackConfig } from './config';
@@ -124,7 +133,8 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
 
 /** JAAS options: a quoted value (the generated secrets are base64url, so no quote can occur). */
 function jaasValue(value: string): string {
-  if (/["\\;\s]/.test(value)) throw new Error('a Kafka secret must not contain quotes, backslashes, semicolons or spaces');
+  if (/["\\;\s]/.test(value))
+    throw new Error('a Kafka secret must not contain quotes, backslashes, semicolons or spaces');
   return `"${value}"`;
 }
 
@@ -228,7 +238,10 @@ export async function startKafkaNode(
           propsFile,
           '--ignore-formatted',
           // Every principal's SCRAM credential, salted here: the password is not on the command line.
-          ...kafkaPrincipals.flatMap((p) => ['--add-scram', scramSha512Credential(p, kafkaSecret(config, p).value)]),
+          ...kafkaPrincipals.flatMap((p) => [
+            '--add-scram',
+            scramSha512Credential(p, kafkaSecret(config, p).value),
+          ]),
         ],
         { maxBuffer: 4 * 1024 * 1024 },
       );

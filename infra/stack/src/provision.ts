@@ -57,7 +57,8 @@ export async function stackProvision(options: StackProvisionOptions = {}): Promi
     const cluster = await admin.describeCluster();
     const replicationFactor = Math.min(3, cluster.brokers.length);
     const specs =
-      options.specs ?? topicList.map((t) => ({ ...t, name: `${namespace}${t.name}` }) satisfies TopicProvisionSpec);
+      options.specs ??
+      topicList.map((t) => ({ ...t, name: `${namespace}${t.name}` }) satisfies TopicProvisionSpec);
     const result = await provisionTopics(admin, specs, { replicationFactor });
     const acls =
       options.acls === false

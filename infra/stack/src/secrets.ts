@@ -26,12 +26,17 @@ export function secretsDir(config: Pick<StackConfig, 'dir'>): string {
 }
 
 /** Reads a secret file, creating it with a fresh random value (0600) when absent. */
-function secretFile(config: Pick<StackConfig, 'dir'>, name: string, bytes = 24): { file: string; value: string } {
+function secretFile(
+  config: Pick<StackConfig, 'dir'>,
+  name: string,
+  bytes = 24,
+): { file: string; value: string } {
   const dir = secretsDir(config);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   chmodSync(dir, 0o700);
   const file = path.join(dir, name);
-  if (!existsSync(file)) writeFileSync(file, randomBytes(bytes).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(bytes).toString('base64url'), { mode: 0o600, flag: 'wx' });
   return { file, value: readFileSync(file, 'utf8').trim() };
 }
 
@@ -80,7 +85,8 @@ export function redisAclFile(config: Pick<StackConfig, 'dir'>): string {
   for (const [user, spec] of Object.entries(REDIS_USERS) as [RedisUser, (typeof REDIS_USERS)[RedisUser]][]) {
     const { value } = redisSecret(config, user);
     const keys = spec.keys.map((k) => `~${k}`).join(' ');
-    const commands = spec.commands === null ? '+@all' : `-@all ${spec.commands.map((c) => `+${c}`).join(' ')}`;
+    const commands =
+      spec.commands === null ? '+@all' : `-@all ${spec.commands.map((c) => `+${c}`).join(' ')}`;
     lines.push(`user ${user} on >${value} resetchannels ${keys} ${commands}`.replace(/\s+/g, ' '));
   }
   const file = path.join(secretsDir(config), 'redis-users.acl');
@@ -119,7 +125,9 @@ export interface ServiceSecretEnvs {
  * Per-service credentials of the local stack: each Kafka client its principal, the processors their Redis
  * user, ingest the pseudonymisation secret, the publisher its admin token; all as `<NAME>_FILE`.
  */
-export function serviceSecretEnvsOf(config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>): ServiceSecretEnvs {
+export function serviceSecretEnvsOf(
+  config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>,
+): ServiceSecretEnvs {
   const kafka = (p: KafkaPrincipal): Record<string, string> =>
     config.externalKafka === undefined
       ? { KAFKA_SASL_USERNAME: p, KAFKA_SASL_PASSWORD_FILE: kafkaSecret(config, p).file }

@@ -25,7 +25,8 @@ export function securityDocSections(): Record<string, string> {
   const acls = [
     '```',
     ...bindings.map(
-      (b) => `ALLOW ${b.principal.padEnd(16)} ${b.operation.padEnd(6)} ${b.resourceType} ${b.patternType.padEnd(8)} ${b.resourceName}`,
+      (b) =>
+        `ALLOW ${b.principal.padEnd(16)} ${b.operation.padEnd(6)} ${b.resourceType} ${b.patternType.padEnd(8)} ${b.resourceName}`,
     ),
     '```',
   ].join('\n');

@@ -9,7 +9,12 @@ import {
   type StackConfig,
 } from './config';
 import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
-import { ensureStackSecrets, serviceSecretEnvsOf, withoutCredentials, type ServiceSecretEnvs } from './secrets';
+import {
+  ensureStackSecrets,
+  serviceSecretEnvsOf,
+  withoutCredentials,
+  type ServiceSecretEnvs,
+} from './secrets';
 import {
   deploymentExists,
   ensureKafkaJars,
@@ -244,7 +249,9 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       })(),
     );
   } else if (services.includes('redis')) {
-    log(`redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${withoutCredentials(ep.redisUrl)})`);
+    log(
+      `redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${withoutCredentials(ep.redisUrl)})`,
+    );
   }
   if (wantKafka) jobs.push(upKafka(config, deployment, log, timeoutMs));
   else if (services.includes('kafka')) log(`kafka: external (${ep.kafkaBrokers.join(',')})`);
