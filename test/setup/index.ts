@@ -3,6 +3,7 @@
 // relatively (tests under test/).
 import { randomBytes } from 'node:crypto';
 import { createKafka, waitForTopicsReady } from '@ondijon/kafka';
+import { endpoints as stackEndpoints } from '@ondijon/stack';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import type { TestEndpoints } from './endpoints';
@@ -18,12 +19,8 @@ export function testEndpoints(): TestEndpoints {
   } catch {
     /* outside a vitest worker (a script): use the environment */
   }
-  return {
-    kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
-    mqttUrl: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883',
-    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:16379',
-    source: 'env',
-  };
+  // The env's endpoints when set, else the local stack's (with its super user's credentials).
+  return { ...stackEndpoints(), source: 'env' };
 }
 
 /** A name no other test or run uses: `<prefix>-<time>-<random>`, valid as topic, group id and Redis key prefix. */
@@ -32,9 +29,14 @@ export function uniqueName(prefix: string): string {
   return `${safe}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A kafkajs client on the test brokers (silent logging). */
+/** A kafkajs client on the test brokers as the super user (silent logging). */
 export function testKafka(clientId = uniqueName('test'), brokers = testEndpoints().kafkaBrokers): Kafka {
-  return createKafka({ brokers, clientId });
+  const sasl = testEndpoints().kafkaSasl;
+  return createKafka({
+    brokers,
+    clientId,
+    ...(sasl ? { security: { sasl: { username: sasl.username, password: sasl.password } } } : {}),
+  });
 }
 
 /** Options of `createTestTopic`. */

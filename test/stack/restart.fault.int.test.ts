@@ -5,7 +5,15 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createKafka } from '@ondijon/kafka';
-import { endpoints, repoRoot, stackDown, stackStatus, stackUp, type StackConfig } from '@ondijon/stack';
+import {
+  endpoints,
+  resolveConfig,
+  securityOf,
+  stackDown,
+  stackStatus,
+  stackUp,
+  type StackConfig,
+} from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -17,7 +25,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-stack-'));
   config = {
     dir,
-    kafkaLibsDir: path.join(repoRoot, '.stack', 'kafka', 'libs'), // reuse the cached jars
+    kafkaLibsDir: resolveConfig().kafkaLibsDir, // reuse the cached jars (ONDIJON_KAFKA_LIBS or .stack/kafka/libs)
     kafkaPort: await freePort(),
     kafkaControllerPort: await freePort(),
     mqttPort: await freePort(),
@@ -36,7 +44,8 @@ describe('stack down + up', () => {
   it('keeps topics, persisted MQTT sessions and Redis data, and leaves no process', async () => {
     await stackUp({ config });
     const ep = endpoints({ config });
-    const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: 'restart-test' });
+    // This stack has its own secrets: its super user, not the environment's.
+    const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: 'restart-test', security: securityOf(ep) });
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({
