@@ -150,7 +150,11 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
   };
   const topics = plannedTopics(plan);
   await stackProvision({ namespace: plan.topicPrefix });
-  const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: `${runId}-observer`, security: securityOf(ep) });
+  const kafka = createKafka({
+    brokers: ep.kafkaBrokers,
+    clientId: `${runId}-observer`,
+    security: securityOf(ep),
+  });
   const admin = kafka.admin();
   await admin.connect();
   const services: ServiceHandle[] = [];

@@ -545,7 +545,7 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
   });
 
   it.skipIf(plan?.secrets === undefined && testEndpoints().source !== 'local-stack')(
-    'no service logs a secret: the run\'s credentials, pseudonymisation secret and admin token appear in no log',
+    "no service logs a secret: the run's credentials, pseudonymisation secret and admin token appear in no log",
     async () => {
       const secretFiles = Object.values(plan.secrets ?? {}).flatMap((env: Record<string, string>) =>
         Object.entries(env)
@@ -553,7 +553,9 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
           .map(([, v]) => v),
       );
       expect(secretFiles.length).toBeGreaterThanOrEqual(6);
-      const values = [...new Set(await Promise.all(secretFiles.map(async (f) => (await readFile(f, 'utf8')).trim())))];
+      const values = [
+        ...new Set(await Promise.all(secretFiles.map(async (f) => (await readFile(f, 'utf8')).trim()))),
+      ];
       const redisPassword = decodeURIComponent(new URL(plan.endpoints.redisUrl).password);
       if (redisPassword) values.push(redisPassword);
       const logs = ['ingest', 'processors', 'publisher', 'opendata-api', 'simulator'];

@@ -75,7 +75,9 @@ export function serviceEnvs(
   const run = (base: string) => (plan.runId === '' ? base : `${base}-${plan.runId}`);
   // A password given in the caller's environment must not shadow the service's own file.
   const secret = (env: Record<string, string> | undefined) =>
-    env === undefined ? {} : { ...env, ...('KAFKA_SASL_PASSWORD_FILE' in env ? { KAFKA_SASL_PASSWORD: '' } : {}) };
+    env === undefined
+      ? {}
+      : { ...env, ...('KAFKA_SASL_PASSWORD_FILE' in env ? { KAFKA_SASL_PASSWORD: '' } : {}) };
   const processorsSecrets = secret(plan.secrets?.processors);
   const overrides = Object.fromEntries(
     (Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]),

@@ -10,14 +10,7 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateRegistry } from '@ondijon/contracts';
-import {
-  endpoints,
-  securityOf,
-  serviceSecretEnvs,
-  stackDown,
-  stackProvision,
-  stackUp,
-} from '@ondijon/stack';
+import { endpoints, securityOf, serviceSecretEnvs, stackDown, stackProvision, stackUp } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
 import { type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';

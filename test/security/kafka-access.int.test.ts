@@ -18,6 +18,7 @@ import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, deleteGroups, deleteTopics, testEndpoints, testKafka, uniqueName } from '../setup/index';
 
+/** `allowed`, `denied`, or the unexpected error seen. */
 type Outcome = 'allowed' | 'denied';
 
 const endpoints = testEndpoints();
@@ -81,11 +82,11 @@ async function tryWrite(kafka: Kafka, topic: string): Promise<Outcome> {
  * Reads a topic in a group: `allowed` once a record arrives, `denied` on the broker's topic or group
  * authorization error (at subscribe, join or fetch); anything else fails the test.
  */
-async function tryRead(kafka: Kafka, topic: string, groupId: string): Promise<Outcome | string> {
+async function tryRead(kafka: Kafka, topic: string, groupId: string): Promise<string> {
   groups.push(groupId);
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false, retry: { retries: 1 } });
-  let settle!: (o: Outcome | string) => void;
-  const outcome = new Promise<Outcome | string>((resolve) => (settle = resolve));
+  let settle!: (o: string) => void;
+  const outcome = new Promise<string>((resolve) => (settle = resolve));
   const judge = (error: unknown) => {
     const type = errorType(error);
     const coordinatorRefused =
@@ -154,7 +155,7 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
     it(`${principal}: each allowed write succeeds and each forbidden one is refused`, async () => {
       const kafka = clientOf(principal);
       const expected: Record<string, Outcome> = {};
-      const actual: Record<string, Outcome | string> = {};
+      const actual: Record<string, string> = {};
       for (const row of matrix) {
         expected[row.topic] = row.write.includes(principal) ? 'allowed' : 'denied';
         actual[row.topic] = await tryWrite(kafka, `${ns}${row.topic}`);
@@ -166,7 +167,7 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
       const kafka = clientOf(principal);
       const prefix = KAFKA_PRINCIPALS[principal].groupPrefix;
       const expected: Record<string, Outcome> = {};
-      const actual: Record<string, Outcome | string> = {};
+      const actual: Record<string, string> = {};
       await Promise.all(
         matrix.map(async (row, i) => {
           expected[row.topic] = row.read.includes(principal) ? 'allowed' : 'denied';
@@ -181,7 +182,7 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
       // A topic the principal may read, so only the group decides.
       const readable = matrix.find((r) => r.read.includes(principal))!;
       const expected: Record<string, Outcome> = {};
-      const actual: Record<string, Outcome | string> = {};
+      const actual: Record<string, string> = {};
       await Promise.all(
         servicePrincipals.map(async (owner) => {
           const group = `${KAFKA_PRINCIPALS[owner].groupPrefix}-${run}-${principal}`;

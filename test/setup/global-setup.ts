@@ -32,7 +32,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
   // KAFKA_SASL_* from the environment); the password stays in its file.
   if (endpoints.kafkaSasl) {
     process.env.KAFKA_SASL_USERNAME = endpoints.kafkaSasl.username;
-    if (endpoints.kafkaSasl.passwordFile) process.env.KAFKA_SASL_PASSWORD_FILE = endpoints.kafkaSasl.passwordFile;
+    if (endpoints.kafkaSasl.passwordFile)
+      process.env.KAFKA_SASL_PASSWORD_FILE = endpoints.kafkaSasl.passwordFile;
     else process.env.KAFKA_SASL_PASSWORD = endpoints.kafkaSasl.password;
   }
   await stackProvision({ brokers: endpoints.kafkaBrokers });

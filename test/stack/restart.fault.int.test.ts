@@ -45,7 +45,11 @@ describe('stack down + up', () => {
     await stackUp({ config });
     const ep = endpoints({ config });
     // This stack has its own secrets: its super user, not the environment's.
-    const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: 'restart-test', security: securityOf(ep) });
+    const kafka = createKafka({
+      brokers: ep.kafkaBrokers,
+      clientId: 'restart-test',
+      security: securityOf(ep),
+    });
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({

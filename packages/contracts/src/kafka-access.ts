@@ -6,8 +6,7 @@ import { type TopicSpec, topicList } from './kafka-topics';
 /** The Kafka principals of the pipeline (SASL/SCRAM user names). */
 export const KAFKA_PRINCIPALS = {
   admin: {
-    description:
-      'Super user: the stack provisioning (topics, ACLs), operators by hand, tests’ admin checks.',
+    description: 'Super user: the stack provisioning (topics, ACLs), operators by hand, tests’ admin checks.',
     groupPrefix: null,
   },
   ingest: {
@@ -27,7 +26,8 @@ export const KAFKA_PRINCIPALS = {
     groupPrefix: 'ondijon-governance',
   },
   replay: {
-    description: 'Dead-letter replay CLI: reads dead letters and the reference, writes tel.* and pii.* again.',
+    description:
+      'Dead-letter replay CLI: reads dead letters and the reference, writes tel.* and pii.* again.',
     groupPrefix: 'ondijon-replay',
   },
 } as const;
@@ -182,7 +182,10 @@ export function accessMatrixMarkdown(rows: AccessMatrixRow[] = accessMatrix()): 
   const lines = [
     `| topic | class | ${servicePrincipals.join(' | ')} |`,
     `|---|---|${servicePrincipals.map(() => '---').join('|')}|`,
-    ...rows.map((row) => `| \`${row.topic}\` | ${row.class} | ${servicePrincipals.map((p) => cell(row, p)).join(' | ')} |`),
+    ...rows.map(
+      (row) =>
+        `| \`${row.topic}\` | ${row.class} | ${servicePrincipals.map((p) => cell(row, p)).join(' | ')} |`,
+    ),
     '',
     '| principal | consumer groups (PREFIXED: read, delete) |',
     '|---|---|',
@@ -207,5 +210,7 @@ export function aclInScope(
   if (acl.patternType === 'PREFIXED' && namespace.startsWith(acl.resourceName)) return true;
   if (!acl.resourceName.startsWith(namespace)) return false;
   const rest = acl.resourceName.slice(namespace.length);
-  return AREA_PREFIX.test(rest) || (acl.patternType === 'PREFIXED' && /^(ref|tel|pii|dlq|late|agg)?$/.test(rest));
+  return (
+    AREA_PREFIX.test(rest) || (acl.patternType === 'PREFIXED' && /^(ref|tel|pii|dlq|late|agg)?$/.test(rest))
+  );
 }

@@ -32,10 +32,13 @@ export function kafkaSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): Kafk
   if (username) {
     let password = env.KAFKA_SASL_PASSWORD;
     const file = env.KAFKA_SASL_PASSWORD_FILE;
-    if ((password === undefined || password === '') && file) password = readSecretFile('KAFKA_SASL_PASSWORD_FILE', file);
+    if ((password === undefined || password === '') && file)
+      password = readSecretFile('KAFKA_SASL_PASSWORD_FILE', file);
     const mechanism = (env.KAFKA_SASL_MECHANISM ?? 'scram-sha-512').toLowerCase();
     if (mechanism !== 'scram-sha-512' && mechanism !== 'scram-sha-256' && mechanism !== 'plain')
-      throw new Error(`KAFKA_SASL_MECHANISM=${mechanism} is not supported; use scram-sha-512, scram-sha-256 or plain`);
+      throw new Error(
+        `KAFKA_SASL_MECHANISM=${mechanism} is not supported; use scram-sha-512, scram-sha-256 or plain`,
+      );
     security.sasl = { username, password: password ?? '', mechanism };
   }
   const caFile = env.KAFKA_SSL_CA_FILE;
@@ -48,9 +51,12 @@ function readSecretFile(variable: string, file: string): string {
   try {
     return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
   } catch (error) {
-    throw new Error(`${variable}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`, {
-      cause: error,
-    });
+    throw new Error(
+      `${variable}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        cause: error,
+      },
+    );
   }
 }
 

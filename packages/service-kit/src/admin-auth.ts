@@ -11,7 +11,8 @@ export function requireBearerToken(token: string | undefined, variable: string) 
   return async (req: FastifyRequest, reply: FastifyReply): Promise<void> => {
     const header = req.headers.authorization ?? '';
     const match = /^Bearer\s+(.+)$/i.exec(header);
-    const ok = expected !== undefined && match !== null && timingSafeEqual(digest(match[1]!.trim()), expected);
+    const ok =
+      expected !== undefined && match !== null && timingSafeEqual(digest(match[1]!.trim()), expected);
     if (ok) return;
     await reply
       .code(401)

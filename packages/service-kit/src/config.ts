@@ -19,7 +19,9 @@ export function resolveFileVariables(
     try {
       out[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch (error) {
-      issues.push(`  ${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`);
+      issues.push(
+        `  ${name}_FILE: cannot read ${file} (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      );
     }
   }
   return { env: out, issues };
@@ -39,7 +41,9 @@ export function loadConfig<S extends z.ZodObject>(
   if (!parsed.success || issues.length > 0) {
     const lines = [
       ...issues,
-      ...(parsed.success ? [] : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`)),
+      ...(parsed.success
+        ? []
+        : parsed.error.issues.map((i) => `  ${i.path.join('.') || '(env)'}: ${i.message}`)),
     ];
     throw new OnDijonError('ONDIJON_CONFIG_INVALID', `invalid configuration:\n${lines.join('\n')}`, {
       details: {
@@ -131,7 +135,10 @@ export const redisAuthEnv = {
 };
 
 /** ioredis options of the Redis credentials of a config (empty when none is set; the URL's then apply). */
-export function redisAuthOf(config: { REDIS_USERNAME?: string | undefined; REDIS_PASSWORD?: string | undefined }): {
+export function redisAuthOf(config: {
+  REDIS_USERNAME?: string | undefined;
+  REDIS_PASSWORD?: string | undefined;
+}): {
   username?: string;
   password?: string;
 } {

@@ -6,7 +6,9 @@ const source = (file: string) => readFileSync(new URL(`../src/runtime/${file}`, 
 
 describe('the Redis commands granted to the processors user', () => {
   it('lists every command the Lua scripts call', () => {
-    const called = [...source('scripts.ts').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) => m[1]!.toLowerCase());
+    const called = [...source('scripts.ts').matchAll(/redis\.call\('([A-Za-z]+)'/g)].map((m) =>
+      m[1]!.toLowerCase(),
+    );
     expect(called.length).toBeGreaterThan(10);
     expect(called.filter((c) => !RUNTIME_REDIS_COMMANDS.includes(c))).toEqual([]);
   });

@@ -12,7 +12,10 @@ export async function readDeadLetters(
   groupPrefix = 'ondijon-replay',
 ): Promise<DeadLetter[]> {
   const latest = new Map<string, DeadLetter>();
-  for (const r of await readAll(kafka, `${topicPrefix}${DEAD_LETTER_TOPIC}`, { timeoutMs: 120_000, groupPrefix })) {
+  for (const r of await readAll(kafka, `${topicPrefix}${DEAD_LETTER_TOPIC}`, {
+    timeoutMs: 120_000,
+    groupPrefix,
+  })) {
     const parsed = DeadLetter.safeParse(JSON.parse(r.value ?? 'null'));
     if (!parsed.success) continue;
     const seen = latest.get(parsed.data.id);

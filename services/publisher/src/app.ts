@@ -194,7 +194,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   // Admin endpoints change state: bearer token always, on the probe server or a server of their own.
   const adminServer = config.PUBLISHER_ADMIN_PORT === undefined ? probes : buildAdminServer();
   adminServer.addHook('onRequest', async (req, reply) => {
-    if (req.url.startsWith('/publish-now')) await requireBearerToken(config.PUBLISHER_ADMIN_TOKEN, 'PUBLISHER_ADMIN_TOKEN')(req, reply);
+    if (req.url.startsWith('/publish-now'))
+      await requireBearerToken(config.PUBLISHER_ADMIN_TOKEN, 'PUBLISHER_ADMIN_TOKEN')(req, reply);
   });
   adminServer.post('/publish-now', async (req) => {
     const q = (req.query ?? {}) as { dataset?: string; day?: string };
@@ -248,7 +249,10 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
       adminPort = port;
       if (adminServer !== probes) {
-        await adminServer.listen({ host: config.PUBLISHER_ADMIN_HOST, port: config.PUBLISHER_ADMIN_PORT ?? 0 });
+        await adminServer.listen({
+          host: config.PUBLISHER_ADMIN_HOST,
+          port: config.PUBLISHER_ADMIN_PORT ?? 0,
+        });
         const a = adminServer.server.address();
         adminPort = typeof a === 'object' && a ? a.port : 0;
       }

@@ -3,7 +3,16 @@
 // `redis.call` of the Lua scripts is listed, so a new command fails a test before it fails in Redis.
 
 /** Commands of the connection and of ioredis itself (AUTH, the ready check's INFO, PING). */
-export const CONNECTION_COMMANDS = ['auth', 'hello', 'ping', 'info', 'client|setname', 'select', 'quit', 'echo'];
+export const CONNECTION_COMMANDS = [
+  'auth',
+  'hello',
+  'ping',
+  'info',
+  'client|setname',
+  'select',
+  'quit',
+  'echo',
+];
 
 /** Commands that run the runtime's Lua scripts (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */
 export const SCRIPT_COMMANDS = ['evalsha', 'eval', 'script|load', 'script|exists'];
