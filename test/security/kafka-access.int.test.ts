@@ -199,6 +199,37 @@ describe.skipIf(!local)('Kafka access matrix (generated from the topic registry)
     for (const row of matrix) expect(await tryWrite(kafka, `${ns}${row.topic}`), row.topic).toBe('allowed');
   });
 
+  it('reports a hand-made grant as drift on the next provisioning, and leaves it for a human', async () => {
+    const kafkajs = (await import('kafkajs')).default;
+    const rogue = {
+      resourceType: kafkajs.AclResourceTypes.TOPIC,
+      resourceName: `${ns}pii.s3.winter.v1`,
+      resourcePatternType: kafkajs.ResourcePatternTypes.LITERAL,
+      principal: 'User:publisher',
+      host: '*',
+      operation: kafkajs.AclOperationTypes.READ,
+      permissionType: kafkajs.AclPermissionTypes.ALLOW,
+    };
+    const admin = testKafka().admin();
+    await admin.connect();
+    try {
+      await admin.createAcls({ acl: [rogue] });
+      const again = await stackProvision({ namespace: ns, brokers: endpoints.kafkaBrokers });
+      expect(again.created).toEqual([]);
+      expect(again.acls?.created).toEqual([]);
+      expect(again.acls?.drift.map((d) => d.acl)).toEqual([
+        `User:publisher READ TOPIC:LITERAL:${ns}pii.s3.winter.v1`,
+      ]);
+      // Not removed by provisioning: the publisher now reads PII, which the table above would catch.
+      expect(
+        await tryRead(clientOf('publisher'), `${ns}pii.s3.winter.v1`, `ondijon-publisher-${run}-rogue`),
+      ).toBe('allowed');
+    } finally {
+      await admin.deleteAcls({ filters: [rogue] });
+      await admin.disconnect();
+    }
+  });
+
   it('refuses a client without credentials and a wrong password', async () => {
     const anonymous = createKafka({
       brokers: endpoints.kafkaBrokers,
