@@ -33,6 +33,7 @@ import {
   testEndpoints,
   testKafka,
   uniqueName,
+  usesStackSecrets,
   waitFor,
 } from '../setup/index';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
@@ -116,7 +117,7 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       endpoints,
       // Every service as its own principal (least privilege), as `./ondijon run` does. The worker's env
       // names the stack's endpoints: ask for the local stack's credentials explicitly.
-      ...(endpoints.source === 'local-stack'
+      ...(usesStackSecrets(endpoints)
         ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
         : {}),
       // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
@@ -544,7 +545,7 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     expect(suppressed).toBeGreaterThan(0);
   });
 
-  it.skipIf(plan?.secrets === undefined && testEndpoints().source !== 'local-stack')(
+  it.skipIf(!usesStackSecrets())(
     "no service logs a secret: the run's credentials, pseudonymisation secret and admin token appear in no log",
     async () => {
       const secretFiles = Object.values(plan.secrets ?? {}).flatMap((env: Record<string, string>) =>

@@ -16,13 +16,21 @@ import { createKafka, deleteNamespaceAcls } from '@ondijon/kafka';
 import { kafkaSecret, resolveConfig, stackProvision } from '@ondijon/stack';
 import type { Kafka } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, deleteGroups, deleteTopics, testEndpoints, testKafka, uniqueName } from '../setup/index';
+import {
+  Cleanup,
+  deleteGroups,
+  deleteTopics,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  usesStackSecrets,
+} from '../setup/index';
 
 /** `allowed`, `denied`, or the unexpected error seen. */
 type Outcome = 'allowed' | 'denied';
 
 const endpoints = testEndpoints();
-const local = endpoints.source === 'local-stack';
+const local = usesStackSecrets(endpoints);
 const cleanup = new Cleanup();
 const ns = `${uniqueName('acl').replace(/[^A-Za-z0-9]/g, '')}.`;
 const run = uniqueName('acl').replace(/[^A-Za-z0-9-]/g, '');

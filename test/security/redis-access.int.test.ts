@@ -5,10 +5,10 @@
 import { REDIS_USERS, redisSecret, resolveConfig } from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Cleanup, deleteRedisKeys, testEndpoints, uniqueName } from '../setup/index';
+import { Cleanup, deleteRedisKeys, testEndpoints, uniqueName, usesStackSecrets } from '../setup/index';
 
 const endpoints = testEndpoints();
-const local = endpoints.source === 'local-stack';
+const local = usesStackSecrets(endpoints);
 const cleanup = new Cleanup();
 const port = new URL(endpoints.redisUrl).port;
 const run = uniqueName('redis-acl');

@@ -11,9 +11,11 @@ import './endpoints';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let endpoints: TestEndpoints;
   let teardown = async (): Promise<void> => undefined;
-  const { KAFKA_BROKERS, MQTT_URL, REDIS_URL } = process.env;
+  const { KAFKA_BROKERS, MQTT_URL, REDIS_URL, ONDIJON_TEST_ENDPOINTS_SOURCE } = process.env;
   if (KAFKA_BROKERS && MQTT_URL && REDIS_URL) {
-    endpoints = { ...stackEndpoints(), source: 'env' };
+    // The setup of another project of the same run may have set them: keep the source it found.
+    const source = ONDIJON_TEST_ENDPOINTS_SOURCE === 'local-stack' ? 'local-stack' : 'env';
+    endpoints = { ...stackEndpoints(), source };
   } else if (process.env.ONDIJON_TEST_DOCKER !== '0' && (await (await import('./docker')).dockerAnswers())) {
     const { startContainers } = await import('./docker');
     const containers = await startContainers();
@@ -24,6 +26,7 @@ export default async function setup(project: TestProject): Promise<() => Promise
     await stackUp();
     endpoints = { ...stackEndpoints(), source: 'local-stack' };
   }
+  process.env.ONDIJON_TEST_ENDPOINTS_SOURCE = endpoints.source;
   process.env.KAFKA_BROKERS = endpoints.kafkaBrokers.join(',');
   process.env.MQTT_URL = endpoints.mqttUrl;
   // The local stack's Redis URL carries the admin user's credentials (default user disabled).

@@ -3,7 +3,7 @@
 // relatively (tests under test/).
 import { randomBytes } from 'node:crypto';
 import { createKafka, waitForTopicsReady } from '@ondijon/kafka';
-import { endpoints as stackEndpoints } from '@ondijon/stack';
+import { kafkaSecret, redisSecret, resolveConfig, endpoints as stackEndpoints } from '@ondijon/stack';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import type { TestEndpoints } from './endpoints';
@@ -21,6 +21,25 @@ export function testEndpoints(): TestEndpoints {
   }
   // The env's endpoints when set, else the local stack's (with its super user's credentials).
   return { ...stackEndpoints(), source: 'env' };
+}
+
+/**
+ * True when the test endpoints are the local stack whose secrets are in `.stack/secrets` (its super users
+ * match): only then can tests act as each service's principal and Redis user.
+ */
+export function usesStackSecrets(ep: TestEndpoints = testEndpoints()): boolean {
+  const config = resolveConfig({ externalKafka: undefined, externalRedis: undefined });
+  let redisPassword = '';
+  try {
+    redisPassword = decodeURIComponent(new URL(ep.redisUrl).password);
+  } catch {
+    return false;
+  }
+  return (
+    ep.kafkaSasl?.username === 'admin' &&
+    ep.kafkaSasl.password === kafkaSecret(config, 'admin').value &&
+    redisPassword === redisSecret(config, 'admin').value
+  );
 }
 
 /** A name no other test or run uses: `<prefix>-<time>-<random>`, valid as topic, group id and Redis key prefix. */

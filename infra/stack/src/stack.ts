@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import {
   StackError,
   clusterBrokersOf,
@@ -129,6 +129,15 @@ async function upKafka(
 ): Promise<void> {
   const brokers = brokersOf(deployment);
   const first = await probeKafkaAs(config, brokers, deployment.nodes.length);
+  // A node of ours started before authentication (no credentials fingerprint) never lets the super user in.
+  const unsecured = deployment.nodes.find(
+    (n) => nodeProcess(n) !== undefined && !existsSync(path.join(n.dir, 'auth-scram')),
+  );
+  if (unsecured !== undefined) {
+    throw new StackError(
+      `Kafka ${unsecured.name} runs without authentication (started before SASL/SCRAM); run \`pnpm stack down\`, delete ${unsecured.dir} (this loses its topics) and retry.`,
+    );
+  }
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
     log(`kafka: already running (${brokers.join(',')})`);
     return;
@@ -182,8 +191,20 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
   const needMosquitto =
     services.includes('mosquitto') && config.externalMqtt === undefined && !(await probeMqtt(ep.mqttUrl)).ok;
-  const needRedis =
-    services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
+  const redisProbe =
+    services.includes('redis') && config.externalRedis === undefined
+      ? await probeRedis(ep.redisUrl)
+      : undefined;
+  const needRedis = redisProbe !== undefined && !redisProbe.ok;
+  if (
+    needRedis &&
+    isOurs(readPid(redisPidFile(config))) &&
+    /WRONGPASS|NOAUTH|NOPERM/.test(redisProbe.detail)
+  ) {
+    throw new StackError(
+      "Redis runs without the stack's users (started before authentication, or .stack/secrets changed); run `pnpm stack down` and retry.",
+    );
+  }
   if (needMosquitto && !isOurs(readPid(mosquittoPidFile(config))) && (await portOpen(config.mqttPort))) {
     throw foreignPort(config.mqttPort, 'an MQTT broker', 'mosquitto');
   }
