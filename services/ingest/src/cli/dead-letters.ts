@@ -104,7 +104,12 @@ async function main(): Promise<number> {
       await client.endAsync();
     }
   } else {
-    const { policy } = loadIngestPolicy(config.POLICY_FILE);
+    // The same pseudonymisation key as the running ingest (ONDIJON_PSEUDONYM_SECRET or its _FILE).
+    const env =
+      config.ONDIJON_PSEUDONYM_SECRET === undefined
+        ? process.env
+        : { ...process.env, ONDIJON_PSEUDONYM_SECRET: config.ONDIJON_PSEUDONYM_SECRET };
+    const { policy } = loadIngestPolicy(config.POLICY_FILE, env);
     // The same index as the running ingest: the reference topic (read to its end), or the file.
     let follower: RegistryFollower | undefined;
     let registry: EquipmentIndex;
