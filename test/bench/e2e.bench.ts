@@ -11,7 +11,14 @@ import { loadavg, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
-import { endpoints, stackMqttCredentials, stackProvision, stackUp } from '@ondijon/stack';
+import {
+  endpoints,
+  securityOf,
+  serviceSecretEnvs,
+  stackMqttCredentials,
+  stackProvision,
+  stackUp,
+} from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import {
   REPO_ROOT,
@@ -146,13 +153,18 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
       api: await freePort(),
     },
     endpoints: ep,
+    secrets: serviceSecretEnvs(),
     publishDelayHours: 0,
     idleFlushMs: 5_000,
     logLevel: 'warn',
   };
   const topics = plannedTopics(plan);
-  await stackProvision({ specs: topics });
-  const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: `${runId}-observer` });
+  await stackProvision({ namespace: plan.topicPrefix });
+  const kafka = createKafka({
+    brokers: ep.kafkaBrokers,
+    clientId: `${runId}-observer`,
+    security: securityOf(ep),
+  });
   const admin = kafka.admin();
   await admin.connect();
   const services: ServiceHandle[] = [];

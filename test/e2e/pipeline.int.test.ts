@@ -20,7 +20,9 @@ import {
   readRegistryFile,
   type SimMessage,
 } from '@ondijon/simulator';
-import { stackProvision } from '@ondijon/stack';
+import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
+import { topicList } from '@ondijon/contracts';
+import { deleteNamespaceAcls } from '@ondijon/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
 import {
@@ -31,6 +33,7 @@ import {
   testEndpoints,
   testKafka,
   uniqueName,
+  usesStackSecrets,
   waitFor,
 } from '../setup/index';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
@@ -120,6 +123,11 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
         api: await freePort(),
       },
       endpoints,
+      // Every service as its own principal (least privilege), as `./ondijon run` does. The worker's env
+      // names the stack's endpoints: ask for the local stack's credentials explicitly.
+      ...(usesStackSecrets(endpoints)
+        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
+        : {}),
       // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
       publishDelayHours: 0,
       idleFlushMs: 5_000,
@@ -128,7 +136,19 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     // E2E_KEEP_LOGS=1 keeps the services' logs, the published stream and the differences found.
     cleanup.add(() => (process.env.E2E_KEEP_LOGS ? undefined : rm(dir, { recursive: true, force: true })));
     const topics = plannedTopics(plan);
-    await stackProvision({ specs: topics, brokers: endpoints.kafkaBrokers });
+    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
+    cleanup.add(async () => {
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        await deleteNamespaceAcls(
+          admin,
+          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    });
     cleanup.add(() =>
       deleteTopics(
         topics.map((t) => t.name),
@@ -556,4 +576,29 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     // Winter cells come from fewer than 11 vehicles each in this fleet: the gate must suppress them.
     expect(suppressed).toBeGreaterThan(0);
   });
+
+  it.skipIf(!usesStackSecrets())(
+    "no service logs a secret: the run's credentials, pseudonymisation secret and admin token appear in no log",
+    async () => {
+      const secretFiles = Object.values(plan.secrets ?? {}).flatMap((env: Record<string, string>) =>
+        Object.entries(env)
+          .filter(([k]) => k.endsWith('_FILE'))
+          .map(([, v]) => v),
+      );
+      expect(secretFiles.length).toBeGreaterThanOrEqual(6);
+      const values = [
+        ...new Set(await Promise.all(secretFiles.map(async (f) => (await readFile(f, 'utf8')).trim()))),
+      ];
+      const redisPassword = decodeURIComponent(new URL(plan.endpoints.redisUrl).password);
+      if (redisPassword) values.push(redisPassword);
+      const logs = ['ingest', 'processors', 'publisher', 'opendata-api', 'simulator'];
+      let scanned = 0;
+      for (const name of logs) {
+        const text = await readFile(path.join(dir, `${name}.log`), 'utf8');
+        scanned += text.length;
+        for (const value of values) expect(text.includes(value), `${name}.log holds a secret`).toBe(false);
+      }
+      expect(scanned).toBeGreaterThan(1_000);
+    },
+  );
 });

@@ -5,6 +5,7 @@
  */
 import { createServer } from 'node:net';
 import { TOPICS, type TopicName, topicList } from '@ondijon/contracts';
+import { type ServiceSecretEnvs, withoutCredentials } from '@ondijon/stack';
 
 /** Where a run's services meet and keep their data. */
 export interface PipelinePlan {
@@ -25,6 +26,11 @@ export interface PipelinePlan {
     /** MQTT principals by login (`ingest`, `admin`, operator codes); absent: the env's MQTT_USERNAME. */
     mqttUsers?: Record<string, { username: string; password: string }>;
   };
+  /**
+   * Each service's own credentials (Kafka principal, Redis user, pseudonymisation secret, admin token; file
+   * paths): the run is the real, least-privilege configuration. Absent: the services inherit the caller's.
+   */
+  secrets?: ServiceSecretEnvs;
   /** UNSAFE publication delay override (hours) for tests and demos; undefined = policy. */
   publishDelayHours?: number;
   /** Processors' idle flush, ms (a finished test stream closes its last windows after this). */
@@ -72,6 +78,12 @@ export function serviceEnvs(
     LOG_LEVEL: plan.logLevel ?? 'info',
   };
   const run = (base: string) => (plan.runId === '' ? base : `${base}-${plan.runId}`);
+  // A password given in the caller's environment must not shadow the service's own file.
+  const secret = (env: Record<string, string> | undefined) =>
+    env === undefined
+      ? {}
+      : { ...env, ...('KAFKA_SASL_PASSWORD_FILE' in env ? { KAFKA_SASL_PASSWORD: '' } : {}) };
+  const processorsSecrets = secret(plan.secrets?.processors);
   const overrides = Object.fromEntries(
     (Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]),
   );
@@ -86,6 +98,7 @@ export function serviceEnvs(
       ...common,
       MQTT_URL: plan.endpoints.mqttUrl,
       ...mqttEnv(plan, 'ingest'),
+      ...secret(plan.secrets?.ingest),
       KAFKA_TOPIC_PREFIX: plan.topicPrefix,
       MQTT_TOPIC_PREFIX: plan.mqttPrefix,
       MQTT_SHARE_GROUP: run('ingest').replace(/[^A-Za-z0-9_-]/g, '-'),
@@ -96,6 +109,9 @@ export function serviceEnvs(
     },
     processors: {
       ...common,
+      ...processorsSecrets,
+      // The service's Redis user, not the caller's credentials in the URL.
+      ...('REDIS_USERNAME' in processorsSecrets ? { REDIS_URL: withoutCredentials(common.REDIS_URL) } : {}),
       PROBE_PORT: String(plan.ports.processors),
       PROCESSORS_GROUP_ID: run('ondijon-processors'),
       STREAM_KEY_PREFIX: plan.runId === '' ? 'processors:stream:' : `processors:stream:${plan.runId}:`,
@@ -104,6 +120,7 @@ export function serviceEnvs(
     },
     publisher: {
       ...common,
+      ...secret(plan.secrets?.publisher),
       PUBLISHER_PORT: String(plan.ports.publisher),
       OPENDATA_DIR: plan.opendataDir,
       PUBLISHER_STATE_DIR: plan.publisherStateDir,

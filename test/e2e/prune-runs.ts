@@ -3,7 +3,8 @@
 // its topics and state behind for good; data volume is kept in check by keeping only the newest runs.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
-import { createKafka } from '@ondijon/kafka';
+import { topicList } from '@ondijon/contracts';
+import { createKafka, deleteNamespaceAcls, type KafkaSecurity } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import { deleteRedisKeys } from '../setup/index';
 
@@ -13,6 +14,8 @@ export interface PruneResult {
   runs: string[];
   topics: number;
   groups: number;
+  /** ACL bindings of the pruned namespaces removed. */
+  acls: number;
   redisKeys: number;
 }
 
@@ -28,6 +31,8 @@ export interface PruneOptions {
   except?: string;
   /** Run ids are `<idPrefix><14 digits>` (default `run`; tests use their own). */
   idPrefix?: string;
+  /** Kafka credentials (the super user's); default: the environment's. */
+  security?: KafkaSecurity;
 }
 
 /** Removes the topics, consumer groups, Redis state and run folders of all but the `keep` newest runs. */
@@ -38,7 +43,11 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
   const RUN_TOPIC = new RegExp(`^(${p}\\d{14})\\.`);
   // Groups are `<name>-<run>`, and the processors' `<name>-<run>.<processor>`.
   const RUN_GROUP = new RegExp(`-(${p}\\d{14})(?:\\.|$)`);
-  const admin = createKafka({ brokers: o.brokers, clientId: 'ondijon-prune-runs' }).admin();
+  const admin = createKafka({
+    brokers: o.brokers,
+    clientId: 'ondijon-prune-runs',
+    ...(o.security ? { security: o.security } : {}),
+  }).admin();
   await admin.connect();
   try {
     const { groups } = await admin.listGroups();
@@ -53,7 +62,7 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
     const all = [...ids].filter((id) => id !== o.except).sort();
     const prune = all.slice(0, Math.max(0, all.length - Math.max(0, o.keep)));
     const pruned = new Set(prune);
-    const result: PruneResult = { runs: prune, topics: 0, groups: 0, redisKeys: 0 };
+    const result: PruneResult = { runs: prune, topics: 0, groups: 0, acls: 0, redisKeys: 0 };
     if (prune.length === 0) return result;
     const deadGroups = groups.map((g) => g.groupId).filter((g) => pruned.has(RUN_GROUP.exec(g)?.[1] ?? ''));
     // Groups first: kafkajs' group calls read the whole cluster's metadata, which fails while topics are
@@ -63,6 +72,11 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
     const deadTopics = topics.filter((t) => pruned.has(RUN_TOPIC.exec(t)?.[1] ?? ''));
     if (deadTopics.length > 0) await admin.deleteTopics({ topics: deadTopics, timeout: 30_000 });
     result.topics = deadTopics.length;
+    // The namespace's ACLs (literal names of the registry's topics under `<run>.`) go with its topics.
+    result.acls = await deleteNamespaceAcls(
+      admin,
+      prune.flatMap((id) => topicList.map((t) => `${id}.${t.name}`)),
+    );
     const redis = new Redis(o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     try {
       await redis.connect();

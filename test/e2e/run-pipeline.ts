@@ -10,9 +10,17 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateRegistry } from '@ondijon/contracts';
-import { endpoints, stackMqttCredentials, stackDown, stackProvision, stackUp } from '@ondijon/stack';
+import {
+  endpoints,
+  securityOf,
+  serviceSecretEnvs,
+  stackDown,
+  stackMqttCredentials,
+  stackProvision,
+  stackUp,
+} from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { mqttEnv, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
+import { mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
 
 /** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
@@ -119,6 +127,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       runsDir: path.join(REPO_ROOT, '.stack', 'runs'),
       keep: o.keepRuns,
       except: runId,
+      security: securityOf(ep),
     });
     if (pruned.runs.length > 0)
       say(
@@ -139,6 +148,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     // The README's ports.
     ports: { ingest: 19_401, processors: 19_402, publisher: 19_403, api: 18_080 },
     endpoints: ep,
+    // Secure by default: every service runs as its own Kafka principal and Redis user (.stack/secrets).
+    secrets: serviceSecretEnvs(),
     // Demo only: the simulated day is published as soon as it closes, instead of after the policy's delay
     // (24 h for person-derived data). Recorded in every release's notes as `publishDelayOverridden`.
     publishDelayHours: 0,
@@ -149,8 +160,11 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   if (o.preset === 'city')
     writeFileSync(plan.registryFile, JSON.stringify(generateRegistry({ seed: 1, scale: 'city' })));
   say(`▸ provisioning topics${o.fresh ? ` (namespace ${runId})` : ''}`);
-  const provisioned = await stackProvision({ specs: plannedTopics(plan) });
-  say(`  ${provisioned.created.length} created, ${provisioned.existing.length} existing`);
+  const provisioned = await stackProvision({ namespace: plan.topicPrefix });
+  say(
+    `  ${provisioned.created.length} created, ${provisioned.existing.length} existing; ACLs ${provisioned.acls?.created.length ?? 0} created, ${provisioned.acls?.existing ?? 0} existing`,
+  );
+  for (const d of provisioned.acls?.drift ?? []) say(`  ACL drift: ${d.acl} (${d.reason})`);
 
   const envs = serviceEnvs(plan);
   envs.ingest.LOG_LEVEL = 'warn'; // one line per dead letter at info is too much for a terminal

@@ -2,9 +2,11 @@
 export interface TestEndpoints {
   /** Kafka bootstrap brokers, `host:port`. */
   kafkaBrokers: string[];
+  /** The super user's SASL credentials (local stack), or the env's; absent with an unauthenticated broker. */
+  kafkaSasl?: { username: string; password: string; passwordFile?: string };
   /** MQTT broker URL. */
   mqttUrl: string;
-  /** Redis URL. */
+  /** Redis URL (with the admin user's credentials on the local stack). */
   redisUrl: string;
   /** MQTT principals by login name (`admin`, `ingest`, operator codes): the local stack's, or the env's. */
   mqttUsers: Record<string, { username: string; password: string }>;

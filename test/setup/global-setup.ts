@@ -17,14 +17,14 @@ import './endpoints';
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let endpoints: TestEndpoints;
   let teardown = async (): Promise<void> => undefined;
-  const { KAFKA_BROKERS, MQTT_URL, REDIS_URL } = process.env;
-  // The integration and fault projects each run this setup in one process: the second sees the env the
-  // first set, and must still use the local stack's principals (ONDIJON_TEST_LOCAL_MQTT marks that).
+  const { KAFKA_BROKERS, MQTT_URL, REDIS_URL, ONDIJON_TEST_ENDPOINTS_SOURCE } = process.env;
   const localMqttUsers = () =>
     Object.fromEntries(stackPrincipals().map((p) => [p.username, stackMqttCredentials(p.username)]));
   if (KAFKA_BROKERS && MQTT_URL && REDIS_URL) {
-    const mqttUsers = process.env.ONDIJON_TEST_LOCAL_MQTT === '1' ? localMqttUsers() : envMqttUsers();
-    endpoints = { ...stackEndpoints(), mqttUsers, source: 'env' };
+    // The setup of another project of the same run may have set them: keep the source it found.
+    const source = ONDIJON_TEST_ENDPOINTS_SOURCE === 'local-stack' ? 'local-stack' : 'env';
+    const mqttUsers = source === 'local-stack' ? localMqttUsers() : envMqttUsers();
+    endpoints = { ...stackEndpoints(), mqttUsers, source };
   } else if (process.env.ONDIJON_TEST_DOCKER !== '0' && (await (await import('./docker')).dockerAnswers())) {
     const { startContainers } = await import('./docker');
     const containers = await startContainers();
@@ -34,17 +34,26 @@ export default async function setup(project: TestProject): Promise<() => Promise
     // Partial env (say only REDIS_URL) is honoured too: stackUp never starts a service whose URL is set.
     await stackUp();
     const mqttUsers = MQTT_URL ? envMqttUsers() : localMqttUsers();
-    if (!MQTT_URL) process.env.ONDIJON_TEST_LOCAL_MQTT = '1';
     endpoints = { ...stackEndpoints(), mqttUsers, source: 'local-stack' };
   }
+  process.env.ONDIJON_TEST_ENDPOINTS_SOURCE = endpoints.source;
   process.env.KAFKA_BROKERS = endpoints.kafkaBrokers.join(',');
   process.env.MQTT_URL = endpoints.mqttUrl;
+  // The local stack's Redis URL carries the admin user's credentials (default user disabled).
   process.env.REDIS_URL = endpoints.redisUrl;
   // Child processes (services started by tests) connect as admin unless a test gives another principal.
   const admin = endpoints.mqttUsers.admin;
   if (admin !== undefined) {
     process.env.MQTT_USERNAME = admin.username;
     process.env.MQTT_PASSWORD = admin.password;
+  }
+  // Tests and their child processes are the super user unless they choose a principal (createKafka reads
+  // KAFKA_SASL_* from the environment); the password stays in its file.
+  if (endpoints.kafkaSasl) {
+    process.env.KAFKA_SASL_USERNAME = endpoints.kafkaSasl.username;
+    if (endpoints.kafkaSasl.passwordFile)
+      process.env.KAFKA_SASL_PASSWORD_FILE = endpoints.kafkaSasl.passwordFile;
+    else process.env.KAFKA_SASL_PASSWORD = endpoints.kafkaSasl.password;
   }
   await stackProvision({ brokers: endpoints.kafkaBrokers });
   project.provide('endpoints', endpoints);

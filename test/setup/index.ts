@@ -3,6 +3,7 @@
 // relatively (tests under test/).
 import { randomBytes } from 'node:crypto';
 import { createKafka, waitForTopicsReady } from '@ondijon/kafka';
+import { kafkaSecret, redisSecret, resolveConfig, endpoints as stackEndpoints } from '@ondijon/stack';
 import type { Kafka } from 'kafkajs';
 import { inject } from 'vitest';
 import type { TestEndpoints } from './endpoints';
@@ -18,16 +19,34 @@ export function testEndpoints(): TestEndpoints {
   } catch {
     /* outside a vitest worker (a script): use the environment */
   }
+  // The env's endpoints when set, else the local stack's (with its super user's credentials).
   return {
-    kafkaBrokers: (process.env.KAFKA_BROKERS ?? '127.0.0.1:19092').split(','),
-    mqttUrl: process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883',
-    redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:16379',
+    ...stackEndpoints(),
     mqttUsers:
       process.env.MQTT_USERNAME && process.env.MQTT_PASSWORD
         ? { admin: { username: process.env.MQTT_USERNAME, password: process.env.MQTT_PASSWORD } }
         : {},
     source: 'env',
   };
+}
+
+/**
+ * True when the test endpoints are the local stack whose secrets are in `.stack/secrets` (its super users
+ * match): only then can tests act as each service's principal and Redis user.
+ */
+export function usesStackSecrets(ep: TestEndpoints = testEndpoints()): boolean {
+  const config = resolveConfig({ externalKafka: undefined, externalRedis: undefined });
+  let redisPassword = '';
+  try {
+    redisPassword = decodeURIComponent(new URL(ep.redisUrl).password);
+  } catch {
+    return false;
+  }
+  return (
+    ep.kafkaSasl?.username === 'admin' &&
+    ep.kafkaSasl.password === kafkaSecret(config, 'admin').value &&
+    redisPassword === redisSecret(config, 'admin').value
+  );
 }
 
 /**
@@ -50,9 +69,14 @@ export function uniqueName(prefix: string): string {
   return `${safe}-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
 }
 
-/** A kafkajs client on the test brokers (silent logging). */
+/** A kafkajs client on the test brokers as the super user (silent logging). */
 export function testKafka(clientId = uniqueName('test'), brokers = testEndpoints().kafkaBrokers): Kafka {
-  return createKafka({ brokers, clientId });
+  const sasl = testEndpoints().kafkaSasl;
+  return createKafka({
+    brokers,
+    clientId,
+    ...(sasl ? { security: { sasl: { username: sasl.username, password: sasl.password } } } : {}),
+  });
 }
 
 /** Options of `createTestTopic`. */

@@ -9,6 +9,8 @@ import {
   ARTEMIS_VERSION,
   endpoints,
   repoRoot,
+  resolveConfig,
+  securityOf,
   stackDown,
   stackMqttCredentials,
   stackStatus,
@@ -26,7 +28,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-stack-'));
   config = {
     dir,
-    kafkaLibsDir: path.join(repoRoot, '.stack', 'kafka', 'libs'), // reuse the cached jars
+    kafkaLibsDir: resolveConfig().kafkaLibsDir, // reuse the cached jars (ONDIJON_KAFKA_LIBS or .stack/kafka/libs)
     artemisHome: path.join(repoRoot, '.stack', 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`),
     kafkaPort: await freePort(),
     kafkaControllerPort: await freePort(),
@@ -46,7 +48,12 @@ describe('stack down + up', () => {
   it('keeps topics, persisted MQTT sessions and Redis data, and leaves no process', async () => {
     await stackUp({ config });
     const ep = endpoints({ config });
-    const kafka = createKafka({ brokers: ep.kafkaBrokers, clientId: 'restart-test' });
+    // This stack has its own secrets: its super user, not the environment's.
+    const kafka = createKafka({
+      brokers: ep.kafkaBrokers,
+      clientId: 'restart-test',
+      security: securityOf(ep),
+    });
     const admin = kafka.admin();
     await admin.connect();
     await admin.createTopics({

@@ -10,7 +10,7 @@ commands:
   up            start Kafka, Mosquitto and Redis (idempotent; waits until each answers)
   down          stop what the stack started (data under .stack/ is kept)
   status        address, pid and health of each service
-  provision     create the Kafka topics of the registry (idempotent; reports drift)
+  provision     create the Kafka topics of the registry and their ACLs (idempotent; reports drift)
   up-cluster    same as: up --kafka-nodes 3
   down-cluster  same as: down --kafka-nodes 3
 
@@ -88,6 +88,11 @@ async function main(): Promise<number> {
           console.log(
             `drift: ${d.topic} ${d.setting} is ${d.actual}, registry says ${d.expected} (not changed; fix by hand)`,
           );
+        if (result.acls) {
+          console.log(`ACLs created ${result.acls.created.length}, existing ${result.acls.existing}`);
+          for (const d of result.acls.drift)
+            console.log(`drift: ACL ${d.acl}: ${d.reason} (not removed; fix by hand)`);
+        }
       }
       return 0;
     }

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KAFKA_SUPER_USER } from '@ondijon/contracts';
+import { kafkaSecurityFromEnv } from '@ondijon/kafka';
+import { kafkaSecret, redisUrlOf } from './secrets';
 
 /** Absolute path of the repository root (infra/stack/src → ../../..). */
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -89,19 +92,51 @@ export function resolveConfig(
 export interface Endpoints {
   /** Kafka bootstrap brokers, `host:port`. */
   kafkaBrokers: string[];
+  /**
+   * SASL credentials of the super user for the local stack (`.stack/secrets/kafka-admin.password`), or the
+   * env's `KAFKA_SASL_*` with external brokers; undefined when none is set.
+   */
+  kafkaSasl?: { username: string; password: string; passwordFile?: string };
   /** MQTT broker URL, `mqtt://host:port`. */
   mqttUrl: string;
-  /** Redis URL, `redis://host:port`. */
+  /** Redis URL, `redis://admin:<password>@host:port` for the local stack (never print it: `withoutCredentials`). */
   redisUrl: string;
 }
 
 /** Endpoints of the single-node stack described by `config` (external endpoints win). */
-export function endpointsOf(config: StackConfig): Endpoints {
+export function endpointsOf(config: StackConfig, env: NodeJS.ProcessEnv = process.env): Endpoints {
+  let kafkaSasl: Endpoints['kafkaSasl'];
+  if (config.externalKafka === undefined) {
+    const { file, value } = kafkaSecret(config, KAFKA_SUPER_USER);
+    kafkaSasl = { username: KAFKA_SUPER_USER, password: value, passwordFile: file };
+  } else {
+    const sasl = kafkaSecurityFromEnv(env).sasl;
+    if (sasl) kafkaSasl = { username: sasl.username, password: sasl.password };
+  }
   return {
     kafkaBrokers: config.externalKafka ?? [`127.0.0.1:${config.kafkaPort}`],
+    ...(kafkaSasl ? { kafkaSasl } : {}),
     mqttUrl: config.externalMqtt ?? `mqtt://127.0.0.1:${config.mqttPort}`,
-    redisUrl: config.externalRedis ?? `redis://127.0.0.1:${config.redisPort}`,
+    redisUrl: config.externalRedis ?? redisUrlOf(config, 'admin'),
   };
+}
+
+/** `createKafka`'s `security` for the endpoints' principal (the super user on the local stack). */
+export function securityOf(ep: Pick<Endpoints, 'kafkaSasl'>): {
+  sasl?: { username: string; password: string };
+} {
+  return ep.kafkaSasl ? { sasl: { username: ep.kafkaSasl.username, password: ep.kafkaSasl.password } } : {};
+}
+
+/** kafkajs SASL options of the endpoints' principal (undefined when none). */
+export function saslOf(ep: Pick<Endpoints, 'kafkaSasl'>) {
+  return ep.kafkaSasl
+    ? {
+        mechanism: 'scram-sha-512' as const,
+        username: ep.kafkaSasl.username,
+        password: ep.kafkaSasl.password,
+      }
+    : undefined;
 }
 
 /** Client addresses of the 3-node cluster described by `config`. */

@@ -1,4 +1,4 @@
-import { Kafka, logLevel } from 'kafkajs';
+import { Kafka, logLevel, type SASLOptions } from 'kafkajs';
 import { Redis } from 'ioredis';
 import mqtt from 'mqtt';
 
@@ -13,9 +13,15 @@ export interface Probe {
 }
 
 /** Asks Kafka for its cluster: healthy when `describeCluster()` lists at least `expectedBrokers` brokers. */
-export async function probeKafka(brokers: string[], expectedBrokers = 1, timeoutMs = 3_000): Promise<Probe> {
+export async function probeKafka(
+  brokers: string[],
+  expectedBrokers = 1,
+  timeoutMs = 3_000,
+  sasl?: SASLOptions,
+): Promise<Probe> {
   const kafka = new Kafka({
     brokers,
+    ...(sasl ? { sasl } : {}),
     clientId: 'ondijon-stack-probe',
     logLevel: logLevel.NOTHING,
     connectionTimeout: Math.min(timeoutMs, 2_000),

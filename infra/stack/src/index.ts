@@ -1,4 +1,25 @@
-export { StackError, repoRoot, resolveConfig, type Endpoints, type StackConfig } from './config';
+export {
+  StackError,
+  repoRoot,
+  resolveConfig,
+  saslOf,
+  securityOf,
+  type Endpoints,
+  type StackConfig,
+} from './config';
+export {
+  REDIS_USERS,
+  kafkaSecret,
+  publisherAdminToken,
+  pseudonymSecret,
+  redisSecret,
+  redisUrlOf,
+  secretsDir,
+  serviceSecretEnvsOf,
+  type ServiceSecretEnvs,
+  withoutCredentials,
+  type RedisUser,
+} from './secrets';
 export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 export { pinnedKafkaVersion } from './kafka';
 export { ARTEMIS_VERSION } from './artemis';
@@ -10,6 +31,8 @@ export {
   type MqttRole,
 } from './mqtt-principals';
 export { stackProvision, type StackProvisionOptions, type StackProvisionResult } from './provision';
+/** Per-service credentials of the local stack (see `serviceSecretEnvsOf`). */
+export { serviceSecretEnvs } from './stack';
 export {
   clusterBrokers,
   clusterDown,

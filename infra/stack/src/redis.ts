@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { infraDir, type StackConfig } from './config';
 import { startDetached, type PidRecord } from './proc';
+import { redisAclFile } from './secrets';
 
 /** Folder of the local Redis (AOF, snapshot, log, pid). */
 export function redisDir(config: StackConfig): string {
@@ -13,7 +14,10 @@ export function redisPidFile(config: StackConfig): string {
   return path.join(redisDir(config), 'redis.pid.json');
 }
 
-/** Starts the local Redis with infra/redis/redis.conf (AOF on) in the background (does not wait). */
+/**
+ * Starts the local Redis with infra/redis/redis.conf (AOF on) and the generated ACL file of
+ * `.stack/secrets` (default user off, one user per service) in the background (does not wait).
+ */
 export function startRedis(config: StackConfig, binary: string): PidRecord {
   const dir = redisDir(config);
   mkdirSync(dir, { recursive: true });
@@ -27,6 +31,8 @@ export function startRedis(config: StackConfig, binary: string): PidRecord {
       dir,
       '--logfile',
       path.join(dir, 'redis.log'),
+      '--aclfile',
+      redisAclFile(config),
     ],
     cwd: dir,
     logFile: path.join(dir, 'stdout.log'),

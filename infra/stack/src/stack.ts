@@ -1,13 +1,20 @@
-import { rmSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import {
   StackError,
   clusterBrokersOf,
   endpointsOf,
+  saslOf,
   resolveConfig,
   type Endpoints,
   type StackConfig,
 } from './config';
 import { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
+import {
+  ensureStackSecrets,
+  serviceSecretEnvsOf,
+  withoutCredentials,
+  type ServiceSecretEnvs,
+} from './secrets';
 import {
   deploymentExists,
   ensureKafkaJars,
@@ -109,6 +116,11 @@ function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim().slice(0, 300);
 }
 
+/** Probes Kafka as the stack's super user. */
+function probeKafkaAs(config: StackConfig, brokers: string[], expected: number): Promise<Probe> {
+  return probeKafka(brokers, expected, 3_000, saslOf(endpointsOf(config)));
+}
+
 /** Brings up Kafka (the nodes the deployment lacks), waiting until every broker is listed. */
 async function upKafka(
   config: StackConfig,
@@ -117,7 +129,16 @@ async function upKafka(
   timeoutMs: number,
 ): Promise<void> {
   const brokers = brokersOf(deployment);
-  const first = await probeKafka(brokers, deployment.nodes.length);
+  const first = await probeKafkaAs(config, brokers, deployment.nodes.length);
+  // A node of ours started before authentication (no credentials fingerprint) never lets the super user in.
+  const unsecured = deployment.nodes.find(
+    (n) => nodeProcess(n) !== undefined && !existsSync(path.join(n.dir, 'auth-scram')),
+  );
+  if (unsecured !== undefined) {
+    throw new StackError(
+      `Kafka ${unsecured.name} runs without authentication (started before SASL/SCRAM); run \`pnpm stack down\`, delete ${unsecured.dir} (this loses its topics) and retry.`,
+    );
+  }
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
     log(`kafka: already running (${brokers.join(',')})`);
     return;
@@ -127,7 +148,7 @@ async function upKafka(
     if (nodeProcess(node) !== undefined) continue; // ours, running (maybe still starting)
     if ((await portOpen(node.port)) || (await portOpen(node.controllerPort))) {
       // Something listens: fine if it is a healthy Kafka we did not start (reuse), else a foreign process.
-      const alone = await probeKafka([`127.0.0.1:${node.port}`], 1);
+      const alone = await probeKafkaAs(config, [`127.0.0.1:${node.port}`], 1);
       if (alone.ok) continue;
       throw foreignPort(
         (await portOpen(node.port)) ? node.port : node.controllerPort,
@@ -150,7 +171,7 @@ async function upKafka(
   }
   await waitHealthy(
     deployment.mode === 'single' ? 'Kafka' : 'The 3-node Kafka cluster',
-    () => probeKafka(brokers, deployment.nodes.length),
+    () => probeKafkaAs(config, brokers, deployment.nodes.length),
     () => toStart.every((n) => nodeProcess(n) !== undefined),
     timeoutMs,
     () => toStart.map(nodeLogTail).join(' | '),
@@ -165,6 +186,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
   const services = options.services ?? ['kafka', 'mqtt', 'redis'];
   const nodes = options.kafkaNodes ?? 1;
   const timeoutMs = options.timeoutMs ?? (nodes === 3 ? 150_000 : 90_000);
+  ensureStackSecrets(config);
   const ep = endpointsOf(config);
 
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
@@ -173,8 +195,20 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
     services.includes('mqtt') &&
     config.externalMqtt === undefined &&
     !(await probeMqtt(ep.mqttUrl, 3_000, mqttAdmin(config))).answered;
-  const needRedis =
-    services.includes('redis') && config.externalRedis === undefined && !(await probeRedis(ep.redisUrl)).ok;
+  const redisProbe =
+    services.includes('redis') && config.externalRedis === undefined
+      ? await probeRedis(ep.redisUrl)
+      : undefined;
+  const needRedis = redisProbe !== undefined && !redisProbe.ok;
+  if (
+    needRedis &&
+    isOurs(readPid(redisPidFile(config))) &&
+    /WRONGPASS|NOAUTH|NOPERM/.test(redisProbe.detail)
+  ) {
+    throw new StackError(
+      "Redis runs without the stack's users (started before authentication, or .stack/secrets changed); run `pnpm stack down` and retry.",
+    );
+  }
   if (needMqtt && !isOurs(readPid(artemisPidFile(config))) && (await portOpen(config.mqttPort))) {
     throw foreignPort(config.mqttPort, 'an MQTT broker', 'mqtt');
   }
@@ -187,7 +221,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
     for (const node of deployment.nodes) {
       if (nodeProcess(node) !== undefined) continue;
       for (const port of [node.port, node.controllerPort]) {
-        if ((await portOpen(port)) && !(await probeKafka([`127.0.0.1:${node.port}`], 1)).ok) {
+        if ((await portOpen(port)) && !(await probeKafkaAs(config, [`127.0.0.1:${node.port}`], 1)).ok) {
           throw foreignPort(port, 'Kafka', nodes === 3 ? 'cluster' : 'kafka');
         }
       }
@@ -225,7 +259,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       (async () => {
         if (!isOurs(readPid(redisPidFile(config)))) {
           const record = startRedis(config, paths['redis-server'] ?? 'redis-server');
-          log(`redis: started pid ${record.pid} on ${ep.redisUrl}`);
+          log(`redis: started pid ${record.pid} on ${withoutCredentials(ep.redisUrl)}`);
         }
         await waitHealthy(
           'Redis',
@@ -240,7 +274,9 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
       })(),
     );
   } else if (services.includes('redis')) {
-    log(`redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${ep.redisUrl})`);
+    log(
+      `redis: ${config.externalRedis === undefined ? 'already running' : 'external'} (${withoutCredentials(ep.redisUrl)})`,
+    );
   }
   if (wantKafka) jobs.push(upKafka(config, deployment, log, timeoutMs));
   else if (services.includes('kafka')) log(`kafka: external (${ep.kafkaBrokers.join(',')})`);
@@ -297,7 +333,7 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
     pid: number | null,
     external: boolean,
   ) => {
-    const probe = await probeKafka(brokers, expected);
+    const probe = await probeKafkaAs(config, brokers, expected);
     return {
       service,
       address: brokers.join(','),
@@ -337,7 +373,7 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
       const pid = config.externalRedis === undefined ? pidOf(redisPidFile(config)) : null;
       return {
         service: 'redis',
-        address: ep.redisUrl,
+        address: withoutCredentials(ep.redisUrl),
         pid,
         owner: owner(config.externalRedis !== undefined, pid, probe),
         healthy: probe.ok,
@@ -415,7 +451,7 @@ export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOption
   if (nodeProcess(node) === undefined) await startKafkaNode(config, deployment, node);
   await waitHealthy(
     `Kafka broker ${nodeId}`,
-    () => probeKafka(brokersOf(deployment), 3),
+    () => probeKafkaAs(config, brokersOf(deployment), 3),
     () => nodeProcess(node) !== undefined,
     options.timeoutMs ?? 120_000,
     () => nodeLogTail(node),
@@ -455,4 +491,9 @@ export function stackMqttCredentials(
   options: StackOptions = {},
 ): { username: string; password: string } {
   return mqttCredentials(resolveConfig(options.config), username);
+}
+
+/** The environment that gives each pipeline process its own credentials on this stack (file paths only). */
+export function serviceSecretEnvs(options: StackOptions = {}): ServiceSecretEnvs {
+  return serviceSecretEnvsOf(resolveConfig(options.config));
 }

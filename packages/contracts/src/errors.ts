@@ -53,6 +53,15 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The service configuration (environment) is invalid.',
   },
+  ONDIJON_SECRET_MISSING: {
+    retryable: false,
+    summary:
+      'A secret the service needs in production (ONDIJON_ENV=production) is missing or too weak; the service does not start.',
+  },
+  ONDIJON_UNAUTHORIZED: {
+    retryable: false,
+    summary: 'An admin HTTP endpoint was called without the right bearer token.',
+  },
   ONDIJON_KAFKA_UNAVAILABLE: {
     retryable: true,
     summary: 'Kafka did not acknowledge the record; it will be retried.',

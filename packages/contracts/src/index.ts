@@ -15,3 +15,4 @@ export * from './registry';
 export * from './wire';
 export * from './wire-limits';
 export * from './compile-validator';
+export * from './kafka-access';

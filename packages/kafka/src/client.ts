@@ -1,6 +1,64 @@
 import './fast-record';
 import './fast-fetch';
+import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
+
+/** SASL/SCRAM credentials of a Kafka principal. */
+export interface KafkaSasl {
+  /** Principal name (`User:<username>` on the broker). */
+  username: string;
+  /** Its password. */
+  password: string;
+  /** Mechanism (default `scram-sha-512`, the stack's). */
+  mechanism?: 'scram-sha-512' | 'scram-sha-256' | 'plain';
+}
+
+/** Client security: SASL credentials and optional TLS. */
+export interface KafkaSecurity {
+  /** SASL credentials; absent = no authentication (a broker of the stack refuses such a client). */
+  sasl?: KafkaSasl;
+  /** TLS: `true` with the system CAs, or the PEM of the CA to trust. */
+  ssl?: boolean | { ca: string };
+}
+
+/**
+ * Client security from the environment: `KAFKA_SASL_USERNAME` with `KAFKA_SASL_PASSWORD` or
+ * `KAFKA_SASL_PASSWORD_FILE` (the container-secret convention), `KAFKA_SASL_MECHANISM`, `KAFKA_SSL=true`,
+ * `KAFKA_SSL_CA_FILE`. Throws one sentence naming the variable when a file cannot be read.
+ */
+export function kafkaSecurityFromEnv(env: NodeJS.ProcessEnv = process.env): KafkaSecurity {
+  const security: KafkaSecurity = {};
+  const username = env.KAFKA_SASL_USERNAME?.trim();
+  if (username) {
+    let password = env.KAFKA_SASL_PASSWORD;
+    const file = env.KAFKA_SASL_PASSWORD_FILE;
+    if ((password === undefined || password === '') && file)
+      password = readSecretFile('KAFKA_SASL_PASSWORD_FILE', file);
+    const mechanism = (env.KAFKA_SASL_MECHANISM ?? 'scram-sha-512').toLowerCase();
+    if (mechanism !== 'scram-sha-512' && mechanism !== 'scram-sha-256' && mechanism !== 'plain')
+      throw new Error(
+        `KAFKA_SASL_MECHANISM=${mechanism} is not supported; use scram-sha-512, scram-sha-256 or plain`,
+      );
+    security.sasl = { username, password: password ?? '', mechanism };
+  }
+  const caFile = env.KAFKA_SSL_CA_FILE;
+  if (caFile) security.ssl = { ca: readSecretFile('KAFKA_SSL_CA_FILE', caFile) };
+  else if (env.KAFKA_SSL === 'true') security.ssl = true;
+  return security;
+}
+
+function readSecretFile(variable: string, file: string): string {
+  try {
+    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+  } catch (error) {
+    throw new Error(
+      `${variable}=${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`,
+      {
+        cause: error,
+      },
+    );
+  }
+}
 
 /** The logger shape this package needs (pino's, object first, constant message; STYLE.md rule 8). */
 export interface KafkaLogger {
@@ -26,6 +84,11 @@ export interface CreateKafkaOptions {
   connectionTimeout?: number;
   /** Request timeout in ms (default 30000). */
   requestTimeout?: number;
+  /**
+   * SASL credentials and TLS. Absent: `kafkaSecurityFromEnv(process.env)`, so every client of a process
+   * (those built inside apps and tools too) authenticates as the principal the process was given.
+   */
+  security?: KafkaSecurity;
 }
 
 const levelOf = {
@@ -65,6 +128,18 @@ export function createKafka(options: CreateKafkaOptions): Kafka {
     retry: options.retry ?? defaultRetry,
     logLevel: options.logger ? levelOf[options.logLevel ?? 'warn'] : logLevel.NOTHING,
   };
+  const security = options.security ?? kafkaSecurityFromEnv();
+  if (security.sasl) {
+    const { username, password, mechanism = 'scram-sha-512' } = security.sasl;
+    config.sasl =
+      mechanism === 'plain'
+        ? { mechanism, username, password }
+        : mechanism === 'scram-sha-256'
+          ? { mechanism, username, password }
+          : { mechanism, username, password };
+  }
+  if (security.ssl !== undefined && security.ssl !== false)
+    config.ssl = security.ssl === true ? true : { ca: [security.ssl.ca] };
   const logger = options.logger;
   if (logger) config.logCreator = () => (entry) => forwardLog(logger, entry);
   return new Kafka(config);

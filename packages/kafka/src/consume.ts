@@ -25,6 +25,8 @@ export interface ReadRecord {
 export interface ReadAllOptions {
   /** Give up after this long (default 30 s) with an error naming how far each partition got. */
   timeoutMs?: number;
+  /** Prefix of the throwaway group id (default `ondijon-read-all`); a principal may only join its own prefix. */
+  groupPrefix?: string;
 }
 
 function text(value: Buffer | string | null | undefined): string | null {
@@ -44,7 +46,7 @@ export async function readAll(
   const timeoutMs = options.timeoutMs ?? 30_000;
   const admin = kafka.admin();
   await admin.connect();
-  const groupId = `ondijon-read-all-${randomUUID()}`;
+  const groupId = `${options.groupPrefix ?? 'ondijon-read-all'}-${randomUUID()}`;
   const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
   try {
     const ends = await admin.fetchTopicOffsets(topic);

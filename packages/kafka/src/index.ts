@@ -1,4 +1,21 @@
-export { createKafka, defaultRetry, forwardLog, type CreateKafkaOptions, type KafkaLogger } from './client';
+export {
+  createKafka,
+  defaultRetry,
+  forwardLog,
+  kafkaSecurityFromEnv,
+  type CreateKafkaOptions,
+  type KafkaLogger,
+  type KafkaSasl,
+  type KafkaSecurity,
+} from './client';
+export {
+  deleteNamespaceAcls,
+  diffAcls,
+  provisionAcls,
+  isAuthorizationError,
+  type AclDrift,
+  type AclProvisionResult,
+} from './acls';
 export {
   createBatchingProducer,
   toTopicMessages,

@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { aclInScope, aclKey, kafkaAclBindings } from '@ondijon/contracts';
+import { diffAcls, type DescribedAcl } from '../src/acls';
 import { diffTopic, topicConfigs } from '../src/provision';
 
 const spec = {
@@ -31,6 +33,51 @@ describe('diffTopic', () => {
       { topic: spec.name, setting: 'partitions', expected: '6', actual: '3' },
       { topic: spec.name, setting: 'retention.ms', expected: '7776000000', actual: '604800000' },
       { topic: spec.name, setting: 'cleanup.policy', expected: 'delete', actual: 'compact' },
+    ]);
+  });
+});
+
+describe('diffAcls', () => {
+  const want = kafkaAclBindings('');
+  const described = (b: (typeof want)[number], extra: Partial<DescribedAcl> = {}): DescribedAcl => ({
+    principal: b.principal,
+    host: '*',
+    resourceType: b.resourceType,
+    patternType: b.patternType,
+    resourceName: b.resourceName,
+    operation: b.operation,
+    permission: 'ALLOW',
+    ...extra,
+  });
+
+  it('creates what is missing and counts what is there', () => {
+    const result = diffAcls(
+      want,
+      want.slice(1).map((b) => described(b)),
+      () => true,
+    );
+    expect(result.missing.map(aclKey)).toEqual([aclKey(want[0]!)]);
+    expect(result.existing).toBe(want.length - 1);
+    expect(result.drift).toEqual([]);
+  });
+
+  it('reports a grant the matrix does not give, and a DENY, as drift, only in scope', () => {
+    const rogue: DescribedAcl = {
+      principal: 'User:publisher',
+      host: '*',
+      resourceType: 'TOPIC',
+      patternType: 'LITERAL',
+      resourceName: 'pii.s3.winter.v1',
+      operation: 'READ',
+      permission: 'ALLOW',
+    };
+    const deny = described(want[0]!, { permission: 'DENY' });
+    const result = diffAcls(want, [rogue, deny, { ...rogue, resourceName: 'run1.pii.s3.winter.v1' }], (a) =>
+      aclInScope('', a),
+    );
+    expect(result.drift.map((d) => d.acl)).toEqual([
+      'User:publisher READ TOPIC:LITERAL:pii.s3.winter.v1',
+      `${aclKey(want[0]!)} DENY host *`,
     ]);
   });
 });

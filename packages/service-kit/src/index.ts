@@ -3,3 +3,4 @@ export * from './logger';
 export * from './metrics';
 export * from './probes';
 export * from './shutdown';
+export * from './admin-auth';

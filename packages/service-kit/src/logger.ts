@@ -21,6 +21,28 @@ export const REDACT_PATHS = [
   'lon',
   '*.lat',
   '*.lon',
+  // Secrets (issue 12): never logged, whatever object carries them.
+  'password',
+  '*.password',
+  'sasl',
+  '*.sasl',
+  'token',
+  '*.token',
+  'secret',
+  '*.secret',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  'KAFKA_SASL_PASSWORD',
+  '*.KAFKA_SASL_PASSWORD',
+  'REDIS_PASSWORD',
+  '*.REDIS_PASSWORD',
+  'REDIS_URL',
+  '*.REDIS_URL',
+  'ONDIJON_PSEUDONYM_SECRET',
+  '*.ONDIJON_PSEUDONYM_SECRET',
+  'PUBLISHER_ADMIN_TOKEN',
+  '*.PUBLISHER_ADMIN_TOKEN',
 ];
 
 /** Creates the root logger of a service, bound with `service`. */

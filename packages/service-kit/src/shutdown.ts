@@ -1,3 +1,4 @@
+import { isOnDijonError } from '@ondijon/contracts';
 import type { Logger } from 'pino';
 
 /** Something that can be closed: an app from `buildApp`. */
@@ -42,6 +43,9 @@ export function handleShutdown(app: Closable, log: Logger, deadlineMs: number): 
 export function runMain(main: () => Promise<void>, log: Pick<Logger, 'fatal'>): void {
   main().catch((err: unknown) => {
     log.fatal({ err }, 'service failed to start');
+    // A configuration or secret problem is one sentence for the operator, on stderr too.
+    if (isOnDijonError(err, 'ONDIJON_SECRET_MISSING') || isOnDijonError(err, 'ONDIJON_CONFIG_INVALID'))
+      process.stderr.write(`${err.message}\n`);
     process.exit(1);
   });
 }

@@ -17,3 +17,4 @@ export {
 export * from './fixtures';
 export * from './runtime/runtime';
 export { RedisWindowStore } from './runtime/redis-store';
+export { RUNTIME_REDIS_COMMANDS } from './runtime/redis-commands';

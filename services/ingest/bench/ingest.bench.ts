@@ -19,11 +19,19 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { stackMqttCredentials } from '@ondijon/stack';
 import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
 import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
+import { endpoints } from '@ondijon/stack';
 import { makeRegistry, payloadFor } from '../test/fixtures';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
-const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? '127.0.0.1:19092';
-const MQTT_URL = process.env.MQTT_URL ?? 'mqtt://127.0.0.1:11883';
+// The local stack's endpoints and super user (KAFKA_BROKERS, MQTT_URL and KAFKA_SASL_* win); the ingest
+// process it starts inherits the same credentials.
+const stack = endpoints();
+const KAFKA_BROKERS = stack.kafkaBrokers.join(',');
+const MQTT_URL = stack.mqttUrl;
+if (process.env.KAFKA_SASL_USERNAME === undefined && stack.kafkaSasl?.passwordFile !== undefined) {
+  process.env.KAFKA_SASL_USERNAME = stack.kafkaSasl.username;
+  process.env.KAFKA_SASL_PASSWORD_FILE = stack.kafkaSasl.passwordFile;
+}
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? '30000');
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
 const WINDOW = Number(process.env.BENCH_PUBLISH_WINDOW ?? '1000');

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { WIRE_LIMITS } from '@ondijon/contracts';
-import { commonEnv, loadConfig } from '@ondijon/service-kit';
+import { commonEnv, kafkaSecurityEnv, loadConfig } from '@ondijon/service-kit';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -13,6 +13,12 @@ export const DEFAULT_REGISTRY_FILE = path.join(repoRoot, 'infra', 'registry', 'e
 /** Environment of the ingest service (STYLE.md rule 7); see `.env.example`. */
 export const IngestEnv = z.object({
   ...commonEnv,
+  ...kafkaSecurityEnv,
+  /**
+   * Key of the keyed pseudonyms (or ONDIJON_PSEUDONYM_SECRET_FILE); at least 32 characters. Unset in
+   * development: the governance package's development secret (a warning); required with ONDIJON_ENV=production.
+   */
+  ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
   /** MQTT connections per process, all in one shared subscription, feeding one Kafka producer. */
   INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
   /** Shared-subscription group (`$share/<group>/…`): every ingest instance of a deployment joins the same one. */

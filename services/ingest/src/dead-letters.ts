@@ -6,9 +6,16 @@ import { DEAD_LETTER_TOPIC, processMessage, type PipelineContext } from './pipel
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
 
 /** Reads the dead-letter topic and keeps the latest letter of each id (a failed replay supersedes its original). */
-export async function readDeadLetters(kafka: Kafka, topicPrefix = ''): Promise<DeadLetter[]> {
+export async function readDeadLetters(
+  kafka: Kafka,
+  topicPrefix = '',
+  groupPrefix = 'ondijon-replay',
+): Promise<DeadLetter[]> {
   const latest = new Map<string, DeadLetter>();
-  for (const r of await readAll(kafka, `${topicPrefix}${DEAD_LETTER_TOPIC}`, { timeoutMs: 120_000 })) {
+  for (const r of await readAll(kafka, `${topicPrefix}${DEAD_LETTER_TOPIC}`, {
+    timeoutMs: 120_000,
+    groupPrefix,
+  })) {
     const parsed = DeadLetter.safeParse(JSON.parse(r.value ?? 'null'));
     if (!parsed.success) continue;
     const seen = latest.get(parsed.data.id);

@@ -1,5 +1,5 @@
 import { TOPICS } from '@ondijon/contracts';
-import { commonEnv, loadConfig } from '@ondijon/service-kit';
+import { commonEnv, kafkaSecurityEnv, loadConfig, redisAuthEnv } from '@ondijon/service-kit';
 import { z } from 'zod';
 
 const topicOverrides = z
@@ -23,6 +23,8 @@ const topicOverrides = z
 /** Environment of the processors service (STYLE.md rule 7). */
 export const ProcessorsEnv = z.object({
   ...commonEnv,
+  ...kafkaSecurityEnv,
+  ...redisAuthEnv,
   /** Port of /healthz, /readyz and /metrics. */
   PROBE_PORT: z.coerce.number().int().min(0).max(65_535).default(19_402),
   /** Consumer group prefix: each processor consumes in `<prefix>.<processor>`. */

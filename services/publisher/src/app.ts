@@ -4,7 +4,10 @@ import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from
 import {
   Counter,
   Gauge,
+  buildAdminServer,
   buildProbeServer,
+  kafkaSecurityOf,
+  requireBearerToken,
   createMetricsRegistry,
   metricName,
   type Logger,
@@ -43,6 +46,8 @@ export interface PublisherApp {
   publishNow(options?: { datasetId?: string; day?: string }): Promise<PublishOutcome[]>;
   /** Port of the probe server once started. */
   readonly port: number;
+  /** Port of POST /publish-now once started (the probe port unless PUBLISHER_ADMIN_PORT is set). */
+  readonly adminPort: number;
   readonly core: PublisherCore;
 }
 
@@ -55,7 +60,13 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   const registry = deps.registry ?? createMetricsRegistry(SERVICE);
   const policy = deps.policy ?? loadPolicy(config.POLICY_PATH ?? defaultPolicyPath());
   const kafka =
-    deps.kafka ?? createKafka({ brokers: config.KAFKA_BROKERS, clientId: `ondijon-${SERVICE}`, logger: log });
+    deps.kafka ??
+    createKafka({
+      brokers: config.KAFKA_BROKERS,
+      clientId: `ondijon-${SERVICE}`,
+      logger: log,
+      ...(kafkaSecurityOf(config) ? { security: kafkaSecurityOf(config) } : {}),
+    });
 
   const records = new Counter({
     name: metricName(SERVICE, 'records_total'),
@@ -184,7 +195,13 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
         producer?.isHealthy() ? null : 'dead-letter producer not connected or its last send failed',
     },
   });
-  probes.post('/publish-now', async (req) => {
+  // Admin endpoints change state: bearer token always, on the probe server or a server of their own.
+  const adminServer = config.PUBLISHER_ADMIN_PORT === undefined ? probes : buildAdminServer();
+  adminServer.addHook('onRequest', async (req, reply) => {
+    if (req.url.startsWith('/publish-now'))
+      await requireBearerToken(config.PUBLISHER_ADMIN_TOKEN, 'PUBLISHER_ADMIN_TOKEN')(req, reply);
+  });
+  adminServer.post('/publish-now', async (req) => {
     const q = (req.query ?? {}) as { dataset?: string; day?: string };
     return {
       outcomes: await core.publishDue({
@@ -215,10 +232,14 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   };
 
   let port = 0;
+  let adminPort = 0;
   return {
     core,
     get port() {
       return port;
+    },
+    get adminPort() {
+      return adminPort;
     },
     publishNow: (options = {}) => core.publishDue({ onDemand: true, ...options }),
     async start() {
@@ -227,9 +248,18 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await staging.load();
       staged.set(staging.size);
       await core.writeUsesRegister();
-      await probes.listen({ host: '127.0.0.1', port: config.PUBLISHER_PORT });
+      await probes.listen({ host: config.PUBLISHER_HOST, port: config.PUBLISHER_PORT });
       const addr = probes.server.address();
       port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
+      adminPort = port;
+      if (adminServer !== probes) {
+        await adminServer.listen({
+          host: config.PUBLISHER_ADMIN_HOST,
+          port: config.PUBLISHER_ADMIN_PORT ?? 0,
+        });
+        const a = adminServer.server.address();
+        adminPort = typeof a === 'object' && a ? a.port : 0;
+      }
 
       await admin.connect();
       producer = createBatchingProducer(kafka);
@@ -292,6 +322,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       // Let a release in progress finish: it is atomic anyway, but finishing saves redoing it.
       await core.idle();
       await probes.close();
+      if (adminServer !== probes) await adminServer.close();
     },
   };
 }

@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TOPICS } from '@ondijon/contracts';
-import { commonEnv, loadConfig } from '@ondijon/service-kit';
+import { commonEnv, kafkaSecurityEnv, loadConfig } from '@ondijon/service-kit';
 import { WRITE_STEPS } from '@ondijon/opendata';
 
 /** Root of the repository (services/publisher/src → ../../..). */
@@ -34,8 +34,20 @@ const topicMap = z
 /** Environment of the publisher. */
 export const PublisherEnv = z.object({
   ...commonEnv,
-  /** Port of /healthz, /readyz, /metrics and POST /publish-now. */
+  ...kafkaSecurityEnv,
+  /** Port of /healthz, /readyz, /metrics (and of POST /publish-now unless PUBLISHER_ADMIN_PORT is set). */
   PUBLISHER_PORT: z.coerce.number().int().min(0).max(65535).default(19403),
+  /** Bind address of the probes and metrics. */
+  PUBLISHER_HOST: z.string().default('127.0.0.1'),
+  /**
+   * Bearer token of the admin endpoints (POST /publish-now), or PUBLISHER_ADMIN_TOKEN_FILE. Unset: they
+   * answer 401; required with ONDIJON_ENV=production.
+   */
+  PUBLISHER_ADMIN_TOKEN: z.string().optional(),
+  /** Port of a separate admin server (POST /publish-now there only); unset = on the probe port. */
+  PUBLISHER_ADMIN_PORT: z.coerce.number().int().min(0).max(65535).optional(),
+  /** Bind address of the separate admin server. */
+  PUBLISHER_ADMIN_HOST: z.string().default('127.0.0.1'),
   /** Root of the open-data store. */
   OPENDATA_DIR: z.string().default(join(REPO_ROOT, '.stack', 'opendata')),
   /** Private state: staged aggregates and drawn noise (never public). */

@@ -1,4 +1,10 @@
-import { createLogger, handleShutdown, runMain } from '@ondijon/service-kit';
+import {
+  createLogger,
+  handleShutdown,
+  kafkaSecretRequirements,
+  requireSecrets,
+  runMain,
+} from '@ondijon/service-kit';
 import { buildApp } from './app';
 import { loadPublisherConfig } from './config';
 
@@ -6,6 +12,11 @@ const log = createLogger('publisher', process.env.LOG_LEVEL ?? 'info');
 
 runMain(async () => {
   const config = loadPublisherConfig();
+  // Fails closed in production: one sentence naming the variable, exit 1 (runMain).
+  requireSecrets(config.ONDIJON_ENV, [
+    ...kafkaSecretRequirements(config),
+    { name: 'PUBLISHER_ADMIN_TOKEN', value: config.PUBLISHER_ADMIN_TOKEN, minLength: 32 },
+  ]);
   const killAt = config.PUBLISHER_TEST_KILL_AT_STEP;
   if (killAt) log.warn({ step: killAt }, 'fault test: the process kills itself at this release step');
   if (config.PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS !== undefined) {

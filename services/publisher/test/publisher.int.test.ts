@@ -32,6 +32,7 @@ async function consumed(outcome: string): Promise<number> {
   return metric.values.filter((v) => v.labels.outcome === outcome).reduce((s, v) => s + v.value, 0);
 }
 const kafka = testKafka();
+const ADMIN_TOKEN = `token-${uniqueName('admin')}`;
 
 // Commune 21003 has too few persons; 21106 is dominated by one vehicle.
 const winterInput = () =>
@@ -59,6 +60,7 @@ beforeAll(async () => {
     PUBLISHER_DATASETS: 'winter-commune-day,lighting-commune-hour',
     PUBLISHER_UNSAFE_PUBLISH_DELAY_HOURS: '0',
     PUBLISHER_TICK_MS: '200',
+    PUBLISHER_ADMIN_TOKEN: ADMIN_TOKEN,
   });
   app = buildApp(config, { log: silentLogger(), registry });
   await app.start();
@@ -196,5 +198,33 @@ describe('publisher with Kafka', () => {
     };
     expect(budget.datasets['winter-commune-day']!.spentByDay[DAY]).toBeCloseTo(1.0);
     expect(await openStoreReader(store).register('data-uses')).toBeTruthy();
+  });
+});
+
+describe('POST /publish-now (an admin endpoint)', () => {
+  const call = (authorization?: string) =>
+    fetch(`http://127.0.0.1:${app.adminPort}/publish-now?dataset=lighting-commune-hour`, {
+      method: 'POST',
+      headers: authorization === undefined ? {} : { authorization },
+    });
+
+  it('refuses a call without the bearer token, or with a wrong one, with 401 and changes nothing', async () => {
+    const before = await openStoreReader(store).releases('lighting-commune-hour');
+    for (const auth of [undefined, 'Bearer wrong', `Basic ${ADMIN_TOKEN}`, ADMIN_TOKEN]) {
+      const res = await call(auth);
+      expect(res.status, String(auth)).toBe(401);
+      expect(((await res.json()) as { code: string }).code).toBe('ONDIJON_UNAUTHORIZED');
+    }
+    expect(await openStoreReader(store).releases('lighting-commune-hour')).toEqual(before);
+  });
+
+  it('accepts the bearer token', async () => {
+    const res = await call(`Bearer ${ADMIN_TOKEN}`);
+    expect(res.status).toBe(200);
+    expect(Array.isArray(((await res.json()) as { outcomes: unknown[] }).outcomes)).toBe(true);
+  });
+
+  it('keeps the probes open: /healthz needs no token', async () => {
+    expect((await fetch(`http://127.0.0.1:${app.port}/healthz`)).status).toBe(200);
   });
 });

@@ -84,3 +84,11 @@ if (child.status !== 0) {
   console.error(`governance register failed (${registerCli}), exit ${child.status ?? child.signal}`);
   process.exit(1);
 }
+
+// The access matrix of docs/security.md is generated from the same registry (infra/stack owns the Redis part).
+const securityCli = join(root, 'infra', 'stack', 'src', 'security-doc-cli.ts');
+const security = spawnSync(process.execPath, [...process.execArgv, securityCli], { stdio: 'inherit' });
+if (security.status !== 0) {
+  console.error(`security doc failed (${securityCli}), exit ${security.status ?? security.signal}`);
+  process.exit(1);
+}

@@ -33,6 +33,12 @@ const { values, positionals } = parseArgs({
   },
 });
 
+/**
+ * Client id and group prefix of the replay tool: it runs as the `replay` Kafka principal
+ * (KAFKA_SASL_USERNAME=replay), whose groups are `ondijon-replay…`.
+ */
+const REPLAY_CLIENT_ID = 'ondijon-replay';
+
 async function main(): Promise<number> {
   const command = positionals[0];
   if (command !== 'list' && command !== 'replay') {
@@ -44,7 +50,7 @@ async function main(): Promise<number> {
   const config = loadIngestConfig();
   const kafka = createKafka({
     brokers: config.KAFKA_BROKERS,
-    clientId: `${config.KAFKA_CLIENT_ID}-dead-letters`,
+    clientId: REPLAY_CLIENT_ID,
   });
   const letters = await readDeadLetters(kafka, config.KAFKA_TOPIC_PREFIX);
 
@@ -101,13 +107,19 @@ async function main(): Promise<number> {
       await client.endAsync();
     }
   } else {
-    const { policy } = loadIngestPolicy(config.POLICY_FILE);
+    // The same pseudonymisation key as the running ingest (ONDIJON_PSEUDONYM_SECRET or its _FILE).
+    const env =
+      config.ONDIJON_PSEUDONYM_SECRET === undefined
+        ? process.env
+        : { ...process.env, ONDIJON_PSEUDONYM_SECRET: config.ONDIJON_PSEUDONYM_SECRET };
+    const { policy } = loadIngestPolicy(config.POLICY_FILE, env);
     // The same index as the running ingest: the reference topic (read to its end), or the file.
     let follower: RegistryFollower | undefined;
     let registry: EquipmentIndex;
     if (config.REGISTRY_SOURCE === 'file') registry = await loadRegistry(config.REGISTRY_FILE);
     else {
-      follower = followEquipmentTopic(kafka, config, 'replay-registry');
+      // Groups under the replay principal's prefix (docs/security.md): `ondijon-replay-registry-<uuid>`.
+      follower = followEquipmentTopic(kafka, { ...config, KAFKA_CLIENT_ID: REPLAY_CLIENT_ID }, 'registry');
       await follower.start();
       registry = follower.index;
     }

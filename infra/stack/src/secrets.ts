@@ -1,0 +1,147 @@
+// Credentials of the local stack (issue 12, item 6: secure by default): generated once under
+// `.stack/secrets/` (folder 0700, files 0600), read by the stack, `./ondijon run` and the tests. Nothing
+// here is ever printed or logged; callers pass file paths (`<NAME>_FILE`) to services where they can.
+import { pbkdf2Sync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { kafkaPrincipals, type KafkaPrincipal } from '@ondijon/contracts';
+import { RUNTIME_REDIS_COMMANDS } from '@ondijon/stream';
+import type { StackConfig } from './config';
+
+/** Redis users of the stack: the admin (stack, tests, run pruning) and one per service that uses Redis. */
+export const REDIS_USERS = {
+  admin: { keys: ['*'], commands: null },
+  processors: { keys: ['processors:*'], commands: RUNTIME_REDIS_COMMANDS },
+} as const;
+
+/** A Redis user of the stack. */
+export type RedisUser = keyof typeof REDIS_USERS;
+
+/** The Kafka controller listener's own user (SASL/PLAIN, static, never a client). */
+export const KAFKA_CONTROLLER_USER = 'controller';
+
+/** Folder of the stack's secrets. */
+export function secretsDir(config: Pick<StackConfig, 'dir'>): string {
+  return path.join(config.dir, 'secrets');
+}
+
+/** Reads a secret file, creating it with a fresh random value (0600) when absent. */
+function secretFile(
+  config: Pick<StackConfig, 'dir'>,
+  name: string,
+  bytes = 24,
+): { file: string; value: string } {
+  const dir = secretsDir(config);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const file = path.join(dir, name);
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(bytes).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  return { file, value: readFileSync(file, 'utf8').trim() };
+}
+
+/** Password file and value of a Kafka principal (`kafka-<name>.password`). */
+export function kafkaSecret(config: Pick<StackConfig, 'dir'>, principal: KafkaPrincipal | 'controller') {
+  return secretFile(config, `kafka-${principal}.password`);
+}
+
+/** Password file and value of a Redis user (`redis-<name>.password`). */
+export function redisSecret(config: Pick<StackConfig, 'dir'>, user: RedisUser) {
+  return secretFile(config, `redis-${user}.password`);
+}
+
+/** The pseudonymisation secret of the local pipeline (`pseudonym.secret`, 43 characters). */
+export function pseudonymSecret(config: Pick<StackConfig, 'dir'>) {
+  return secretFile(config, 'pseudonym.secret', 32);
+}
+
+/** The publisher's admin bearer token (`publisher-admin.token`). */
+export function publisherAdminToken(config: Pick<StackConfig, 'dir'>) {
+  return secretFile(config, 'publisher-admin.token', 32);
+}
+
+/** Creates every secret of the stack that is missing; idempotent. */
+export function ensureStackSecrets(config: Pick<StackConfig, 'dir'>): void {
+  for (const p of kafkaPrincipals) kafkaSecret(config, p);
+  kafkaSecret(config, KAFKA_CONTROLLER_USER);
+  for (const u of Object.keys(REDIS_USERS) as RedisUser[]) redisSecret(config, u);
+  pseudonymSecret(config);
+  publisherAdminToken(config);
+}
+
+/**
+ * A SCRAM-SHA-512 credential in the salted form `kafka-storage format --add-scram` takes, so the
+ * password itself never appears on a command line (RFC 5802: SaltedPassword = PBKDF2-HMAC(password, salt, i)).
+ */
+export function scramSha512Credential(username: string, password: string, iterations = 8192): string {
+  const salt = randomBytes(32);
+  const salted = pbkdf2Sync(password, salt, iterations, 64, 'sha512');
+  return `SCRAM-SHA-512=[name=${username},iterations=${iterations},salt="${salt.toString('base64')}",saltedpassword="${salted.toString('base64')}"]`;
+}
+
+/** The Redis ACL file of the stack: default user off, admin with everything, each service on its prefix. */
+export function redisAclFile(config: Pick<StackConfig, 'dir'>): string {
+  const lines = ['user default off resetkeys resetchannels -@all'];
+  for (const [user, spec] of Object.entries(REDIS_USERS) as [RedisUser, (typeof REDIS_USERS)[RedisUser]][]) {
+    const { value } = redisSecret(config, user);
+    const keys = spec.keys.map((k) => `~${k}`).join(' ');
+    const commands =
+      spec.commands === null ? '+@all' : `-@all ${spec.commands.map((c) => `+${c}`).join(' ')}`;
+    lines.push(`user ${user} on >${value} resetchannels ${keys} ${commands}`.replace(/\s+/g, ' '));
+  }
+  const file = path.join(secretsDir(config), 'redis-users.acl');
+  writeFileSync(file, `${lines.join('\n')}\n`, { mode: 0o600 });
+  chmodSync(file, 0o600);
+  return file;
+}
+
+/** `redis://<user>:<password>@127.0.0.1:<port>` of a stack user. */
+export function redisUrlOf(config: Pick<StackConfig, 'dir' | 'redisPort'>, user: RedisUser): string {
+  return `redis://${user}:${encodeURIComponent(redisSecret(config, user).value)}@127.0.0.1:${config.redisPort}`;
+}
+
+/** A URL without its credentials, for printing. */
+export function withoutCredentials(url: string): string {
+  try {
+    const u = new URL(url);
+    u.username = '';
+    u.password = '';
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return url.replace(/\/\/[^@/]*@/, '//');
+  }
+}
+
+/** The environment that gives each pipeline process its own credentials (file paths, never values). */
+export interface ServiceSecretEnvs {
+  ingest: Record<string, string>;
+  processors: Record<string, string>;
+  publisher: Record<string, string>;
+  replay: Record<string, string>;
+  governance: Record<string, string>;
+}
+
+/**
+ * Per-service credentials of the local stack: each Kafka client its principal, the processors their Redis
+ * user, ingest the pseudonymisation secret, the publisher its admin token; all as `<NAME>_FILE`.
+ */
+export function serviceSecretEnvsOf(
+  config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>,
+): ServiceSecretEnvs {
+  const kafka = (p: KafkaPrincipal): Record<string, string> =>
+    config.externalKafka === undefined
+      ? { KAFKA_SASL_USERNAME: p, KAFKA_SASL_PASSWORD_FILE: kafkaSecret(config, p).file }
+      : {};
+  return {
+    ingest: { ...kafka('ingest'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    processors: {
+      ...kafka('processors'),
+      ...(config.externalRedis === undefined
+        ? { REDIS_USERNAME: 'processors', REDIS_PASSWORD_FILE: redisSecret(config, 'processors').file }
+        : {}),
+    },
+    publisher: { ...kafka('publisher'), PUBLISHER_ADMIN_TOKEN_FILE: publisherAdminToken(config).file },
+    replay: { ...kafka('replay'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    governance: kafka('governance'),
+  };
+}
