@@ -3,7 +3,7 @@
 Reads every record of the given topics from the beginning to their end offsets (read_committed) and
 prints one JSON document: per topic the number of records and the event ids they carry (the `id` of a
 CloudEvent or of a dead letter, from the JSON value). SASL credentials are taken from
-KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD when set.
+KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) when set.
 
 usage: kafka_ids.py BROKERS TOPIC [TOPIC ...]
 """
@@ -23,11 +23,14 @@ config = {
     "isolation.level": "read_committed",
 }
 if os.environ.get("KAFKA_SASL_USERNAME"):
+    password = os.environ.get("KAFKA_SASL_PASSWORD")
+    if not password and os.environ.get("KAFKA_SASL_PASSWORD_FILE"):
+        password = open(os.environ["KAFKA_SASL_PASSWORD_FILE"], encoding="utf-8").read().rstrip("\n")
     config.update({
         "security.protocol": "SASL_PLAINTEXT",
         "sasl.mechanisms": "SCRAM-SHA-512",
         "sasl.username": os.environ["KAFKA_SASL_USERNAME"],
-        "sasl.password": os.environ["KAFKA_SASL_PASSWORD"],
+        "sasl.password": password,
     })
 consumer = Consumer(config)
 result = {}
