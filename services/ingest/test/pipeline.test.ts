@@ -1,7 +1,16 @@
 import { describe, expect, it, vi } from 'vitest';
-import { DeadLetter, TOPICS, eventId, stringifyAscii, telemetryTopic } from '@ondijon/contracts';
+import {
+  DeadLetter,
+  TOPICS,
+  WIRE_LIMITS,
+  eventId,
+  maxDeadLetterBytes,
+  stringifyAscii,
+  telemetryTopic,
+} from '@ondijon/contracts';
 import { loadIngestPolicy } from '../src/governance';
 import {
+  SequenceMemory,
   processMessage,
   serialiseEnvelope,
   telemetryEnvelope,
@@ -186,5 +195,89 @@ describe('serialiseEnvelope', () => {
       policyRevision: 'r.1',
     };
     expect(serialiseEnvelope(k, variables())).toBe(stringifyAscii(telemetryEnvelope(k, variables())));
+  });
+});
+
+describe('processMessage bounds what one message can cost (issue 11 "No poison message")', () => {
+  const rejected = (topic: string, body: Buffer, c: PipelineContext = ctx) => {
+    const out = processMessage(c, { topic, payload: body });
+    if (out.kind !== 'rejected') throw new Error(`expected a rejection, got ${out.kind}`);
+    return out;
+  };
+
+  it('keeps a dead letter of ~8 300 unknown keys small: 20 issues, the rest counted, the reason bounded', () => {
+    const loop = registry.equipment.find((e) => e.family === 'traffic-detector')!;
+    const valid = payloadFor('traffic-detector', 5) as { lanes: Record<string, unknown>[] };
+    const extra = Object.fromEntries(Array.from({ length: 8_300 }, (_, i) => [`k${i}`, 1]));
+    const lanes = [{ ...valid.lanes[0], ...extra }];
+    const body = Buffer.from(JSON.stringify({ ...valid, observedAt: '2026-11-28T11:59:00Z', lanes }));
+    const out = rejected(topicOf(loop), body, { ...ctx, maxPayloadBytes: WIRE_LIMITS.maxPayloadBytes * 2 });
+    expect(out.deadLetter.code).toBe('ONDIJON_SCHEMA_INVALID');
+    expect(out.deadLetter.issues).toHaveLength(WIRE_LIMITS.maxDeadLetterIssues);
+    expect(out.deadLetter.issuesOmitted).toBeGreaterThan(8_000);
+    expect(out.deadLetter.reason.length).toBeLessThanOrEqual(WIRE_LIMITS.maxReasonChars);
+    // The dead letter is the payload (base64) plus a bounded rest, not 15× the payload.
+    expect(out.record.value.length).toBeLessThan(body.length * 1.34 + 20_000);
+    DeadLetter.parse(JSON.parse(out.record.value));
+  });
+
+  it('rejects a 60 000-character topic at once, keeping its beginning and a hash as the Kafka key', () => {
+    const topic = `p/ondijon/v1/streetlight/citelum/${'x'.repeat(60_000)}`;
+    const out = rejected(topic, payload());
+    expect(out.deadLetter.code).toBe('ONDIJON_TOPIC_INVALID');
+    expect(out.deadLetter.mqttTopic!.length).toBeLessThanOrEqual(WIRE_LIMITS.maxTopicChars + 1);
+    expect(out.deadLetter.mqttTopicChars).toBe(topic.length);
+    expect(out.record.key).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(out.record.value.length).toBeLessThan(4_000);
+  });
+
+  it('does not copy a payload over the limit into the dead letter, whatever else is wrong (an invalid topic)', () => {
+    const body = Buffer.alloc(200_000, 0x61);
+    const out = rejected('p/ondijon/v1/streetlight', body);
+    expect(out.deadLetter.code).toBe('ONDIJON_TOPIC_INVALID');
+    expect(out.deadLetter.payloadBase64).toBeNull();
+    expect(out.deadLetter.payloadWithheld).toBe('too-large');
+    expect(Buffer.from(out.deadLetter.payloadHeadBase64!, 'base64')).toHaveLength(
+      WIRE_LIMITS.payloadHeadBytes,
+    );
+    expect(out.deadLetter.payloadBytes).toBe(200_000);
+    expect(out.record.value.length).toBeLessThan(4_000);
+  });
+
+  it('keeps the largest dead letter ingest can write under Kafka record limit', () => {
+    expect(maxDeadLetterBytes()).toBeLessThan(WIRE_LIMITS.kafkaMaxRecordBytes);
+    expect(WIRE_LIMITS.maxPayloadBytes).toBeLessThan(WIRE_LIMITS.mqttMaxPacketBytes);
+  });
+
+  it('rejects an observation before 2020 or older than the age limit as ONDIJON_TIME_TOO_OLD', () => {
+    for (const observedAt of ['1970-01-01T00:00:00Z', '0000-01-01T00:00:00Z', '2025-01-01T00:00:00Z']) {
+      const out = processMessage(ctx, { topic: topicOf(), payload: payload({ observedAt }) });
+      expect(out.kind === 'rejected' ? out.deadLetter.code : out.kind, observedAt).toMatch(
+        /ONDIJON_TIME_TOO_OLD|ONDIJON_SCHEMA_INVALID/,
+      );
+    }
+    const old = processMessage(ctx, {
+      topic: topicOf(),
+      payload: payload({ observedAt: '2025-01-01T00:00:00Z' }),
+    });
+    expect(old.kind === 'rejected' && old.deadLetter.code).toBe('ONDIJON_TIME_TOO_OLD');
+    const recent = processMessage(ctx, {
+      topic: topicOf(),
+      payload: payload({ observedAt: '2026-06-01T00:00:00Z' }),
+    });
+    expect(recent.kind).toBe('accepted');
+  });
+
+  it('dead-letters a reused sequence number with other content, and lets a redelivery of the same bytes through', () => {
+    const c = { ...ctx, sequences: new SequenceMemory() };
+    const first = processMessage(c, { topic: topicOf(), payload: payload({ seq: 77 }) });
+    const again = processMessage(c, { topic: topicOf(), payload: payload({ seq: 77 }) });
+    const other = processMessage(c, {
+      topic: topicOf(),
+      payload: payload({ seq: 77, observedAt: '2026-11-28T11:58:00Z' }),
+    });
+    expect(first.kind).toBe('accepted');
+    expect(again.kind).toBe('accepted');
+    expect(other.kind === 'rejected' && other.deadLetter.code).toBe('ONDIJON_SEQUENCE_CONFLICT');
   });
 });
