@@ -480,9 +480,12 @@ export function killMqtt(options: StackOptions = {}): void {
   if (isOurs(record)) process.kill(record.pid, 'SIGKILL');
 }
 
-/** Starts the MQTT broker again (same journal) and waits until it answers. */
+/**
+ * Starts the stack's MQTT broker again (same journal) and waits until it answers; an `MQTT_URL` in the
+ * environment (tests set it to this broker) does not make it external here.
+ */
 export async function startMqtt(options: StackUpOptions = {}): Promise<void> {
-  await stackUp({ ...options, services: ['mqtt'] });
+  await stackUp({ ...options, config: { ...options.config, externalMqtt: undefined }, services: ['mqtt'] });
 }
 
 /** Credentials of an MQTT principal of the local stack (`admin`, `ingest`, or an operator code). */

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { waitFor } from '@ondijon/acceptance';
-import { DeadLetter, TOPICS, eventId, type Family } from '@ondijon/contracts';
+import { DeadLetter, WIRE_LIMITS, TOPICS, eventId, type Family } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
 import { createBatchingProducer } from '@ondijon/kafka';
 import { testKafka } from '@ondijon/acceptance';
@@ -215,6 +215,76 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(dead.find((d) => d.code === 'ONDIJON_SOURCE_EXCLUDED')!.sensitivity).toBe('S4');
     const good = await telemetryIds(f);
     expect(good.map((g) => g.id)).toEqual([eventId(truck.equipmentId, 9)]);
+  });
+
+  it('lets valid traffic flow after each poison shape, and the broker refuses a packet over its limit', async () => {
+    fixture = await ingestFixture('ingest-poison', 2);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const loop = f.registry.equipment.find((e) => e.family === 'traffic-detector')!;
+    const valid = payloadFor('traffic-detector', 1) as { lanes: Record<string, unknown>[] };
+    const extra = Object.fromEntries(Array.from({ length: 6_000 }, (_, i) => [`k${i}`, 1]));
+    const poison: Publication[] = [
+      // ~60 kB of unknown keys in lanes[0]: one issue per key before the dead letter was bounded.
+      {
+        topic: f.topicOf(loop),
+        payload: JSON.stringify({ ...valid, lanes: [{ ...valid.lanes[0], ...extra }] }),
+      },
+      // A 60 000-character topic: kafkajs hashed it as the dead letter's key for ~134 ms.
+      {
+        topic: `${f.mqttPrefix}ondijon/v1/traffic-detector/bouygues-es/${'x'.repeat(60_000)}`,
+        payload: '{}',
+      },
+      // 200 kB on an invalid topic: under the broker's packet limit, its dead letter once exceeded Kafka's.
+      {
+        topic: `${f.mqttPrefix}ondijon/v1/traffic-detector`,
+        payload: Buffer.alloc(200_000, 0x7b).toString(),
+      },
+    ];
+    publisher = await connectPublisher();
+    const goods: Publication[] = [];
+    for (let round = 0; round < 3; round += 1) {
+      await publishAll(publisher, [poison[round]!]);
+      const batch = f.registry.equipment.map((e) => ({
+        topic: f.topicOf(e),
+        payload: JSON.stringify(payloadFor(e.family, 10 + round)),
+      }));
+      goods.push(...batch);
+      await publishAll(publisher, batch);
+    }
+    await waitFor(async () => (await recordCount(f)) >= goods.length + poison.length, {
+      timeoutMs: 60_000,
+      message: 'valid traffic and the poison dead letters in Kafka',
+    });
+    expect(await telemetryIds(f)).toHaveLength(goods.length);
+    const dead = (await f.read('dlq.s3.ingest.v1')).map((r) => DeadLetter.parse(JSON.parse(r.value ?? '')));
+    expect(dead.map((d) => d.code).sort()).toEqual([
+      'ONDIJON_SCHEMA_INVALID',
+      'ONDIJON_TOPIC_INVALID',
+      'ONDIJON_TOPIC_INVALID',
+    ]);
+    for (const d of dead) expect(JSON.stringify(d).length).toBeLessThan(WIRE_LIMITS.maxPayloadBytes * 1.4);
+    expect((await app.ready()).ready).toBe(true);
+
+    // One byte over the broker's packet limit: refused by the broker (connection closed), never acknowledged.
+    const over = await connectPublisher();
+    const refused = over
+      .publishAsync(f.topicOf(loop), Buffer.alloc(WIRE_LIMITS.mqttMaxPacketBytes, 0x7b), { qos: 1 })
+      .then(
+        () => 'acknowledged',
+        () => 'refused',
+      );
+    const closed = new Promise<string>((resolve) => over.once('close', () => resolve('refused')));
+    expect(await Promise.race([refused, closed])).toBe('refused');
+    over.end(true);
+    // Just under it: taken by the broker, dead-lettered by ingest without its payload.
+    const under = WIRE_LIMITS.mqttMaxPacketBytes - f.topicOf(loop).length - 64;
+    await publishAll(publisher, [{ topic: f.topicOf(loop), payload: Buffer.alloc(under, 0x7b).toString() }]);
+    await waitFor(async () => (await recordCount(f)) >= goods.length + poison.length + 1, {
+      timeoutMs: 30_000,
+      message: 'the packet under the limit dead-lettered',
+    });
   });
 
   it('lets no raw personal field (agentId, presence detections) reach any tel.* or pii.* topic', async () => {
