@@ -38,6 +38,7 @@ export {
   clusterDown,
   clusterUp,
   endpoints,
+  killKafkaBroker,
   killMqtt,
   stackMqttCredentials,
   startMqtt,

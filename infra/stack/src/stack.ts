@@ -444,6 +444,13 @@ export async function stopKafkaBroker(nodeId: 1 | 2 | 3, options: StackOptions =
   await stopRecorded(nodePidFile(node), 20_000);
 }
 
+/** Kills one broker of the 3-node cluster with SIGKILL (fault tests: no controlled shutdown). */
+export function killKafkaBroker(nodeId: 1 | 2 | 3, options: StackOptions = {}): void {
+  const { node } = nodeOf(resolveConfig(options.config), 'cluster', nodeId);
+  const record = nodeProcess(node);
+  if (record !== undefined) process.kill(record.pid, 'SIGKILL');
+}
+
 /** Restarts one broker of the 3-node cluster and waits until the cluster lists all three brokers again. */
 export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOptions = {}): Promise<void> {
   const config = resolveConfig(options.config);

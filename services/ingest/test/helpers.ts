@@ -27,6 +27,8 @@ export interface IngestFixture {
   env: Record<string, string>;
   /** Kafka topic prefix. */
   kafkaPrefix: string;
+  /** Kafka brokers of the test (the stack's, or the 3-node cluster's). */
+  brokers: string[];
   /** MQTT topic prefix. */
   mqttPrefix: string;
   registry: EquipmentRegistryFile;
@@ -43,6 +45,7 @@ export async function ingestFixture(
   name: string,
   perFamily = 3,
   overrides: Record<string, string> = {},
+  options: { brokers?: string[]; replicationFactor?: number } = {},
 ): Promise<IngestFixture> {
   const unique = uniqueName(name);
   const kafkaPrefix = `${unique}.`;
@@ -53,7 +56,7 @@ export async function ingestFixture(
   writeFileSync(registryFile, JSON.stringify(registry));
   const endpoints = testEndpoints();
   const env: Record<string, string> = {
-    KAFKA_BROKERS: endpoints.kafkaBrokers.join(','),
+    KAFKA_BROKERS: (options.brokers ?? endpoints.kafkaBrokers).join(','),
     MQTT_URL: endpoints.mqttUrl,
     MQTT_USERNAME: mqttAuth('ingest').username,
     MQTT_PASSWORD: mqttAuth('ingest').password,
@@ -68,18 +71,23 @@ export async function ingestFixture(
     HTTP_PORT: '0',
     ...overrides,
   };
-  const kafka = testKafka();
+  const brokers = options.brokers ?? endpoints.kafkaBrokers;
+  const kafka = testKafka(undefined, brokers);
   const admin = kafka.admin();
   await admin.connect();
   const specs = topicList.map((t) => ({ ...t, name: `${kafkaPrefix}${t.name}` }));
   try {
     // createTopics' wait for leaders can fail transiently while the broker is busy (other tests create and
     // delete topics); provisioning is idempotent, so try again.
-    await waitFor(() => provisionTopics(admin, specs, { replicationFactor: 1 }).then(() => true), {
-      timeoutMs: 60_000,
-      intervalMs: 500,
-      message: 'topics provisioned',
-    });
+    await waitFor(
+      () =>
+        provisionTopics(admin, specs, { replicationFactor: options.replicationFactor ?? 1 }).then(() => true),
+      {
+        timeoutMs: 60_000,
+        intervalMs: 500,
+        message: 'topics provisioned',
+      },
+    );
   } finally {
     await admin.disconnect();
   }
@@ -87,11 +95,16 @@ export async function ingestFixture(
     config: Object.freeze(IngestEnv.parse(env)),
     env,
     kafkaPrefix,
+    brokers,
     mqttPrefix,
     registry,
     topicOf: (e) => `${mqttPrefix}${telemetryTopic(e.family, e.operator, e.equipmentId)}`,
     read: (topic) => readAll(kafka, `${kafkaPrefix}${topic}`, { timeoutMs: 60_000 }),
-    cleanup: () => deleteTopics(specs.map((s) => s.name)),
+    cleanup: () =>
+      deleteTopics(
+        specs.map((s) => s.name),
+        brokers,
+      ),
   };
 }
 
@@ -157,7 +170,7 @@ export async function telemetryIds(
 
 /** Total records in the test's telemetry and dead-letter topics, from the end offsets (cheap polling). */
 export async function recordCount(fixture: IngestFixture): Promise<number> {
-  const admin = testKafka().admin();
+  const admin = testKafka(undefined, fixture.brokers).admin();
   await admin.connect();
   try {
     let total = 0;
