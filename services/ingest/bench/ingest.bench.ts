@@ -240,7 +240,10 @@ async function ingestRun(
   for (;;) {
     const res = await fetch(`http://127.0.0.1:${HTTP_PORT}/readyz`).catch(() => undefined);
     if (res?.status === 200) break;
-    if (Date.now() > readyBy) throw new Error('ingest did not become ready within 60 s');
+    if (Date.now() > readyBy) {
+      const why = res === undefined ? 'no answer' : await res.text();
+      throw new Error(`ingest did not become ready within 60 s: ${why}`);
+    }
     await sleep(200);
   }
   const admin = kafka.admin();
@@ -405,17 +408,17 @@ async function main(): Promise<void> {
   console.log(
     `ingest bench: ${MESSAGES} messages after ${WARMUP} uncounted warm-up ones, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`,
   );
-  const bareAll = build(`bench/${run}/bare/`);
-  const ingestAll = build(`bench/${run}/ingest/`);
-  const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`);
+  const bareAll = build(`bench/${run}-bare/`);
+  const ingestAll = build(`bench/${run}-ingest/`);
+  const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}-bare/`);
   const mosquitto = await withMosquitto((url) =>
-    bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}/bare/`, url, {}),
+    bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}-bare/`, url, {}),
   );
   const ingest = await ingestRun(
     ingestAll.slice(0, WARMUP),
     ingestAll.slice(WARMUP),
     registryFile,
-    `bench/${run}/ingest/`,
+    `bench/${run}-ingest/`,
     kafkaPrefix,
   );
   const ratio = ingest.ratePerS / bare.ratePerS;
