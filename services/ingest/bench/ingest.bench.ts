@@ -16,7 +16,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import { stackMqttCredentials } from '@ondijon/stack';
+import { endpoints as stackEndpoints, stackMqttCredentials } from '@ondijon/stack';
 import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
 import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
 import { endpoints } from '@ondijon/stack';
@@ -51,6 +51,15 @@ const INGEST_NODE_FLAGS = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-sp
   .split(' ')
   .filter(Boolean);
 
+// On the local stack, the bench and the ingest it starts act as the stack's super user (Kafka SASL from
+// .stack/secrets), unless the environment names a principal.
+if (process.env.KAFKA_SASL_USERNAME === undefined) {
+  const sasl = stackEndpoints().kafkaSasl;
+  if (sasl !== undefined) {
+    process.env.KAFKA_SASL_USERNAME = sasl.username;
+    process.env.KAFKA_SASL_PASSWORD = sasl.password;
+  }
+}
 const run = `bench-${Date.now().toString(36)}-${randomBytes(3).toString('hex')}`;
 const kafka = createKafka({ brokers: KAFKA_BROKERS.split(','), clientId: run });
 
