@@ -10,6 +10,7 @@ usage: kafka_ids.py BROKERS TOPIC [TOPIC ...]
 import json
 import os
 import sys
+import time
 import uuid
 
 from confluent_kafka import Consumer, TopicPartition
@@ -38,8 +39,18 @@ for topic in topics:
     meta = consumer.list_topics(topic, timeout=10).topics[topic]
     parts = []
     for p in meta.partitions:
-        low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
-        if high > low:
+        # After a broker restart the first answers can be invalid (negative): ask again for a while.
+        deadline = time.time() + 60
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(TopicPartition(topic, p), timeout=10)
+            except Exception as error:  # leader not known yet
+                low, high = -1, -1
+                print(f"watermarks of {topic}[{p}]: {error}", file=sys.stderr)
+            if (low >= 0 and high >= 0) or time.time() > deadline:
+                break
+            time.sleep(1)
+        if high > low >= 0:
             parts.append((p, low, high))
     ids, count = [], 0
     for p, low, high in parts:

@@ -2,7 +2,7 @@ import './fast-record';
 import './fast-fetch';
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
-import { cachingKeyPartitioner } from './partitioner';
+import { assignedPartitions, cachingKeyPartitioner } from './partitioner';
 
 /** One record handed to the batching producer. */
 export interface OutgoingRecord {
@@ -103,6 +103,26 @@ export function toTopicMessages(
 }
 
 /**
+ * The records of a batch whose (topic, partition), as the partitioner placed them, has no successful
+ * entry in the produce response. Records the partitioner did not place (another partitioner) are not
+ * checked.
+ */
+export function missingFromResponse<P extends { topic: string; message: Message }>(
+  batch: readonly P[],
+  response: readonly { topicName: string; partition: number; errorCode: number }[],
+): Set<P> {
+  const acked = new Set(
+    response.filter((r) => r.errorCode === 0).map((r) => `${r.topicName}\u0000${r.partition}`),
+  );
+  const missing = new Set<P>();
+  for (const p of batch) {
+    const partition = assignedPartitions.get(p.message);
+    if (partition !== undefined && !acked.has(`${p.topic}\u0000${partition}`)) missing.add(p);
+  }
+  return missing;
+}
+
+/**
  * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
  * concurrent `send()` calls: kafkajs does not batch or linger by itself (INFRA-NOTES.md "kafkajs").
  */
@@ -169,9 +189,12 @@ export function createBatchingProducer(
         inFlight = batch.length;
         let failure: unknown;
         let ok = false;
+        /** Records of the batch whose partition is missing from Kafka's answer (see assignedPartitions). */
+        let unacknowledged: ReadonlySet<Pending> = new Set();
         try {
-          await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
+          const acked = await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
           ok = true;
+          unacknowledged = missingFromResponse(batch, acked);
         } catch (error) {
           failure = error;
         } finally {
@@ -182,16 +205,22 @@ export function createBatchingProducer(
         for (const p of batch) {
           callBack(
             p.done,
-            ok
+            ok && !unacknowledged.has(p)
               ? undefined
-              : new OnDijonError(
-                  'ONDIJON_KAFKA_UNAVAILABLE',
-                  `Kafka did not acknowledge the record: ${reason}`,
-                  {
-                    cause: failure,
-                    details: { topic: p.topic },
-                  },
-                ),
+              : ok
+                ? new OnDijonError(
+                    'ONDIJON_KAFKA_UNAVAILABLE',
+                    'Kafka did not acknowledge the record: its partition is missing from the produce response',
+                    { details: { topic: p.topic } },
+                  )
+                : new OnDijonError(
+                    'ONDIJON_KAFKA_UNAVAILABLE',
+                    `Kafka did not acknowledge the record: ${reason}`,
+                    {
+                      cause: failure,
+                      details: { topic: p.topic },
+                    },
+                  ),
           );
         }
         admitWaiting();

@@ -2,6 +2,15 @@ import './fast-record';
 import './fast-fetch';
 import { Partitioners, type ICustomPartitioner } from 'kafkajs';
 
+/**
+ * The partition each message object was placed on by a `cachingKeyPartitioner`, the last time kafkajs
+ * asked. The batching producer compares it with the partitions Kafka acknowledged: kafkajs 2.2.4's
+ * `sendMessages` retries only brokers that have not answered yet, so after a leader moved to a broker
+ * that had already answered, the moved partitions are never sent again while `sendBatch` resolves
+ * (reproduced: 79 and 83 of 6 000 acknowledged messages missing after one broker of three was SIGKILLed).
+ */
+export const assignedPartitions = new WeakMap<object, number>();
+
 /** Keys remembered per topic before the cache starts over (bounds memory with unbounded key sets). */
 const MAX_CACHED_KEYS = 100_000;
 
@@ -22,8 +31,14 @@ export function cachingKeyPartitioner(
     const byTopic = new Map<string, { partitions: number; byKey: Map<string, number> }>();
     return (args) => {
       const { topic, partitionMetadata, message } = args;
-      if (typeof message.key !== 'string' || (message.partition !== undefined && message.partition !== null))
-        return inner(args);
+      if (
+        typeof message.key !== 'string' ||
+        (message.partition !== undefined && message.partition !== null)
+      ) {
+        const chosen = inner(args);
+        assignedPartitions.set(message, chosen);
+        return chosen;
+      }
       let cache = byTopic.get(topic);
       if (
         cache === undefined ||
@@ -38,6 +53,7 @@ export function cachingKeyPartitioner(
         partition = inner(args);
         cache.byKey.set(message.key, partition);
       }
+      assignedPartitions.set(message, partition);
       return partition;
     };
   };

@@ -182,3 +182,25 @@ describe('createBatchingProducer', () => {
     await expect(producer.send('t', { value: '2' })).rejects.toThrow('The producer is closed.');
   });
 });
+
+describe('missingFromResponse', () => {
+  it('names the records whose partition, as the partitioner placed them, is absent or failed in the answer', async () => {
+    const { missingFromResponse } = await import('../src/batching-producer');
+    const { assignedPartitions } = await import('../src/partitioner');
+    const a = { topic: 't', message: { key: 'a', value: '1' } };
+    const b = { topic: 't', message: { key: 'b', value: '2' } };
+    const c = { topic: 'u', message: { key: 'c', value: '3' } };
+    const unplaced = { topic: 't', message: { key: 'd', value: '4' } };
+    assignedPartitions.set(a.message, 0);
+    assignedPartitions.set(b.message, 1);
+    assignedPartitions.set(c.message, 0);
+    const missing = missingFromResponse(
+      [a, b, c, unplaced],
+      [
+        { topicName: 't', partition: 0, errorCode: 0 },
+        { topicName: 'u', partition: 0, errorCode: 6 },
+      ],
+    );
+    expect([...missing]).toEqual([b, c]);
+  });
+});
