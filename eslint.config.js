@@ -1,4 +1,4 @@
-// Type-aware lint for the workspace (STYLE.md rule 13): no floating promises, no console outside CLIs.
+// Type-aware lint for the workspace (one quality gate, `pnpm check`): no floating promises, no console outside CLIs.
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
