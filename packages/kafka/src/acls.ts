@@ -121,8 +121,29 @@ export async function provisionAcls(
         permissionType: AclPermissionTypes.ALLOW,
       })),
     });
+    await waitForAclsVisible(admin, missing);
   }
   return { created: missing.map(aclKey), existing, drift };
+}
+
+/**
+ * Waits until the broker's authorizer lists every binding created: with KRaft, CreateAcls returns once the
+ * controller has committed them and the broker applies them a moment later, so a client acting at once
+ * could still be refused.
+ */
+async function waitForAclsVisible(
+  admin: Admin,
+  created: readonly KafkaAclBinding[],
+  timeoutMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { missing } = diffAcls(created, await describeAllAcls(admin), () => false);
+    if (missing.length === 0) return;
+    if (Date.now() > deadline)
+      throw new Error(`ACLs not applied by the broker after ${timeoutMs} ms: ${missing.map(aclKey).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
 }
 
 /** Deletes every ACL on the LITERAL topic names given (a removed run namespace); returns how many went. */

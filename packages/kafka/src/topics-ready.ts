@@ -30,7 +30,12 @@ export async function waitForTopicsReady(
       const ready =
         meta.length === topics.length &&
         meta.every((t) => t.partitions.length > 0 && t.partitions.every((p) => p.leader >= 0));
-      if (ready) return;
+      // Metadata can name a leader before that broker has taken the partition on (it answers
+      // NOT_LEADER_OR_FOLLOWER to ListOffsets for a moment): ready means every leader answers.
+      if (ready) {
+        for (const topic of topics) await admin.fetchTopicOffsets(topic);
+        return;
+      }
       lastError = new Error('partitions without a leader');
     } catch (err) {
       lastError = err;

@@ -164,7 +164,19 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
         let ends: { partition: number; high: string; low: string }[];
         try {
           await admin.connect();
-          ends = await admin.fetchTopicOffsets(topic);
+          // A partition's leader can answer NOT_LEADER_OR_FOLLOWER for a moment after the topic is created
+          // or leadership moves, which kafkajs does not retry here: retry retriable errors (the load
+          // timeout bounds it).
+          for (;;) {
+            try {
+              ends = await admin.fetchTopicOffsets(topic);
+              break;
+            } catch (error) {
+              if (stopped || (error as { retriable?: unknown }).retriable !== true) throw error;
+              log.debug({ topic, err: (error as Error).message }, 'equipment reference offsets: retrying');
+              await new Promise((resolve) => setTimeout(resolve, 200));
+            }
+          }
         } finally {
           await admin.disconnect().catch(() => undefined);
         }
