@@ -1,4 +1,4 @@
-// Helpers for integration tests (STYLE.md rule 11): unique names per test, topics created and deleted,
+// Helpers for integration tests (CONTRIBUTING.md rule 11): unique names per test, topics created and deleted,
 // waits that poll a condition with a deadline. Import from '@ondijon/acceptance' (other packages) or
 // relatively (tests under test/).
 import { randomBytes } from 'node:crypto';

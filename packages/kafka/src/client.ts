@@ -60,7 +60,7 @@ function readSecretFile(variable: string, file: string): string {
   }
 }
 
-/** The logger shape this package needs (pino's, object first, constant message; STYLE.md rule 8). */
+/** The logger shape this package needs (pino's, object first, constant message; CONTRIBUTING.md rule 8). */
 export interface KafkaLogger {
   error(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
