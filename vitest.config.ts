@@ -16,6 +16,7 @@ export default defineConfig({
             'infra/stack/test/**/*.test.ts',
             'test/reference/**/*.test.ts',
             'test/repo/**/*.test.ts',
+            'tools/*/test/**/*.test.ts',
           ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           // Groups run in order: unit (0), integration (1), fault (2); vitest requires one

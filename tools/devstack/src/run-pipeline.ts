@@ -1,11 +1,8 @@
 /**
- * The one-command pipeline (scripts/run-pipeline.ts is its entry point): starts the local stack
+ * The one-command pipeline behind `./ondijon run` (src/main.ts is its entry point): starts the local stack
  * (idempotent), provisions the topics, starts ingest, processors, publisher, the open-data API and the
  * simulator (time-compressed, faults on) as child processes with prefixed output, prints where to look,
  * announces the first open-data release, and stops everything cleanly on Ctrl-C.
- *
- * It lives in the acceptance package because that package depends on everything it starts; the
- * script at the root only calls `runPipeline`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -23,7 +20,7 @@ import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, wai
 import { mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
 
-/** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
+/** Options of `runPipeline` (CLI flags of `./ondijon run`). */
 export interface RunPipelineOptions {
   /** Stop the stack too on exit (default: leave it running). */
   stackDown: boolean;
@@ -45,7 +42,7 @@ export interface RunPipelineOptions {
   keepRuns: number;
 }
 
-/** Parses the flags of scripts/run-pipeline.ts. */
+/** Parses the flags of `./ondijon run`. */
 export function parseRunFlags(argv: string[]): RunPipelineOptions {
   const o: RunPipelineOptions = {
     stackDown: false,
@@ -79,8 +76,8 @@ export function parseRunFlags(argv: string[]): RunPipelineOptions {
   return o;
 }
 
-/** Usage of scripts/run-pipeline.ts. */
-export const USAGE = `usage: tsx scripts/run-pipeline.ts [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--keep-runs 3] [--stack-down]`;
+/** Usage of `./ondijon run`. */
+export const USAGE = `usage: ./ondijon run [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--keep-runs 3] [--stack-down]`;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
 
