@@ -26,6 +26,73 @@ describe('forwardLog', () => {
   });
 });
 
+describe('forwardLog on a normal start', () => {
+  const entry = (level: logLevel, message: string, error?: string) => ({
+    namespace: 'Connection',
+    level,
+    label: '',
+    log: { message, timestamp: 't', logger: 'kafkajs', ...(error === undefined ? {} : { error }) },
+  });
+
+  it('forwards the retried coordinator, leader and transaction errors at debug', () => {
+    const { logger, lines } = recorder();
+    forwardLog(
+      logger,
+      entry(
+        logLevel.ERROR,
+        'Response GroupCoordinator(key: 10, version: 2)',
+        "The coordinator is loading and hence can't process requests",
+      ),
+    );
+    forwardLog(
+      logger,
+      entry(
+        logLevel.ERROR,
+        'Response AddOffsetsToTxn(key: 25, version: 1)',
+        'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+      ),
+    );
+    forwardLog(
+      logger,
+      entry(
+        logLevel.ERROR,
+        'Response Metadata(key: 3, version: 6)',
+        'There is no leader for this topic-partition as we are in the middle of a leadership election',
+      ),
+    );
+    expect(lines.map(([level]) => level)).toEqual(['debug', 'debug', 'debug']);
+  });
+
+  it('forwards the bounded-retries warning of the idempotent producer and rebalances at debug', () => {
+    const { logger, lines } = recorder();
+    forwardLog(
+      logger,
+      entry(logLevel.WARN, 'Limiting retries for the idempotent producer may invalidate EoS guarantees'),
+    );
+    forwardLog(logger, entry(logLevel.WARN, 'The group is rebalancing, re-joining'));
+    expect(lines.map(([level]) => level)).toEqual(['debug', 'debug']);
+  });
+
+  it('keeps every other error and warning at its level', () => {
+    const { logger, lines } = recorder();
+    forwardLog(
+      logger,
+      entry(logLevel.ERROR, 'Response Produce(key: 0, version: 7)', 'Topic authorization failed'),
+    );
+    forwardLog(logger, entry(logLevel.ERROR, 'Connection error', undefined));
+    forwardLog(logger, entry(logLevel.WARN, 'Could not create topics'));
+    forwardLog(
+      logger,
+      entry(
+        logLevel.INFO,
+        'Consumer has joined the group',
+        "The coordinator is loading and hence can't process requests",
+      ),
+    );
+    expect(lines.map(([level]) => level)).toEqual(['error', 'error', 'warn', 'info']);
+  });
+});
+
 describe('createKafka', () => {
   it('builds a client without connecting', () => {
     const kafka = createKafka({ brokers: ['127.0.0.1:1'], clientId: 'unit', logger: recorder().logger });
