@@ -112,10 +112,10 @@ export const defaultRetry: RetryOptions = {
  * normal start or rebalance produces: a group or transaction coordinator still loading after a broker
  * start, a leader being elected, a transaction still ending (docs/platform-notes.md, "kafkajs"). They
  * are forwarded at debug; what still fails after the retries reaches the caller as an error, which the
- * service reports.
+ * service reports. Exactly kafkajs' messages (its protocol error table; a test checks them).
  */
-const RETRIED_ERRORS = [
-  "The coordinator is loading and hence can't process requests",
+export const RETRIED_ERRORS = [
+  "The coordinator is loading and hence can't process requests for this group",
   'The group coordinator is not available',
   'This is not the correct coordinator for this group',
   'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',

@@ -1,6 +1,7 @@
 import { logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { createKafka, forwardLog, type KafkaLogger } from '../src/client';
+import { createRequire } from 'node:module';
+import { createKafka, forwardLog, type KafkaLogger, RETRIED_ERRORS } from '../src/client';
 
 function recorder() {
   const lines: [string, object, string][] = [];
@@ -41,7 +42,7 @@ describe('forwardLog on a normal start', () => {
       entry(
         logLevel.ERROR,
         'Response GroupCoordinator(key: 10, version: 2)',
-        "The coordinator is loading and hence can't process requests",
+        "The coordinator is loading and hence can't process requests for this group",
       ),
     );
     forwardLog(
@@ -73,6 +74,15 @@ describe('forwardLog on a normal start', () => {
     expect(lines.map(([level]) => level)).toEqual(['debug', 'debug']);
   });
 
+  it('names each retried error exactly as kafkajs 2.2.4 words it', () => {
+    // kafkajs' protocol error table (an internal module of the exactly pinned version).
+    const { errorCodes } = createRequire(import.meta.url)('kafkajs/src/protocol/error.js') as {
+      errorCodes: { type: string; message: string }[];
+    };
+    const known = new Set(errorCodes.map((e) => e.message));
+    expect(RETRIED_ERRORS.filter((m) => !known.has(m))).toEqual([]);
+  });
+
   it('keeps every other error and warning at its level', () => {
     const { logger, lines } = recorder();
     forwardLog(
@@ -86,7 +96,7 @@ describe('forwardLog on a normal start', () => {
       entry(
         logLevel.INFO,
         'Consumer has joined the group',
-        "The coordinator is loading and hence can't process requests",
+        "The coordinator is loading and hence can't process requests for this group",
       ),
     );
     expect(lines.map(([level]) => level)).toEqual(['error', 'error', 'warn', 'info']);

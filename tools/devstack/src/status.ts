@@ -81,7 +81,7 @@ export function renderStatus(s: StatusSnapshot): string[] {
     ? `simulated ${s.simTime.slice(0, 16).replace('T', ' ')} UTC (×${s.speed})`
     : 'simulator starting';
   const ports = Object.entries(s.metricsPorts)
-    .map(([name, port]) => `:${port} ${name}`)
+    .map(([name, port]) => `${port} ${name}`)
     .join(' · ');
   const lines = [
     `━━ OnDijon pipeline${s.runId ? ` · ${s.runId}` : ''} · up ${duration(s.upMs)} · ${sim} ━━`,
@@ -89,7 +89,7 @@ export function renderStatus(s: StatusSnapshot): string[] {
     `  flow/s     MQTT ${n(s.rates.published)} → ingest ${n(s.rates.ingested)} → Kafka ${n(s.rates.produced)} → processors ${n(s.rates.processed)} → aggregates ${n(s.rates.aggregates)}`,
     `  so far     sent ${n(s.totals.sent)} · rejected ${n(s.totals.rejected)} · late ${n(s.totals.late)} · duplicates ${n(s.totals.duplicates)} · lag ${n(s.totals.lag)} · releases ${n(s.totals.releases)} (${s.totals.datasets} datasets)`,
     `  open data  ${s.apiBase}/api/3/action/package_list · /api/explore/v2.1/catalog/datasets · /catalog.jsonld`,
-    `  metrics    http://127.0.0.1${ports} (/metrics) · stack: pnpm stack status`,
+    `  metrics    http://127.0.0.1:<port>/metrics: ${ports} · stack: pnpm stack status`,
     `  logs       ${s.logsDir} · Ctrl-C stops the services (the stack stays up)`,
   ];
   if (s.publishDelayOverridden)
