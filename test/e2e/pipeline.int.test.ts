@@ -37,7 +37,19 @@ import {
   waitFor,
 } from '../setup/index';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
+import {
+  freePort,
+  physical,
+  type PipelinePlan,
+  plannedTopics,
+  REPO_ROOT,
+  serviceEntry,
+  serviceEnvs,
+  type ServiceHandle,
+  startService,
+  stopAll,
+  waitHttpOk,
+} from '@ondijon/devstack';
 import {
   catalogReleases,
   COLUMNS,
@@ -48,7 +60,6 @@ import {
   rowDiffs,
   rowKey,
 } from './open-data';
-import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
 
 const SEED = 20_260_112;
 // 23:00Z on 11 January is midnight in Paris: the 27 h cover the whole Paris day of 12 January (every

@@ -476,11 +476,6 @@ export async function startKafka(options: StackUpOptions = {}): Promise<void> {
   await stackUp({ ...options, kafkaNodes: 1, services: ['kafka'] });
 }
 
-/** True when the 3-node cluster has data on disk. */
-export function clusterExists(options: StackOptions = {}): boolean {
-  return deploymentExists(kafkaDeployment(resolveConfig(options.config), 'cluster'));
-}
-
 /** Kills the MQTT broker with SIGKILL (fault tests: no clean stop, no last flush). */
 export function killMqtt(options: StackOptions = {}): void {
   const record = readPid(artemisPidFile(resolveConfig(options.config)));

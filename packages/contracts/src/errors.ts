@@ -1,5 +1,5 @@
 /**
- * Every error the pipeline reports has a code from this list (STYLE.md rule 6). Dead letters carry
+ * Every error the pipeline reports has a code from this list (CONTRIBUTING.md rule 6). Dead letters carry
  * the code; `docs/error-codes.md` documents each one and a test keeps both in step.
  */
 export const ERROR_CODES = {

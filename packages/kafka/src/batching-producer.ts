@@ -124,7 +124,7 @@ export function missingFromResponse<P extends { topic: string; message: Message 
 
 /**
  * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
- * concurrent `send()` calls: kafkajs does not batch or linger by itself (INFRA-NOTES.md "kafkajs").
+ * concurrent `send()` calls: kafkajs does not batch or linger by itself (docs/platform-notes.md, "kafkajs").
  */
 export function createBatchingProducer(
   kafka: Pick<Kafka, 'producer'>,
@@ -139,7 +139,7 @@ export function createBatchingProducer(
     createPartitioner: cachingKeyPartitioner(),
     ...options.producer,
     idempotent: true,
-    // Idempotence with kafkajs is only safe with requests serialised (INFRA-NOTES.md).
+    // Idempotence with kafkajs is only safe with requests serialised (docs/platform-notes.md, "kafkajs").
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
   });

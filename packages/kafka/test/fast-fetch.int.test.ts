@@ -9,7 +9,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import kafkajs, { Partitioners, type Kafka, type KafkaMessage, type Message } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 

@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /**
- * Paths never logged: payloads, personal fields and locations (STYLE.md rule 8). Packages receive a
+ * Paths never logged: payloads, personal fields and locations (CONTRIBUTING.md rule 8). Packages receive a
  * logger; only main.ts creates one.
  */
 export const REDACT_PATHS = [

@@ -121,7 +121,7 @@ function userProperty(packet: IPublishPacket, name: string): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Builds the ingest service (STYLE.md rule 1): nothing happens until `start()`. */
+/** Builds the ingest service (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const log = deps.logger ?? silentLogger();
   const metrics = createIngestMetrics({

@@ -20,6 +20,7 @@ import {
   testEndpoints,
   testKafka,
   uniqueName,
+  useLocalStackEndpoints,
 } from '@ondijon/acceptance';
 import { COMMUNES, stringifyAscii } from '@ondijon/contracts';
 import { fastFetchDecoding, setFastFetchDecoding } from '@ondijon/kafka';
@@ -59,6 +60,7 @@ async function stopProfile(session: Session | undefined, phase: string): Promise
 }
 
 async function main(): Promise<void> {
+  useLocalStackEndpoints();
   const kafka = testKafka(uniqueName('bench-stream'));
   const redis = new Redis(testEndpoints().redisUrl);
   const topics = {

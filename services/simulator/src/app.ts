@@ -35,7 +35,7 @@ export interface SimulatorApp {
   readonly done: Promise<{ stats: RunStats; manifest: Manifest }>;
 }
 
-/** Builds the simulator (STYLE.md rule 1): nothing happens until `start()`. */
+/** Builds the simulator (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): SimulatorApp {
   const log = deps.log;
   const now = deps.now ?? Date.now;

@@ -62,7 +62,7 @@ const refine = <T>(parse: (s: string) => T, fallback: string) =>
       }
     });
 
-/** Environment of the simulator (STYLE.md rule 7); see `.env.example`. CLI flags map onto these names. */
+/** Environment of the simulator (CONTRIBUTING.md rule 7); see `.env.example`. CLI flags map onto these names. */
 export const SimulatorEnv = z.object({
   ...commonEnv,
   /** Fleet preset: `small` (laptop) or `city` (the whole Métropole, for benchmarks). */

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { topicList } from '@ondijon/contracts';
 import { createKafka, deleteNamespaceAcls, type KafkaSecurity } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
-import { deleteRedisKeys } from '../setup/index';
+import { deleteRedisKeys } from '@ondijon/test-kit';
 
 /** What a prune removed. */
 export interface PruneResult {
