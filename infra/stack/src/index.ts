@@ -41,6 +41,7 @@ export {
   killKafkaBroker,
   killMqtt,
   stackMqttCredentials,
+  stackMqttPasswordsDir,
   startMqtt,
   stackDown,
   stackStatus,
