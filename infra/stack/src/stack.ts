@@ -238,7 +238,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
         if (!isOurs(readPid(artemisPidFile(config)))) {
           requireJava();
           const home = await ensureArtemis(config, log);
-          const record = startArtemis(config, home);
+          const record = await startArtemis(config, home);
           log(`mqtt: started Apache ActiveMQ Artemis pid ${record.pid} on ${ep.mqttUrl}`);
         }
         await waitHealthy(
