@@ -14,6 +14,7 @@ import argparse
 import json
 import sys
 import threading
+import uuid
 
 import paho.mqtt.client as mqtt
 
@@ -27,7 +28,7 @@ parser.add_argument("--ca")
 parser.add_argument("--cert")
 parser.add_argument("--key")
 parser.add_argument("--topic", default="")
-parser.add_argument("--client-id", default="")
+parser.add_argument("--client-id", default=f"probe-{uuid.uuid4().hex[:12]}")
 parser.add_argument("--hold-seconds", type=float, default=30)
 args = parser.parse_args()
 
