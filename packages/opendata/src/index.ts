@@ -32,3 +32,4 @@ export {
   type WriteStep,
 } from './writer';
 export { EXAMPLE_METADATA, EXAMPLE_SCHEMA, exampleNotes, exampleRelease, exampleRows } from './example';
+export { s3OptionsOf, storeBackendOf, storeEnv, storeLocationOf, type StoreConfig } from './store-config';

@@ -1,6 +1,12 @@
 import { type BatchingProducer, createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
-import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from '@ondijon/opendata';
+import {
+  createStoreWriter,
+  openStoreReader,
+  recoverStore,
+  storeBackendOf,
+  type WriteStep,
+} from '@ondijon/opendata';
 import {
   Counter,
   Gauge,
@@ -149,7 +155,9 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     }
     return true;
   };
-  const writer = createStoreWriter(config.OPENDATA_DIR, {
+  // The open-data store: OPENDATA_DIR, or OPENDATA_STORE=s3://bucket/prefix (an S3-compatible server).
+  const store = storeBackendOf(config);
+  const writer = createStoreWriter(store, {
     logger: log,
     ...(deps.onStoreStep || lease
       ? {
@@ -160,7 +168,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
         }
       : {}),
   });
-  const reader = openStoreReader(config.OPENDATA_DIR);
+  const reader = openStoreReader(store);
   const core = new PublisherCore({
     policy,
     ...(config.PUBLISHER_DATASETS ? { datasets: config.PUBLISHER_DATASETS } : {}),
@@ -172,7 +180,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
         lease.run(async (fence) => {
           storeFence = fence;
           if (fence.previousUnfinished) {
-            const report = await recoverStore(config.OPENDATA_DIR, { logger: log });
+            const report = await recoverStore(store, { logger: log });
             log.warn({ report, token: fence.token }, 'previous lease holder did not finish: store recovered');
           }
           try {
@@ -294,7 +302,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     async start() {
       // Recovery removes temp debris: with a group, only while holding the lease (no other write runs).
       const started = await core.withLease(async () => {
-        const report = await recoverStore(config.OPENDATA_DIR, { logger: log });
+        const report = await recoverStore(store, { logger: log });
         log.info({ report }, 'store recovered');
         await core.writeUsesRegister();
         return true;

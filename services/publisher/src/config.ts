@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { TOPICS } from '@ondijon/contracts';
 import { commonEnv, kafkaSecurityEnv, loadConfig, redisAuthEnv } from '@ondijon/service-kit';
-import { WRITE_STEPS } from '@ondijon/opendata';
+import { WRITE_STEPS, storeEnv } from '@ondijon/opendata';
 
 /** Root of the repository (services/publisher/src → ../../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -36,6 +36,7 @@ export const PublisherEnv = z.object({
   ...commonEnv,
   ...kafkaSecurityEnv,
   ...redisAuthEnv,
+  ...storeEnv,
   /** Port of /healthz, /readyz, /metrics (and of POST /publish-now unless PUBLISHER_ADMIN_PORT is set). */
   PUBLISHER_PORT: z.coerce.number().int().min(0).max(65535).default(19403),
   /** Bind address of the probes and metrics. */
