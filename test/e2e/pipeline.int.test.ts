@@ -20,7 +20,7 @@ import {
   readRegistryFile,
   type SimMessage,
 } from '@ondijon/simulator';
-import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
+import { serviceSecretEnvs, stackMqttPasswordsDir, stackProvision } from '@ondijon/stack';
 import { topicList } from '@ondijon/contracts';
 import { deleteNamespaceAcls } from '@ondijon/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -225,6 +225,15 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     const sim = startService('simulator', serviceEntry('simulator'), {
       env: {
         MQTT_URL: endpoints.mqttUrl,
+        // Each operator logs in as itself, as real gateways do (on the local stack, whose operator
+        // passwords are files); elsewhere the environment's principal publishes everything.
+        ...(usesStackSecrets(endpoints)
+          ? {
+              SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir({
+                config: { externalKafka: undefined, externalRedis: undefined },
+              }),
+            }
+          : {}),
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: plan.registryFile,
         SIM_SEED: String(SEED),

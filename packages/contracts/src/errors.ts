@@ -94,6 +94,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'The privacy budget of the dataset is spent for the period.',
   },
+  ONDIJON_LEASE_LOST: {
+    retryable: true,
+    summary:
+      'A publisher instance lost the release lease of its group to another one (fencing token superseded); its write was refused.',
+  },
   ONDIJON_BAD_REQUEST: { retryable: false, summary: 'An API request has an invalid parameter.' },
   ONDIJON_NOT_FOUND: { retryable: false, summary: 'The requested resource does not exist.' },
 } as const satisfies Record<string, { retryable: boolean; summary: string }>;

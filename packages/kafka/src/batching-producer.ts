@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { assignedPartitions, cachingKeyPartitioner } from './partitioner';

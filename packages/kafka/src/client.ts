@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 

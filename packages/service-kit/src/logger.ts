@@ -43,6 +43,8 @@ export const REDACT_PATHS = [
   '*.ONDIJON_PSEUDONYM_SECRET',
   'PUBLISHER_ADMIN_TOKEN',
   '*.PUBLISHER_ADMIN_TOKEN',
+  'OPENDATA_S3_SECRET_ACCESS_KEY',
+  '*.OPENDATA_S3_SECRET_ACCESS_KEY',
 ];
 
 /** Creates the root logger of a service, bound with `service`. */

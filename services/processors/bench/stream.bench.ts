@@ -332,7 +332,7 @@ async function main(): Promise<void> {
         recordsPerSecond: Math.round(rawFast.rate),
         cpuUsPerRecord: round2(rawFast.cpuUsPerRecord),
       },
-      runtimeDecoder: fastDecoder ? 'fast-fetch' : 'kafkajs (ONDIJON_KAFKAJS_FAST_FETCH=false)',
+      runtimeDecoder: fastDecoder ? 'fast-fetch' : 'kafkajs (ONDIJON_KAFKAJS_SPEEDUPS=off)',
       ratioVsFastDecoderConsume: round2(median(aggs.map((a) => a.rate)) / rawFast.rate),
       ratioVsFetchAndParse: round2(median(aggs.map((a) => a.rate)) / rawParse.rate),
       cpuRatio: round2(rawCpu / aggCpu),

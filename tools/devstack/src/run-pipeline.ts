@@ -13,11 +13,12 @@ import {
   serviceSecretEnvs,
   stackDown,
   stackMqttCredentials,
+  stackMqttPasswordsDir,
   stackProvision,
   stackUp,
 } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
+import { type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
 import {
   metricByLabel,
@@ -211,7 +212,8 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       onLine: onServiceLine('simulator'),
       env: {
         MQTT_URL: ep.mqttUrl,
-        ...mqttEnv(plan, 'admin'),
+        // Each operator logs in as itself (its password file under .stack/secrets/mqtt), as gateways do.
+        SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir(),
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: plan.registryFile,
         SIM_PRESET: o.preset,
