@@ -43,6 +43,10 @@ export const REDACT_PATHS = [
   '*.ONDIJON_PSEUDONYM_SECRET',
   'PUBLISHER_ADMIN_TOKEN',
   '*.PUBLISHER_ADMIN_TOKEN',
+  'CONSOLE_SESSION_SECRET',
+  '*.CONSOLE_SESSION_SECRET',
+  'passwordHash',
+  '*.passwordHash',
 ];
 
 /** Creates the root logger of a service, bound with `service`. */
