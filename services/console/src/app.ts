@@ -184,7 +184,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   };
 
   app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
-  app.post('/login', { onRequest: app.csrfProtection }, async (req, reply) => {
+  app.post('/login', { preValidation: app.csrfProtection }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
     const user =
       typeof body.login === 'string' && typeof body.password === 'string'
@@ -207,7 +207,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const next = (req.query as { next?: string }).next;
     return reply.redirect(next && /^\/(?!\/)/.test(next) ? next : '/', 303);
   });
-  app.post('/logout', { onRequest: app.csrfProtection }, async (_req, reply) => {
+  app.post('/logout', { preValidation: app.csrfProtection }, async (_req, reply) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
   });
@@ -265,7 +265,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       .map(({ raw: _raw, ...r }) => r);
     return { rejections: rows, counts: state.rejectionCounts(s.operator) };
   });
-  app.post('/api/rejections/:id/reveal', { preHandler: api, onRequest: app.csrfProtection }, async (req, reply) => {
+  app.post('/api/rejections/:id/reveal', { preHandler: [api, app.csrfProtection] }, async (req, reply) => {
     const user = req.user!;
     const row = state.rejection((req.params as { id: string }).id);
     if (user.role !== 'governance')
