@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateRegistry } from '@ondijon/contracts';
 import {
+  CONSOLE_DEMO_USERS,
   endpoints,
   securityOf,
   serviceSecretEnvs,
@@ -20,8 +21,11 @@ import {
   stackUp,
 } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
+import { consoleEnv, mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
+
+/** Port of the console in `./ondijon run`. */
+const CONSOLE_PORT = 18_090;
 
 /** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
 export interface RunPipelineOptions {
@@ -204,6 +208,16 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       services.push(s);
       await waitHttpOk(`http://127.0.0.1:${probes[name]}/readyz`, 90_000, s);
     }
+    // The control-centre console (issue 15): the run's topics, as the console principal.
+    say('▸ starting console');
+    const consoleService = startService('console', path.join(REPO_ROOT, 'services', 'console', 'src', 'main.ts'), {
+      env: { ...consoleEnv(plan, CONSOLE_PORT), LOG_LEVEL: 'warn' },
+      prefix: false,
+      detached: true,
+      onLine: (l) => say(`[console] ${compactLogLine(l)}`),
+    });
+    services.push(consoleService);
+    await waitHttpOk(`http://127.0.0.1:${CONSOLE_PORT}/readyz`, 90_000, consoleService);
     const sim = startService('simulator', serviceEntry('simulator'), {
       prefix: false,
       detached: true,
@@ -236,6 +250,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   say(`                  ${api}/catalog.jsonld   (DCAT-AP)`);
   for (const [name, port] of Object.entries(probes))
     say(`  metrics         http://127.0.0.1:${port}/metrics   (${name})`);
+  say(`  console         http://127.0.0.1:${CONSOLE_PORT}/   (control centre; French, ?lang=en)`);
+  say(
+    `                  logins: ${CONSOLE_DEMO_USERS.map((u) => u.login).join(', ')}; password of each: cat .stack/secrets/console-<login>.password`,
+  );
   say(`  stack           pnpm stack status`);
   say(`  data            ${runDir}`);
   say(

@@ -314,9 +314,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   let feed: Feed | undefined;
+  let feedStarting: Promise<void> | undefined;
+  let feedError: string | undefined;
+  let closing = false;
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_req, reply) => {
-    const reason = deps.kafka === null ? null : (feed?.notReady() ?? 'feed not started');
+    const reason =
+      deps.kafka === null
+        ? null
+        : feed === undefined
+          ? `feed not started${feedError ? ` (${feedError})` : ''}`
+          : feed.notReady();
     return reason === null
       ? { status: 'ready' }
       : reply.code(503).send({ status: 'not-ready', failing: { kafka: reason } });
@@ -333,6 +341,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     fastify: app,
     state,
     async start() {
+      const url = await app.listen({ host: config.HOST, port: config.PORT });
+      log.info({ url, equipment: state.size }, 'console listening');
       const kafka =
         deps.kafka === undefined
           ? createKafka({
@@ -342,23 +352,36 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
               security: kafkaSecurityOf(config) ?? {},
             })
           : deps.kafka;
-      if (kafka !== null)
-        feed = await startFeed({
-          kafka,
-          state,
-          log,
-          topicPrefix: config.KAFKA_TOPIC_PREFIX,
-          groupIdPrefix: config.CONSOLE_GROUP_ID,
-          deadLettersFromBeginning: config.CONSOLE_DEAD_LETTERS_FROM_BEGINNING,
-        });
-      const url = await app.listen({ host: config.HOST, port: config.PORT });
-      log.info({ url, equipment: state.size }, 'console listening');
+      if (kafka !== null) {
+        // The pages answer at once; /readyz says 503 until the consumers have joined their groups.
+        feedStarting = (async () => {
+          for (let attempt = 1; !closing; attempt++) {
+            try {
+              feed = await startFeed({
+                kafka,
+                state,
+                log,
+                topicPrefix: config.KAFKA_TOPIC_PREFIX,
+                groupIdPrefix: config.CONSOLE_GROUP_ID,
+                deadLettersFromBeginning: config.CONSOLE_DEAD_LETTERS_FROM_BEGINNING,
+              });
+              return;
+            } catch (err) {
+              feedError = err instanceof Error ? err.message : String(err);
+              log.error({ err, attempt }, 'console feed failed to start, retrying');
+              await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * attempt)));
+            }
+          }
+        })();
+      }
       return url;
     },
     async close() {
+      closing = true;
       clearInterval(alertTimer);
       for (const stop of [...sseClients]) stop();
       await app.close();
+      await feedStarting;
       await feed?.stop();
     },
   };

@@ -137,7 +137,7 @@ ${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const)
 <div class="columns">
   <section aria-labelledby="alerts-h" class="alerts"><h2 id="alerts-h">${esc(t.alerts)} (<span id="alert-count">0</span>)</h2>
     <ul id="alerts" aria-live="polite"></ul></section>
-  <section aria-labelledby="map-h" class="map-section"><h2 id="map-h">${esc(t.map)}</h2><div id="map" role="img" aria-label="${esc(t.map)}"></div></section>
+  <section aria-labelledby="map-h" class="map-section"><h2 id="map-h">${esc(t.map)}</h2><div id="map" aria-label="${esc(t.map)}"></div></section>
 </div>
 <section aria-labelledby="table-h"><h2 id="table-h">${esc(t.equipmentTitle)} <span id="shown"></span></h2>
 <table id="equipment"><thead><tr><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.family)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.commune)}</th><th scope="col">${esc(t.lastSeen)}</th><th scope="col">${esc(t.state)}</th><th scope="col">${esc(t.detail)}</th></tr></thead><tbody></tbody></table>
