@@ -365,17 +365,19 @@ export class ConsoleState {
    * `stepS` seconds, the mean rate of the step), and dead letters per minute by code over the last hour.
    */
   overview(operator?: string, stepS = 10) {
-    const nowS = Math.floor(this.now() / SECOND);
+    // Whole steps only: the step in progress would show a rate too low.
+    const nowS = Math.floor(this.now() / SECOND / stepS) * stepS;
     const steps = Math.floor(RATE_SECONDS / stepS);
     const times: number[] = [];
     const byFamily: Record<string, number[]> = {};
     const byOperator: Record<string, number[]> = {};
-    for (let i = 0; i < steps; i++) times.push((nowS - (steps - i) * stepS) + stepS);
+    for (let i = 0; i < steps; i++) times.push(nowS - (steps - i) * stepS);
     const add = (series: Record<string, number[]>, key: string, index: number, n: number) => {
       (series[key] ??= new Array<number>(steps).fill(0))[index]! += n / stepS;
     };
     for (const [second, bucket] of this.rates) {
-      const index = steps - 1 - Math.floor((nowS - second) / stepS);
+      if (second >= nowS) continue;
+      const index = steps - 1 - Math.floor((nowS - 1 - second) / stepS);
       if (index < 0 || index >= steps) continue;
       for (const [key, n] of bucket) {
         const [family, op] = key.split('|') as [string, string];
