@@ -8,7 +8,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import type { TopicName } from '@ondijon/contracts';
 import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import { Redis } from 'ioredis';

@@ -1,7 +1,7 @@
 // The two window stores keep the same rules: one sequence of operations (writes, conflicts, a
 // duplicate id, fencing, a replay, closing, a late write to a closed window, acknowledgements) gives
 // the same answers from the in-memory store (the harness's) and from the Redis scripts (the runtime's).
-import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/acceptance';
+import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { MemoryWindowStore } from '../src/memory-store';
