@@ -8,7 +8,10 @@ export {
   type StackConfig,
 } from './config';
 export {
+  CONSOLE_DEMO_USERS,
   REDIS_USERS,
+  consoleUserSecret,
+  consoleUsersFile,
   kafkaSecret,
   publisherAdminToken,
   pseudonymSecret,

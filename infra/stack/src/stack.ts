@@ -21,6 +21,7 @@ import {
   nodeLogTail,
   nodePidFile,
   nodeProcess,
+  addLatePrincipals,
   startKafkaNode,
   type KafkaDeployment,
   type KafkaNode,
@@ -140,6 +141,7 @@ async function upKafka(
   }
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
     log(`kafka: already running (${brokers.join(',')})`);
+    await addLatePrincipals(config, deployment, log);
     return;
   }
   const toStart: KafkaNode[] = [];
@@ -176,6 +178,7 @@ async function upKafka(
     () => toStart.map(nodeLogTail).join(' | '),
   );
   log(`kafka: healthy (${brokers.join(',')})`);
+  await addLatePrincipals(config, deployment, log);
 }
 
 /** Starts what is missing of the local stack and waits until each service really answers; idempotent. */

@@ -62,6 +62,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'An admin HTTP endpoint was called without the right bearer token.',
   },
+  ONDIJON_FORBIDDEN: {
+    retryable: false,
+    summary:
+      "A signed-in console user asked for what its role does not allow (another operator's equipment or rejections).",
+  },
   ONDIJON_KAFKA_UNAVAILABLE: {
     retryable: true,
     summary: 'Kafka did not acknowledge the record; it will be retried.',

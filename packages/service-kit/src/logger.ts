@@ -45,6 +45,10 @@ export const REDACT_PATHS = [
   '*.PUBLISHER_ADMIN_TOKEN',
   'OPENDATA_S3_SECRET_ACCESS_KEY',
   '*.OPENDATA_S3_SECRET_ACCESS_KEY',
+  'CONSOLE_SESSION_SECRET',
+  '*.CONSOLE_SESSION_SECRET',
+  'passwordHash',
+  '*.passwordHash',
 ];
 
 /** Creates the root logger of a service, bound with `service`. */

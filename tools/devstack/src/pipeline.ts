@@ -150,3 +150,21 @@ export function mqttEnv(plan: Pick<PipelinePlan, 'endpoints'>, username: string)
   const user = plan.endpoints.mqttUsers?.[username];
   return user === undefined ? {} : { MQTT_USERNAME: user.username, MQTT_PASSWORD: user.password };
 }
+
+/**
+ * The environment of the control-centre console of a run (issue 15): the run's topics and registry, its
+ * own consumer groups, the console principal and the stack's demo users when the plan has secrets.
+ */
+export function consoleEnv(plan: PipelinePlan, port: number): Record<string, string> {
+  const secrets = plan.secrets?.console;
+  return {
+    KAFKA_BROKERS: plan.endpoints.kafkaBrokers.join(','),
+    LOG_LEVEL: plan.logLevel ?? 'info',
+    ...(secrets ?? {}),
+    ...(secrets && 'KAFKA_SASL_PASSWORD_FILE' in secrets ? { KAFKA_SASL_PASSWORD: '' } : {}),
+    PORT: String(port),
+    KAFKA_TOPIC_PREFIX: plan.topicPrefix,
+    REGISTRY_FILE: plan.registryFile,
+    CONSOLE_GROUP_ID: plan.runId === '' ? 'ondijon-console' : `ondijon-console-${plan.runId}`,
+  };
+}

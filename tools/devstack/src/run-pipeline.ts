@@ -8,6 +8,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { generateRegistry } from '@ondijon/contracts';
 import {
+  CONSOLE_DEMO_USERS,
   endpoints,
   securityOf,
   serviceSecretEnvs,
@@ -18,7 +19,7 @@ import {
   stackUp,
 } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { type PipelinePlan, serviceEnvs } from './pipeline';
+import { consoleEnv, type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
 import {
   metricByLabel,
@@ -28,6 +29,9 @@ import {
   StatusBoard,
   type StatusSnapshot,
 } from './status';
+
+/** Port of the console in `./ondijon run`. */
+const CONSOLE_PORT = 18_090;
 
 /** Options of `runPipeline` (CLI flags of `./ondijon run`). */
 export interface RunPipelineOptions {
@@ -206,6 +210,20 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       services.push(s);
       await waitHttpOk(`http://127.0.0.1:${probes[name]}/readyz`, 90_000, s);
     }
+    // The control-centre console (issue 15): the run's topics, as the console principal.
+    say('▸ starting console');
+    const consoleService = startService(
+      'console',
+      path.join(REPO_ROOT, 'services', 'console', 'src', 'main.ts'),
+      {
+        env: { ...consoleEnv(plan, CONSOLE_PORT), LOG_LEVEL: 'warn' },
+        logFile: path.join(logsDir, 'console.log'),
+        detached: true,
+        onLine: onServiceLine('console'),
+      },
+    );
+    services.push(consoleService);
+    await waitHttpOk(`http://127.0.0.1:${CONSOLE_PORT}/readyz`, 90_000, consoleService);
     const sim = startService('simulator', serviceEntry('simulator'), {
       logFile: path.join(logsDir, 'simulator.log'),
       detached: true,
@@ -244,6 +262,10 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       runId,
       speed: o.speed,
       apiBase: api,
+      console: {
+        url: `http://127.0.0.1:${CONSOLE_PORT}/`,
+        logins: CONSOLE_DEMO_USERS.map((u) => u.login),
+      },
       metricsPorts: probes,
       logsDir: path.relative(process.cwd(), logsDir) || logsDir,
       publishDelayOverridden: plan.publishDelayHours !== undefined,
@@ -274,7 +296,7 @@ interface WatchStatusOptions {
   event: (line: string) => void;
   base: Pick<
     StatusSnapshot,
-    'runId' | 'speed' | 'apiBase' | 'metricsPorts' | 'logsDir' | 'publishDelayOverridden'
+    'runId' | 'speed' | 'apiBase' | 'console' | 'metricsPorts' | 'logsDir' | 'publishDelayOverridden'
   >;
   startedAt: number;
   render: (snapshot: StatusSnapshot) => void;

@@ -58,6 +58,8 @@ export interface StatusSnapshot {
     lag: number;
   };
   apiBase: string;
+  /** The control-centre console and its demo logins (passwords in `.stack/secrets/console-<login>.password`). */
+  console?: { url: string; logins: string[] };
   metricsPorts: Record<string, number>;
   logsDir: string;
   publishDelayOverridden: boolean;
@@ -89,6 +91,11 @@ export function renderStatus(s: StatusSnapshot): string[] {
     `  flow/s     MQTT ${n(s.rates.published)} → ingest ${n(s.rates.ingested)} → Kafka ${n(s.rates.produced)} → processors ${n(s.rates.processed)} → aggregates ${n(s.rates.aggregates)}`,
     `  so far     sent ${n(s.totals.sent)} · rejected ${n(s.totals.rejected)} · late ${n(s.totals.late)} · duplicates ${n(s.totals.duplicates)} · lag ${n(s.totals.lag)} · releases ${n(s.totals.releases)} (${s.totals.datasets} datasets)`,
     `  open data  ${s.apiBase}/api/3/action/package_list · /api/explore/v2.1/catalog/datasets · /catalog.jsonld`,
+    ...(s.console
+      ? [
+          `  console    ${s.console.url} (?lang=en) · logins ${s.console.logins.join(', ')}: password in .stack/secrets/console-<login>.password`,
+        ]
+      : []),
     `  metrics    http://127.0.0.1:<port>/metrics: ${ports} · stack: pnpm stack status`,
     `  logs       ${s.logsDir} · Ctrl-C stops the services (the stack stays up)`,
   ];
