@@ -205,7 +205,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       { timeoutMs: 120_000, intervalMs: 1_000, message: 'old password refused after the grace window' },
     );
     expect(readOperatorsState(config).operators[opA]?.previousPassword).toBeNull();
-    expect(await publish(mqttPort, topicOf(opA), login(opA, passwords[opA]!))).toEqual({
+    expect(await publish(mqttPort, topicOf(opA), login(opA, passwords[opA]))).toEqual({
       connack: 'Success',
       puback: 'Success',
     });
