@@ -323,9 +323,15 @@ export async function expireOperators(
   options: OperatorsOptions & { wait?: boolean } = {},
 ): Promise<{ expired: string[]; management: ManagementResult }> {
   if (options.wait) {
-    const next = nextExpiry(readOperatorsState(config));
-    if (next !== undefined && next > Date.now())
-      await new Promise((r) => setTimeout(r, next - Date.now() + 50));
+    // Sleep until the earliest window ends, looking again every minute: a window closed meanwhile (an
+    // earlier expiry, a revocation) ends the wait, so the timer never outlives what it waits for.
+    for (;;) {
+      const next = nextExpiry(readOperatorsState(config));
+      if (next === undefined) break;
+      const wait = next - Date.now();
+      if (wait <= 0) break;
+      await new Promise((r) => setTimeout(r, Math.min(wait + 50, 60_000)));
+    }
   }
   const now = (options.now ?? Date.now)();
   const expired = await withOperatorsLock(config, () => {
