@@ -102,6 +102,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     decorateReply: false,
   });
 
+  const csrf = app.csrfProtection.bind(app);
   const duration = new Histogram({
     name: metricName(SERVICE, 'http_request_duration_seconds'),
     help: 'HTTP request duration by route, method and status.',
@@ -143,7 +144,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         exp: number;
       };
       if (typeof s.exp !== 'number' || s.exp < Date.now()) return undefined;
-      const user: SessionUser = { login: s.login, role: s.role, ...(s.operator ? { operator: s.operator } : {}) };
+      const user: SessionUser = {
+        login: s.login,
+        role: s.role,
+        ...(s.operator ? { operator: s.operator } : {}),
+      };
       return users.stillValid(user) ? user : undefined;
     } catch {
       return undefined;
@@ -184,14 +189,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   };
 
   app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
-  app.post('/login', { preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/login', { preValidation: csrf }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
     const user =
       typeof body.login === 'string' && typeof body.password === 'string'
         ? await users.authenticate(body.login, body.password)
         : undefined;
     if (!user) {
-      log.info({ login: typeof body.login === 'string' ? body.login.slice(0, 48) : null }, 'console login failed');
+      log.info(
+        { login: typeof body.login === 'string' ? body.login.slice(0, 48) : null },
+        'console login failed',
+      );
       return html(reply, loginPage(ctxOf(req, reply), true), 401);
     }
     const exp = Date.now() + config.CONSOLE_SESSION_MINUTES * 60_000;
@@ -207,7 +215,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const next = (req.query as { next?: string }).next;
     return reply.redirect(next && /^\/(?!\/)/.test(next) ? next : '/', 303);
   });
-  app.post('/logout', { preValidation: app.csrfProtection }, async (_req, reply) => {
+  app.post('/logout', { preValidation: csrf }, async (_req, reply) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
   });
@@ -234,7 +242,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.get('/rejections', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
     if (s)
-      return html(reply, rejectionsPage(ctxOf(req, reply), { operator: s.operator, codes: Object.keys(ERROR_CODES) }));
+      return html(
+        reply,
+        rejectionsPage(ctxOf(req, reply), { operator: s.operator, codes: Object.keys(ERROR_CODES) }),
+      );
   });
 
   app.get('/api/me', { preHandler: api }, async (req) => req.user);
@@ -265,14 +276,19 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       .map(({ raw: _raw, ...r }) => r);
     return { rejections: rows, counts: state.rejectionCounts(s.operator) };
   });
-  app.post('/api/rejections/:id/reveal', { preHandler: [api, app.csrfProtection] }, async (req, reply) => {
+  app.post('/api/rejections/:id/reveal', { preHandler: [api, csrf] }, async (req, reply) => {
     const user = req.user!;
     const row = state.rejection((req.params as { id: string }).id);
     if (user.role !== 'governance')
-      return reply.code(403).send({ code: 'ONDIJON_FORBIDDEN', message: 'only the governance officer may reveal' });
+      return reply
+        .code(403)
+        .send({ code: 'ONDIJON_FORBIDDEN', message: 'only the governance officer may reveal' });
     if (!row) return reply.code(404).send({ code: 'ONDIJON_NOT_FOUND', message: 'no such dead letter' });
     // The audit line: who revealed which letter (never the payload itself).
-    log.warn({ audit: 'payload-reveal', login: user.login, deadLetter: row.id, code: row.code }, 'masked payload revealed');
+    log.warn(
+      { audit: 'payload-reveal', login: user.login, deadLetter: row.id, code: row.code },
+      'masked payload revealed',
+    );
     return { id: row.id, payload: row.raw === null ? null : Buffer.from(row.raw, 'base64').toString('utf8') };
   });
   app.get('/api/overview', { preHandler: api }, async (req, reply) => {

@@ -125,9 +125,28 @@ export function equipmentPage(
   const isOperator = ctx.user?.role === 'operator';
   const filters = `<form class="filters" aria-label="${esc(t.filters)}" onsubmit="return false">
 ${select('f-commune', t.commune, data.communes, t.all)}
-${select('f-family', t.family, data.families.map((f) => [f, f]), t.all)}
-${isOperator ? '' : select('f-operator', t.operator, data.operators.map((o) => [o, o]), t.all)}
-${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const).map((s) => [s, t[`status_${s}`]]), t.all)}
+${select(
+  'f-family',
+  t.family,
+  data.families.map((f) => [f, f]),
+  t.all,
+)}
+${
+  isOperator
+    ? ''
+    : select(
+        'f-operator',
+        t.operator,
+        data.operators.map((o) => [o, o]),
+        t.all,
+      )
+}
+${select(
+  'f-state',
+  t.state,
+  (['ok', 'alert', 'waiting', 'unfollowed'] as const).map((s) => [s, t[`status_${s}`]]),
+  t.all,
+)}
 </form>`;
   return layout(
     ctx,
@@ -158,7 +177,10 @@ ${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const)
 }
 
 /** The rejections page (filled by public/rejections.js). */
-export function rejectionsPage(ctx: PageContext, data: { operator: string | undefined; codes: string[] }): string {
+export function rejectionsPage(
+  ctx: PageContext,
+  data: { operator: string | undefined; codes: string[] },
+): string {
   const t = STRINGS[ctx.lang];
   return layout(
     ctx,
@@ -176,7 +198,12 @@ export function rejectionsPage(ctx: PageContext, data: { operator: string | unde
     {
       nav: 'rejections',
       scripts: ['/static/common.js', '/static/rejections.js'],
-      config: { lang: ctx.lang, t, operator: data.operator ?? '', canReveal: ctx.user?.role === 'governance' },
+      config: {
+        lang: ctx.lang,
+        t,
+        operator: data.operator ?? '',
+        canReveal: ctx.user?.role === 'governance',
+      },
     },
   );
 }

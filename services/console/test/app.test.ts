@@ -22,14 +22,20 @@ async function signIn(login: string, password = `${login}-pw`): Promise<{ status
     payload: new URLSearchParams({ login, password, _csrf: token }).toString(),
   });
   const session = res.cookies.find((c) => c.name === 'ondijon_session');
-  return { status: res.statusCode, cookie: [csrfCookie, session ? `${session.name}=${session.value}` : ''].join('; ') };
+  return {
+    status: res.statusCode,
+    cookie: [csrfCookie, session ? `${session.name}=${session.value}` : ''].join('; '),
+  };
 }
 
 beforeAll(async () => {
   const { config } = testSetup(registry);
   const state = new ConsoleState(registry, { policy: loadPolicy() });
   state.onDeadLetter(deadLetter({ id: 'a' }), 'ingest');
-  state.onDeadLetter(deadLetter({ id: 'b', mqttTopic: 'ondijon/v1/signal-controller/bouygues-es/SC-1' }), 'ingest');
+  state.onDeadLetter(
+    deadLetter({ id: 'b', mqttTopic: 'ondijon/v1/signal-controller/bouygues-es/SC-1' }),
+    'ingest',
+  );
   app = await buildApp(config, { state, kafka: null });
 });
 afterAll(() => app.close());
@@ -127,7 +133,9 @@ describe('console login and roles', () => {
 
   it('serves French by default and English on request', async () => {
     const { cookie } = await signIn('superviseur');
-    expect((await app.fastify.inject({ url: '/equipment', headers: { cookie } })).body).toContain('<html lang="fr">');
+    expect((await app.fastify.inject({ url: '/equipment', headers: { cookie } })).body).toContain(
+      '<html lang="fr">',
+    );
     const en = await app.fastify.inject({ url: '/equipment?lang=en', headers: { cookie } });
     expect(en.body).toContain('<html lang="en">');
     expect(en.body).toContain('Equipment');

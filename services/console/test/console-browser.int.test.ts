@@ -24,7 +24,13 @@ import { deleteNamespaceAcls } from '@ondijon/kafka';
 import { hashPassword } from '@ondijon/service-kit';
 import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
 import { REPO_ROOT, type ServiceHandle, startService, stopAll, waitHttpOk } from '../../../test/e2e/harness';
-import { consoleEnv, freePort, type PipelinePlan, plannedTopics, serviceEnvs } from '../../../test/e2e/pipeline';
+import {
+  consoleEnv,
+  freePort,
+  type PipelinePlan,
+  plannedTopics,
+  serviceEnvs,
+} from '../../../test/e2e/pipeline';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPORTS = path.join(REPO_ROOT, 'reports', 'console');
@@ -50,11 +56,16 @@ async function signIn(page: Page, login: string): Promise<void> {
     page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'),
     page.click('main button[type=submit]'),
   ]);
-  expect(response.status(), `sign-in of ${login}: ${(await response.text().catch(() => '')).slice(0, 200)}`).toBe(303);
+  expect(
+    response.status(),
+    `sign-in of ${login}: ${(await response.text().catch(() => '')).slice(0, 200)}`,
+  ).toBe(303);
   await page.waitForURL((u) => !u.pathname.startsWith('/login'));
 }
 
-async function axeScan(page: Page): Promise<{ id: string; impact: string | null | undefined; nodes: number }[]> {
+async function axeScan(
+  page: Page,
+): Promise<{ id: string; impact: string | null | undefined; nodes: number }[]> {
   await page.addScriptTag({ content: axe.source });
   const result = await page.evaluate(async () => {
     const g = globalThis as unknown as { axe: typeof axe; document: Parameters<typeof axe.run>[0] };
@@ -87,12 +98,20 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       const admin = testKafka().admin();
       await admin.connect();
       try {
-        await deleteNamespaceAcls(admin, topicList.map((t) => `${plan.topicPrefix}${t.name}`));
+        await deleteNamespaceAcls(
+          admin,
+          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
+        );
       } finally {
         await admin.disconnect();
       }
     });
-    cleanup.add(() => deleteTopics(plannedTopics(plan).map((t) => t.name), endpoints.kafkaBrokers));
+    cleanup.add(() =>
+      deleteTopics(
+        plannedTopics(plan).map((t) => t.name),
+        endpoints.kafkaBrokers,
+      ),
+    );
     cleanup.add(() => deleteGroups([`ondijon-ingest-${runId}`], endpoints.kafkaBrokers));
 
     // The stack's demo users when the tests run on the local stack, else a users file of the test's own.
@@ -113,7 +132,10 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
         passwordHash: hashPassword(passwords[login]!),
       }));
       writeFileSync(path.join(dir, 'users.json'), JSON.stringify({ users }));
-      consoleSecrets = { CONSOLE_USERS_FILE: path.join(dir, 'users.json'), CONSOLE_SESSION_SECRET: 's'.repeat(40) };
+      consoleSecrets = {
+        CONSOLE_USERS_FILE: path.join(dir, 'users.json'),
+        CONSOLE_SESSION_SECRET: 's'.repeat(40),
+      };
     }
 
     mkdirSync(REPORTS, { recursive: true });
@@ -124,7 +146,12 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     services.push(ingest);
     const consolePort = await freePort();
     const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
-      env: { ...consoleEnv(plan, consolePort), ...consoleSecrets, CONSOLE_PUSH_INTERVAL_MS: '1000', LOG_LEVEL: 'warn' },
+      env: {
+        ...consoleEnv(plan, consolePort),
+        ...consoleSecrets,
+        CONSOLE_PUSH_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'warn',
+      },
       logFile: path.join(REPORTS, 'console.log'),
     });
     services.push(consoleService);
@@ -139,29 +166,76 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
 
     // The equipment report every second (intervalS 1: silent after 3 s without a report).
     const clients = {
-      citelum: await mqtt.connectAsync(endpoints.mqttUrl, { ...mqttAuth('citelum'), protocolVersion: 5, clientId: uniqueName('console-a') }),
-      'bouygues-es': await mqtt.connectAsync(endpoints.mqttUrl, { ...mqttAuth('bouygues-es'), protocolVersion: 5, clientId: uniqueName('console-b') }),
+      citelum: await mqtt.connectAsync(endpoints.mqttUrl, {
+        ...mqttAuth('citelum'),
+        protocolVersion: 5,
+        clientId: uniqueName('console-a'),
+      }),
+      'bouygues-es': await mqtt.connectAsync(endpoints.mqttUrl, {
+        ...mqttAuth('bouygues-es'),
+        protocolVersion: 5,
+        clientId: uniqueName('console-b'),
+      }),
     };
     cleanup.add(() => Promise.all(Object.values(clients).map((c) => c.endAsync())));
     let seq = 0;
     const publishAll = async () => {
       seq++;
       const observedAt = new Date().toISOString();
-      const cabinet = { seq, observedAt, circuitsOn: 2, powerW: 800, energyWh: 0.2, intervalS: 1, doorOpen: false, faults: [] };
-      const signal = { seq, observedAt, mode: 'normal', plan: 1, lampFailures: 0, doorOpen: false, commsOk: true, intervalS: 1, faults: [] };
+      const cabinet = {
+        seq,
+        observedAt,
+        circuitsOn: 2,
+        powerW: 800,
+        energyWh: 0.2,
+        intervalS: 1,
+        doorOpen: false,
+        faults: [],
+      };
+      const signal = {
+        seq,
+        observedAt,
+        mode: 'normal',
+        plan: 1,
+        lampFailures: 0,
+        doorOpen: false,
+        commsOk: true,
+        intervalS: 1,
+        faults: [],
+      };
       const sends: Promise<unknown>[] = [];
       for (const id of [A1, A2])
         if (!silenced.has(id))
-          sends.push(clients.citelum.publishAsync(`${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', id)}`, JSON.stringify(cabinet), { qos: 1 }));
-      sends.push(clients['bouygues-es'].publishAsync(`${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`, JSON.stringify(signal), { qos: 1 }));
+          sends.push(
+            clients.citelum.publishAsync(
+              `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', id)}`,
+              JSON.stringify(cabinet),
+              { qos: 1 },
+            ),
+          );
+      sends.push(
+        clients['bouygues-es'].publishAsync(
+          `${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`,
+          JSON.stringify(signal),
+          { qos: 1 },
+        ),
+      );
       await Promise.allSettled(sends);
     };
     reporter = setInterval(() => void publishAll(), 1000);
     cleanup.add(() => clearInterval(reporter));
     // A malformed message of bouygues-es: citelum must never see it.
-    await clients['bouygues-es'].publishAsync(`${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`, '{"seq": 1, "mode": fla', { qos: 1 });
+    await clients['bouygues-es'].publishAsync(
+      `${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`,
+      '{"seq": 1, "mode": fla',
+      { qos: 1 },
+    );
     (globalThis as { publishMalformedA?: () => Promise<unknown> }).publishMalformedA = () =>
-      clients.citelum.publishAsync(`${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', A1)}`, '{"seq": 7, "observedAt": "2026-', { qos: 1 });
+      clients.citelum.publishAsync(
+        `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', A1)}`,
+        '{"seq": 7, "observedAt": "2026-',
+        { qos: 1 },
+      );
 
     const userDataDir = mkdtempSync(path.join(tmpdir(), 'ondijon-chromium-'));
     cleanup.add(() => rmSync(userDataDir, { recursive: true, force: true }));
@@ -169,12 +243,27 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       executablePath: CHROMIUM,
       headless: true,
       bypassCSP: true, // only so axe-core can be injected; the pages themselves run under the CSP
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
     cleanup.add(() => context.close());
     mkdirSync(REPORTS, { recursive: true });
     // Every equipment has reported once before the tests look.
-    await waitFor(async () => (await fetch(`${consoleUrl}/metrics`).then((r) => r.text())).match(/records_read\{what="telemetry"\} ([1-9]\d*)/), { timeoutMs: 30_000, message: 'console reads telemetry' });
+    await waitFor(
+      async () =>
+        (await fetch(`${consoleUrl}/metrics`).then((r) => r.text())).match(
+          /records_read\{what="telemetry"\} ([1-9]\d*)/,
+        ),
+      { timeoutMs: 30_000, message: 'console reads telemetry' },
+    );
   });
 
   afterAll(() => cleanup.run());
@@ -183,21 +272,32 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     const page = await context.newPage();
     await signIn(page, 'citelum');
     await page.goto(`${consoleUrl}/equipment`);
-    const operators = await waitFor(async () => {
-      const cells = await page.locator('#equipment tbody tr td:nth-child(3)').allTextContents();
-      return cells.length > 0 ? cells : undefined;
-    }, { timeoutMs: 20_000, message: 'equipment table filled' });
+    const operators = await waitFor(
+      async () => {
+        const cells = await page.locator('#equipment tbody tr td:nth-child(3)').allTextContents();
+        return cells.length > 0 ? cells : undefined;
+      },
+      { timeoutMs: 20_000, message: 'equipment table filled' },
+    );
     expect(new Set(operators)).toEqual(new Set(['citelum']));
     expect(await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()).toBe(0);
     expect((await page.goto(`${consoleUrl}/equipment?operator=bouygues-es`))!.status()).toBe(403);
     expect((await page.goto(`${consoleUrl}/rejections?operator=bouygues-es`))!.status()).toBe(403);
-    for (const api of ['/api/equipment?operator=bouygues-es', '/api/rejections?operator=bouygues-es', `/api/equipment/${B1}`])
+    for (const api of [
+      '/api/equipment?operator=bouygues-es',
+      '/api/rejections?operator=bouygues-es',
+      `/api/equipment/${B1}`,
+    ])
       expect((await page.request.get(`${consoleUrl}${api}`)).status(), api).toBe(403);
-    const own = (await (await page.request.get(`${consoleUrl}/api/equipment`)).json()) as { equipment: { operator: string }[] };
+    const own = (await (await page.request.get(`${consoleUrl}/api/equipment`)).json()) as {
+      equipment: { operator: string }[];
+    };
     expect(own.equipment.length).toBeGreaterThan(0);
     expect(own.equipment.every((e) => e.operator === 'citelum')).toBe(true);
     // B's malformed message is a rejection of B's only.
-    const rejections = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as { rejections: { operator: string }[] };
+    const rejections = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as {
+      rejections: { operator: string }[];
+    };
     expect(rejections.rejections.every((r) => r.operator === 'citelum')).toBe(true);
     await page.close();
   });
@@ -224,7 +324,11 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     await page.goto(`${consoleUrl}/rejections`);
     await (globalThis as { publishMalformedA?: () => Promise<unknown> }).publishMalformedA!();
     const row = page.locator('#rejections tbody tr[data-code="ONDIJON_PAYLOAD_NOT_JSON"]');
-    await waitFor(() => row.count(), { timeoutMs: 10_000, intervalMs: 200, message: 'malformed message on the rejections page' });
+    await waitFor(() => row.count(), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'malformed message on the rejections page',
+    });
     const text = await row.first().textContent();
     expect(text).toContain(A1);
     // A cabinet is an S1 source: its payload is shown.
@@ -247,14 +351,21 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     ] as const) {
       await page.goto(`${consoleUrl}${url}`);
       if (name === 'equipment')
-        await waitFor(async () => (await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()) > 0, { timeoutMs: 20_000 });
-      if (name.startsWith('overview')) await waitFor(() => page.locator('#chart-family canvas').count(), { timeoutMs: 20_000 });
+        await waitFor(async () => (await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()) > 0, {
+          timeoutMs: 20_000,
+        });
+      if (name.startsWith('overview'))
+        await waitFor(() => page.locator('#chart-family canvas').count(), { timeoutMs: 20_000 });
       if (name === 'rejections')
-        await waitFor(async () => (await page.locator('#rejections tbody tr').count()) >= 2, { timeoutMs: 20_000 });
+        await waitFor(async () => (await page.locator('#rejections tbody tr').count()) >= 2, {
+          timeoutMs: 20_000,
+        });
       expect(await axeScan(page), name).toEqual([]);
       await page.screenshot({ path: path.join(REPORTS, `${name}-supervisor.png`), fullPage: true });
     }
-    const all = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as { rejections: { operator: string }[] };
+    const all = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as {
+      rejections: { operator: string }[];
+    };
     expect(new Set(all.rejections.map((r) => r.operator))).toEqual(new Set(['citelum', 'bouygues-es']));
     await page.close();
   });

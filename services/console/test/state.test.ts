@@ -52,7 +52,12 @@ describe('console state', () => {
     s.onTelemetry(report('LC-1', now.t, { doorOpen: true, faults: ['breaker'] }));
     s.onTelemetry(report('SC-1', now.t, { mode: 'flashing', doorOpen: false }));
     s.refreshAlerts();
-    expect(s.alerts().map((a) => a.id).sort()).toEqual(['LC-1:door-open', 'LC-1:fault', 'SC-1:signal-mode']);
+    expect(
+      s
+        .alerts()
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(['LC-1:door-open', 'LC-1:fault', 'SC-1:signal-mode']);
     expect(s.alerts('bouygues-es').map((a) => a.id)).toEqual(['SC-1:signal-mode']);
     s.onTelemetry(report('LC-1', now.t + 1, { doorOpen: false }));
     s.onTelemetry(report('SC-1', now.t + 1, { mode: 'normal', doorOpen: false }));
@@ -73,7 +78,12 @@ describe('console state', () => {
     const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
     expect(sum(o.rates.byOperator.citelum!) * 10).toBeCloseTo(50);
     expect(o.rates.byOperator['bouygues-es']).toBeUndefined();
-    expect(s.equipment('citelum').map((r) => r.id).sort()).toEqual(['LC-1', 'LC-2']);
+    expect(
+      s
+        .equipment('citelum')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['LC-1', 'LC-2']);
     s.onDeadLetter(deadLetter({}), 'ingest');
     s.onDeadLetter(deadLetter({ mqttTopic: 'ondijon/v1/signal-controller/bouygues-es/SC-1' }), 'ingest');
     s.onDeadLetter(deadLetter({ mqttTopic: 'garbage' }), 'ingest');
@@ -86,14 +96,21 @@ describe('console state', () => {
 describe('payload masking', () => {
   const b64 = (s: string) => Buffer.from(s).toString('base64');
   it('shows S1 fields and masks S2+ and unknown fields', () => {
-    const shown = maskPayload(policy, 'streetlight', b64('{"seq":1,"state":"on","presenceDetections":4,"x":1}'), 'S3');
+    const shown = maskPayload(
+      policy,
+      'streetlight',
+      b64('{"seq":1,"state":"on","presenceDetections":4,"x":1}'),
+      'S3',
+    );
     expect(shown.status).toBe('partial');
     expect(shown.maskedFields.sort()).toEqual(['presenceDetections', 'x']);
     expect(shown.text).not.toContain('4,');
     expect(JSON.parse(shown.text!)).toMatchObject({ seq: 1, state: 'on' });
   });
   it('shows a non-JSON payload only for an S0/S1 source', () => {
-    expect(maskPayload(policy, 'lighting-cabinet', b64('{"seq": 1, trunc'), 'S3')).toMatchObject({ status: 'shown' });
+    expect(maskPayload(policy, 'lighting-cabinet', b64('{"seq": 1, trunc'), 'S3')).toMatchObject({
+      status: 'shown',
+    });
     expect(maskPayload(policy, 'winter-vehicle', b64('{"agentId": "A12", trunc'), 'S3')).toEqual({
       status: 'masked',
       text: null,
