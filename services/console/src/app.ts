@@ -31,6 +31,7 @@ import {
   overviewPage,
   rejectionsPage,
 } from './pages';
+import { replayLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
@@ -244,7 +245,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     if (s)
       return html(
         reply,
-        rejectionsPage(ctxOf(req, reply), { operator: s.operator, codes: Object.keys(ERROR_CODES) }),
+        rejectionsPage(ctxOf(req, reply), {
+          operator: s.operator,
+          codes: Object.keys(ERROR_CODES),
+          canReplay: config.CONSOLE_REPLAY && req.user!.role !== 'governance',
+        }),
       );
   });
 
@@ -290,6 +295,58 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       'masked payload revealed',
     );
     return { id: row.id, payload: row.raw === null ? null : Buffer.from(row.raw, 'base64').toString('utf8') };
+  });
+  // Replay (issue 15, item 3): an operator its own letters, the supervisor any; by id or by code, after a
+  // confirmation in the page; one audit line per replay with what it accepted.
+  app.post('/api/rejections/replay', { preHandler: [api, csrf] }, async (req, reply) => {
+    const user = req.user!;
+    if (!config.CONSOLE_REPLAY)
+      return reply
+        .code(404)
+        .send({ code: 'ONDIJON_NOT_FOUND', message: 'replay is not enabled (CONSOLE_REPLAY)' });
+    if (user.role === 'governance')
+      return reply
+        .code(403)
+        .send({ code: 'ONDIJON_FORBIDDEN', message: 'replay is for operators and the supervisor' });
+    const body = (req.body ?? {}) as { ids?: unknown; code?: unknown };
+    const scopeOperator = user.role === 'operator' ? user.operator : undefined;
+    const candidates = state
+      .rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER)
+      .filter((r) => r.source === 'ingest');
+    let selected = candidates;
+    if (Array.isArray(body.ids)) {
+      const wanted = new Set(body.ids.map(String));
+      selected = candidates.filter((r) => wanted.has(r.id));
+      if (selected.length < wanted.size)
+        return reply.code(user.role === 'operator' ? 403 : 404).send({
+          code: user.role === 'operator' ? 'ONDIJON_FORBIDDEN' : 'ONDIJON_NOT_FOUND',
+          message: 'unknown dead letter, or another operator’s',
+        });
+    } else if (typeof body.code === 'string') selected = candidates.filter((r) => r.code === body.code);
+    else return reply.code(400).send({ code: 'ONDIJON_CONFIG_INVALID', message: 'give ids or code' });
+    if (selected.length === 0) return { results: [], accepted: 0 };
+    let results;
+    try {
+      results = await replayLetters(
+        config,
+        selected.map((r) => r.id),
+      );
+    } catch (err) {
+      log.error({ err, login: user.login, letters: selected.length }, 'dead-letter replay failed');
+      return reply.code(502).send({ code: 'ONDIJON_KAFKA_UNAVAILABLE', message: (err as Error).message });
+    }
+    const accepted = results.filter((r) => r.outcome === 'accepted' || r.outcome === 'republished').length;
+    log.warn(
+      {
+        audit: 'replay',
+        login: user.login,
+        letters: selected.length,
+        accepted,
+        ids: selected.slice(0, 50).map((r) => r.id),
+      },
+      'dead letters replayed',
+    );
+    return { results, accepted };
   });
   app.get('/api/overview', { preHandler: api }, async (req, reply) => {
     const s = scope(req, reply, false);

@@ -49,6 +49,19 @@ export const ConfigSchema = z.object({
   CONSOLE_SILENT_INTERVALS: z.coerce.number().positive().default(3),
   /** Dead letters kept in memory for the rejections page. */
   CONSOLE_DEAD_LETTERS_KEPT: z.coerce.number().int().positive().default(5000),
+  /**
+   * Replay of dead letters from the rejections page (issue 15, item 3): runs ingest's replay tool
+   * (`services/ingest` `dead-letters replay --id …`) as the `replay` Kafka principal given below.
+   */
+  CONSOLE_REPLAY: z.stringbool().default(false),
+  /** The replay tool's Kafka principal and password (or `_FILE`), and the pseudonymisation secret ingest uses. */
+  REPLAY_KAFKA_SASL_USERNAME: z.string().optional(),
+  REPLAY_KAFKA_SASL_PASSWORD: z.string().optional(),
+  REPLAY_ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
+  /** The registry a replay checks letters against (the fixed one); default REGISTRY_FILE. */
+  REPLAY_REGISTRY_FILE: z.string().optional(),
+  /** MQTT topic prefix of the run (dead letters carry it in their topic). */
+  CONSOLE_MQTT_TOPIC_PREFIX: z.string().default(''),
   /** Read dead letters from the start of their topics (14-day retention) or only new ones. */
   CONSOLE_DEAD_LETTERS_FROM_BEGINNING: z.stringbool().default(true),
 });

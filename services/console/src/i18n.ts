@@ -66,6 +66,10 @@ const fr = {
   source: 'Étape',
   countsByCode: 'Rejets par code',
   noRejections: 'Aucun rejet.',
+  replay: 'Rejouer',
+  replayCode: 'Rejouer tous les rejets de ce code',
+  replayConfirm: 'Rejouer {n} rejet(s) dans le pipeline (registre et politique actuels) ?',
+  replayDone: 'Rejoués : {n}, acceptés : {accepted}, rejetés à nouveau : {rejected}.',
   live: 'Mise à jour en direct',
   liveLost: 'Connexion en direct perdue, nouvelle tentative…',
 };
@@ -133,6 +137,10 @@ const en: typeof fr = {
   source: 'Stage',
   countsByCode: 'Rejections by code',
   noRejections: 'No rejection.',
+  replay: 'Replay',
+  replayCode: 'Replay every rejection of this code',
+  replayConfirm: 'Replay {n} rejection(s) through the pipeline (current registry and policy)?',
+  replayDone: 'Replayed: {n}, accepted: {accepted}, rejected again: {rejected}.',
   live: 'Live updates',
   liveLost: 'Live connection lost, retrying…',
 };

@@ -179,7 +179,7 @@ ${select(
 /** The rejections page (filled by public/rejections.js). */
 export function rejectionsPage(
   ctx: PageContext,
-  data: { operator: string | undefined; codes: string[] },
+  data: { operator: string | undefined; codes: string[]; canReplay: boolean },
 ): string {
   const t = STRINGS[ctx.lang];
   return layout(
@@ -190,11 +190,12 @@ export function rejectionsPage(
       t.code,
       data.codes.map((c) => [c, c]),
       t.all,
-    )}</form>
+    )}${data.canReplay ? `<p><button type="button" id="replay-code" disabled>${esc(t.replayCode)}</button></p>` : ''}</form>
 <p class="live" id="live" role="status">${esc(t.live)}</p>
+<p id="replay-result" role="status" aria-live="polite"></p>
 <section aria-labelledby="counts-h"><h2 id="counts-h">${esc(t.countsByCode)}</h2><ul id="counts"></ul></section>
 <section aria-labelledby="list-h"><h2 id="list-h">${esc(t.rejectionsTitle)} <span id="shown"></span></h2>
-<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th></tr></thead><tbody></tbody></table></section>`,
+<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th><th scope="col"><span class="sr-only">${esc(t.replay)}</span></th></tr></thead><tbody></tbody></table></section>`,
     {
       nav: 'rejections',
       scripts: ['/static/common.js', '/static/rejections.js'],
@@ -203,6 +204,7 @@ export function rejectionsPage(
         t,
         operator: data.operator ?? '',
         canReveal: ctx.user?.role === 'governance',
+        canReplay: data.canReplay,
       },
     },
   );

@@ -39,6 +39,19 @@
         td.appendChild(b);
       }
       tr.appendChild(td);
+      var action = el('td', {});
+      if (o.config.canReplay && r.source === 'ingest' && r.payload.status !== 'absent') {
+        var rb = el(
+          'button',
+          { type: 'button', 'data-replay': r.id, 'aria-label': t('replay') + ' ' + r.id },
+          t('replay'),
+        );
+        rb.addEventListener('click', function () {
+          replay({ ids: [r.id] }, 1);
+        });
+        action.appendChild(rb);
+      }
+      tr.appendChild(action);
       frag.appendChild(tr);
     });
     tbody.replaceChildren(frag);
@@ -58,7 +71,46 @@
         td.appendChild(el('pre', {}, d.payload === null ? '—' : d.payload));
       });
   }
-  code.addEventListener('change', load);
+  function replay(selection, n) {
+    if (!window.confirm(t('replayConfirm', { n: n }))) return;
+    var token = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
+    fetch('/api/rejections/replay', {
+      method: 'POST',
+      credentials: 'same-origin',
+      headers: { 'x-csrf-token': token, 'content-type': 'application/json' },
+      body: JSON.stringify(selection),
+    })
+      .then(function (res) {
+        return res.json();
+      })
+      .then(function (d) {
+        if (!d.results) {
+          document.getElementById('replay-result').textContent = d.message || 'error';
+          return;
+        }
+        var results = d.results || [];
+        var rejected = results.filter(function (x) {
+          return x.outcome === 'rejected-again';
+        }).length;
+        document.getElementById('replay-result').textContent = t('replayDone', {
+          n: results.length,
+          accepted: d.accepted || 0,
+          rejected: rejected,
+        });
+        load();
+      });
+  }
+  var replayCode = document.getElementById('replay-code');
+  if (replayCode) {
+    replayCode.addEventListener('click', function () {
+      var n = document.querySelectorAll('#rejections tbody tr').length;
+      replay({ code: code.value }, n);
+    });
+  }
+  code.addEventListener('change', function () {
+    if (replayCode) replayCode.disabled = !code.value;
+    load();
+  });
   load().then(function () {
     o.live(-1, function (u) {
       if (u.rejections !== lastCount) {
