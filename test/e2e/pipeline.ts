@@ -165,6 +165,7 @@ export function consoleEnv(plan: PipelinePlan, port: number): Record<string, str
     PORT: String(port),
     KAFKA_TOPIC_PREFIX: plan.topicPrefix,
     REGISTRY_FILE: plan.registryFile,
+    OPENDATA_DIR: plan.opendataDir,
     CONSOLE_GROUP_ID: plan.runId === '' ? 'ondijon-console' : `ondijon-console-${plan.runId}`,
     // Replay from the rejections page runs ingest's replay tool as the `replay` principal.
     CONSOLE_REPLAY: 'true',

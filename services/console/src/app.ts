@@ -31,6 +31,7 @@ import {
   overviewPage,
   rejectionsPage,
 } from './pages';
+import { governancePage, governanceView, storeReader } from './governance';
 import { replayLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
@@ -70,10 +71,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const log = deps.logger ?? silentLogger();
   const users = Users.load(config.CONSOLE_USERS_FILE);
   const registryFile = EquipmentRegistryFile.parse(JSON.parse(readFileSync(config.REGISTRY_FILE, 'utf8')));
+  const policy = loadPolicy(config.POLICY_FILE);
   const state =
     deps.state ??
     new ConsoleState(registryFile.equipment, {
-      policy: loadPolicy(config.POLICY_FILE),
+      policy,
       silentIntervals: config.CONSOLE_SILENT_INTERVALS,
       deadLettersKept: config.CONSOLE_DEAD_LETTERS_KEPT,
     });
@@ -251,6 +253,28 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
           canReplay: config.CONSOLE_REPLAY && req.user!.role !== 'governance',
         }),
       );
+  });
+
+  const reader = storeReader(config.OPENDATA_DIR);
+  const view = async () => {
+    try {
+      return await governanceView(reader, policy.revision);
+    } catch (err) {
+      log.warn({ err }, 'open-data store not readable');
+      return { error: 'store' };
+    }
+  };
+  app.get('/governance', { preHandler: page }, async (req, reply) => {
+    if (req.user!.role === 'operator') return html(reply, forbiddenPage(ctxOf(req, reply)), 403);
+    return html(reply, governancePage(ctxOf(req, reply), await view()));
+  });
+  app.get('/api/governance', { preHandler: api }, async (req, reply) => {
+    if (req.user!.role === 'operator')
+      return reply.code(403).send({
+        code: 'ONDIJON_FORBIDDEN',
+        message: 'governance is for the supervisor and the governance officer',
+      });
+    return view();
   });
 
   app.get('/api/me', { preHandler: api }, async (req) => req.user);

@@ -31,6 +31,8 @@ export const ConfigSchema = z.object({
   REGISTRY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/registry/equipment.json')),
   /** The governance policy: which payload fields are above S1 and so masked. */
   POLICY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/governance/policy.yaml')),
+  /** The open-data store the publisher writes (read-only here: the governance page). */
+  OPENDATA_DIR: z.string().default(resolve(REPO_ROOT, '.stack/opendata')),
   /** The users file: logins, roles and scrypt hashes (`pnpm stack up` writes the demo users'). */
   CONSOLE_USERS_FILE: z.string().min(1),
   /** Key of the signed session and CSRF cookies (or `CONSOLE_SESSION_SECRET_FILE`), at least 32 characters. */

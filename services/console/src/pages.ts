@@ -44,7 +44,11 @@ export function layout(
     ? `<nav aria-label="${esc(t.appName)}"><ul>
         <li><a href="/"${options.nav === 'overview' ? ' aria-current="page"' : ''}>${esc(t.navOverview)}</a></li>
         <li><a href="/equipment"${options.nav === 'equipment' ? ' aria-current="page"' : ''}>${esc(t.navEquipment)}</a></li>
-        <li><a href="/rejections"${options.nav === 'rejections' ? ' aria-current="page"' : ''}>${esc(t.navRejections)}</a></li>
+        <li><a href="/rejections"${options.nav === 'rejections' ? ' aria-current="page"' : ''}>${esc(t.navRejections)}</a></li>${
+          ctx.user.role === 'operator'
+            ? ''
+            : `<li><a href="/governance"${options.nav === 'governance' ? ' aria-current="page"' : ''}>${esc(t.navGovernance)}</a></li>`
+        }
       </ul></nav>
       <div class="user"><span>${esc(fill(t.signedInAs, { login: ctx.user.login, role: roleText(t, ctx.user) }))}</span>
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${esc(ctx.csrf)}"><button type="submit">${esc(t.logout)}</button></form></div>`

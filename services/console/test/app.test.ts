@@ -224,3 +224,19 @@ describe('console replay permissions (replay enabled)', () => {
     }
   });
 });
+
+describe('console governance page', () => {
+  it('shows the policy revision to the supervisor and answers 403 to an operator', async () => {
+    const sup = await signIn('superviseur');
+    const page = await app.fastify.inject({ url: '/governance', headers: { cookie: sup.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(loadPolicy().revision);
+    const op = await signIn('citelum');
+    expect(
+      (await app.fastify.inject({ url: '/governance', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
+    expect(
+      (await app.fastify.inject({ url: '/api/governance', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
+  });
+});

@@ -415,6 +415,7 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       ['equipment', '/equipment'],
       ['rejections', '/rejections'],
       ['overview-en', '/?lang=en'],
+      ['governance', '/governance'],
     ] as const) {
       await page.goto(`${consoleUrl}${url}`);
       if (name === 'equipment')
