@@ -210,12 +210,16 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     }
     // The control-centre console (issue 15): the run's topics, as the console principal.
     say('▸ starting console');
-    const consoleService = startService('console', path.join(REPO_ROOT, 'services', 'console', 'src', 'main.ts'), {
-      env: { ...consoleEnv(plan, CONSOLE_PORT), LOG_LEVEL: 'warn' },
-      prefix: false,
-      detached: true,
-      onLine: (l) => say(`[console] ${compactLogLine(l)}`),
-    });
+    const consoleService = startService(
+      'console',
+      path.join(REPO_ROOT, 'services', 'console', 'src', 'main.ts'),
+      {
+        env: { ...consoleEnv(plan, CONSOLE_PORT), LOG_LEVEL: 'warn' },
+        prefix: false,
+        detached: true,
+        onLine: (l) => say(`[console] ${compactLogLine(l)}`),
+      },
+    );
     services.push(consoleService);
     await waitHttpOk(`http://127.0.0.1:${CONSOLE_PORT}/readyz`, 90_000, consoleService);
     const sim = startService('simulator', serviceEntry('simulator'), {
