@@ -79,6 +79,23 @@ describe.skipIf(!local)('Redis users', () => {
     await expect(processors.rename(mine, `processors:${run}:moved`)).rejects.toThrow(/NOPERM/);
   });
 
+  it('confines the publisher user to publisher:* and the commands of its shared state', async () => {
+    const publisher = client('publisher', redisSecret(config, 'publisher').value);
+    await publisher.connect();
+    const mine = `publisher:{${run}}:meta:x`;
+    expect(await publisher.hset(mine, 'v', '1')).toBe(1);
+    expect(await publisher.hincrbyfloat(mine, 'e', '0.5')).toBe('0.5');
+    expect(await publisher.eval("return redis.call('HGET', KEYS[1], 'v')", 1, mine)).toBe('1');
+    await expect(publisher.eval("return redis.call('GET', KEYS[1])", 1, `processors:${run}`)).rejects.toThrow(
+      /NOPERM/,
+    );
+    await expect(publisher.set(`processors:${run}:x`, '1')).rejects.toThrow(/NOPERM/);
+    await expect(publisher.keys('*')).rejects.toThrow(/NOPERM/);
+    await expect(publisher.flushall()).rejects.toThrow(/NOPERM/);
+    await expect(publisher.call('ACL', 'LIST')).rejects.toThrow(/NOPERM/);
+    await publisher.del(mine);
+  });
+
   it('has a user per Redis-using service and an admin, nothing else', async () => {
     const admin = new Redis(endpoints.redisUrl);
     cleanup.add(() => admin.disconnect());

@@ -44,6 +44,7 @@ export {
   killKafkaBroker,
   killMqtt,
   stackMqttCredentials,
+  stackMqttPasswordsDir,
   startMqtt,
   stackDown,
   stackStatus,
@@ -58,3 +59,22 @@ export {
   type StackOptions,
   type StackUpOptions,
 } from './stack';
+export {
+  addOperator,
+  artemisManagement,
+  expireOperators,
+  listOperators,
+  parseGrace,
+  revokeOperator,
+  rotateOperator,
+  type IssuedCredentials,
+  type OperatorListing,
+} from './operators-commands';
+export {
+  operatorsAuditFile,
+  operatorsStateFile,
+  readOperatorsState,
+  verifyArtemisHash,
+  verifyAuditChain,
+} from './operators';
+export { mqttCaFile, mqttTlsDir } from './mqtt-tls';

@@ -4,7 +4,12 @@
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { kafkaPrincipals, type KafkaPrincipal, OPERATORS } from '@ondijon/contracts';
+import {
+  PUBLISHER_REDIS_COMMANDS,
+  kafkaPrincipals,
+  type KafkaPrincipal,
+  OPERATORS,
+} from '@ondijon/contracts';
 import { hashPassword } from '@ondijon/service-kit';
 import { RUNTIME_REDIS_COMMANDS } from '@ondijon/stream';
 import type { StackConfig } from './config';
@@ -13,6 +18,7 @@ import type { StackConfig } from './config';
 export const REDIS_USERS = {
   admin: { keys: ['*'], commands: null },
   processors: { keys: ['processors:*'], commands: RUNTIME_REDIS_COMMANDS },
+  publisher: { keys: ['publisher:*'], commands: PUBLISHER_REDIS_COMMANDS },
 } as const;
 
 /** A Redis user of the stack. */
@@ -170,7 +176,7 @@ export interface ServiceSecretEnvs {
 
 /**
  * Per-service credentials of the local stack: each Kafka client its principal, the processors their Redis
- * user, ingest the pseudonymisation secret, the publisher its admin token; all as `<NAME>_FILE`.
+ * user, ingest the pseudonymisation secret, the publisher its admin token and Redis user; all as `<NAME>_FILE`.
  */
 export function serviceSecretEnvsOf(
   config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>,
@@ -187,7 +193,13 @@ export function serviceSecretEnvsOf(
         ? { REDIS_USERNAME: 'processors', REDIS_PASSWORD_FILE: redisSecret(config, 'processors').file }
         : {}),
     },
-    publisher: { ...kafka('publisher'), PUBLISHER_ADMIN_TOKEN_FILE: publisherAdminToken(config).file },
+    publisher: {
+      ...kafka('publisher'),
+      PUBLISHER_ADMIN_TOKEN_FILE: publisherAdminToken(config).file,
+      ...(config.externalRedis === undefined
+        ? { REDIS_USERNAME: 'publisher', REDIS_PASSWORD_FILE: redisSecret(config, 'publisher').file }
+        : {}),
+    },
     replay: { ...kafka('replay'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
     governance: kafka('governance'),
     console: {

@@ -1,5 +1,5 @@
 /**
- * Every error the pipeline reports has a code from this list (STYLE.md rule 6). Dead letters carry
+ * Every error the pipeline reports has a code from this list (CONTRIBUTING.md rule 6). Dead letters carry
  * the code; `docs/error-codes.md` documents each one and a test keeps both in step.
  */
 export const ERROR_CODES = {
@@ -98,6 +98,11 @@ export const ERROR_CODES = {
   ONDIJON_BUDGET_EXHAUSTED: {
     retryable: false,
     summary: 'The privacy budget of the dataset is spent for the period.',
+  },
+  ONDIJON_LEASE_LOST: {
+    retryable: true,
+    summary:
+      'A publisher instance lost the release lease of its group to another one (fencing token superseded); its write was refused.',
   },
   ONDIJON_BAD_REQUEST: { retryable: false, summary: 'An API request has an invalid parameter.' },
   ONDIJON_NOT_FOUND: { retryable: false, summary: 'The requested resource does not exist.' },

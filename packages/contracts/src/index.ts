@@ -16,3 +16,4 @@ export * from './wire';
 export * from './wire-limits';
 export * from './compile-validator';
 export * from './kafka-access';
+export * from './redis-access';

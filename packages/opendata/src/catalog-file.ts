@@ -1,5 +1,5 @@
-import { readFile } from 'node:fs/promises';
-import { abs, layout } from './layout';
+import { toBackend, type StoreBackend } from './backend';
+import { layout } from './layout';
 import { Catalog } from './schemas';
 
 /** An empty catalogue (a store with nothing published yet). */
@@ -14,13 +14,8 @@ export function emptyCatalog(): Catalog {
 }
 
 /** Reads and parses `catalog.json`; null when the store has none yet. */
-export async function readCatalogFile(rootDir: string): Promise<Catalog | null> {
-  let text: string;
-  try {
-    text = await readFile(abs(rootDir, layout.catalog), 'utf8');
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-    throw err;
-  }
-  return Catalog.parse(JSON.parse(text));
+export async function readCatalogFile(store: string | StoreBackend): Promise<Catalog | null> {
+  const data = await toBackend(store).read(layout.catalog);
+  if (data === undefined) return null;
+  return Catalog.parse(JSON.parse(data.toString('utf8')));
 }

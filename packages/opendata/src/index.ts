@@ -1,4 +1,13 @@
 export * from './constants';
+export {
+  fsBackend,
+  openBackend,
+  s3Backend,
+  type ObjectInfo,
+  type ReleaseUpload,
+  type S3StoreOptions,
+  type StoreBackend,
+} from './backend';
 export { castCell, csvCell, parseCsv, parseTypedCsv, toCsv, isIsoDateTimeWithOffset } from './csv';
 export { replaceFileAtomic, sha256 } from './durable-fs';
 export {
@@ -23,3 +32,4 @@ export {
   type WriteStep,
 } from './writer';
 export { EXAMPLE_METADATA, EXAMPLE_SCHEMA, exampleNotes, exampleRelease, exampleRows } from './example';
+export { s3OptionsOf, storeBackendOf, storeEnv, storeLocationOf, type StoreConfig } from './store-config';

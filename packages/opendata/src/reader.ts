@@ -1,8 +1,9 @@
-import { readFile, stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
 import { OnDijonError } from '@ondijon/contracts';
+import { toBackend, type StoreBackend } from './backend';
 import { parseTypedCsv } from './csv';
 import { sha256 } from './durable-fs';
-import { abs, layout, type ReleaseFileName } from './layout';
+import { layout, type ReleaseFileName } from './layout';
 import {
   Catalog,
   DatasetMetadata,
@@ -36,7 +37,9 @@ export interface ReleaseRows {
 
 /** The store's read side: what the API serves. Every method re-reads a file only when its mtime or size changed. */
 export interface StoreReader {
+  /** The store's directory, or its `s3://bucket/prefix`. */
   readonly rootDir: string;
+  readonly backend: StoreBackend;
   /** The catalogue and a strong validator of its content. An empty store gives an empty catalogue. */
   catalog(): Promise<{ catalog: Catalog; etag: string }>;
   /** Metadata of one dataset, or undefined when it is not in the catalogue. */
@@ -59,12 +62,16 @@ export interface StoreReader {
   registerFiles(): Promise<RegisterFile[]>;
   /** Absolute path of a release file (for static serving and exports). */
   releaseFilePath(id: string, releaseId: string, file: ReleaseFileName): string;
+  /** A release file's bytes as a stream (any backend). */
+  releaseFileStream(id: string, releaseId: string, file: ReleaseFileName): Promise<Readable>;
+  /** A register's file as stored (undefined when absent). */
+  registerBody(name: string): Promise<Buffer | undefined>;
 }
 
 /** A public register as listed in the catalogue, with its file. */
 export interface RegisterFile {
   name: string;
-  /** Absolute path of the JSON file. */
+  /** Absolute path of the JSON file (its store-relative path on S3). */
   path: string;
   updatedAt: string;
   /** SHA-256 of the file's bytes (strong validator). */
@@ -75,8 +82,7 @@ export interface RegisterFile {
 interface Cached<T> {
   /** When the file was last seen unchanged (performance.now()). */
   checkedAt: number;
-  ino: number;
-  mtimeMs: number;
+  version: string;
   size: number;
   value: T;
   etag: string;
@@ -86,8 +92,10 @@ function notFound(message: string): OnDijonError {
   return new OnDijonError('ONDIJON_NOT_FOUND', message);
 }
 
-/** Opens a reader over a store directory. Nothing is read until asked. */
-export function openStoreReader(rootDir: string, options: StoreReaderOptions = {}): StoreReader {
+/** Opens a reader over a store directory or another backend (S3). Nothing is read until asked. */
+export function openStoreReader(store: string | StoreBackend, options: StoreReaderOptions = {}): StoreReader {
+  const backend = toBackend(store);
+  const rootDir = backend.location;
   const jsonCache = new Map<string, Cached<unknown>>();
   const rowsCache = new Map<string, Cached<Row[]>>();
   const maxReleases = options.maxCachedReleases ?? 4;
@@ -98,29 +106,24 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
     cache: Map<string, Cached<unknown>>,
     parse: (text: string) => T,
   ): Promise<Cached<T> | undefined> {
-    const path = abs(rootDir, rel);
     const fresh = cache.get(rel);
     if (fresh && revalidateMs > 0 && performance.now() - fresh.checkedAt < revalidateMs)
       return fresh as Cached<T>;
-    let st;
-    try {
-      st = await stat(path);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw err;
-    }
+    const st = await backend.info(rel);
+    if (!st) return undefined;
     const hit = cache.get(rel);
-    // Atomic replaces give a new inode: compare it too, in case mtime and size happen to match.
-    if (hit && hit.ino === st.ino && hit.mtimeMs === st.mtimeMs && hit.size === st.size) {
+    // fs: atomic replaces give a new inode, part of the version with mtime and size; S3: the ETag.
+    if (hit && hit.version === st.version && hit.size === st.size) {
       hit.checkedAt = performance.now();
       return hit as Cached<T>;
     }
-    const text = await readFile(path, 'utf8');
+    const data = await backend.read(rel);
+    if (data === undefined) return undefined;
+    const text = data.toString('utf8');
     const entry: Cached<T> = {
       checkedAt: performance.now(),
-      ino: st.ino,
-      mtimeMs: st.mtimeMs,
-      size: st.size,
+      version: st.version,
+      size: data.length,
       value: parse(text),
       etag: sha256(text).slice(0, 32),
     };
@@ -198,6 +201,7 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
 
   return {
     rootDir,
+    backend,
     catalog,
     dataset,
     async datasets() {
@@ -230,18 +234,28 @@ export function openStoreReader(rootDir: string, options: StoreReaderOptions = {
       const out: RegisterFile[] = [];
       for (const name of Object.keys(cat.registers).sort()) {
         const entry = cat.registers[name]!;
-        const path = abs(rootDir, entry.path);
-        try {
-          const st = await stat(path);
-          out.push({ name, path, updatedAt: entry.updatedAt, sha256: entry.sha256, bytes: st.size });
-        } catch (err) {
-          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-        }
+        const st = await backend.info(entry.path);
+        if (st)
+          out.push({
+            name,
+            path: backend.localPath(entry.path) ?? entry.path,
+            updatedAt: entry.updatedAt,
+            sha256: entry.sha256,
+            bytes: st.size,
+          });
       }
       return out;
     },
     releaseFilePath(id, releaseId, file) {
-      return abs(rootDir, layout.releaseFile(id, releaseId, file));
+      return (
+        backend.localPath(layout.releaseFile(id, releaseId, file)) ?? layout.releaseFile(id, releaseId, file)
+      );
+    },
+    releaseFileStream: (id, releaseId, file) => backend.stream(layout.releaseFile(id, releaseId, file)),
+    async registerBody(name) {
+      const { catalog: cat } = await catalog();
+      const entry = Object.hasOwn(cat.registers, name) ? cat.registers[name] : undefined;
+      return entry ? backend.read(entry.path) : undefined;
     },
   };
 }

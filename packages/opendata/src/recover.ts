@@ -1,8 +1,7 @@
-import { readFile, readdir, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { toBackend, type StoreBackend } from './backend';
 import { readCatalogFile } from './catalog-file';
 import { sha256 } from './durable-fs';
-import { abs, layout } from './layout';
+import { layout } from './layout';
 import { DatasetMetadata, ReleaseNotes, TableSchema } from './schemas';
 import { linkRelease, type StoreLogger } from './writer';
 
@@ -16,28 +15,24 @@ export interface RecoveryReport {
   invalid: string[];
 }
 
-async function listDir(path: string): Promise<string[]> {
-  try {
-    return await readdir(path);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-    throw err;
-  }
-}
-
 /** Reads a release folder and checks every file against the checksums of its notes; null when not whole. */
-export async function verifyReleaseFolder(rootDir: string, relPath: string) {
+export async function verifyReleaseFolder(store: string | StoreBackend, relPath: string) {
+  const backend = toBackend(store);
+  const read = async (name: string) => {
+    const data = await backend.read(`${relPath}/${name}`);
+    if (data === undefined) throw new Error(`${relPath}/${name} is missing`);
+    return data;
+  };
   try {
-    const dir = abs(rootDir, relPath);
-    const notesJson = await readFile(join(dir, 'release-notes.json'), 'utf8');
+    const notesJson = (await read('release-notes.json')).toString('utf8');
     const notes = ReleaseNotes.parse(JSON.parse(notesJson));
     for (const f of notes.files) {
-      const data = await readFile(join(dir, f.name));
+      const data = await read(f.name);
       if (data.length !== f.bytes || sha256(data) !== f.sha256) return null;
     }
-    const metadata = DatasetMetadata.parse(JSON.parse(await readFile(join(dir, 'dataset.json'), 'utf8')));
-    const schema = TableSchema.parse(JSON.parse(await readFile(join(dir, 'schema.json'), 'utf8')));
-    const dataPackage = JSON.parse(await readFile(join(dir, 'datapackage.json'), 'utf8'));
+    const metadata = DatasetMetadata.parse(JSON.parse((await read('dataset.json')).toString('utf8')));
+    const schema = TableSchema.parse(JSON.parse((await read('schema.json')).toString('utf8')));
+    const dataPackage = JSON.parse((await read('datapackage.json')).toString('utf8'));
     return { notes, metadata, schema, dataPackage, notesSha256: sha256(notesJson) };
   } catch {
     return null;
@@ -51,28 +46,27 @@ export async function verifyReleaseFolder(rootDir: string, relPath: string) {
  * Not safe to run while another writer is writing to the same store.
  */
 export async function recoverStore(
-  rootDir: string,
+  store: string | StoreBackend,
   options: { logger?: StoreLogger } = {},
 ): Promise<RecoveryReport> {
+  const backend = toBackend(store);
   const report: RecoveryReport = { removedTemp: [], adopted: [], invalid: [] };
-  const tmp = abs(rootDir, layout.tmp);
-  for (const name of await listDir(tmp)) {
-    await rm(join(tmp, name), { recursive: true, force: true });
-    report.removedTemp.push(name);
-  }
-  for (const datasetId of (await listDir(abs(rootDir, 'datasets'))).sort()) {
-    const catalog = await readCatalogFile(rootDir);
+  report.removedTemp.push(...(await backend.removeTemp()));
+  for (const datasetId of (await backend.list('datasets')).sort()) {
+    const catalog = await readCatalogFile(backend);
     const linked = new Set(catalog?.datasets[datasetId]?.releases.map((r) => r.releaseId) ?? []);
-    const folders = (await listDir(abs(rootDir, layout.releases(datasetId)))).filter((r) => !linked.has(r));
+    const folders = (await backend.list(layout.releases(datasetId))).filter((r) => !linked.has(r));
     const snaps = [];
     for (const releaseId of folders) {
-      const snap = await verifyReleaseFolder(rootDir, layout.release(datasetId, releaseId));
+      // On S3 a release still being uploaded (or cut short) has no notes yet, or files that fail them:
+      // it is reported invalid and left alone (the catalogue never names it).
+      const snap = await verifyReleaseFolder(backend, layout.release(datasetId, releaseId));
       if (snap) snaps.push(snap);
       else report.invalid.push(layout.release(datasetId, releaseId));
     }
     snaps.sort((a, b) => a.notes.sequence - b.notes.sequence);
     for (const snap of snaps) {
-      await linkRelease(rootDir, snap);
+      await linkRelease(backend, snap);
       report.adopted.push(layout.release(datasetId, snap.notes.releaseId));
     }
   }

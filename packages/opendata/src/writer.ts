@@ -1,6 +1,5 @@
-import { mkdir, readFile, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { OnDijonError } from '@ondijon/contracts';
+import { toBackend, type StoreBackend } from './backend';
 import { castCell, isIsoDateTimeWithOffset, toCsv } from './csv';
 import {
   COMMUNE_COVERAGE,
@@ -12,9 +11,9 @@ import {
   SPATIAL_NOTE,
   TABLE_SCHEMA_URI,
 } from './constants';
-import { fsyncDir, replaceFileAtomic, sha256, tempName, writeFileSynced } from './durable-fs';
+import { sha256 } from './durable-fs';
 import { rowsToFeatureCollection, stringifyFeatureCollection } from './geojson';
-import { MEDIA_TYPES, abs, formatReleaseId, layout, type ReleaseFileName } from './layout';
+import { MEDIA_TYPES, formatReleaseId, layout, type ReleaseFileName } from './layout';
 import { readCatalogFile, emptyCatalog } from './catalog-file';
 import {
   CELL_STATUSES,
@@ -103,8 +102,9 @@ export interface StoreWriter {
   writeRelease(input: WriteReleaseInput): Promise<ReleaseInfo>;
   /** Replaces a public register (`data-uses`, `privacy-budget`…) atomically and lists it in the catalogue. */
   updateRegister(name: string, value: unknown): Promise<void>;
-  /** Root directory of the store. */
+  /** Root directory of the store (or its `s3://bucket/prefix`). */
   readonly rootDir: string;
+  readonly backend: StoreBackend;
 }
 
 const STATUS_FIELD: TableField = {
@@ -337,13 +337,13 @@ export interface ReleaseSnapshot {
  * (each replaced atomically), the catalogue last, so the catalogue never names a missing file.
  */
 export async function linkRelease(
-  rootDir: string,
+  store: string | StoreBackend,
   snap: ReleaseSnapshot,
   onStep: (step: WriteStep) => Promise<void> = async () => {},
 ): Promise<Catalog> {
-  const tmp = abs(rootDir, layout.tmp);
+  const backend = toBackend(store);
   const id = snap.notes.datasetId;
-  const catalog = (await readCatalogFile(rootDir)) ?? emptyCatalog();
+  const catalog = (await readCatalogFile(backend)) ?? emptyCatalog();
   const entry = catalog.datasets[id];
   const releases = entry ? entry.releases.filter((r) => r.releaseId !== snap.notes.releaseId) : [];
   const rel: CatalogRelease = {
@@ -360,23 +360,14 @@ export async function linkRelease(
   const latest = releases[releases.length - 1]!;
   const isLatest = latest.releaseId === snap.notes.releaseId;
   if (isLatest) {
-    await replaceFileAtomic(
-      abs(rootDir, layout.schema(id)),
-      JSON.stringify(snap.schema, null, 2) + '\n',
-      tmp,
-    );
+    await backend.replace(layout.schema(id), JSON.stringify(snap.schema, null, 2) + '\n');
     await onStep('dataset:schema.json');
-    await replaceFileAtomic(
-      abs(rootDir, layout.datapackage(id)),
+    await backend.replace(
+      layout.datapackage(id),
       JSON.stringify(datasetDataPackage(snap.dataPackage, snap.notes.releaseId, id), null, 2) + '\n',
-      tmp,
     );
     await onStep('dataset:datapackage.json');
-    await replaceFileAtomic(
-      abs(rootDir, layout.dataset(id)),
-      JSON.stringify(snap.metadata, null, 2) + '\n',
-      tmp,
-    );
+    await backend.replace(layout.dataset(id), JSON.stringify(snap.metadata, null, 2) + '\n');
     await onStep('dataset:dataset.json');
   }
   const next: Catalog = Catalog.parse({
@@ -395,13 +386,19 @@ export async function linkRelease(
       },
     },
   });
-  await replaceFileAtomic(abs(rootDir, layout.catalog), JSON.stringify(next, null, 2) + '\n', tmp);
+  await backend.replace(layout.catalog, JSON.stringify(next, null, 2) + '\n');
   await onStep('catalog:written');
   return next;
 }
 
-/** Creates the store's writer over a directory (created if needed). */
-export function createStoreWriter(rootDir: string, options: StoreWriterOptions = {}): StoreWriter {
+/** Creates the store's writer over a directory (created if needed) or another backend (S3). */
+export function createStoreWriter(
+  store: string | StoreBackend,
+  options: StoreWriterOptions = {},
+): StoreWriter {
+  const backend = toBackend(store);
+  const rootDir = backend.location;
+  const readText = async (rel: string) => (await backend.read(rel))?.toString('utf8');
   const now = options.now ?? (() => new Date());
   // One write at a time per writer: each release reads the catalogue it extends.
   let chain: Promise<unknown> = Promise.resolve();
@@ -459,13 +456,13 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
     if (wantGeo && communeField === undefined) throw blocked('GeoJSON needs metadata.communeField');
 
     return serial(async () => {
-      const catalog = (await readCatalogFile(rootDir)) ?? emptyCatalog();
+      const catalog = (await readCatalogFile(backend)) ?? emptyCatalog();
       const entry = catalog.datasets[datasetId];
       if (entry) {
         // Idempotent retry: a publisher that crashed after linking a release and replays its input gets the same release back.
         const latest = entry.releases[entry.releases.length - 1]!;
         const prevNotes = ReleaseNotes.parse(
-          JSON.parse(await readFile(abs(rootDir, `${latest.path}/release-notes.json`), 'utf8')),
+          JSON.parse((await readText(`${latest.path}/release-notes.json`)) ?? 'null'),
         );
         const prevCsv = prevNotes.files.find((f) => f.name === 'data.csv');
         if (
@@ -492,8 +489,7 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       const releaseId = formatReleaseId(publishedAtDate, sequence);
       const publishedAt = formatDateTime(publishedAtDate);
       const relPath = layout.release(datasetId, releaseId);
-      const finalDir = abs(rootDir, relPath);
-      if (await exists(finalDir))
+      if (await backend.exists(`${relPath}/release-notes.json`))
         throw blocked(`release ${releaseId} already exists; releases are immutable`);
       const step = async (s: WriteStep) => {
         await options.onStep?.(s, { datasetId, releaseId });
@@ -502,7 +498,7 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       let issued = publishedAt;
       if (entry) {
         const prevMeta = DatasetMetadata.safeParse(
-          JSON.parse(await readFile(abs(rootDir, entry.metadataPath), 'utf8').catch(() => 'null')),
+          JSON.parse((await readText(entry.metadataPath).catch(() => undefined)) ?? 'null'),
         );
         issued = prevMeta.success ? prevMeta.data.issued : (entry.releases[0]?.publishedAt ?? publishedAt);
       }
@@ -518,13 +514,10 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
         periods,
       );
 
-      const tmpRoot = abs(rootDir, layout.tmp);
-      await mkdir(tmpRoot, { recursive: true });
-      const tmpDir = join(tmpRoot, tempName(`release-${datasetId}-${releaseId}`));
-      await mkdir(tmpDir);
+      const upload = await backend.beginRelease(datasetId, releaseId);
       const files: ReleaseFile[] = [];
       const put = async (name: ReleaseFileName | 'dataset.json', data: string, record = true) => {
-        await writeFileSynced(join(tmpDir, name), data);
+        await upload.put(name, data);
         if (record && name !== 'dataset.json')
           files.push({
             name,
@@ -569,17 +562,13 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
       const notesJson = JSON.stringify(notes, null, 2) + '\n';
       await put('release-notes.json', notesJson, false);
       await put('release-notes.md', renderReleaseNotesMarkdown(notes, metadata), false);
-      await fsyncDir(tmpDir);
-
-      // The one atomic step: a whole folder appears under releases/ or nothing does.
-      const releasesDir = abs(rootDir, layout.releases(datasetId));
-      await mkdir(releasesDir, { recursive: true });
-      await rename(tmpDir, finalDir);
-      await fsyncDir(releasesDir);
+      // The one atomic step (fs: one rename of the temp folder; S3: nothing, no reader looks under a
+      // release prefix the catalogue does not name).
+      await upload.commit();
       await step('release:renamed');
 
       await linkRelease(
-        rootDir,
+        backend,
         { notes, metadata, schema, dataPackage, notesSha256: sha256(notesJson) },
         step,
       );
@@ -607,10 +596,9 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
     const json = JSON.stringify(value, null, 2) + '\n';
     if (json === undefined) throw blocked('register value is not JSON');
     await serial(async () => {
-      const tmp = abs(rootDir, layout.tmp);
       const rel = layout.register(name);
-      await replaceFileAtomic(abs(rootDir, rel), json, tmp);
-      const catalog = (await readCatalogFile(rootDir)) ?? emptyCatalog();
+      await backend.replace(rel, json);
+      const catalog = (await readCatalogFile(backend)) ?? emptyCatalog();
       const updatedAt = formatDateTime(now());
       const next = Catalog.parse({
         ...catalog,
@@ -618,19 +606,10 @@ export function createStoreWriter(rootDir: string, options: StoreWriterOptions =
         generation: catalog.generation + 1,
         registers: { ...catalog.registers, [name]: { path: rel, updatedAt, sha256: sha256(json) } },
       });
-      await replaceFileAtomic(abs(rootDir, layout.catalog), JSON.stringify(next, null, 2) + '\n', tmp);
+      await backend.replace(layout.catalog, JSON.stringify(next, null, 2) + '\n');
       options.logger?.info({ register: name }, 'register updated');
     });
   }
 
-  return { writeRelease, updateRegister, rootDir };
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
+  return { writeRelease, updateRegister, rootDir, backend };
 }

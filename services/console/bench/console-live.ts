@@ -16,7 +16,7 @@ import {
   stackUp,
 } from '@ondijon/stack';
 import { createKafka } from '@ondijon/kafka';
-import { REPO_ROOT, serviceEntry, startService, stopAll, waitHttpOk } from '../../../test/e2e/harness';
+import { REPO_ROOT, serviceEntry, startService, stopAll, waitHttpOk } from '@ondijon/devstack';
 import {
   consoleEnv,
   freePort,
@@ -24,7 +24,7 @@ import {
   type PipelinePlan,
   plannedTopics,
   serviceEnvs,
-} from '../../../test/e2e/pipeline';
+} from '@ondijon/devstack';
 
 const [preset = 'small', speed = '720', seconds = '60'] = process.argv.slice(2);
 await stackUp({ log: () => undefined });

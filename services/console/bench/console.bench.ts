@@ -26,7 +26,7 @@ import {
   startService,
   stopAll,
   waitHttpOk,
-} from '../../../test/e2e/harness';
+} from '@ondijon/devstack';
 import {
   consoleEnv,
   freePort,
@@ -34,7 +34,7 @@ import {
   type PipelinePlan,
   plannedTopics,
   serviceEnvs,
-} from '../../../test/e2e/pipeline';
+} from '@ondijon/devstack';
 
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 40);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 20);

@@ -23,14 +23,18 @@ import { telemetryTopic, topicList } from '@ondijon/contracts';
 import { deleteNamespaceAcls, readAll } from '@ondijon/kafka';
 import { hashPassword } from '@ondijon/service-kit';
 import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
-import { REPO_ROOT, type ServiceHandle, startService, stopAll, waitHttpOk } from '../../../test/e2e/harness';
 import {
   consoleEnv,
   freePort,
   type PipelinePlan,
   plannedTopics,
+  REPO_ROOT,
+  type ServiceHandle,
   serviceEnvs,
-} from '../../../test/e2e/pipeline';
+  startService,
+  stopAll,
+  waitHttpOk,
+} from '@ondijon/devstack';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPORTS = path.join(REPO_ROOT, 'reports', 'console');

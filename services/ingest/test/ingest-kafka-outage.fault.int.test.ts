@@ -1,7 +1,7 @@
 // FAULT TEST — it stops the shared single-node Kafka for 30 s. It is named *.fault.int.test.ts so vitest
 // runs it in project `fault`, alone and after every other test, and it restarts Kafka even when it fails.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/acceptance';
+import { waitFor } from '@ondijon/test-kit';
 import { eventId } from '@ondijon/contracts';
 import { probeKafka, startKafka, stopKafka } from '@ondijon/stack';
 import type { MqttClient } from 'mqtt';
@@ -101,11 +101,21 @@ describe('ingest while Kafka is down for 30 s', () => {
       message: 'ingest ready again',
     });
     await streaming;
-    await waitFor(async () => (await recordCount(f)) >= total, {
-      timeoutMs: 120_000,
-      intervalMs: 500,
-      message: `${total} records after the outage`,
-    });
+    // On a timeout, say where the missing records are: still held by ingest, or never received.
+    await waitFor(
+      async () => {
+        const count = await recordCount(f);
+        if (count >= total) return true;
+        const held = (await app!.metrics.inFlight.get()).values[0]?.value;
+        const ready = await app!.ready();
+        throw new Error(`${count} records; ingest holds ${held}, ready ${JSON.stringify(ready)}`);
+      },
+      {
+        timeoutMs: 120_000,
+        intervalMs: 500,
+        message: `${total} records after the outage`,
+      },
+    );
     stop = true;
     const ids = new Set((await telemetryIds(f)).map((r) => r.id));
     expect(ids.size).toBe(total);

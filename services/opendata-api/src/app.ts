@@ -2,7 +2,7 @@ import compress from '@fastify/compress';
 import cors from '@fastify/cors';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { openStoreReader, type StoreReader } from '@ondijon/opendata';
+import { openStoreReader, s3OptionsOf, storeBackendOf, type StoreReader } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
 import { storeRevalidateMs, type Config } from './config';
 import type { ApiContext } from './context';
@@ -46,10 +46,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     bodyLimit: BODY_LIMIT,
   });
   const reader =
-    deps.reader ?? openStoreReader(config.OPENDATA_DIR, { revalidateMs: storeRevalidateMs(config) });
+    deps.reader ?? openStoreReader(storeBackendOf(config), { revalidateMs: storeRevalidateMs(config) });
   const scans = config.SCAN_WORKER
     ? new ScanPool(reader, {
         rootDir: reader.rootDir,
+        s3: s3OptionsOf(config),
         revalidateMs: storeRevalidateMs(config),
         nice: config.SCAN_WORKER_NICE,
         logger,

@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { storeEnv } from '@ondijon/opendata';
 import { commonEnv, loadConfig } from '@ondijon/service-kit';
 
 const REPO_ROOT = resolve(import.meta.dirname, '../../..');
@@ -11,6 +12,8 @@ export const ConfigSchema = z
     SHUTDOWN_DEADLINE_MS: commonEnv.SHUTDOWN_DEADLINE_MS,
     /** Root of the open-data store (read-only here). */
     OPENDATA_DIR: z.string().default(resolve(REPO_ROOT, '.stack/opendata')),
+    /** Or an S3-compatible bucket: OPENDATA_STORE=s3://bucket/prefix with OPENDATA_S3_* (docs/scale-out.md). */
+    ...storeEnv,
     /** Listen address and port. */
     HOST: z.string().default('127.0.0.1'),
     PORT: z.coerce.number().int().min(0).max(65535).default(18080),

@@ -1,5 +1,4 @@
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
 import type { FastifyInstance } from 'fastify';
 import type { Bilingual, RegisterFile } from '@ondijon/opendata';
 import type { ApiContext } from './context';
@@ -79,7 +78,8 @@ export async function registersPlugin(app: FastifyInstance, opts: { ctx: ApiCont
     const reg = await find(name);
     if (!reg) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
     // Small files, replaced atomically: read whole so the body always matches its validator.
-    const body = await readFile(reg.path);
+    const body = await ctx.reader.registerBody(name);
+    if (!body) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
     const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
     reply.header('etag', etag);
     reply.header('cache-control', 'public, max-age=60');

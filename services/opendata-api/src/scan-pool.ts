@@ -1,5 +1,5 @@
 import { Worker } from 'node:worker_threads';
-import type { Row, StoreReader } from '@ondijon/opendata';
+import type { Row, S3StoreOptions, StoreReader } from '@ondijon/opendata';
 import type { Logger } from '@ondijon/service-kit';
 import { CkanError, ckanScan, type CkanScanArgs } from './plugins/ckan';
 import { ExploreError, exploreScan, type ExploreScanArgs, type ExploreScanResult } from './plugins/explore';
@@ -93,6 +93,8 @@ export class ScanPool {
     private readonly reader: StoreReader,
     private readonly options: {
       rootDir: string;
+      /** Connection of an S3 store (`rootDir` = `s3://bucket/prefix`). */
+      s3?: S3StoreOptions | undefined;
       revalidateMs: number;
       /** Nice value of the worker thread (0..19). */
       nice: number;
@@ -118,6 +120,7 @@ export class ScanPool {
         eval: true,
         workerData: {
           rootDir: this.options.rootDir,
+          s3: this.options.s3,
           revalidateMs: this.options.revalidateMs,
           nice: this.options.nice,
         },

@@ -1,11 +1,16 @@
 import { readlinkSync } from 'node:fs';
 import { setPriority } from 'node:os';
 import { parentPort, workerData } from 'node:worker_threads';
-import { openStoreReader } from '@ondijon/opendata';
+import { openBackend, openStoreReader, type S3StoreOptions } from '@ondijon/opendata';
 import { render, type RenderSpec } from './render';
 import { runScanJob, toWire, type ScanJob } from './scan-pool';
 
-const { rootDir, revalidateMs, nice } = workerData as { rootDir: string; revalidateMs: number; nice: number };
+const { rootDir, s3, revalidateMs, nice } = workerData as {
+  rootDir: string;
+  s3?: S3StoreOptions;
+  revalidateMs: number;
+  nice: number;
+};
 
 // The scan worker thread: answers scan jobs from its own reader over the same store. It lowers its
 // own scheduling priority (Linux: a thread has its own id and nice value) so that the thread
@@ -17,7 +22,7 @@ try {
   // Not Linux, or not allowed: the worker still keeps scans off the HTTP thread.
 }
 
-const reader = openStoreReader(rootDir, { revalidateMs });
+const reader = openStoreReader(openBackend(rootDir, s3), { revalidateMs });
 
 const streams = new Map<number, AsyncGenerator<string>>();
 const post = (m: object, transfer: ArrayBuffer[] = []) => parentPort!.postMessage(m, transfer);

@@ -1,12 +1,19 @@
 import { type BatchingProducer, createBatchingProducer, createKafka } from '@ondijon/kafka';
 import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
-import { createStoreWriter, openStoreReader, recoverStore, type WriteStep } from '@ondijon/opendata';
+import {
+  createStoreWriter,
+  openStoreReader,
+  recoverStore,
+  storeBackendOf,
+  type WriteStep,
+} from '@ondijon/opendata';
 import {
   Counter,
   Gauge,
   buildAdminServer,
   buildProbeServer,
   kafkaSecurityOf,
+  redisAuthOf,
   requireBearerToken,
   createMetricsRegistry,
   metricName,
@@ -14,12 +21,14 @@ import {
   type Registry,
 } from '@ondijon/service-kit';
 import type { DeadLetter } from '@ondijon/contracts';
+import { Redis } from 'ioredis';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { PublisherConfig } from './config';
 import { deadLetterHeaders } from './dead-letter';
 import { PublisherCore, type PublishOutcome } from './publisher';
 import { loadEquipmentPresence, type EquipmentPresence } from './equipment';
-import { NoiseStore, Staging } from './staging';
+import { RedisNoiseStore, RedisStaging, ReleaseLease, StateKeys } from './redis-state';
+import { NoiseStore, Staging, type NoiseMemoryStore, type StagingStore } from './staging';
 
 const SERVICE = 'publisher';
 
@@ -34,6 +43,8 @@ export interface PublisherDeps {
   clock?: () => Date;
   /** Equipment per commune; default: read from `config.REGISTRY_FILE`. */
   equipment?: EquipmentPresence;
+  /** Redis client of the shared state (PUBLISHER_STATE_STORE=redis); default: built from the config. */
+  redis?: Redis;
   /** Called at each step of a release write (fault tests crash the process here). */
   onStoreStep?: (step: WriteStep) => Promise<void> | void;
 }
@@ -98,7 +109,29 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     registers: [registry],
   });
 
-  const staging = new Staging(config.PUBLISHER_STATE_DIR);
+  // Private state: a local folder (one instance) or Redis shared by the group, with the release lease.
+  const ownRedis =
+    config.PUBLISHER_STATE_STORE === 'redis' && !deps.redis
+      ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 20, ...redisAuthOf(config) })
+      : undefined;
+  const redis = deps.redis ?? ownRedis;
+  let staging: StagingStore;
+  let noise: NoiseMemoryStore;
+  let lease: ReleaseLease | undefined;
+  if (config.PUBLISHER_STATE_STORE === 'redis') {
+    const keys = new StateKeys(config.PUBLISHER_GROUP_ID);
+    staging = new RedisStaging(redis!, keys);
+    noise = new RedisNoiseStore(redis!, keys);
+    lease = new ReleaseLease(redis!, keys, {
+      ttlMs: config.PUBLISHER_LEASE_MS,
+      onLost: (token) => log.error({ token }, 'release lease lost'),
+    });
+  } else {
+    staging = new Staging(config.PUBLISHER_STATE_DIR);
+    noise = new NoiseStore(config.PUBLISHER_STATE_DIR);
+  }
+  // The lease guards the store's commit point too: checked again just before the catalogue is written.
+  let storeFence: { assertHeld(): Promise<void> } | undefined;
   // Next offset to process per `topic:partition`, for the caught-up test of the event-time trigger.
   const positions = new Map<string, bigint>();
   const admin = kafka.admin();
@@ -122,17 +155,41 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     }
     return true;
   };
-  const writer = createStoreWriter(config.OPENDATA_DIR, {
+  // The open-data store: OPENDATA_DIR, or OPENDATA_STORE=s3://bucket/prefix (an S3-compatible server).
+  const store = storeBackendOf(config);
+  const writer = createStoreWriter(store, {
     logger: log,
-    ...(deps.onStoreStep ? { onStep: (step: WriteStep) => deps.onStoreStep!(step) } : {}),
+    ...(deps.onStoreStep || lease
+      ? {
+          onStep: async (step: WriteStep) => {
+            await deps.onStoreStep?.(step);
+            if (lease && step === 'dataset:dataset.json') await storeFence?.assertHeld();
+          },
+        }
+      : {}),
   });
-  const reader = openStoreReader(config.OPENDATA_DIR);
+  const reader = openStoreReader(store);
   const core = new PublisherCore({
     policy,
     ...(config.PUBLISHER_DATASETS ? { datasets: config.PUBLISHER_DATASETS } : {}),
     topicOverrides: config.PUBLISHER_SOURCE_TOPICS,
     staging,
-    noise: new NoiseStore(config.PUBLISHER_STATE_DIR),
+    noise,
+    lease: lease && {
+      run: (fn, waitMs) =>
+        lease.run(async (fence) => {
+          storeFence = fence;
+          if (fence.previousUnfinished) {
+            const report = await recoverStore(store, { logger: log });
+            log.warn({ report, token: fence.token }, 'previous lease holder did not finish: store recovered');
+          }
+          try {
+            return await fn(fence);
+          } finally {
+            storeFence = undefined;
+          }
+        }, waitMs),
+    },
     writer,
     reader,
     rng: deps.rng ?? cryptoRng(),
@@ -243,11 +300,16 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     },
     publishNow: (options = {}) => core.publishDue({ onDemand: true, ...options }),
     async start() {
-      const report = await recoverStore(config.OPENDATA_DIR, { logger: log });
-      log.info({ report }, 'store recovered');
+      // Recovery removes temp debris: with a group, only while holding the lease (no other write runs).
+      const started = await core.withLease(async () => {
+        const report = await recoverStore(store, { logger: log });
+        log.info({ report }, 'store recovered');
+        await core.writeUsesRegister();
+        return true;
+      }, 4 * config.PUBLISHER_LEASE_MS);
+      if (!started) log.warn({}, 'release lease busy at start: recovery left to its holder');
       await staging.load();
       staged.set(staging.size);
-      await core.writeUsesRegister();
       await probes.listen({ host: config.PUBLISHER_HOST, port: config.PUBLISHER_PORT });
       const addr = probes.server.address();
       port = typeof addr === 'object' && addr ? addr.port : config.PUBLISHER_PORT;
@@ -264,7 +326,14 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await admin.connect();
       producer = createBatchingProducer(kafka);
       await producer.connect();
-      consumer = kafka.consumer({ groupId: config.PUBLISHER_GROUP_ID, allowAutoTopicCreation: false });
+      consumer = kafka.consumer({
+        groupId: config.PUBLISHER_GROUP_ID,
+        allowAutoTopicCreation: false,
+        sessionTimeout: config.PUBLISHER_SESSION_TIMEOUT_MS,
+        heartbeatInterval: Math.min(3000, Math.floor(config.PUBLISHER_SESSION_TIMEOUT_MS / 3)),
+      });
+      // Partitions may have moved: positions of this process are stale, the group's offsets count.
+      consumer.on(consumer.events.GROUP_JOIN, () => positions.clear());
       await consumer.connect();
       for (const topic of core.topics)
         await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
@@ -323,6 +392,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await core.idle();
       await probes.close();
       if (adminServer !== probes) await adminServer.close();
+      await ownRedis?.quit();
     },
   };
 }

@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { TOPICS } from '@ondijon/contracts';
-import { commonEnv, kafkaSecurityEnv, loadConfig } from '@ondijon/service-kit';
-import { WRITE_STEPS } from '@ondijon/opendata';
+import { commonEnv, kafkaSecurityEnv, loadConfig, redisAuthEnv } from '@ondijon/service-kit';
+import { WRITE_STEPS, storeEnv } from '@ondijon/opendata';
 
 /** Root of the repository (services/publisher/src → ../../..). */
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
@@ -35,6 +35,8 @@ const topicMap = z
 export const PublisherEnv = z.object({
   ...commonEnv,
   ...kafkaSecurityEnv,
+  ...redisAuthEnv,
+  ...storeEnv,
   /** Port of /healthz, /readyz, /metrics (and of POST /publish-now unless PUBLISHER_ADMIN_PORT is set). */
   PUBLISHER_PORT: z.coerce.number().int().min(0).max(65535).default(19403),
   /** Bind address of the probes and metrics. */
@@ -50,7 +52,17 @@ export const PublisherEnv = z.object({
   PUBLISHER_ADMIN_HOST: z.string().default('127.0.0.1'),
   /** Root of the open-data store. */
   OPENDATA_DIR: z.string().default(join(REPO_ROOT, '.stack', 'opendata')),
-  /** Private state: staged aggregates and drawn noise (never public). */
+  /**
+   * Where the private state (staged aggregates, drawn noise, ε ledger) is kept: `dir` — the folder
+   * PUBLISHER_STATE_DIR, one instance only; `redis` — Redis (REDIS_URL, the `publisher` ACL user), shared
+   * by every instance of PUBLISHER_GROUP_ID, with a release lease (see docs/scale-out.md).
+   */
+  PUBLISHER_STATE_STORE: z.enum(['dir', 'redis']).default('dir'),
+  /** Time to live of the release lease with PUBLISHER_STATE_STORE=redis, ms (renewed while held). */
+  PUBLISHER_LEASE_MS: z.coerce.number().int().min(1000).default(30_000),
+  /** Kafka session timeout of the consumer: how soon a dead instance's partitions move to another, ms. */
+  PUBLISHER_SESSION_TIMEOUT_MS: z.coerce.number().int().min(6000).default(30_000),
+  /** Private state with PUBLISHER_STATE_STORE=dir: staged aggregates and drawn noise (never public). */
   PUBLISHER_STATE_DIR: z.string().default(join(REPO_ROOT, '.stack', 'publisher')),
   /**
    * Equipment registry file (the one ingest loads): the communes without equipment of a dataset's

@@ -8,6 +8,15 @@ import {
 import { buildApp } from './app';
 import { loadPublisherConfig } from './config';
 
+/** The password of a `redis://user:password@…` URL, if any. */
+function urlPassword(url: string): string | undefined {
+  try {
+    return decodeURIComponent(new URL(url).password) || undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const log = createLogger('publisher', process.env.LOG_LEVEL ?? 'info');
 
 runMain(async () => {
@@ -16,6 +25,9 @@ runMain(async () => {
   requireSecrets(config.ONDIJON_ENV, [
     ...kafkaSecretRequirements(config),
     { name: 'PUBLISHER_ADMIN_TOKEN', value: config.PUBLISHER_ADMIN_TOKEN, minLength: 32 },
+    ...(config.PUBLISHER_STATE_STORE === 'redis'
+      ? [{ name: 'REDIS_PASSWORD', value: config.REDIS_PASSWORD ?? urlPassword(config.REDIS_URL) }]
+      : []),
   ]);
   const killAt = config.PUBLISHER_TEST_KILL_AT_STEP;
   if (killAt) log.warn({ step: killAt }, 'fault test: the process kills itself at this release step');

@@ -26,7 +26,8 @@ import type { EquipmentPresence } from './equipment';
 import { deadLetterOf } from './dead-letter';
 import { buildRelease, fingerprintOf, type PreviousRelease, type StagedAggregate } from './release';
 import { tableFromRows } from './rows';
-import type { NoiseStore, Staging, StageOutcome } from './staging';
+import type { Fence, LeaseRunner } from './redis-state';
+import type { NoiseMemoryStore, StagingStore, StageOutcome } from './staging';
 import { dayBounds, iso, parisDay } from './time';
 
 /** One record as consumed from Kafka. */
@@ -56,6 +57,8 @@ export type PublishOutcome =
       reused: boolean;
     }
   | { datasetId: string; day: string; outcome: 'unchanged' | 'not-due' }
+  /** Another instance of the group holds the release lease: it publishes, or this one will next round. */
+  | { datasetId: string; day: string; outcome: 'leased-elsewhere' }
   | { datasetId: string; day: string; outcome: 'blocked'; code: string; message: string };
 
 /** Hooks for metrics, so the core stays free of prom-client. */
@@ -72,8 +75,13 @@ export interface PublisherCoreDeps {
   datasets?: readonly string[];
   /** Source topic per dataset, overriding the policy's (tests use their own topics). */
   topicOverrides?: Readonly<Record<string, string>>;
-  staging: Staging;
-  noise: NoiseStore;
+  staging: StagingStore;
+  noise: NoiseMemoryStore;
+  /**
+   * Release lease of a group of instances sharing their state (Redis): a period is published only while
+   * holding it, and every write after staging carries its fencing token. Absent: one instance alone.
+   */
+  lease?: LeaseRunner | undefined;
   writer: StoreWriter;
   reader: StoreReader;
   rng: Rng;
@@ -234,7 +242,7 @@ export class PublisherCore {
       const now = this.#now();
       const known = new Set([...this.#byTopic.values()].map((e) => e.spec.id));
       const topicOf = new Map([...this.#byTopic].map(([topic, e]) => [e.spec.id, topic]));
-      for (const p of this.#d.staging.pending()) {
+      for (const p of await this.#d.staging.pending()) {
         if (!known.has(p.datasetId)) continue;
         if (options.datasetId && p.datasetId !== options.datasetId) continue;
         if (options.day && p.day !== options.day) continue;
@@ -242,13 +250,13 @@ export class PublisherCore {
         const end = dayBounds(p.day).end;
         const waitsForEventTime = !options.onDemand && this.#d.trigger === 'event-time';
         const closed = async () =>
-          (this.#d.staging.watermark(p.datasetId)?.getTime() ?? 0) >= end.getTime() &&
+          ((await this.#d.staging.watermark(p.datasetId))?.getTime() ?? 0) >= end.getTime() &&
           ((await this.#d.caughtUp?.(topicOf.get(p.datasetId)!)) ?? true);
         if (now < this.publishableAt(p.datasetId, p.day) || (waitsForEventTime && !(await closed()))) {
           out.push({ datasetId: p.datasetId, day: p.day, outcome: 'not-due' });
           continue;
         }
-        out.push(await this.#publishPeriod(p.datasetId, p.day, now));
+        out.push(await this.#publishLeased(p.datasetId, p.day, now));
       }
       return out;
     });
@@ -317,16 +325,38 @@ export class PublisherCore {
     };
   }
 
-  async #publishPeriod(datasetId: string, day: string, now: Date): Promise<PublishOutcome> {
+  /** Publishes a period holding the group's release lease (directly when there is no lease). */
+  async #publishLeased(datasetId: string, day: string, now: Date): Promise<PublishOutcome> {
+    const lease = this.#d.lease;
+    if (!lease) return this.#publishPeriod(datasetId, day, now, undefined);
+    const r = await lease.run((fence) => this.#publishPeriod(datasetId, day, now, fence));
+    if (r) return r.value;
+    this.#d.observer?.release(datasetId, 'leased-elsewhere');
+    return { datasetId, day, outcome: 'leased-elsewhere' };
+  }
+
+  /** Runs `fn` holding the release lease when there is one (waiting up to `waitMs` for it). */
+  async withLease<T>(fn: (fence: Fence | undefined) => Promise<T>, waitMs: number): Promise<T | undefined> {
+    const lease = this.#d.lease;
+    if (!lease) return fn(undefined);
+    return (await lease.run(fn, waitMs))?.value;
+  }
+
+  async #publishPeriod(
+    datasetId: string,
+    day: string,
+    now: Date,
+    fence: Fence | undefined,
+  ): Promise<PublishOutcome> {
     const { policy, log } = this.#d;
     const spec = DATASET_SPECS[datasetId]!;
     const rules = datasetPolicy(policy, datasetId);
-    const staged = this.#d.staging.cells(datasetId, day);
+    const staged = await this.#d.staging.cells(datasetId, day);
     const fingerprint = fingerprintOf(staged);
     const { previous, lastFingerprint, lastPolicy } = await this.previousReleases(spec, day);
     if (lastFingerprint === fingerprint && lastPolicy === policy.revision) {
       // Replayed input already released (e.g. a crash after the store write): nothing new.
-      await this.#d.staging.mark(datasetId, day, fingerprint, 'released');
+      await this.#d.staging.mark(datasetId, day, fingerprint, 'released', fence);
       this.#d.observer?.release(datasetId, 'unchanged');
       return { datasetId, day, outcome: 'unchanged' };
     }
@@ -372,8 +402,35 @@ export class PublisherCore {
         equipment: this.#d.equipment,
       });
       if (failures.length > 0) throw releaseBlocked(datasetId, day, failures);
-      // The drawn noise is made durable before anything is published, so it is never drawn again.
-      if (rules.noise) await this.#d.noise.save(datasetId, day, [...memory.map.values()]);
+      // A holder that died between spending a draw's ε and writing its release left the ε spent in the
+      // shared ledger and the noise drawn: this release publishes that noise, so its notes carry that ε.
+      if (rules.noise && built.epsilon === 0 && this.#d.noise.spentOn) {
+        const carried =
+          Math.round(((await this.#d.noise.spentOn(datasetId, day)) - ledger.spent(datasetId, day)) * 1e9) /
+          1e9;
+        if (carried > 0 && built.notes.budget?.period) {
+          built.epsilon = carried;
+          built.notes.budget = {
+            ...built.notes.budget,
+            epsilon: carried,
+            cumulativeEpsilon: ledger.spent(datasetId, day) + carried,
+          };
+        }
+      }
+      // The drawn noise is made durable before anything is published, so it is never drawn again; with a
+      // shared state the ε of a fresh draw is spent in the same atomic step (checked against the day's
+      // limit, and once only: a retry finds the noise drawn and spends nothing).
+      if (rules.noise)
+        await this.#d.noise.save(
+          datasetId,
+          day,
+          [...memory.map.values()],
+          fence,
+          built.epsilon > 0
+            ? { id: fingerprint, epsilon: built.epsilon, epsilonPerDay: rules.noise.epsilonPerDay }
+            : undefined,
+        );
+      await fence?.assertHeld();
       const info: ReleaseInfo = await this.#d.writer.writeRelease({
         datasetId,
         metadata: built.metadata,
@@ -383,10 +440,11 @@ export class PublisherCore {
         notes: built.notes,
         publishedAt: now,
       });
-      await this.#d.staging.mark(datasetId, day, fingerprint, 'released');
+      await this.#d.staging.mark(datasetId, day, fingerprint, 'released', fence);
       if (rules.noise) {
         const spent = ledger.spent(datasetId, day) + (info.reused ? 0 : built.epsilon);
         this.#d.observer?.budget(datasetId, day, spent);
+        await fence?.assertHeld();
         await this.writeBudgetRegister();
       }
       log.info(
@@ -414,7 +472,7 @@ export class PublisherCore {
     } catch (err) {
       if (isOnDijonError(err, 'ONDIJON_RELEASE_BLOCKED') || isOnDijonError(err, 'ONDIJON_BUDGET_EXHAUSTED')) {
         log.error({ datasetId, day, code: err.code, details: err.details }, 'release blocked');
-        await this.#d.staging.mark(datasetId, day, fingerprint, 'blocked');
+        await this.#d.staging.mark(datasetId, day, fingerprint, 'blocked', fence);
         this.#d.observer?.release(datasetId, 'blocked', err.code);
         return { datasetId, day, outcome: 'blocked', code: err.code, message: err.message };
       }

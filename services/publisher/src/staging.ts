@@ -2,6 +2,7 @@ import { readdir } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { replaceFileAtomic } from '@ondijon/opendata';
 import { readJson } from './durable';
+import type { BudgetSpend, Fence, PendingPeriod } from './redis-state';
 import { fingerprintOf, type StagedAggregate } from './release';
 
 /** Writes a staging file atomically and durably (its temp file next to it, so on the same filesystem). */
@@ -24,12 +25,47 @@ interface PeriodState {
 export type StageOutcome = 'new' | 'revised' | 'unchanged' | 'stale';
 
 /**
+ * Where staged aggregates are kept: a local folder (`Staging`, one instance) or Redis (`RedisStaging`,
+ * shared by N instances). Writes after staging take the fence of the release lease when there is one.
+ */
+export interface StagingStore {
+  load(): Promise<void>;
+  stage(datasetId: string, day: string, agg: StagedAggregate): StageOutcome;
+  flush(): Promise<void>;
+  pending(): PendingPeriod[] | Promise<PendingPeriod[]>;
+  watermark(datasetId: string): Date | undefined | Promise<Date | undefined>;
+  cells(datasetId: string, day: string): StagedAggregate[] | Promise<StagedAggregate[]>;
+  mark(
+    datasetId: string,
+    day: string,
+    fingerprint: string,
+    outcome: 'released' | 'blocked',
+    fence?: Fence,
+  ): Promise<void>;
+  readonly size: number;
+}
+
+/** Where drawn noise is kept; with a shared store, saving a fresh draw also spends its ε, once. */
+export interface NoiseMemoryStore {
+  load(datasetId: string, day: string): Promise<[string, number, string, number][]>;
+  save(
+    datasetId: string,
+    day: string,
+    entries: [string, number, string, number][],
+    fence?: Fence,
+    spend?: BudgetSpend,
+  ): Promise<void>;
+  /** ε the shared ledger holds for a day (absent: no ledger but the releases' notes). */
+  spentOn?(datasetId: string, day: string): Promise<number>;
+}
+
+/**
  * Aggregates waiting for (or covered by) a release, durably kept on local disk per dataset and day
  * (`<dir>/staging/<dataset>/<day>.json`). The consumer commits Kafka offsets only after `flush()`,
  * so a crash loses nothing: records after the last commit are replayed and re-staged idempotently.
  * Private: it holds S1/S2 aggregates and never goes to the open-data store.
  */
-export class Staging {
+export class Staging implements StagingStore {
   readonly #dir: string;
   readonly #periods = new Map<string, PeriodState>();
   readonly #touched = new Set<string>();
@@ -106,7 +142,7 @@ export class Staging {
   }
 
   /** Periods whose input changed since their last release (or blocked attempt). */
-  pending(): { datasetId: string; day: string; fingerprint: string; maxWindowEnd: Date }[] {
+  pending(): PendingPeriod[] {
     const out = [];
     for (const s of this.#periods.values()) {
       const fingerprint = fingerprintOf(Object.values(s.cells));
@@ -149,7 +185,7 @@ export class Staging {
 }
 
 /** Private memory of drawn noise, per dataset and day (`<dir>/noise/<dataset>/<day>.json`). */
-export class NoiseStore {
+export class NoiseStore implements NoiseMemoryStore {
   readonly #dir: string;
 
   /** A noise store rooted at `dir`. */

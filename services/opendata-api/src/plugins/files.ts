@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { MEDIA_TYPES, RELEASE_FILES, type ReleaseFileName } from '@ondijon/opendata';
 import type { ApiContext } from '../context';
@@ -33,7 +32,7 @@ export async function filesPlugin(app: FastifyInstance, opts: { ctx: ApiContext 
         `${MEDIA_TYPES[name]}${name.endsWith('.csv') || name.endsWith('.md') ? '; charset=utf-8' : ''}`,
       );
       if (facts) reply.header('content-length', facts.bytes);
-      return reply.send(createReadStream(ctx.reader.releaseFilePath(id, releaseId, name)));
+      return reply.send(await ctx.reader.releaseFileStream(id, releaseId, name));
     },
   );
 }

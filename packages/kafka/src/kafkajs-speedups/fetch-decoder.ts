@@ -1,9 +1,8 @@
-// Side effect on import: installs, in the CommonJS module cache and before kafkajs decodes its first
-// fetch response, a faster decoder of v2 record batches (magic 2) over kafkajs' own. kafkajs' fetch
-// responses (v4 to v11) capture `recordBatch/v0/decoder` when `fetch/v4/decodeMessages` first loads, on
-// the first fetch; the export installed here is a switch that calls the fast decoder or kafkajs' one.
-// Imported first (after fast-record) by every module of this package that imports kafkajs.
-import './fast-record';
+// A faster decoder of v2 record batches (magic 2) over kafkajs' own, installed in the CommonJS module
+// cache before kafkajs decodes its first fetch response. kafkajs' fetch responses (v4 to v11) capture
+// `recordBatch/v0/decoder` when `fetch/v4/decodeMessages` first loads, on the first fetch; the export
+// installed here is a switch that calls the fast decoder or kafkajs' one. Installed by
+// `installKafkajsSpeedups` (index.ts), never on import.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -356,7 +355,8 @@ export function decodeRecordBatchFast(fetchDecoder: DecoderLike): DecodedBatch |
   return { ...context, records };
 }
 
-let enabled = process.env.ONDIJON_KAFKAJS_FAST_FETCH !== 'false';
+let installed = false;
+let enabled = true;
 
 /** The decoder installed in kafkajs: the fast one when enabled and able, else kafkajs' own. */
 const switchingDecoder: RecordBatchDecoder = (fetchDecoder) => {
@@ -375,23 +375,26 @@ const switchingDecoder: RecordBatchDecoder = (fetchDecoder) => {
   return Promise.resolve(batch);
 };
 
-function install(): boolean {
-  if (!enabled) return false;
-  // Too late once the fetch responses captured kafkajs' decoder: leave kafkajs as it is.
-  if (require.cache[DECODE_MESSAGES_MODULE] !== undefined) return false;
-  require.cache[RECORD_BATCH_DECODER_MODULE]!.exports = switchingDecoder;
-  return true;
+/**
+ * Installs the switching decoder in kafkajs; false when it is too late (kafkajs' fetch responses
+ * already captured its decoder: kafkajs is left as it is).
+ */
+export function installFetchDecoder(): boolean {
+  if (!installed) {
+    if (require.cache[DECODE_MESSAGES_MODULE] !== undefined) return false;
+    require.cache[RECORD_BATCH_DECODER_MODULE]!.exports = switchingDecoder;
+    installed = true;
+  }
+  return fastFetchDecoding();
 }
-
-const installed = install();
 
 /**
  * Turns the fast fetch decoder on or off for every consumer of this process from the next batch on (for
  * benchmarks comparing both); returns whether it is on. It cannot be turned on when it was not installed
- * (`ONDIJON_KAFKAJS_FAST_FETCH=false`, or kafkajs had fetched before this module loaded).
+ * (`ONDIJON_KAFKAJS_SPEEDUPS=off`, another kafkajs version, or kafkajs had fetched before the install).
  */
 export function setFastFetchDecoding(on: boolean): boolean {
-  enabled = on && installed;
+  enabled = on;
   return fastFetchDecoding();
 }
 

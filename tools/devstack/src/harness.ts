@@ -1,8 +1,8 @@
 /**
  * Starts the pipeline's services as child processes (the way they run in production: `src/main.ts`
  * under tsx, configured by environment), with prefixed or captured output, peak memory, readiness
- * polling and a clean stop with a deadline. Shared by the acceptance test, the end-to-end benchmark
- * and scripts/run-pipeline.ts.
+ * polling and a clean stop with a deadline. Shared by `./ondijon run` (src/run-pipeline.ts), the
+ * end-to-end test (test/e2e/pipeline.int.test.ts) and the end-to-end benchmark (test/bench/e2e.bench.ts).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 /** Root of the repository. */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 /** The services of the pipeline, in start order. */
 export const SERVICES = ['ingest', 'processors', 'publisher', 'opendata-api', 'simulator'] as const;

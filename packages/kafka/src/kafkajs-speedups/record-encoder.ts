@@ -1,7 +1,6 @@
-// Side effect on import: installs a faster encoder of kafkajs' Record v0 (the one record of a produce
-// request) and a faster CRC-32C (of each record batch) in the CommonJS module cache, before kafkajs loads
-// and captures its own. Imported first by
-// every module of this package that imports kafkajs.
+// A faster encoder of kafkajs' Record v0 (the one record of a produce request) and a faster CRC-32C
+// (of each record batch), installed in the CommonJS module cache before kafkajs loads and captures its
+// own. Installed by `installKafkajsSpeedups` (index.ts), never on import.
 import { createRequire } from 'node:module';
 import path from 'node:path';
 
@@ -189,23 +188,19 @@ export const kafkajsCrc32c = require(CRC32C_MODULE) as (buf: Buffer) => number;
 export const kafkajsRecordEncoder = require(RECORD_MODULE) as RecordEncoder;
 const fast = fastRecordEncoder(kafkajsRecordEncoder);
 
-function install(): boolean {
-  if (process.env.ONDIJON_KAFKAJS_FAST_RECORD === 'false') return false;
-  // Too late once the produce request captured kafkajs' encoder: leave kafkajs as it is.
+/**
+ * Installs the fast encoder and CRC-32C in kafkajs; false when it is too late (kafkajs' produce request
+ * already captured its encoder: kafkajs is left as it is).
+ */
+export function installRecordEncoder(): boolean {
   if (require.cache[PRODUCE_REQUEST_MODULE] !== undefined || require.cache[RECORD_BATCH_MODULE] !== undefined)
-    return false;
+    return fastRecordEncoding();
   require.cache[RECORD_MODULE]!.exports = fast;
   require.cache[CRC32C_MODULE]!.exports = crc32c;
   return true;
 }
 
-const installed = install();
-
 /** True when kafkajs' produce requests encode records with `fastRecordEncoder` and `crc32c` in this process. */
 export function fastRecordEncoding(): boolean {
-  return (
-    installed &&
-    require.cache[RECORD_MODULE]?.exports === fast &&
-    require.cache[CRC32C_MODULE]?.exports === crc32c
-  );
+  return require.cache[RECORD_MODULE]?.exports === fast && require.cache[CRC32C_MODULE]?.exports === crc32c;
 }

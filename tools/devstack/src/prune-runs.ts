@@ -6,7 +6,7 @@ import path from 'node:path';
 import { topicList } from '@ondijon/contracts';
 import { createKafka, deleteNamespaceAcls, type KafkaSecurity } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
-import { deleteRedisKeys } from '../setup/index';
+import { deleteRedisKeys } from '@ondijon/test-kit';
 
 /** What a prune removed. */
 export interface PruneResult {
@@ -66,8 +66,18 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
     if (prune.length === 0) return result;
     const deadGroups = groups.map((g) => g.groupId).filter((g) => pruned.has(RUN_GROUP.exec(g)?.[1] ?? ''));
     // Groups first: kafkajs' group calls read the whole cluster's metadata, which fails while topics are
-    // being deleted.
-    if (deadGroups.length > 0) await admin.deleteGroups(deadGroups);
+    // being deleted (by us or by anyone else): retry, on the groups that are still there.
+    for (let attempt = 1, left = deadGroups; left.length > 0; attempt += 1) {
+      try {
+        await admin.deleteGroups(left);
+        break;
+      } catch (error) {
+        if (attempt >= 10) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 500 * attempt));
+        const present = new Set((await admin.listGroups()).groups.map((g) => g.groupId));
+        left = left.filter((g) => present.has(g));
+      }
+    }
     result.groups = deadGroups.length;
     const deadTopics = topics.filter((t) => pruned.has(RUN_TOPIC.exec(t)?.[1] ?? ''));
     if (deadTopics.length > 0) await admin.deleteTopics({ topics: deadTopics, timeout: 30_000 });

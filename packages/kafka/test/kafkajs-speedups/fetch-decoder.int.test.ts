@@ -1,6 +1,6 @@
 // The fast fetch decoder against the real broker: the same topic consumed with it off and on gives the same
 // messages, field by field (headers, null keys, tombstones, gzip batches, aborted and committed transactions).
-import { fastFetchDecoding, fastFetchStats, setFastFetchDecoding } from '../src/index';
+import { fastFetchDecoding, fastFetchStats, setFastFetchDecoding } from '../../src/index';
 import {
   Cleanup,
   createTestTopic,
@@ -9,7 +9,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import kafkajs, { Partitioners, type Kafka, type KafkaMessage, type Message } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 

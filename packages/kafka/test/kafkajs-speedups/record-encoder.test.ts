@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createBatchingProducer, fastRecordEncoding } from '../src/index';
+import { createBatchingProducer, fastRecordEncoding } from '../../src/index';
 import { randomBytes } from 'node:crypto';
 import {
   crc32c,
@@ -7,7 +7,7 @@ import {
   kafkajsCrc32c,
   kafkajsRecordEncoder,
   type RecordInput,
-} from '../src/fast-record';
+} from '../../src/kafkajs-speedups/record-encoder';
 
 /** The bytes an Encoder holds (its `buffer` getter). */
 const bytes = (e: object) => Buffer.from((e as { buffer: Buffer }).buffer);

@@ -7,8 +7,8 @@ import { randomBytes } from 'node:crypto';
 import { waitForTopicsReady } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createTestTopic, deleteTopics, testEndpoints, testKafka, waitFor } from '../setup/index';
-import { pruneRuns } from './prune-runs';
+import { createTestTopic, deleteTopics, testEndpoints, testKafka, waitFor } from '@ondijon/test-kit';
+import { pruneRuns } from '../src/prune-runs';
 
 describe('pruning the namespaces of earlier runs', () => {
   const prefix = `pt${randomBytes(3).toString('hex')}`;
@@ -128,10 +128,24 @@ describe('pruning the namespaces of earlier runs', () => {
         except: newest,
       });
       expect(again.runs).toEqual([]);
-      await admin.deleteGroups([
-        `ondijon-publisher-${newest}`,
-        `ondijon-processors-${newest}.lighting-commune-hour`,
-      ]);
+      // Cleanup with a fresh admin, retried: the first one's metadata still names the deleted topics, and
+      // its refresh fails with UNKNOWN_TOPIC_OR_PARTITION while they are being deleted.
+      await waitFor(
+        async () => {
+          const a = kafka.admin();
+          await a.connect();
+          try {
+            await a.deleteGroups([
+              `ondijon-publisher-${newest}`,
+              `ondijon-processors-${newest}.lighting-commune-hour`,
+            ]);
+            return true;
+          } finally {
+            await a.disconnect();
+          }
+        },
+        { timeoutMs: 30_000, intervalMs: 500, message: 'deleting the newest run groups' },
+      );
     } finally {
       await admin.disconnect();
     }

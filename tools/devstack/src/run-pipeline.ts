@@ -1,11 +1,8 @@
 /**
- * The one-command pipeline (scripts/run-pipeline.ts is its entry point): starts the local stack
+ * The one-command pipeline behind `./ondijon run` (src/main.ts is its entry point): starts the local stack
  * (idempotent), provisions the topics, starts ingest, processors, publisher, the open-data API and the
  * simulator (time-compressed, faults on) as child processes with prefixed output, prints where to look,
  * announces the first open-data release, and stops everything cleanly on Ctrl-C.
- *
- * It lives in the acceptance package because that package depends on everything it starts; the
- * script at the root only calls `runPipeline`.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -17,17 +14,26 @@ import {
   serviceSecretEnvs,
   stackDown,
   stackMqttCredentials,
+  stackMqttPasswordsDir,
   stackProvision,
   stackUp,
 } from '@ondijon/stack';
 import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
-import { consoleEnv, mqttEnv, type PipelinePlan, serviceEnvs } from './pipeline';
+import { consoleEnv, type PipelinePlan, serviceEnvs } from './pipeline';
 import { pruneRuns } from './prune-runs';
+import {
+  metricByLabel,
+  notableLine,
+  parseMetrics,
+  renderStatus,
+  StatusBoard,
+  type StatusSnapshot,
+} from './status';
 
 /** Port of the console in `./ondijon run`. */
 const CONSOLE_PORT = 18_090;
 
-/** Options of `runPipeline` (CLI flags of scripts/run-pipeline.ts). */
+/** Options of `runPipeline` (CLI flags of `./ondijon run`). */
 export interface RunPipelineOptions {
   /** Stop the stack too on exit (default: leave it running). */
   stackDown: boolean;
@@ -49,7 +55,7 @@ export interface RunPipelineOptions {
   keepRuns: number;
 }
 
-/** Parses the flags of scripts/run-pipeline.ts. */
+/** Parses the flags of `./ondijon run`. */
 export function parseRunFlags(argv: string[]): RunPipelineOptions {
   const o: RunPipelineOptions = {
     stackDown: false,
@@ -83,35 +89,10 @@ export function parseRunFlags(argv: string[]): RunPipelineOptions {
   return o;
 }
 
-/** Usage of scripts/run-pipeline.ts. */
-export const USAGE = `usage: tsx scripts/run-pipeline.ts [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--keep-runs 3] [--stack-down]`;
+/** Usage of `./ondijon run`. */
+export const USAGE = `usage: ./ondijon run [--speed 720] [--faults default|none|late=0.01,…] [--preset small|city] [--duration <s>] [--reuse] [--keep-runs 3] [--stack-down]`;
 
 const say = (line = '') => process.stdout.write(`${line}\n`);
-
-/** Renders a pino JSON line compactly (`12:00:01 WARN message key=value …`); other lines as they are. */
-export function compactLogLine(line: string): string {
-  if (!line.startsWith('{')) return line;
-  try {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const { level, time, msg, service: _s, name: _n, pid: _p, hostname: _h, ...rest } = o;
-    const lvl =
-      typeof level === 'number' && level >= 50
-        ? 'ERROR '
-        : typeof level === 'number' && level >= 40
-          ? 'WARN '
-          : '';
-    const t = typeof time === 'number' ? new Date(time).toISOString().slice(11, 19) : '';
-    const extras = Object.entries(rest)
-      .map(
-        ([k, v]) =>
-          `${k}=${typeof v === 'object' ? JSON.stringify(v) : String(v as string | number | boolean)}`,
-      )
-      .join(' ');
-    return `${t} ${lvl}${String(msg)} ${extras}`.slice(0, 400);
-  } catch {
-    return line;
-  }
-}
 
 /** Runs the whole pipeline until Ctrl-C (or `durationS`); resolves with the exit code. */
 export async function runPipeline(o: RunPipelineOptions): Promise<number> {
@@ -171,8 +152,29 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
   for (const d of provisioned.acls?.drift ?? []) say(`  ACL drift: ${d.acl} (${d.reason})`);
 
   const envs = serviceEnvs(plan);
-  envs.ingest.LOG_LEVEL = 'warn'; // one line per dead letter at info is too much for a terminal
-  envs['opendata-api'].LOG_LEVEL = 'warn';
+  // Every service's whole output goes to its log file; the terminal shows only what matters.
+  const logsDir = path.join(runDir, 'logs');
+  mkdirSync(logsDir, { recursive: true });
+  const board = new StatusBoard();
+  // The runner reports these itself (in the status block).
+  const quiet = new Set(['publication delay overridden: tests and demos only']);
+  const simulatorProgress: { sent: number; simTime: string | null; ratePerS?: number } = {
+    sent: 0,
+    simTime: null,
+  };
+  const onServiceLine = (name: string) => (line: string) => {
+    if (name === 'simulator' && line.includes('"msg":"progress"')) {
+      try {
+        const p = JSON.parse(line) as { sent: number; simTime: string | null; ratePerS: number };
+        Object.assign(simulatorProgress, { sent: p.sent, simTime: p.simTime, ratePerS: p.ratePerS });
+      } catch {
+        /* not the progress line after all */
+      }
+      return;
+    }
+    const shown = notableLine(line, quiet);
+    if (shown !== undefined) board.event(`[${name}] ${shown}`);
+  };
   const services: ServiceHandle[] = [];
   let requestStop!: (code: number) => void;
   const stopRequested = new Promise<number>((resolve) => (requestStop = resolve));
@@ -201,9 +203,9 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       say(`▸ starting ${name}`);
       const s = startService(name, serviceEntry(name), {
         env: envs[name],
-        prefix: false,
+        logFile: path.join(logsDir, `${name}.log`),
         detached: true,
-        onLine: (l) => say(`[${name}] ${compactLogLine(l)}`),
+        onLine: onServiceLine(name),
       });
       services.push(s);
       await waitHttpOk(`http://127.0.0.1:${probes[name]}/readyz`, 90_000, s);
@@ -215,20 +217,21 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
       path.join(REPO_ROOT, 'services', 'console', 'src', 'main.ts'),
       {
         env: { ...consoleEnv(plan, CONSOLE_PORT), LOG_LEVEL: 'warn' },
-        prefix: false,
+        logFile: path.join(logsDir, 'console.log'),
         detached: true,
-        onLine: (l) => say(`[console] ${compactLogLine(l)}`),
+        onLine: onServiceLine('console'),
       },
     );
     services.push(consoleService);
     await waitHttpOk(`http://127.0.0.1:${CONSOLE_PORT}/readyz`, 90_000, consoleService);
     const sim = startService('simulator', serviceEntry('simulator'), {
-      prefix: false,
+      logFile: path.join(logsDir, 'simulator.log'),
       detached: true,
-      onLine: (l) => say(`[simulator] ${compactLogLine(l)}`),
+      onLine: onServiceLine('simulator'),
       env: {
         MQTT_URL: ep.mqttUrl,
-        ...mqttEnv(plan, 'admin'),
+        // Each operator logs in as itself (its password file under .stack/secrets/mqtt), as gateways do.
+        SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir(),
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: plan.registryFile,
         SIM_PRESET: o.preset,
@@ -236,7 +239,7 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
         SIM_START: 'now-1d',
         SIM_SPEED: String(o.speed),
         SIM_FAULTS: o.faults,
-        SIM_PROGRESS_MS: '10000',
+        SIM_PROGRESS_MS: '2000',
         SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId || 'default'}`,
       },
     });
@@ -248,46 +251,28 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
 
   const api = `http://127.0.0.1:${plan.ports.api}`;
   say('');
-  say('━━ OnDijon pipeline running ━━');
-  say(`  open-data API   ${api}/api/3/action/package_list   (CKAN)`);
-  say(`                  ${api}/api/explore/v2.1/catalog/datasets   (Explore v2.1)`);
-  say(`                  ${api}/catalog.jsonld   (DCAT-AP)`);
-  for (const [name, port] of Object.entries(probes))
-    say(`  metrics         http://127.0.0.1:${port}/metrics   (${name})`);
-  say(`  console         http://127.0.0.1:${CONSOLE_PORT}/   (control centre; French, ?lang=en)`);
-  say(
-    `                  logins: ${CONSOLE_DEMO_USERS.map((u) => u.login).join(', ')}; password of each: cat .stack/secrets/console-<login>.password`,
-  );
-  say(`  stack           pnpm stack status`);
-  say(`  data            ${runDir}`);
-  say(
-    `  simulated time  from a day ago at ×${o.speed}: the first release comes when a simulated Paris day closes (a few minutes)`,
-  );
-  say('  Ctrl-C stops everything (the stack stays up unless --stack-down)');
-  say('');
-
-  // Announce each dataset's first release.
-  const announced = new Set<string>();
-  const watcher = setInterval(() => {
-    const catalog = path.join(plan.opendataDir, 'catalog.json');
-    if (!existsSync(catalog)) return;
-    try {
-      const c = JSON.parse(readFileSync(catalog, 'utf8')) as {
-        datasets: Record<string, { releases: { releaseId: string; period: { start: string } }[] }>;
-      };
-      for (const [id, d] of Object.entries(c.datasets)) {
-        const first = d.releases[0];
-        if (!first || announced.has(id)) continue;
-        announced.add(id);
-        say(
-          `★ first open-data release of ${id} (period from ${first.period.start}): ${api}/api/3/action/package_show?id=${id}`,
-        );
-      }
-    } catch {
-      /* the catalogue is being replaced: next tick */
-    }
-  }, 2000);
-  watcher.unref();
+  const startedAt = Date.now();
+  const status = watchStatus({
+    probes,
+    readyOf: (name) => services.find((s) => s.name === name)?.child.exitCode === null,
+    simulator: simulatorProgress,
+    opendataDir: plan.opendataDir,
+    event: (line) => board.event(line),
+    base: {
+      runId,
+      speed: o.speed,
+      apiBase: api,
+      console: {
+        url: `http://127.0.0.1:${CONSOLE_PORT}/`,
+        logins: CONSOLE_DEMO_USERS.map((u) => u.login),
+      },
+      metricsPorts: probes,
+      logsDir: path.relative(process.cwd(), logsDir) || logsDir,
+      publishDelayOverridden: plan.publishDelayHours !== undefined,
+    },
+    startedAt,
+    render: (snapshot) => board.update(renderStatus(snapshot)),
+  });
 
   if (o.durationS > 0) setTimeout(() => requestStop(0), o.durationS * 1000).unref();
   // Any service ending on its own ends the run.
@@ -296,7 +281,155 @@ export async function runPipeline(o: RunPipelineOptions): Promise<number> {
     stopRequested.then((code) => ({ code, died: undefined })),
     died.then((d) => ({ code: 1, died: d })),
   ]);
-  clearInterval(watcher);
+  status.stop();
+  board.release();
   if (outcome.died) say(`✗ ${outcome.died.name} exited (${outcome.died.e.code ?? outcome.died.e.signal})`);
   return shutdown(outcome.code);
+}
+
+/** What `watchStatus` needs. */
+interface WatchStatusOptions {
+  probes: Record<string, number>;
+  readyOf: (name: string) => boolean;
+  simulator: { sent: number; simTime: string | null; ratePerS?: number };
+  opendataDir: string;
+  event: (line: string) => void;
+  base: Pick<
+    StatusSnapshot,
+    'runId' | 'speed' | 'apiBase' | 'console' | 'metricsPorts' | 'logsDir' | 'publishDelayOverridden'
+  >;
+  startedAt: number;
+  render: (snapshot: StatusSnapshot) => void;
+}
+
+async function fetchText(url: string): Promise<string | undefined> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(1_500) });
+    return res.ok ? await res.text() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function readyAt(port: number): Promise<boolean | undefined> {
+  try {
+    const res = await fetch(`http://127.0.0.1:${port}/readyz`, { signal: AbortSignal.timeout(1_500) });
+    return res.ok;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Every 2 s: readiness and metrics of the services, the simulator's progress and the catalogue; renders
+ * the status block and announces each dataset's first release, each rejection code's first message, and
+ * the first late and duplicate records.
+ */
+function watchStatus(o: WatchStatusOptions): { stop(): void } {
+  let previous: { at: number; counters: Map<string, number>; sent: number } | undefined;
+  const seenCodes = new Set<string>();
+  const announced = new Set<string>();
+  let lateAnnounced = false;
+  let duplicatesAnnounced = false;
+  let busy = false;
+  const tick = async () => {
+    if (busy) return;
+    busy = true;
+    try {
+      const now = Date.now();
+      const [ingest, processors, publisher] = await Promise.all(
+        (['ingest', 'processors', 'publisher'] as const).map((name) =>
+          fetchText(`http://127.0.0.1:${o.probes[name]}/metrics`),
+        ),
+      );
+      const counters = new Map<string, number>([
+        ...parseMetrics(ingest ?? ''),
+        ...parseMetrics(processors ?? ''),
+        ...parseMetrics(publisher ?? ''),
+      ]);
+      const c = (name: string) => counters.get(name) ?? 0;
+      const rate = (name: string) =>
+        previous && counters.has(name)
+          ? (Math.max(0, c(name) - (previous.counters.get(name) ?? 0)) * 1000) / (now - previous.at)
+          : undefined;
+      const rejectedByCode = metricByLabel(ingest ?? '', 'ondijon_ingest_messages_rejected_total', 'code');
+      for (const [code, count] of rejectedByCode)
+        if (count > 0 && !seenCodes.has(code)) {
+          seenCodes.add(code);
+          o.event(
+            `✗ ingest rejects ${code} (dead letters: pnpm --filter @ondijon/ingest dead-letters list --code ${code})`,
+          );
+        }
+      const late = c('ondijon_processors_records_late_total');
+      if (late > 0 && !lateAnnounced) {
+        lateAnnounced = true;
+        o.event('◦ late records arrive (after their window closed): counted, then revised or routed');
+      }
+      const duplicates = c('ondijon_processors_records_duplicate_total');
+      if (duplicates > 0 && !duplicatesAnnounced) {
+        duplicatesAnnounced = true;
+        o.event('◦ duplicate records arrive (redeliveries, repeated device sequences): counted once');
+      }
+      const releases = firstReleases(o.opendataDir);
+      for (const [id, period] of releases.first)
+        if (!announced.has(id)) {
+          announced.add(id);
+          o.event(
+            `★ first open-data release of ${id} (period from ${period}): ${o.base.apiBase}/api/3/action/package_show?id=${id}`,
+          );
+        }
+      const services: Record<string, boolean | undefined> = {};
+      for (const [name, port] of Object.entries(o.probes)) services[name] = await readyAt(port);
+      services.simulator = o.readyOf('simulator') ? true : undefined;
+      o.render({
+        ...o.base,
+        upMs: now - o.startedAt,
+        simTime: o.simulator.simTime,
+        services,
+        rates: {
+          published: o.simulator.ratePerS,
+          ingested: rate('ondijon_ingest_messages_received_total'),
+          produced: rate('ondijon_ingest_records_produced_total'),
+          processed: rate('ondijon_processors_records_processed_total'),
+          aggregates: rate('ondijon_processors_results_emitted_total'),
+        },
+        totals: {
+          sent: o.simulator.sent,
+          rejected: [...rejectedByCode.values()].reduce((a, b) => a + b, 0),
+          late,
+          duplicates,
+          lag: c('ondijon_processors_consumer_lag_records'),
+          releases: releases.count,
+          datasets: releases.first.size,
+        },
+      });
+      previous = { at: now, counters, sent: o.simulator.sent };
+    } finally {
+      busy = false;
+    }
+  };
+  const timer = setInterval(() => void tick(), 2_000);
+  void tick();
+  return { stop: () => clearInterval(timer) };
+}
+
+/** Each dataset's first release period and the number of releases, from the store's catalogue. */
+function firstReleases(opendataDir: string): { first: Map<string, string>; count: number } {
+  const first = new Map<string, string>();
+  let count = 0;
+  const catalog = path.join(opendataDir, 'catalog.json');
+  if (!existsSync(catalog)) return { first, count };
+  try {
+    const c = JSON.parse(readFileSync(catalog, 'utf8')) as {
+      datasets: Record<string, { releases: { releaseId: string; period: { start: string } }[] }>;
+    };
+    for (const [id, d] of Object.entries(c.datasets)) {
+      count += d.releases.length;
+      const r = d.releases[0];
+      if (r) first.set(id, r.period.start);
+    }
+  } catch {
+    /* the catalogue is being replaced: next tick */
+  }
+  return { first, count };
 }

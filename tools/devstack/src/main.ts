@@ -1,8 +1,7 @@
-// The one-command pipeline: stack, topics, ingest, processors, publisher, open-data API and the
-// simulator, until Ctrl-C. Usage: `tsx scripts/run-pipeline.ts [--speed 720] [--faults default]
-// [--preset small|city] [--duration <s>] [--reuse] [--stack-down]`. The logic is in
-// test/e2e/run-pipeline.ts (the acceptance package depends on everything it starts).
-import { parseRunFlags, runPipeline, USAGE } from '../test/e2e/run-pipeline';
+// Entry point of `./ondijon run`: stack, topics, ingest, processors, publisher, open-data API and the
+// simulator, until Ctrl-C. Usage: `./ondijon run [--speed 720] [--faults default] [--preset small|city]
+// [--duration <s>] [--reuse] [--stack-down]`. The logic is in src/run-pipeline.ts.
+import { parseRunFlags, runPipeline, USAGE } from './run-pipeline';
 
 let options;
 try {
