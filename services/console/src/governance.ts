@@ -2,7 +2,7 @@
 // noised cell counts, privacy budget (ε) spent per day, and the policy revision in force. Read from the
 // open-data store the publisher writes (never from Kafka) and from the policy file.
 import { openStoreReader, type StoreReader } from '@ondijon/opendata';
-import { type Lang, STRINGS } from './i18n';
+import { STRINGS } from './i18n';
 import { esc, layout, type PageContext } from './pages';
 
 /** One release as the page shows it. */
@@ -63,7 +63,7 @@ export function storeReader(dir: string): StoreReader {
 
 /** The governance page (server-rendered: no script needed). */
 export function governancePage(ctx: PageContext, view: GovernanceView | { error: string }): string {
-  const t = STRINGS[ctx.lang as Lang];
+  const t = STRINGS[ctx.lang];
   if ('error' in view)
     return layout(ctx, t.governanceTitle, `<p>${esc(t.noStore)}</p>`, { nav: 'governance' });
   const days = Object.keys(view.epsilonPerDay).sort().reverse();
