@@ -10,6 +10,8 @@ export default tseslint.config(
       '**/dist/**',
       'eslint.config.js',
       'scripts/*.mjs',
+      // Browser scripts of the console (plain ES2017, not part of the TypeScript program).
+      'services/console/src/public/**',
     ],
   },
   ...tseslint.configs.recommendedTypeChecked,

@@ -183,7 +183,10 @@ function clusterId(deployment: KafkaDeployment): string {
 export const LATE_PRINCIPALS: readonly KafkaPrincipal[] = ['console'];
 
 /** A hash of the principals' passwords: storage formatted with other credentials cannot authenticate anyone. */
-function credentialsFingerprint(config: StackConfig, principals: readonly KafkaPrincipal[] = kafkaPrincipals): string {
+function credentialsFingerprint(
+  config: StackConfig,
+  principals: readonly KafkaPrincipal[] = kafkaPrincipals,
+): string {
   const hash = createHash('sha256');
   for (const p of principals) hash.update(`${p}\0${kafkaSecret(config, p).value}\0`);
   return `scram-sha-512 ${hash.digest('hex')}`;

@@ -84,8 +84,7 @@ export function topicAccess(spec: Pick<TopicSpec, 'name' | 'area' | 'class'>): T
       return { read: ['ingest', 'replay', 'console'], write: ['ingest'] };
     case 'tel':
       return {
-        read:
-          spec.class === 'S1' ? ['processors', 'console'] : spec.class === 'S2' ? ['processors'] : [],
+        read: spec.class === 'S1' ? ['processors', 'console'] : spec.class === 'S2' ? ['processors'] : [],
         write: ['ingest', 'replay'],
       };
     case 'pii':

@@ -14,7 +14,10 @@ describe('Kafka access matrix', () => {
       expect(row.write.length, row.topic).toBeGreaterThan(0);
       if (row.class === 'S3')
         for (const p of row.read)
-          expect(row.area === 'dlq' ? ['governance', 'replay', 'console'] : ['governance', 'replay'], row.topic).toContain(p);
+          expect(
+            row.area === 'dlq' ? ['governance', 'replay', 'console'] : ['governance', 'replay'],
+            row.topic,
+          ).toContain(p);
     }
   });
 

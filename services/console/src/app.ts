@@ -31,6 +31,8 @@ import {
   overviewPage,
   rejectionsPage,
 } from './pages';
+import { governancePage, governanceView, storeReader } from './governance';
+import { replayLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
@@ -69,10 +71,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const log = deps.logger ?? silentLogger();
   const users = Users.load(config.CONSOLE_USERS_FILE);
   const registryFile = EquipmentRegistryFile.parse(JSON.parse(readFileSync(config.REGISTRY_FILE, 'utf8')));
+  const policy = loadPolicy(config.POLICY_FILE);
   const state =
     deps.state ??
     new ConsoleState(registryFile.equipment, {
-      policy: loadPolicy(config.POLICY_FILE),
+      policy,
       silentIntervals: config.CONSOLE_SILENT_INTERVALS,
       deadLettersKept: config.CONSOLE_DEAD_LETTERS_KEPT,
     });
@@ -102,6 +105,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     decorateReply: false,
   });
 
+  const csrf = app.csrfProtection.bind(app);
   const duration = new Histogram({
     name: metricName(SERVICE, 'http_request_duration_seconds'),
     help: 'HTTP request duration by route, method and status.',
@@ -143,7 +147,11 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         exp: number;
       };
       if (typeof s.exp !== 'number' || s.exp < Date.now()) return undefined;
-      const user: SessionUser = { login: s.login, role: s.role, ...(s.operator ? { operator: s.operator } : {}) };
+      const user: SessionUser = {
+        login: s.login,
+        role: s.role,
+        ...(s.operator ? { operator: s.operator } : {}),
+      };
       return users.stillValid(user) ? user : undefined;
     } catch {
       return undefined;
@@ -184,14 +192,17 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   };
 
   app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
-  app.post('/login', { preValidation: app.csrfProtection }, async (req, reply) => {
+  app.post('/login', { preValidation: csrf }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
     const user =
       typeof body.login === 'string' && typeof body.password === 'string'
         ? await users.authenticate(body.login, body.password)
         : undefined;
     if (!user) {
-      log.info({ login: typeof body.login === 'string' ? body.login.slice(0, 48) : null }, 'console login failed');
+      log.info(
+        { login: typeof body.login === 'string' ? body.login.slice(0, 48) : null },
+        'console login failed',
+      );
       return html(reply, loginPage(ctxOf(req, reply), true), 401);
     }
     const exp = Date.now() + config.CONSOLE_SESSION_MINUTES * 60_000;
@@ -207,7 +218,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const next = (req.query as { next?: string }).next;
     return reply.redirect(next && /^\/(?!\/)/.test(next) ? next : '/', 303);
   });
-  app.post('/logout', { preValidation: app.csrfProtection }, async (_req, reply) => {
+  app.post('/logout', { preValidation: csrf }, async (_req, reply) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
     return reply.redirect('/login', 303);
   });
@@ -234,7 +245,36 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.get('/rejections', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
     if (s)
-      return html(reply, rejectionsPage(ctxOf(req, reply), { operator: s.operator, codes: Object.keys(ERROR_CODES) }));
+      return html(
+        reply,
+        rejectionsPage(ctxOf(req, reply), {
+          operator: s.operator,
+          codes: Object.keys(ERROR_CODES),
+          canReplay: config.CONSOLE_REPLAY && req.user!.role !== 'governance',
+        }),
+      );
+  });
+
+  const reader = storeReader(config.OPENDATA_DIR);
+  const view = async () => {
+    try {
+      return await governanceView(reader, policy.revision);
+    } catch (err) {
+      log.warn({ err }, 'open-data store not readable');
+      return { error: 'store' };
+    }
+  };
+  app.get('/governance', { preHandler: page }, async (req, reply) => {
+    if (req.user!.role === 'operator') return html(reply, forbiddenPage(ctxOf(req, reply)), 403);
+    return html(reply, governancePage(ctxOf(req, reply), await view()));
+  });
+  app.get('/api/governance', { preHandler: api }, async (req, reply) => {
+    if (req.user!.role === 'operator')
+      return reply.code(403).send({
+        code: 'ONDIJON_FORBIDDEN',
+        message: 'governance is for the supervisor and the governance officer',
+      });
+    return view();
   });
 
   app.get('/api/me', { preHandler: api }, async (req) => req.user);
@@ -265,15 +305,72 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       .map(({ raw: _raw, ...r }) => r);
     return { rejections: rows, counts: state.rejectionCounts(s.operator) };
   });
-  app.post('/api/rejections/:id/reveal', { preHandler: [api, app.csrfProtection] }, async (req, reply) => {
+  app.post('/api/rejections/:id/reveal', { preHandler: [api, csrf] }, async (req, reply) => {
     const user = req.user!;
     const row = state.rejection((req.params as { id: string }).id);
     if (user.role !== 'governance')
-      return reply.code(403).send({ code: 'ONDIJON_FORBIDDEN', message: 'only the governance officer may reveal' });
+      return reply
+        .code(403)
+        .send({ code: 'ONDIJON_FORBIDDEN', message: 'only the governance officer may reveal' });
     if (!row) return reply.code(404).send({ code: 'ONDIJON_NOT_FOUND', message: 'no such dead letter' });
     // The audit line: who revealed which letter (never the payload itself).
-    log.warn({ audit: 'payload-reveal', login: user.login, deadLetter: row.id, code: row.code }, 'masked payload revealed');
+    log.warn(
+      { audit: 'payload-reveal', login: user.login, deadLetter: row.id, code: row.code },
+      'masked payload revealed',
+    );
     return { id: row.id, payload: row.raw === null ? null : Buffer.from(row.raw, 'base64').toString('utf8') };
+  });
+  // Replay (issue 15, item 3): an operator its own letters, the supervisor any; by id or by code, after a
+  // confirmation in the page; one audit line per replay with what it accepted.
+  app.post('/api/rejections/replay', { preHandler: [api, csrf] }, async (req, reply) => {
+    const user = req.user!;
+    if (!config.CONSOLE_REPLAY)
+      return reply
+        .code(404)
+        .send({ code: 'ONDIJON_NOT_FOUND', message: 'replay is not enabled (CONSOLE_REPLAY)' });
+    if (user.role === 'governance')
+      return reply
+        .code(403)
+        .send({ code: 'ONDIJON_FORBIDDEN', message: 'replay is for operators and the supervisor' });
+    const body = (req.body ?? {}) as { ids?: unknown; code?: unknown };
+    const scopeOperator = user.role === 'operator' ? user.operator : undefined;
+    const candidates = state
+      .rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER)
+      .filter((r) => r.source === 'ingest');
+    let selected = candidates;
+    if (Array.isArray(body.ids)) {
+      const wanted = new Set(body.ids.map(String));
+      selected = candidates.filter((r) => wanted.has(r.id));
+      if (selected.length < wanted.size)
+        return reply.code(user.role === 'operator' ? 403 : 404).send({
+          code: user.role === 'operator' ? 'ONDIJON_FORBIDDEN' : 'ONDIJON_NOT_FOUND',
+          message: 'unknown dead letter, or another operator’s',
+        });
+    } else if (typeof body.code === 'string') selected = candidates.filter((r) => r.code === body.code);
+    else return reply.code(400).send({ code: 'ONDIJON_CONFIG_INVALID', message: 'give ids or code' });
+    if (selected.length === 0) return { results: [], accepted: 0 };
+    let results;
+    try {
+      results = await replayLetters(
+        config,
+        selected.map((r) => r.id),
+      );
+    } catch (err) {
+      log.error({ err, login: user.login, letters: selected.length }, 'dead-letter replay failed');
+      return reply.code(502).send({ code: 'ONDIJON_KAFKA_UNAVAILABLE', message: (err as Error).message });
+    }
+    const accepted = results.filter((r) => r.outcome === 'accepted' || r.outcome === 'republished').length;
+    log.warn(
+      {
+        audit: 'replay',
+        login: user.login,
+        letters: selected.length,
+        accepted,
+        ids: selected.slice(0, 50).map((r) => r.id),
+      },
+      'dead letters replayed',
+    );
+    return { results, accepted };
   });
   app.get('/api/overview', { preHandler: api }, async (req, reply) => {
     const s = scope(req, reply, false);

@@ -31,6 +31,8 @@ export const ConfigSchema = z.object({
   REGISTRY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/registry/equipment.json')),
   /** The governance policy: which payload fields are above S1 and so masked. */
   POLICY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/governance/policy.yaml')),
+  /** The open-data store the publisher writes (read-only here: the governance page). */
+  OPENDATA_DIR: z.string().default(resolve(REPO_ROOT, '.stack/opendata')),
   /** The users file: logins, roles and scrypt hashes (`pnpm stack up` writes the demo users'). */
   CONSOLE_USERS_FILE: z.string().min(1),
   /** Key of the signed session and CSRF cookies (or `CONSOLE_SESSION_SECRET_FILE`), at least 32 characters. */
@@ -49,6 +51,19 @@ export const ConfigSchema = z.object({
   CONSOLE_SILENT_INTERVALS: z.coerce.number().positive().default(3),
   /** Dead letters kept in memory for the rejections page. */
   CONSOLE_DEAD_LETTERS_KEPT: z.coerce.number().int().positive().default(5000),
+  /**
+   * Replay of dead letters from the rejections page (issue 15, item 3): runs ingest's replay tool
+   * (`services/ingest` `dead-letters replay --id …`) as the `replay` Kafka principal given below.
+   */
+  CONSOLE_REPLAY: z.stringbool().default(false),
+  /** The replay tool's Kafka principal and password (or `_FILE`), and the pseudonymisation secret ingest uses. */
+  REPLAY_KAFKA_SASL_USERNAME: z.string().optional(),
+  REPLAY_KAFKA_SASL_PASSWORD: z.string().optional(),
+  REPLAY_ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
+  /** The registry a replay checks letters against (the fixed one); default REGISTRY_FILE. */
+  REPLAY_REGISTRY_FILE: z.string().optional(),
+  /** MQTT topic prefix of the run (dead letters carry it in their topic). */
+  CONSOLE_MQTT_TOPIC_PREFIX: z.string().default(''),
   /** Read dead letters from the start of their topics (14-day retention) or only new ones. */
   CONSOLE_DEAD_LETTERS_FROM_BEGINNING: z.stringbool().default(true),
 });

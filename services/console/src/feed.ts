@@ -9,7 +9,9 @@ import type { Logger } from '@ondijon/service-kit';
 import type { ConsoleState } from './state';
 
 /** The S1 telemetry topics of the registry (the only telemetry the console may read). */
-export const TELEMETRY_TOPICS = topicList.filter((t) => t.area === 'tel' && t.class === 'S1').map((t) => t.name);
+export const TELEMETRY_TOPICS = topicList
+  .filter((t) => t.area === 'tel' && t.class === 'S1')
+  .map((t) => t.name);
 /** The dead-letter topics and what rejected their letters. */
 export const DEAD_LETTER_TOPICS = { 'dlq.s3.ingest.v1': 'ingest', 'dlq.s3.stream.v1': 'stream' } as const;
 
@@ -57,14 +59,19 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   }
 
   await telemetry.connect();
-  await telemetry.subscribe({ topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`), fromBeginning: false });
+  await telemetry.subscribe({
+    topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`),
+    fromBeginning: false,
+  });
   await telemetry.run({
     autoCommit: false,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         if (m.value === null) continue;
         try {
-          state.onTelemetry(JSON.parse(m.value.toString('utf8')) as Parameters<ConsoleState['onTelemetry']>[0]);
+          state.onTelemetry(
+            JSON.parse(m.value.toString('utf8')) as Parameters<ConsoleState['onTelemetry']>[0],
+          );
         } catch {
           /* not an envelope: the processors dead-letter it, the console only skips it */
         }

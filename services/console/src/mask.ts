@@ -43,7 +43,8 @@ export function maskPayload(
   payloadBase64: string | null,
   sensitivity: Sensitivity,
 ): ShownPayload {
-  if (payloadBase64 === null || sensitivity === 'S4') return { status: 'absent', text: null, maskedFields: [] };
+  if (payloadBase64 === null || sensitivity === 'S4')
+    return { status: 'absent', text: null, maskedFields: [] };
   const text = Buffer.from(payloadBase64, 'base64').toString('utf8');
   let json: unknown;
   try {

@@ -44,7 +44,11 @@ export function layout(
     ? `<nav aria-label="${esc(t.appName)}"><ul>
         <li><a href="/"${options.nav === 'overview' ? ' aria-current="page"' : ''}>${esc(t.navOverview)}</a></li>
         <li><a href="/equipment"${options.nav === 'equipment' ? ' aria-current="page"' : ''}>${esc(t.navEquipment)}</a></li>
-        <li><a href="/rejections"${options.nav === 'rejections' ? ' aria-current="page"' : ''}>${esc(t.navRejections)}</a></li>
+        <li><a href="/rejections"${options.nav === 'rejections' ? ' aria-current="page"' : ''}>${esc(t.navRejections)}</a></li>${
+          ctx.user.role === 'operator'
+            ? ''
+            : `<li><a href="/governance"${options.nav === 'governance' ? ' aria-current="page"' : ''}>${esc(t.navGovernance)}</a></li>`
+        }
       </ul></nav>
       <div class="user"><span>${esc(fill(t.signedInAs, { login: ctx.user.login, role: roleText(t, ctx.user) }))}</span>
         <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${esc(ctx.csrf)}"><button type="submit">${esc(t.logout)}</button></form></div>`
@@ -125,9 +129,28 @@ export function equipmentPage(
   const isOperator = ctx.user?.role === 'operator';
   const filters = `<form class="filters" aria-label="${esc(t.filters)}" onsubmit="return false">
 ${select('f-commune', t.commune, data.communes, t.all)}
-${select('f-family', t.family, data.families.map((f) => [f, f]), t.all)}
-${isOperator ? '' : select('f-operator', t.operator, data.operators.map((o) => [o, o]), t.all)}
-${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const).map((s) => [s, t[`status_${s}`]]), t.all)}
+${select(
+  'f-family',
+  t.family,
+  data.families.map((f) => [f, f]),
+  t.all,
+)}
+${
+  isOperator
+    ? ''
+    : select(
+        'f-operator',
+        t.operator,
+        data.operators.map((o) => [o, o]),
+        t.all,
+      )
+}
+${select(
+  'f-state',
+  t.state,
+  (['ok', 'alert', 'waiting', 'unfollowed'] as const).map((s) => [s, t[`status_${s}`]]),
+  t.all,
+)}
 </form>`;
   return layout(
     ctx,
@@ -158,7 +181,10 @@ ${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const)
 }
 
 /** The rejections page (filled by public/rejections.js). */
-export function rejectionsPage(ctx: PageContext, data: { operator: string | undefined; codes: string[] }): string {
+export function rejectionsPage(
+  ctx: PageContext,
+  data: { operator: string | undefined; codes: string[]; canReplay: boolean },
+): string {
   const t = STRINGS[ctx.lang];
   return layout(
     ctx,
@@ -168,15 +194,22 @@ export function rejectionsPage(ctx: PageContext, data: { operator: string | unde
       t.code,
       data.codes.map((c) => [c, c]),
       t.all,
-    )}</form>
+    )}${data.canReplay ? `<p><button type="button" id="replay-code" disabled>${esc(t.replayCode)}</button></p>` : ''}</form>
 <p class="live" id="live" role="status">${esc(t.live)}</p>
+<p id="replay-result" role="status" aria-live="polite"></p>
 <section aria-labelledby="counts-h"><h2 id="counts-h">${esc(t.countsByCode)}</h2><ul id="counts"></ul></section>
 <section aria-labelledby="list-h"><h2 id="list-h">${esc(t.rejectionsTitle)} <span id="shown"></span></h2>
-<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th></tr></thead><tbody></tbody></table></section>`,
+<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th><th scope="col"><span class="sr-only">${esc(t.replay)}</span></th></tr></thead><tbody></tbody></table></section>`,
     {
       nav: 'rejections',
       scripts: ['/static/common.js', '/static/rejections.js'],
-      config: { lang: ctx.lang, t, operator: data.operator ?? '', canReveal: ctx.user?.role === 'governance' },
+      config: {
+        lang: ctx.lang,
+        t,
+        operator: data.operator ?? '',
+        canReveal: ctx.user?.role === 'governance',
+        canReplay: data.canReplay,
+      },
     },
   );
 }

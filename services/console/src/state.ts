@@ -177,7 +177,8 @@ export class ConsoleState {
     this.counts.telemetry++;
     const id = envelope.subject ?? '';
     const tracked = this.byId.get(id);
-    const family = tracked?.row.family ?? asFamily(/telemetry\.([a-z-]+)\.v\d+$/.exec(envelope.type ?? '')?.[1]);
+    const family =
+      tracked?.row.family ?? asFamily(/telemetry\.([a-z-]+)\.v\d+$/.exec(envelope.type ?? '')?.[1]);
     this.countRate(`${family ?? 'unknown'}|${envelope.operator ?? tracked?.row.operator ?? 'unknown'}`);
     if (tracked === undefined) {
       this.counts.unknownEquipment++;
@@ -220,8 +221,11 @@ export class ConsoleState {
       const at = letter.mqttTopic.indexOf(`${MQTT_TOPIC_ROOT}/`);
       const parsed = at < 0 ? undefined : parseTelemetryTopic(letter.mqttTopic.slice(at));
       if (parsed?.kind === 'telemetry') ({ operator, family, equipmentId } = parsed);
-      else if (parsed?.kind === 'excluded')
-        ({ operator, equipmentId } = parsed), (family = parsed.source);
+      else if (parsed?.kind === 'excluded') {
+        operator = parsed.operator;
+        equipmentId = parsed.equipmentId;
+        family = parsed.source;
+      }
     } else if (letter.payloadBase64 !== null) {
       // A stream dead letter holds the envelope it could not use: its operator and subject.
       try {
@@ -276,11 +280,13 @@ export class ConsoleState {
       const since = t.observedMs ?? this.followedSince;
       if (clock !== null && since !== null) {
         const silentS = (clock - since) / SECOND;
-        if (silentS > this.silentIntervals * row.intervalS) kinds.push(['silent', `${Math.round(silentS)} s`]);
+        if (silentS > this.silentIntervals * row.intervalS)
+          kinds.push(['silent', `${Math.round(silentS)} s`]);
       }
       if (t.faults.length > 0) kinds.push(['fault', t.faults.join(', ')]);
       const mode = row.state.mode;
-      if (mode === 'flashing' || mode === 'degraded' || mode === 'off') kinds.push(['signal-mode', String(mode)]);
+      if (mode === 'flashing' || mode === 'degraded' || mode === 'off')
+        kinds.push(['signal-mode', String(mode)]);
       if (row.state.doorOpen === true) kinds.push(['door-open', '']);
       for (const [kind, detail] of kinds) {
         const id = `${row.id}:${kind}`;
@@ -395,7 +401,8 @@ export class ConsoleState {
       for (const [minute, perCode] of this.dlqPerMinute) {
         const index = DLQ_MINUTES - 1 - (nowMin - minute);
         if (index < 0 || index >= DLQ_MINUTES) continue;
-        for (const [code, n] of perCode) (byCode[code] ??= new Array<number>(DLQ_MINUTES).fill(0))[index]! += n;
+        for (const [code, n] of perCode)
+          (byCode[code] ??= new Array<number>(DLQ_MINUTES).fill(0))[index]! += n;
       }
     } else {
       for (const r of this.rejections) {

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadPolicy } from '@ondijon/governance';
 import { type ConsoleApp, buildApp } from '../src/app';
+import { parseReplayOutput } from '../src/replay';
 import { ConsoleState } from '../src/state';
 import { deadLetter, equipment, testSetup } from './fixture';
 
@@ -139,5 +140,103 @@ describe('console login and roles', () => {
     const en = await app.fastify.inject({ url: '/equipment?lang=en', headers: { cookie } });
     expect(en.body).toContain('<html lang="en">');
     expect(en.body).toContain('Equipment');
+  });
+});
+
+describe('console replay endpoint', () => {
+  async function post(login: string, body: unknown) {
+    const { cookie } = await signIn(login);
+    const page = await app.fastify.inject({ url: '/rejections', headers: { cookie } });
+    const token = /name="csrf-token" content="([^"]+)"/.exec(page.body)![1]!;
+    const csrfCookie = page.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+    return app.fastify.inject({
+      method: 'POST',
+      url: '/api/rejections/replay',
+      headers: {
+        cookie: `${cookie}; ${csrfCookie}`,
+        'x-csrf-token': token,
+        'content-type': 'application/json',
+      },
+      payload: JSON.stringify(body),
+    });
+  }
+
+  it('answers 404 while replay is not enabled (CONSOLE_REPLAY)', async () => {
+    expect((await post('superviseur', { ids: ['a'] })).statusCode).toBe(404);
+  });
+});
+
+describe('replay tool output', () => {
+  it('is parsed into outcomes', () => {
+    expect(
+      parseReplayOutput(
+        'id-1  accepted  → tel.s1.lighting.v1\nid-2  rejected-again  ONDIJON_SCHEMA_INVALID\nnoise\nid-3  not-replayable\n',
+      ),
+    ).toEqual([
+      { id: 'id-1', outcome: 'accepted', topic: 'tel.s1.lighting.v1' },
+      { id: 'id-2', outcome: 'rejected-again', code: 'ONDIJON_SCHEMA_INVALID' },
+      { id: 'id-3', outcome: 'not-replayable' },
+    ]);
+  });
+});
+
+describe('console replay permissions (replay enabled)', () => {
+  let replayApp: ConsoleApp;
+  beforeAll(async () => {
+    const { config } = testSetup(registry);
+    const state = new ConsoleState(registry, { policy: loadPolicy() });
+    state.onDeadLetter(
+      deadLetter({ id: 'b', mqttTopic: 'ondijon/v1/signal-controller/bouygues-es/SC-1' }),
+      'ingest',
+    );
+    replayApp = await buildApp({ ...config, CONSOLE_REPLAY: true }, { state, kafka: null });
+  });
+  afterAll(() => replayApp.close());
+
+  it("refuses an operator replaying another operator's letter, and the governance officer", async () => {
+    const previous = app;
+    app = replayApp;
+    try {
+      for (const [login, status] of [
+        ['citelum', 403],
+        ['gouvernance', 403],
+      ] as const) {
+        const form = await app.fastify.inject({ method: 'GET', url: '/login' });
+        expect(form.statusCode).toBe(200);
+        const { cookie } = await signIn(login);
+        const page = await app.fastify.inject({ url: '/rejections', headers: { cookie } });
+        const token = /name="csrf-token" content="([^"]+)"/.exec(page.body)![1]!;
+        const csrfCookie = page.cookies.map((c) => `${c.name}=${c.value}`).join('; ');
+        const res = await app.fastify.inject({
+          method: 'POST',
+          url: '/api/rejections/replay',
+          headers: {
+            cookie: `${cookie}; ${csrfCookie}`,
+            'x-csrf-token': token,
+            'content-type': 'application/json',
+          },
+          payload: JSON.stringify({ ids: ['b'] }),
+        });
+        expect(res.statusCode, login).toBe(status);
+      }
+    } finally {
+      app = previous;
+    }
+  });
+});
+
+describe('console governance page', () => {
+  it('shows the policy revision to the supervisor and answers 403 to an operator', async () => {
+    const sup = await signIn('superviseur');
+    const page = await app.fastify.inject({ url: '/governance', headers: { cookie: sup.cookie } });
+    expect(page.statusCode).toBe(200);
+    expect(page.body).toContain(loadPolicy().revision);
+    const op = await signIn('citelum');
+    expect(
+      (await app.fastify.inject({ url: '/governance', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
+    expect(
+      (await app.fastify.inject({ url: '/api/governance', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
   });
 });

@@ -20,7 +20,7 @@ import {
   waitFor,
 } from '@ondijon/acceptance';
 import { telemetryTopic, topicList } from '@ondijon/contracts';
-import { deleteNamespaceAcls } from '@ondijon/kafka';
+import { deleteNamespaceAcls, readAll } from '@ondijon/kafka';
 import { hashPassword } from '@ondijon/service-kit';
 import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
 import {
@@ -42,6 +42,8 @@ const REPORTS = path.join(REPO_ROOT, 'reports', 'console');
 const A1 = 'LC-21003-001';
 const A2 = 'LC-21105-001';
 const B1 = 'SC-21166-001';
+// A cabinet of citelum that ingest's registry does not list (until the fix).
+const UNKNOWN = 'LC-21003-999';
 
 const cleanup = new Cleanup();
 let services: ServiceHandle[] = [];
@@ -51,6 +53,7 @@ let context: BrowserContext;
 let passwords: Record<string, string> = {};
 const silenced = new Set<string>();
 let reporter: NodeJS.Timeout | undefined;
+let publishUnknown: () => Promise<unknown>;
 
 async function signIn(page: Page, login: string): Promise<void> {
   await page.goto(`${consoleUrl}/login`);
@@ -95,7 +98,9 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       publisherStateDir: path.join(dir, 'publisher'),
       ports: { ingest: await freePort(), processors: 0, publisher: 0, api: 0 },
       endpoints,
-      ...(usesStackSecrets(endpoints) ? { secrets: serviceSecretEnvs() } : {}),
+      ...(usesStackSecrets(endpoints)
+        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
+        : {}),
     };
     await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
     cleanup.add(async () => {
@@ -148,10 +153,18 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       logFile: path.join(REPORTS, 'ingest.log'),
     });
     services.push(ingest);
+    // The registry a replay checks against: ingest's, plus the equipment it did not know (the fix).
+    const fixed = JSON.parse(readFileSync(plan.registryFile, 'utf8')) as {
+      equipment: Record<string, unknown>[];
+    };
+    const template = fixed.equipment.find((e) => e.equipmentId === A1)!;
+    fixed.equipment.push({ ...template, equipmentId: UNKNOWN });
+    writeFileSync(path.join(dir, 'registry-fixed.json'), JSON.stringify(fixed));
     const consolePort = await freePort();
     const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
       env: {
         ...consoleEnv(plan, consolePort),
+        REPLAY_REGISTRY_FILE: path.join(dir, 'registry-fixed.json'),
         ...consoleSecrets,
         CONSOLE_PUSH_INTERVAL_MS: '1000',
         LOG_LEVEL: 'warn',
@@ -234,6 +247,21 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       '{"seq": 1, "mode": fla',
       { qos: 1 },
     );
+    publishUnknown = () =>
+      clients.citelum.publishAsync(
+        `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', UNKNOWN)}`,
+        JSON.stringify({
+          seq: 1,
+          observedAt: new Date().toISOString(),
+          circuitsOn: 1,
+          powerW: 100,
+          energyWh: 1,
+          intervalS: 60,
+          doorOpen: false,
+          faults: [],
+        }),
+        { qos: 1 },
+      );
     (globalThis as { publishMalformedA?: () => Promise<unknown> }).publishMalformedA = () =>
       clients.citelum.publishAsync(
         `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', A1)}`,
@@ -341,6 +369,45 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     await page.close();
   });
 
+  it('replays a rejection after the registry was fixed: confirmed, counted, and the record is in Kafka', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'citelum');
+    await page.goto(`${consoleUrl}/rejections`);
+    await publishUnknown();
+    const row = page.locator('#rejections tbody tr[data-code="ONDIJON_EQUIPMENT_UNKNOWN"]');
+    await waitFor(() => row.count(), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'unknown equipment rejected',
+    });
+    let confirmed = '';
+    page.once('dialog', (d) => {
+      confirmed = d.message();
+      void d.accept();
+    });
+    await row.first().locator('button[data-replay]').click();
+    await waitFor(
+      async () => /acceptés : 1/.test((await page.locator('#replay-result').textContent()) ?? ''),
+      {
+        timeoutMs: 60_000,
+        message: 'replay result shown',
+      },
+    );
+    expect(confirmed).toContain('1');
+    await page.screenshot({ path: path.join(REPORTS, 'rejections-replayed.png'), fullPage: true });
+    const records = await readAll(
+      testKafka(uniqueName('console-read')),
+      `${plan.topicPrefix}tel.s1.lighting.v1`,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    expect(
+      records.some((r) => (JSON.parse(r.value ?? '{}') as { subject?: string }).subject === UNKNOWN),
+    ).toBe(true);
+    await page.close();
+  });
+
   it('the supervisor sees every operator; axe-core finds no serious or critical violation on any page', async () => {
     const page = await context.newPage();
     await page.goto(`${consoleUrl}/login`);
@@ -352,6 +419,7 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       ['equipment', '/equipment'],
       ['rejections', '/rejections'],
       ['overview-en', '/?lang=en'],
+      ['governance', '/governance'],
     ] as const) {
       await page.goto(`${consoleUrl}${url}`);
       if (name === 'equipment')

@@ -165,6 +165,19 @@ export function consoleEnv(plan: PipelinePlan, port: number): Record<string, str
     PORT: String(port),
     KAFKA_TOPIC_PREFIX: plan.topicPrefix,
     REGISTRY_FILE: plan.registryFile,
+    OPENDATA_DIR: plan.opendataDir,
     CONSOLE_GROUP_ID: plan.runId === '' ? 'ondijon-console' : `ondijon-console-${plan.runId}`,
+    // Replay from the rejections page runs ingest's replay tool as the `replay` principal.
+    CONSOLE_REPLAY: 'true',
+    CONSOLE_MQTT_TOPIC_PREFIX: plan.mqttPrefix,
+    ...(plan.secrets?.replay.KAFKA_SASL_USERNAME
+      ? {
+          REPLAY_KAFKA_SASL_USERNAME: plan.secrets.replay.KAFKA_SASL_USERNAME,
+          REPLAY_KAFKA_SASL_PASSWORD_FILE: plan.secrets.replay.KAFKA_SASL_PASSWORD_FILE!,
+        }
+      : {}),
+    ...(plan.secrets?.replay.ONDIJON_PSEUDONYM_SECRET_FILE
+      ? { REPLAY_ONDIJON_PSEUDONYM_SECRET_FILE: plan.secrets.replay.ONDIJON_PSEUDONYM_SECRET_FILE }
+      : {}),
   };
 }
