@@ -11,7 +11,8 @@ import type { z } from 'zod';
 // Soundness rule (as in fast-validate.ts): the predicate may be stricter than zod (the caller then
 // runs zod, which decides and names the fields), never looser. Anything the compiler does not
 // understand exactly (transforms, defaults, coercion, refinements, formats checked by code rather
-// than by a regular expression, records, tuples, pipes, lazy/recursive schemas…) makes it return
+// than by a regular expression, records with constrained keys, tuples, pipes, lazy/recursive
+// schemas…) makes it return
 // `undefined` for the whole schema. The semantics mirrored here were read from zod 4.6's
 // core/schemas.js and core/checks.js; packages/contracts/test/compile-validator.test.ts fuzzes them against zod.
 
@@ -124,6 +125,8 @@ function compileFresh(schema: unknown, c: Compiler): Decide | undefined {
       return compileArray(zod, schema, c);
     case 'object':
       return compileObject(zod, schema, c);
+    case 'record':
+      return compileRecord(zod, schema, c);
   }
   // The remaining kinds take no checks of their own here.
   if (checksOf(zod, schema).length > 0) return undefined;
@@ -396,6 +399,39 @@ function compileObject(zod: Internals, schema: unknown, c: Compiler): Decide | u
     for (; p < n; p++) if (!optional[p] || keys[p]! in o) return slow(o);
     // zod copies no symbol-keyed property.
     if (!fromJson && Object.getOwnPropertySymbols(o).length > 0) return UNSURE;
+    return ACCEPT;
+  };
+}
+
+/**
+ * `z.record(z.string(), value)` (core/schemas.js $ZodRecord, key schema without values nor checks): a
+ * plain object whose every value is accepted; zod copies its own enumerable keys in order, skipping
+ * `__proto__` (then the output differs: left to zod).
+ */
+function compileRecord(zod: Internals, schema: unknown, c: Compiler): Decide | undefined {
+  const def = zod.def;
+  if (checksOf(zod, schema).length > 0 || def.partial || (def.mode !== undefined && def.mode !== 'strict'))
+    return undefined;
+  const key = internals(def.keyType);
+  if (key?.def.type !== 'string' || key.values !== undefined || checksOf(key, def.keyType).length > 0)
+    return undefined;
+  const value = compileNode(def.valueType, c);
+  if (!value) return undefined;
+  const objectProto = Object.prototype;
+  const fromJson = c.fromJson;
+  return (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return REJECT;
+    if (Object.getPrototypeOf(v) !== objectProto) return UNSURE;
+    const o = v as Record<string, unknown>;
+    let n = 0;
+    for (const k in o) {
+      if (k === '__proto__') return UNSURE;
+      const r = value(o[k]);
+      if (r !== ACCEPT) return r;
+      n++;
+    }
+    // Non-enumerable and symbol keys: zod's output differs or zod fails (a symbol is not a string key).
+    if (!fromJson && Reflect.ownKeys(o).length !== n) return UNSURE;
     return ACCEPT;
   };
 }
