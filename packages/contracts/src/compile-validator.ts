@@ -8,8 +8,8 @@ import type { z } from 'zod';
 // true ONLY IF zod's safeParse would succeed AND its output would equal the input (same keys, in
 // the same order, same values), so the caller can keep the input and skip zod.
 //
-// Soundness rule (as in fast-validate.ts): the predicate may be stricter than zod (the caller then
-// runs zod, which decides and names the fields), never looser. Anything the compiler does not
+// Soundness rule (the same as the stream decoder's fast path): the predicate may be stricter than
+// zod (the caller then runs zod, which decides and names the fields), never looser. Anything the compiler does not
 // understand exactly (transforms, defaults, coercion, refinements, formats checked by code rather
 // than by a regular expression, records with constrained keys, tuples, pipes, lazy/recursive
 // schemas…) makes it return
