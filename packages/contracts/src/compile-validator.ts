@@ -1,4 +1,4 @@
-import { util } from 'zod/v4/core';
+import { util, version as zodVersion } from 'zod/v4/core';
 import type { z } from 'zod';
 
 // zod's safeParse of a record's `data` costs ≈1.5–2 µs and copies the value (CPU profile of
@@ -15,6 +15,16 @@ import type { z } from 'zod';
 // schemas…) makes it return
 // `undefined` for the whole schema. The semantics mirrored here were read from zod 4.6's
 // core/schemas.js and core/checks.js; packages/contracts/test/compile-validator.test.ts fuzzes them against zod.
+
+/**
+ * The zod release line whose internals the compiler reads (`major.minor`). Under another one,
+ * `compileValidator` compiles nothing (every value takes zod's own parse) until the fuzz tests of
+ * packages/contracts/test/compile-validator.test.ts pass on it and this is updated.
+ */
+export const ZOD_PINNED_RELEASE = '4.6';
+
+/** The zod release line this process loads (`major.minor`). */
+export const zodRelease = `${zodVersion.major}.${zodVersion.minor}`;
 
 /** zod certainly fails. */
 const REJECT = 0;
@@ -449,12 +459,14 @@ export interface CompileValidatorOptions {
 /**
  * Compiles a zod 4 schema into a predicate that is true only if `schema.safeParse(v)` succeeds with
  * an output equal to `v` (so `v` can be kept as is); `undefined` when the schema uses a construct
- * the compiler does not model exactly (transforms, defaults, coercion, refinements…).
+ * the compiler does not model exactly (transforms, defaults, coercion, refinements…), or when zod is
+ * not the release line the compiler was written against (`ZOD_PINNED_RELEASE`).
  */
 export function compileValidator(
   schema: z.ZodType,
   options: CompileValidatorOptions = {},
 ): ((v: unknown) => boolean) | undefined {
+  if (zodRelease !== ZOD_PINNED_RELEASE) return undefined;
   const node = compileNode(schema, {
     compiling: new Set(),
     done: new Map(),

@@ -10,7 +10,7 @@ import {
 } from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { compileValidator } from '../src/compile-validator';
+import { compileValidator, ZOD_PINNED_RELEASE, zodRelease } from '../src/compile-validator';
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -339,6 +339,12 @@ describe('compileValidator on the stored telemetry schemas', () => {
     expect(zodKeeps(schema, { ...base(), presenceDetections: undefined })).toBe(true);
     expect(keeps({ ...base(), presenceDetections: undefined })).toBe(true);
     expect(keeps({ ...base(), seq: undefined })).toBe(false);
+  });
+});
+
+describe('compileValidator pinning', () => {
+  it('reads the internals of the zod release line the workspace installs (an upgrade must pass these tests first)', () => {
+    expect(zodRelease).toBe(ZOD_PINNED_RELEASE);
   });
 });
 
