@@ -25,7 +25,7 @@ import { familyOf } from './telemetry';
  * order). Undefined if the schema uses a construct the compiler does not model: every record then
  * takes the full zod parse.
  */
-export const envelopeCheck = compileValidator(Envelope as unknown as z.ZodType, { fromJson: true });
+export const envelopeCheck = compileValidator(Envelope, { fromJson: true });
 
 /** A schema of `data`, with its compiled predicate when it has one. */
 interface DataCheck {
