@@ -1,4 +1,4 @@
-import { util } from 'zod/v4/core';
+import { util, version as zodVersion } from 'zod/v4/core';
 import type { z } from 'zod';
 
 // zod's safeParse of a record's `data` costs ≈1.5–2 µs and copies the value (CPU profile of
@@ -8,12 +8,23 @@ import type { z } from 'zod';
 // true ONLY IF zod's safeParse would succeed AND its output would equal the input (same keys, in
 // the same order, same values), so the caller can keep the input and skip zod.
 //
-// Soundness rule (as in fast-validate.ts): the predicate may be stricter than zod (the caller then
-// runs zod, which decides and names the fields), never looser. Anything the compiler does not
+// Soundness rule (the same as the stream decoder's fast path): the predicate may be stricter than
+// zod (the caller then runs zod, which decides and names the fields), never looser. Anything the compiler does not
 // understand exactly (transforms, defaults, coercion, refinements, formats checked by code rather
-// than by a regular expression, records, tuples, pipes, lazy/recursive schemas…) makes it return
+// than by a regular expression, records with constrained keys, tuples, pipes, lazy/recursive
+// schemas…) makes it return
 // `undefined` for the whole schema. The semantics mirrored here were read from zod 4.6's
 // core/schemas.js and core/checks.js; packages/contracts/test/compile-validator.test.ts fuzzes them against zod.
+
+/**
+ * The zod release line whose internals the compiler reads (`major.minor`). Under another one,
+ * `compileValidator` compiles nothing (every value takes zod's own parse) until the fuzz tests of
+ * packages/contracts/test/compile-validator.test.ts pass on it and this is updated.
+ */
+export const ZOD_PINNED_RELEASE = '4.6';
+
+/** The zod release line this process loads (`major.minor`). */
+export const zodRelease = `${zodVersion.major}.${zodVersion.minor}`;
 
 /** zod certainly fails. */
 const REJECT = 0;
@@ -124,6 +135,8 @@ function compileFresh(schema: unknown, c: Compiler): Decide | undefined {
       return compileArray(zod, schema, c);
     case 'object':
       return compileObject(zod, schema, c);
+    case 'record':
+      return compileRecord(zod, schema, c);
   }
   // The remaining kinds take no checks of their own here.
   if (checksOf(zod, schema).length > 0) return undefined;
@@ -400,6 +413,39 @@ function compileObject(zod: Internals, schema: unknown, c: Compiler): Decide | u
   };
 }
 
+/**
+ * `z.record(z.string(), value)` (core/schemas.js $ZodRecord, key schema without values nor checks): a
+ * plain object whose every value is accepted; zod copies its own enumerable keys in order, skipping
+ * `__proto__` (then the output differs: left to zod).
+ */
+function compileRecord(zod: Internals, schema: unknown, c: Compiler): Decide | undefined {
+  const def = zod.def;
+  if (checksOf(zod, schema).length > 0 || def.partial || (def.mode !== undefined && def.mode !== 'strict'))
+    return undefined;
+  const key = internals(def.keyType);
+  if (key?.def.type !== 'string' || key.values !== undefined || checksOf(key, def.keyType).length > 0)
+    return undefined;
+  const value = compileNode(def.valueType, c);
+  if (!value) return undefined;
+  const objectProto = Object.prototype;
+  const fromJson = c.fromJson;
+  return (v) => {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) return REJECT;
+    if (Object.getPrototypeOf(v) !== objectProto) return UNSURE;
+    const o = v as Record<string, unknown>;
+    let n = 0;
+    for (const k in o) {
+      if (k === '__proto__') return UNSURE;
+      const r = value(o[k]);
+      if (r !== ACCEPT) return r;
+      n++;
+    }
+    // Non-enumerable and symbol keys: zod's output differs or zod fails (a symbol is not a string key).
+    if (!fromJson && Reflect.ownKeys(o).length !== n) return UNSURE;
+    return ACCEPT;
+  };
+}
+
 /** Options of `compileValidator`. */
 export interface CompileValidatorOptions {
   /**
@@ -413,12 +459,14 @@ export interface CompileValidatorOptions {
 /**
  * Compiles a zod 4 schema into a predicate that is true only if `schema.safeParse(v)` succeeds with
  * an output equal to `v` (so `v` can be kept as is); `undefined` when the schema uses a construct
- * the compiler does not model exactly (transforms, defaults, coercion, refinements…).
+ * the compiler does not model exactly (transforms, defaults, coercion, refinements…), or when zod is
+ * not the release line the compiler was written against (`ZOD_PINNED_RELEASE`).
  */
 export function compileValidator(
   schema: z.ZodType,
   options: CompileValidatorOptions = {},
 ): ((v: unknown) => boolean) | undefined {
+  if (zodRelease !== ZOD_PINNED_RELEASE) return undefined;
   const node = compileNode(schema, {
     compiling: new Set(),
     done: new Map(),

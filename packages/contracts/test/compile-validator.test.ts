@@ -10,7 +10,7 @@ import {
 } from '../src/index';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { compileValidator } from '../src/compile-validator';
+import { compileValidator, ZOD_PINNED_RELEASE, zodRelease } from '../src/compile-validator';
 
 const clone = <T>(v: T): T => JSON.parse(JSON.stringify(v)) as T;
 
@@ -342,6 +342,12 @@ describe('compileValidator on the stored telemetry schemas', () => {
   });
 });
 
+describe('compileValidator pinning', () => {
+  it('reads the internals of the zod release line the workspace installs (an upgrade must pass these tests first)', () => {
+    expect(zodRelease).toBe(ZOD_PINNED_RELEASE);
+  });
+});
+
 describe('compileValidator constructs', () => {
   // Small schemas covering what the compiler models, each fuzzed against zod with `values`.
   const strings = [
@@ -404,6 +410,12 @@ describe('compileValidator constructs', () => {
     { a: undefined },
     { kind: 'a', a: 'x' },
     { kind: 'b', b: 2 },
+    { '2': 1, '10': 2, a: 3 },
+    { a: -1 },
+    JSON.parse('{"__proto__": 1, "a": 1}'),
+    Object.assign(Object.create(null) as object, { a: 1 }),
+    Object.defineProperty({ a: 1 }, 'hidden', { value: 2, enumerable: false }),
+    { a: 1, [Symbol('s')]: 2 },
   ];
   const strict = z.strictObject({ a: z.string(), b: z.number().optional() });
   const schemas: [string, z.ZodType][] = [
@@ -440,6 +452,8 @@ describe('compileValidator constructs', () => {
     // zod returns the first option that succeeds: here the stripping one, which drops `b`.
     ['union with a stripping option first', z.union([z.object({ a: z.string() }), strict])],
     ['nested', z.array(z.union([strict, z.null()]))],
+    ['record', z.record(z.string(), z.int().min(0))],
+    ['record in an object', z.strictObject({ a: z.record(z.string(), z.string()).optional() })],
   ];
 
   it.each(schemas)('%s: accepts only what zod keeps', (_name, schema) => {
@@ -448,7 +462,7 @@ describe('compileValidator constructs', () => {
     let kept = 0;
     for (const v of values) {
       const zodKept = zodKeeps(schema, structuredClone(v));
-      if (keeps!(v)) expect(zodKept, `${JSON.stringify(v)} (${String(v)})`).toBe(true);
+      if (keeps!(v)) expect(zodKept, `${JSON.stringify(v)} (${typeof v})`).toBe(true);
       if (zodKept) kept++;
     }
     expect(kept).toBeGreaterThan(0);
@@ -486,7 +500,10 @@ describe('compileValidator constructs', () => {
     ['a custom string format', z.stringFormat('datetime', () => true)],
     ['a startsWith check', z.string().startsWith('a')],
     ['a multipleOf check', z.number().multipleOf(2)],
-    ['a record', z.record(z.string(), z.number())],
+    ['a record with checked keys', z.record(z.string().min(2), z.number())],
+    ['a record with enumerated keys', z.record(z.enum(['a', 'b']), z.number())],
+    ['a loose record', z.looseRecord(z.string(), z.number())],
+    ['a partial record', z.partialRecord(z.enum(['a', 'b']), z.number())],
     ['a loose object', z.looseObject({ a: z.string() })],
     ['a discriminated union', z.discriminatedUnion('k', [z.strictObject({ k: z.literal('a') })])],
     ['a catch', z.string().catch('x')],

@@ -1,5 +1,5 @@
 import type { DeadLetter, Envelope, LateRecord, TopicName } from '@ondijon/contracts';
-import type { AnyWindowedAggregation, InputRecord } from './define';
+import type { AnyWindowedAggregation } from './define';
 import {
   buildAggregate,
   deadLetterFor,
@@ -209,7 +209,7 @@ function planOnce(
         }
         w.seen.add(it.eventId);
         w.ids.push(it.eventId);
-        fold(def, w.state, rec.record as InputRecord<TopicName>, rec.envelope, group, late);
+        fold(def, w.state, rec.record, rec.envelope, group, late);
         if (late) lateRevised += 1;
       }
     } catch (err) {

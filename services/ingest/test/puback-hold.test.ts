@@ -72,16 +72,15 @@ describe('PUBACK hold on mqtt.js', () => {
     await new Promise<void>((r) => server!.listen(0, '127.0.0.1', r));
     const port = (server.address() as { port: number }).port;
     const entries: HeldAck[] = [];
-    let hold: PubackHold | undefined;
+    const hold = new PubackHold(10, () => true);
     client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
       protocolVersion: 5,
       reconnectPeriod: 0,
       customHandleAcks: (_topic, _payload, packet, ack) => {
-        entries.push(hold!.track(packet.messageId!, 0));
-        hold!.acknowledge(() => ack(0));
+        entries.push(hold.track(packet.messageId, 0));
+        hold.acknowledge(() => ack(0));
       },
     });
-    hold = new PubackHold(10, () => true);
     hold.attach(client);
     await until(() => entries.length === 2 && socket !== undefined, 'two messages');
     // mqtt.js was told both outcomes: its PUBACKs are held, none went out.
