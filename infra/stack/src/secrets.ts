@@ -61,6 +61,11 @@ export function publisherAdminToken(config: Pick<StackConfig, 'dir'>) {
   return secretFile(config, 'publisher-admin.token', 32);
 }
 
+/** The secret key of the optional S3 server's identity (`s3-ondijon.secret`). */
+export function s3Secret(config: Pick<StackConfig, 'dir'>) {
+  return secretFile(config, 's3-ondijon.secret', 30);
+}
+
 /** Creates every secret of the stack that is missing; idempotent. */
 export function ensureStackSecrets(config: Pick<StackConfig, 'dir'>): void {
   for (const p of kafkaPrincipals) kafkaSecret(config, p);
