@@ -74,7 +74,8 @@ beforeAll(async () => {
     secretAccessKey: s3.secretAccessKey,
   });
   for (const store of [dir, s3Store]) {
-    const w = createStoreWriter(store);
+    // One clock for both stores: registers carry their write time, which the DCAT catalogue shows.
+    const w = createStoreWriter(store, { now: () => new Date('2026-11-27T10:00:05Z') });
     await w.writeRelease({
       ...exampleRelease(new Date('2026-11-26T00:00:00Z'), 24),
       publishedAt: new Date('2026-11-27T10:00:00Z'),
