@@ -15,6 +15,8 @@ export default defineConfig({
             'services/*/test/**/*.test.ts',
             'infra/stack/test/**/*.test.ts',
             'test/reference/**/*.test.ts',
+            'test/repo/**/*.test.ts',
+            'tools/*/test/**/*.test.ts',
           ],
           exclude: ['**/*.int.test.ts', '**/node_modules/**'],
           // Groups run in order: unit (0), integration (1), fault (2); vitest requires one

@@ -21,14 +21,19 @@ import {
 } from '@ondijon/stack';
 import { Redis } from 'ioredis';
 import {
+  freePort,
+  mqttEnv,
+  physical,
+  type PipelinePlan,
+  plannedTopics,
   REPO_ROOT,
   serviceEntry,
+  serviceEnvs,
   type ServiceHandle,
   startService,
   stopAll,
   waitHttpOk,
-} from '../e2e/harness';
-import { freePort, mqttEnv, physical, type PipelinePlan, plannedTopics, serviceEnvs } from '../e2e/pipeline';
+} from '@ondijon/devstack';
 
 const SEED = Number(process.env.BENCH_SEED ?? 7);
 const SIM_HOURS = Number(process.env.BENCH_SIM_HOURS ?? 2);

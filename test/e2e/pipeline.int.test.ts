@@ -20,7 +20,7 @@ import {
   readRegistryFile,
   type SimMessage,
 } from '@ondijon/simulator';
-import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
+import { serviceSecretEnvs, stackMqttPasswordsDir, stackProvision } from '@ondijon/stack';
 import { topicList } from '@ondijon/contracts';
 import { deleteNamespaceAcls } from '@ondijon/kafka';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -37,7 +37,19 @@ import {
   waitFor,
 } from '../setup/index';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { REPO_ROOT, serviceEntry, type ServiceHandle, startService, stopAll, waitHttpOk } from './harness';
+import {
+  freePort,
+  physical,
+  type PipelinePlan,
+  plannedTopics,
+  REPO_ROOT,
+  serviceEntry,
+  serviceEnvs,
+  type ServiceHandle,
+  startService,
+  stopAll,
+  waitHttpOk,
+} from '@ondijon/devstack';
 import {
   catalogReleases,
   COLUMNS,
@@ -48,7 +60,6 @@ import {
   rowDiffs,
   rowKey,
 } from './open-data';
-import { freePort, physical, type PipelinePlan, plannedTopics, serviceEnvs } from './pipeline';
 
 const SEED = 20_260_112;
 // 23:00Z on 11 January is midnight in Paris: the 27 h cover the whole Paris day of 12 January (every
@@ -214,6 +225,15 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     const sim = startService('simulator', serviceEntry('simulator'), {
       env: {
         MQTT_URL: endpoints.mqttUrl,
+        // Each operator logs in as itself, as real gateways do (on the local stack, whose operator
+        // passwords are files); elsewhere the environment's principal publishes everything.
+        ...(usesStackSecrets(endpoints)
+          ? {
+              SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir({
+                config: { externalKafka: undefined, externalRedis: undefined },
+              }),
+            }
+          : {}),
         SIM_TOPIC_PREFIX: plan.mqttPrefix,
         SIM_REGISTRY_FILE: plan.registryFile,
         SIM_SEED: String(SEED),

@@ -4,7 +4,7 @@
  * never its value). The check runs before any connection, so no broker is involved.
  */
 import { describe, expect, it } from 'vitest';
-import { serviceEntry, startService, type ServiceName } from '../e2e/harness';
+import { serviceEntry, startService, type ServiceName } from '@ondijon/devstack';
 
 const STRONG = 'x'.repeat(48);
 const base: Record<string, string> = {

@@ -1,6 +1,6 @@
 // Testcontainers path of the global setup. UNTESTED: this machine has no Docker engine (only the client),
 // so this file was type-checked but never run. It is imported lazily, only when an engine answers.
-import type { TestEndpoints } from './endpoints';
+import type { TestEndpoints } from '@ondijon/test-kit';
 
 /** Started containers and how to stop them. */
 export interface ContainerStack {

@@ -10,8 +10,7 @@ import {
   stackProvision,
   stackUp,
 } from '@ondijon/stack';
-import type { TestEndpoints } from './endpoints';
-import './endpoints';
+import type { TestEndpoints } from '@ondijon/test-kit';
 
 /** Chooses, starts if needed, and provides the endpoints; returns the teardown. */
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

@@ -33,6 +33,8 @@ beforeAll(async () => {
     kafkaPort: await freePort(),
     kafkaControllerPort: await freePort(),
     mqttPort: await freePort(),
+    mqttsPort: await freePort(),
+    mqttAdminPort: await freePort(),
     redisPort: await freePort(),
     externalKafka: undefined,
     externalMqtt: undefined,

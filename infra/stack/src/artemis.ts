@@ -12,13 +12,8 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WIRE_LIMITS } from '@ondijon/contracts';
 import { StackError, infraDir, which, type StackConfig } from './config';
-import {
-  ensureMqttPassword,
-  jaasFiles,
-  securitySettingsXml,
-  stackPrincipals,
-  type MqttPrincipal,
-} from './mqtt-principals';
+import { ensureMqttTls, mqttCaFile, mqttServerPemFile } from './mqtt-tls';
+import { syncMqttAccess } from './operators';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
 
@@ -99,33 +94,10 @@ export async function ensureArtemis(config: StackConfig, log: (line: string) => 
 }
 
 /**
- * Writes the broker's access files: users (hashed passwords), roles and the security settings
- * (per-operator topic prefixes). The broker reads them again when they change (login.config
- * `reload=true`; broker.xml is rewritten so its refresh picks up the included settings), so this is
- * also how principals are added or removed while it runs.
+ * Writes the instance's configuration (from infra/artemis), the TLS material (the stack's CA and the
+ * server certificate) and the access files rendered from the operators' state (infra/stack/src/operators.ts).
  */
-export function writeArtemisAccess(config: StackConfig, principals: readonly MqttPrincipal[]): void {
-  const etc = path.join(artemisDir(config), 'etc');
-  mkdirSync(etc, { recursive: true });
-  const withPasswords = principals.map((p) => ({ ...p, password: ensureMqttPassword(config, p.username) }));
-  const { users, roles } = jaasFiles(withPasswords);
-  const operators = principals.filter((p) => p.role === 'operator').map((p) => p.username);
-  writeAtomically(path.join(etc, 'users.properties'), users, 0o600);
-  writeAtomically(path.join(etc, 'roles.properties'), roles, 0o600);
-  writeAtomically(path.join(etc, 'security-settings.xml'), securitySettingsXml(operators), 0o600);
-  // Touching broker.xml (same content) makes the broker reload the included security settings.
-  const broker = path.join(etc, 'broker.xml');
-  writeAtomically(broker, readFileSync(path.join(infraDir, 'artemis', 'broker.xml'), 'utf8'), 0o644);
-}
-
-function writeAtomically(file: string, content: string, mode: number): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, content, { mode });
-  renameSync(tmp, file);
-}
-
-/** Writes the instance's configuration (from infra/artemis) and the access files. */
-export function writeArtemisInstance(config: StackConfig, principals = stackPrincipals()): void {
+export async function writeArtemisInstance(config: StackConfig): Promise<void> {
   const dir = artemisDir(config);
   const etc = path.join(dir, 'etc');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
@@ -138,7 +110,8 @@ export function writeArtemisInstance(config: StackConfig, principals = stackPrin
     `file:${path.join(etc, 'broker.xml')}`,
   );
   writeFileSync(path.join(etc, 'bootstrap.xml'), bootstrap);
-  writeArtemisAccess(config, principals);
+  await ensureMqttTls(config);
+  await syncMqttAccess(config);
 }
 
 /** The recorded broker process when it is alive and ours. */
@@ -148,9 +121,9 @@ export function artemisProcess(config: StackConfig): PidRecord | undefined {
 }
 
 /** Starts the local broker in the background (does not wait). */
-export function startArtemis(config: StackConfig, home: string): PidRecord {
+export async function startArtemis(config: StackConfig, home: string): Promise<PidRecord> {
   const java = requireJava();
-  writeArtemisInstance(config);
+  await writeArtemisInstance(config);
   const dir = artemisDir(config);
   const etc = path.join(dir, 'etc');
   return startDetached({
@@ -169,6 +142,10 @@ export function startArtemis(config: StackConfig, home: string): PidRecord {
       `-Dondijon.dataDir=${path.join(dir, 'data')}`,
       `-Dondijon.etcDir=${etc}`,
       `-Dondijon.mqttPort=${config.mqttPort}`,
+      `-Dondijon.mqttsPort=${config.mqttsPort}`,
+      `-Dondijon.adminPort=${config.mqttAdminPort}`,
+      `-Dondijon.serverPem=${mqttServerPemFile(config)}`,
+      `-Dondijon.caPem=${mqttCaFile(config)}`,
       `-Dondijon.maxPacketBytes=${WIRE_LIMITS.mqttMaxPacketBytes}`,
       '-classpath',
       path.join(home, 'lib', 'artemis-boot.jar'),

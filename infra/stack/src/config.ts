@@ -25,6 +25,13 @@ export interface StackConfig {
   clusterControllerPorts: number[];
   /** MQTT broker port (env `ONDIJON_MQTT_PORT`, default 11883). */
   mqttPort: number;
+  /** MQTT over TLS port (env `ONDIJON_MQTTS_PORT`, default 18883): server certificate from the stack's CA. */
+  mqttsPort: number;
+  /**
+   * The broker's management port (env `ONDIJON_MQTT_ADMIN_PORT`, default 11616): Artemis' core protocol on
+   * loopback only, used by `pnpm operators` as the admin principal (close a revoked operator's connections).
+   */
+  mqttAdminPort: number;
   /** Unpacked Apache ActiveMQ Artemis distribution (env `ONDIJON_ARTEMIS_HOME`); fetched with mvn when absent. */
   artemisHome: string | undefined;
   /** MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 384m). */
@@ -74,6 +81,8 @@ export function resolveConfig(
     clusterPorts: [0, 1, 2].map((i) => clusterPort + i),
     clusterControllerPorts: [0, 1, 2].map((i) => clusterControllerPort + i),
     mqttPort: envPort(env, 'ONDIJON_MQTT_PORT', 11_883),
+    mqttsPort: envPort(env, 'ONDIJON_MQTTS_PORT', 18_883),
+    mqttAdminPort: envPort(env, 'ONDIJON_MQTT_ADMIN_PORT', 11_616),
     artemisHome: nonEmpty(env.ONDIJON_ARTEMIS_HOME),
     artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '384m',
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),

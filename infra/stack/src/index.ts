@@ -8,7 +8,10 @@ export {
   type StackConfig,
 } from './config';
 export {
+  CONSOLE_DEMO_USERS,
   REDIS_USERS,
+  consoleUserSecret,
+  consoleUsersFile,
   kafkaSecret,
   publisherAdminToken,
   pseudonymSecret,
@@ -41,6 +44,7 @@ export {
   killKafkaBroker,
   killMqtt,
   stackMqttCredentials,
+  stackMqttPasswordsDir,
   startMqtt,
   stackDown,
   stackStatus,
@@ -66,3 +70,22 @@ export {
   s3Up,
   type S3Endpoint,
 } from './s3';
+export {
+  addOperator,
+  artemisManagement,
+  expireOperators,
+  listOperators,
+  parseGrace,
+  revokeOperator,
+  rotateOperator,
+  type IssuedCredentials,
+  type OperatorListing,
+} from './operators-commands';
+export {
+  operatorsAuditFile,
+  operatorsStateFile,
+  readOperatorsState,
+  verifyArtemisHash,
+  verifyAuditChain,
+} from './operators';
+export { mqttCaFile, mqttTlsDir } from './mqtt-tls';

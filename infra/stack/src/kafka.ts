@@ -17,7 +17,7 @@ import { StackError, infraDir, which, type StackConfig } from './config';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
 import { KAFKA_CONTROLLER_USER, kafkaSecret, scramSha512Credential } from './secrets';
-import { KAFKA_SUPER_USER, kafkaPrincipals } from '@ondijon/contracts';
+import { KAFKA_SUPER_USER, type KafkaPrincipal, kafkaPrincipals } from '@ondijon/contracts';
 
 const execFileAsync = promisify(execFile);
 
@@ -185,11 +185,69 @@ function clusterId(deployment: KafkaDeployment): string {
   return id;
 }
 
+/**
+ * Principals added after the storage format took SCRAM credentials (issue 15: `console`): a storage formatted
+ * before them is not re-formatted; `addLatePrincipals` gives them their credentials on the running broker.
+ */
+export const LATE_PRINCIPALS: readonly KafkaPrincipal[] = ['console'];
+
 /** A hash of the principals' passwords: storage formatted with other credentials cannot authenticate anyone. */
-function credentialsFingerprint(config: StackConfig): string {
+function credentialsFingerprint(config: StackConfig, principals: readonly KafkaPrincipal[] = kafkaPrincipals): string {
   const hash = createHash('sha256');
-  for (const p of kafkaPrincipals) hash.update(`${p}\0${kafkaSecret(config, p).value}\0`);
+  for (const p of principals) hash.update(`${p}\0${kafkaSecret(config, p).value}\0`);
   return `scram-sha-512 ${hash.digest('hex')}`;
+}
+
+/** The fingerprint of a storage formatted before the late principals existed. */
+function legacyFingerprint(config: StackConfig): string {
+  return credentialsFingerprint(
+    config,
+    kafkaPrincipals.filter((p) => !LATE_PRINCIPALS.includes(p)),
+  );
+}
+
+/**
+ * Gives the late principals their SCRAM credentials on a running deployment whose storage was formatted
+ * before them (Admin API AlterUserScramCredentials, by infra/kafka/AddScramUsers.java on the broker's
+ * jars; passwords on stdin, never on a command line), then records the full fingerprint. Idempotent.
+ */
+export async function addLatePrincipals(
+  config: StackConfig,
+  deployment: KafkaDeployment,
+  log: (line: string) => void,
+): Promise<void> {
+  const legacy = legacyFingerprint(config);
+  const stale = deployment.nodes.filter((n) => {
+    const marker = path.join(n.dir, 'auth-scram');
+    return existsSync(marker) && readFileSync(marker, 'utf8').trim() === legacy;
+  });
+  if (stale.length === 0) return;
+  const java = requireJava();
+  const input = [
+    `127.0.0.1:${deployment.nodes[0]!.port}`,
+    `${KAFKA_SUPER_USER}\t${kafkaSecret(config, KAFKA_SUPER_USER).value}`,
+    ...LATE_PRINCIPALS.map((p) => `${p}\t${kafkaSecret(config, p).value}`),
+    '',
+  ].join('\n');
+  await new Promise<void>((resolve, reject) => {
+    const child = execFile(
+      java,
+      ['-cp', `${libsDir(config)}/*`, path.join(infraDir, 'kafka', 'AddScramUsers.java')],
+      { maxBuffer: 4 * 1024 * 1024 },
+      (error, _stdout, stderr) =>
+        error
+          ? reject(
+              new StackError(
+                `Kafka: could not add the credentials of ${LATE_PRINCIPALS.join(', ')} (${String(stderr).trim().split('\n').pop() ?? error.message})`,
+              ),
+            )
+          : resolve(),
+    );
+    child.stdin?.end(input);
+  });
+  const full = credentialsFingerprint(config);
+  for (const n of stale) writeFileSync(path.join(n.dir, 'auth-scram'), `${full}\n`);
+  log(`kafka: added the SCRAM credentials of ${LATE_PRINCIPALS.join(', ')} (storage formatted before them)`);
 }
 
 /** Pid file of a node. */
@@ -220,7 +278,8 @@ export async function startKafkaNode(
   const fingerprint = credentialsFingerprint(config);
   if (existsSync(path.join(node.dir, 'data', 'meta.properties'))) {
     const recorded = existsSync(marker) ? readFileSync(marker, 'utf8').trim() : '';
-    if (recorded !== fingerprint) {
+    // A storage formatted before the late principals is upgraded once the broker runs (addLatePrincipals).
+    if (recorded !== fingerprint && recorded !== legacyFingerprint(config)) {
       throw new StackError(
         `Kafka's storage in ${node.dir} was formatted ${recorded === '' ? 'without authentication (before SASL/SCRAM)' : 'with other credentials than .stack/secrets'}; delete that folder (this loses its topics) and retry.`,
       );

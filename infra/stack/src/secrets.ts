@@ -2,9 +2,15 @@
 // `.stack/secrets/` (folder 0700, files 0600), read by the stack, `./ondijon run` and the tests. Nothing
 // here is ever printed or logged; callers pass file paths (`<NAME>_FILE`) to services where they can.
 import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { PUBLISHER_REDIS_COMMANDS, kafkaPrincipals, type KafkaPrincipal } from '@ondijon/contracts';
+import {
+  PUBLISHER_REDIS_COMMANDS,
+  kafkaPrincipals,
+  type KafkaPrincipal,
+  OPERATORS,
+} from '@ondijon/contracts';
+import { hashPassword } from '@ondijon/service-kit';
 import { RUNTIME_REDIS_COMMANDS } from '@ondijon/stream';
 import type { StackConfig } from './config';
 
@@ -66,6 +72,49 @@ export function s3Secret(config: Pick<StackConfig, 'dir'>) {
   return secretFile(config, 's3-ondijon.secret', 30);
 }
 
+/** The key that signs the console's session and CSRF cookies (`console-session.key`). */
+export function consoleSessionSecret(config: Pick<StackConfig, 'dir'>) {
+  return secretFile(config, 'console-session.key', 32);
+}
+
+/** A demo login of the console: one operator login per operator of the registry, a supervisor, a governance officer. */
+export interface ConsoleDemoUser {
+  login: string;
+  role: 'operator' | 'supervisor' | 'governance';
+  operator?: string;
+}
+
+/** The console's demo logins of the local stack. */
+export const CONSOLE_DEMO_USERS: readonly ConsoleDemoUser[] = [
+  ...Object.keys(OPERATORS).map((operator) => ({ login: operator, role: 'operator' as const, operator })),
+  { login: 'superviseur', role: 'supervisor' },
+  { login: 'gouvernance', role: 'governance' },
+];
+
+/** Password file and value of a console demo login (`console-<login>.password`). */
+export function consoleUserSecret(config: Pick<StackConfig, 'dir'>, login: string) {
+  return secretFile(config, `console-${login}.password`, 18);
+}
+
+/**
+ * The console's users file (`console-users.json`: logins, roles and scrypt hashes, never a password),
+ * written when missing or when a password file is newer than it; returns its path.
+ */
+export function consoleUsersFile(config: Pick<StackConfig, 'dir'>): string {
+  const file = path.join(secretsDir(config), 'console-users.json');
+  const secrets = CONSOLE_DEMO_USERS.map((u) => ({ user: u, secret: consoleUserSecret(config, u.login) }));
+  const stale =
+    !existsSync(file) ||
+    secrets.some(({ secret }) => statSync(secret.file).mtimeMs > statSync(file).mtimeMs) ||
+    !CONSOLE_DEMO_USERS.every((u) => readFileSync(file, 'utf8').includes(`"${u.login}"`));
+  if (stale) {
+    const users = secrets.map(({ user, secret }) => ({ ...user, passwordHash: hashPassword(secret.value) }));
+    writeFileSync(file, `${JSON.stringify({ users }, null, 2)}\n`, { mode: 0o600 });
+    chmodSync(file, 0o600);
+  }
+  return file;
+}
+
 /** Creates every secret of the stack that is missing; idempotent. */
 export function ensureStackSecrets(config: Pick<StackConfig, 'dir'>): void {
   for (const p of kafkaPrincipals) kafkaSecret(config, p);
@@ -73,6 +122,8 @@ export function ensureStackSecrets(config: Pick<StackConfig, 'dir'>): void {
   for (const u of Object.keys(REDIS_USERS) as RedisUser[]) redisSecret(config, u);
   pseudonymSecret(config);
   publisherAdminToken(config);
+  consoleSessionSecret(config);
+  consoleUsersFile(config);
 }
 
 /**
@@ -125,6 +176,7 @@ export interface ServiceSecretEnvs {
   publisher: Record<string, string>;
   replay: Record<string, string>;
   governance: Record<string, string>;
+  console: Record<string, string>;
 }
 
 /**
@@ -155,5 +207,10 @@ export function serviceSecretEnvsOf(
     },
     replay: { ...kafka('replay'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
     governance: kafka('governance'),
+    console: {
+      ...kafka('console'),
+      CONSOLE_SESSION_SECRET_FILE: consoleSessionSecret(config).file,
+      CONSOLE_USERS_FILE: consoleUsersFile(config),
+    },
   };
 }

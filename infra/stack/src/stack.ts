@@ -22,12 +22,13 @@ import {
   nodeLogTail,
   nodePidFile,
   nodeProcess,
+  addLatePrincipals,
   startKafkaNode,
   type KafkaDeployment,
   type KafkaNode,
 } from './kafka';
 import { artemisLogTail, artemisPidFile, ensureArtemis, startArtemis } from './artemis';
-import { mqttCredentials, readMqttCredentials } from './mqtt-principals';
+import { mqttCredentials, mqttPasswordFile, readMqttCredentials, stackPrincipals } from './mqtt-principals';
 import { requireBinaries, requireJava } from './prerequisites';
 import { isOurs, portOpen, readPid, sleep, stopRecorded, tail } from './proc';
 import { redisDir, redisPidFile, startRedis } from './redis';
@@ -141,6 +142,7 @@ async function upKafka(
   }
   if (first.ok && deployment.nodes.every((n) => nodeProcess(n) !== undefined)) {
     log(`kafka: already running (${brokers.join(',')})`);
+    await addLatePrincipals(config, deployment, log);
     return;
   }
   const toStart: KafkaNode[] = [];
@@ -177,6 +179,7 @@ async function upKafka(
     () => toStart.map(nodeLogTail).join(' | '),
   );
   log(`kafka: healthy (${brokers.join(',')})`);
+  await addLatePrincipals(config, deployment, log);
 }
 
 /** Starts what is missing of the local stack and waits until each service really answers; idempotent. */
@@ -238,7 +241,7 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
         if (!isOurs(readPid(artemisPidFile(config)))) {
           requireJava();
           const home = await ensureArtemis(config, log);
-          const record = startArtemis(config, home);
+          const record = await startArtemis(config, home);
           log(`mqtt: started Apache ActiveMQ Artemis pid ${record.pid} on ${ep.mqttUrl}`);
         }
         await waitHealthy(
@@ -476,11 +479,6 @@ export async function startKafka(options: StackUpOptions = {}): Promise<void> {
   await stackUp({ ...options, kafkaNodes: 1, services: ['kafka'] });
 }
 
-/** True when the 3-node cluster has data on disk. */
-export function clusterExists(options: StackOptions = {}): boolean {
-  return deploymentExists(kafkaDeployment(resolveConfig(options.config), 'cluster'));
-}
-
 /** Kills the MQTT broker with SIGKILL (fault tests: no clean stop, no last flush). */
 export function killMqtt(options: StackOptions = {}): void {
   const record = readPid(artemisPidFile(resolveConfig(options.config)));
@@ -501,6 +499,16 @@ export function stackMqttCredentials(
   options: StackOptions = {},
 ): { username: string; password: string } {
   return mqttCredentials(resolveConfig(options.config), username);
+}
+
+/**
+ * Folder of the local stack's MQTT password files (`<principal>.password`, 0600): every operator of the
+ * registry has one, so the simulator can log in as each operator (its `SIM_MQTT_PASSWORDS_DIR`).
+ */
+export function stackMqttPasswordsDir(options: StackOptions = {}): string {
+  const config = resolveConfig(options.config);
+  for (const p of stackPrincipals()) if (p.role === 'operator') mqttCredentials(config, p.username);
+  return path.dirname(mqttPasswordFile(config, 'admin'));
 }
 
 /** The environment that gives each pipeline process its own credentials on this stack (file paths only). */

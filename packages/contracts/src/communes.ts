@@ -1,4 +1,4 @@
-/** The 23 communes of Dijon Métropole (INSEE code, name, approximate centre). Source: shared/reference/communes.csv. */
+/** The 23 communes of Dijon Métropole (INSEE code, name, approximate centre). Centres are approximate town centres rounded to 0.001°, not official centroids. */
 export const COMMUNES = [
   { insee: '21003', name: 'Ahuy', lat: 47.37, lon: 5.022 },
   { insee: '21105', name: 'Bressey-sur-Tille', lat: 47.312, lon: 5.186 },

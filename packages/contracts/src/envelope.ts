@@ -27,7 +27,7 @@ export type Lineage = z.infer<typeof Lineage>;
 
 /**
  * Every record on Kafka is a CloudEvents 1.0 event in structured JSON mode, with OnDijon extension
- * attributes for provenance and sensitivity (DESIGN.md, Envelope). `lineage` is an object-valued
+ * attributes for provenance and sensitivity (docs/architecture.md, "Contracts"). `lineage` is an object-valued
  * extension: allowed in structured JSON mode, where CloudEvents extensions are JSON values.
  */
 export const Envelope = z.strictObject({

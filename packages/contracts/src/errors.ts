@@ -1,5 +1,5 @@
 /**
- * Every error the pipeline reports has a code from this list (STYLE.md rule 6). Dead letters carry
+ * Every error the pipeline reports has a code from this list (CONTRIBUTING.md rule 6). Dead letters carry
  * the code; `docs/error-codes.md` documents each one and a test keeps both in step.
  */
 export const ERROR_CODES = {
@@ -61,6 +61,11 @@ export const ERROR_CODES = {
   ONDIJON_UNAUTHORIZED: {
     retryable: false,
     summary: 'An admin HTTP endpoint was called without the right bearer token.',
+  },
+  ONDIJON_FORBIDDEN: {
+    retryable: false,
+    summary:
+      "A signed-in console user asked for what its role does not allow (another operator's equipment or rejections).",
   },
   ONDIJON_KAFKA_UNAVAILABLE: {
     retryable: true,

@@ -30,6 +30,11 @@ export const KAFKA_PRINCIPALS = {
       'Dead-letter replay CLI: reads dead letters and the reference, writes tel.* and pii.* again.',
     groupPrefix: 'ondijon-replay',
   },
+  console: {
+    description:
+      'Control-centre console (issue 15): reads S1 telemetry, the reference and dead letters; it shows a dead letter’s payload only for S0/S1 sources (masked otherwise, docs/console.md).',
+    groupPrefix: 'ondijon-console',
+  },
 } as const;
 
 /** A Kafka principal of the pipeline. */
@@ -64,27 +69,30 @@ const DEAD_LETTER_WRITERS: Record<string, ServicePrincipal[]> = {
 
 /**
  * The access rule of the pipeline, by area and class:
- * - `ref`: ingest publishes the equipment reference and follows it; the replay tool follows it.
- * - `tel` (S1/S2): ingest and the replay tool write; the processors read.
+ * - `ref`: ingest publishes the equipment reference and follows it; the replay tool and the console follow it.
+ * - `tel` (S1/S2): ingest and the replay tool write; the processors read; the console reads S1 only.
  * - `pii` (S3): ingest and the replay tool write; only governance reads.
- * - `dlq`: the service that rejected writes (see `DEAD_LETTER_WRITERS`); only the replay tool reads.
+ * - `dlq`: the service that rejected writes (see `DEAD_LETTER_WRITERS`); the replay tool reads, and the
+ *   console, which operators need to see their rejections: the topic is S3 only because a payload not yet
+ *   classified is treated as possibly personal, and the console masks every field above S1 (docs/console.md).
  * - `late`: processors write; nobody reads (kept for inspection by the super user).
  * - `agg`: processors write; only the publisher reads, and only classes up to S2.
  */
 export function topicAccess(spec: Pick<TopicSpec, 'name' | 'area' | 'class'>): TopicAccess {
   switch (spec.area) {
     case 'ref':
-      return { read: ['ingest', 'replay'], write: ['ingest'] };
+      return { read: ['ingest', 'replay', 'console'], write: ['ingest'] };
     case 'tel':
       return {
-        read: spec.class === 'S1' || spec.class === 'S2' ? ['processors'] : [],
+        read:
+          spec.class === 'S1' ? ['processors', 'console'] : spec.class === 'S2' ? ['processors'] : [],
         write: ['ingest', 'replay'],
       };
     case 'pii':
       return { read: ['governance'], write: ['ingest', 'replay'] };
     case 'dlq': {
       const entity = spec.name.split('.')[2] ?? '';
-      return { read: ['replay'], write: DEAD_LETTER_WRITERS[entity] ?? [] };
+      return { read: ['replay', 'console'], write: DEAD_LETTER_WRITERS[entity] ?? [] };
     }
     case 'late':
       return { read: [], write: ['processors'] };

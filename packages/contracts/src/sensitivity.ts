@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Sensitivity classes (DESIGN.md, "Sensitivity classes"). The governance policy is the authority on
+ * Sensitivity classes (docs/architecture.md, "Sensitivity classes"). The governance policy is the authority on
  * which field has which class; this module only defines the scale and its order.
  */
 export const Sensitivity = z.enum(['S0', 'S1', 'S2', 'S3', 'S4']);

@@ -2,7 +2,7 @@
 // broker's limit became a dead letter over Kafka's record limit and jammed ingest). The MQTT broker's
 // packet limit (infra/stack/src/artemis.ts passes it to infra/artemis/broker.xml), Kafka's record limit
 // (infra/stack/src/kafka.ts writes message.max.bytes) and ingest's bounds all come from here, and
-// packages/contracts/test/wire-limits.test.ts checks that the largest record ingest can write fits.
+// services/ingest/test/pipeline.test.ts checks that the largest record ingest can write fits.
 
 /** The limits of every hop, bytes unless named otherwise. */
 export const WIRE_LIMITS = Object.freeze({

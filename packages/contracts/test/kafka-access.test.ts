@@ -9,21 +9,42 @@ import {
 } from '../src/index';
 
 describe('Kafka access matrix', () => {
-  it('gives every registered topic at least one writer, and S3 readers only to governance or replay', () => {
+  it('gives every registered topic at least one writer, and S3 readers only to governance or replay (and the console on dead letters)', () => {
     for (const row of accessMatrix()) {
       expect(row.write.length, row.topic).toBeGreaterThan(0);
       if (row.class === 'S3')
-        for (const p of row.read) expect(['governance', 'replay'], row.topic).toContain(p);
+        for (const p of row.read)
+          expect(row.area === 'dlq' ? ['governance', 'replay', 'console'] : ['governance', 'replay'], row.topic).toContain(p);
     }
+  });
+
+  it('lets the console read S1 telemetry, the reference and dead letters, never S2 telemetry or pii', () => {
+    const readable = accessMatrix()
+      .filter((r) => r.read.includes('console'))
+      .map((r) => r.topic);
+    expect(readable.sort()).toEqual(
+      [
+        'dlq.s3.ingest.v1',
+        'dlq.s3.stream.v1',
+        'ref.s0.equipment.v1',
+        'tel.s1.lighting.v1',
+        'tel.s1.traffic.v1',
+        'tel.s1.winter.v1',
+      ].sort(),
+    );
+    expect(accessMatrix().filter((r) => r.write.includes('console'))).toEqual([]);
   });
 
   it('follows the area rules of issue 12', () => {
     const of = (name: string) => topicAccess(topicList.find((t) => t.name === name)!);
-    expect(of('ref.s0.equipment.v1')).toEqual({ read: ['ingest', 'replay'], write: ['ingest'] });
+    expect(of('ref.s0.equipment.v1')).toEqual({ read: ['ingest', 'replay', 'console'], write: ['ingest'] });
     expect(of('tel.s2.winter.v1')).toEqual({ read: ['processors'], write: ['ingest', 'replay'] });
     expect(of('pii.s3.winter.v1')).toEqual({ read: ['governance'], write: ['ingest', 'replay'] });
-    expect(of('dlq.s3.ingest.v1')).toEqual({ read: ['replay'], write: ['ingest', 'replay'] });
-    expect(of('dlq.s3.stream.v1')).toEqual({ read: ['replay'], write: ['processors', 'publisher'] });
+    expect(of('dlq.s3.ingest.v1')).toEqual({ read: ['replay', 'console'], write: ['ingest', 'replay'] });
+    expect(of('dlq.s3.stream.v1')).toEqual({
+      read: ['replay', 'console'],
+      write: ['processors', 'publisher'],
+    });
     expect(of('agg.s1.traffic-flow.v1')).toEqual({ read: ['publisher'], write: ['processors'] });
     // A dead-letter topic of an unknown source has no writer (the first test then fails for it).
     expect(topicAccess({ name: 'dlq.s3.newthing.v1', area: 'dlq', class: 'S3' }).write).toEqual([]);

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { Sensitivity } from '@ondijon/contracts';
 
-/** Field actions the policy can order (DESIGN.md: keep / pseudonymise / generalise / drop). */
+/** Field actions the policy can order (docs/architecture.md, "Sensitivity classes": keep / pseudonymise / generalise / drop). */
 export const FieldAction = z.enum(['keep', 'pseudonymise', 'generalise', 'drop']);
 /** A field action. */
 export type FieldAction = z.infer<typeof FieldAction>;

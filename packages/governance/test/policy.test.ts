@@ -38,7 +38,7 @@ describe('default policy', () => {
     }
   });
 
-  it('follows DESIGN.md defaults', () => {
+  it('follows the default classes of docs/architecture.md', () => {
     const policy = loadPolicy();
     expect(policy.families['winter-vehicle']?.fields.agentId).toMatchObject({ action: 'drop', class: 'S3' });
     expect(policy.families['winter-vehicle']?.fields.position).toMatchObject({ action: 'keep', class: 'S2' });

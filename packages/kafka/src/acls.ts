@@ -141,7 +141,9 @@ async function waitForAclsVisible(
     const { missing } = diffAcls(created, await describeAllAcls(admin), () => false);
     if (missing.length === 0) return;
     if (Date.now() > deadline)
-      throw new Error(`ACLs not applied by the broker after ${timeoutMs} ms: ${missing.map(aclKey).join(', ')}`);
+      throw new Error(
+        `ACLs not applied by the broker after ${timeoutMs} ms: ${missing.map(aclKey).join(', ')}`,
+      );
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { assignedPartitions, cachingKeyPartitioner } from './partitioner';
@@ -124,7 +122,7 @@ export function missingFromResponse<P extends { topic: string; message: Message 
 
 /**
  * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
- * concurrent `send()` calls: kafkajs does not batch or linger by itself (INFRA-NOTES.md "kafkajs").
+ * concurrent `send()` calls: kafkajs does not batch or linger by itself (docs/platform-notes.md, "kafkajs").
  */
 export function createBatchingProducer(
   kafka: Pick<Kafka, 'producer'>,
@@ -139,7 +137,7 @@ export function createBatchingProducer(
     createPartitioner: cachingKeyPartitioner(),
     ...options.producer,
     idempotent: true,
-    // Idempotence with kafkajs is only safe with requests serialised (INFRA-NOTES.md).
+    // Idempotence with kafkajs is only safe with requests serialised (docs/platform-notes.md, "kafkajs").
     maxInFlightRequests: 1,
     allowAutoTopicCreation: false,
   });

@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
 
@@ -60,7 +58,7 @@ function readSecretFile(variable: string, file: string): string {
   }
 }
 
-/** The logger shape this package needs (pino's, object first, constant message; STYLE.md rule 8). */
+/** The logger shape this package needs (pino's, object first, constant message; CONTRIBUTING.md rule 8). */
 export interface KafkaLogger {
   error(obj: object, msg: string): void;
   warn(obj: object, msg: string): void;
@@ -107,14 +105,52 @@ export const defaultRetry: RetryOptions = {
   factor: 0.2,
 };
 
+/**
+ * Protocol errors that kafkajs logs at ERROR for each attempt while it retries by itself, and that a
+ * normal start or rebalance produces: a group or transaction coordinator still loading after a broker
+ * start, a leader being elected, a transaction still ending (docs/platform-notes.md, "kafkajs"). They
+ * are forwarded at debug; what still fails after the retries reaches the caller as an error, which the
+ * service reports. Exactly kafkajs' messages (its protocol error table; a test checks them).
+ */
+export const RETRIED_ERRORS = [
+  "The coordinator is loading and hence can't process requests for this group",
+  'The group coordinator is not available',
+  'This is not the correct coordinator for this group',
+  'The producer attempted to update a transaction while another concurrent operation on the same transaction was ongoing',
+  'There is no leader for this topic-partition as we are in the middle of a leadership election',
+  'This server is not the leader for that topic-partition',
+  'The group is rebalancing, so a rejoin is needed',
+];
+
+/**
+ * kafkajs warnings that are expected here, forwarded at debug: the idempotent producer runs with bounded
+ * retries on purpose (the batching producer re-sends what a failed request left out), and group
+ * rebalances are a normal part of starting and scaling consumers.
+ */
+const EXPECTED_WARNINGS = [
+  'Limiting retries for the idempotent producer may invalidate EoS guarantees',
+  'The group is rebalancing, re-joining',
+  'Consumer is not aware of all assigned partitions, refreshing metadata',
+];
+
+/** The level a kafkajs entry is forwarded at: its own, or debug for the expected noise above. */
+function levelFor(entry: LogEntry): number {
+  if (entry.level > logLevel.WARN) return entry.level;
+  const { message, error } = entry.log as { message: string; error?: unknown };
+  if (entry.level === logLevel.WARN && EXPECTED_WARNINGS.includes(message)) return logLevel.DEBUG;
+  if (typeof error === 'string' && RETRIED_ERRORS.includes(error)) return logLevel.DEBUG;
+  return entry.level;
+}
+
 /** Maps a kafkajs log entry to the injected logger's method (pure; exported for tests). */
 export function forwardLog(logger: KafkaLogger, entry: LogEntry): void {
   const { message, timestamp: _timestamp, logger: _origin, ...fields } = entry.log;
   const obj = { kafkajs: entry.namespace, ...fields };
   const msg = `kafkajs: ${message}`;
-  if (entry.level <= logLevel.ERROR) logger.error(obj, msg);
-  else if (entry.level === logLevel.WARN) logger.warn(obj, msg);
-  else if (entry.level === logLevel.INFO) logger.info(obj, msg);
+  const level = levelFor(entry);
+  if (level <= logLevel.ERROR) logger.error(obj, msg);
+  else if (level === logLevel.WARN) logger.warn(obj, msg);
+  else if (level === logLevel.INFO) logger.info(obj, msg);
   else logger.debug(obj, msg);
 }
 

@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { randomUUID } from 'node:crypto';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 

@@ -35,5 +35,21 @@ export {
 export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
 export { cachingKeyPartitioner } from './partitioner';
 export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';
-export { fastRecordEncoder, fastRecordEncoding, type RecordInput } from './fast-record';
-export { fastFetchDecoding, fastFetchStats, setFastFetchDecoding, type FastFetchStats } from './fast-fetch';
+export {
+  fastFetchDecoding,
+  fastFetchStats,
+  fastRecordEncoder,
+  fastRecordEncoding,
+  installKafkajsSpeedups,
+  KAFKAJS_PINNED_VERSION,
+  kafkajsVersion,
+  setFastFetchDecoding,
+  type FastFetchStats,
+  type KafkajsSpeedups,
+  type RecordInput,
+} from './kafkajs-speedups';
+import { installKafkajsSpeedups } from './kafkajs-speedups';
+
+// The kafkajs speed-ups (kafkajs-speedups/index.ts), installed here, once, before any client of this
+// package produces or fetches. ONDIJON_KAFKAJS_SPEEDUPS=off runs stock kafkajs.
+installKafkajsSpeedups();

@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { Partitioners, type ICustomPartitioner } from 'kafkajs';
 
 /**

@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import { waitForTopicsReady } from './topics-ready';
 import kafkajs, { type Admin } from 'kafkajs';
 

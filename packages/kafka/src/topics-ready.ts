@@ -1,5 +1,3 @@
-import './fast-record';
-import './fast-fetch';
 import type { Admin } from 'kafkajs';
 
 /** Options of `waitForTopicsReady`. */

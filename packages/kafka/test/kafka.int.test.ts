@@ -8,7 +8,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import kafkajs, { Partitioners } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createBatchingProducer, provisionTopics, readAll } from '../src/index';

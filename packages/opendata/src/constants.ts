@@ -35,7 +35,7 @@ export const COMMUNE_COVERAGE = COMMUNES.map((c) => ({
 
 /** Said in every dataset's metadata: the commune points are not official centroids. */
 export const SPATIAL_NOTE =
-  'Commune points are approximate town centres (shared/reference/communes.csv), not official centroids; ' +
+  'Commune points are approximate town centres, not official centroids; ' +
   'they locate a commune-level aggregate, not an equipment. / Les points des communes sont des centres-bourgs ' +
   'approximatifs, pas des centroïdes officiels.';
 

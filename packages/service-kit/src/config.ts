@@ -29,7 +29,7 @@ export function resolveFileVariables(
 
 /**
  * Loads a service's configuration from the environment with a zod object schema, reporting every
- * problem at once and naming the variable (STYLE.md rule 7). Every variable may be given as
+ * problem at once and naming the variable (CONTRIBUTING.md rule 7). Every variable may be given as
  * `<NAME>_FILE` instead. The result is frozen.
  */
 export function loadConfig<S extends z.ZodObject>(

@@ -4,3 +4,4 @@ export * from './metrics';
 export * from './probes';
 export * from './shutdown';
 export * from './admin-auth';
+export * from './password';

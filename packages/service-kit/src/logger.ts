@@ -3,7 +3,7 @@ import { pino, type Logger } from 'pino';
 export type { Logger } from 'pino';
 
 /**
- * Paths never logged: payloads, personal fields and locations (STYLE.md rule 8). Packages receive a
+ * Paths never logged: payloads, personal fields and locations (CONTRIBUTING.md rule 8). Packages receive a
  * logger; only main.ts creates one.
  */
 export const REDACT_PATHS = [
@@ -45,6 +45,10 @@ export const REDACT_PATHS = [
   '*.PUBLISHER_ADMIN_TOKEN',
   'OPENDATA_S3_SECRET_ACCESS_KEY',
   '*.OPENDATA_S3_SECRET_ACCESS_KEY',
+  'CONSOLE_SESSION_SECRET',
+  '*.CONSOLE_SESSION_SECRET',
+  'passwordHash',
+  '*.passwordHash',
 ];
 
 /** Creates the root logger of a service, bound with `service`. */

@@ -9,7 +9,7 @@ export function createMetricsRegistry(service: string): Registry {
   return registry;
 }
 
-/** Metric name for a service: `ondijon_<service>_<what>_<unit>` (STYLE.md rule 9). */
+/** Metric name for a service: `ondijon_<service>_<what>_<unit>` (CONTRIBUTING.md rule 9). */
 export function metricName(service: string, what: string): string {
   return `ondijon_${service.replace(/-/g, '_')}_${what}`;
 }

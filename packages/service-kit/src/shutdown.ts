@@ -7,7 +7,7 @@ export interface Closable {
 }
 
 /**
- * Wires SIGTERM and SIGINT to `app.close()` with a deadline (STYLE.md rule 10): stop taking input,
+ * Wires SIGTERM and SIGINT to `app.close()` with a deadline (CONTRIBUTING.md rule 10): stop taking input,
  * drain, commit, close clients, exit. A second signal or the deadline forces exit code 1.
  */
 export function handleShutdown(app: Closable, log: Logger, deadlineMs: number): void {

@@ -40,7 +40,7 @@ export interface OutputRecord<Out extends TopicName> {
 /** A record emitted on any of the topics in `Out`. */
 export type AnyOutput<Out extends TopicName> = { [N in Out]: OutputRecord<N> }[Out];
 
-/** What the runtime passes to a processor: no clients, only pure helpers (STYLE.md rule 5). */
+/** What the runtime passes to a processor: no clients, only pure helpers (CONTRIBUTING.md rule 5). */
 export interface ProcessorContext {
   /** Processor name and version. */
   processor: { name: string; version: string };

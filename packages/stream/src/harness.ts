@@ -1,22 +1,16 @@
 import type { DeadLetter, Envelope, LateRecord, TopicName, TopicValue } from '@ondijon/contracts';
-import { isOnDijonError } from '@ondijon/contracts';
-import type { AnyProcessor, AnyStatelessProcessor, AnyWindowedAggregation } from './define';
+import type { AnyProcessor, AnyWindowedAggregation } from './define';
+import { decode, type RawRecord } from './engine';
+import { MemoryWindowStore } from './memory-store';
 import {
-  buildAggregate,
-  decode,
-  deadLetterFor,
-  fold,
-  groupKey,
-  groupsOf,
-  initState,
-  isLate,
-  lateRecordFor,
-  processorContext,
-  validateOutput,
-  type RawRecord,
-  type WindowState,
-} from './engine';
-import { windowsFor, type TimeWindow } from './windows';
+  closeScore,
+  decodeItems,
+  DEFAULT_REVISE_HORIZON_MS,
+  nextWatermark,
+  planChunk,
+  planEmission,
+} from './planner';
+import { processStateless } from './stateless';
 
 /** One input of the harness: a value of the processor's (single) input topic, or a record with its coordinates. */
 export type HarnessInput<In extends TopicName> =
@@ -32,6 +26,11 @@ export interface HarnessOptions {
   flush?: boolean;
   /** Wall clock for `ingestedat` of outputs (default: a fixed instant, so outputs are reproducible). */
   now?: Date;
+  /**
+   * Event-time horizon after which a late record can no longer revise its window and is routed,
+   * whatever the processor's late policy (default 6 days, as the runtime's `reviseHorizonMs`).
+   */
+  reviseHorizonMs?: number;
 }
 
 /** An output record of the harness. */
@@ -53,9 +52,12 @@ export interface HarnessLog {
 export interface HarnessResult {
   /** Records produced to output topics, in production order (aggregates: every revision). */
   outputs: HarnessOutput[];
-  /** Poison records and processor failures, as they would go to `dlq.s3.stream.v1`. */
+  /** Poison records, processor failures and invalid aggregates, as they would go to `dlq.s3.stream.v1`. */
   deadLetters: DeadLetter[];
-  /** Late records routed to `late.s2.stream.v1` (processors with `late: 'route'`). */
+  /**
+   * Late records routed to `late.s2.stream.v1`: every late record of a processor with `late: 'route'`,
+   * and, whatever the policy, those older than the revise horizon.
+   */
   late: LateRecord[];
   logs: HarnessLog[];
   /** For aggregations: the latest revision of each key (what an upserting consumer ends up with). */
@@ -63,20 +65,20 @@ export interface HarnessResult {
   latest: Map<string, Envelope<any>>;
 }
 
-interface MemWindow {
-  state: WindowState;
-  group: unknown;
-  window: TimeWindow;
-  closed: boolean;
-  /** Last emitted revision, -1 before the first emission. */
-  revision: number;
-  dirty: boolean;
-  ids: Set<string>;
+/** The records of the harness's input, wrapped or bare. */
+interface Wrapped {
+  topic: TopicName;
+  value: unknown;
+  key?: string | null;
+  partition?: number;
+  offset?: string | number;
 }
 
 /**
- * Runs a processor over records in memory, with the same decoding, windows, dedupe, lateness and
- * emission rules as the Kafka/Redis runtime (they share `engine.ts`). No Kafka, no Redis.
+ * Runs a processor over records in memory: the runtime's window engine (planner.ts) over the
+ * in-memory store, one record per chunk, with an emitter sweep after each record. Decoding, windows,
+ * dedupe, lateness, the revise horizon and emission are decided by the same code as on Kafka and
+ * Redis. No Kafka, no Redis.
  */
 export function runProcessor(
   processor: AnyProcessor,
@@ -84,57 +86,43 @@ export function runProcessor(
   options: HarnessOptions = {},
 ): HarnessResult {
   const now = options.now ?? new Date('2000-01-01T00:00:00.000Z');
+  const reviseHorizonMs = options.reviseHorizonMs ?? DEFAULT_REVISE_HORIZON_MS;
   const result: HarnessResult = { outputs: [], deadLetters: [], late: [], logs: [], latest: new Map() };
   const log = (level: HarnessLog['level']) => (fields: Record<string, unknown>, msg: string) =>
     result.logs.push({ level, msg, fields });
-  const lastOffset = new Map<string, bigint>();
+  const store = new MemoryWindowStore();
+  const claims = new Map<string, { epoch: string; offset: bigint | undefined }>();
   const nextOffset = new Map<string, bigint>();
-  const streamTime = new Map<string, number>();
-  const windows = new Map<string, MemWindow>();
   const single = processor.inputs.length === 1 ? (processor.inputs[0] as TopicName) : undefined;
+  let watermark = Number.NEGATIVE_INFINITY;
 
-  const watermark = () =>
-    streamTime.size === 0 ? Number.NEGATIVE_INFINITY : Math.min(...streamTime.values());
-
-  const emit = (def: AnyWindowedAggregation, w: MemWindow, revision: number) => {
-    try {
-      const out = buildAggregate(def, w.state, w.group, w.window, revision, now);
+  /** The emitter's sweep: closes what the watermark passed (all when flushing), emits every due revision. */
+  const sweep = (def: AnyWindowedAggregation, flush: boolean) => {
+    const wm = store.watermark(0, Number.POSITIVE_INFINITY);
+    watermark = nextWatermark(watermark, wm);
+    const score = flush ? Number.POSITIVE_INFINITY : closeScore(wm);
+    if (score !== undefined) store.close(score, Number.POSITIVE_INFINITY);
+    const rows = store.read(store.pending(Number.POSITIVE_INFINITY));
+    const plan = planEmission(def, rows, now);
+    for (const out of plan.outputs) {
       result.outputs.push({ topic: out.topic, key: out.key, value: out.value });
       result.latest.set(out.key, out.value);
-    } catch (err) {
-      log('error')({ code: isOnDijonError(err) ? err.code : undefined, err }, 'aggregate rejected');
-      throw err;
     }
-    w.revision = revision;
-    w.dirty = false;
+    for (const letter of plan.letters) {
+      log('error')({ code: letter.code, reason: letter.reason }, 'aggregate rejected');
+      result.deadLetters.push(letter);
+    }
+    store.ack(plan.acks);
   };
 
-  const closeDue = (def: AnyWindowedAggregation, force: boolean) => {
-    const wm = watermark();
-    const due = [...windows.values()].filter(
-      (w) => (!w.closed && (force || w.window.end + def.graceMs <= wm)) || (w.closed && w.dirty),
-    );
-    due.sort((a, b) => a.window.end - b.window.end || groupKey(a.group).localeCompare(groupKey(b.group)));
-    for (const w of due) {
-      w.closed = true;
-      emit(def, w, w.revision + 1);
-    }
-  };
-
-  records.forEach((input) => {
+  for (const input of records) {
     const wrapped =
       typeof input === 'object' &&
       input !== null &&
       'topic' in input &&
       'value' in input &&
       !('specversion' in input);
-    const w = input as {
-      topic: TopicName;
-      value: unknown;
-      key?: string | null;
-      partition?: number;
-      offset?: string | number;
-    };
+    const w = input as Wrapped;
     const topic = wrapped ? w.topic : single;
     if (!topic)
       throw new Error(`processor ${processor.name} has several inputs: give records as { topic, value }`);
@@ -151,96 +139,74 @@ export function runProcessor(
       partition,
       offset: offset.toString(),
     };
-    // Offsets already applied on this partition are a replay: skipped, as the Redis offset check does.
-    const last = lastOffset.get(tp);
-    if (last !== undefined && offset <= last) return;
-    lastOffset.set(tp, offset);
-    const decoded = decode(processor, raw);
-    if (!decoded.ok) {
-      result.deadLetters.push(decoded.deadLetter);
-      return;
-    }
-    const recLog = (fields: Record<string, unknown>, msg: string) =>
-      log('info')({ ...fields, topic, partition, offset: raw.offset }, msg);
+    let claim = claims.get(tp);
+    if (!claim) claims.set(tp, (claim = store.claim(tp)));
+    // Offsets already applied on this partition are a replay: skipped, as the runtime does.
+    if (claim.offset !== undefined && offset <= claim.offset) continue;
+    const chunk = {
+      tp,
+      epoch: claim.epoch,
+      firstOffset: raw.offset,
+      lastOffset: raw.offset,
+      prevOffset: claim.offset,
+      wallNow: 0,
+    };
     if (processor.kind === 'stateless') {
-      runStateless(processor, raw, decoded.record, recLog, result);
-      return;
+      const decoded = decode(processor, raw);
+      if (!decoded.ok) result.deadLetters.push(decoded.deadLetter);
+      else {
+        const recLog = (fields: Record<string, unknown>, msg: string) =>
+          log('info')({ ...fields, topic, partition, offset: raw.offset }, msg);
+        const { outputs, letter } = processStateless(processor, raw, decoded, recLog);
+        for (const o of outputs) result.outputs.push(o);
+        if (letter) result.deadLetters.push(letter);
+      }
+      expectOk(store.advance({ ...chunk, maxEventTime: undefined }));
+      claim.offset = offset;
+      continue;
     }
     const def = processor;
-    const ok = decoded;
-    const eventId = decoded.envelope?.id ?? `${tp}:${raw.offset}`;
-    streamTime.set(tp, Math.max(streamTime.get(tp) ?? Number.NEGATIVE_INFINITY, decoded.eventTime));
-    // A processor that throws leaves no partial fold behind: the touched windows are restored.
-    const touched = new Map<string, MemWindow | undefined>();
-    try {
-      foldRecord();
-    } catch (err) {
-      for (const [wk, before] of touched) {
-        if (before) windows.set(wk, before);
-        else windows.delete(wk);
+    const { items, letters } = decodeItems(def, tp, [raw]);
+    result.deadLetters.push(...letters);
+    // An event id already counted in its window is refused by the store (as by Redis): planned again
+    // without it.
+    const skip = new Set<string>();
+    for (let attempt = 1; ; attempt++) {
+      const plan = planChunk({
+        def,
+        items,
+        view: (wk) => store.read([wk])[0],
+        watermark,
+        reviseHorizonMs,
+        skip,
+      });
+      const outcome =
+        plan.writes.length === 0
+          ? store.advance({ ...chunk, maxEventTime: items.length > 0 ? plan.maxEventTime : undefined })
+          : store.apply({
+              ...chunk,
+              maxEventTime: plan.maxEventTime,
+              ttlMs: Number.POSITIVE_INFINITY,
+              graceMs: def.graceMs,
+              windows: plan.writes,
+            });
+      if (outcome.status === 'conflict' && outcome.windows.length === 0 && attempt < 3) {
+        for (const d of outcome.duplicates) skip.add(`${d.wk}\n${d.id}`);
+        continue;
       }
-      const code = isOnDijonError(err) ? err.code : 'ONDIJON_PROCESSOR_FAILED';
-      result.deadLetters.push(
-        deadLetterFor(def.name, raw, code, err instanceof Error ? err.message : String(err)),
-      );
-      return;
+      expectOk(outcome);
+      result.deadLetters.push(...plan.failed);
+      result.late.push(...plan.routed);
+      break;
     }
-    closeDue(def, false);
-
-    function foldRecord(): void {
-      for (const group of groupsOf(def, ok.record)) {
-        for (const window of windowsFor(def.window, ok.eventTime)) {
-          const wk = `${window.start}|${groupKey(group)}`;
-          let mw = windows.get(wk);
-          if (!touched.has(wk))
-            touched.set(wk, mw && { ...mw, state: structuredClone(mw.state), ids: new Set(mw.ids) });
-          const late = isLate(def, window, mw?.closed ?? false, watermark());
-          if (late && def.late === 'route') {
-            result.late.push(lateRecordFor(def.name, ok.record, eventId, ok.eventTime, window, watermark()));
-            continue;
-          }
-          if (!mw) {
-            mw = {
-              state: initState(def),
-              group,
-              window,
-              closed: false,
-              revision: -1,
-              dirty: false,
-              ids: new Set(),
-            };
-            windows.set(wk, mw);
-          }
-          if (mw.ids.has(eventId)) continue;
-          mw.ids.add(eventId);
-          fold(def, mw.state, ok.record, ok.envelope, group, late);
-          if (late) mw.dirty = true;
-        }
-      }
-    }
-  });
-  if (processor.kind === 'windowed' && options.flush !== false) closeDue(processor, true);
+    claim.offset = offset;
+    sweep(def, false);
+  }
+  if (processor.kind === 'windowed' && options.flush !== false) sweep(processor, true);
   return result;
 }
 
-function runStateless(
-  def: AnyStatelessProcessor,
-  raw: RawRecord,
-  record: unknown,
-  log: (f: Record<string, unknown>, m: string) => void,
-  result: HarnessResult,
-): void {
-  try {
-    const out = def.process(record, processorContext(def, log, raw.topic));
-    const list = out === undefined || out === null ? [] : Array.isArray(out) ? out : [out];
-    for (const o of list as { topic: TopicName; key?: string; value: unknown }[]) {
-      const value = validateOutput(def, o.topic, o.value);
-      result.outputs.push({ topic: o.topic, key: o.key ?? raw.key, value });
-    }
-  } catch (err) {
-    const code = isOnDijonError(err) ? err.code : 'ONDIJON_PROCESSOR_FAILED';
-    result.deadLetters.push(
-      deadLetterFor(def.name, raw, code, err instanceof Error ? err.message : String(err)),
-    );
-  }
+function expectOk(outcome: { status: string }): void {
+  // One writer, fresh reads: the memory store can only refuse on a defect of the engine.
+  if (outcome.status !== 'ok') throw new Error(`harness state update refused: ${outcome.status}`);
 }

@@ -157,6 +157,30 @@ describe('runProcessor (windowed)', () => {
     ]);
   });
 
+  it("routes a late record beyond the revise horizon even with late: 'revise', as the runtime does", () => {
+    const week = 7 * 24 * 60;
+    const { outputs, late } = runProcessor(
+      energyPerHour('revise'),
+      [lamp('SL-1', 5, 100), lamp('SL-1', week, 1), lamp('SL-2', 30, 50), lamp('SL-2', week - 1440, 7)],
+      { flush: false },
+    );
+    // 10:00 closed at revision 0; a week later it is past end + grace + 6 days: the 10:30 record is
+    // routed. The record of a day before stream time is late but within the horizon: folded, emitted.
+    expect(late.map((l) => [l.eventTime, l.windowStart])).toEqual([[at(30), at(0)]]);
+    expect(
+      outputs.map((o) => [o.value.data.windowStart, o.value.data.revision, o.value.data.lateRecords]),
+    ).toEqual([
+      [at(0), 0, 0],
+      [at(week - 1440), 0, 1],
+    ]);
+    const shorter = runProcessor(
+      energyPerHour('revise'),
+      [lamp('SL-1', 5, 100), lamp('SL-1', 180, 1), lamp('SL-2', 30, 50)],
+      { flush: false, reviseHorizonMs: 60 * 60_000 },
+    );
+    expect(shorter.late.map((l) => l.eventTime)).toEqual([at(30)]);
+  });
+
   it('a record within grace is on time', () => {
     const { outputs, late } = runProcessor(
       energyPerHour('route'),

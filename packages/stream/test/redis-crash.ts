@@ -7,7 +7,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { waitFor } from '@ondijon/acceptance';
+import { waitFor } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
 
 /** infra/redis/redis.conf of this repository. */

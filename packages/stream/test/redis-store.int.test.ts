@@ -1,7 +1,7 @@
 // The state scripts' guard against a Redis that went back in time (it lost its latest writes in a
 // crash, the AOF tail not yet synced): a writer passes the offset it last applied, and a store whose
 // offset differs answers `behind` with what it holds and writes nothing.
-import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/acceptance';
+import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { RedisWindowStore } from '../src/index';

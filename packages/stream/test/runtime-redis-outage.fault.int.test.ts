@@ -12,7 +12,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { readAll } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import { Partitioners } from 'kafkajs';

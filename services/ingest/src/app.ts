@@ -26,6 +26,7 @@ import {
 import type { IngestPolicy } from './policy';
 import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
 import { followEquipmentTopic, type RegistryFollower } from './registry-topic';
+import { PubackHold } from './puback-hold';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
 
 /** What `buildApp` is given besides its config. */
@@ -68,16 +69,6 @@ export interface IngestApp {
   readonly metrics: IngestMetrics;
 }
 
-/** A PUBACK held back until Kafka acknowledged its message (or the dead letter was written). */
-interface HeldAck {
-  messageId: number;
-  /** Connection generation the message arrived on. */
-  generation: number;
-  state: 'pending' | 'durable' | 'abandoned';
-  /** The PUBACK mqtt.js wanted to send, captured by the `_sendPacket` hook. */
-  puback?: object;
-}
-
 interface Connection {
   index: number;
   clientId: string;
@@ -89,13 +80,8 @@ interface Connection {
   /** Bumped on every close: an ack computed for an earlier connection must not go out on a new one. */
   generation: number;
   connected: boolean;
-  /** PUBACKs in arrival order: MQTT requires QoS 1 acks in the order of the PUBLISHes (MQTT 5 §4.6). */
-  held: HeldAck[];
-  heldById: Map<number, HeldAck>;
-  /** The mqtt.js ack callback of a message received while `held` was full: calling it resumes reading. */
-  blocked: (() => void) | undefined;
-  /** mqtt.js' own packet writer. */
-  send: (packet: object, cb?: () => void) => void;
+  /** PUBACKs held until their message is durable, sent in arrival order (puback-hold.ts). */
+  acks: PubackHold;
 }
 
 /** Buffer versions of the pipeline's frozen (constant) header objects, made once each. */
@@ -121,7 +107,7 @@ function userProperty(packet: IPublishPacket, name: string): string | undefined 
   return Array.isArray(value) ? value[0] : value;
 }
 
-/** Builds the ingest service (STYLE.md rule 1): nothing happens until `start()`. */
+/** Builds the ingest service (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const log = deps.logger ?? silentLogger();
   const metrics = createIngestMetrics({
@@ -355,30 +341,12 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     );
   };
 
-  /** Sends the PUBACKs at the head of the queue whose messages are durable, in arrival order. */
-  const releaseAcks = (conn: Connection): void => {
-    while (conn.held.length > 0) {
-      const head = conn.held[0]!;
-      if (head.state === 'pending' || head.puback === undefined) break;
-      conn.held.shift();
-      conn.heldById.delete(head.messageId);
-      // After a reconnect the broker redelivers the message itself; an old PUBACK could name another message.
-      if (head.state === 'durable' && head.generation === conn.generation && conn.connected)
-        conn.send(head.puback);
-    }
-    if (conn.blocked !== undefined && conn.held.length < config.MQTT_RECEIVE_MAXIMUM) {
-      const resume = conn.blocked;
-      conn.blocked = undefined;
-      resume();
-    }
-  };
-
   /**
    * The `customHandleAcks` of a connection. The outcome (and so the reason code) is known at once, so
-   * mqtt.js is told it now and moves on to the next message; the PUBACK it then writes is captured by
-   * the `_sendPacket` hook and held until Kafka acknowledged the record. mqtt.js alone would process one
-   * message per connection per Kafka round trip (INFRA-NOTES.md); this pipelines up to
-   * MQTT_RECEIVE_MAXIMUM messages per connection, so memory stays bounded by connections × that.
+   * mqtt.js is told it now and moves on to the next message; the PUBACK it then writes is held
+   * (puback-hold.ts) until Kafka acknowledged the record. mqtt.js alone would process one message per
+   * connection per Kafka round trip; this pipelines up to MQTT_RECEIVE_MAXIMUM messages per
+   * connection, so memory stays bounded by connections × that.
    */
   const onMessage =
     (conn: Connection) =>
@@ -403,19 +371,13 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
           : {}),
       };
       const outcome = evaluate(msg);
-      const entry: HeldAck = { messageId: packet.messageId!, generation: conn.generation, state: 'pending' };
-      conn.held.push(entry);
-      conn.heldById.set(entry.messageId, entry);
-      persist(outcome, msg, t0, (ok) => {
-        entry.state = ok ? 'durable' : 'abandoned';
-        releaseAcks(conn);
-      });
+      const entry = conn.acks.track(packet.messageId!, conn.generation);
+      persist(outcome, msg, t0, (ok) => conn.acks.settle(entry, ok));
       const code = outcome.kind === 'accepted' ? 0 : outcome.reasonCode;
       // Mosquitto 2.0.11 does not hold to the receive maximum once PUBACKs flow (measured: 524 unacked with
       // a maximum of 5), so ingest bounds itself: with `held` full, mqtt.js is not told to go on, it stops
       // reading the socket, and TCP pushes back to the broker, which keeps the messages.
-      if (conn.held.length > config.MQTT_RECEIVE_MAXIMUM) conn.blocked = () => ack(code);
-      else ack(code);
+      conn.acks.acknowledge(() => ack(code));
     };
 
   /** QoS 0 messages have no ack (and no redelivery): processed the same way, best effort. */
@@ -425,29 +387,6 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const t0 = performance.now();
     const msg: IncomingMessage = { topic, payload };
     persist(evaluate(msg), msg, t0, () => undefined);
-  };
-
-  /** Hooks mqtt.js' packet writer so PUBACKs of held messages wait for their Kafka acknowledgement. */
-  const holdPubacks = (conn: Connection): void => {
-    const client = conn.client as unknown as {
-      _sendPacket: (packet: { cmd: string; messageId?: number }, cb?: () => void, ...rest: unknown[]) => void;
-    };
-    const original = client._sendPacket.bind(client);
-    conn.send = (packet, cb) => original(packet as { cmd: string }, cb);
-    client._sendPacket = (packet, cb, ...rest) => {
-      const entry =
-        packet.cmd === 'puback' && packet.messageId !== undefined
-          ? conn.heldById.get(packet.messageId)
-          : undefined;
-      if (entry === undefined || entry.puback !== undefined) {
-        original(packet, cb, ...rest);
-        return;
-      }
-      entry.puback = packet;
-      // Let mqtt.js go on with the next packet now; the PUBACK goes out from releaseAcks.
-      cb?.();
-      releaseAcks(conn);
-    };
   };
 
   const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
@@ -531,9 +470,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       connected: false,
       subscribed: false,
       subscribeFailure: undefined,
-      held: [],
-      heldById: new Map(),
     } as unknown as Connection;
+    conn.acks = new PubackHold(config.MQTT_RECEIVE_MAXIMUM, (g) => g === conn.generation && conn.connected);
     conn.client = mqtt.connect(config.MQTT_URL, {
       protocolVersion: 5,
       clientId,
@@ -556,7 +494,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       },
       customHandleAcks: onMessage(conn),
     });
-    holdPubacks(conn);
+    conn.acks.attach(conn.client);
     conn.client.on('message', onQos0);
     conn.client.on('connect', (connack) => {
       conn.connected = true;
@@ -572,9 +510,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       conn.subscribed = false;
       conn.generation += 1;
       // The broker redelivers every unacknowledged message of the session: held acks are void.
-      conn.held = [];
-      conn.heldById.clear();
-      conn.blocked = undefined;
+      conn.acks.reset();
       metrics.mqttConnected.set(connections.filter((c) => c.connected).length);
       countSubscribed();
     });

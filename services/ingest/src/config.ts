@@ -10,7 +10,7 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 /** The committed default equipment registry. */
 export const DEFAULT_REGISTRY_FILE = path.join(repoRoot, 'infra', 'registry', 'equipment.json');
 
-/** Environment of the ingest service (STYLE.md rule 7); see `.env.example`. */
+/** Environment of the ingest service (CONTRIBUTING.md rule 7); see `.env.example`. */
 export const IngestEnv = z.object({
   ...commonEnv,
   ...kafkaSecurityEnv,

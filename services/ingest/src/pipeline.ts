@@ -113,7 +113,7 @@ function topicFacts(ctx: PipelineContext, logical: string): TopicFacts {
 
 /**
  * Headers of an accepted record, one frozen object per class (shared, so the app can map each to Buffers
- * once). Only what DESIGN.md requires in headers, sensitivity and class, so tools route without parsing:
+ * once). Only what docs/architecture.md ("Contracts") puts in headers, sensitivity and class, so tools route without parsing:
  * kafkajs allocates a 512-byte encoder per header (measured, services/ingest/bench: 28 µs to encode a
  * record with 4 string headers, 13 µs with these 2 as Buffers, 7 µs with none). Left out as copies of
  * the value: `ondijon_policyrevision` (the envelope's `policyrevision`) and `content-type` (every topic
@@ -337,7 +337,7 @@ export interface EnvelopeVariables {
   fieldActions: Record<string, string>;
 }
 
-/** The telemetry envelope (DESIGN.md "Envelope"): the one place its attributes and their order are written. */
+/** The telemetry envelope (docs/architecture.md, "Contracts"): the one place its attributes and their order are written. */
 export function telemetryEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): Envelope {
   return {
     specversion: '1.0',

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { randomBytes } from 'node:crypto';
-import { deleteTopics, mqttAuth, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/acceptance';
+import { deleteTopics, mqttAuth, testEndpoints, testKafka, uniqueName, waitFor } from '@ondijon/test-kit';
 import {
   TOPICS,
   telemetryTopic,

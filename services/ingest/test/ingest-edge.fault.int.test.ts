@@ -10,7 +10,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
-import { mqttAuth, testEndpoints, waitFor } from '@ondijon/acceptance';
+import { mqttAuth, testEndpoints, waitFor } from '@ondijon/test-kit';
 import { eventId, topicList } from '@ondijon/contracts';
 import { killMqtt, startMqtt } from '@ondijon/stack';
 import { buildApp, type IngestApp } from '../src/app';

@@ -1,7 +1,7 @@
 // FAULT TEST — it stops the shared single-node Kafka for 30 s. It is named *.fault.int.test.ts so vitest
 // runs it in project `fault`, alone and after every other test, and it restarts Kafka even when it fails.
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/acceptance';
+import { waitFor } from '@ondijon/test-kit';
 import { eventId } from '@ondijon/contracts';
 import { probeKafka, startKafka, stopKafka } from '@ondijon/stack';
 import type { MqttClient } from 'mqtt';

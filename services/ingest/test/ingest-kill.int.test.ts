@@ -3,7 +3,7 @@ import { createServer } from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/acceptance';
+import { waitFor } from '@ondijon/test-kit';
 import { DeadLetter, eventId } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
 import {

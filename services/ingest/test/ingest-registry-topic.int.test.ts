@@ -3,7 +3,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { MqttClient } from 'mqtt';
 import type { Producer } from 'kafkajs';
-import { testKafka, waitFor } from '@ondijon/acceptance';
+import { testKafka, waitFor } from '@ondijon/test-kit';
 import { DeadLetter, TOPICS, eventId, type Equipment } from '@ondijon/contracts';
 import { buildApp, type IngestApp } from '../src/app';
 import { IngestEnv } from '../src/config';

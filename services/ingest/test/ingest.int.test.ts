@@ -3,11 +3,11 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/acceptance';
+import { waitFor } from '@ondijon/test-kit';
 import { DeadLetter, WIRE_LIMITS, TOPICS, eventId, type Family } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
 import { createBatchingProducer } from '@ondijon/kafka';
-import { testKafka } from '@ondijon/acceptance';
+import { testKafka } from '@ondijon/test-kit';
 import { buildApp, type IngestApp } from '../src/app';
 import {
   readDeadLetters,

@@ -52,7 +52,7 @@ describe('processMessage', () => {
     expect(env.data).not.toHaveProperty('agentId');
     expect(env.lineage.fieldActions).toMatchObject({ agentId: 'drop', position: 'keep' });
     expect(env.mqtttopic).toBe(telemetryTopic(truck.family, truck.operator, truck.equipmentId));
-    // Sensitivity and class only (DESIGN.md); the policy revision is in the envelope.
+    // Sensitivity and class only (docs/architecture.md, "Contracts"); the policy revision is in the envelope.
     expect(out.record.headers).toEqual({ ondijon_sensitivity: 'S2', ondijon_class: 'S2 quasi-personal' });
     // Shared and frozen: the app turns each into Buffers once.
     expect(Object.isFrozen(out.record.headers)).toBe(true);

@@ -142,8 +142,3 @@ export function toTurtle(g: Graph): string {
   }
   return out.join('\n');
 }
-
-/** The full IRI of a compact IRI (for tests). */
-export function expandIri(c: CIri): string {
-  return expand(c);
-}

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * zod schemas of the API's responses, as clients rely on them (STYLE.md rule 3: parse at every
+ * zod schemas of the API's responses, as clients rely on them (CONTRIBUTING.md rule 3: parse at every
  * boundary). Tests parse every response with these; clients of this API may import them.
  */
 

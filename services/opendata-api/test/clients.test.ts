@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpendataApiApp } from '../src/index';
 import { LIGHTING, fixtureApp } from './fixture';
 
-// Independent clients nobody here wrote (INFRA-NOTES.md): ckanapi and schemathesis from PyPI.
+// Independent clients nobody here wrote (docs/platform-notes.md, "Independent checkers"): ckanapi and schemathesis from PyPI.
 // CI installs them with: pip install ckanapi schemathesis frictionless
 // Each test skips, saying why, when its tool is missing.
 

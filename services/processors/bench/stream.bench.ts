@@ -20,6 +20,7 @@ import {
   testEndpoints,
   testKafka,
   uniqueName,
+  useLocalStackEndpoints,
 } from '@ondijon/acceptance';
 import { COMMUNES, stringifyAscii } from '@ondijon/contracts';
 import { fastFetchDecoding, setFastFetchDecoding } from '@ondijon/kafka';
@@ -59,6 +60,7 @@ async function stopProfile(session: Session | undefined, phase: string): Promise
 }
 
 async function main(): Promise<void> {
+  useLocalStackEndpoints();
   const kafka = testKafka(uniqueName('bench-stream'));
   const redis = new Redis(testEndpoints().redisUrl);
   const topics = {
@@ -330,7 +332,7 @@ async function main(): Promise<void> {
         recordsPerSecond: Math.round(rawFast.rate),
         cpuUsPerRecord: round2(rawFast.cpuUsPerRecord),
       },
-      runtimeDecoder: fastDecoder ? 'fast-fetch' : 'kafkajs (ONDIJON_KAFKAJS_FAST_FETCH=false)',
+      runtimeDecoder: fastDecoder ? 'fast-fetch' : 'kafkajs (ONDIJON_KAFKAJS_SPEEDUPS=off)',
       ratioVsFastDecoderConsume: round2(median(aggs.map((a) => a.rate)) / rawFast.rate),
       ratioVsFetchAndParse: round2(median(aggs.map((a) => a.rate)) / rawParse.rate),
       cpuRatio: round2(rawCpu / aggCpu),

@@ -20,7 +20,7 @@ const topicOverrides = z
     }
   });
 
-/** Environment of the processors service (STYLE.md rule 7). */
+/** Environment of the processors service (CONTRIBUTING.md rule 7). */
 export const ProcessorsEnv = z.object({
   ...commonEnv,
   ...kafkaSecurityEnv,

@@ -8,7 +8,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import { Redis } from 'ioredis';
 import type { ChildProcess } from 'node:child_process';

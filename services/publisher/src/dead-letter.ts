@@ -62,7 +62,7 @@ function reasonOf(record: RejectedRecord, bytes: number): string {
   return `${where} does not match ${record.expectedSchema}: ${shown}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
-/** Kafka headers of a dead letter, so tools route on sensitivity without parsing (DESIGN.md "Envelope"). */
+/** Kafka headers of a dead letter, so tools route on sensitivity without parsing (docs/architecture.md, "Contracts"). */
 export function deadLetterHeaders(letter: DeadLetter): Record<string, string> {
   return {
     [HEADERS.id]: letter.id,

@@ -20,7 +20,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { openStoreReader, verifyReleaseFolder } from '@ondijon/opendata';
 import { REPO_ROOT } from '../src/config';
 import type { StagedAggregate } from '../src/release';

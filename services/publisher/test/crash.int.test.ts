@@ -12,7 +12,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { openStoreReader } from '@ondijon/opendata';
 import { REPO_ROOT } from '../src/config';
 import { lightingDay } from './helpers';

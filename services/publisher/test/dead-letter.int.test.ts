@@ -12,7 +12,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { createKafka, readAll } from '@ondijon/kafka';
 import { openStoreReader } from '@ondijon/opendata';
 import { silentLogger } from '@ondijon/service-kit';

@@ -12,7 +12,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { openStoreReader, type Row } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger } from '@ondijon/service-kit';
 import { buildApp, type PublisherApp } from '../src/app';

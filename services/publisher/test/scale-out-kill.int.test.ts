@@ -21,7 +21,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { openStoreReader } from '@ondijon/opendata';
 import { REPO_ROOT } from '../src/config';
 import { catalogProblems, produce } from './int-helpers';

@@ -18,7 +18,7 @@ import {
   testKafka,
   uniqueName,
   waitFor,
-} from '@ondijon/acceptance';
+} from '@ondijon/test-kit';
 import { openStoreReader } from '@ondijon/opendata';
 import { catalogProblems, produce } from './int-helpers';
 import {

@@ -10,7 +10,12 @@ import {
   readStreamFile,
   type StreamLine,
 } from './ground-truth';
-import { connectPublisher, type Publisher, type PublisherOptions } from './mqtt-publisher';
+import {
+  connectPublisher,
+  operatorLoginsFromDir,
+  type Publisher,
+  type PublisherOptions,
+} from './mqtt-publisher';
 import { emptyStats, Progress, type RunStats } from './progress';
 import { loadRegistry } from './registry';
 
@@ -35,7 +40,7 @@ export interface SimulatorApp {
   readonly done: Promise<{ stats: RunStats; manifest: Manifest }>;
 }
 
-/** Builds the simulator (STYLE.md rule 1): nothing happens until `start()`. */
+/** Builds the simulator (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
 export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): SimulatorApp {
   const log = deps.log;
   const now = deps.now ?? Date.now;
@@ -135,7 +140,14 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
       }
       const key = line.tag?.equipmentId ?? line.topic;
       const sentAt = now();
-      const { ack } = await publisher.publish(config.SIM_TOPIC_PREFIX + line.topic, line.payload, key);
+      // The topic's operator segment: with per-operator logins, that operator's gateway publishes it.
+      const operator = line.topic.split('/')[3] ?? '';
+      const { ack } = await publisher.publish(
+        config.SIM_TOPIC_PREFIX + line.topic,
+        line.payload,
+        key,
+        operator,
+      );
       const p = ack.then(async ({ reasonCode }) => {
         const ackedAt = now();
         if (reasonCode === 0) stats.acked++;
@@ -165,15 +177,24 @@ export function buildApp(config: SimulatorConfig, deps: SimulatorDeps): Simulato
       if (!config.SIM_DRY_RUN) {
         publisher = await connect({
           url: config.MQTT_URL,
-          ...(config.MQTT_USERNAME !== undefined
-            ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
-            : {}),
+          // Each operator as its own principal (as real gateways log in) when its passwords are given;
+          // else one principal for everything (an external broker's, or none).
+          ...(config.SIM_MQTT_PASSWORDS_DIR !== ''
+            ? { operatorLogin: operatorLoginsFromDir(config.SIM_MQTT_PASSWORDS_DIR) }
+            : config.MQTT_USERNAME !== undefined
+              ? { username: config.MQTT_USERNAME, password: config.MQTT_PASSWORD }
+              : {}),
           connections: config.SIM_CONNECTIONS,
           clientIdPrefix: config.SIM_CLIENT_ID_PREFIX,
           maxInflight: config.SIM_MAX_INFLIGHT,
           log,
         });
-        log.info({ connections: config.SIM_CONNECTIONS }, 'mqtt connected');
+        log.info(
+          config.SIM_MQTT_PASSWORDS_DIR !== ''
+            ? { logins: 'per-operator', connections: 'one per operator' }
+            : { logins: config.MQTT_USERNAME ?? 'anonymous', connections: config.SIM_CONNECTIONS },
+          'mqtt connected',
+        );
       }
       progress = new Progress(stats, log, deps.out, config.SIM_PROGRESS_MS, now);
       progress.start();

@@ -62,7 +62,7 @@ const refine = <T>(parse: (s: string) => T, fallback: string) =>
       }
     });
 
-/** Environment of the simulator (STYLE.md rule 7); see `.env.example`. CLI flags map onto these names. */
+/** Environment of the simulator (CONTRIBUTING.md rule 7); see `.env.example`. CLI flags map onto these names. */
 export const SimulatorEnv = z.object({
   ...commonEnv,
   /** Fleet preset: `small` (laptop) or `city` (the whole Métropole, for benchmarks). */
@@ -116,7 +116,14 @@ export const SimulatorEnv = z.object({
     .string()
     .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /')
     .default(''),
-  /** MQTT connections (an equipment always uses the same one, so its messages stay in order). */
+  /**
+   * Folder of `<operator>.password` files (the local stack's `.stack/secrets/mqtt`): each operator then
+   * publishes over a connection of its own, logged in as itself, as real gateways do; a message whose
+   * topic names an operator without a file fails (reason code -1). Empty: one principal for every
+   * message (`MQTT_USERNAME`/`MQTT_PASSWORD`).
+   */
+  SIM_MQTT_PASSWORDS_DIR: z.string().default(''),
+  /** MQTT connections of the single principal (an equipment always uses the same one, so its messages stay in order). */
   SIM_CONNECTIONS: z.coerce.number().int().min(1).max(64).default(2),
   /** QoS 1 publishes awaiting PUBACK per connection. */
   SIM_MAX_INFLIGHT: z.coerce.number().int().min(1).max(65_535).default(100),

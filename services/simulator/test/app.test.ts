@@ -1,11 +1,11 @@
-import { mkdtemp, readFile } from 'node:fs/promises';
+import { mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { silentLogger } from '@ondijon/service-kit';
 import { describe, expect, it } from 'vitest';
 import { buildApp } from '../src/app';
 import { flagsToEnv, loadSimulatorConfig, parseDuration, parseStart } from '../src/config';
-import type { Publisher } from '../src/mqtt-publisher';
+import { operatorLoginsFromDir, type Publisher, type PublisherOptions } from '../src/mqtt-publisher';
 
 /** A publisher that answers PUBACK 0x99 (payload format invalid) for non-JSON payloads, like ingest would. */
 function fakePublisher(sent: { topic: string; payload: string }[]): () => Promise<Publisher> {
@@ -120,5 +120,58 @@ describe('config', () => {
     expect(() => loadSimulatorConfig({ SIM_SPEED: '-1', SIM_FAULTS: 'bogus=1' })).toThrow(
       /SIM_SPEED[\s\S]*SIM_FAULTS|SIM_FAULTS[\s\S]*SIM_SPEED/,
     );
+  });
+});
+
+describe('per-operator logins', () => {
+  it("publishes each message through the connection of its topic's operator, logged in as that operator", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sim-logins-'));
+    for (const name of ['citelum', 'bouygues-es', 'dijon-metropole', 'eiffage-route', 'admin', 'ingest'])
+      await writeFile(path.join(dir, `${name}.password`), `pw-${name}\n`);
+    const config = loadSimulatorConfig({
+      ...base,
+      SIM_COUNT: '2000',
+      SIM_FAULTS: 'spoofedOperator=0.05',
+      SIM_MQTT_PASSWORDS_DIR: dir,
+      MQTT_USERNAME: 'admin',
+      MQTT_PASSWORD: 'not-used',
+    });
+    const byOperator: { topic: string; operator: string | undefined }[] = [];
+    let options: PublisherOptions | undefined;
+    const app = buildApp(config, {
+      log: silentLogger(),
+      connect: async (o) => {
+        options = o;
+        return {
+          async publish(topic, _payload, _key, operator) {
+            byOperator.push({ topic, operator });
+            return { ack: Promise.resolve({ reasonCode: 0 }) };
+          },
+          inFlight: () => 0,
+          close: async () => undefined,
+        };
+      },
+    });
+    await app.start();
+    await app.done;
+    await app.close();
+    // The single principal is not used: each operator logs in as itself.
+    expect(options?.username).toBeUndefined();
+    expect(options?.operatorLogin?.('citelum')).toEqual({ username: 'citelum', password: 'pw-citelum' });
+    expect(byOperator).toHaveLength(2000);
+    for (const m of byOperator) expect(m.topic.split('/')[3]).toBe(m.operator);
+    expect(new Set(byOperator.map((m) => m.operator)).size).toBeGreaterThan(2);
+  });
+
+  it('never logs in as a service principal, nor with a name that is not an operator code', async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), 'sim-logins-'));
+    for (const name of ['admin', 'ingest', 'citelum'])
+      await writeFile(path.join(dir, `${name}.password`), `pw-${name}`);
+    const login = operatorLoginsFromDir(dir);
+    expect(login('admin')).toBeUndefined();
+    expect(login('ingest')).toBeUndefined();
+    expect(login('../citelum')).toBeUndefined();
+    expect(login('unknown-operator')).toBeUndefined();
+    expect(login('citelum')).toEqual({ username: 'citelum', password: 'pw-citelum' });
   });
 });

@@ -1,6 +1,6 @@
 // `pnpm contracts:export`: JSON Schemas of every message into docs/schemas/, then the governance
 // register (docs/governance/register.md) by running the governance CLI in a child process, because
-// contracts must not depend on any other package of ours (DESIGN.md, Parts).
+// contracts must not depend on any other package of ours (docs/architecture.md, "Parts").
 import { spawnSync } from 'node:child_process';
 import { mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -4,7 +4,7 @@ export interface CoarseningRule {
   publishDelayHours: number;
 }
 
-/** Floors of DESIGN.md for person-derived data, whatever a policy says: ≥ 1 h bins, ≥ 24 h delay. */
+/** Floors for person-derived data (docs/architecture.md, "Open data"), whatever a policy says: ≥ 1 h bins, ≥ 24 h delay. */
 export const PERSON_DERIVED_FLOOR: CoarseningRule = { minBinMinutes: 60, publishDelayHours: 24 };
 
 /** The rule in force: the policy's, raised to the person-derived floor when the data derives from persons. */

@@ -1,49 +1,17 @@
 import { OnDijonError } from '@ondijon/contracts';
 import type { Redis } from 'ioredis';
 import type { WindowState } from '../engine';
+import type {
+  AdvanceArgs,
+  ApplyArgs,
+  ApplyOutcome,
+  StoredWindow,
+  Watermark,
+  WindowStore,
+} from '../window-store';
 import { ACK, ADVANCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
 
-/** One window's new state for APPLY. */
-export interface WindowWrite {
-  wk: string;
-  expectedVersion: number;
-  state: WindowState;
-  group: unknown;
-  start: number;
-  end: number;
-  ids: string[];
-}
-
-/** A window as stored. */
-export interface StoredWindow {
-  wk: string;
-  state: WindowState | undefined;
-  version: number;
-  closed: boolean;
-  revision: number;
-  group: unknown;
-  start: number;
-  end: number;
-}
-
-/** Outcome of APPLY / ADVANCE. */
-export type ApplyOutcome =
-  | { status: 'ok' }
-  | { status: 'fenced'; epoch: string }
-  | { status: 'stale'; offset: string }
-  /** Redis holds an older offset than the writer last applied (it lost writes): '' when none. */
-  | { status: 'behind'; offset: string }
-  | { status: 'conflict'; windows: string[]; duplicates: { wk: string; id: string }[] };
-
-/** Watermark of a processor across its input partitions. */
-export interface Watermark {
-  /** Minimum stream time over active partitions; +Infinity when every partition is idle (flush all). */
-  value: number;
-  /** Maximum stream time seen on any partition. */
-  max: number;
-  /** Partitions known. */
-  partitions: number;
-}
+export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../window-store';
 
 type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 
@@ -51,7 +19,7 @@ type Cmd = (...args: (string | number)[]) => Promise<unknown>;
  * The Redis state of one processor: keys `<prefix>{<processor>}:…` (one hash tag per processor, so
  * its scripts touch one Redis Cluster slot). All writes go through the Lua scripts of `scripts.ts`.
  */
-export class RedisWindowStore {
+export class RedisWindowStore implements WindowStore {
   readonly base: string;
   private readonly keys: Record<
     'offset' | 'epoch' | 'stime' | 'swall' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
@@ -128,19 +96,7 @@ export class RedisWindowStore {
   }
 
   /** Applies a chunk (see APPLY). */
-  async apply(a: {
-    tp: string;
-    epoch: string;
-    firstOffset: string;
-    lastOffset: string;
-    /** The offset this writer last applied (or read at its claim); undefined: none. */
-    prevOffset: bigint | undefined;
-    maxEventTime: number;
-    wallNow: number;
-    ttlMs: number;
-    graceMs: number;
-    windows: WindowWrite[];
-  }): Promise<ApplyOutcome> {
+  async apply(a: ApplyArgs): Promise<ApplyOutcome> {
     const k = this.keys;
     const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty];
     args.push(
@@ -174,15 +130,7 @@ export class RedisWindowStore {
   }
 
   /** Stores a chunk's offset when it touched no window. */
-  async advance(a: {
-    tp: string;
-    epoch: string;
-    firstOffset: string;
-    lastOffset: string;
-    prevOffset: bigint | undefined;
-    maxEventTime: number | undefined;
-    wallNow: number;
-  }): Promise<ApplyOutcome> {
+  async advance(a: AdvanceArgs): Promise<ApplyOutcome> {
     const k = this.keys;
     const res = (await this.cmds.advance(
       k.offset,

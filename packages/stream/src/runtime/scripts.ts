@@ -1,6 +1,6 @@
 // Lua scripts of the Redis state store. Each runs atomically in Redis: a state update and the input
 // offset it consumed are written together, so a crash can never leave one without the other
-// (DESIGN.md "Stream processing"). Every window key shares the processor's hash tag `{name}`.
+// (see ../memory-store.ts for the same rules in memory). Every window key shares the processor's hash tag `{name}`.
 
 /**
  * CLAIM: called when this instance starts reading a partition. Bumps the partition's epoch (so a

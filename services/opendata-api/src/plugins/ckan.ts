@@ -761,9 +761,6 @@ const ACTIONS: Record<string, Action> = {
   datastore_search: datastoreSearch,
 };
 
-/** Names of the supported actions. */
-export const CKAN_ACTIONS = Object.keys(ACTIONS);
-
 function envelope(base: string, action: string) {
   return `${base}/api/3/action/help_show?name=${encodeURIComponent(action)}`;
 }
@@ -857,10 +854,4 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
   };
   app.get('/:action', handler);
   app.post('/:action', handler);
-}
-
-/** Re-exported for tests: the CKAN view of one dataset. */
-export async function ckanPackage(ctx: ApiContext, base: string, id: string) {
-  const v = await datasetView(ctx, id);
-  return v ? packageDict(base, v) : undefined;
 }

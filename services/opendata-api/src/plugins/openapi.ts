@@ -3,7 +3,7 @@ import type { FastifyInstance } from 'fastify';
 /**
  * OpenAPI 3.0 description of the API, written by hand (the routes are few and their error shapes
  * differ per API, which generators render poorly). Served at `/openapi.json`; schemathesis fuzzes
- * it in test/schemathesis.test.ts, which keeps it honest.
+ * it in test/clients.test.ts, which keeps it honest.
  */
 
 const str = { type: 'string' } as const;

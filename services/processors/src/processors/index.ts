@@ -4,7 +4,7 @@ import { signalStatus } from './signal-status';
 import { trafficFlow15m, trafficFlowHour } from './traffic-flow';
 import { winterCommuneDay } from './winter-commune-day';
 
-/** The built-in processors, in an explicit list (STYLE.md rule 4). `pnpm new:processor` appends here. */
+/** The built-in processors, in an explicit list (CONTRIBUTING.md rule 4). `pnpm new:processor` appends here. */
 export const processors: readonly AnyProcessor[] = [
   lightingCommuneHour,
   trafficFlow15m,

@@ -1,0 +1,404 @@
+// A faster decoder of v2 record batches (magic 2) over kafkajs' own, installed in the CommonJS module
+// cache before kafkajs decodes its first fetch response. kafkajs' fetch responses (v4 to v11) capture
+// `recordBatch/v0/decoder` when `fetch/v4/decodeMessages` first loads, on the first fetch; the export
+// installed here is a switch that calls the fast decoder or kafkajs' one. Installed by
+// `installKafkajsSpeedups` (index.ts), never on import.
+import { createRequire } from 'node:module';
+import path from 'node:path';
+
+const require = createRequire(import.meta.url);
+
+/** kafkajs' protocol Decoder, as far as this module uses it. */
+export interface DecoderLike {
+  buffer: Buffer;
+  offset: number;
+}
+
+/** A record as kafkajs' Record v0 decoder returns it (the `KafkaMessage` of a consumer, plus fields). */
+export interface DecodedRecord {
+  magicByte: number;
+  attributes: number;
+  timestamp: string;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, unknown>;
+  isControlRecord: boolean;
+  batchContext: BatchContext & { magicByte: number };
+}
+
+/** The fields kafkajs' record batch decoder returns besides `records`. */
+export interface BatchContext {
+  firstOffset: string;
+  firstTimestamp: string;
+  partitionLeaderEpoch: number;
+  inTransaction: boolean;
+  isControlBatch: boolean;
+  lastOffsetDelta: number;
+  producerId: string;
+  producerEpoch: number;
+  firstSequence: number;
+  maxTimestamp: string;
+  timestampType: number;
+}
+
+/** What kafkajs' record batch decoder returns. */
+export type DecodedBatch = BatchContext & { records: DecodedRecord[] };
+
+/** kafkajs' record batch decoder: reads one batch at the decoder's offset and moves past it. */
+export type RecordBatchDecoder = (fetchDecoder: DecoderLike) => Promise<DecodedBatch>;
+
+const kafkajsMain = require.resolve('kafkajs');
+const protocolDir = path.join(path.dirname(kafkajsMain), 'src', 'protocol');
+/** Path of kafkajs' record batch decoder, as the CommonJS cache knows it. */
+export const RECORD_BATCH_DECODER_MODULE = path.join(protocolDir, 'recordBatch', 'v0', 'decoder.js');
+/** Path of the module of kafkajs' fetch responses that captures the record batch decoder when it loads. */
+export const DECODE_MESSAGES_MODULE = path.join(protocolDir, 'requests', 'fetch', 'v4', 'decodeMessages.js');
+
+/** kafkajs' own record batch decoder (the fallback; tests compare with it). */
+export const kafkajsRecordBatchDecoder = require(RECORD_BATCH_DECODER_MODULE) as RecordBatchDecoder;
+
+const TimestampTypes = require(path.join(protocolDir, 'timestampTypes.js')) as {
+  CREATE_TIME: number;
+  LOG_APPEND_TIME: number;
+};
+
+// Layout of a v2 record batch (KIP-98, https://kafka.apache.org/documentation/#recordbatch): offsets
+// from the batch start of each field.
+const LENGTH_AT = 8;
+const LEADER_EPOCH_AT = 12;
+const MAGIC_AT = 16;
+const ATTRIBUTES_AT = 21;
+const LAST_OFFSET_DELTA_AT = 23;
+const FIRST_TIMESTAMP_AT = 27;
+const MAX_TIMESTAMP_AT = 35;
+const PRODUCER_ID_AT = 43;
+const PRODUCER_EPOCH_AT = 51;
+const FIRST_SEQUENCE_AT = 53;
+const RECORD_COUNT_AT = 57;
+const RECORDS_AT = 61;
+/** Bytes of a batch header after FirstOffset and Length (the smallest `Length` with a record count). */
+const MIN_BATCH_LENGTH = RECORDS_AT - LEADER_EPOCH_AT;
+
+const COMPRESSION_CODEC_MASK = 0x07;
+const TIMESTAMP_TYPE_FLAG_MASK = 0x08;
+const TRANSACTIONAL_FLAG_MASK = 0x10;
+const CONTROL_FLAG_MASK = 0x20;
+
+/** Batches decoded by each path since the process started (tests check which path ran). */
+export interface FastFetchStats {
+  /** Batches decoded by the fast decoder. */
+  fast: number;
+  /** Batches handed to kafkajs' decoder while the fast one is on (compressed, partial, unusual). */
+  fallback: number;
+}
+
+const stats: FastFetchStats = { fast: 0, fallback: 0 };
+
+/** A copy of the counts of batches decoded by each path in this process. */
+export function fastFetchStats(): FastFetchStats {
+  return { ...stats };
+}
+
+// Read position and validity of the record being decoded. Module state rather than a reader object: the
+// helpers below inline and allocate nothing. `ok` turns false when a read would leave the record (or the
+// batch); the whole batch then goes to kafkajs' decoder, which decides what such bytes give.
+let pos = 0;
+let ok = true;
+
+/** kafkajs' `Decoder.readVarInt` (same arithmetic, so the same value for any bytes), bounded by `end`. */
+function readVarInt(buf: Buffer, end: number): number {
+  let result = 0;
+  let shift = 0;
+  let byte: number;
+  do {
+    if (pos >= end) {
+      ok = false;
+      return 0;
+    }
+    byte = buf[pos++]!;
+    result += (byte & 0x7f) << shift;
+    shift += 7;
+  } while (byte >= 0x80);
+  return (result >>> 1) ^ -(result & 1);
+}
+
+/**
+ * kafkajs' `Decoder.readVarLong` then `decodeZigZag64`, as a number when the varint has at most 7 bytes
+ * (|value| < 2^48, exact in a double), else as the same BigInt arithmetic kafkajs' Long does (its Long is a
+ * BigInt that neither wraps nor masks shifts). Past 10 bytes kafkajs throws: `ok` turns false.
+ */
+function readVarLong(buf: Buffer, end: number): number | bigint {
+  const start = pos;
+  let result = 0;
+  let scale = 1;
+  for (let n = 0; n < 7; n++) {
+    if (pos >= end) {
+      ok = false;
+      return 0;
+    }
+    const byte = buf[pos++]!;
+    result += (byte & 0x7f) * scale;
+    if (byte < 0x80) return result % 2 === 0 ? result / 2 : -(result + 1) / 2;
+    scale *= 128;
+  }
+  pos = start;
+  let big = 0n;
+  let shift = 0;
+  let byte: number;
+  do {
+    if (shift > 63 || pos >= end) {
+      ok = false;
+      return 0;
+    }
+    byte = buf[pos++]!;
+    big += BigInt(byte & 0x7f) << BigInt(shift);
+    shift += 7;
+  } while (byte >= 0x80);
+  return (big >> 1n) ^ -(big & 1n);
+}
+
+/**
+ * kafkajs' `Decoder.readVarIntBytes`: null for length -1, else a slice sharing memory with the fetch
+ * response (kafkajs slices, never copies). Other negative lengths and lengths past the record are left to
+ * kafkajs (its slice would clamp or count from the end).
+ */
+function readVarIntBytes(buf: Buffer, end: number): Buffer | null {
+  const length = readVarInt(buf, end);
+  if (length === -1) return null;
+  if (length < 0 || pos + length > end) {
+    ok = false;
+    return null;
+  }
+  const bytes = buf.subarray(pos, pos + length);
+  pos += length;
+  return bytes;
+}
+
+// Header keys recently decoded, as bytes and text: headers repeat the same few keys on every record, and
+// a cached key is both one allocation fewer and a string V8 has already internalized as a property name.
+const KEY_CACHE_SIZE = 32;
+const KEY_CACHE_MAX_BYTES = 64;
+const cachedKeyBytes: Uint8Array[] = [];
+const cachedKeyText: string[] = [];
+let nextKeySlot = 0;
+
+/** `buf.toString('utf8', start, end)` (the same string for the same bytes), from the cache when there. */
+function headerKeyText(buf: Buffer, start: number, length: number): string {
+  if (length > KEY_CACHE_MAX_BYTES) return buf.toString('utf8', start, start + length);
+  search: for (let c = 0; c < cachedKeyBytes.length; c++) {
+    const bytes = cachedKeyBytes[c]!;
+    if (bytes.length !== length) continue;
+    for (let k = 0; k < length; k++) if (bytes[k] !== buf[start + k]) continue search;
+    return cachedKeyText[c]!;
+  }
+  const text = buf.toString('utf8', start, start + length);
+  cachedKeyBytes[nextKeySlot] = new Uint8Array(buf.subarray(start, start + length)); // a copy: the fetch buffer is not kept
+  cachedKeyText[nextKeySlot] = text;
+  nextKeySlot = (nextKeySlot + 1) % KEY_CACHE_SIZE;
+  return text;
+}
+
+/** kafkajs' `Decoder.readVarIntString` (null for length -1, UTF-8 otherwise), for header keys. */
+function readHeaderKey(buf: Buffer, end: number): string | null {
+  const length = readVarInt(buf, end);
+  if (length === -1) return null;
+  if (length < 0 || pos + length > end) {
+    ok = false;
+    return null;
+  }
+  const text = headerKeyText(buf, pos, length);
+  pos += length;
+  return text;
+}
+
+/**
+ * The headers object of kafkajs' Record v0 decoder: it folds the header array with
+ * `{ ...obj, [key]: obj[key] === undefined ? value : Array.isArray(obj[key]) ? obj[key].concat([value]) :
+ * [obj[key], value] }`, so a repeated key gives an array, a null key is the property "null", and a key
+ * inherited from Object.prototype ("constructor", "__proto__") starts as an array holding the inherited
+ * value. This reproduces all of it, assigning in place instead of copying the object per header.
+ */
+function readHeaders(buf: Buffer, end: number): Record<string, unknown> {
+  const headers: Record<string, unknown> = {};
+  const count = readVarInt(buf, end);
+  if (count < -1) ok = false; // kafkajs' `new Array(count)` throws
+  for (let i = 0; i < count && ok; i++) {
+    const key = String(readHeaderKey(buf, end));
+    const value = readVarIntBytes(buf, end);
+    const previous = headers[key];
+    const next =
+      previous === undefined ? value : Array.isArray(previous) ? previous.concat([value]) : [previous, value];
+    // A computed key in an object literal defines an own property; assigning "__proto__" would set the prototype.
+    if (key === '__proto__')
+      Object.defineProperty(headers, key, {
+        value: next,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    else headers[key] = next;
+  }
+  return headers;
+}
+
+const MIN_SAFE_BIGINT = BigInt(Number.MIN_SAFE_INTEGER);
+const MAX_SAFE_BIGINT = BigInt(Number.MAX_SAFE_INTEGER);
+
+/** The number of an int64 when it is a safe integer (else NaN: the BigInt path is taken). */
+const safeNumber = (n: bigint): number => (n >= MIN_SAFE_BIGINT && n <= MAX_SAFE_BIGINT ? Number(n) : NaN);
+
+const ZEROS = ['', '0', '00', '000', '0000', '00000', '000000', '0000000'];
+
+/**
+ * `String(n)` of a safe integer. V8 prints a number beyond 2^31 with its general double-to-text code,
+ * ~140 ns for a 13-digit offset or timestamp (micro-bench, Node 20); two small-integer halves print in ~50.
+ */
+function safeIntegerText(n: number): string {
+  if (n < 1e8) return String(n); // negatives too
+  const high = Math.floor(n / 1e8);
+  const low = String(n - high * 1e8);
+  return String(high) + (low.length === 8 ? low : ZEROS[8 - low.length]! + low);
+}
+
+/**
+ * `String(base + delta)` as kafkajs computes it with its BigInt Long (`Long.fromValue(first).add(delta)
+ * .toString()`), in doubles when the sum is a safe integer (then exact), else in BigInt.
+ */
+function addToString(base: number, baseBig: bigint, delta: number | bigint): string {
+  if (typeof delta === 'number') {
+    const sum = base + delta;
+    // A rounded sum is at least 2^53 in magnitude, so never safe: a safe sum is the exact one.
+    if (Number.isSafeInteger(sum)) return safeIntegerText(sum);
+    return String(baseBig + BigInt(delta));
+  }
+  return String(baseBig + delta);
+}
+
+/**
+ * Decodes the uncompressed v2 record batch at `fetchDecoder.offset` into exactly the objects of kafkajs'
+ * decoder (tested field by field), or returns null, without moving the decoder, for anything else:
+ * compressed batches, other magic bytes, a partial batch at the end of the fetch (kafkajs throws the
+ * `KafkaJSPartialMessageError` that ends the partition's records), bytes kafkajs would read past a record.
+ */
+export function decodeRecordBatchFast(fetchDecoder: DecoderLike): DecodedBatch | null {
+  const buf = fetchDecoder.buffer;
+  const start = fetchDecoder.offset;
+  if (buf.length - start < RECORDS_AT) return null;
+  const length = buf.readInt32BE(start + LENGTH_AT);
+  const batchEnd = start + LEADER_EPOCH_AT + length;
+  if (length < MIN_BATCH_LENGTH || batchEnd > buf.length) return null;
+  const magicByte = buf.readInt8(start + MAGIC_AT);
+  const attributes = buf.readInt16BE(start + ATTRIBUTES_AT);
+  if (magicByte !== 2 || (attributes & COMPRESSION_CODEC_MASK) !== 0) return null;
+  const recordCount = buf.readInt32BE(start + RECORD_COUNT_AT);
+  if (recordCount < -1) return null;
+
+  const firstOffsetBig = buf.readBigInt64BE(start);
+  const firstTimestampBig = buf.readBigInt64BE(start + FIRST_TIMESTAMP_AT);
+  const firstOffsetNumber = safeNumber(firstOffsetBig);
+  const firstTimestampNumber = safeNumber(firstTimestampBig);
+  const timestampType =
+    (attributes & TIMESTAMP_TYPE_FLAG_MASK) > 0 ? TimestampTypes.LOG_APPEND_TIME : TimestampTypes.CREATE_TIME;
+  const isControlBatch = (attributes & CONTROL_FLAG_MASK) > 0;
+  const context: BatchContext = {
+    firstOffset: firstOffsetBig.toString(),
+    firstTimestamp: firstTimestampBig.toString(),
+    partitionLeaderEpoch: buf.readInt32BE(start + LEADER_EPOCH_AT),
+    inTransaction: (attributes & TRANSACTIONAL_FLAG_MASK) > 0,
+    isControlBatch,
+    lastOffsetDelta: buf.readInt32BE(start + LAST_OFFSET_DELTA_AT),
+    producerId: buf.readBigInt64BE(start + PRODUCER_ID_AT).toString(),
+    producerEpoch: buf.readInt16BE(start + PRODUCER_EPOCH_AT),
+    firstSequence: buf.readInt32BE(start + FIRST_SEQUENCE_AT),
+    maxTimestamp: buf.readBigInt64BE(start + MAX_TIMESTAMP_AT).toString(),
+    timestampType,
+  };
+  // One object shared by every record of the batch, as in kafkajs.
+  const batchContext = { ...context, magicByte };
+  // kafkajs: `timestampType === LOG_APPEND_TIME && maxTimestamp` (a non-empty string, so always truthy).
+  const logAppendTime = timestampType === TimestampTypes.LOG_APPEND_TIME;
+
+  const records: DecodedRecord[] = new Array<DecodedRecord>(Math.max(recordCount, 0));
+  ok = true;
+  pos = start + RECORDS_AT;
+  for (let i = 0; i < recordCount; i++) {
+    // Each record is read within its Length, as kafkajs does from a slice; the next starts after it.
+    const recordLength = readVarInt(buf, batchEnd);
+    const recordEnd = pos + recordLength;
+    // A record has at least its attributes byte (kafkajs' readInt8 throws on an empty one).
+    if (!ok || recordLength < 1 || recordEnd > batchEnd) return null;
+    const recordAttributes = buf.readInt8(pos++);
+    const timestampDelta = readVarLong(buf, recordEnd);
+    const offsetDelta = readVarInt(buf, recordEnd);
+    const key = readVarIntBytes(buf, recordEnd);
+    const value = readVarIntBytes(buf, recordEnd);
+    const headers = readHeaders(buf, recordEnd);
+    if (!ok) return null;
+    records[i] = {
+      magicByte,
+      attributes: recordAttributes,
+      timestamp: logAppendTime
+        ? context.maxTimestamp
+        : addToString(firstTimestampNumber, firstTimestampBig, timestampDelta),
+      offset: addToString(firstOffsetNumber, firstOffsetBig, offsetDelta),
+      key,
+      value,
+      headers,
+      isControlRecord: isControlBatch,
+      batchContext,
+    };
+    pos = recordEnd;
+  }
+  // kafkajs' decoder: FirstOffset (8) and Length (4) read, then `forward(length)`.
+  fetchDecoder.offset = batchEnd;
+  return { ...context, records };
+}
+
+let installed = false;
+let enabled = true;
+
+/** The decoder installed in kafkajs: the fast one when enabled and able, else kafkajs' own. */
+const switchingDecoder: RecordBatchDecoder = (fetchDecoder) => {
+  if (!enabled) return kafkajsRecordBatchDecoder(fetchDecoder);
+  let batch: DecodedBatch | null = null;
+  try {
+    batch = decodeRecordBatchFast(fetchDecoder);
+  } catch {
+    // Not expected (every read is bounds-checked); kafkajs' decoder then decides, from the same position.
+  }
+  if (batch === null) {
+    stats.fallback += 1;
+    return kafkajsRecordBatchDecoder(fetchDecoder);
+  }
+  stats.fast += 1;
+  return Promise.resolve(batch);
+};
+
+/**
+ * Installs the switching decoder in kafkajs; false when it is too late (kafkajs' fetch responses
+ * already captured its decoder: kafkajs is left as it is).
+ */
+export function installFetchDecoder(): boolean {
+  if (!installed) {
+    if (require.cache[DECODE_MESSAGES_MODULE] !== undefined) return false;
+    require.cache[RECORD_BATCH_DECODER_MODULE]!.exports = switchingDecoder;
+    installed = true;
+  }
+  return fastFetchDecoding();
+}
+
+/**
+ * Turns the fast fetch decoder on or off for every consumer of this process from the next batch on (for
+ * benchmarks comparing both); returns whether it is on. It cannot be turned on when it was not installed
+ * (`ONDIJON_KAFKAJS_SPEEDUPS=off`, another kafkajs version, or kafkajs had fetched before the install).
+ */
+export function setFastFetchDecoding(on: boolean): boolean {
+  enabled = on;
+  return fastFetchDecoding();
+}
+
+/** True when kafkajs' fetch responses decode uncompressed v2 record batches with the fast decoder in this process. */
+export function fastFetchDecoding(): boolean {
+  return installed && enabled && require.cache[RECORD_BATCH_DECODER_MODULE]?.exports === switchingDecoder;
+}

@@ -1,0 +1,163 @@
+import { randomUUID } from 'node:crypto';
+import type { TopicName } from '@ondijon/contracts';
+import type { BatchingProducer } from '@ondijon/kafka';
+import type { Consumer, EachBatchPayload } from 'kafkajs';
+import type { AnyProcessor } from '../define';
+import type { StreamLogger } from '../engine';
+import { DEFAULT_REVISE_HORIZON_MS } from '../planner';
+import { PartitionClaims } from './claims';
+import { ChunkPipeline } from './chunk-pipeline';
+import { OffsetCommitter } from './commit';
+import { Emitter } from './emitter';
+import { FetchQueue } from './fetch-queue';
+import { ProcessorOutput } from './output';
+import { RedisWindowStore } from './redis-store';
+import { applyStateless } from './stateless-apply';
+import { noopMetrics, type RuntimeOptions, type RuntimeStats } from './types';
+import { WindowedApply } from './windowed-apply';
+
+/** One processor's consumer, state store and emitter, wired together. */
+export class ProcessorUnit {
+  running = false;
+  private readonly consumer: Consumer;
+  private readonly store: RedisWindowStore | undefined;
+  private readonly log: StreamLogger;
+  private readonly queue: FetchQueue;
+  private readonly claims: PartitionClaims;
+  private readonly committer: OffsetCommitter;
+  private readonly pipeline: ChunkPipeline;
+  private readonly windows: WindowedApply | undefined;
+  private readonly emitter: Emitter | undefined;
+  private stopping = false;
+  /** Incremented at every group join: batches queued before it are dropped (kafkajs fetches them again). */
+  private generation = 0;
+
+  constructor(
+    private readonly def: AnyProcessor,
+    private readonly options: RuntimeOptions,
+    producer: BatchingProducer,
+    private readonly physical: (t: TopicName) => string,
+    stats: RuntimeStats,
+  ) {
+    const log = (this.log = options.logger.child({ processor: def.name }));
+    const metrics = options.metrics ?? noopMetrics;
+    const attempts = options.redisAttempts ?? 8;
+    const logical = new Map<string, TopicName>();
+    for (const t of def.inputs) logical.set(physical(t), t);
+    this.consumer = options.kafka.consumer({
+      groupId: `${options.groupId}.${def.name}`,
+      allowAutoTopicCreation: false,
+      sessionTimeout: options.consumer?.sessionTimeout ?? 30_000,
+      heartbeatInterval: options.consumer?.heartbeatInterval ?? 3_000,
+      maxBytesPerPartition: options.consumer?.maxBytesPerPartition ?? 1_048_576,
+      maxWaitTimeInMs: options.consumer?.maxWaitTimeInMs ?? 250,
+    });
+    const output = new ProcessorOutput(def.name, producer, physical, metrics, stats, log);
+    this.queue = new FetchQueue(options.maxQueuedRecords ?? 10_000, options.maxQueuedBytes ?? 32 * 1_048_576);
+    this.committer = new OffsetCommitter(this.consumer, log);
+    if (def.kind === 'windowed') {
+      const store = new RedisWindowStore(options.redis, options.keyPrefix ?? 'processors:stream:', def.name);
+      const windows = new WindowedApply(def, store, output, stats, metrics, log, {
+        attempts,
+        ttlMs: options.stateTtlMs ?? 7 * 86_400_000,
+        reviseHorizonMs: options.reviseHorizonMs ?? DEFAULT_REVISE_HORIZON_MS,
+        applied: () => this.emitter?.request(),
+      });
+      this.store = store;
+      this.windows = windows;
+      this.emitter = new Emitter(def, store, output, windows, stats, metrics, log, {
+        owner: randomUUID(),
+        idleFlushMs: options.idleFlushMs ?? 30_000,
+        emitIntervalMs: options.emitIntervalMs ?? 500,
+      });
+    }
+    this.claims = new PartitionClaims(
+      this.store,
+      options.kafka,
+      options.fromBeginning ?? true,
+      attempts,
+      log,
+    );
+    this.pipeline = new ChunkPipeline({
+      def,
+      consumer: this.consumer,
+      queue: this.queue,
+      claims: this.claims,
+      committer: this.committer,
+      logical,
+      metrics,
+      log,
+      maxChunk: options.maxChunk ?? 1000,
+      generation: () => this.generation,
+      stopping: () => this.stopping,
+      apply: (chunk) =>
+        def.kind === 'stateless'
+          ? applyStateless(def, chunk.raws, output, stats, metrics, log)
+          : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!),
+      stateWentBack: () => this.windows?.reset(),
+    });
+    // kafkajs has no rebalance listener: a new generation means partitions may have moved, so every
+    // partition is claimed again (new epoch) before its next write.
+    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
+      this.generation += 1;
+      this.claims.clear();
+      this.windows?.clearCache();
+      // kafkajs starts the new generation from the committed offsets: what is queued is fetched again.
+      this.queue.clear();
+      this.pipeline.dropCursor();
+      this.committer.clear();
+    });
+    this.consumer.on(this.consumer.events.CRASH, (e) => {
+      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
+    });
+  }
+
+  async start(): Promise<void> {
+    await this.consumer.connect();
+    await this.consumer.subscribe({
+      topics: this.def.inputs.map((t) => this.physical(t)),
+      fromBeginning: this.options.fromBeginning ?? true,
+    });
+    await this.consumer.run({
+      eachBatchAutoResolve: false,
+      // Offsets are resolved when a batch is queued (so kafkajs fetches ahead) and committed by the
+      // runtime once applied (commit.ts), never by kafkajs.
+      autoCommit: false,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: (payload) => this.onBatch(payload),
+    });
+    this.running = true;
+    this.emitter?.start();
+    this.log.info({ inputs: this.def.inputs }, 'processor started');
+  }
+
+  async backlog(): Promise<{ open: number; closing: number; dirty: number }> {
+    return this.store ? this.store.backlog() : { open: 0, closing: 0, dirty: 0 };
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.emitter?.halt();
+    this.committer.halt();
+    // Finish the batch in hand (its chunks stop at the next boundary), then commit what was applied.
+    this.queue.clear();
+    this.pipeline.dropCursor();
+    await this.pipeline.idle();
+    await this.committer.commit();
+    await this.consumer
+      .disconnect()
+      .catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+    this.running = false;
+    await this.emitter?.stop();
+  }
+
+  private async onBatch(payload: EachBatchPayload): Promise<void> {
+    if (this.stopping || !payload.isRunning() || payload.isStale()) return;
+    await this.queue.accept(
+      payload,
+      this.generation,
+      () => this.pipeline.kick(),
+      () => this.stopping,
+    );
+  }
+}

@@ -1,0 +1,112 @@
+import type { WindowState } from './engine';
+
+// The state store contract of the window engine. Two implementations keep the same rules:
+// runtime/redis-store.ts (Lua scripts, shared by every instance) and memory-store.ts (the harness).
+// Methods may answer synchronously (memory) or with a promise (Redis): callers await them.
+
+/** One window's new state, written with the chunk's offset. */
+export interface WindowWrite {
+  wk: string;
+  /** The version the planner read; the write is refused (conflict) when the stored one differs. */
+  expectedVersion: number;
+  state: WindowState;
+  group: unknown;
+  start: number;
+  end: number;
+  /** Event ids folded by this write (added to the window's dedupe set). */
+  ids: string[];
+}
+
+/** A window as stored. */
+export interface StoredWindow {
+  wk: string;
+  state: WindowState | undefined;
+  version: number;
+  closed: boolean;
+  /** Last revision acknowledged by Kafka, -1 before the first. */
+  revision: number;
+  group: unknown;
+  start: number;
+  end: number;
+}
+
+/** Outcome of `apply` / `advance`. */
+export type ApplyOutcome =
+  | { status: 'ok' }
+  | { status: 'fenced'; epoch: string }
+  | { status: 'stale'; offset: string }
+  /** The store holds an older offset than the writer last applied (it lost writes): '' when none. */
+  | { status: 'behind'; offset: string }
+  | { status: 'conflict'; windows: string[]; duplicates: { wk: string; id: string }[] };
+
+/** Watermark of a processor across its input partitions. */
+export interface Watermark {
+  /** Minimum stream time over active partitions; +Infinity when every partition is idle (flush all). */
+  value: number;
+  /** Maximum stream time seen on any partition. */
+  max: number;
+  /** Partitions known. */
+  partitions: number;
+}
+
+/** The arguments of `apply` (`advance` takes the same without windows). */
+export interface ApplyArgs {
+  /** `<logical topic>:<partition>`. */
+  tp: string;
+  epoch: string;
+  firstOffset: string;
+  lastOffset: string;
+  /** The offset this writer last applied (or read at its claim); undefined: none. */
+  prevOffset: bigint | undefined;
+  maxEventTime: number;
+  wallNow: number;
+  ttlMs: number;
+  graceMs: number;
+  windows: WindowWrite[];
+}
+
+/** The arguments of `advance`: a chunk that touched no window. */
+export interface AdvanceArgs {
+  tp: string;
+  epoch: string;
+  firstOffset: string;
+  lastOffset: string;
+  prevOffset: bigint | undefined;
+  /** Undefined when every record of the chunk was a dead letter. */
+  maxEventTime: number | undefined;
+  wallNow: number;
+}
+
+type Answer<T> = T | Promise<T>;
+
+/** The state of one windowed processor: windows, dedupe sets, offsets, stream times, emitter queues. */
+export interface WindowStore {
+  /** Claims a partition: bumps its epoch and returns it with the last applied offset. */
+  claim(tp: string): Answer<{ epoch: string; offset: bigint | undefined }>;
+  /** Reads windows (a window never written reads as version 0 without state). */
+  read(wks: string[]): Answer<StoredWindow[]>;
+  /**
+   * Writes a chunk's windows and offset atomically, or nothing and says why: fenced (another owner
+   * claimed the partition), stale (a replay), behind (the store lost writes), conflict (a window
+   * changed since read, or an event id is already counted).
+   */
+  apply(a: ApplyArgs): Answer<ApplyOutcome>;
+  /** Stores a chunk's offset when it touched no window (same checks as `apply`). */
+  advance(a: AdvanceArgs): Answer<ApplyOutcome>;
+  /**
+   * Minimum stream time over partitions that received a record within `idleMs` of wall-clock time;
+   * +Infinity when all are idle (the wall-clock flush).
+   */
+  watermark(wallNow: number, idleMs: number): Answer<Watermark>;
+  /** Closes the open windows whose end + grace ≤ `maxScore`, at most `limit`; returns how many. */
+  close(maxScore: number, limit: number): Answer<number>;
+  /** Windows to emit: closed and not acknowledged, or changed since their last emission (revisions). */
+  pending(limit: number): Answer<string[]>;
+  /** Records that the results of windows were acknowledged by Kafka at these revisions. */
+  ack(items: { wk: string; version: number; revision: number }[]): Answer<void>;
+  /** Takes or renews the emitter lock for `owner` (one emitting instance per processor). */
+  lock(owner: string, ttlMs: number): Answer<boolean>;
+  unlock(owner: string): Answer<void>;
+  /** Windows open, closing (result not acknowledged) and dirty (awaiting a revision). */
+  backlog(): Answer<{ open: number; closing: number; dirty: number }>;
+}

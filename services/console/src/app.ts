@@ -1,0 +1,427 @@
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCsrf from '@fastify/csrf-protection';
+import fastifyFormbody from '@fastify/formbody';
+import fastifyStatic from '@fastify/static';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import type { Kafka } from 'kafkajs';
+import { COMMUNES, ERROR_CODES, EquipmentRegistryFile, FAMILIES } from '@ondijon/contracts';
+import { loadPolicy } from '@ondijon/governance';
+import { createKafka } from '@ondijon/kafka';
+import {
+  Gauge,
+  Histogram,
+  type Logger,
+  type Registry,
+  createMetricsRegistry,
+  kafkaSecurityOf,
+  metricName,
+  silentLogger,
+} from '@ondijon/service-kit';
+import { type Config, secureCookies } from './config';
+import { type Feed, startFeed } from './feed';
+import type { Lang } from './i18n';
+import {
+  type PageContext,
+  equipmentPage,
+  forbiddenPage,
+  loginPage,
+  overviewPage,
+  rejectionsPage,
+} from './pages';
+import { ConsoleState } from './state';
+import { type SessionUser, Users, operatorScope } from './users';
+
+const SERVICE = 'console';
+const SESSION_COOKIE = 'ondijon_session';
+const LANG_COOKIE = 'ondijon_lang';
+const require = createRequire(import.meta.url);
+
+/** Dependencies of the app (tests pass their own state and no Kafka). */
+export interface AppDeps {
+  logger?: Logger;
+  /** The state to show; default: from the registry file and the policy file, fed from Kafka. */
+  state?: ConsoleState;
+  /** Kafka client; `null` = no feed (tests). */
+  kafka?: Kafka | null;
+}
+
+/** The console: pages, JSON, SSE, probes. */
+export interface ConsoleApp {
+  fastify: FastifyInstance;
+  state: ConsoleState;
+  /** Listens; resolves to the base URL. */
+  start(): Promise<string>;
+  close(): Promise<void>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    user?: SessionUser;
+    lang: Lang;
+  }
+}
+
+/** Builds the console; only `start()` listens and starts the Kafka feed. */
+export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Promise<ConsoleApp> {
+  const log = deps.logger ?? silentLogger();
+  const users = Users.load(config.CONSOLE_USERS_FILE);
+  const registryFile = EquipmentRegistryFile.parse(JSON.parse(readFileSync(config.REGISTRY_FILE, 'utf8')));
+  const state =
+    deps.state ??
+    new ConsoleState(registryFile.equipment, {
+      policy: loadPolicy(config.POLICY_FILE),
+      silentIntervals: config.CONSOLE_SILENT_INTERVALS,
+      deadLettersKept: config.CONSOLE_DEAD_LETTERS_KEPT,
+    });
+  const operators = [...new Set(registryFile.equipment.map((e) => e.operator))].sort();
+  const communes: [string, string][] = COMMUNES.map((c) => [c.insee, c.name]);
+  const secure = secureCookies(config);
+  const registry = createMetricsRegistry(SERVICE);
+  const sseClients = new Set<() => void>();
+  registerMetrics(registry, state, sseClients);
+
+  const app = Fastify({ logger: false, trustProxy: false });
+  await app.register(fastifyCookie, { secret: config.CONSOLE_SESSION_SECRET });
+  await app.register(fastifyFormbody);
+  await app.register(fastifyCsrf, {
+    cookieKey: 'ondijon_csrf',
+    cookieOpts: { signed: true, httpOnly: true, sameSite: 'strict', path: '/', secure },
+  });
+  await app.register(fastifyStatic, { root: path.join(import.meta.dirname, 'public'), prefix: '/static/' });
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('leaflet/dist/leaflet.js')),
+    prefix: '/vendor/leaflet/',
+    decorateReply: false,
+  });
+  await app.register(fastifyStatic, {
+    root: path.dirname(require.resolve('uplot/dist/uPlot.iife.min.js')),
+    prefix: '/vendor/uplot/',
+    decorateReply: false,
+  });
+
+  const duration = new Histogram({
+    name: metricName(SERVICE, 'http_request_duration_seconds'),
+    help: 'HTTP request duration by route, method and status.',
+    labelNames: ['route', 'method', 'status'],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+    registers: [registry],
+  });
+  const tileOrigin = config.CONSOLE_TILE_URL ? safeOrigin(config.CONSOLE_TILE_URL) : '';
+  app.addHook('onRequest', async (req) => {
+    const q = (req.query ?? {}) as Record<string, string | undefined>;
+    const cookieLang = req.cookies[LANG_COOKIE];
+    req.lang = q.lang === 'en' || q.lang === 'fr' ? q.lang : cookieLang === 'en' ? 'en' : 'fr';
+    req.user = readSession(req);
+  });
+  app.addHook('onSend', async (req, reply) => {
+    if (req.query && typeof (req.query as Record<string, unknown>).lang === 'string')
+      reply.setCookie(LANG_COOKIE, req.lang, { path: '/', sameSite: 'strict', httpOnly: true, secure });
+    reply.header(
+      'content-security-policy',
+      `default-src 'self'; img-src 'self' data: ${tileOrigin}; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'`,
+    );
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'same-origin');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    duration.observe(
+      { route: req.routeOptions.url ?? 'unmatched', method: req.method, status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+  });
+
+  function readSession(req: FastifyRequest): SessionUser | undefined {
+    const raw = req.cookies[SESSION_COOKIE];
+    if (!raw) return undefined;
+    const unsigned = req.unsignCookie(raw);
+    if (!unsigned.valid || unsigned.value === null) return undefined;
+    try {
+      const s = JSON.parse(Buffer.from(unsigned.value, 'base64url').toString('utf8')) as SessionUser & {
+        exp: number;
+      };
+      if (typeof s.exp !== 'number' || s.exp < Date.now()) return undefined;
+      const user: SessionUser = { login: s.login, role: s.role, ...(s.operator ? { operator: s.operator } : {}) };
+      return users.stillValid(user) ? user : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  const ctxOf = (req: FastifyRequest, reply: FastifyReply): PageContext => ({
+    lang: req.lang,
+    ...(req.user ? { user: req.user } : {}),
+    csrf: reply.generateCsrf(),
+    path: req.url,
+  });
+  const html = (reply: FastifyReply, body: string, code = 200) =>
+    reply.code(code).type('text/html; charset=utf-8').header('cache-control', 'no-store').send(body);
+
+  /** Pages: a signed-in user or a redirect to the sign-in page. */
+  const page = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.user) return reply.redirect(`/login?next=${encodeURIComponent(req.url)}`, 303);
+  };
+  /** API: a signed-in user or 401. */
+  const api = async (req: FastifyRequest, reply: FastifyReply) => {
+    if (!req.user)
+      return reply.code(401).send({ code: 'ONDIJON_UNAUTHORIZED', message: 'sign in first (POST /login)' });
+  };
+  /** The operator scope of a request, or a 403 answer (page or JSON). */
+  const scope = (req: FastifyRequest, reply: FastifyReply, asPage: boolean) => {
+    const requested = (req.query as { operator?: string }).operator;
+    const s = operatorScope(req.user!, requested);
+    if (s.ok) return s;
+    log.warn({ login: req.user!.login, requested, url: req.routeOptions.url }, 'console access refused');
+    if (asPage) void html(reply, forbiddenPage(ctxOf(req, reply)), 403);
+    else
+      void reply.code(403).send({
+        code: 'ONDIJON_FORBIDDEN',
+        message: `login ${req.user!.login} may not see operator ${requested}`,
+      });
+    return undefined;
+  };
+
+  app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
+  app.post('/login', { preValidation: app.csrfProtection }, async (req, reply) => {
+    const body = (req.body ?? {}) as { login?: string; password?: string };
+    const user =
+      typeof body.login === 'string' && typeof body.password === 'string'
+        ? await users.authenticate(body.login, body.password)
+        : undefined;
+    if (!user) {
+      log.info({ login: typeof body.login === 'string' ? body.login.slice(0, 48) : null }, 'console login failed');
+      return html(reply, loginPage(ctxOf(req, reply), true), 401);
+    }
+    const exp = Date.now() + config.CONSOLE_SESSION_MINUTES * 60_000;
+    reply.setCookie(SESSION_COOKIE, Buffer.from(JSON.stringify({ ...user, exp })).toString('base64url'), {
+      signed: true,
+      httpOnly: true,
+      sameSite: 'strict',
+      secure,
+      path: '/',
+      maxAge: config.CONSOLE_SESSION_MINUTES * 60,
+    });
+    log.info({ login: user.login, role: user.role }, 'console login');
+    const next = (req.query as { next?: string }).next;
+    return reply.redirect(next && /^\/(?!\/)/.test(next) ? next : '/', 303);
+  });
+  app.post('/logout', { preValidation: app.csrfProtection }, async (_req, reply) => {
+    reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    return reply.redirect('/login', 303);
+  });
+
+  app.get('/', { preHandler: page }, async (req, reply) => {
+    const s = scope(req, reply, true);
+    if (s) return html(reply, overviewPage(ctxOf(req, reply), { operator: s.operator }));
+  });
+  app.get('/equipment', { preHandler: page }, async (req, reply) => {
+    const s = scope(req, reply, true);
+    if (s)
+      return html(
+        reply,
+        equipmentPage(ctxOf(req, reply), {
+          operator: s.operator,
+          operators,
+          communes,
+          families: [...FAMILIES],
+          tileUrl: config.CONSOLE_TILE_URL,
+          tileAttribution: config.CONSOLE_TILE_ATTRIBUTION,
+        }),
+      );
+  });
+  app.get('/rejections', { preHandler: page }, async (req, reply) => {
+    const s = scope(req, reply, true);
+    if (s)
+      return html(reply, rejectionsPage(ctxOf(req, reply), { operator: s.operator, codes: Object.keys(ERROR_CODES) }));
+  });
+
+  app.get('/api/me', { preHandler: api }, async (req) => req.user);
+  app.get('/api/equipment', { preHandler: api }, async (req, reply) => {
+    const s = scope(req, reply, false);
+    if (s)
+      return {
+        version: state.currentVersion,
+        equipment: state.equipment(s.operator),
+        alerts: state.alerts(s.operator),
+      };
+  });
+  app.get('/api/equipment/:id', { preHandler: api }, async (req, reply) => {
+    const row = state.get((req.params as { id: string }).id);
+    if (!row) return reply.code(404).send({ code: 'ONDIJON_NOT_FOUND', message: 'no such equipment' });
+    if (!operatorScope(req.user!, row.operator).ok)
+      return reply.code(403).send({ code: 'ONDIJON_FORBIDDEN', message: 'equipment of another operator' });
+    return row;
+  });
+  app.get('/api/rejections', { preHandler: api }, async (req, reply) => {
+    const s = scope(req, reply, false);
+    if (!s) return;
+    const code = (req.query as { code?: string }).code;
+    const rows = state
+      .rejectionsOf(s.operator, 5000)
+      .filter((r) => !code || r.code === code)
+      .slice(0, 500)
+      .map(({ raw: _raw, ...r }) => r);
+    return { rejections: rows, counts: state.rejectionCounts(s.operator) };
+  });
+  app.post('/api/rejections/:id/reveal', { preHandler: [api, app.csrfProtection] }, async (req, reply) => {
+    const user = req.user!;
+    const row = state.rejection((req.params as { id: string }).id);
+    if (user.role !== 'governance')
+      return reply.code(403).send({ code: 'ONDIJON_FORBIDDEN', message: 'only the governance officer may reveal' });
+    if (!row) return reply.code(404).send({ code: 'ONDIJON_NOT_FOUND', message: 'no such dead letter' });
+    // The audit line: who revealed which letter (never the payload itself).
+    log.warn({ audit: 'payload-reveal', login: user.login, deadLetter: row.id, code: row.code }, 'masked payload revealed');
+    return { id: row.id, payload: row.raw === null ? null : Buffer.from(row.raw, 'base64').toString('utf8') };
+  });
+  app.get('/api/overview', { preHandler: api }, async (req, reply) => {
+    const s = scope(req, reply, false);
+    if (s) return state.overview(s.operator);
+  });
+  app.get('/api/events', { preHandler: api }, async (req, reply) => {
+    const s = scope(req, reply, false);
+    if (!s) return;
+    let since = Number((req.query as { since?: string }).since ?? -1);
+    if (!Number.isFinite(since)) since = -1;
+    reply.hijack();
+    reply.raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const push = () => {
+      const changed = state.equipment(s.operator, since);
+      since = state.currentVersion;
+      const payload = {
+        version: since,
+        equipment: changed,
+        alerts: state.alerts(s.operator),
+        rejections: state.rejectionsOf(s.operator, 5000).length,
+      };
+      reply.raw.write(`event: update\ndata: ${JSON.stringify(payload)}\n\n`);
+    };
+    push();
+    const timer = setInterval(push, config.CONSOLE_PUSH_INTERVAL_MS);
+    const stop = () => {
+      clearInterval(timer);
+      sseClients.delete(stop);
+      reply.raw.end();
+    };
+    sseClients.add(stop);
+    req.raw.on('close', stop);
+  });
+
+  let feed: Feed | undefined;
+  let feedStarting: Promise<void> | undefined;
+  let feedError: string | undefined;
+  let closing = false;
+  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/readyz', async (_req, reply) => {
+    const reason =
+      deps.kafka === null
+        ? null
+        : feed === undefined
+          ? `feed not started${feedError ? ` (${feedError})` : ''}`
+          : feed.notReady();
+    return reason === null
+      ? { status: 'ready' }
+      : reply.code(503).send({ status: 'not-ready', failing: { kafka: reason } });
+  });
+  app.get('/metrics', async (_req, reply) => {
+    reply.header('content-type', registry.contentType);
+    return registry.metrics();
+  });
+
+  const alertTimer = setInterval(() => state.refreshAlerts(), 1000);
+  alertTimer.unref();
+
+  return {
+    fastify: app,
+    state,
+    async start() {
+      const url = await app.listen({ host: config.HOST, port: config.PORT });
+      log.info({ url, equipment: state.size }, 'console listening');
+      const kafka =
+        deps.kafka === undefined
+          ? createKafka({
+              brokers: config.KAFKA_BROKERS,
+              clientId: 'ondijon-console',
+              logger: log,
+              security: kafkaSecurityOf(config) ?? {},
+            })
+          : deps.kafka;
+      if (kafka !== null) {
+        // The pages answer at once; /readyz says 503 until the consumers have joined their groups.
+        feedStarting = (async () => {
+          for (let attempt = 1; !closing; attempt++) {
+            try {
+              feed = await startFeed({
+                kafka,
+                state,
+                log,
+                topicPrefix: config.KAFKA_TOPIC_PREFIX,
+                groupIdPrefix: config.CONSOLE_GROUP_ID,
+                deadLettersFromBeginning: config.CONSOLE_DEAD_LETTERS_FROM_BEGINNING,
+              });
+              return;
+            } catch (err) {
+              feedError = err instanceof Error ? err.message : String(err);
+              log.error({ err, attempt }, 'console feed failed to start, retrying');
+              await new Promise((r) => setTimeout(r, Math.min(10_000, 500 * attempt)));
+            }
+          }
+        })();
+      }
+      return url;
+    },
+    async close() {
+      closing = true;
+      clearInterval(alertTimer);
+      for (const stop of [...sseClients]) stop();
+      await app.close();
+      await feedStarting;
+      await feed?.stop();
+    },
+  };
+}
+
+function safeOrigin(url: string): string {
+  try {
+    return new URL(url.replace(/\{[a-z]\}/g, 'a')).origin;
+  } catch {
+    return '';
+  }
+}
+
+function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unknown>): void {
+  new Gauge({
+    name: metricName(SERVICE, 'sse_clients'),
+    help: 'Open live (Server-Sent Events) connections.',
+    registers: [registry],
+    collect() {
+      this.set(sse.size);
+    },
+  });
+  new Gauge({
+    name: metricName(SERVICE, 'alerts_active'),
+    help: 'Active alerts by kind.',
+    labelNames: ['kind'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const a of state.alerts()) this.inc({ kind: a.kind });
+    },
+  });
+  new Gauge({
+    name: metricName(SERVICE, 'records_read'),
+    help: 'Records read since start: S1 telemetry and dead letters.',
+    labelNames: ['what'],
+    registers: [registry],
+    collect() {
+      this.set({ what: 'telemetry' }, state.counts.telemetry);
+      this.set({ what: 'dead-letters' }, state.counts.deadLetters);
+    },
+  });
+}

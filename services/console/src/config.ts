@@ -1,0 +1,71 @@
+import { resolve } from 'node:path';
+import { z } from 'zod';
+import {
+  commonEnv,
+  kafkaSecretRequirements,
+  kafkaSecurityEnv,
+  loadConfig,
+  requireSecrets,
+} from '@ondijon/service-kit';
+
+const REPO_ROOT = resolve(import.meta.dirname, '../../..');
+
+/** Environment of the console (see .env.example). */
+export const ConfigSchema = z.object({
+  KAFKA_BROKERS: commonEnv.KAFKA_BROKERS,
+  ...kafkaSecurityEnv,
+  LOG_LEVEL: commonEnv.LOG_LEVEL,
+  SHUTDOWN_DEADLINE_MS: commonEnv.SHUTDOWN_DEADLINE_MS,
+  ONDIJON_ENV: commonEnv.ONDIJON_ENV,
+  /** Listen address and port of the console (pages, JSON, SSE, probes). */
+  HOST: z.string().default('127.0.0.1'),
+  PORT: z.coerce.number().int().min(0).max(65535).default(18090),
+  /** Prefix of every Kafka topic name (a run's namespace; '' = the registry's names). */
+  KAFKA_TOPIC_PREFIX: z.string().default(''),
+  /** Kafka consumer group prefix; must start with the console principal's prefix `ondijon-console`. */
+  CONSOLE_GROUP_ID: z
+    .string()
+    .regex(/^ondijon-console/, 'must start with ondijon-console (the ACL prefix of the console principal)')
+    .default('ondijon-console'),
+  /** The equipment registry (the file ingest reads). */
+  REGISTRY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/registry/equipment.json')),
+  /** The governance policy: which payload fields are above S1 and so masked. */
+  POLICY_FILE: z.string().default(resolve(REPO_ROOT, 'infra/governance/policy.yaml')),
+  /** The users file: logins, roles and scrypt hashes (`pnpm stack up` writes the demo users'). */
+  CONSOLE_USERS_FILE: z.string().min(1),
+  /** Key of the signed session and CSRF cookies (or `CONSOLE_SESSION_SECRET_FILE`), at least 32 characters. */
+  CONSOLE_SESSION_SECRET: z.string().min(32, 'must be at least 32 characters'),
+  /** Session lifetime, minutes. */
+  CONSOLE_SESSION_MINUTES: z.coerce.number().int().positive().default(480),
+  /** Secure attribute of the cookies (HTTPS only); default on in production. */
+  CONSOLE_SECURE_COOKIES: z.stringbool().optional(),
+  /** Map tiles (`https://…/{z}/{x}/{y}.png`); unset = no tile server, points over a blank map. */
+  CONSOLE_TILE_URL: z.string().optional(),
+  /** Attribution shown with the tiles. */
+  CONSOLE_TILE_ATTRIBUTION: z.string().default(''),
+  /** Seconds between two live (SSE) updates of a page. */
+  CONSOLE_PUSH_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
+  /** An equipment is silent after this many reporting intervals without a report. */
+  CONSOLE_SILENT_INTERVALS: z.coerce.number().positive().default(3),
+  /** Dead letters kept in memory for the rejections page. */
+  CONSOLE_DEAD_LETTERS_KEPT: z.coerce.number().int().positive().default(5000),
+  /** Read dead letters from the start of their topics (14-day retention) or only new ones. */
+  CONSOLE_DEAD_LETTERS_FROM_BEGINNING: z.stringbool().default(true),
+});
+/** Configuration of the console. */
+export type Config = z.infer<typeof ConfigSchema>;
+
+/** Loads the configuration (all problems at once, frozen) and checks the secrets in production. */
+export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const config = loadConfig(ConfigSchema, env);
+  requireSecrets(config.ONDIJON_ENV, [
+    ...kafkaSecretRequirements(config),
+    { name: 'CONSOLE_SESSION_SECRET', value: config.CONSOLE_SESSION_SECRET, minLength: 32 },
+  ]);
+  return config;
+}
+
+/** Whether cookies carry `Secure`. */
+export function secureCookies(config: Readonly<Config>): boolean {
+  return config.CONSOLE_SECURE_COOKIES ?? config.ONDIJON_ENV === 'production';
+}

@@ -1,0 +1,5 @@
+export * from './app';
+export * from './config';
+export * from './mask';
+export * from './state';
+export * from './users';

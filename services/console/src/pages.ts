@@ -1,0 +1,202 @@
+// Server-rendered shells of the pages: the layout, navigation and forms. The live parts (tables, map,
+// charts) are drawn in the browser by public/*.js from the JSON and SSE endpoints, with Leaflet and uPlot.
+import { type Lang, STRINGS, type Strings, fill } from './i18n';
+import type { SessionUser } from './users';
+
+/** HTML-escapes text. */
+export function esc(value: unknown): string {
+  return String(value).replace(
+    /[&<>"']/g,
+    (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!,
+  );
+}
+
+/** What every page needs. */
+export interface PageContext {
+  lang: Lang;
+  user?: SessionUser;
+  csrf: string;
+  /** The current path with its query, for the language links. */
+  path: string;
+}
+
+function roleText(t: Strings, user: SessionUser): string {
+  return fill(t[`role_${user.role}`], { operator: user.operator ?? '' });
+}
+
+function langLink(ctx: PageContext, lang: Lang, label: string): string {
+  const url = new URL(ctx.path, 'http://x');
+  url.searchParams.set('lang', lang);
+  return ctx.lang === lang
+    ? `<span aria-current="true">${label}</span>`
+    : `<a href="${esc(url.pathname + url.search)}" lang="${lang}" hreflang="${lang}">${label}</a>`;
+}
+
+/** The layout around a page's content. */
+export function layout(
+  ctx: PageContext,
+  title: string,
+  body: string,
+  options: { scripts?: string[]; styles?: string[]; config?: unknown; nav?: string } = {},
+): string {
+  const t = STRINGS[ctx.lang];
+  const nav = ctx.user
+    ? `<nav aria-label="${esc(t.appName)}"><ul>
+        <li><a href="/"${options.nav === 'overview' ? ' aria-current="page"' : ''}>${esc(t.navOverview)}</a></li>
+        <li><a href="/equipment"${options.nav === 'equipment' ? ' aria-current="page"' : ''}>${esc(t.navEquipment)}</a></li>
+        <li><a href="/rejections"${options.nav === 'rejections' ? ' aria-current="page"' : ''}>${esc(t.navRejections)}</a></li>
+      </ul></nav>
+      <div class="user"><span>${esc(fill(t.signedInAs, { login: ctx.user.login, role: roleText(t, ctx.user) }))}</span>
+        <form method="post" action="/logout"><input type="hidden" name="_csrf" value="${esc(ctx.csrf)}"><button type="submit">${esc(t.logout)}</button></form></div>`
+    : '';
+  const config =
+    options.config === undefined
+      ? ''
+      : `<script type="application/json" id="console-config">${JSON.stringify(options.config).replace(/</g, '\\u003c')}</script>`;
+  return `<!doctype html>
+<html lang="${ctx.lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="csrf-token" content="${esc(ctx.csrf)}">
+<title>${esc(title)} — ${esc(t.appName)}</title>
+<link rel="stylesheet" href="/static/console.css">
+${(options.styles ?? []).map((s) => `<link rel="stylesheet" href="${esc(s)}">`).join('\n')}
+</head>
+<body>
+<a class="skip" href="#main">${esc(t.skip)}</a>
+<header>
+  <p class="brand">${esc(t.appName)}</p>
+  ${nav}
+  <p class="lang">${esc(t.language)} : ${langLink(ctx, 'fr', 'Français')} · ${langLink(ctx, 'en', 'English')}</p>
+</header>
+<main id="main">
+<h1>${esc(title)}</h1>
+${body}
+</main>
+${config}
+${(options.scripts ?? []).map((s) => `<script src="${esc(s)}"></script>`).join('\n')}
+</body>
+</html>`;
+}
+
+/** The sign-in page. */
+export function loginPage(ctx: PageContext, failed: boolean): string {
+  const t = STRINGS[ctx.lang];
+  return layout(
+    ctx,
+    t.loginTitle,
+    `${failed ? `<p class="error" role="alert">${esc(t.loginFailed)}</p>` : ''}
+<form method="post" action="/login" class="login">
+  <input type="hidden" name="_csrf" value="${esc(ctx.csrf)}">
+  <p><label for="login">${esc(t.loginUser)}</label><input id="login" name="login" autocomplete="username" required></p>
+  <p><label for="password">${esc(t.loginPassword)}</label><input id="password" name="password" type="password" autocomplete="current-password" required></p>
+  <p><button type="submit">${esc(t.loginSubmit)}</button></p>
+</form>`,
+  );
+}
+
+/** The 403 page. */
+export function forbiddenPage(ctx: PageContext): string {
+  const t = STRINGS[ctx.lang];
+  return layout(ctx, t.forbiddenTitle, `<p>${esc(t.forbiddenText)}</p>`);
+}
+
+function select(id: string, label: string, options: [string, string][], allLabel: string): string {
+  return `<p><label for="${id}">${esc(label)}</label>
+<select id="${id}"><option value="">${esc(allLabel)}</option>${options
+    .map(([v, l]) => `<option value="${esc(v)}">${esc(l)}</option>`)
+    .join('')}</select></p>`;
+}
+
+/** The equipment page: filters, map, alerts and table (filled by public/equipment.js). */
+export function equipmentPage(
+  ctx: PageContext,
+  data: {
+    operator: string | undefined;
+    operators: string[];
+    communes: [string, string][];
+    families: string[];
+    tileUrl?: string | undefined;
+    tileAttribution: string;
+  },
+): string {
+  const t = STRINGS[ctx.lang];
+  const isOperator = ctx.user?.role === 'operator';
+  const filters = `<form class="filters" aria-label="${esc(t.filters)}" onsubmit="return false">
+${select('f-commune', t.commune, data.communes, t.all)}
+${select('f-family', t.family, data.families.map((f) => [f, f]), t.all)}
+${isOperator ? '' : select('f-operator', t.operator, data.operators.map((o) => [o, o]), t.all)}
+${select('f-state', t.state, (['ok', 'alert', 'waiting', 'unfollowed'] as const).map((s) => [s, t[`status_${s}`]]), t.all)}
+</form>`;
+  return layout(
+    ctx,
+    t.equipmentTitle + (data.operator ? ` — ${data.operator}` : ''),
+    `${filters}
+<p class="live" id="live" role="status">${esc(t.live)}</p>
+<div class="columns">
+  <section aria-labelledby="alerts-h" class="alerts"><h2 id="alerts-h">${esc(t.alerts)} (<span id="alert-count">0</span>)</h2>
+    <ul id="alerts" aria-live="polite"></ul></section>
+  <section aria-labelledby="map-h" class="map-section"><h2 id="map-h">${esc(t.map)}</h2><div id="map" aria-label="${esc(t.map)}"></div></section>
+</div>
+<section aria-labelledby="table-h"><h2 id="table-h">${esc(t.equipmentTitle)} <span id="shown"></span></h2>
+<table id="equipment"><thead><tr><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.family)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.commune)}</th><th scope="col">${esc(t.lastSeen)}</th><th scope="col">${esc(t.state)}</th><th scope="col">${esc(t.detail)}</th></tr></thead><tbody></tbody></table>
+</section>`,
+    {
+      nav: 'equipment',
+      styles: ['/vendor/leaflet/leaflet.css'],
+      scripts: ['/vendor/leaflet/leaflet.js', '/static/common.js', '/static/equipment.js'],
+      config: {
+        lang: ctx.lang,
+        t,
+        operator: data.operator ?? '',
+        tileUrl: data.tileUrl ?? null,
+        tileAttribution: data.tileAttribution,
+      },
+    },
+  );
+}
+
+/** The rejections page (filled by public/rejections.js). */
+export function rejectionsPage(ctx: PageContext, data: { operator: string | undefined; codes: string[] }): string {
+  const t = STRINGS[ctx.lang];
+  return layout(
+    ctx,
+    t.rejectionsTitle + (data.operator ? ` — ${data.operator}` : ''),
+    `<form class="filters" aria-label="${esc(t.filters)}" onsubmit="return false">${select(
+      'f-code',
+      t.code,
+      data.codes.map((c) => [c, c]),
+      t.all,
+    )}</form>
+<p class="live" id="live" role="status">${esc(t.live)}</p>
+<section aria-labelledby="counts-h"><h2 id="counts-h">${esc(t.countsByCode)}</h2><ul id="counts"></ul></section>
+<section aria-labelledby="list-h"><h2 id="list-h">${esc(t.rejectionsTitle)} <span id="shown"></span></h2>
+<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th></tr></thead><tbody></tbody></table></section>`,
+    {
+      nav: 'rejections',
+      scripts: ['/static/common.js', '/static/rejections.js'],
+      config: { lang: ctx.lang, t, operator: data.operator ?? '', canReveal: ctx.user?.role === 'governance' },
+    },
+  );
+}
+
+/** The overview page (filled by public/overview.js with uPlot). */
+export function overviewPage(ctx: PageContext, data: { operator: string | undefined }): string {
+  const t = STRINGS[ctx.lang];
+  return layout(
+    ctx,
+    t.overviewTitle + (data.operator ? ` — ${data.operator}` : ''),
+    `<p class="live" id="live" role="status">${esc(t.live)}</p>
+<section aria-labelledby="fam-h"><h2 id="fam-h"><a href="/equipment">${esc(t.ratesByFamily)}</a></h2><div id="chart-family" class="chart"></div></section>
+<section aria-labelledby="op-h"><h2 id="op-h"><a href="/equipment">${esc(t.ratesByOperator)}</a></h2><div id="chart-operator" class="chart"></div>
+<table id="current"><caption>${esc(t.currentRates)}</caption><thead><tr><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.msgPerS)}</th></tr></thead><tbody></tbody></table></section>
+<section aria-labelledby="dlq-h"><h2 id="dlq-h"><a href="/rejections">${esc(t.deadLettersPerMinute)}</a></h2><div id="chart-dlq" class="chart"></div></section>`,
+    {
+      nav: 'overview',
+      styles: ['/vendor/uplot/uPlot.min.css'],
+      scripts: ['/vendor/uplot/uPlot.iife.min.js', '/static/common.js', '/static/overview.js'],
+      config: { lang: ctx.lang, t, operator: data.operator ?? '' },
+    },
+  );
+}

@@ -1,0 +1,439 @@
+// The console's picture of the fleet, built from the registry, the S1 telemetry and the dead letters:
+// last seen and state per equipment, the alerts, message rates and dead letters per minute. Pure apart
+// from the clock it is given; fed by feed.ts, read by app.ts.
+import {
+  communeName,
+  type DeadLetter,
+  type Equipment,
+  type Family,
+  parseTelemetryTopic,
+  MQTT_TOPIC_ROOT,
+} from '@ondijon/contracts';
+import type { Policy } from '@ondijon/governance';
+import { asFamily, maskPayload, type ShownPayload } from './mask';
+
+/** Reporting interval assumed before an equipment's first report (the simulator's defaults), s. */
+export const DEFAULT_INTERVAL_S: Record<Family, number> = {
+  streetlight: 900,
+  'lighting-cabinet': 900,
+  'signal-controller': 300,
+  'traffic-detector': 300,
+  'winter-vehicle': 300,
+  'weather-station': 600,
+};
+
+/** Families whose telemetry is S2 (vehicle positions): the console does not read it, so it never alerts on them. */
+export const UNFOLLOWED_FAMILIES: readonly Family[] = ['winter-vehicle'];
+
+/** Kinds of alert (issue 15, item 2). */
+export type AlertKind = 'silent' | 'fault' | 'signal-mode' | 'door-open';
+
+/** One active alert. */
+export interface Alert {
+  id: string;
+  kind: AlertKind;
+  equipmentId: string;
+  family: Family;
+  operator: string;
+  commune: string;
+  /** What is wrong (fault names, the signal mode, seconds of silence). */
+  detail: string;
+  /** When the console first saw it (ISO). */
+  since: string;
+}
+
+/** An equipment as the console shows it. */
+export interface EquipmentRow {
+  id: string;
+  family: Family;
+  operator: string;
+  commune: string;
+  communeName: string;
+  lat: number;
+  lon: number;
+  /** Observation time of the last report (ISO), null when none seen. */
+  lastSeen: string | null;
+  intervalS: number;
+  /** Current state, a few fields by family (lamp state, faults, signal mode, door, ice warning…). */
+  state: Record<string, string | number | boolean | string[]>;
+  /** `ok`, `alert`, `waiting` (no report yet), `unfollowed` (S2 family, not read by the console). */
+  status: 'ok' | 'alert' | 'waiting' | 'unfollowed';
+  alerts: AlertKind[];
+  /** Bumped on every change (live updates send rows newer than the client's version). */
+  version: number;
+}
+
+/** A dead letter as the console shows it. */
+export interface RejectionRow {
+  id: string;
+  source: 'ingest' | 'stream';
+  code: string;
+  reason: string;
+  /** Fields named by the validation issues. */
+  fields: string[];
+  operator: string | null;
+  family: string | null;
+  equipmentId: string | null;
+  receivedAt: string;
+  rejectedBy: string;
+  payload: ShownPayload;
+  /** Base64 of the raw payload, kept for an audited reveal by the governance officer; never sent otherwise. */
+  raw: string | null;
+}
+
+interface Tracked {
+  row: EquipmentRow;
+  observedMs: number | null;
+  faults: string[];
+}
+
+const SECOND = 1000;
+const RATE_SECONDS = 15 * 60;
+const DLQ_MINUTES = 60;
+
+/** Options of the state. */
+export interface ConsoleStateOptions {
+  policy: Policy;
+  /** Wall clock, ms. */
+  now?: () => number;
+  silentIntervals?: number;
+  deadLettersKept?: number;
+}
+
+/** The console's state (see the module comment). */
+export class ConsoleState {
+  private readonly byId = new Map<string, Tracked>();
+  private readonly policy: Policy;
+  private readonly now: () => number;
+  private readonly silentIntervals: number;
+  private readonly deadLettersKept: number;
+  private version = 0;
+  /** Event clock: the latest observation time seen and the wall time it was seen. */
+  private clockObserved: number | null = null;
+  private clockWall = 0;
+  /** Event time at which the console started following (a never-seen equipment is silent from there). */
+  private followedSince: number | null = null;
+  private activeAlerts = new Map<string, Alert>();
+  private readonly rates = new Map<number, Map<string, number>>();
+  private readonly dlqPerMinute = new Map<number, Map<string, number>>();
+  private readonly rejections: RejectionRow[] = [];
+  /** Counters since start (metrics). */
+  readonly counts = { telemetry: 0, deadLetters: 0, unknownEquipment: 0 };
+
+  constructor(registry: readonly Equipment[], options: ConsoleStateOptions) {
+    this.policy = options.policy;
+    this.now = options.now ?? Date.now;
+    this.silentIntervals = options.silentIntervals ?? 3;
+    this.deadLettersKept = options.deadLettersKept ?? 5000;
+    for (const eq of registry) {
+      if (eq.decommissionedOn !== undefined) continue;
+      const unfollowed = UNFOLLOWED_FAMILIES.includes(eq.family);
+      this.byId.set(eq.equipmentId, {
+        observedMs: null,
+        faults: [],
+        row: {
+          id: eq.equipmentId,
+          family: eq.family,
+          operator: eq.operator,
+          commune: eq.commune,
+          communeName: communeName(eq.commune) ?? eq.commune,
+          lat: eq.location.lat,
+          lon: eq.location.lon,
+          lastSeen: null,
+          intervalS: DEFAULT_INTERVAL_S[eq.family],
+          state: {},
+          status: unfollowed ? 'unfollowed' : 'waiting',
+          alerts: [],
+          version: 0,
+        },
+      });
+    }
+  }
+
+  /** Number of registered (not decommissioned) equipment. */
+  get size(): number {
+    return this.byId.size;
+  }
+
+  /** The current version (live clients ask for rows newer than theirs). */
+  get currentVersion(): number {
+    return this.version;
+  }
+
+  /** The event clock, ms: the latest observation seen, moved on by the wall time since (null before any). */
+  clock(): number | null {
+    if (this.clockObserved === null) return null;
+    return this.clockObserved + Math.max(0, this.now() - this.clockWall);
+  }
+
+  /** A telemetry envelope read from an S1 topic. */
+  onTelemetry(envelope: {
+    subject?: string;
+    time?: string;
+    operator?: string;
+    type?: string;
+    data?: unknown;
+  }): void {
+    this.counts.telemetry++;
+    const id = envelope.subject ?? '';
+    const tracked = this.byId.get(id);
+    const family = tracked?.row.family ?? asFamily(/telemetry\.([a-z-]+)\.v\d+$/.exec(envelope.type ?? '')?.[1]);
+    this.countRate(`${family ?? 'unknown'}|${envelope.operator ?? tracked?.row.operator ?? 'unknown'}`);
+    if (tracked === undefined) {
+      this.counts.unknownEquipment++;
+      return;
+    }
+    const observed = Date.parse(envelope.time ?? '');
+    if (!Number.isFinite(observed)) return;
+    const wall = this.now();
+    if (this.clockObserved === null || observed >= this.clock()!) {
+      this.clockObserved = observed;
+      this.clockWall = wall;
+    }
+    this.followedSince ??= observed;
+    if (tracked.observedMs !== null && observed < tracked.observedMs) return; // an older report: state is newer
+    tracked.observedMs = observed;
+    const data = (envelope.data ?? {}) as Record<string, unknown>;
+    const row = tracked.row;
+    row.lastSeen = new Date(observed).toISOString();
+    if (typeof data.intervalS === 'number' && data.intervalS > 0) row.intervalS = data.intervalS;
+    row.state = stateOf(row.family, data);
+    tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
+    row.version = ++this.version;
+  }
+
+  /** A dead letter read from `dlq.s3.ingest.v1` or `dlq.s3.stream.v1`. */
+  onDeadLetter(letter: DeadLetter, source: 'ingest' | 'stream'): void {
+    this.counts.deadLetters++;
+    const received = Date.parse(letter.receivedAt);
+    const minute = Math.floor(received / 60_000);
+    const perCode = this.dlqPerMinute.get(minute) ?? new Map<string, number>();
+    perCode.set(letter.code, (perCode.get(letter.code) ?? 0) + 1);
+    this.dlqPerMinute.set(minute, perCode);
+    for (const m of this.dlqPerMinute.keys())
+      if (m < Math.floor(this.now() / 60_000) - DLQ_MINUTES) this.dlqPerMinute.delete(m);
+
+    let operator: string | null = null;
+    let family: string | null = null;
+    let equipmentId: string | null = null;
+    if (letter.mqttTopic !== undefined) {
+      const at = letter.mqttTopic.indexOf(`${MQTT_TOPIC_ROOT}/`);
+      const parsed = at < 0 ? undefined : parseTelemetryTopic(letter.mqttTopic.slice(at));
+      if (parsed?.kind === 'telemetry') ({ operator, family, equipmentId } = parsed);
+      else if (parsed?.kind === 'excluded')
+        ({ operator, equipmentId } = parsed), (family = parsed.source);
+    } else if (letter.payloadBase64 !== null) {
+      // A stream dead letter holds the envelope it could not use: its operator and subject.
+      try {
+        const env = JSON.parse(Buffer.from(letter.payloadBase64, 'base64').toString('utf8')) as {
+          operator?: unknown;
+          subject?: unknown;
+        };
+        if (typeof env.operator === 'string') operator = env.operator;
+        if (typeof env.subject === 'string') equipmentId = env.subject;
+        family = equipmentId === null ? null : (this.byId.get(equipmentId)?.row.family ?? null);
+      } catch {
+        /* not JSON: no operator known, only supervisors see it */
+      }
+    }
+    const fam = asFamily(family ?? letter.expectedSchema);
+    const row: RejectionRow = {
+      id: letter.id,
+      source,
+      code: letter.code,
+      reason: letter.reason,
+      fields: [...new Set((letter.issues ?? []).map((i) => i.path).filter((p) => p !== ''))],
+      operator,
+      family: family ?? fam ?? null,
+      equipmentId,
+      receivedAt: letter.receivedAt,
+      rejectedBy: letter.rejectedBy,
+      // A stream letter's payload is a whole envelope: it is shown only when its record class is S0/S1.
+      payload:
+        source === 'stream'
+          ? letter.sensitivity === 'S0' || letter.sensitivity === 'S1'
+            ? maskPayload(this.policy, undefined, letter.payloadBase64, 'S1')
+            : { status: letter.payloadBase64 === null ? 'absent' : 'masked', text: null, maskedFields: [] }
+          : maskPayload(this.policy, fam, letter.payloadBase64, letter.sensitivity),
+      raw: letter.payloadBase64,
+    };
+    // A letter replayed and rejected again supersedes the earlier one with the same id.
+    const existing = this.rejections.findIndex((r) => r.id === row.id);
+    if (existing >= 0) this.rejections.splice(existing, 1);
+    this.rejections.push(row);
+    if (this.rejections.length > this.deadLettersKept) this.rejections.shift();
+  }
+
+  /** Recomputes the alerts (call about once a second): silent, faults, signal mode, door open. */
+  refreshAlerts(): void {
+    const clock = this.clock();
+    const next = new Map<string, Alert>();
+    const nowIso = new Date(this.now()).toISOString();
+    for (const t of this.byId.values()) {
+      const row = t.row;
+      if (row.status === 'unfollowed') continue;
+      const kinds: [AlertKind, string][] = [];
+      const since = t.observedMs ?? this.followedSince;
+      if (clock !== null && since !== null) {
+        const silentS = (clock - since) / SECOND;
+        if (silentS > this.silentIntervals * row.intervalS) kinds.push(['silent', `${Math.round(silentS)} s`]);
+      }
+      if (t.faults.length > 0) kinds.push(['fault', t.faults.join(', ')]);
+      const mode = row.state.mode;
+      if (mode === 'flashing' || mode === 'degraded' || mode === 'off') kinds.push(['signal-mode', String(mode)]);
+      if (row.state.doorOpen === true) kinds.push(['door-open', '']);
+      for (const [kind, detail] of kinds) {
+        const id = `${row.id}:${kind}`;
+        next.set(id, {
+          id,
+          kind,
+          equipmentId: row.id,
+          family: row.family,
+          operator: row.operator,
+          commune: row.commune,
+          detail,
+          since: this.activeAlerts.get(id)?.since ?? nowIso,
+        });
+      }
+      const alertKinds = kinds.map(([k]) => k);
+      const status: EquipmentRow['status'] =
+        alertKinds.length > 0 ? 'alert' : t.observedMs === null ? 'waiting' : 'ok';
+      if (status !== row.status || alertKinds.join() !== row.alerts.join()) {
+        row.status = status;
+        row.alerts = alertKinds;
+        row.version = ++this.version;
+      }
+    }
+    this.activeAlerts = next;
+  }
+
+  /** Active alerts, of one operator or all. */
+  alerts(operator?: string): Alert[] {
+    const all = [...this.activeAlerts.values()];
+    return operator === undefined ? all : all.filter((a) => a.operator === operator);
+  }
+
+  /** Equipment rows, of one operator or all; only those changed after `sinceVersion` when given. */
+  equipment(operator?: string, sinceVersion = -1): EquipmentRow[] {
+    const out: EquipmentRow[] = [];
+    for (const { row } of this.byId.values())
+      if ((operator === undefined || row.operator === operator) && row.version > sinceVersion) out.push(row);
+    return out;
+  }
+
+  /** One equipment row. */
+  get(id: string): EquipmentRow | undefined {
+    return this.byId.get(id)?.row;
+  }
+
+  /** Dead letters, newest first, of one operator or all (supervisors also see those of no known operator). */
+  rejectionsOf(operator?: string, limit = 500): RejectionRow[] {
+    const out: RejectionRow[] = [];
+    for (let i = this.rejections.length - 1; i >= 0 && out.length < limit; i--) {
+      const r = this.rejections[i]!;
+      if (operator === undefined || r.operator === operator) out.push(r);
+    }
+    return out;
+  }
+
+  /** One dead letter by id. */
+  rejection(id: string): RejectionRow | undefined {
+    return this.rejections.find((r) => r.id === id);
+  }
+
+  /** Dead letters per code of one operator or all, in the letters kept. */
+  rejectionCounts(operator?: string): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of this.rejections)
+      if (operator === undefined || r.operator === operator) counts[r.code] = (counts[r.code] ?? 0) + 1;
+    return counts;
+  }
+
+  private countRate(key: string): void {
+    const second = Math.floor(this.now() / SECOND);
+    let bucket = this.rates.get(second);
+    if (bucket === undefined) {
+      bucket = new Map();
+      this.rates.set(second, bucket);
+      for (const s of this.rates.keys()) if (s <= second - RATE_SECONDS) this.rates.delete(s);
+    }
+    bucket.set(key, (bucket.get(key) ?? 0) + 1);
+  }
+
+  /**
+   * The overview: messages per second by family and by operator over the last 15 minutes (one point per
+   * `stepS` seconds, the mean rate of the step), and dead letters per minute by code over the last hour.
+   */
+  overview(operator?: string, stepS = 10) {
+    // Whole steps only: the step in progress would show a rate too low.
+    const nowS = Math.floor(this.now() / SECOND / stepS) * stepS;
+    const steps = Math.floor(RATE_SECONDS / stepS);
+    const times: number[] = [];
+    const byFamily: Record<string, number[]> = {};
+    const byOperator: Record<string, number[]> = {};
+    for (let i = 0; i < steps; i++) times.push(nowS - (steps - i) * stepS);
+    const add = (series: Record<string, number[]>, key: string, index: number, n: number) => {
+      (series[key] ??= new Array<number>(steps).fill(0))[index]! += n / stepS;
+    };
+    for (const [second, bucket] of this.rates) {
+      if (second >= nowS) continue;
+      const index = steps - 1 - Math.floor((nowS - 1 - second) / stepS);
+      if (index < 0 || index >= steps) continue;
+      for (const [key, n] of bucket) {
+        const [family, op] = key.split('|') as [string, string];
+        if (operator !== undefined && op !== operator) continue;
+        add(byFamily, family, index, n);
+        add(byOperator, op, index, n);
+      }
+    }
+    const nowMin = Math.floor(this.now() / 60_000);
+    const minutes: number[] = [];
+    const byCode: Record<string, number[]> = {};
+    for (let i = DLQ_MINUTES - 1; i >= 0; i--) minutes.push((nowMin - i) * 60);
+    // Per-minute counts are over all operators; an operator sees counts of its own letters instead.
+    if (operator === undefined) {
+      for (const [minute, perCode] of this.dlqPerMinute) {
+        const index = DLQ_MINUTES - 1 - (nowMin - minute);
+        if (index < 0 || index >= DLQ_MINUTES) continue;
+        for (const [code, n] of perCode) (byCode[code] ??= new Array<number>(DLQ_MINUTES).fill(0))[index]! += n;
+      }
+    } else {
+      for (const r of this.rejections) {
+        if (r.operator !== operator) continue;
+        const index = DLQ_MINUTES - 1 - (nowMin - Math.floor(Date.parse(r.receivedAt) / 60_000));
+        if (index < 0 || index >= DLQ_MINUTES) continue;
+        (byCode[r.code] ??= new Array<number>(DLQ_MINUTES).fill(0))[index]! += 1;
+      }
+    }
+    return { rates: { times, byFamily, byOperator }, deadLetters: { minutes, byCode } };
+  }
+}
+
+/** The state fields shown for a family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */
+function stateOf(family: Family, d: Record<string, unknown>): EquipmentRow['state'] {
+  const pick = (...keys: string[]) => {
+    const out: EquipmentRow['state'] = {};
+    for (const k of keys) {
+      const v = d[k];
+      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+      else if (Array.isArray(v)) out[k] = v.map(String);
+    }
+    return out;
+  };
+  switch (family) {
+    case 'streetlight':
+      return pick('state', 'dimLevelPct', 'faults');
+    case 'lighting-cabinet':
+      return pick('circuitsOn', 'doorOpen', 'faults');
+    case 'signal-controller':
+      return pick('mode', 'plan', 'doorOpen', 'commsOk', 'faults');
+    case 'traffic-detector': {
+      const lanes = Array.isArray(d.lanes) ? (d.lanes as { vehicles?: unknown }[]) : [];
+      return { vehicles: lanes.reduce((s, l) => s + (typeof l.vehicles === 'number' ? l.vehicles : 0), 0) };
+    }
+    case 'weather-station':
+      return pick('surfaceTempC', 'airTempC', 'iceWarning');
+    case 'winter-vehicle':
+      return {};
+  }
+}

@@ -1,0 +1,376 @@
+// The console in a real browser against the real stack (issue 15): ingest and the console run as child
+// processes on a namespace of their own; two operators' equipment report over MQTT; Debian's chromium,
+// driven by playwright-core (which never downloads a browser), signs in as each role.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import axe from 'axe-core';
+import mqtt from 'mqtt';
+import { type BrowserContext, type Page, chromium } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  Cleanup,
+  deleteGroups,
+  deleteTopics,
+  mqttAuth,
+  testEndpoints,
+  testKafka,
+  uniqueName,
+  usesStackSecrets,
+  waitFor,
+} from '@ondijon/acceptance';
+import { telemetryTopic, topicList } from '@ondijon/contracts';
+import { deleteNamespaceAcls } from '@ondijon/kafka';
+import { hashPassword } from '@ondijon/service-kit';
+import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
+import {
+  consoleEnv,
+  freePort,
+  type PipelinePlan,
+  plannedTopics,
+  REPO_ROOT,
+  type ServiceHandle,
+  serviceEnvs,
+  startService,
+  stopAll,
+  waitHttpOk,
+} from '@ondijon/devstack';
+
+const CHROMIUM = '/usr/bin/chromium';
+const REPORTS = path.join(REPO_ROOT, 'reports', 'console');
+// Two cabinets of citelum (A1 reports all along, A2 goes silent) and a signal controller of bouygues-es.
+const A1 = 'LC-21003-001';
+const A2 = 'LC-21105-001';
+const B1 = 'SC-21166-001';
+
+const cleanup = new Cleanup();
+let services: ServiceHandle[] = [];
+let plan: PipelinePlan;
+let consoleUrl: string;
+let context: BrowserContext;
+let passwords: Record<string, string> = {};
+const silenced = new Set<string>();
+let reporter: NodeJS.Timeout | undefined;
+
+async function signIn(page: Page, login: string): Promise<void> {
+  await page.goto(`${consoleUrl}/login`);
+  await page.fill('#login', login);
+  await page.fill('#password', passwords[login]!);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/login') && r.request().method() === 'POST'),
+    page.click('main button[type=submit]'),
+  ]);
+  expect(
+    response.status(),
+    `sign-in of ${login}: ${(await response.text().catch(() => '')).slice(0, 200)}`,
+  ).toBe(303);
+  await page.waitForURL((u) => !u.pathname.startsWith('/login'));
+}
+
+async function axeScan(
+  page: Page,
+): Promise<{ id: string; impact: string | null | undefined; nodes: number }[]> {
+  await page.addScriptTag({ content: axe.source });
+  const result = await page.evaluate(async () => {
+    const g = globalThis as unknown as { axe: typeof axe; document: Parameters<typeof axe.run>[0] };
+    const r = await g.axe.run(g.document);
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.length }));
+  });
+  return result.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+}
+
+describe('console in a browser (real stack, ingest, Debian chromium)', () => {
+  beforeAll(async () => {
+    expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
+    const endpoints = testEndpoints();
+    const runId = uniqueName('console').replace(/[^A-Za-z0-9]/g, '');
+    const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-console-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    plan = {
+      topicPrefix: `t${runId}.`,
+      mqttPrefix: `t/${runId}/`,
+      runId,
+      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
+      opendataDir: path.join(dir, 'opendata'),
+      publisherStateDir: path.join(dir, 'publisher'),
+      ports: { ingest: await freePort(), processors: 0, publisher: 0, api: 0 },
+      endpoints,
+      ...(usesStackSecrets(endpoints) ? { secrets: serviceSecretEnvs() } : {}),
+    };
+    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
+    cleanup.add(async () => {
+      const admin = testKafka().admin();
+      await admin.connect();
+      try {
+        await deleteNamespaceAcls(
+          admin,
+          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
+        );
+      } finally {
+        await admin.disconnect();
+      }
+    });
+    cleanup.add(() =>
+      deleteTopics(
+        plannedTopics(plan).map((t) => t.name),
+        endpoints.kafkaBrokers,
+      ),
+    );
+    cleanup.add(() => deleteGroups([`ondijon-ingest-${runId}`], endpoints.kafkaBrokers));
+
+    // The stack's demo users when the tests run on the local stack, else a users file of the test's own.
+    const logins = ['citelum', 'bouygues-es', 'superviseur'];
+    let consoleSecrets: Record<string, string> = {};
+    if (plan.secrets) {
+      // The password files beside the users file the stack wrote (never printed).
+      const secretsDir = path.dirname(plan.secrets.console.CONSOLE_USERS_FILE!);
+      passwords = Object.fromEntries(
+        logins.map((l) => [l, readFileSync(path.join(secretsDir, `console-${l}.password`), 'utf8').trim()]),
+      );
+    } else {
+      passwords = Object.fromEntries(logins.map((l) => [l, `${l}-${runId}`]));
+      const users = logins.map((login) => ({
+        login,
+        role: login === 'superviseur' ? 'supervisor' : 'operator',
+        ...(login === 'superviseur' ? {} : { operator: login }),
+        passwordHash: hashPassword(passwords[login]!),
+      }));
+      writeFileSync(path.join(dir, 'users.json'), JSON.stringify({ users }));
+      consoleSecrets = {
+        CONSOLE_USERS_FILE: path.join(dir, 'users.json'),
+        CONSOLE_SESSION_SECRET: 's'.repeat(40),
+      };
+    }
+
+    mkdirSync(REPORTS, { recursive: true });
+    const ingest = startService('ingest', path.join(REPO_ROOT, 'services/ingest/src/main.ts'), {
+      env: { ...serviceEnvs(plan).ingest, LOG_LEVEL: 'warn' },
+      logFile: path.join(REPORTS, 'ingest.log'),
+    });
+    services.push(ingest);
+    const consolePort = await freePort();
+    const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
+      env: {
+        ...consoleEnv(plan, consolePort),
+        ...consoleSecrets,
+        CONSOLE_PUSH_INTERVAL_MS: '1000',
+        LOG_LEVEL: 'warn',
+      },
+      logFile: path.join(REPORTS, 'console.log'),
+    });
+    services.push(consoleService);
+    cleanup.add(async () => {
+      const ended = await stopAll(services, 15_000);
+      services = [];
+      return ended;
+    });
+    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 90_000, ingest);
+    consoleUrl = `http://127.0.0.1:${consolePort}`;
+    await waitHttpOk(`${consoleUrl}/readyz`, 90_000, consoleService);
+
+    // The equipment report every second (intervalS 1: silent after 3 s without a report).
+    const clients = {
+      citelum: await mqtt.connectAsync(endpoints.mqttUrl, {
+        ...mqttAuth('citelum'),
+        protocolVersion: 5,
+        clientId: uniqueName('console-a'),
+      }),
+      'bouygues-es': await mqtt.connectAsync(endpoints.mqttUrl, {
+        ...mqttAuth('bouygues-es'),
+        protocolVersion: 5,
+        clientId: uniqueName('console-b'),
+      }),
+    };
+    cleanup.add(() => Promise.all(Object.values(clients).map((c) => c.endAsync())));
+    let seq = 0;
+    const publishAll = async () => {
+      seq++;
+      const observedAt = new Date().toISOString();
+      const cabinet = {
+        seq,
+        observedAt,
+        circuitsOn: 2,
+        powerW: 800,
+        energyWh: 0.2,
+        intervalS: 1,
+        doorOpen: false,
+        faults: [],
+      };
+      const signal = {
+        seq,
+        observedAt,
+        mode: 'normal',
+        plan: 1,
+        lampFailures: 0,
+        doorOpen: false,
+        commsOk: true,
+        intervalS: 1,
+        faults: [],
+      };
+      const sends: Promise<unknown>[] = [];
+      for (const id of [A1, A2])
+        if (!silenced.has(id))
+          sends.push(
+            clients.citelum.publishAsync(
+              `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', id)}`,
+              JSON.stringify(cabinet),
+              { qos: 1 },
+            ),
+          );
+      sends.push(
+        clients['bouygues-es'].publishAsync(
+          `${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`,
+          JSON.stringify(signal),
+          { qos: 1 },
+        ),
+      );
+      await Promise.allSettled(sends);
+    };
+    reporter = setInterval(() => void publishAll(), 1000);
+    cleanup.add(() => clearInterval(reporter));
+    // A malformed message of bouygues-es: citelum must never see it.
+    await clients['bouygues-es'].publishAsync(
+      `${plan.mqttPrefix}${telemetryTopic('signal-controller', 'bouygues-es', B1)}`,
+      '{"seq": 1, "mode": fla',
+      { qos: 1 },
+    );
+    (globalThis as { publishMalformedA?: () => Promise<unknown> }).publishMalformedA = () =>
+      clients.citelum.publishAsync(
+        `${plan.mqttPrefix}${telemetryTopic('lighting-cabinet', 'citelum', A1)}`,
+        '{"seq": 7, "observedAt": "2026-',
+        { qos: 1 },
+      );
+
+    const userDataDir = mkdtempSync(path.join(tmpdir(), 'ondijon-chromium-'));
+    cleanup.add(() => rmSync(userDataDir, { recursive: true, force: true }));
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM,
+      headless: true,
+      bypassCSP: true, // only so axe-core can be injected; the pages themselves run under the CSP
+      args: [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
+    });
+    cleanup.add(() => context.close());
+    mkdirSync(REPORTS, { recursive: true });
+    // Every equipment has reported once before the tests look.
+    await waitFor(
+      async () =>
+        (await fetch(`${consoleUrl}/metrics`).then((r) => r.text())).match(
+          /records_read\{what="telemetry"\} ([1-9]\d*)/,
+        ),
+      { timeoutMs: 30_000, message: 'console reads telemetry' },
+    );
+  });
+
+  afterAll(() => cleanup.run());
+
+  it("operator A sees only A's equipment and rejections; B's pages and API answer 403", async () => {
+    const page = await context.newPage();
+    await signIn(page, 'citelum');
+    await page.goto(`${consoleUrl}/equipment`);
+    const operators = await waitFor(
+      async () => {
+        const cells = await page.locator('#equipment tbody tr td:nth-child(3)').allTextContents();
+        return cells.length > 0 ? cells : undefined;
+      },
+      { timeoutMs: 20_000, message: 'equipment table filled' },
+    );
+    expect(new Set(operators)).toEqual(new Set(['citelum']));
+    expect(await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()).toBe(0);
+    expect((await page.goto(`${consoleUrl}/equipment?operator=bouygues-es`))!.status()).toBe(403);
+    expect((await page.goto(`${consoleUrl}/rejections?operator=bouygues-es`))!.status()).toBe(403);
+    for (const api of [
+      '/api/equipment?operator=bouygues-es',
+      '/api/rejections?operator=bouygues-es',
+      `/api/equipment/${B1}`,
+    ])
+      expect((await page.request.get(`${consoleUrl}${api}`)).status(), api).toBe(403);
+    const own = (await (await page.request.get(`${consoleUrl}/api/equipment`)).json()) as {
+      equipment: { operator: string }[];
+    };
+    expect(own.equipment.length).toBeGreaterThan(0);
+    expect(own.equipment.every((e) => e.operator === 'citelum')).toBe(true);
+    // B's malformed message is a rejection of B's only.
+    const rejections = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as {
+      rejections: { operator: string }[];
+    };
+    expect(rejections.rejections.every((r) => r.operator === 'citelum')).toBe(true);
+    await page.close();
+  });
+
+  it('shows a malformed message and a silent equipment within 10 s, and clears the silent alert by itself', async () => {
+    const page = await context.newPage();
+    await signIn(page, 'citelum');
+    await page.goto(`${consoleUrl}/equipment`);
+    await waitFor(() => page.locator(`#equipment tbody tr[data-id="${A2}"]`).count(), { timeoutMs: 20_000 });
+    silenced.add(A2);
+    await waitFor(() => page.locator(`#alerts li[data-alert="${A2}:silent"]`).count(), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: `silent alert of ${A2} on the equipment page`,
+    });
+    await page.screenshot({ path: path.join(REPORTS, 'equipment-operator.png'), fullPage: true });
+    silenced.delete(A2);
+    await waitFor(async () => (await page.locator(`#alerts li[data-alert="${A2}:silent"]`).count()) === 0, {
+      timeoutMs: 15_000,
+      intervalMs: 200,
+      message: `silent alert of ${A2} cleared`,
+    });
+
+    await page.goto(`${consoleUrl}/rejections`);
+    await (globalThis as { publishMalformedA?: () => Promise<unknown> }).publishMalformedA!();
+    const row = page.locator('#rejections tbody tr[data-code="ONDIJON_PAYLOAD_NOT_JSON"]');
+    await waitFor(() => row.count(), {
+      timeoutMs: 10_000,
+      intervalMs: 200,
+      message: 'malformed message on the rejections page',
+    });
+    const text = await row.first().textContent();
+    expect(text).toContain(A1);
+    // A cabinet is an S1 source: its payload is shown.
+    expect(await row.first().locator('td[data-payload="shown"] pre').textContent()).toContain('"seq": 7');
+    await page.screenshot({ path: path.join(REPORTS, 'rejections-operator.png'), fullPage: true });
+    await page.close();
+  });
+
+  it('the supervisor sees every operator; axe-core finds no serious or critical violation on any page', async () => {
+    const page = await context.newPage();
+    await page.goto(`${consoleUrl}/login`);
+    expect(await axeScan(page), 'login').toEqual([]);
+    await page.screenshot({ path: path.join(REPORTS, 'login.png') });
+    await signIn(page, 'superviseur');
+    for (const [name, url] of [
+      ['overview', '/'],
+      ['equipment', '/equipment'],
+      ['rejections', '/rejections'],
+      ['overview-en', '/?lang=en'],
+    ] as const) {
+      await page.goto(`${consoleUrl}${url}`);
+      if (name === 'equipment')
+        await waitFor(async () => (await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()) > 0, {
+          timeoutMs: 20_000,
+        });
+      if (name.startsWith('overview'))
+        await waitFor(() => page.locator('#chart-family canvas').count(), { timeoutMs: 20_000 });
+      if (name === 'rejections')
+        await waitFor(async () => (await page.locator('#rejections tbody tr').count()) >= 2, {
+          timeoutMs: 20_000,
+        });
+      expect(await axeScan(page), name).toEqual([]);
+      await page.screenshot({ path: path.join(REPORTS, `${name}-supervisor.png`), fullPage: true });
+    }
+    const all = (await (await page.request.get(`${consoleUrl}/api/rejections`)).json()) as {
+      rejections: { operator: string }[];
+    };
+    expect(new Set(all.rejections.map((r) => r.operator))).toEqual(new Set(['citelum', 'bouygues-es']));
+    await page.close();
+  });
+});

@@ -1,0 +1,122 @@
+import { describe, expect, it } from 'vitest';
+import { loadPolicy } from '@ondijon/governance';
+import { maskPayload } from '../src/mask';
+import { ConsoleState } from '../src/state';
+import { deadLetter, equipment } from './fixture';
+
+const policy = loadPolicy();
+
+function fleet(now: { t: number }) {
+  return new ConsoleState(
+    [
+      equipment('LC-1', 'lighting-cabinet', 'citelum'),
+      equipment('LC-2', 'lighting-cabinet', 'citelum'),
+      equipment('SC-1', 'signal-controller', 'bouygues-es'),
+      equipment('WV-1', 'winter-vehicle', 'dijon-metropole'),
+    ],
+    { policy, now: () => now.t },
+  );
+}
+
+const report = (id: string, t: number, data: Record<string, unknown>) => ({
+  subject: id,
+  time: new Date(t).toISOString(),
+  operator: id.startsWith('SC') ? 'bouygues-es' : 'citelum',
+  type: 'fr.dijon.ondijon.telemetry.lighting-cabinet.v1',
+  data: { intervalS: 10, faults: [], ...data },
+});
+
+describe('console state', () => {
+  it('raises a silent alert after 3 reporting intervals without a report and clears it on the next report', () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false }));
+    s.onTelemetry(report('LC-2', now.t, { doorOpen: false }));
+    now.t += 20_000;
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false }));
+    s.refreshAlerts();
+    expect(s.alerts().map((a) => a.id)).toEqual([]);
+    now.t += 15_000; // LC-2 silent for 35 s > 3 × 10 s; LC-1 for 15 s
+    s.refreshAlerts();
+    expect(s.alerts().map((a) => a.id)).toEqual(['LC-2:silent']);
+    expect(s.get('LC-2')!.status).toBe('alert');
+    s.onTelemetry(report('LC-2', now.t, { doorOpen: false }));
+    s.refreshAlerts();
+    expect(s.alerts()).toEqual([]);
+    expect(s.get('LC-2')!.status).toBe('ok');
+  });
+
+  it('raises fault, door-open and signal-mode alerts while the cause lasts, and never alerts on S2 families', () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: true, faults: ['breaker'] }));
+    s.onTelemetry(report('SC-1', now.t, { mode: 'flashing', doorOpen: false }));
+    s.refreshAlerts();
+    expect(
+      s
+        .alerts()
+        .map((a) => a.id)
+        .sort(),
+    ).toEqual(['LC-1:door-open', 'LC-1:fault', 'SC-1:signal-mode']);
+    expect(s.alerts('bouygues-es').map((a) => a.id)).toEqual(['SC-1:signal-mode']);
+    s.onTelemetry(report('LC-1', now.t + 1, { doorOpen: false }));
+    s.onTelemetry(report('SC-1', now.t + 1, { mode: 'normal', doorOpen: false }));
+    s.refreshAlerts();
+    expect(s.alerts()).toEqual([]);
+    now.t += 3_600_000;
+    s.refreshAlerts();
+    expect(s.alerts().some((a) => a.equipmentId === 'WV-1')).toBe(false);
+    expect(s.get('WV-1')!.status).toBe('unfollowed');
+  });
+
+  it('counts rates by family and operator, and scopes equipment and rejections to an operator', () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    for (let i = 0; i < 50; i++) s.onTelemetry(report('LC-1', now.t, {}));
+    now.t += 10_000;
+    const o = s.overview(undefined, 10);
+    const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+    expect(sum(o.rates.byOperator.citelum!) * 10).toBeCloseTo(50);
+    expect(o.rates.byOperator['bouygues-es']).toBeUndefined();
+    expect(
+      s
+        .equipment('citelum')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual(['LC-1', 'LC-2']);
+    s.onDeadLetter(deadLetter({}), 'ingest');
+    s.onDeadLetter(deadLetter({ mqttTopic: 'ondijon/v1/signal-controller/bouygues-es/SC-1' }), 'ingest');
+    s.onDeadLetter(deadLetter({ mqttTopic: 'garbage' }), 'ingest');
+    expect(s.rejectionsOf('citelum')).toHaveLength(1);
+    expect(s.rejectionsOf('citelum')[0]!.fields).toEqual(['seq']);
+    expect(s.rejectionsOf()).toHaveLength(3);
+  });
+});
+
+describe('payload masking', () => {
+  const b64 = (s: string) => Buffer.from(s).toString('base64');
+  it('shows S1 fields and masks S2+ and unknown fields', () => {
+    const shown = maskPayload(
+      policy,
+      'streetlight',
+      b64('{"seq":1,"state":"on","presenceDetections":4,"x":1}'),
+      'S3',
+    );
+    expect(shown.status).toBe('partial');
+    expect(shown.maskedFields.sort()).toEqual(['presenceDetections', 'x']);
+    expect(shown.text).not.toContain('4,');
+    expect(JSON.parse(shown.text!)).toMatchObject({ seq: 1, state: 'on' });
+  });
+  it('shows a non-JSON payload only for an S0/S1 source', () => {
+    expect(maskPayload(policy, 'lighting-cabinet', b64('{"seq": 1, trunc'), 'S3')).toMatchObject({
+      status: 'shown',
+    });
+    expect(maskPayload(policy, 'winter-vehicle', b64('{"agentId": "A12", trunc'), 'S3')).toEqual({
+      status: 'masked',
+      text: null,
+      maskedFields: [],
+    });
+    expect(maskPayload(policy, undefined, b64('abc'), 'S3').status).toBe('masked');
+    expect(maskPayload(policy, 'streetlight', null, 'S4').status).toBe('absent');
+  });
+});

@@ -1,0 +1,282 @@
+/**
+ * MQTT operators on the real broker (issue 12, items 1 and 2), checked with an independent client
+ * (paho-mqtt, test/independent/mqtt_probe.py): anonymous and wrong-password logins refused; an operator
+ * added by `pnpm operators add` publishes under its own prefix only and cannot subscribe to another's;
+ * after `rotate`, old and new passwords both work during the grace window and only the new one after it
+ * (removed by the expiry timer that rotate starts); after `revoke`, the live connection is closed and a
+ * reconnect refused; over TLS, a client certificate (CN = operator) logs in as that operator and is
+ * confined to its prefix, a connection with neither certificate nor password is refused, and a client
+ * without the stack's CA does not get through the handshake. Every action left a hash-chained audit line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import {
+  addOperator,
+  listOperators,
+  mqttCaFile,
+  operatorsAuditFile,
+  operatorsStateFile,
+  readOperatorsState,
+  resolveConfig,
+  revokeOperator,
+  rotateOperator,
+  verifyAuditChain,
+} from '@ondijon/stack';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Cleanup, mqttAuth, testEndpoints, uniqueName, usesStackSecrets, waitFor } from '../setup/index';
+
+const PROBE = path.join(import.meta.dirname, '..', 'independent', 'mqtt_probe.py');
+const endpoints = testEndpoints();
+const local = usesStackSecrets(endpoints);
+const config = resolveConfig({ externalMqtt: undefined });
+const mqttPort = Number(new URL(endpoints.mqttUrl).port);
+const cleanup = new Cleanup();
+const run = uniqueName('ops')
+  .replace(/[^a-z0-9]/gi, '')
+  .toLowerCase();
+/** Operators this file creates: unique, so they never meet the registry's or another run's. */
+const opA = `t${run.slice(-10)}-a`;
+const opB = `t${run.slice(-10)}-b`;
+const opCert = `t${run.slice(-10)}-c`;
+const prefix = `t/${run}/`;
+const topicOf = (operator: string) => `${prefix}ondijon/v1/streetlight/${operator}/SL-${run}`;
+const actor = `test:${run}`;
+
+type ProbeResult = Record<string, unknown>;
+
+/** Runs the independent client once and returns its JSON line. */
+async function probe(args: string[]): Promise<ProbeResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('python3', [PROBE, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+    child.on('error', reject);
+    child.on('close', () => {
+      const line = out.trim().split('\n').at(-1);
+      if (line === undefined || line === '') reject(new Error(`mqtt_probe.py printed nothing: ${err}`));
+      else resolve(JSON.parse(line) as ProbeResult);
+    });
+  });
+}
+
+const login = (username: string, password: string) => ['--username', username, '--password', password];
+const publish = (port: number, topic: string, extra: string[]) =>
+  probe(['publish', '--port', String(port), '--topic', topic, ...extra]);
+
+/** A connection held open by the independent client; `lines` grows as it prints. */
+function hold(extra: string[]): { lines: ProbeResult[]; done: Promise<void> } {
+  const child = spawn(
+    'python3',
+    [PROBE, 'hold', '--port', String(mqttPort), '--hold-seconds', '60', ...extra],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+  cleanup.add(() => child.kill());
+  const lines: ProbeResult[] = [];
+  createInterface({ input: child.stdout }).on('line', (l) => lines.push(JSON.parse(l) as ProbeResult));
+  return { lines, done: new Promise((resolve) => child.on('close', () => resolve())) };
+}
+
+describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independent client)', () => {
+  const passwords: Record<string, string> = {};
+  const received: string[] = [];
+
+  beforeAll(async () => {
+    // An independent subscriber with admin rights sees what reaches the broker's topics of this run.
+    const admin = await mqtt.connectAsync(endpoints.mqttUrl, {
+      ...mqttAuth('admin'),
+      protocolVersion: 5,
+      clientId: `sub-${run}`,
+      clean: true,
+    });
+    cleanup.add(() => admin.endAsync());
+    admin.on('message', (topic) => received.push(topic));
+    await admin.subscribeAsync(`${prefix}#`, { qos: 1 });
+    for (const op of [opA, opB]) {
+      const issued = await addOperator(config, op, { actor });
+      expect(issued.password).toMatch(/^[A-Za-z0-9_-]{43}$/);
+      expect(issued.management.reached).toBe(true);
+      passwords[op] = issued.password!;
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    for (const op of [opA, opB, opCert])
+      if (readOperatorsState(config).operators[op]?.status === 'active')
+        await revokeOperator(config, op, { actor }).catch(() => undefined);
+    await cleanup.run();
+  }, 120_000);
+
+  it('refuses anonymous logins and wrong passwords', async () => {
+    expect(await publish(mqttPort, topicOf(opA), [])).toMatchObject({ connack: 'Bad user name or password' });
+    expect(await publish(mqttPort, topicOf(opA), login(opA, 'not-the-password'))).toMatchObject({
+      connack: 'Bad user name or password',
+    });
+  });
+
+  it('stores only a hash of the new password, and lists the operator without any secret', async () => {
+    const stored = readFileSync(operatorsStateFile(config), 'utf8');
+    expect(stored).not.toContain(passwords[opA]);
+    expect(readFileSync(path.join(config.dir, 'artemis', 'etc', 'users.properties'), 'utf8')).not.toContain(
+      passwords[opA],
+    );
+    const rows = await listOperators(config, { actor });
+    expect(rows.find((r) => r.operator === opA)).toMatchObject({
+      source: 'command',
+      status: 'active',
+      password: 'set',
+      graceUntil: null,
+    });
+    expect(JSON.stringify(rows)).not.toContain(passwords[opA]);
+  });
+
+  it("lets a new operator publish under its own prefix only, and subscribe to nothing of another's", async () => {
+    expect(await publish(mqttPort, topicOf(opA), login(opA, passwords[opA]!))).toEqual({
+      connack: 'Success',
+      puback: 'Success',
+    });
+    expect(await publish(mqttPort, topicOf(opB), login(opA, passwords[opA]!))).toEqual({
+      connack: 'Success',
+      puback: 'Not authorized',
+    });
+    expect(
+      await probe([
+        'subscribe',
+        '--port',
+        String(mqttPort),
+        '--topic',
+        `${prefix}ondijon/v1/+/${opB}/#`,
+        ...login(opA, passwords[opA]!),
+      ]),
+    ).toMatchObject({ connack: 'Success', suback: ['Not authorized'] });
+    // What reached the broker: A's message, never the one under B's prefix.
+    await waitFor(() => received.includes(topicOf(opA)), { message: "A's message at the admin subscriber" });
+    expect(received).not.toContain(topicOf(opB));
+  });
+
+  it('keeps the old and the new password working during the grace window, then only the new one', async () => {
+    const old = passwords[opA]!;
+    const rotated = await rotateOperator(config, opA, { actor, graceMs: 20_000 });
+    const fresh = rotated.password!;
+    expect(fresh).not.toBe(old);
+    expect(rotated.graceUntil).toBeDefined();
+    expect((await listOperators(config, { actor })).find((r) => r.operator === opA)?.graceUntil).toBe(
+      rotated.graceUntil,
+    );
+    // Within the window (the window is a deadline, not a timing assertion: both are checked before it ends).
+    const [withOld, withNew] = await Promise.all([
+      publish(mqttPort, topicOf(opA), login(opA, old)),
+      publish(mqttPort, topicOf(opA), login(opA, fresh)),
+    ]);
+    expect(Date.now()).toBeLessThan(Date.parse(rotated.graceUntil!));
+    expect(withOld).toEqual({ connack: 'Success', puback: 'Success' });
+    expect(withNew).toEqual({ connack: 'Success', puback: 'Success' });
+    // After it, the expiry timer that rotate started removes the old password, with no other command.
+    await waitFor(
+      async () =>
+        (await publish(mqttPort, topicOf(opA), login(opA, old))).connack === 'Bad user name or password',
+      { timeoutMs: 60_000, intervalMs: 1_000, message: 'old password refused after the grace window' },
+    );
+    expect(readOperatorsState(config).operators[opA]?.previousPassword).toBeNull();
+    expect(await publish(mqttPort, topicOf(opA), login(opA, fresh))).toEqual({
+      connack: 'Success',
+      puback: 'Success',
+    });
+    passwords[opA] = fresh;
+  }, 120_000);
+
+  it('closes a revoked operator’s live connection and refuses its reconnection', async () => {
+    const held = hold(login(opB, passwords[opB]!));
+    await waitFor(() => held.lines.length > 0, { message: 'held connection up' });
+    expect(held.lines[0]).toEqual({ connack: 'Success' });
+    const { management } = await revokeOperator(config, opB, { actor });
+    expect(management.results.closeConnectionsForUser).toBe('true');
+    await waitFor(() => held.lines.some((l) => 'disconnected' in l), {
+      timeoutMs: 20_000,
+      message: 'the broker closed the revoked operator’s connection',
+    });
+    expect(held.lines.some((l) => 'still_connected' in l)).toBe(false);
+    expect(await publish(mqttPort, topicOf(opB), login(opB, passwords[opB]!))).toMatchObject({
+      connack: 'Bad user name or password',
+    });
+    expect((await listOperators(config, { actor })).find((r) => r.operator === opB)).toMatchObject({
+      status: 'revoked',
+      password: 'none',
+    });
+  }, 60_000);
+
+  describe('TLS listener', () => {
+    const certDir = mkdtempSync(path.join(tmpdir(), 'ondijon-cert-'));
+    const tlsPort = config.mqttsPort;
+    let tls: { ca: string; cert: string; key: string };
+
+    beforeAll(async () => {
+      const issued = await addOperator(config, opCert, { actor, cert: true, noPassword: true, certDir });
+      expect(issued.password).toBeUndefined();
+      expect(issued.certificate?.subject).toContain(`CN=${opCert}`);
+      tls = {
+        ca: issued.certificate!.files.ca,
+        cert: issued.certificate!.files.cert,
+        key: issued.certificate!.files.key,
+      };
+    }, 120_000);
+
+    const withCert = () => ['--ca', tls.ca, '--cert', tls.cert, '--key', tls.key];
+
+    it("logs in an operator by its certificate, confined to that operator's prefix", async () => {
+      expect(await publish(tlsPort, topicOf(opCert), withCert())).toEqual({
+        connack: 'Success',
+        puback: 'Success',
+      });
+      expect(await publish(tlsPort, topicOf(opA), withCert())).toEqual({
+        connack: 'Success',
+        puback: 'Not authorized',
+      });
+    });
+
+    it('refuses a connection with neither certificate nor password, and accepts a password over TLS', async () => {
+      expect(await publish(tlsPort, topicOf(opCert), ['--ca', mqttCaFile(config)])).toMatchObject({
+        connack: 'Bad user name or password',
+      });
+      expect(
+        await publish(tlsPort, topicOf(opA), ['--ca', mqttCaFile(config), ...login(opA, passwords[opA]!)]),
+      ).toEqual({ connack: 'Success', puback: 'Success' });
+    });
+
+    it("fails the handshake without the stack's CA", async () => {
+      const result = await publish(tlsPort, topicOf(opCert), ['--ca', '/etc/ssl/certs/ca-certificates.crt']);
+      expect(String(result.connect_error)).toMatch(/CERTIFICATE_VERIFY_FAILED|certificate verify failed/);
+    });
+
+    it('refuses the certificate once the operator is revoked', async () => {
+      await revokeOperator(config, opCert, { actor });
+      expect(await publish(tlsPort, topicOf(opCert), withCert())).toMatchObject({
+        connack: 'Bad user name or password',
+      });
+    }, 60_000);
+  });
+
+  it('wrote one hash-chained audit line per action, with who, what and when, and no secret', () => {
+    const lines = readFileSync(operatorsAuditFile(config), 'utf8')
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => JSON.parse(l) as { at: string; actor: string; action: string; operator: string | null });
+    const mine = lines.filter((l) => l.actor === actor);
+    const actions = (op: string) => mine.filter((l) => l.operator === op).map((l) => l.action);
+    expect(actions(opA)).toEqual(['add', 'rotate']);
+    expect(actions(opB)).toEqual(['add', 'revoke']);
+    expect(actions(opCert)).toEqual(['add', 'revoke']);
+    expect(lines.some((l) => l.operator === opA && l.action === 'expire')).toBe(true);
+    for (const l of mine) expect(Number.isNaN(Date.parse(l.at))).toBe(false);
+    expect(verifyAuditChain(config)).toBe(true);
+    const text = readFileSync(operatorsAuditFile(config), 'utf8');
+    for (const p of Object.values(passwords)) expect(text).not.toContain(p);
+  });
+});
