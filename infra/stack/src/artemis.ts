@@ -12,6 +12,7 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { WIRE_LIMITS } from '@ondijon/contracts';
 import { StackError, infraDir, which, type StackConfig } from './config';
+import { compileArtemisJava, packJar } from './java-tools';
 import { ensureMqttTls, mqttCaFile, mqttServerPemFile } from './mqtt-tls';
 import { syncMqttAccess } from './operators';
 import { requireJava } from './prerequisites';
@@ -97,7 +98,7 @@ export async function ensureArtemis(config: StackConfig, log: (line: string) => 
  * Writes the instance's configuration (from infra/artemis), the TLS material (the stack's CA and the
  * server certificate) and the access files rendered from the operators' state (infra/stack/src/operators.ts).
  */
-export async function writeArtemisInstance(config: StackConfig): Promise<void> {
+export async function writeArtemisInstance(config: StackConfig, home = artemisHome(config)): Promise<void> {
   const dir = artemisDir(config);
   const etc = path.join(dir, 'etc');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
@@ -111,6 +112,9 @@ export async function writeArtemisInstance(config: StackConfig): Promise<void> {
   );
   writeFileSync(path.join(etc, 'bootstrap.xml'), bootstrap);
   await ensureMqttTls(config);
+  // The MQTT client-id guard (infra/artemis/ClientIdGuard.java): the broker loads the jars of <instance>/lib.
+  const guard = await compileArtemisJava(config, home, 'ClientIdGuard');
+  await packJar(guard, path.join(dir, 'lib', 'ondijon-broker.jar'));
   await syncMqttAccess(config);
 }
 
@@ -123,7 +127,7 @@ export function artemisProcess(config: StackConfig): PidRecord | undefined {
 /** Starts the local broker in the background (does not wait). */
 export async function startArtemis(config: StackConfig, home: string): Promise<PidRecord> {
   const java = requireJava();
-  await writeArtemisInstance(config);
+  await writeArtemisInstance(config, home);
   const dir = artemisDir(config);
   const etc = path.join(dir, 'etc');
   return startDetached({

@@ -1,15 +1,6 @@
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import {
-  chmodSync,
-  existsSync,
-  mkdirSync,
-  readFileSync,
-  readdirSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WIRE_LIMITS } from '@ondijon/contracts';
@@ -343,9 +334,4 @@ export async function startKafkaNode(
 export function nodeLogTail(node: KafkaNode): string {
   const server = tail(path.join(node.dir, 'server.log'), 3);
   return server !== '' ? server : tail(path.join(node.dir, 'stdout.log'), 3);
-}
-
-/** True when any node of the deployment has data on disk. */
-export function deploymentExists(deployment: KafkaDeployment): boolean {
-  return deployment.nodes.some((n) => existsSync(n.dir) && readdirSync(n.dir).length > 0);
 }

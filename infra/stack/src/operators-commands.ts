@@ -1,12 +1,12 @@
 // The actions of `pnpm operators` (infra/stack/src/operators-cli.ts), callable from tests.
 import { execFile, spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { OPERATOR_PATTERN } from '@ondijon/contracts';
 import { artemisHome, artemisProcess } from './artemis';
-import { StackError, infraDir, repoRoot, which, type StackConfig } from './config';
+import { StackError, repoRoot, type StackConfig } from './config';
+import { compileArtemisJava } from './java-tools';
 import {
   SERVICE_PRINCIPALS,
   artemisPasswordHash,
@@ -49,34 +49,6 @@ export interface ManagementResult {
 }
 
 /**
- * Compiles infra/artemis/ArtemisAdmin.java once (per content) into `.stack/artemis/tools/<hash>/` against
- * Artemis' client jars; needs `javac` (a JDK: openjdk-17-jdk-headless).
- */
-async function adminToolClasses(config: StackConfig): Promise<string> {
-  const source = path.join(infraDir, 'artemis', 'ArtemisAdmin.java');
-  const hash = createHash('sha256').update(readFileSync(source)).digest('hex').slice(0, 12);
-  const out = path.join(config.dir, 'artemis', 'tools', hash);
-  if (existsSync(path.join(out, 'ArtemisAdmin.class'))) return out;
-  const javac = which('javac');
-  if (javac === undefined)
-    throw new StackError(
-      'javac is not installed, and `pnpm operators` needs it once to build its management client of the MQTT broker; install a JDK (apt-get install -y openjdk-17-jdk-headless) and retry.',
-    );
-  const staging = `${out}.${process.pid}.partial`;
-  mkdirSync(staging, { recursive: true });
-  await execFileAsync(
-    javac,
-    ['-nowarn', '-cp', path.join(artemisHome(config), 'lib', '*'), '-d', staging, source],
-    {
-      timeout: 120_000,
-    },
-  );
-  rmSync(out, { recursive: true, force: true });
-  renameSync(staging, out);
-  return out;
-}
-
-/**
  * Invokes broker operations (`operation|arg|arg`) through its loopback core-protocol acceptor as the
  * admin principal (infra/artemis/ArtemisAdmin.java with Artemis' client jars).
  */
@@ -86,7 +58,7 @@ export async function artemisManagement(
 ): Promise<ManagementResult> {
   if (artemisProcess(config) === undefined) return { reached: false, results: {} };
   const java = requireJava();
-  const classes = await adminToolClasses(config);
+  const classes = await compileArtemisJava(config, artemisHome(config), 'ArtemisAdmin');
   const { stdout } = await execFileAsync(
     java,
     [
@@ -351,9 +323,15 @@ export async function expireOperators(
   options: OperatorsOptions & { wait?: boolean } = {},
 ): Promise<{ expired: string[]; management: ManagementResult }> {
   if (options.wait) {
-    const next = nextExpiry(readOperatorsState(config));
-    if (next !== undefined && next > Date.now())
-      await new Promise((r) => setTimeout(r, next - Date.now() + 50));
+    // Sleep until the earliest window ends, looking again every minute: a window closed meanwhile (an
+    // earlier expiry, a revocation) ends the wait, so the timer never outlives what it waits for.
+    for (;;) {
+      const next = nextExpiry(readOperatorsState(config));
+      if (next === undefined) break;
+      const wait = next - Date.now();
+      if (wait <= 0) break;
+      await new Promise((r) => setTimeout(r, Math.min(wait + 50, 60_000)));
+    }
   }
   const now = (options.now ?? Date.now)();
   const expired = await withOperatorsLock(config, () => {

@@ -16,7 +16,6 @@ import {
   type ServiceSecretEnvs,
 } from './secrets';
 import {
-  deploymentExists,
   ensureKafkaJars,
   kafkaDeployment,
   nodeLogTail,

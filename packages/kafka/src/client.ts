@@ -134,7 +134,7 @@ const EXPECTED_WARNINGS = [
 ];
 
 /** The level a kafkajs entry is forwarded at: its own, or debug for the expected noise above. */
-function levelFor(entry: LogEntry): number {
+function levelFor(entry: LogEntry): logLevel {
   if (entry.level > logLevel.WARN) return entry.level;
   const { message, error } = entry.log as { message: string; error?: unknown };
   if (entry.level === logLevel.WARN && EXPECTED_WARNINGS.includes(message)) return logLevel.DEBUG;

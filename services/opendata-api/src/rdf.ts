@@ -78,11 +78,6 @@ export class Graph {
   }
 }
 
-function expand(c: CIri): string {
-  const [p, local] = c.split(/:(.*)/s) as [Prefix, string];
-  return PREFIXES[p] + local;
-}
-
 function jsonLdTerm(t: Term): unknown {
   if ('iri' in t) return { '@id': t.iri };
   if ('bnode' in t) return { '@id': `_:${t.bnode}` };

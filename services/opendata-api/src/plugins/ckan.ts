@@ -5,7 +5,6 @@ import {
   DISTRIBUTIONS,
   allDatasetViews,
   baseUrl,
-  datasetView,
   fileFacts,
   fileUrl,
   findResource,
