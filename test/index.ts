@@ -1,2 +1,3 @@
 // @ondijon/acceptance: the shared integration-test harness (test/setup), for tests in any package.
 export * from './setup/index';
+export * from './setup/s3';

@@ -1,7 +1,8 @@
 // `pnpm stack up|down|status|provision` — the only module of @ondijon/stack with side effects on import.
 import { parseArgs } from 'node:util';
-import { StackError } from './config';
+import { StackError, resolveConfig } from './config';
 import { stackProvision } from './provision';
+import { ensureWeed, s3Down, s3Running, s3Up } from './s3';
 import { stackDown, stackStatus, stackUp, type ServiceStatus } from './stack';
 
 const usage = `usage: pnpm stack <command> [options]
@@ -11,12 +12,15 @@ commands:
   down          stop what the stack started (data under .stack/ is kept)
   status        address, pid and health of each service
   provision     create the Kafka topics of the registry and their ACLs (idempotent; reports drift)
+  build-s3      build the optional S3 server (SeaweedFS) with Go if it is not built yet
   up-cluster    same as: up --kafka-nodes 3
   down-cluster  same as: down --kafka-nodes 3
 
 options:
   --kafka-nodes 3   act on the 3-node Kafka cluster (brokers 19192-19194) instead of the single node
   --purge           with down --kafka-nodes 3: also delete the cluster's data
+  --s3              with up: also start the optional S3 server (SeaweedFS, built once with Go; port
+                    ONDIJON_S3_PORT, default 18333); down stops it whenever it runs
   --json            machine-readable output (status, provision)`;
 
 function table(rows: ServiceStatus[]): string {
@@ -43,6 +47,7 @@ async function main(): Promise<number> {
       'kafka-nodes': { type: 'string' },
       json: { type: 'boolean' },
       purge: { type: 'boolean' },
+      s3: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -65,11 +70,27 @@ async function main(): Promise<number> {
   switch (command) {
     case 'up': {
       const rows = await stackUp({ kafkaNodes, log });
+      if (values.s3) {
+        const s3 = await s3Up({ log });
+        rows.push({
+          service: 's3',
+          address: s3.endpoint,
+          pid: null,
+          owner: 'stack',
+          healthy: true,
+          detail: '',
+        });
+      }
       console.log(values.json ? JSON.stringify(rows, null, 2) : table(rows));
       return rows.every((r) => r.healthy) ? 0 : 1;
     }
     case 'down': {
       await stackDown({ kafkaNodes, log, purgeCluster: values.purge ?? false });
+      if (kafkaNodes === 1 && s3Running() && (await s3Down())) log('s3: stopped');
+      return 0;
+    }
+    case 'build-s3': {
+      console.log(ensureWeed(resolveConfig(), log));
       return 0;
     }
     case 'status': {

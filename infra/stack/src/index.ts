@@ -60,6 +60,17 @@ export {
   type StackUpOptions,
 } from './stack';
 export {
+  S3_ACCESS_KEY_ID,
+  ensureWeed,
+  probeS3,
+  s3Down,
+  s3Endpoint,
+  s3Ports,
+  s3Running,
+  s3Up,
+  type S3Endpoint,
+} from './s3';
+export {
   addOperator,
   artemisManagement,
   expireOperators,

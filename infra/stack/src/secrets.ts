@@ -67,6 +67,11 @@ export function publisherAdminToken(config: Pick<StackConfig, 'dir'>) {
   return secretFile(config, 'publisher-admin.token', 32);
 }
 
+/** The secret key of the optional S3 server's identity (`s3-ondijon.secret`). */
+export function s3Secret(config: Pick<StackConfig, 'dir'>) {
+  return secretFile(config, 's3-ondijon.secret', 30);
+}
+
 /** The key that signs the console's session and CSRF cookies (`console-session.key`). */
 export function consoleSessionSecret(config: Pick<StackConfig, 'dir'>) {
   return secretFile(config, 'console-session.key', 32);

@@ -29,7 +29,7 @@ export interface ObjectInfo {
 /** A release being written: its files, then one commit that makes them whole in place. */
 export interface ReleaseUpload {
   put(name: string, data: string): Promise<void>;
-  /** fs: rename of the temp folder into place; S3: nothing (the catalogue, written last, publishes). */
+  /** fs: rename of the temp folder into place; S3: the notes object, last (the catalogue publishes). */
   commit(): Promise<void>;
 }
 
@@ -220,9 +220,20 @@ export function s3Backend(location: string, options: S3StoreOptions = {}): Store
       return (await this.info(rel)) !== undefined;
     },
     async beginRelease(datasetId, releaseId) {
-      // Objects under the release prefix are invisible to readers until the catalogue names them.
+      // Objects under the release prefix are invisible to readers until the catalogue names them. The
+      // notes (which list every other file with its checksum) go last: a prefix without notes is debris
+      // of an unfinished write, one with notes is whole (what recovery checks before adopting it).
       const base = layout.release(datasetId, releaseId);
-      return { put: (name, data) => put(`${base}/${name}`, data), commit: async () => {} };
+      let notes: string | undefined;
+      return {
+        put: async (name, data) => {
+          if (name === 'release-notes.json') notes = data;
+          else await put(`${base}/${name}`, data);
+        },
+        commit: async () => {
+          if (notes !== undefined) await put(`${base}/release-notes.json`, notes);
+        },
+      };
     },
     list: (relDir) => listAll(relDir, true),
     async removeTemp() {

@@ -110,7 +110,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     scans,
     async start() {
       const url = await server.listen({ host: config.HOST, port: config.PORT });
-      logger.info({ url, store: config.OPENDATA_DIR }, 'opendata api listening');
+      logger.info({ url, store: reader.rootDir }, 'opendata api listening');
       return url;
     },
     async close() {

@@ -124,7 +124,7 @@ export function buildApp(
   return {
     runtime,
     async start() {
-      await probes.listen({ host: '127.0.0.1', port: config.PROBE_PORT });
+      await probes.listen({ host: config.PROBE_HOST, port: config.PROBE_PORT });
       await runtime.start();
       deps.logger.info(
         { processors: selected.map((p) => p.name), port: config.PROBE_PORT },

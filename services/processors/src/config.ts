@@ -27,6 +27,8 @@ export const ProcessorsEnv = z.object({
   ...redisAuthEnv,
   /** Port of /healthz, /readyz and /metrics. */
   PROBE_PORT: z.coerce.number().int().min(0).max(65_535).default(19_402),
+  /** Bind address of the probes and metrics (`0.0.0.0` to let a scraper on another host reach them). */
+  PROBE_HOST: z.string().default('127.0.0.1'),
   /** Consumer group prefix: each processor consumes in `<prefix>.<processor>`. */
   PROCESSORS_GROUP_ID: z.string().min(1).default('ondijon-processors'),
   /** Comma-separated processor names to run (default: all registered). */

@@ -218,6 +218,8 @@ export class RedisStaging {
     const prev = this.#seen.get(seenKey);
     if (prev !== undefined && prev > agg.data.revision) return 'stale';
     if (prev !== undefined && prev === agg.data.revision) return 'unchanged';
+    // A view, not the authority: bounded so that a long run does not grow it without end.
+    if (this.#seen.size >= 200_000) this.#seen.clear();
     this.#seen.set(seenKey, agg.data.revision);
     this.#buffer.push({ period, agg });
     return prev === undefined ? 'new' : 'revised';

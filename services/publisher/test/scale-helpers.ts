@@ -1,7 +1,7 @@
 // Shared by the scale-out tests (issue 17, item 1): input days, a reference publisher, the open data of
 // a store in a comparable form, the group's Redis state.
 import { COMMUNE_CODES } from '@ondijon/contracts';
-import { openStoreReader, type Row } from '@ondijon/opendata';
+import { openStoreReader, type Row, type StoreBackend } from '@ondijon/opendata';
 import { createMetricsRegistry, silentLogger } from '@ondijon/service-kit';
 import type { Kafka } from 'kafkajs';
 import { buildApp, type PublisherApp } from '../src/app';
@@ -89,7 +89,9 @@ export async function startInProcess(env: Record<string, string>): Promise<{
  * The open data of a store by dataset and period: every release's rows (noised columns blanked, their
  * status kept), and how many releases each period has.
  */
-export async function openData(store: string): Promise<Map<string, { releases: number; rows: Row[] }>> {
+export async function openData(
+  store: string | StoreBackend,
+): Promise<Map<string, { releases: number; rows: Row[] }>> {
   const reader = openStoreReader(store);
   const out = new Map<string, { releases: number; rows: Row[] }>();
   for (const dataset of [LIGHTING, WINTER]) {
@@ -106,7 +108,7 @@ export async function openData(store: string): Promise<Map<string, { releases: n
 }
 
 /** Periods released in a store (dataset and period start), sorted. */
-export async function releasedPeriods(store: string): Promise<string[]> {
+export async function releasedPeriods(store: string | StoreBackend): Promise<string[]> {
   return [...(await openData(store)).keys()].sort();
 }
 
