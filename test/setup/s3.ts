@@ -1,5 +1,5 @@
-// The S3 server of the S3 tests (issue 17, item 2): the stack's optional SeaweedFS, started here (built
-// once with Go when missing) and only by the tests that need it; each test uses a bucket of its own.
+// The S3 server of the S3 tests (issue 17, item 2): the stack's optional S3Proxy, started here (fetched
+// once when missing) and only by the tests that need it; each test uses a bucket of its own.
 import {
   CreateBucketCommand,
   DeleteBucketCommand,

@@ -1,4 +1,4 @@
-// The open-data store on a real S3-compatible server (SeaweedFS, the stack's optional S3 service; issue 17,
+// The open-data store on a real S3-compatible server (S3Proxy, the stack's optional S3 service; issue 17,
 // item 2): the same releases as on the file system, object for object; a write cut short at any step
 // leaves the catalogue naming only whole releases, and recovery adopts a whole release that the
 // catalogue does not name yet; readers over either backend return the same data.
@@ -57,7 +57,7 @@ async function catalogProblems(backend: StoreBackend): Promise<string[]> {
   return problems;
 }
 
-describe('the open-data store on S3 (SeaweedFS)', () => {
+describe('the open-data store on S3 (S3Proxy)', () => {
   it('holds the same objects as the file-system store, and reads back the same data', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'od-s3-fs-'));
     cleanup.add(() => rm(dir, { recursive: true, force: true }));

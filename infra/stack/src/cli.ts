@@ -2,7 +2,7 @@
 import { parseArgs } from 'node:util';
 import { StackError, resolveConfig } from './config';
 import { stackProvision } from './provision';
-import { ensureWeed, s3Down, s3Running, s3Up } from './s3';
+import { ensureS3Proxy, s3Down, s3Running, s3Up } from './s3';
 import { stackDown, stackStatus, stackUp, type ServiceStatus } from './stack';
 
 const usage = `usage: pnpm stack <command> [options]
@@ -12,14 +12,14 @@ commands:
   down          stop what the stack started (data under .stack/ is kept)
   status        address, pid and health of each service
   provision     create the Kafka topics of the registry and their ACLs (idempotent; reports drift)
-  build-s3      build the optional S3 server (SeaweedFS) with Go if it is not built yet
+  fetch-s3      fetch the optional S3 server (S3Proxy, Maven Central) if it is not there yet
   up-cluster    same as: up --kafka-nodes 3
   down-cluster  same as: down --kafka-nodes 3
 
 options:
   --kafka-nodes 3   act on the 3-node Kafka cluster (brokers 19192-19194) instead of the single node
   --purge           with down --kafka-nodes 3: also delete the cluster's data
-  --s3              with up: also start the optional S3 server (SeaweedFS, built once with Go; port
+  --s3              with up: also start the optional S3 server (S3Proxy from Maven Central; port
                     ONDIJON_S3_PORT, default 18333); down stops it whenever it runs
   --json            machine-readable output (status, provision)`;
 
@@ -89,8 +89,8 @@ async function main(): Promise<number> {
       if (kafkaNodes === 1 && s3Running() && (await s3Down())) log('s3: stopped');
       return 0;
     }
-    case 'build-s3': {
-      console.log(ensureWeed(resolveConfig(), log));
+    case 'fetch-s3': {
+      console.log(await ensureS3Proxy(resolveConfig(), log));
       return 0;
     }
     case 'status': {

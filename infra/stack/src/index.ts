@@ -61,11 +61,12 @@ export {
 } from './stack';
 export {
   S3_ACCESS_KEY_ID,
-  ensureWeed,
+  ensureS3Proxy,
   probeS3,
   s3Down,
   s3Endpoint,
-  s3Ports,
+  s3Port,
+  S3PROXY_VERSION,
   s3Running,
   s3Up,
   type S3Endpoint,

@@ -1,44 +1,41 @@
-// The stack's optional S3-compatible server (issue 17, item 2): SeaweedFS (Apache-2.0), built once from
-// the Go module proxy (infra/s3/go.mod pins the version) into `.stack/s3/bin/weed`, run as one `weed
-// server` (master, volume, filer and S3 gateway) on loopback ports from ONDIJON_S3_PORT (default 18333)
-// upwards, with one S3 identity whose secret is generated under `.stack/secrets/`. Started by
+// The stack's optional S3-compatible server (issue 17, item 2): S3Proxy (Apache-2.0), a Java S3 API server
+// over a directory (Apache jclouds' filesystem provider), fetched once from Maven Central as its single
+// `jar-with-dependencies` into `.stack/s3/`, run on loopback ONDIJON_S3_PORT (default 18333) with one S3
+// identity (AWS Signature V4) whose secret is generated under `.stack/secrets/`. Started by
 // `pnpm stack up --s3` and by the test setup of the S3 tests only; the pipeline does not need it.
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
+import { promisify } from 'node:util';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
-import { infraDir, resolveConfig, StackError, which, type StackConfig } from './config';
+import { resolveConfig, StackError, which, type StackConfig } from './config';
 import { isOurs, portOpen, readPid, sleep, startDetached, stopRecorded, tail } from './proc';
 import { s3Secret } from './secrets';
+
+const execFileAsync = promisify(execFile);
+
+/** The S3Proxy release the stack runs. */
+export const S3PROXY_VERSION = '4.1.0';
 
 /** The S3 identity of the stack (access key id; its secret is `.stack/secrets/s3-ondijon.secret`). */
 export const S3_ACCESS_KEY_ID = 'ondijon';
 
-/** Ports of the S3 server: the S3 API on `base`, SeaweedFS' own servers on the next ones. */
-export function s3Ports(env: NodeJS.ProcessEnv = process.env) {
+/** Port of the S3 API (ONDIJON_S3_PORT, default 18333). */
+export function s3Port(env: NodeJS.ProcessEnv = process.env): number {
   const raw = env.ONDIJON_S3_PORT;
-  const base = raw === undefined || raw.trim() === '' ? 18_333 : Number(raw);
-  if (!Number.isInteger(base) || base < 1 || base > 65_520)
-    throw new StackError(`ONDIJON_S3_PORT=${raw} is not a port number below 65520.`);
-  return {
-    s3: base,
-    master: base + 1,
-    volume: base + 2,
-    filer: base + 3,
-    masterGrpc: base + 4,
-    volumeGrpc: base + 5,
-    filerGrpc: base + 6,
-    s3Grpc: base + 7,
-  };
+  const port = raw === undefined || raw.trim() === '' ? 18_333 : Number(raw);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new StackError(`ONDIJON_S3_PORT=${raw} is not a port number.`);
+  return port;
 }
 
-/** Where the S3 server keeps its binary, data, logs and pid. */
+/** Where the S3 server keeps its jar, data, logs and pid. */
 export function s3Dir(config: Pick<StackConfig, 'dir'>): string {
   return path.join(config.dir, 's3');
 }
 
 function s3PidFile(config: Pick<StackConfig, 'dir'>): string {
-  return path.join(s3Dir(config), 'weed.pid.json');
+  return path.join(s3Dir(config), 's3proxy.pid.json');
 }
 
 /** Endpoint and credentials of the stack's S3 server. */
@@ -55,7 +52,7 @@ export interface S3Endpoint {
 export function s3Endpoint(config: Pick<StackConfig, 'dir'> = resolveConfig()): S3Endpoint {
   const { file, value } = s3Secret(config);
   return {
-    endpoint: `http://127.0.0.1:${s3Ports().s3}`,
+    endpoint: `http://127.0.0.1:${s3Port()}`,
     region: 'us-east-1',
     accessKeyId: S3_ACCESS_KEY_ID,
     secretAccessKey: value,
@@ -64,40 +61,53 @@ export function s3Endpoint(config: Pick<StackConfig, 'dir'> = resolveConfig()): 
 }
 
 /**
- * The `weed` binary: `ONDIJON_WEED` or `weed` on the PATH when present, else `.stack/s3/bin/weed`, built
- * on first use with `go build` from infra/s3 (the Go module proxy; a Go toolchain is needed, and Go
- * fetches the version infra/s3/go.mod asks for when the installed one is older).
+ * The S3Proxy jar: `ONDIJON_S3PROXY_JAR` when set, else `.stack/s3/s3proxy-<version>.jar`, fetched once
+ * with Maven (`dependency:copy` of `org.gaul:s3proxy:<version>:jar:jar-with-dependencies`).
  */
-export function ensureWeed(config: Pick<StackConfig, 'dir'>, log: (line: string) => void): string {
-  const given = process.env.ONDIJON_WEED?.trim();
+export async function ensureS3Proxy(
+  config: Pick<StackConfig, 'dir'>,
+  log: (line: string) => void,
+): Promise<string> {
+  const given = process.env.ONDIJON_S3PROXY_JAR?.trim();
   if (given) return given;
-  const onPath = which('weed');
-  if (onPath) return onPath;
-  const bin = path.join(s3Dir(config), 'bin', 'weed');
-  if (existsSync(bin)) return bin;
-  if (!which('go'))
+  const jar = path.join(s3Dir(config), `s3proxy-${S3PROXY_VERSION}.jar`);
+  if (existsSync(jar)) return jar;
+  const mvn = which('mvn');
+  if (mvn === undefined)
     throw new StackError(
-      'the S3 server (SeaweedFS) is built with Go, which is missing: install Go 1.21 or newer (apt-get install golang-go) and retry.',
+      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the S3 server (S3Proxy); install it (apt-get install -y maven) and retry.',
     );
-  mkdirSync(path.dirname(bin), { recursive: true });
-  log('s3: building SeaweedFS (weed) from the Go module proxy, once (several minutes)');
-  const started = Date.now();
-  const r = spawnSync(
-    'go',
-    ['build', '-trimpath', '-ldflags=-s -w', '-o', bin, 'github.com/seaweedfs/seaweedfs/weed'],
-    {
-      cwd: path.join(infraDir, 's3'),
-      env: { ...process.env, GOFLAGS: '-mod=mod', GOTOOLCHAIN: process.env.GOTOOLCHAIN ?? 'auto' },
-      stdio: ['ignore', 'ignore', 'pipe'],
-      encoding: 'utf8',
-    },
-  );
-  if (r.status !== 0)
+  log(`s3: resolving S3Proxy ${S3PROXY_VERSION} from Maven Central, once`);
+  const staging = path.join(s3Dir(config), 'fetch.partial');
+  rmSync(staging, { recursive: true, force: true });
+  mkdirSync(staging, { recursive: true });
+  try {
+    await execFileAsync(
+      mvn,
+      [
+        '-B',
+        '-q',
+        '-Dstyle.color=never',
+        'dependency:copy',
+        `-Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies`,
+        `-DoutputDirectory=${staging}`,
+      ],
+      { cwd: staging, maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
+    );
+    renameSync(path.join(staging, `s3proxy-${S3PROXY_VERSION}-jar-with-dependencies.jar`), jar);
+  } catch (error) {
+    const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
+    const line = out
+      .replace(/\u001b\[[0-9;]*m/g, '')
+      .split('\n')
+      .find((l) => l.includes('ERROR') || l.includes('Error'));
     throw new StackError(
-      `building SeaweedFS failed (go build in infra/s3): ${(r.stderr ?? '').trim().split('\n').slice(-3).join(' | ')}`,
+      `Maven could not fetch S3Proxy ${S3PROXY_VERSION} (${(line ?? (error as Error).message).trim().slice(0, 160)}); check network access to Maven Central and retry.`,
     );
-  log(`s3: SeaweedFS built in ${Math.round((Date.now() - started) / 1000)} s (${bin})`);
-  return bin;
+  } finally {
+    rmSync(staging, { recursive: true, force: true });
+  }
+  return jar;
 }
 
 /** Probes the S3 API with the stack's identity. */
@@ -130,7 +140,6 @@ export async function s3Up(
     log(`s3: already running (${ep.endpoint})`);
     return ep;
   }
-  const ports = s3Ports();
   // One starter at a time (test files run in parallel): the others wait for it to answer.
   const lock = path.join(s3Dir(config), 'starting.lock');
   mkdirSync(s3Dir(config), { recursive: true });
@@ -146,7 +155,7 @@ export async function s3Up(
     }
   }
   try {
-    if (locked) await startS3(config, ep, ports, log);
+    if (locked) await startS3(config, ep, log);
     const deadline = Date.now() + (options.timeoutMs ?? 90_000);
     let last = { ok: false, detail: 'not probed' };
     while (Date.now() < deadline) {
@@ -157,7 +166,7 @@ export async function s3Up(
       }
       if (locked && !isOurs(readPid(s3PidFile(config))))
         throw new StackError(
-          `the S3 server (SeaweedFS) exited: ${tail(path.join(s3Dir(config), 'weed.log'), 3)}`,
+          `the S3 server (S3Proxy) exited: ${tail(path.join(s3Dir(config), 's3proxy.log'), 3)}`,
         );
       await sleep(500);
     }
@@ -167,67 +176,42 @@ export async function s3Up(
   }
 }
 
-async function startS3(
-  config: StackConfig,
-  ep: S3Endpoint,
-  ports: ReturnType<typeof s3Ports>,
-  log: (line: string) => void,
-): Promise<void> {
-  if (!isOurs(readPid(s3PidFile(config)))) {
-    for (const p of Object.values(ports))
-      if (await portOpen(p))
-        throw new StackError(
-          `port ${p} is taken by another process: set ONDIJON_S3_PORT to a free range of 8 ports.`,
-        );
-    const weed = ensureWeed(config, log);
-    const dir = s3Dir(config);
-    const data = path.join(dir, 'data');
-    mkdirSync(data, { recursive: true });
-    const identities = path.join(dir, 's3-identities.json');
-    writeFileSync(
-      identities,
-      JSON.stringify({
-        identities: [
-          {
-            name: S3_ACCESS_KEY_ID,
-            credentials: [{ accessKey: ep.accessKeyId, secretKey: ep.secretAccessKey }],
-            actions: ['Admin', 'Read', 'Write', 'List', 'Tagging'],
-          },
-        ],
-      }),
-      { mode: 0o600 },
-    );
-    const record = startDetached({
-      command: weed,
-      args: [
-        'server',
-        '-ip=127.0.0.1',
-        '-ip.bind=127.0.0.1',
-        `-dir=${data}`,
-        `-master.port=${ports.master}`,
-        `-master.port.grpc=${ports.masterGrpc}`,
-        '-master.volumeSizeLimitMB=64',
-        `-volume.port=${ports.volume}`,
-        `-volume.port.grpc=${ports.volumeGrpc}`,
-        '-volume.max=16',
-        '-filer',
-        `-filer.port=${ports.filer}`,
-        `-filer.port.grpc=${ports.filerGrpc}`,
-        `-filer.localSocket=${path.join(dir, 'filer.sock')}`,
-        '-s3',
-        `-s3.port=${ports.s3}`,
-        `-s3.port.grpc=${ports.s3Grpc}`,
-        '-s3.port.iceberg=0',
-        '-s3.port.lance=0',
-        `-s3.config=${identities}`,
-      ],
-      cwd: dir,
-      logFile: path.join(dir, 'weed.log'),
-      pidFile: s3PidFile(config),
-      fingerprint: ['weed', `-s3.port=${ports.s3}`],
-    });
-    log(`s3: started SeaweedFS pid ${record.pid} on ${ep.endpoint}`);
-  }
+async function startS3(config: StackConfig, ep: S3Endpoint, log: (line: string) => void): Promise<void> {
+  if (isOurs(readPid(s3PidFile(config)))) return;
+  const port = s3Port();
+  if (await portOpen(port))
+    throw new StackError(`port ${port} is taken by another process: set ONDIJON_S3_PORT to a free port.`);
+  const jar = await ensureS3Proxy(config, log);
+  const java = which('java');
+  if (java === undefined)
+    throw new StackError('Java is needed for the S3 server (S3Proxy): install openjdk-17-jre-headless.');
+  const dir = s3Dir(config);
+  const data = path.join(dir, 'data');
+  mkdirSync(data, { recursive: true });
+  // The secret goes in a 0600 file, never on a command line.
+  const properties = path.join(dir, 's3proxy.properties');
+  writeFileSync(
+    properties,
+    [
+      `s3proxy.endpoint=${ep.endpoint}`,
+      's3proxy.authorization=aws-v2-or-v4',
+      `s3proxy.identity=${ep.accessKeyId}`,
+      `s3proxy.credential=${ep.secretAccessKey}`,
+      'jclouds.provider=filesystem',
+      `jclouds.filesystem.basedir=${data}`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
+  const record = startDetached({
+    command: java,
+    args: ['-Xmx256m', '-jar', jar, '--properties', properties],
+    cwd: dir,
+    logFile: path.join(dir, 's3proxy.log'),
+    pidFile: s3PidFile(config),
+    fingerprint: ['s3proxy', properties],
+  });
+  log(`s3: started S3Proxy pid ${record.pid} on ${ep.endpoint}`);
 }
 
 /** Stops the stack's S3 server if it started it. */

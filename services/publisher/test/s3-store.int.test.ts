@@ -1,5 +1,5 @@
 // Two publisher instances in one group writing the open-data store on a real S3-compatible server
-// (OPENDATA_STORE=s3://bucket/prefix, SeaweedFS of the stack; issue 17, item 2), their state in Redis:
+// (OPENDATA_STORE=s3://bucket/prefix, S3Proxy of the stack; issue 17, item 2), their state in Redis:
 // the open data equals that of one instance writing a folder (the reference of the other publisher tests).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
