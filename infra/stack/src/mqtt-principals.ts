@@ -87,8 +87,8 @@ export function registryOperators(file = path.join(infraDir, 'registry', 'equipm
 
 /**
  * Artemis' one-way password hash (`ENC(iterations:salt:hash)`, PBKDF2-HMAC-SHA1, 64-byte key): the
- * users file never holds a password in clear. Equal to what `artemis user add` writes (checked
- * against a file it wrote, infra/stack/test/mqtt-principals.test.ts).
+ * users file never holds a password in clear. The format of `artemis user add`; the broker accepting
+ * it is shown by every test that logs in (test/security/mqtt-operators.int.test.ts among them).
  */
 export function artemisPasswordHash(password: string, salt = randomBytes(32), iterations = 1024): string {
   const hash = pbkdf2Sync(password, salt, iterations, 64, 'sha1');
