@@ -493,8 +493,10 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     }
     for (const key of latest.keys()) if (!reference.cells.has(key)) problems.push(`unexpected ${key}`);
     const records = [...reference.cells.values()].reduce((n, c) => n + c.inputRecords, 0);
-    if (unexplainedLate > Math.max(10, records / 1_000))
-      problems.push(`${unexplainedLate} late records outside bursts, of ${records} (at most 0.1 % expected)`);
+    // The bound is 1 %: how many fall late depends on the machine's load, since a second of delay is half
+    // an hour of event time here (under 0.1 % in clean-clone CI runs, 0.17–0.49 % at load 15–24).
+    if (unexplainedLate > Math.max(10, records / 100))
+      problems.push(`${unexplainedLate} late records outside bursts, of ${records} (at most 1 % expected)`);
     await writeFile(
       path.join(dir, 'aggregate-differences.txt'),
       [
