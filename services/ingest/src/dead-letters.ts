@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import type { MqttClient } from 'mqtt';
-import { DeadLetter, type ErrorCode } from '@ondijon/contracts';
+import { DeadLetter, replayTopicOf, type ErrorCode } from '@ondijon/contracts';
 import { readAll, type BatchingProducer } from '@ondijon/kafka';
 import { DEAD_LETTER_TOPIC, processMessage, type PipelineContext } from './pipeline';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
@@ -123,15 +123,25 @@ export async function replayThroughPipeline(
   return results;
 }
 
-/** Replays letters by publishing them again on their MQTT topic (QoS 1), marked so ingest keeps their id. */
-export async function replayThroughMqtt(letters: DeadLetter[], client: MqttClient): Promise<ReplayResult[]> {
+/**
+ * Replays letters by publishing them again, at QoS 1, on the replay tree (`{prefix}ondijon/replay/v1/…`,
+ * which only the `replay` MQTT principal may publish to: `client` must be logged in as it), marked so
+ * ingest keeps their id. A letter whose topic is not a telemetry topic under `mqttTopicPrefix` is not
+ * replayable this way.
+ */
+export async function replayThroughMqtt(
+  letters: DeadLetter[],
+  client: MqttClient,
+  mqttTopicPrefix = '',
+): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
   for (const d of letters) {
-    if (d.payloadBase64 === null || d.mqttTopic === undefined) {
+    const topic = d.mqttTopic === undefined ? undefined : replayTopicOf(d.mqttTopic, mqttTopicPrefix);
+    if (d.payloadBase64 === null || topic === undefined) {
       results.push({ id: d.id, outcome: 'not-replayable' });
       continue;
     }
-    await client.publishAsync(d.mqttTopic, Buffer.from(d.payloadBase64, 'base64'), {
+    await client.publishAsync(topic, Buffer.from(d.payloadBase64, 'base64'), {
       qos: 1,
       properties: {
         userProperties: { [REPLAY_OF_PROPERTY]: d.id, [REPLAYS_PROPERTY]: String(d.replays + 1) },

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/test-kit';
+import mqtt from 'mqtt';
+import { mqttAuth, testEndpoints, uniqueName, waitFor } from '@ondijon/test-kit';
 import { DeadLetter, WIRE_LIMITS, TOPICS, eventId, type Family } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
 import { createBatchingProducer } from '@ondijon/kafka';
@@ -375,9 +376,17 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(cli.stdout).toMatch(/ accepted {2}→ /);
     expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(newcomer.equipmentId, 1)]);
 
-    // Replayed through MQTT while still invalid: rejected again, same id, replays 1.
+    // Replayed through MQTT (as the replay principal, on the replay tree) while still invalid:
+    // rejected again, same id, replays 1.
     const invalid = selectDeadLetters(letters, { codes: ['ONDIJON_SCHEMA_INVALID'] });
-    await replayThroughMqtt(invalid, publisher);
+    const replayer = await connectAs('replay');
+    try {
+      expect((await replayThroughMqtt(invalid, replayer, f.mqttPrefix)).map((r) => r.outcome)).toEqual([
+        'republished',
+      ]);
+    } finally {
+      await replayer.endAsync();
+    }
     await waitFor(
       async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).some((d) => d.replays === 1),
       { timeoutMs: 30_000 },
@@ -386,4 +395,64 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(again.replays).toBe(1);
     expect(again.code).toBe('ONDIJON_SCHEMA_INVALID');
   });
+
+  it('ignores replay properties from a device, and refuses the replay tree to it', async () => {
+    fixture = await ingestFixture('ingest-forged-replay', 1);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const light = f.registry.equipment.find((e) => e.family === 'streetlight')!;
+    const forged = { 'ondijon-replay-of': 'spoofed-dead-letter-id', 'ondijon-replays': '999' };
+    // The operator owning the equipment, logged in as itself (not admin).
+    const device = await connectAs(light.operator);
+    try {
+      await publishAll(device, [
+        {
+          topic: f.topicOf(light),
+          payload: JSON.stringify(payloadFor('streetlight', 1)),
+          properties: { userProperties: forged },
+        },
+        {
+          topic: f.topicOf(light),
+          payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: -1 }),
+          properties: { userProperties: forged },
+        },
+      ]);
+      // The replay tree is the replay principal's only: the broker refuses the operator's publish.
+      const replayTopic = f
+        .topicOf(light)
+        .replace(`${f.mqttPrefix}ondijon/v1/`, `${f.mqttPrefix}ondijon/replay/v1/`);
+      await expect(
+        device.publishAsync(replayTopic, JSON.stringify(payloadFor('streetlight', 3)), {
+          qos: 1,
+          properties: { userProperties: forged },
+        }),
+      ).rejects.toThrow();
+    } finally {
+      await device.endAsync(true);
+    }
+    // One record and one dead letter.
+    await waitFor(async () => (await recordCount(f)) === 2, { timeoutMs: 30_000 });
+    const [letter] = await readDeadLetters(testKafka(), f.kafkaPrefix);
+    expect(letter!.id).toBe(eventId(light.equipmentId, 2));
+    expect(letter!.replays).toBe(0);
+    expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(light.equipmentId, 1)]);
+    const metrics = await app.metrics.registry.getSingleMetricAsString(
+      'ondijon_ingest_replay_properties_ignored_total',
+    );
+    expect(metrics).toMatch(/ondijon_ingest_replay_properties_ignored_total 2$/m);
+    // Nothing from the refused publish reached Kafka.
+    expect(JSON.stringify(await readDeadLetters(testKafka(), f.kafkaPrefix))).not.toContain('spoofed');
+  });
 });
+
+/** A clean MQTT 5 connection as a principal of the stack, without automatic reconnection. */
+async function connectAs(username: string): Promise<MqttClient> {
+  return mqtt.connectAsync(testEndpoints().mqttUrl, {
+    protocolVersion: 5,
+    clientId: uniqueName(`as-${username}`),
+    ...mqttAuth(username),
+    clean: true,
+    reconnectPeriod: 0,
+  });
+}

@@ -1,6 +1,8 @@
 // Dead-letter tool of ingest.
 //   pnpm --filter @ondijon/ingest dead-letters list [--code ONDIJON_X] [--samples 3] [--show-payload] [--json]
 //   pnpm --filter @ondijon/ingest dead-letters replay (--code ONDIJON_X | --id <id>)... [--via pipeline|mqtt] [--dry-run]
+// --via mqtt logs in as MQTT_USERNAME/MQTT_PASSWORD, which must be the `replay` principal: only it may
+// publish on the replay tree, the one place ingest honours the replay properties.
 // Uses the ingest environment (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, MQTT_URL, POLICY_FILE, and the
 // equipment index as ingest builds it: the compacted reference topic by default, REGISTRY_FILE when
 // REGISTRY_SOURCE=file).
@@ -102,7 +104,7 @@ async function main(): Promise<number> {
         : {}),
     });
     try {
-      results = await replayThroughMqtt(selected, client);
+      results = await replayThroughMqtt(selected, client, config.MQTT_TOPIC_PREFIX);
     } finally {
       await client.endAsync();
     }
