@@ -28,6 +28,7 @@ import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
 import { followEquipmentTopic, type RegistryFollower } from './registry-topic';
 import { PubackHold } from './puback-hold';
 import { incomingMessage } from './replay';
+import { deadLetterPublicKey } from './seal';
 
 /** What `buildApp` is given besides its config. */
 export interface IngestDeps {
@@ -574,6 +575,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         registry,
         policy: deps.policy,
         mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
+        deadLetterKey:
+          config.ONDIJON_DEAD_LETTER_PUBLIC_KEY === undefined
+            ? undefined
+            : deadLetterPublicKey(config.ONDIJON_DEAD_LETTER_PUBLIC_KEY),
         maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
         maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
         maxPastAgeMs: config.INGEST_MAX_PAST_AGE_DAYS * 86_400_000,
