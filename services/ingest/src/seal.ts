@@ -54,12 +54,10 @@ export function deadLetterPrivateKey(pem: string): KeyObject {
  * `ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE`; undefined when neither is set.
  */
 export function privateKeyFromEnv(env: NodeJS.ProcessEnv = process.env): KeyObject | undefined {
-  const pem =
-    env.ONDIJON_DEAD_LETTER_PRIVATE_KEY ??
-    (env.ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE
-      ? readFileSync(env.ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE, 'utf8')
-      : undefined);
-  return pem === undefined ? undefined : deadLetterPrivateKey(pem);
+  // An empty value counts as unset.
+  const file = env.ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE;
+  const pem = env.ONDIJON_DEAD_LETTER_PRIVATE_KEY || (file ? readFileSync(file, 'utf8') : undefined);
+  return pem ? deadLetterPrivateKey(pem) : undefined;
 }
 
 /** A new key pair, PEM (SPKI public, PKCS#8 private). */

@@ -17,6 +17,7 @@ import {
   summariseDeadLetters,
 } from '../src/dead-letters';
 import { equipmentRecord } from '../src/registry';
+import { deadLetterPrivateKey, newDeadLetterKeyPair } from '../src/seal';
 import { loadIngestPolicy } from '../src/governance';
 import {
   connectPublisher,
@@ -443,6 +444,90 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(metrics).toMatch(/ondijon_ingest_replay_properties_ignored_total 2$/m);
     // Nothing from the refused publish reached Kafka.
     expect(JSON.stringify(await readDeadLetters(testKafka(), f.kafkaPrefix))).not.toContain('spoofed');
+  });
+  it('seals a winter vehicle dead letter (no agentId in clear in Kafka), and replays it after a fix', async () => {
+    const keys = newDeadLetterKeyPair();
+    fixture = await ingestFixture('ingest-sealed', 1, { ONDIJON_DEAD_LETTER_PUBLIC_KEY: keys.publicKey });
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const truck = f.registry.equipment.find((e) => e.family === 'winter-vehicle')!;
+    const newcomer = { ...truck, equipmentId: `${truck.equipmentId}-new` };
+    const agent = 'agent-sealed-secret-7';
+    publisher = await connectPublisher();
+    await publishAll(publisher, [
+      // Unknown equipment (fixed below by registering it): the full payload, agentId included, is kept.
+      { topic: f.topicOf(newcomer), payload: JSON.stringify(payloadFor('winter-vehicle', 1, agent)) },
+      // Not JSON: the parser's message quotes the payload, so the reason would too.
+      { topic: f.topicOf(truck), payload: `${agent} is not json` },
+    ]);
+    await waitFor(async () => (await recordCount(f)) === 2, { timeoutMs: 30_000 });
+    const raw = await f.read('dlq.s3.ingest.v1');
+    expect(raw).toHaveLength(2);
+    for (const r of raw) {
+      expect(r.value).not.toContain(agent);
+      expect(r.value).not.toContain('agentId');
+      const letter = DeadLetter.parse(JSON.parse(r.value!));
+      expect(letter.payloadBase64).toBeNull();
+      expect(letter.sealed?.alg).toBe('X25519-HKDF-SHA256-A256GCM');
+      expect(letter.payloadBytes).toBeGreaterThan(0);
+    }
+    const letters = await readDeadLetters(testKafka(), f.kafkaPrefix);
+    expect(JSON.stringify(summariseDeadLetters(letters))).not.toContain(agent);
+    // The replay tool's key opens them; the full reason and payload are shown only then.
+    const privateKey = deadLetterPrivateKey(keys.privateKey);
+    const shown = JSON.stringify(summariseDeadLetters(letters, { showPayload: true, privateKey }));
+    expect(shown).toContain(`\\"agentId\\":\\"${agent}\\"`);
+    expect(shown).toContain('\\"agent-seal\\"... is not valid JSON');
+    expect(() => summariseDeadLetters(letters, { showPayload: true, privateKey: undefined })).toThrow(
+      /private key/,
+    );
+
+    // The fix: the vehicle is registered; the CLI, holding the private key, replays it.
+    const ref = equipmentRecord(newcomer, policy.revision, 'test', new Date());
+    const producer = createBatchingProducer(testKafka());
+    await producer.connect();
+    await producer.send(`${f.kafkaPrefix}${TOPICS['ref.s0.equipment.v1'].name}`, {
+      key: ref.key,
+      value: JSON.stringify(ref.value),
+    });
+    await producer.disconnect();
+    const replay = (extra: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/dead-letters.ts', 'replay', '--code', 'ONDIJON_EQUIPMENT_UNKNOWN'],
+        {
+          cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
+          env: {
+            ...process.env,
+            ONDIJON_DEAD_LETTER_PRIVATE_KEY: '',
+            ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE: '',
+            ...f.env,
+            ...extra,
+          },
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+    // Without the key the sealed letter cannot be replayed.
+    const denied = replay({});
+    expect(denied.status).toBe(1);
+    expect(denied.stdout).toMatch(/ not-replayable/);
+    const cli = replay({ ONDIJON_DEAD_LETTER_PRIVATE_KEY: keys.privateKey });
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toMatch(/ accepted {2}→ tel\.s2\.winter\.v1/);
+    const records = await telemetryIds(f);
+    expect(records.map((r) => [r.id, r.topic])).toEqual([
+      [eventId(newcomer.equipmentId, 1), 'tel.s2.winter.v1'],
+    ]);
+    const record = JSON.parse(records[0]!.value) as {
+      data: Record<string, unknown>;
+      lineage: { fieldActions: Record<string, string> };
+    };
+    expect(record.data).not.toHaveProperty('agentId');
+    expect(record.lineage.fieldActions.agentId).toBe('drop');
+    expect(records[0]!.value).not.toContain(agent);
   });
 });
 
