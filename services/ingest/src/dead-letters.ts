@@ -9,7 +9,8 @@ import { openDeadLetter, privateKeyFromEnv, withoutFragments } from './seal';
 
 /** Whether a letter kept its payload (in clear or sealed) and its topic, so that it can be replayed. */
 function keptPayload(d: DeadLetter): boolean {
-  return (d.payloadBase64 !== null || d.sealed !== undefined) && d.mqttTopic !== undefined;
+  const kept = d.payloadBase64 !== null || (d.sealed !== undefined && d.payloadWithheld === undefined);
+  return kept && d.mqttTopic !== undefined;
 }
 
 /**

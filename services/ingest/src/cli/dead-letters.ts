@@ -93,7 +93,7 @@ async function main(): Promise<number> {
   if (values['dry-run']) {
     for (const d of selected)
       console.log(
-        `${d.id}  ${d.code}  ${d.payloadBase64 === null && d.sealed === undefined ? 'not replayable (payload not kept)' : 'would replay'}`,
+        `${d.id}  ${d.code}  ${d.payloadBase64 === null && (d.sealed === undefined || d.payloadWithheld !== undefined) ? 'not replayable (payload not kept)' : 'would replay'}`,
       );
     return 0;
   }
