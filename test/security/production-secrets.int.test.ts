@@ -3,6 +3,7 @@
  * one of its secrets is missing or weak, exits 1 and says so in one sentence naming the variable (and
  * never its value). The check runs before any connection, so no broker is involved.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { serviceEntry, startService, type ServiceName } from '@ondijon/devstack';
 
@@ -19,6 +20,10 @@ const base: Record<string, string> = {
   REDIS_PASSWORD_FILE: '',
   ONDIJON_PSEUDONYM_SECRET: STRONG,
   ONDIJON_PSEUDONYM_SECRET_FILE: '',
+  ONDIJON_DEAD_LETTER_PUBLIC_KEY: generateKeyPairSync('x25519')
+    .publicKey.export({ type: 'spki', format: 'pem' })
+    .toString(),
+  ONDIJON_DEAD_LETTER_PUBLIC_KEY_FILE: '',
   PUBLISHER_ADMIN_TOKEN: STRONG,
   PUBLISHER_ADMIN_TOKEN_FILE: '',
   // Nothing may be reached even if a check were missing: ports where nothing listens.
@@ -46,6 +51,7 @@ const missing = (service: ServiceName, variable: string): Case => ({
 
 const cases: Case[] = [
   missing('ingest', 'ONDIJON_PSEUDONYM_SECRET'),
+  missing('ingest', 'ONDIJON_DEAD_LETTER_PUBLIC_KEY'),
   missing('ingest', 'KAFKA_SASL_USERNAME'),
   missing('ingest', 'KAFKA_SASL_PASSWORD'),
   missing('processors', 'KAFKA_SASL_USERNAME'),

@@ -6,11 +6,13 @@ import { infraDir, type StackConfig } from './config';
 /**
  * Who may connect to the MQTT broker, and what each may do (docs/security.md "MQTT"):
  * - `admin`: everything (the stack's probes, tests' independent checks, operations);
- * - `ingest`: reads telemetry through the shared subscription, writes nothing;
+ * - `ingest`: reads telemetry and the replay tree through the shared subscription, writes nothing;
+ * - `replay`: the dead-letter replay tool; writes on the replay tree `ondijon/replay/v1/#` only (the one
+ *   place ingest honours the replay user properties), reads nothing;
  * - one principal per operator (the `{operator}` segment of `ondijon/v1/{family}/{operator}/{id}`):
  *   writes under its own prefix only, reads nothing.
  */
-export type MqttRole = 'admin' | 'ingest' | 'operator';
+export type MqttRole = 'admin' | 'ingest' | 'replay' | 'operator';
 
 /** One MQTT principal of the local stack. */
 export interface MqttPrincipal {
@@ -29,6 +31,7 @@ export interface MqttCredentials {
 export const SERVICE_PRINCIPALS: readonly MqttPrincipal[] = [
   { username: 'admin', role: 'admin' },
   { username: 'ingest', role: 'ingest' },
+  { username: 'replay', role: 'replay' },
 ];
 
 /** Folder of the stack's generated secrets (mode 0700; files 0600). */
@@ -137,7 +140,8 @@ function securitySetting(match: string, grants: Record<string, readonly Permissi
 /**
  * The broker's security settings: admin may do everything everywhere; ingest may subscribe (a durable
  * shared queue) to the telemetry tree and nothing else; each operator may publish under
- * `ondijon/v1/+/<operator>/#` and nothing else (no subscription anywhere, `$SYS` included). Artemis
+ * `ondijon/v1/+/<operator>/#` and nothing else (no subscription anywhere, `$SYS` included); only the
+ * replay principal may publish on the replay tree `ondijon/replay/v1/#`, which ingest reads too. Artemis
  * applies the most specific match, so an operator's prefix grants only what is listed there.
  */
 export function securitySettingsXml(operators: readonly string[]): string {
@@ -148,6 +152,13 @@ export function securitySettingsXml(operators: readonly string[]): string {
       securitySetting(`${prefix}ondijon.v1.#`, {
         ...admin,
         ingest: ['consume', 'createAddress', 'createDurableQueue'],
+      }),
+    );
+    parts.push(
+      securitySetting(`${prefix}ondijon.replay.v1.#`, {
+        ...admin,
+        ingest: ['consume', 'createAddress', 'createDurableQueue'],
+        replay: ['send', 'createAddress'],
       }),
     );
     for (const operator of operators) {

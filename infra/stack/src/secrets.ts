@@ -1,8 +1,8 @@
 // Credentials of the local stack (issue 12, item 6: secure by default): generated once under
 // `.stack/secrets/` (folder 0700, files 0600), read by the stack, `./ondijon run` and the tests. Nothing
 // here is ever printed or logged; callers pass file paths (`<NAME>_FILE`) to services where they can.
-import { pbkdf2Sync, randomBytes } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { generateKeyPairSync, pbkdf2Sync, randomBytes } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import {
   PUBLISHER_REDIS_COMMANDS,
@@ -60,6 +60,33 @@ export function redisSecret(config: Pick<StackConfig, 'dir'>, user: RedisUser) {
 /** The pseudonymisation secret of the local pipeline (`pseudonym.secret`, 43 characters). */
 export function pseudonymSecret(config: Pick<StackConfig, 'dir'>) {
   return secretFile(config, 'pseudonym.secret', 32);
+}
+
+/**
+ * The dead-letter sealing key pair (X25519, PEM): ingest gets the public key
+ * (`dead-letter-seal.pub`), only the replay tool the private key (`dead-letter-seal.key`, 0600);
+ * services/ingest/src/seal.ts.
+ */
+export function deadLetterKeyPair(config: Pick<StackConfig, 'dir'>): {
+  publicFile: string;
+  privateFile: string;
+} {
+  const dir = secretsDir(config);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const publicFile = path.join(dir, 'dead-letter-seal.pub');
+  const privateFile = path.join(dir, 'dead-letter-seal.key');
+  if (!existsSync(privateFile) || !existsSync(publicFile)) {
+    const pair = generateKeyPairSync('x25519', {
+      publicKeyEncoding: { type: 'spki', format: 'pem' },
+      privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+    });
+    writeFileSync(`${privateFile}.tmp`, pair.privateKey, { mode: 0o600 });
+    writeFileSync(`${publicFile}.tmp`, pair.publicKey, { mode: 0o600 });
+    renameSync(`${privateFile}.tmp`, privateFile);
+    renameSync(`${publicFile}.tmp`, publicFile);
+  }
+  return { publicFile, privateFile };
 }
 
 /** The publisher's admin bearer token (`publisher-admin.token`). */
@@ -191,7 +218,11 @@ export function serviceSecretEnvsOf(
       ? { KAFKA_SASL_USERNAME: p, KAFKA_SASL_PASSWORD_FILE: kafkaSecret(config, p).file }
       : {};
   return {
-    ingest: { ...kafka('ingest'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    ingest: {
+      ...kafka('ingest'),
+      ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file,
+      ONDIJON_DEAD_LETTER_PUBLIC_KEY_FILE: deadLetterKeyPair(config).publicFile,
+    },
     processors: {
       ...kafka('processors'),
       ...(config.externalRedis === undefined
@@ -205,7 +236,11 @@ export function serviceSecretEnvsOf(
         ? { REDIS_USERNAME: 'publisher', REDIS_PASSWORD_FILE: redisSecret(config, 'publisher').file }
         : {}),
     },
-    replay: { ...kafka('replay'), ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file },
+    replay: {
+      ...kafka('replay'),
+      ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file,
+      ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE: deadLetterKeyPair(config).privateFile,
+    },
     governance: kafka('governance'),
     console: {
       ...kafka('console'),

@@ -47,6 +47,25 @@ export const DeadLetter = z.strictObject({
   rejectedBy: z.string(),
   /** Number of replays already attempted. */
   replays: z.int().min(0).default(0),
+  /**
+   * What the dead letter would otherwise keep in clear and may quote the payload (the payload, its first
+   * bytes, the full reason and issue messages), sealed for the replay tool only: X25519 with a fresh
+   * ephemeral key per letter, HKDF-SHA256, AES-256-GCM. `payloadBase64` is then null and `reason` and
+   * the issues' messages have quoted fragments removed (services/ingest/src/seal.ts, docs/security.md).
+   */
+  sealed: z
+    .strictObject({
+      alg: z.literal('X25519-HKDF-SHA256-A256GCM'),
+      /** First 16 hex digits of the SHA-256 of the recipient public key (SPKI DER). */
+      keyId: z.string(),
+      /** Ephemeral X25519 public key, SPKI DER, base64. */
+      epk: z.string(),
+      iv: z.string(),
+      tag: z.string(),
+      /** JSON `{ payloadBase64, payloadHeadBase64?, reason, issues? }`, encrypted, base64. */
+      ciphertext: z.string(),
+    })
+    .optional(),
 });
 /** A dead-letter record. */
 export type DeadLetter = z.infer<typeof DeadLetter>;

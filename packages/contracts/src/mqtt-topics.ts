@@ -11,6 +11,32 @@ export const EQUIPMENT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{1,63}$/;
 /** Filter of everything ingest reads (without the shared-subscription prefix). */
 export const TELEMETRY_FILTER = `${MQTT_TOPIC_ROOT}/#`;
 
+/**
+ * Root of the replay tree: the dead-letter replay tool (the `replay` MQTT principal, alone allowed to
+ * publish there) republishes `ondijon/v1/{family}/{operator}/{id}` as
+ * `ondijon/replay/v1/{family}/{operator}/{id}`. Ingest honours the replay user properties
+ * (`ondijon-replay-of`, `ondijon-replays`) only on this tree and ignores them on telemetry topics.
+ */
+export const MQTT_REPLAY_ROOT = 'ondijon/replay/v1';
+
+/** Filter of the replay tree (without the shared-subscription prefix). */
+export const REPLAY_FILTER = `${MQTT_REPLAY_ROOT}/#`;
+
+/**
+ * The replay topic of a telemetry topic (both after any test prefix `prefix`), or undefined when
+ * `topic` is not under `{prefix}ondijon/v1/`.
+ */
+export function replayTopicOf(topic: string, prefix = ''): string | undefined {
+  const root = `${prefix}${MQTT_TOPIC_ROOT}/`;
+  return topic.startsWith(root) ? `${prefix}${MQTT_REPLAY_ROOT}/${topic.slice(root.length)}` : undefined;
+}
+
+/** The telemetry topic a replay topic stands for, or undefined when `topic` is not under `{prefix}ondijon/replay/v1/`. */
+export function telemetryTopicOfReplay(topic: string, prefix = ''): string | undefined {
+  const root = `${prefix}${MQTT_REPLAY_ROOT}/`;
+  return topic.startsWith(root) ? `${prefix}${MQTT_TOPIC_ROOT}/${topic.slice(root.length)}` : undefined;
+}
+
 /** Shared subscription of the ingest group: every ingest connection joins it, each message goes to one. */
 export function ingestSharedSubscription(group = 'ingest'): string {
   return `$share/${group}/${TELEMETRY_FILTER}`;

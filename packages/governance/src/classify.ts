@@ -57,7 +57,6 @@ export function applyPolicy<F extends Family>(
   const classes: Sensitivity[] = [];
   // Set by an action that computes a new value: its output is re-validated whatever the caller says.
   let transformed = false;
-  const observedMs = Date.parse(telemetry.observedAt);
   for (const [field, value] of Object.entries(telemetry)) {
     if (value === undefined) continue;
     const fp = fieldPolicy(policy, family, field);
@@ -84,7 +83,10 @@ export function applyPolicy<F extends Family>(
             `policy pseudonymises ${family}.${field} but no keyring was given`,
           );
         }
-        out[field] = pseudonymise(String(value), options.keyring, options.keyring.epochOf(observedMs));
+        // The key epoch is the keyring clock's (ingest's), never one chosen by the device through
+        // `observedAt`: an old observation time cannot select a past epoch's key (and so link an agent
+        // across epochs); a redelivery within the epoch still gets the same pseudonym.
+        out[field] = pseudonymise(String(value), options.keyring, options.keyring.currentEpoch());
         transformed = true;
         break;
       }

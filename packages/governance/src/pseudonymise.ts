@@ -19,6 +19,11 @@ export interface Keyring {
   epochOf(timeMs: number): number;
   /** The epoch of the keyring's clock. */
   currentEpoch(): number;
+  /**
+   * Version of the master secret: 8 hex digits derived from it (HKDF-SHA-256, its own label), so a
+   * pseudonym says which secret made it without revealing anything usable about it.
+   */
+  readonly keyVersion: string;
   /** The 32-byte HMAC key of an epoch (HKDF-SHA-256 of the master secret). */
   keyFor(epoch: number): Buffer;
 }
@@ -52,8 +57,12 @@ export function createKeyring(options: KeyringOptions): Keyring {
   const now = options.now ?? Date.now;
   const epochMs = epochLengthDays * DAY_MS;
   const keys = new Map<number, Buffer>();
+  const keyVersion = Buffer.from(
+    hkdfSync('sha256', secret, 'ondijon-pseudonym-v1', 'key-version', 4),
+  ).toString('hex');
   return {
     epochLengthDays,
+    keyVersion,
     usingDevSecret: options.usingDevSecret ?? false,
     epochOf: (timeMs) => Math.floor(timeMs / epochMs),
     currentEpoch: () => Math.floor(now() / epochMs),
@@ -72,8 +81,9 @@ export function createKeyring(options: KeyringOptions): Keyring {
 
 /**
  * Keyed pseudonym of `value` for an epoch (default: the keyring's current epoch):
- * `psd:e{epoch}:{first 22 base64url chars of HMAC-SHA-256}`. Stable within an epoch, unlinkable
- * across epochs, and not recomputable without the master secret (unlike a plain hash).
+ * `psd:k{keyVersion}:e{epoch}:{first 22 base64url chars of HMAC-SHA-256}`. It carries its key version
+ * (master secret and epoch). Stable within an epoch, unlinkable across epochs, and not recomputable
+ * without the master secret (unlike a plain hash).
  */
 export function pseudonymise(
   value: string,
@@ -81,12 +91,18 @@ export function pseudonymise(
   epoch: number = keyring.currentEpoch(),
 ): string {
   const mac = createHmac('sha256', keyring.keyFor(epoch)).update(value, 'utf8').digest('base64url');
-  return `psd:e${epoch}:${mac.slice(0, 22)}`;
+  return `psd:k${keyring.keyVersion}:e${epoch}:${mac.slice(0, 22)}`;
+}
+
+/** The key version and epoch a pseudonym was made with; undefined for anything else. */
+export function pseudonymKey(value: string): { keyVersion: string; epoch: number } | undefined {
+  const m = /^psd:k([0-9a-f]{8}):e(-?\d+):[A-Za-z0-9_-]{22}$/.exec(value);
+  return m ? { keyVersion: m[1]!, epoch: Number(m[2]) } : undefined;
 }
 
 /** True when `value` looks like a pseudonym made by `pseudonymise`. */
 export function isPseudonym(value: string): boolean {
-  return /^psd:e-?\d+:[A-Za-z0-9_-]{22}$/.test(value);
+  return /^psd:k[0-9a-f]{8}:e-?\d+:[A-Za-z0-9_-]{22}$/.test(value);
 }
 
 /**

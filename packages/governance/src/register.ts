@@ -92,7 +92,7 @@ export function renderRegister(policy: Policy): string {
     '## Pseudonymisation',
     '',
     `${ps.algorithm} under per-epoch keys derived with ${ps.keyDerivation} from a master secret held in \`${ps.secretEnv}\`;`,
-    `a new key every ${ps.epochLengthDays} days (pseudonyms cannot be linked across epochs). Format \`${ps.prefix}:e{epoch}:{22 base64url chars}\`.`,
+    `a new key every ${ps.epochLengthDays} days of the ingest clock (pseudonyms cannot be linked across epochs; a device cannot choose the epoch). Format \`${ps.prefix}:k{key version}:e{epoch}:{22 base64url chars}\`.`,
     '',
     '## Fields per family',
   );

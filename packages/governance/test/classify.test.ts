@@ -8,7 +8,7 @@ import {
 } from '@ondijon/contracts';
 import { applyPolicy, classOfOutput, isExcludedSource, topicFor } from '../src/classify';
 import { loadPolicy } from '../src/policy';
-import { createKeyring, isPseudonym } from '../src/pseudonymise';
+import { createKeyring, isPseudonym, pseudonymKey, pseudonymise } from '../src/pseudonymise';
 import { policyVariant } from './helpers';
 
 const policy = loadPolicy();
@@ -70,6 +70,37 @@ describe('classification under policy variants', () => {
     // The key epoch comes from the observation time: a redelivery gets the same pseudonym.
     const again = applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle'), { keyring });
     expect(again.data.agentId).toBe(r.data.agentId);
+  });
+
+  it('takes the key epoch from the keyring clock: an old observedAt cannot choose a past epoch', () => {
+    const variant = policyVariant((p) => {
+      p.families['winter-vehicle'].fields.agentId = {
+        class: 'S3',
+        action: 'pseudonymise',
+        purpose: 'winter-service-operations',
+      };
+    });
+    const now = Date.parse('2026-12-06T12:00:00Z');
+    const clocked = createKeyring({ secret: 'test-secret-0123456789', epochLengthDays: 30, now: () => now });
+    const current = applyPolicy(variant, 'winter-vehicle', sampleTelemetry('winter-vehicle'), {
+      keyring: clocked,
+    });
+    // The same agent, claiming an observation 90 days (three epochs) earlier.
+    const old = new Date(now - 90 * 86_400_000).toISOString();
+    const backdated = applyPolicy(
+      variant,
+      'winter-vehicle',
+      { ...sampleTelemetry('winter-vehicle'), observedAt: old },
+      { keyring: clocked },
+    );
+    expect(pseudonymKey(backdated.data.agentId!)).toEqual({
+      keyVersion: clocked.keyVersion,
+      epoch: clocked.currentEpoch(),
+    });
+    expect(backdated.data.agentId).toBe(current.data.agentId);
+    expect(backdated.data.agentId).not.toBe(
+      pseudonymise('AGT-0042', clocked, clocked.epochOf(Date.parse(old))),
+    );
   });
 
   it('pseudonymising without a keyring is a configuration error', () => {

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { createKeyring, isPseudonym, keyringFromEnv, pseudonymise } from '../src/pseudonymise';
+import { createKeyring, isPseudonym, keyringFromEnv, pseudonymKey, pseudonymise } from '../src/pseudonymise';
 
 const DAY = 86_400_000;
 const t0 = Date.parse('2026-01-15T00:00:00Z');
@@ -26,15 +26,24 @@ describe('keyed pseudonyms', () => {
     const a = pseudonymise('AGT-0042', keyring, e);
     const b = pseudonymise('AGT-0042', keyring, e + 1);
     expect(a).not.toBe(b);
-    expect(a.split(':')[2]).not.toBe(b.split(':')[2]);
+    expect(a.split(':')[3]).not.toBe(b.split(':')[3]);
     expect(keyring.epochOf(t0 + 30 * DAY)).toBe(e + 1);
     expect(pseudonymise('AGT-0043', keyring, e)).not.toBe(a);
   });
 
+  it('carry the version of their master secret', () => {
+    const other = createKeyring({ secret: 'another-long-master-secret', epochLengthDays: 30, now: () => t0 });
+    expect(keyring.keyVersion).toMatch(/^[0-9a-f]{8}$/);
+    expect(other.keyVersion).not.toBe(keyring.keyVersion);
+    expect(pseudonymKey(pseudonymise('AGT-0042', other))!.keyVersion).toBe(other.keyVersion);
+    expect(pseudonymKey('AGT-0042')).toBeUndefined();
+  });
+
   it('have the documented format', () => {
     const p = pseudonymise('AGT-0042', keyring, 683);
-    expect(p).toMatch(/^psd:e683:[A-Za-z0-9_-]{22}$/);
+    expect(p).toMatch(/^psd:k[0-9a-f]{8}:e683:[A-Za-z0-9_-]{22}$/);
     expect(isPseudonym(p)).toBe(true);
+    expect(pseudonymKey(p)).toEqual({ keyVersion: keyring.keyVersion, epoch: 683 });
     expect(isPseudonym('AGT-0042')).toBe(false);
   });
 

@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { IHeaders, Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { OnDijonError, TELEMETRY_FILTER } from '@ondijon/contracts';
+import { OnDijonError, REPLAY_FILTER, TELEMETRY_FILTER } from '@ondijon/contracts';
 import {
   createBatchingProducer,
   createKafka,
@@ -27,7 +27,8 @@ import type { IngestPolicy } from './policy';
 import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
 import { followEquipmentTopic, type RegistryFollower } from './registry-topic';
 import { PubackHold } from './puback-hold';
-import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
+import { incomingMessage } from './replay';
+import { deadLetterPublicKey } from './seal';
 
 /** What `buildApp` is given besides its config. */
 export interface IngestDeps {
@@ -100,11 +101,6 @@ function headerBuffers(headers: Readonly<Record<string, string>>): IHeaders {
     constantHeaders.set(headers, buffers);
   }
   return buffers;
-}
-
-function userProperty(packet: IPublishPacket, name: string): string | undefined {
-  const value = packet.properties?.userProperties?.[name];
-  return Array.isArray(value) ? value[0] : value;
 }
 
 /** Builds the ingest service (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
@@ -360,16 +356,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       if (closing) return;
       const t0 = performance.now();
       metrics.countReceived();
-      const replayOf = userProperty(packet, REPLAY_OF_PROPERTY);
-      const msg: IncomingMessage = {
-        topic,
-        payload,
-        ...(replayOf
-          ? {
-              replayOf: { id: replayOf, replays: Number(userProperty(packet, REPLAYS_PROPERTY) ?? '1') || 1 },
-            }
-          : {}),
-      };
+      const msg = receive(topic, payload, packet);
       const outcome = evaluate(msg);
       const entry = conn.acks.track(packet.messageId!, conn.generation);
       persist(outcome, msg, t0, (ok) => conn.acks.settle(entry, ok));
@@ -380,16 +367,32 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       conn.acks.acknowledge(() => ack(code));
     };
 
+  /** The pipeline's message; replay properties count as ignored outside the replay tree (replay.ts). */
+  const receive = (topic: string, payload: Buffer, packet: IPublishPacket): IncomingMessage => {
+    const { msg, ignoredReplayProperties } = incomingMessage(
+      topic,
+      payload,
+      packet.properties?.userProperties,
+      config.MQTT_TOPIC_PREFIX,
+    );
+    if (ignoredReplayProperties) metrics.replayPropertiesIgnored.inc();
+    return msg;
+  };
+
   /** QoS 0 messages have no ack (and no redelivery): processed the same way, best effort. */
   const onQos0 = (topic: string, payload: Buffer, packet: IPublishPacket): void => {
     if (packet.qos !== 0 || closing) return;
     metrics.countReceived();
     const t0 = performance.now();
-    const msg: IncomingMessage = { topic, payload };
+    const msg = receive(topic, payload, packet);
     persist(evaluate(msg), msg, t0, () => undefined);
   };
 
-  const filter = `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${TELEMETRY_FILTER}`;
+  // Telemetry, and the replay tree only the replay principal may publish to (replay.ts).
+  const filters = [TELEMETRY_FILTER, REPLAY_FILTER].map(
+    (f) => `$share/${config.MQTT_SHARE_GROUP}/${config.MQTT_TOPIC_PREFIX}${f}`,
+  );
+  const filter = filters.join(' and ');
   let subscribing: Promise<void> = Promise.resolve();
   /** New at each start: see MQTT_CLIENT_ID_PREFIX. */
   const boot = randomBytes(3).toString('hex');
@@ -440,14 +443,14 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         resolve();
       }, 10_000);
       timer.unref();
-      conn.client.subscribe(filter, { qos: 1, rh: 2 }, (error, granted) => {
+      conn.client.subscribe(filters, { qos: 1, rh: 2 }, (error, granted) => {
         if (answered) return;
         answered = true;
         clearTimeout(timer);
         resolve();
         if (generation !== conn.generation) return; // the connection closed meanwhile; the next connect subscribes
-        const code = granted?.[0]?.qos;
-        if (!error && code === 1) {
+        const codes = (granted ?? []).map((g) => g.qos);
+        if (!error && codes.length === filters.length && codes.every((c) => c === 1)) {
           conn.subscribed = true;
           conn.subscribeFailure = undefined;
           countSubscribed();
@@ -457,7 +460,9 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
           settleFirstSubscriptions();
           return;
         }
-        retryLater(error ? error.message : `subscription to ${filter} refused (reason code ${code})`);
+        retryLater(
+          error ? error.message : `subscription to ${filter} refused (reason codes ${codes.join(', ')})`,
+        );
       });
     });
 
@@ -570,6 +575,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         registry,
         policy: deps.policy,
         mqttTopicPrefix: config.MQTT_TOPIC_PREFIX,
+        deadLetterKey:
+          config.ONDIJON_DEAD_LETTER_PUBLIC_KEY === undefined
+            ? undefined
+            : deadLetterPublicKey(config.ONDIJON_DEAD_LETTER_PUBLIC_KEY),
         maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
         maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
         maxPastAgeMs: config.INGEST_MAX_PAST_AGE_DAYS * 86_400_000,

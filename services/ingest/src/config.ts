@@ -19,6 +19,12 @@ export const IngestEnv = z.object({
    * development: the governance package's development secret (a warning); required with ONDIJON_ENV=production.
    */
   ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
+  /**
+   * X25519 public key (PEM, or ONDIJON_DEAD_LETTER_PUBLIC_KEY_FILE) to which dead letters' payloads are
+   * sealed (services/ingest/src/seal.ts); only the replay tool holds the private key. Unset in
+   * development: payloads are kept in clear (a warning); required with ONDIJON_ENV=production.
+   */
+  ONDIJON_DEAD_LETTER_PUBLIC_KEY: z.string().optional(),
   /** MQTT connections per process, all in one shared subscription, feeding one Kafka producer. */
   INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
   /** Shared-subscription group (`$share/<group>/…`): every ingest instance of a deployment joins the same one. */

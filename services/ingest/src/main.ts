@@ -22,8 +22,11 @@ runMain(async () => {
       minLength: 32,
       forbidden: [DEV_PSEUDONYM_SECRET],
     },
+    { name: 'ONDIJON_DEAD_LETTER_PUBLIC_KEY', value: config.ONDIJON_DEAD_LETTER_PUBLIC_KEY, minLength: 40 },
     ...kafkaSecretRequirements(config),
   ]);
+  if (config.ONDIJON_DEAD_LETTER_PUBLIC_KEY === undefined)
+    log.warn('ONDIJON_DEAD_LETTER_PUBLIC_KEY is unset: dead letters keep their payload in clear');
   // The secret may come from ONDIJON_PSEUDONYM_SECRET_FILE: hand the resolved value to the keyring.
   const env =
     config.ONDIJON_PSEUDONYM_SECRET === undefined

@@ -22,6 +22,8 @@ export interface IngestMetrics {
   /** Records Kafka refused for good, dead-lettered in bounded form. */
   kafkaPermanentFailures: Counter;
   producerBuffered: Gauge;
+  /** Messages outside the replay tree carrying replay user properties (ignored: only the replay tool may set them). */
+  replayPropertiesIgnored: Counter;
   /** Counts one received message (added to `received` when metrics are collected). */
   countReceived(): void;
   /** Counts one record Kafka acknowledged on a topic (added to `produced` when metrics are collected). */
@@ -107,6 +109,11 @@ export function createIngestMetrics(sources: IngestGaugeSources): IngestMetrics 
     kafkaPermanentFailures: new Counter({
       name: name('kafka_permanent_failures_total'),
       help: 'Records Kafka refused for good (too large, invalid), dead-lettered in bounded form instead of retried',
+      registers: [registry],
+    }),
+    replayPropertiesIgnored: new Counter({
+      name: name('replay_properties_ignored_total'),
+      help: 'Messages outside the replay tree carrying ondijon-replay-of/ondijon-replays user properties (ignored)',
       registers: [registry],
     }),
     producerBuffered: new Gauge({

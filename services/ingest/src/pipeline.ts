@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import {
   DATA_OWNER,
   HEADERS,
@@ -24,6 +24,7 @@ import {
 } from '@ondijon/contracts';
 import type { IngestPolicy } from './policy';
 import type { EquipmentIndex } from './registry';
+import { sealDeadLetter } from './seal';
 
 /** Name of the service in dead letters and lineage. */
 export const SERVICE_NAME = 'ingest';
@@ -47,6 +48,8 @@ export interface PipelineContext {
   policy: IngestPolicy;
   /** Topic prefix stripped before the grammar is applied (tests). */
   mqttTopicPrefix: string;
+  /** The replay tool's public key: dead letters are written sealed to it (seal.ts); in clear without one. */
+  deadLetterKey?: KeyObject | undefined;
   maxPayloadBytes: number;
   maxFutureSkewMs: number;
   /** Oldest `observedAt` accepted, relative to the ingest clock (ms); older is a clock not set or a stale buffer. */
@@ -476,15 +479,16 @@ function rejectMessage(
     rejectedBy: SERVICE_NAME,
     replays: msg.replayOf?.replays ?? 0,
   };
+  const written = ctx.deadLetterKey ? sealDeadLetter(deadLetter, ctx.deadLetterKey) : deadLetter;
   return {
     kind: 'rejected',
-    deadLetter,
+    deadLetter: written,
     reasonCode: mqttReasonFor(r.code),
     record: {
       topic: DEAD_LETTER_TOPIC,
       // A bounded key: kafkajs hashes the key of every record (134 ms for a 60 000-character topic).
       key: topicRef,
-      value: JSON.stringify(deadLetter),
+      value: JSON.stringify(written),
       headers: {
         [HEADERS.id]: id,
         [HEADERS.sensitivity]: 'S3',

@@ -3,7 +3,8 @@ import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/test-kit';
+import mqtt from 'mqtt';
+import { mqttAuth, testEndpoints, uniqueName, waitFor } from '@ondijon/test-kit';
 import { DeadLetter, WIRE_LIMITS, TOPICS, eventId, type Family } from '@ondijon/contracts';
 import type { MqttClient } from 'mqtt';
 import { createBatchingProducer } from '@ondijon/kafka';
@@ -16,6 +17,7 @@ import {
   summariseDeadLetters,
 } from '../src/dead-letters';
 import { equipmentRecord } from '../src/registry';
+import { deadLetterPrivateKey, newDeadLetterKeyPair } from '../src/seal';
 import { loadIngestPolicy } from '../src/governance';
 import {
   connectPublisher,
@@ -375,9 +377,17 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(cli.stdout).toMatch(/ accepted {2}→ /);
     expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(newcomer.equipmentId, 1)]);
 
-    // Replayed through MQTT while still invalid: rejected again, same id, replays 1.
+    // Replayed through MQTT (as the replay principal, on the replay tree) while still invalid:
+    // rejected again, same id, replays 1.
     const invalid = selectDeadLetters(letters, { codes: ['ONDIJON_SCHEMA_INVALID'] });
-    await replayThroughMqtt(invalid, publisher);
+    const replayer = await connectAs('replay');
+    try {
+      expect((await replayThroughMqtt(invalid, replayer, f.mqttPrefix)).map((r) => r.outcome)).toEqual([
+        'republished',
+      ]);
+    } finally {
+      await replayer.endAsync();
+    }
     await waitFor(
       async () => (await readDeadLetters(testKafka(), f.kafkaPrefix)).some((d) => d.replays === 1),
       { timeoutMs: 30_000 },
@@ -386,4 +396,148 @@ describe('ingest (real Mosquitto and Kafka)', () => {
     expect(again.replays).toBe(1);
     expect(again.code).toBe('ONDIJON_SCHEMA_INVALID');
   });
+
+  it('ignores replay properties from a device, and refuses the replay tree to it', async () => {
+    fixture = await ingestFixture('ingest-forged-replay', 1);
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const light = f.registry.equipment.find((e) => e.family === 'streetlight')!;
+    const forged = { 'ondijon-replay-of': 'spoofed-dead-letter-id', 'ondijon-replays': '999' };
+    // The operator owning the equipment, logged in as itself (not admin).
+    const device = await connectAs(light.operator);
+    try {
+      await publishAll(device, [
+        {
+          topic: f.topicOf(light),
+          payload: JSON.stringify(payloadFor('streetlight', 1)),
+          properties: { userProperties: forged },
+        },
+        {
+          topic: f.topicOf(light),
+          payload: JSON.stringify({ ...payloadFor('streetlight', 2), powerW: -1 }),
+          properties: { userProperties: forged },
+        },
+      ]);
+      // The replay tree is the replay principal's only: the broker refuses the operator's publish.
+      const replayTopic = f
+        .topicOf(light)
+        .replace(`${f.mqttPrefix}ondijon/v1/`, `${f.mqttPrefix}ondijon/replay/v1/`);
+      await expect(
+        device.publishAsync(replayTopic, JSON.stringify(payloadFor('streetlight', 3)), {
+          qos: 1,
+          properties: { userProperties: forged },
+        }),
+      ).rejects.toThrow();
+    } finally {
+      await device.endAsync(true);
+    }
+    // One record and one dead letter.
+    await waitFor(async () => (await recordCount(f)) === 2, { timeoutMs: 30_000 });
+    const [letter] = await readDeadLetters(testKafka(), f.kafkaPrefix);
+    expect(letter!.id).toBe(eventId(light.equipmentId, 2));
+    expect(letter!.replays).toBe(0);
+    expect((await telemetryIds(f)).map((r) => r.id)).toEqual([eventId(light.equipmentId, 1)]);
+    const metrics = await app.metrics.registry.getSingleMetricAsString(
+      'ondijon_ingest_replay_properties_ignored_total',
+    );
+    expect(metrics).toMatch(/ondijon_ingest_replay_properties_ignored_total 2$/m);
+    // Nothing from the refused publish reached Kafka.
+    expect(JSON.stringify(await readDeadLetters(testKafka(), f.kafkaPrefix))).not.toContain('spoofed');
+  });
+  it('seals a winter vehicle dead letter (no agentId in clear in Kafka), and replays it after a fix', async () => {
+    const keys = newDeadLetterKeyPair();
+    fixture = await ingestFixture('ingest-sealed', 1, { ONDIJON_DEAD_LETTER_PUBLIC_KEY: keys.publicKey });
+    app = buildApp(fixture.config, { policy });
+    await app.start();
+    const f = fixture;
+    const truck = f.registry.equipment.find((e) => e.family === 'winter-vehicle')!;
+    const newcomer = { ...truck, equipmentId: `${truck.equipmentId}-new` };
+    const agent = 'agent-sealed-secret-7';
+    publisher = await connectPublisher();
+    await publishAll(publisher, [
+      // Unknown equipment (fixed below by registering it): the full payload, agentId included, is kept.
+      { topic: f.topicOf(newcomer), payload: JSON.stringify(payloadFor('winter-vehicle', 1, agent)) },
+      // Not JSON: the parser's message quotes the payload, so the reason would too.
+      { topic: f.topicOf(truck), payload: `${agent} is not json` },
+    ]);
+    await waitFor(async () => (await recordCount(f)) === 2, { timeoutMs: 30_000 });
+    const raw = await f.read('dlq.s3.ingest.v1');
+    expect(raw).toHaveLength(2);
+    for (const r of raw) {
+      expect(r.value).not.toContain(agent);
+      expect(r.value).not.toContain('agentId');
+      const letter = DeadLetter.parse(JSON.parse(r.value!));
+      expect(letter.payloadBase64).toBeNull();
+      expect(letter.sealed?.alg).toBe('X25519-HKDF-SHA256-A256GCM');
+      expect(letter.payloadBytes).toBeGreaterThan(0);
+    }
+    const letters = await readDeadLetters(testKafka(), f.kafkaPrefix);
+    expect(JSON.stringify(summariseDeadLetters(letters))).not.toContain(agent);
+    // The replay tool's key opens them; the full reason and payload are shown only then.
+    const privateKey = deadLetterPrivateKey(keys.privateKey);
+    const shown = JSON.stringify(summariseDeadLetters(letters, { showPayload: true, privateKey }));
+    expect(shown).toContain(`\\"agentId\\":\\"${agent}\\"`);
+    expect(shown).toContain('\\"agent-seal\\"... is not valid JSON');
+    expect(() => summariseDeadLetters(letters, { showPayload: true, privateKey: undefined })).toThrow(
+      /private key/,
+    );
+
+    // The fix: the vehicle is registered; the CLI, holding the private key, replays it.
+    const ref = equipmentRecord(newcomer, policy.revision, 'test', new Date());
+    const producer = createBatchingProducer(testKafka());
+    await producer.connect();
+    await producer.send(`${f.kafkaPrefix}${TOPICS['ref.s0.equipment.v1'].name}`, {
+      key: ref.key,
+      value: JSON.stringify(ref.value),
+    });
+    await producer.disconnect();
+    const replay = (extra: Record<string, string>) =>
+      spawnSync(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/dead-letters.ts', 'replay', '--code', 'ONDIJON_EQUIPMENT_UNKNOWN'],
+        {
+          cwd: path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'),
+          env: {
+            ...process.env,
+            ONDIJON_DEAD_LETTER_PRIVATE_KEY: '',
+            ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE: '',
+            ...f.env,
+            ...extra,
+          },
+          encoding: 'utf8',
+          timeout: 120_000,
+        },
+      );
+    // Without the key the sealed letter cannot be replayed.
+    const denied = replay({});
+    expect(denied.status).toBe(1);
+    expect(denied.stdout).toMatch(/ not-replayable/);
+    const cli = replay({ ONDIJON_DEAD_LETTER_PRIVATE_KEY: keys.privateKey });
+    expect(cli.stderr).toBe('');
+    expect(cli.status).toBe(0);
+    expect(cli.stdout).toMatch(/ accepted {2}→ tel\.s2\.winter\.v1/);
+    const records = await telemetryIds(f);
+    expect(records.map((r) => [r.id, r.topic])).toEqual([
+      [eventId(newcomer.equipmentId, 1), 'tel.s2.winter.v1'],
+    ]);
+    const record = JSON.parse(records[0]!.value) as {
+      data: Record<string, unknown>;
+      lineage: { fieldActions: Record<string, string> };
+    };
+    expect(record.data).not.toHaveProperty('agentId');
+    expect(record.lineage.fieldActions.agentId).toBe('drop');
+    expect(records[0]!.value).not.toContain(agent);
+  });
 });
+
+/** A clean MQTT 5 connection as a principal of the stack, without automatic reconnection. */
+async function connectAs(username: string): Promise<MqttClient> {
+  return mqtt.connectAsync(testEndpoints().mqttUrl, {
+    protocolVersion: 5,
+    clientId: uniqueName(`as-${username}`),
+    ...mqttAuth(username),
+    clean: true,
+    reconnectPeriod: 0,
+  });
+}

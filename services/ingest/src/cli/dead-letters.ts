@@ -1,10 +1,15 @@
 // Dead-letter tool of ingest.
 //   pnpm --filter @ondijon/ingest dead-letters list [--code ONDIJON_X] [--samples 3] [--show-payload] [--json]
 //   pnpm --filter @ondijon/ingest dead-letters replay (--code ONDIJON_X | --id <id>)... [--via pipeline|mqtt] [--dry-run]
+// --via mqtt logs in as MQTT_USERNAME/MQTT_PASSWORD, which must be the `replay` principal: only it may
+// publish on the replay tree, the one place ingest honours the replay properties.
 // Uses the ingest environment (KAFKA_BROKERS, KAFKA_TOPIC_PREFIX, MQTT_URL, POLICY_FILE, and the
 // equipment index as ingest builds it: the compacted reference topic by default, REGISTRY_FILE when
 // REGISTRY_SOURCE=file).
-// Payloads are never printed unless --show-payload (and S4 or oversized ones are never kept at all).
+// Payloads are never printed unless --show-payload (and S4 or oversized ones are never kept at all);
+// reasons are printed without quoted fragments. Ingest seals payloads to the replay tool's key
+// (services/ingest/src/seal.ts): --show-payload and replay need ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE
+// (or ONDIJON_DEAD_LETTER_PRIVATE_KEY, PEM).
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
 import { createBatchingProducer, createKafka } from '@ondijon/kafka';
@@ -88,7 +93,7 @@ async function main(): Promise<number> {
   if (values['dry-run']) {
     for (const d of selected)
       console.log(
-        `${d.id}  ${d.code}  ${d.payloadBase64 === null ? 'not replayable (payload not kept)' : 'would replay'}`,
+        `${d.id}  ${d.code}  ${d.payloadBase64 === null && (d.sealed === undefined || d.payloadWithheld !== undefined) ? 'not replayable (payload not kept)' : 'would replay'}`,
       );
     return 0;
   }
@@ -102,7 +107,7 @@ async function main(): Promise<number> {
         : {}),
     });
     try {
-      results = await replayThroughMqtt(selected, client);
+      results = await replayThroughMqtt(selected, client, config.MQTT_TOPIC_PREFIX);
     } finally {
       await client.endAsync();
     }
