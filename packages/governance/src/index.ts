@@ -5,3 +5,4 @@ export * from './policy-schema';
 export * from './pseudonymise';
 export * from './anonymisation/index';
 export * from './register';
+export * from './seal';

@@ -8,7 +8,7 @@ import fastifyStatic from '@fastify/static';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Kafka } from 'kafkajs';
 import { COMMUNES, ERROR_CODES, EquipmentRegistryFile, FAMILIES } from '@ondijon/contracts';
-import { loadPolicy } from '@ondijon/governance';
+import { deadLetterPrivateKey, loadPolicy } from '@ondijon/governance';
 import { createKafka } from '@ondijon/kafka';
 import {
   Gauge,
@@ -78,6 +78,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       policy,
       silentIntervals: config.CONSOLE_SILENT_INTERVALS,
       deadLettersKept: config.CONSOLE_DEAD_LETTERS_KEPT,
+      ...(config.CONSOLE_REPLAY && config.REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY
+        ? { deadLetterKey: deadLetterPrivateKey(config.REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY) }
+        : {}),
     });
   const operators = [...new Set(registryFile.equipment.map((e) => e.operator))].sort();
   const communes: [string, string][] = COMMUNES.map((c) => [c.insee, c.name]);

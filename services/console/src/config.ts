@@ -60,6 +60,8 @@ export const ConfigSchema = z.object({
   REPLAY_KAFKA_SASL_USERNAME: z.string().optional(),
   REPLAY_KAFKA_SASL_PASSWORD: z.string().optional(),
   REPLAY_ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
+  /** The replay tool's private key of sealed dead letters (PEM, or `_FILE`): ingest seals each payload to it. */
+  REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY: z.string().optional(),
   /** The registry a replay checks letters against (the fixed one); default REGISTRY_FILE. */
   REPLAY_REGISTRY_FILE: z.string().optional(),
   /** MQTT topic prefix of the run (dead letters carry it in their topic). */

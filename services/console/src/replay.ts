@@ -61,6 +61,9 @@ export async function replayLetters(
     ...(config.REPLAY_ONDIJON_PSEUDONYM_SECRET
       ? { ONDIJON_PSEUDONYM_SECRET: config.REPLAY_ONDIJON_PSEUDONYM_SECRET }
       : {}),
+    ...(config.REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY
+      ? { ONDIJON_DEAD_LETTER_PRIVATE_KEY: config.REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY }
+      : {}),
   };
   const args = ['--import', 'tsx', 'src/cli/dead-letters.ts', 'replay', ...ids.flatMap((id) => ['--id', id])];
   return new Promise((resolve, reject) => {

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 // The console's picture of the fleet, built from the registry, the S1 telemetry and the dead letters:
 // last seen and state per equipment, the alerts, message rates and dead letters per minute. Pure apart
 // from the clock it is given; fed by feed.ts, read by app.ts.
@@ -9,7 +10,7 @@ import {
   parseTelemetryTopic,
   MQTT_TOPIC_ROOT,
 } from '@ondijon/contracts';
-import type { Policy } from '@ondijon/governance';
+import { openDeadLetter, type Policy } from '@ondijon/governance';
 import { asFamily, maskPayload, type ShownPayload } from './mask';
 
 /** Reporting interval assumed before an equipment's first report (the simulator's defaults), s. */
@@ -98,6 +99,11 @@ export interface ConsoleStateOptions {
   now?: () => number;
   silentIntervals?: number;
   deadLettersKept?: number;
+  /**
+   * The replay tool's private key, when the console replays: ingest seals each dead letter's payload to
+   * it, and the console opens a letter before masking it by class like any other.
+   */
+  deadLetterKey?: KeyObject;
 }
 
 /** The console's state (see the module comment). */
@@ -107,6 +113,7 @@ export class ConsoleState {
   private readonly now: () => number;
   private readonly silentIntervals: number;
   private readonly deadLettersKept: number;
+  private readonly deadLetterKey: KeyObject | undefined;
   private version = 0;
   /** Event clock: the latest observation time seen and the wall time it was seen. */
   private clockObserved: number | null = null;
@@ -121,6 +128,7 @@ export class ConsoleState {
   readonly counts = { telemetry: 0, deadLetters: 0, unknownEquipment: 0 };
 
   constructor(registry: readonly Equipment[], options: ConsoleStateOptions) {
+    this.deadLetterKey = options.deadLetterKey;
     this.policy = options.policy;
     this.now = options.now ?? Date.now;
     this.silentIntervals = options.silentIntervals ?? 3;
@@ -204,7 +212,15 @@ export class ConsoleState {
   }
 
   /** A dead letter read from `dlq.s3.ingest.v1` or `dlq.s3.stream.v1`. */
-  onDeadLetter(letter: DeadLetter, source: 'ingest' | 'stream'): void {
+  onDeadLetter(sealed: DeadLetter, source: 'ingest' | 'stream'): void {
+    let letter = sealed;
+    if (sealed.sealed !== undefined && this.deadLetterKey !== undefined) {
+      try {
+        letter = openDeadLetter(sealed, this.deadLetterKey);
+      } catch {
+        /* sealed to another key: shown as masked */
+      }
+    }
     this.counts.deadLetters++;
     const received = Date.parse(letter.receivedAt);
     const minute = Math.floor(received / 60_000);

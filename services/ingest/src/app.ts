@@ -28,7 +28,7 @@ import { equipmentRecord, loadRegistry, type EquipmentIndex } from './registry';
 import { followEquipmentTopic, type RegistryFollower } from './registry-topic';
 import { PubackHold } from './puback-hold';
 import { incomingMessage } from './replay';
-import { deadLetterPublicKey } from './seal';
+import { deadLetterPublicKey } from '@ondijon/governance';
 
 /** What `buildApp` is given besides its config. */
 export interface IngestDeps {

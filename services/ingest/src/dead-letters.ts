@@ -5,7 +5,7 @@ import { DeadLetter, replayTopicOf, type ErrorCode } from '@ondijon/contracts';
 import { readAll, type BatchingProducer } from '@ondijon/kafka';
 import { DEAD_LETTER_TOPIC, processMessage, type PipelineContext } from './pipeline';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
-import { openDeadLetter, privateKeyFromEnv, withoutFragments } from './seal';
+import { openDeadLetter, privateKeyFromEnv, withoutFragments } from '@ondijon/governance';
 
 /** Whether a letter kept its payload (in clear or sealed) and its topic, so that it can be replayed. */
 function keptPayload(d: DeadLetter): boolean {

@@ -6,4 +6,3 @@ export type { IngestPolicy, PolicyOutcome } from './policy';
 export * from './registry';
 export * from './registry-topic';
 export * from './replay';
-export * from './seal';

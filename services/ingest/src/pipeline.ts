@@ -24,7 +24,7 @@ import {
 } from '@ondijon/contracts';
 import type { IngestPolicy } from './policy';
 import type { EquipmentIndex } from './registry';
-import { sealDeadLetter } from './seal';
+import { sealDeadLetter } from '@ondijon/governance';
 
 /** Name of the service in dead letters and lineage. */
 export const SERVICE_NAME = 'ingest';

@@ -17,7 +17,7 @@ import {
   summariseDeadLetters,
 } from '../src/dead-letters';
 import { equipmentRecord } from '../src/registry';
-import { deadLetterPrivateKey, newDeadLetterKeyPair } from '../src/seal';
+import { deadLetterPrivateKey, newDeadLetterKeyPair } from '@ondijon/governance';
 import { loadIngestPolicy } from '../src/governance';
 import {
   connectPublisher,

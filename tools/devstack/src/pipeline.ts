@@ -179,5 +179,11 @@ export function consoleEnv(plan: PipelinePlan, port: number): Record<string, str
     ...(plan.secrets?.replay.ONDIJON_PSEUDONYM_SECRET_FILE
       ? { REPLAY_ONDIJON_PSEUDONYM_SECRET_FILE: plan.secrets.replay.ONDIJON_PSEUDONYM_SECRET_FILE }
       : {}),
+    ...(plan.secrets?.replay.ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE
+      ? {
+          REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE:
+            plan.secrets.replay.ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE,
+        }
+      : {}),
   };
 }
