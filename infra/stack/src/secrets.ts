@@ -65,7 +65,7 @@ export function pseudonymSecret(config: Pick<StackConfig, 'dir'>) {
 /**
  * The dead-letter sealing key pair (X25519, PEM): ingest gets the public key
  * (`dead-letter-seal.pub`), only the replay tool the private key (`dead-letter-seal.key`, 0600);
- * services/ingest/src/seal.ts.
+ * packages/governance/src/seal.ts.
  */
 export function deadLetterKeyPair(config: Pick<StackConfig, 'dir'>): {
   publicFile: string;

@@ -51,7 +51,7 @@ export const DeadLetter = z.strictObject({
    * What the dead letter would otherwise keep in clear and may quote the payload (the payload, its first
    * bytes, the full reason and issue messages), sealed for the replay tool only: X25519 with a fresh
    * ephemeral key per letter, HKDF-SHA256, AES-256-GCM. `payloadBase64` is then null and `reason` and
-   * the issues' messages have quoted fragments removed (services/ingest/src/seal.ts, docs/security.md).
+   * the issues' messages have quoted fragments removed (packages/governance/src/seal.ts, docs/security.md).
    */
   sealed: z
     .strictObject({

@@ -21,7 +21,7 @@ export const IngestEnv = z.object({
   ONDIJON_PSEUDONYM_SECRET: z.string().optional(),
   /**
    * X25519 public key (PEM, or ONDIJON_DEAD_LETTER_PUBLIC_KEY_FILE) to which dead letters' payloads are
-   * sealed (services/ingest/src/seal.ts); only the replay tool holds the private key. Unset in
+   * sealed (packages/governance/src/seal.ts); only the replay tool holds the private key. Unset in
    * development: payloads are kept in clear (a warning); required with ONDIJON_ENV=production.
    */
   ONDIJON_DEAD_LETTER_PUBLIC_KEY: z.string().optional(),

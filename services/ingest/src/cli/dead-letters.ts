@@ -8,7 +8,7 @@
 // REGISTRY_SOURCE=file).
 // Payloads are never printed unless --show-payload (and S4 or oversized ones are never kept at all);
 // reasons are printed without quoted fragments. Ingest seals payloads to the replay tool's key
-// (services/ingest/src/seal.ts): --show-payload and replay need ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE
+// (packages/governance/src/seal.ts): --show-payload and replay need ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE
 // (or ONDIJON_DEAD_LETTER_PRIVATE_KEY, PEM).
 import { parseArgs } from 'node:util';
 import mqtt from 'mqtt';
