@@ -11,7 +11,8 @@ import {
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WIRE_LIMITS } from '@ondijon/contracts';
-import { StackError, infraDir, which, type StackConfig } from './config';
+import { infraDir, type StackConfig } from './config';
+import { fetchWithMaven } from './maven';
 import { compileArtemisJava, packJar } from './java-tools';
 import { ensureMqttTls, mqttCaFile, mqttServerPemFile } from './mqtt-tls';
 import { syncMqttAccess } from './operators';
@@ -50,43 +51,23 @@ export function artemisHome(config: StackConfig): string {
 export async function ensureArtemis(config: StackConfig, log: (line: string) => void): Promise<string> {
   const home = artemisHome(config);
   if (existsSync(path.join(home, 'lib', 'artemis-boot.jar'))) return home;
-  const mvn = which('mvn');
-  if (mvn === undefined) {
-    throw new StackError(
-      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the MQTT broker (Apache ActiveMQ Artemis); install it (apt-get install -y maven) and retry.',
-    );
-  }
   log(`resolving Apache ActiveMQ Artemis ${ARTEMIS_VERSION} from Maven Central into ${home}`);
   const staging = `${home}.partial`;
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
-  try {
-    await execFileAsync(
-      mvn,
-      [
-        '-B',
-        '-q',
-        '-Dstyle.color=never',
-        'dependency:copy',
-        `-Dartifact=org.apache.activemq:apache-artemis:${ARTEMIS_VERSION}:zip:bin`,
-        `-DoutputDirectory=${staging}`,
-      ],
-      { cwd: staging, maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
-    );
-    // Python's zipfile unpacks it (Debian always has python3; `unzip` is not always installed).
-    const zip = path.join(staging, `apache-artemis-${ARTEMIS_VERSION}-bin.zip`);
-    await execFileAsync('python3', ['-m', 'zipfile', '-e', zip, staging], { timeout: 5 * 60_000 });
-    rmSync(zip, { force: true });
-  } catch (error) {
-    const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    const line = out
-      .replace(/\u001b\[[0-9;]*m/g, '')
-      .split('\n')
-      .find((l) => l.includes('ERROR') || l.includes('Error'));
-    throw new StackError(
-      `Maven could not fetch Apache ActiveMQ Artemis ${ARTEMIS_VERSION} (${(line ?? 'mvn failed').trim().slice(0, 160)}); check network access to Maven Central and retry.`,
-    );
-  }
+  await fetchWithMaven(
+    `the MQTT broker (Apache ActiveMQ Artemis ${ARTEMIS_VERSION})`,
+    [
+      'dependency:copy',
+      `-Dartifact=org.apache.activemq:apache-artemis:${ARTEMIS_VERSION}:zip:bin`,
+      `-DoutputDirectory=${staging}`,
+    ],
+    staging,
+  );
+  // Python's zipfile unpacks it (Debian always has python3; `unzip` is not always installed).
+  const zip = path.join(staging, `apache-artemis-${ARTEMIS_VERSION}-bin.zip`);
+  await execFileAsync('python3', ['-m', 'zipfile', '-e', zip, staging], { timeout: 5 * 60_000 });
+  rmSync(zip, { force: true });
   mkdirSync(path.dirname(home), { recursive: true });
   rmSync(home, { recursive: true, force: true });
   renameSync(path.join(staging, `apache-artemis-${ARTEMIS_VERSION}`), home);

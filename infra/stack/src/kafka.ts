@@ -4,7 +4,8 @@ import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, wri
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { WIRE_LIMITS } from '@ondijon/contracts';
-import { StackError, infraDir, which, type StackConfig } from './config';
+import { StackError, infraDir, type StackConfig } from './config';
+import { fetchWithMaven } from './maven';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
 import { KAFKA_CONTROLLER_USER, kafkaSecret, scramSha512Credential } from './secrets';
@@ -83,42 +84,16 @@ export async function ensureKafkaJars(config: StackConfig, log: (line: string) =
   const version = pinnedKafkaVersion();
   const libs = libsDir(config);
   if (existsSync(path.join(libs, `kafka_2.13-${version}.jar`))) return;
-  const mvn = which('mvn');
-  if (mvn === undefined) {
-    throw new StackError(
-      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the Kafka jars; install it (apt-get install -y maven) and retry.',
-    );
-  }
   log(`resolving Apache Kafka ${version} jars from Maven Central into ${libs}`);
   const staging = `${libs}.partial`;
   rmSync(staging, { recursive: true, force: true });
-  try {
-    await execFileAsync(
-      mvn,
-      [
-        '-B',
-        '-q',
-        '-Dstyle.color=never',
-        '-f',
-        path.join(infraDir, 'kafka', 'pom.xml'),
-        'dependency:copy-dependencies',
-        '-DincludeScope=runtime',
-        `-DoutputDirectory=${staging}`,
-      ],
-      { maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
-    );
-  } catch (error) {
-    const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    const line = out
-      .replace(/\u001b\[[0-9;]*m/g, '')
-      .split('\n')
-      .find((l) => l.includes('[ERROR]'));
-    const cleaned = line?.replace('[ERROR]', '').replace(/\s+/g, ' ').trim() ?? 'mvn failed';
-    const reason = cleaned.length > 160 ? `${cleaned.slice(0, 157)}...` : cleaned;
-    throw new StackError(
-      `Maven could not fetch Apache Kafka ${version} from Maven Central (${reason}); check network access to Maven Central (or set a mirror in ~/.m2/settings.xml) and retry.`,
-    );
-  }
+  await fetchWithMaven(`Apache Kafka ${version}`, [
+    '-f',
+    path.join(infraDir, 'kafka', 'pom.xml'),
+    'dependency:copy-dependencies',
+    '-DincludeScope=runtime',
+    `-DoutputDirectory=${staging}`,
+  ]);
   rmSync(libs, { recursive: true, force: true });
   renameSync(staging, libs);
 }

@@ -3,16 +3,13 @@
 // `jar-with-dependencies` into `.stack/s3/`, run on loopback ONDIJON_S3_PORT (default 18333) with one S3
 // identity (AWS Signature V4) whose secret is generated under `.stack/secrets/`. Started by
 // `pnpm stack up --s3` and by the test setup of the S3 tests only; the pipeline does not need it.
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { ListBucketsCommand, S3Client } from '@aws-sdk/client-s3';
 import { resolveConfig, StackError, which, type StackConfig } from './config';
+import { fetchWithMaven } from './maven';
 import { isOurs, portOpen, readPid, sleep, startDetached, stopRecorded, tail } from './proc';
 import { s3Secret } from './secrets';
-
-const execFileAsync = promisify(execFile);
 
 /** The S3Proxy release the stack runs. */
 export const S3PROXY_VERSION = '4.1.0';
@@ -72,38 +69,21 @@ export async function ensureS3Proxy(
   if (given) return given;
   const jar = path.join(s3Dir(config), `s3proxy-${S3PROXY_VERSION}.jar`);
   if (existsSync(jar)) return jar;
-  const mvn = which('mvn');
-  if (mvn === undefined)
-    throw new StackError(
-      'Maven is not installed (no `mvn` on PATH), and it is needed once to fetch the S3 server (S3Proxy); install it (apt-get install -y maven) and retry.',
-    );
   log(`s3: resolving S3Proxy ${S3PROXY_VERSION} from Maven Central, once`);
   const staging = path.join(s3Dir(config), 'fetch.partial');
   rmSync(staging, { recursive: true, force: true });
   mkdirSync(staging, { recursive: true });
   try {
-    await execFileAsync(
-      mvn,
+    await fetchWithMaven(
+      `the S3 server (S3Proxy ${S3PROXY_VERSION})`,
       [
-        '-B',
-        '-q',
-        '-Dstyle.color=never',
         'dependency:copy',
         `-Dartifact=org.gaul:s3proxy:${S3PROXY_VERSION}:jar:jar-with-dependencies`,
         `-DoutputDirectory=${staging}`,
       ],
-      { cwd: staging, maxBuffer: 16 * 1024 * 1024, timeout: 10 * 60_000 },
+      staging,
     );
     renameSync(path.join(staging, `s3proxy-${S3PROXY_VERSION}-jar-with-dependencies.jar`), jar);
-  } catch (error) {
-    const out = `${(error as { stdout?: string }).stdout ?? ''}${(error as { stderr?: string }).stderr ?? ''}`;
-    const line = out
-      .replace(/\u001b\[[0-9;]*m/g, '')
-      .split('\n')
-      .find((l) => l.includes('ERROR') || l.includes('Error'));
-    throw new StackError(
-      `Maven could not fetch S3Proxy ${S3PROXY_VERSION} (${(line ?? (error as Error).message).trim().slice(0, 160)}); check network access to Maven Central and retry.`,
-    );
   } finally {
     rmSync(staging, { recursive: true, force: true });
   }
