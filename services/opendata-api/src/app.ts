@@ -6,12 +6,13 @@ import { openStoreReader, s3OptionsOf, storeBackendOf, type StoreReader } from '
 import { createMetricsRegistry, silentLogger, type Logger, type Registry } from '@ondijon/service-kit';
 import { storeRevalidateMs, type Config } from './config';
 import type { ApiContext } from './context';
-import { BODY_LIMIT, ckanPlugin } from './plugins/ckan';
+import { BODY_LIMIT, registerErrorHandling } from './errors';
+import { ckanPlugin } from './plugins/ckan';
 import { dcatPlugin } from './plugins/dcat';
 import { explorePlugin } from './plugins/explore';
 import { filesPlugin } from './plugins/files';
 import { registerHttpCache } from './plugins/http-cache';
-import { openapiPlugin } from './plugins/openapi';
+import { openapiPlugin, registerContract } from './plugins/openapi';
 import { registerProbes } from './plugins/probes';
 import { registersPlugin } from './registers';
 import { ScanPool } from './scan-pool';
@@ -59,6 +60,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   const ctx: ApiContext = { reader, config, scans };
   const registry = deps.registry ?? createMetricsRegistry('opendata-api');
 
+  await registerContract(server);
+  registerErrorHandling(server, ctx);
   // Order matters: the ETag hook hashes the uncompressed body, so it runs before @fastify/compress.
   registerHttpCache(server);
   if (!config.PUBLIC_BASE_URL) {
@@ -89,20 +92,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   await server.register(filesPlugin, { ctx });
   await server.register(registersPlugin, { ctx });
   await server.register(ckanPlugin, { ctx, prefix: '/api/3/action' });
-  await server.register(ckanPlugin, { ctx, prefix: '/api/action' });
+  await server.register(ckanPlugin, { ctx, prefix: '/api/action', alias: true });
   await server.register(explorePlugin, { ctx, prefix: '/api/explore/v2.1' });
-  server.setNotFoundHandler(async (req, reply) =>
-    reply.code(404).send({
-      error: 'Not Found',
-      message: `no route for ${req.method} ${req.url.split('?')[0]!.slice(0, 120)}`,
-    }),
-  );
-  server.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500)
-      return reply.code(err.statusCode).send({ error: 'Bad Request', message: err.message });
-    req.log.error({ err }, 'request failed');
-    return reply.code(500).send({ error: 'Internal Server Error', message: 'Internal Server Error' });
-  });
   await server.ready();
 
   return {

@@ -1,4 +1,3 @@
 export { buildApp, type AppDeps, type OpendataApiApp } from './app';
 export { ConfigSchema, loadApiConfig, testConfig, type Config } from './config';
-export { OPENAPI } from './plugins/openapi';
 export * from './responses';

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { Bilingual, RegisterFile } from '@ondijon/opendata';
 import type { ApiContext } from './context';
+import { OTHER_ROUTES } from './contract';
 import { isNotModified } from './plugins/http-cache';
 
 /**
@@ -63,7 +64,7 @@ export async function registersPlugin(app: FastifyInstance, opts: { ctx: ApiCont
   const { ctx } = opts;
   const find = async (name: string): Promise<RegisterFile | undefined> =>
     (await ctx.reader.registerFiles()).find((r) => r.name === name);
-  app.get('/registers', async () => ({
+  app.get('/registers', { schema: OTHER_ROUTES.registers }, async () => ({
     registers: (await ctx.reader.registerFiles()).map((r) => ({
       name: r.name,
       title: registerInfo(r.name).title,
@@ -73,17 +74,21 @@ export async function registersPlugin(app: FastifyInstance, opts: { ctx: ApiCont
       sha256: r.sha256,
     })),
   }));
-  app.get<{ Params: { file: string } }>('/registers/:file', async (req, reply) => {
-    const name = req.params.file.replace(/\.json$/, '');
-    const reg = await find(name);
-    if (!reg) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
-    // Small files, replaced atomically: read whole so the body always matches its validator.
-    const body = await ctx.reader.registerBody(name);
-    if (!body) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
-    const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
-    reply.header('etag', etag);
-    reply.header('cache-control', 'public, max-age=60');
-    if (isNotModified(req, etag)) return reply.code(304).send();
-    return reply.type('application/json; charset=utf-8').send(body);
-  });
+  app.get<{ Params: { file: string } }>(
+    '/registers/:file',
+    { schema: OTHER_ROUTES.register },
+    async (req, reply) => {
+      const name = req.params.file.replace(/\.json$/, '');
+      const reg = await find(name);
+      if (!reg) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
+      // Small files, replaced atomically: read whole so the body always matches its validator.
+      const body = await ctx.reader.registerBody(name);
+      if (!body) return reply.code(404).send({ error: 'Not Found', message: 'no such register' });
+      const etag = `"${createHash('sha256').update(body).digest('hex')}"`;
+      reply.header('etag', etag);
+      reply.header('cache-control', 'public, max-age=60');
+      if (isNotModified(req, etag)) return reply.code(304).send();
+      return reply.type('application/json; charset=utf-8').send(body);
+    },
+  );
 }

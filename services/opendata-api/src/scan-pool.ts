@@ -1,8 +1,9 @@
 import { Worker } from 'node:worker_threads';
 import type { Row, S3StoreOptions, StoreReader } from '@ondijon/opendata';
 import type { Logger } from '@ondijon/service-kit';
-import { CkanError, ckanScan, type CkanScanArgs } from './plugins/ckan';
-import { ExploreError, exploreScan, type ExploreScanArgs, type ExploreScanResult } from './plugins/explore';
+import { CkanError, ExploreError } from './errors';
+import { ckanScan, type CkanScanArgs } from './plugins/ckan';
+import { exploreScan, type ExploreScanArgs, type ExploreScanResult } from './plugins/explore';
 import { QueryError, queryFields } from './query';
 import { render, type RenderSpec } from './render';
 

@@ -8,8 +8,8 @@ import {
   loadApiConfig,
   type OpendataApiApp,
 } from '../src/index';
+import { BODY_LIMIT } from '../src/errors';
 import {
-  BODY_LIMIT,
   MAX_FILTER_VALUES,
   MAX_FQ_LENGTH,
   MAX_FQ_TERMS,

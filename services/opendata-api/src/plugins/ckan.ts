@@ -14,6 +14,8 @@ import {
   type DatasetView,
   type Distribution,
 } from '../context';
+import { CKAN_PARAMS, ckanRouteSchema, type CkanAction, type CkanParams } from '../contract';
+import { CkanError, ckanHelp, ckanValidation } from '../errors';
 import { render, type RenderSpec } from '../render';
 import {
   QueryError,
@@ -44,80 +46,18 @@ const ORG_NAME = 'dijon-metropole';
  */
 export const CKAN_LICENCE_ID = 'lov2';
 const CKAN_VERSION = '2.10.4';
-const MAX_DATASTORE_LIMIT = 32_000;
-/** Request body limit (app.ts sets it on the server). */
-export const BODY_LIMIT = 64 * 1024;
+
 /** Most terms in a datastore_search plain-text `q`, and its longest text. */
 export const MAX_Q_TERMS = 16;
 export const MAX_Q_LENGTH = 512;
 /** Most values over all `filters` fields. */
 export const MAX_FILTER_VALUES = 1000;
 
-/** A CKAN error (also rebuilt from the scan worker's answer). */
-export class CkanError extends Error {
-  constructor(
-    readonly status: 400 | 404 | 409 | 413,
-    readonly type: string,
-    message: string,
-    readonly fields: Record<string, string[]> = {},
-  ) {
-    super(message);
-  }
-}
-
-const validation = (field: string, message: string) =>
-  new CkanError(409, 'Validation Error', `${field}: ${message}`, { [field]: [message] });
+const validation = ckanValidation;
 const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
 /** A request over one of the bounded-cost limits: 400, naming the parameter and the limit. */
 const limitError = (field: string, what: string) =>
   new CkanError(400, 'Bad Request', `${field}: ${what} (limit)`, { [field]: [`${what} (limit)`] });
-
-type Params = Record<string, unknown>;
-
-function str(p: Params, name: string): string | undefined {
-  const v = p[name];
-  if (v === undefined || v === null) return undefined;
-  if (Array.isArray(v)) return str({ [name]: v[v.length - 1] }, name);
-  if (typeof v === 'object') throw validation(name, 'Must be a string');
-  return asText(v);
-}
-
-function required(p: Params, name: string): string {
-  const v = str(p, name);
-  if (v === undefined || v === '') throw validation(name, 'Missing value');
-  return v;
-}
-
-function int(p: Params, name: string, dflt: number, min: number, max: number): number {
-  const raw = p[name];
-  if (raw === undefined || raw === null || raw === '') return dflt;
-  const v = typeof raw === 'number' ? raw : /^\s*-?\d+\s*$/.test(asText(raw)) ? Number(raw) : NaN;
-  if (!Number.isInteger(v)) throw validation(name, 'Invalid integer');
-  if (v < min) throw validation(name, `Must be a natural number${min > 0 ? ` of at least ${min}` : ''}`);
-  if (v > max) throw validation(name, `Must be at most ${max}`);
-  return v;
-}
-
-function bool(p: Params, name: string, dflt: boolean): boolean {
-  const raw = p[name];
-  if (raw === undefined || raw === null || raw === '') return dflt;
-  if (typeof raw === 'boolean') return raw;
-  const s = asText(raw).toLowerCase();
-  if (['true', '1', 'yes', 'on'].includes(s)) return true;
-  if (['false', '0', 'no', 'off'].includes(s)) return false;
-  throw validation(name, 'Invalid boolean');
-}
-
-function jsonParam(p: Params, name: string): unknown {
-  const raw = p[name];
-  if (raw === undefined || raw === null || raw === '') return undefined;
-  if (typeof raw !== 'string') return raw;
-  try {
-    return JSON.parse(raw);
-  } catch {
-    throw validation(name, 'Cannot parse JSON');
-  }
-}
 
 function organization(base: string, packageCount?: number) {
   return {
@@ -470,17 +410,16 @@ export async function ckanScan(
   });
 }
 
-async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
-  const id = required(p, 'resource_id');
+async function datastoreSearch(ctx: ApiContext, base: string, p: CkanParams<'datastore_search'>) {
+  const id = p.resource_id;
   const found = await findResource(ctx, id);
   if (!found) throw notFound(`Not found: Resource "${id}" was not found.`);
   if (!found.dist.datastore) throw notFound(`Not found: Resource "${id}" has no DataStore table.`);
   const { rows, schema } = await ctx.reader.rows(found.view.meta.id, found.view.release.releaseId);
   const fields = queryFields(schema);
-  const limit = int(p, 'limit', 100, 0, MAX_DATASTORE_LIMIT);
-  const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
-  const includeTotal = bool(p, 'include_total', true);
-  const recordsFormat = str(p, 'records_format') ?? 'objects';
+  const { limit, offset } = p;
+  const includeTotal = p.include_total;
+  const recordsFormat = p.records_format ?? 'objects';
   if (recordsFormat !== 'objects' && recordsFormat !== 'lists')
     throw validation('records_format', 'Must be "objects" or "lists"');
   let selected: string[];
@@ -493,7 +432,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
   } catch (err) {
     throw err instanceof QueryError ? validation('fields', err.message) : err;
   }
-  const filters = jsonParam(p, 'filters');
+  const filters = p.filters;
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
   const qRaw = p.q;
   const q =
@@ -501,8 +440,8 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: Params) {
       ? qRaw === ''
         ? undefined
         : qRaw
-      : jsonParam(p, 'q');
-  const sortText = str(p, 'sort');
+      : parseJsonParam('q', qRaw);
+  const sortText = p.sort;
   const args: CkanScanArgs = { filters, qRaw, q, sortText, offset, limit, includeTotal };
   // A filtered or sorted scan of a large release runs in the scan worker (low priority thread), so
   // this thread keeps answering cheap requests; small releases and plain pages run here.
@@ -683,9 +622,11 @@ function streamEnvelope(envelope: { result: Record<string, unknown> } & Record<s
   );
 }
 
-type Action = (ctx: ApiContext, base: string, p: Params) => Promise<unknown>;
+type Actions = {
+  [A in CkanAction]: (ctx: ApiContext, base: string, p: CkanParams<A>) => Promise<unknown>;
+};
 
-const ACTIONS: Record<string, Action> = {
+const ACTIONS: Actions = {
   async status_show(ctx, base) {
     return {
       site_title: ctx.config.SITE_TITLE,
@@ -698,33 +639,31 @@ const ACTIONS: Record<string, Action> = {
     };
   },
   async package_list(ctx, _base, p) {
-    const limit = int(p, 'limit', 1000, 0, 1000);
-    const offset = int(p, 'offset', 0, 0, Number.MAX_SAFE_INTEGER);
+    const { limit, offset } = p;
     const { catalog } = await ctx.reader.catalog();
     return Object.keys(catalog.datasets)
       .sort()
       .slice(offset, offset + limit);
   },
   async package_show(ctx, base, p) {
-    const id = required(p, 'id');
+    const { id } = p;
     const views = await allDatasetViews(ctx);
     const v = views.find((x) => x.meta.id === id || packageUuid(x.meta.id) === id);
     if (!v) throw notFound('Not found');
     return packageDict(base, v);
   },
   async package_search(ctx, base, p) {
-    const rows = int(p, 'rows', 10, 0, 1000);
-    const start = int(p, 'start', 0, 0, Number.MAX_SAFE_INTEGER);
-    const q = str(p, 'q') ?? '';
+    const { rows, start } = p;
+    const q = p.q ?? '';
     if (q.length > MAX_FQ_LENGTH) throw limitError('q', `longer than ${MAX_FQ_LENGTH} characters`);
     const qTerms = q
       .toLowerCase()
       .split(/\s+/)
       .filter((t) => t && t !== '*:*');
     if (qTerms.length > MAX_FQ_TERMS) throw limitError('q', `more than ${MAX_FQ_TERMS} terms`);
-    const fq = parseFq(str(p, 'fq') ?? '');
+    const fq = parseFq(p.fq ?? '');
     const views = (await allDatasetViews(ctx)).filter((v) => matchesQ(v, qTerms) && matchesFq(v, fq));
-    const sort = str(p, 'sort') ?? 'metadata_modified desc';
+    const sort = p.sort ?? 'metadata_modified desc';
     sortPackages(views, sort);
     return {
       count: views.length,
@@ -735,23 +674,23 @@ const ACTIONS: Record<string, Action> = {
     };
   },
   async organization_list(ctx, base, p) {
-    const all = bool(p, 'all_fields', false);
+    const all = p.all_fields;
     if (!all) return [ORG_NAME];
     const { catalog } = await ctx.reader.catalog();
     return [organization(base, Object.keys(catalog.datasets).length)];
   },
   async organization_show(ctx, base, p) {
-    const id = required(p, 'id');
+    const { id } = p;
     if (id !== ORG_NAME && id !== organization(base).id) throw notFound('Not found');
     const views = await allDatasetViews(ctx);
-    const include = bool(p, 'include_datasets', false);
+    const include = p.include_datasets;
     return {
       ...organization(base, views.length),
       ...(include ? { packages: views.map((v) => packageDict(base, v)) } : {}),
     };
   },
   async resource_show(ctx, base, p) {
-    const id = required(p, 'id');
+    const { id } = p;
     const found = await findResource(ctx, id);
     if (!found || found.view.meta.id === id) throw notFound('Not found');
     const position = DISTRIBUTIONS.findIndex((d) => d.key === found.dist.key);
@@ -760,81 +699,35 @@ const ACTIONS: Record<string, Action> = {
   datastore_search: datastoreSearch,
 };
 
-function envelope(base: string, action: string) {
-  return `${base}/api/3/action/help_show?name=${encodeURIComponent(action)}`;
+/** JSON given as text, or already a value (POST body). */
+function parseJsonParam(name: string, raw: unknown): unknown {
+  if (raw === undefined || raw === null || raw === '') return undefined;
+  if (typeof raw !== 'string') return raw;
+  try {
+    return JSON.parse(raw) as unknown;
+  } catch {
+    throw validation(name, 'Cannot parse JSON');
+  }
 }
 
-function sendError(reply: FastifyReply, base: string, action: string, err: CkanError) {
-  return reply.code(err.status).send({
-    help: envelope(base, action),
-    success: false,
-    error: { __type: err.type, message: err.message, ...err.fields },
-  });
-}
-
-/** Registers the CKAN routes; mount with prefix `/api/3/action` (and `/api/action`, CKAN's alias). */
-export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
+/**
+ * Registers the CKAN routes, one per action (GET with a query string, POST with a JSON body whose
+ * members join the query's); mount with prefix `/api/3/action` (and `/api/action`, CKAN's alias).
+ * Parameters are validated and parsed by each action's schema (contract.ts); errors and unknown
+ * actions are answered by the one error handler (errors.ts).
+ */
+export async function ckanPlugin(
+  app: FastifyInstance,
+  opts: { ctx: ApiContext; /** CKAN's `/api/action` alias: served, not documented twice. */ alias?: boolean },
+): Promise<void> {
   const { ctx } = opts;
-  // Malformed JSON bodies and other framework errors: CKAN's 400 shape, not Fastify's.
-  app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    const action = (req.params as { action?: string }).action ?? '';
-    if (err.statusCode === 429)
-      return reply.code(429).send({
-        help: envelope(baseUrl(ctx, req), action),
-        success: false,
-        error: { __type: 'Rate Limit', message: err.message },
-      });
-    if (err.statusCode === 413)
-      return sendError(
-        reply,
-        baseUrl(ctx, req),
-        action,
-        new CkanError(413, 'Bad Request', `request body larger than ${BODY_LIMIT} bytes (limit)`),
-      );
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return sendError(
-        reply,
-        baseUrl(ctx, req),
-        action,
-        new CkanError(400, 'Bad Request', `Bad request - JSON Error: ${err.message}`),
-      );
-    }
-    req.log.error({ err }, 'ckan action failed');
-    return reply.code(500).send({
-      help: envelope(baseUrl(ctx, req), action),
-      success: false,
-      error: { __type: 'Internal Server Error', message: 'Internal Server Error' },
-    });
-  });
-
-  const handler = async (req: FastifyRequest<{ Params: { action: string } }>, reply: FastifyReply) => {
-    const base = baseUrl(ctx, req);
-    const { action } = req.params;
-    const body = req.body;
-    if (body !== undefined && body !== null && (typeof body !== 'object' || Array.isArray(body))) {
-      return sendError(
-        reply,
-        base,
-        action,
-        new CkanError(
-          400,
-          'Bad Request',
-          'Bad request - JSON Error: Request data JSON decoded to a non-object',
-        ),
-      );
-    }
-    const params: Params = { ...(req.query as Params), ...((body as Params | undefined) ?? {}) };
-    const fn = Object.hasOwn(ACTIONS, action) ? ACTIONS[action] : undefined;
-    if (!fn)
-      return sendError(
-        reply,
-        base,
-        action,
-        new CkanError(400, 'Bad Request', `Bad request - Action name not known: ${action.slice(0, 80)}`),
-      );
-    try {
-      const result = await fn(ctx, base, params);
-      const body = { help: envelope(base, action), success: true, result };
+  for (const action of Object.keys(CKAN_PARAMS) as CkanAction[]) {
+    const run = ACTIONS[action] as (ctx: ApiContext, base: string, p: unknown) => Promise<unknown>;
+    const schema = { ...ckanRouteSchema(action), ...(opts.alias ? { hide: true } : {}) };
+    const handler = async (req: FastifyRequest, reply: FastifyReply) => {
+      const base = baseUrl(ctx, req);
+      const result = await run(ctx, base, req.query);
+      const body = { help: ckanHelp(base, action), success: true, result };
       if (
         typeof result === 'object' &&
         result !== null &&
@@ -844,13 +737,26 @@ export async function ckanPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
           .type('application/json; charset=utf-8')
           .send(streamEnvelope(body as { result: Record<string, unknown> } & Record<string, unknown>));
       return body;
-    } catch (err) {
-      if (err instanceof CkanError) return sendError(reply, base, action, err);
-      if (err instanceof QueryError)
-        return sendError(reply, base, action, validation(err.param, err.message));
-      throw err;
-    }
-  };
-  app.get('/:action', handler);
-  app.post('/:action', handler);
+    };
+    app.get(`/${action}`, { schema }, handler);
+    app.post(
+      `/${action}`,
+      {
+        // The body's members join the query string's, then the same schema validates them all.
+        schema: { ...schema, hide: true },
+        preValidation: async (req) => {
+          const body = req.body;
+          if (body === undefined || body === null) return;
+          if (typeof body !== 'object' || Array.isArray(body))
+            throw new CkanError(
+              400,
+              'Bad Request',
+              'Bad request - JSON Error: Request data JSON decoded to a non-object',
+            );
+          req.query = { ...(req.query as object), ...(body) };
+        },
+      },
+      handler,
+    );
+  }
 }

@@ -17,6 +17,7 @@ import {
   type ApiContext,
   type DatasetView,
 } from '../context';
+import { OTHER_ROUTES } from '../contract';
 import { Graph, iri, lit, toJsonLd, toTurtle, type CIri, type Term } from '../rdf';
 import { registerDatasetId, registerInfo, registerUrl } from '../registers';
 
@@ -540,7 +541,8 @@ export async function dcatPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
     return reply.type('application/ld+json; charset=utf-8').send(JSON.stringify(toJsonLd(g)));
   };
   for (const path of ['/catalog', '/dcat']) {
-    app.get(path, async (req, reply) => {
+    const hide = path !== '/catalog';
+    app.get(path, { schema: hide ? { hide } : OTHER_ROUTES.catalog }, async (req, reply) => {
       const format = negotiate(req.headers.accept);
       if (!format)
         return reply
@@ -548,7 +550,11 @@ export async function dcatPlugin(app: FastifyInstance, opts: { ctx: ApiContext }
           .send({ error: 'Not Acceptable', message: 'Available: application/ld+json, text/turtle' });
       return send(req, reply, format);
     });
-    app.get(`${path}.jsonld`, async (req, reply) => send(req, reply, 'jsonld'));
-    app.get(`${path}.ttl`, async (req, reply) => send(req, reply, 'ttl'));
+    app.get(`${path}.jsonld`, { schema: hide ? { hide } : OTHER_ROUTES.catalogJsonLd }, async (req, reply) =>
+      send(req, reply, 'jsonld'),
+    );
+    app.get(`${path}.ttl`, { schema: hide ? { hide } : OTHER_ROUTES.catalogTurtle }, async (req, reply) =>
+      send(req, reply, 'ttl'),
+    );
   }
 }

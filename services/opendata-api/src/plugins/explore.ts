@@ -30,6 +30,13 @@ import {
   type QueryField,
   OFFLOAD_ABOVE,
 } from '../query';
+import {
+  EXPLORE_ROUTES,
+  MAX_WINDOW,
+  type ExportsQuery,
+  type RecordsQuery as RecordsParams,
+} from '../contract';
+import { ExploreError } from '../errors';
 import { compileWhere } from '../where';
 
 /**
@@ -41,19 +48,6 @@ import { compileWhere } from '../where';
  * InvalidRESTParameterError for limit/offset…), HTTP 404 `{error_code: 'NotFound', message}`.
  */
 
-/** An Explore error (also rebuilt from the scan worker's answer). */
-export class ExploreError extends Error {
-  constructor(
-    readonly status: 400 | 404,
-    readonly code: string,
-    message: string,
-  ) {
-    super(message);
-  }
-}
-
-type Query = Record<string, unknown>;
-
 const ODS_TYPES: Record<string, string> = {
   string: 'text',
   integer: 'int',
@@ -62,34 +56,6 @@ const ODS_TYPES: Record<string, string> = {
   datetime: 'datetime',
   date: 'date',
 };
-const MAX_LIMIT = 100;
-const MAX_WINDOW = 10_000;
-
-function param(q: Query, name: string): string | undefined {
-  const v = q[name];
-  if (v === undefined) return undefined;
-  if (Array.isArray(v)) return v.length ? asText(v[v.length - 1]) : undefined;
-  return asText(v);
-}
-
-function intParam(q: Query, name: string, dflt: number, min: number, max: number): number {
-  const raw = param(q, name);
-  if (raw === undefined || raw === '') return dflt;
-  if (!/^-?\d+$/.test(raw.trim()))
-    throw new ExploreError(
-      400,
-      'InvalidRESTParameterError',
-      `Invalid value for ${name} API parameter: "${raw.slice(0, 40)}" is not an integer.`,
-    );
-  const v = Number(raw);
-  if (v < min || v > max)
-    throw new ExploreError(
-      400,
-      'InvalidRESTParameterError',
-      `Invalid value for ${name} API parameter: ${v} was found but ${min} <= ${name} <= ${max} is expected.`,
-    );
-  return v;
-}
 
 function odsql<T>(fn: () => T): T {
   try {
@@ -203,61 +169,6 @@ const CATALOG_FIELDS: QueryField[] = [
   { name: 'modified', type: 'datetime' },
 ];
 
-/** Parameters each endpoint implements; any other answers 400 naming it (never ignored). */
-const RECORDS_PARAMS = [
-  'select',
-  'where',
-  'group_by',
-  'order_by',
-  'limit',
-  'offset',
-  'refine',
-  'exclude',
-  'timezone',
-];
-const EXPORT_PARAMS = [...RECORDS_PARAMS, 'delimiter'];
-const CATALOG_PARAMS = ['where', 'order_by', 'limit', 'offset', 'timezone'];
-/** Parameters of Explore v2.1 this API knows but does not implement (named as such in the 400). */
-const KNOWN_UNSUPPORTED = new Set([
-  'lang',
-  'include_links',
-  'include_app_metas',
-  'list_separator',
-  'quote_all',
-  'with_bom',
-  'epsg',
-  'compressed',
-  'use_labels',
-  'apikey',
-]);
-
-function checkParams(q: Query, allowed: string[]): void {
-  for (const name of Object.keys(q)) {
-    if (allowed.includes(name)) continue;
-    const shown = name.slice(0, 40);
-    throw new ExploreError(
-      400,
-      'InvalidRESTParameterError',
-      KNOWN_UNSUPPORTED.has(name) || RECORDS_PARAMS.includes(name)
-        ? `Unsupported parameter "${shown}": this endpoint does not implement it (supported: ${allowed.join(', ')}).`
-        : `Unknown parameter "${shown}" (supported: ${allowed.join(', ')}).`,
-    );
-  }
-  const tz = param(q, 'timezone');
-  if (tz !== undefined && !['UTC', 'Etc/UTC', 'GMT'].includes(tz))
-    throw new ExploreError(
-      400,
-      'InvalidRESTParameterError',
-      `Unsupported value "${tz.slice(0, 40)}" of parameter "timezone": datetimes are served with their UTC offset; use timezone=UTC or omit it.`,
-    );
-}
-
-function list(q: Query, name: string): string[] {
-  const v = q[name];
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).map(asText);
-}
-
 interface RecordsQuery {
   /** For exports rendered in the scan worker: the body's text chunks (records is then empty). */
   chunks?: AsyncIterable<string>;
@@ -272,15 +183,13 @@ interface RecordsQuery {
 async function queryRecords(
   ctx: ApiContext,
   id: string,
-  q: Query,
-  limits: { dflt: number; max: number; allowAll: boolean },
+  q: RecordsParams | ExportsQuery,
   exportAs?: { format: 'csv' | 'json' | 'geojson'; delimiter: string },
 ): Promise<RecordsQuery> {
   const view = await datasetView(ctx, id);
   if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${id.slice(0, 80)}`);
-  const limit = intParam(q, 'limit', limits.dflt, limits.allowAll ? -1 : 0, limits.max);
-  const offset = intParam(q, 'offset', 0, 0, limits.allowAll ? Number.MAX_SAFE_INTEGER : MAX_WINDOW);
-  if (!limits.allowAll && offset + limit > MAX_WINDOW) {
+  const { limit, offset } = q;
+  if (!exportAs && offset + limit > MAX_WINDOW) {
     throw new ExploreError(
       400,
       'InvalidRESTParameterError',
@@ -290,12 +199,12 @@ async function queryRecords(
   const { rows, schema } = await ctx.reader.rows(id, view.release.releaseId);
   const fields: QueryField[] = schema.fields.map((f) => ({ name: f.name, type: f.type }));
   const args: ExploreScanArgs = {
-    where: param(q, 'where'),
-    refine: list(q, 'refine'),
-    exclude: list(q, 'exclude'),
-    select: param(q, 'select'),
-    groupBy: param(q, 'group_by'),
-    orderBy: param(q, 'order_by'),
+    where: q.where,
+    refine: q.refine,
+    exclude: q.exclude,
+    select: q.select,
+    groupBy: q.group_by,
+    orderBy: q.order_by,
     offset,
     limit,
   };
@@ -452,29 +361,10 @@ async function* chunks(
 /** Registers the Explore routes; mount with prefix `/api/explore/v2.1`. */
 export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContext }): Promise<void> {
   const { ctx } = opts;
-  app.setErrorHandler(async (err: Error & { statusCode?: number }, req, reply) => {
-    if (err instanceof ExploreError)
-      return reply.code(err.status).send({ error_code: err.code, message: err.message });
-    if (err.statusCode === 429)
-      return reply.code(429).send({ error_code: 'TooManyRequestsError', message: err.message });
-    if (err.statusCode !== undefined && err.statusCode >= 400 && err.statusCode < 500) {
-      return reply.code(400).send({ error_code: 'InvalidRESTParameterError', message: err.message });
-    }
-    req.log.error({ err }, 'explore request failed');
-    return reply.code(500).send({ error_code: 'InternalServerError', message: 'Internal Server Error' });
-  });
-  app.setNotFoundHandler(async (req, reply) =>
-    reply
-      .code(404)
-      .send({ error_code: 'NotFound', message: `Unknown endpoint: ${req.url.split('?')[0]!.slice(0, 120)}` }),
-  );
-
-  app.get('/catalog/datasets', async (req) => {
-    const q = req.query as Query;
-    checkParams(q, CATALOG_PARAMS);
+  app.get('/catalog/datasets', { schema: EXPLORE_ROUTES.datasets }, async (req) => {
+    const q = req.query as { where?: string; order_by?: string; limit: number; offset: number };
     const base = baseUrl(ctx, req);
-    const limit = intParam(q, 'limit', 10, -1, MAX_LIMIT);
-    const offset = intParam(q, 'offset', 0, 0, MAX_WINDOW);
+    const { limit, offset } = q;
     const views = await allDatasetViews(ctx);
     const rows: Row[] = views.map((v) => ({
       dataset_id: v.meta.id,
@@ -485,9 +375,9 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
       records_count: v.release.rowCount,
       modified: v.meta.modified,
     }));
-    const where = param(q, 'where');
+    const where = q.where;
     const predicate = where ? odsql(() => compileWhere(where, CATALOG_FIELDS)) : undefined;
-    const orderBy = param(q, 'order_by');
+    const orderBy = q.order_by;
     const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, CATALOG_FIELDS)) : undefined;
     const { indexes, total } = await runQuery(rows, CATALOG_FIELDS, {
       predicate,
@@ -502,48 +392,34 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
     };
   });
 
-  app.get<{ Params: { id: string } }>('/catalog/datasets/:id', async (req) => {
-    checkParams(req.query as Query, ['timezone']);
-    const view = await datasetView(ctx, req.params.id);
-    if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${req.params.id.slice(0, 80)}`);
-    return datasetObject(ctx, baseUrl(ctx, req), view);
-  });
+  app.get<{ Params: { id: string } }>(
+    '/catalog/datasets/:id',
+    { schema: EXPLORE_ROUTES.dataset },
+    async (req) => {
+      const view = await datasetView(ctx, req.params.id);
+      if (!view) throw new ExploreError(404, 'NotFound', `Unknown dataset: ${req.params.id.slice(0, 80)}`);
+      return datasetObject(ctx, baseUrl(ctx, req), view);
+    },
+  );
 
-  app.get<{ Params: { id: string } }>('/catalog/datasets/:id/records', async (req) => {
-    const q = req.query as Query;
-    checkParams(q, RECORDS_PARAMS);
-    const r = await queryRecords(ctx, req.params.id, q, { dflt: 10, max: MAX_LIMIT, allowAll: false });
-    return { total_count: r.total, results: [...r.records] };
-  });
+  app.get<{ Params: { id: string } }>(
+    '/catalog/datasets/:id/records',
+    { schema: EXPLORE_ROUTES.records },
+    async (req) => {
+      const r = await queryRecords(ctx, req.params.id, req.query as RecordsParams);
+      return { total_count: r.total, results: [...r.records] };
+    },
+  );
 
-  app.get<{ Params: { id: string; format: string } }>(
+  app.get<{ Params: { id: string; format: 'csv' | 'json' | 'geojson' } }>(
     '/catalog/datasets/:id/exports/:format',
+    { schema: EXPLORE_ROUTES.exports },
     async (req, reply: FastifyReply) => {
       const { format } = req.params;
-      if (format !== 'csv' && format !== 'json' && format !== 'geojson') {
-        throw new ExploreError(
-          400,
-          'InvalidRESTParameterError',
-          `Unsupported export format "${format.slice(0, 20)}": use csv, json or geojson.`,
-        );
-      }
-      const q = req.query as Query;
-      checkParams(q, EXPORT_PARAMS);
+      const q = req.query as ExportsQuery;
       // Explore's CSV export uses ";" by default; `delimiter` chooses another.
-      const delimiter = param(q, 'delimiter') ?? ';';
-      if (![';', ',', '\t', '|'].includes(delimiter))
-        throw new ExploreError(
-          400,
-          'InvalidRESTParameterError',
-          'Invalid value for delimiter API parameter: use ";", ",", "|" or a tab.',
-        );
-      const r = await queryRecords(
-        ctx,
-        req.params.id,
-        q,
-        { dflt: -1, max: Number.MAX_SAFE_INTEGER, allowAll: true },
-        { format, delimiter },
-      );
+      const { delimiter } = q;
+      const r = await queryRecords(ctx, req.params.id, q, { format, delimiter });
       const name = `${r.view.meta.id}.${format}`;
       reply.header('content-disposition', `attachment; filename="${name}"`);
       if (r.chunks)
@@ -605,7 +481,7 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
     },
   );
 
-  app.get('/', async (req: FastifyRequest) => ({
+  app.get('/', { schema: { hide: true } }, async (req: FastifyRequest) => ({
     links: [{ rel: 'catalog', href: `${baseUrl(ctx, req)}/api/explore/v2.1/catalog/datasets` }],
   }));
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { MEDIA_TYPES, RELEASE_FILES, type ReleaseFileName } from '@ondijon/opendata';
 import type { ApiContext } from '../context';
+import { OTHER_ROUTES } from '../contract';
 import { isNotModified } from './http-cache';
 
 /**
@@ -12,6 +13,7 @@ export async function filesPlugin(app: FastifyInstance, opts: { ctx: ApiContext 
   const { ctx } = opts;
   app.get<{ Params: { id: string; releaseId: string; file: string } }>(
     '/files/datasets/:id/releases/:releaseId/:file',
+    { schema: OTHER_ROUTES.file },
     async (req, reply) => {
       const { id, releaseId, file } = req.params;
       const releases = await ctx.reader.releases(id);

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Histogram, type Registry, metricName } from '@ondijon/service-kit';
 import type { ApiContext } from '../context';
+import { OTHER_ROUTES } from '../contract';
 
 const SERVICE = 'opendata-api';
 
@@ -23,8 +24,10 @@ export function registerProbes(app: FastifyInstance, ctx: ApiContext, registry: 
       reply.elapsedTime / 1000,
     );
   });
-  app.get('/healthz', { config: { rateLimit: false } }, async () => ({ status: 'ok' }));
-  app.get('/readyz', { config: { rateLimit: false } }, async (_req, reply) => {
+  app.get('/healthz', { config: { rateLimit: false }, schema: OTHER_ROUTES.healthz }, async () => ({
+    status: 'ok',
+  }));
+  app.get('/readyz', { config: { rateLimit: false }, schema: OTHER_ROUTES.readyz }, async (_req, reply) => {
     try {
       const { catalog } = await ctx.reader.catalog();
       return { status: 'ready', datasets: Object.keys(catalog.datasets).length };
@@ -34,7 +37,7 @@ export function registerProbes(app: FastifyInstance, ctx: ApiContext, registry: 
         .send({ status: 'not-ready', failing: { store: err instanceof Error ? err.message : String(err) } });
     }
   });
-  app.get('/metrics', { config: { rateLimit: false } }, async (_req, reply) => {
+  app.get('/metrics', { config: { rateLimit: false }, schema: OTHER_ROUTES.metrics }, async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });
