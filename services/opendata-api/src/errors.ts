@@ -168,12 +168,10 @@ export function registerErrorHandling(server: FastifyInstance, ctx: ApiContext):
     }
 
     if (validation)
-      return reply
-        .code(400)
-        .send({
-          error: 'Bad Request',
-          message: `${fieldOf(validation)}: ${validation.message ?? 'invalid'}`,
-        });
+      return reply.code(400).send({
+        error: 'Bad Request',
+        message: `${fieldOf(validation)}: ${validation.message ?? 'invalid'}`,
+      });
     if (status !== undefined && status >= 400 && status < 500)
       return reply.code(status).send({ error: 'Bad Request', message: err.message });
     req.log.error({ err }, 'request failed');

@@ -753,7 +753,7 @@ export async function ckanPlugin(
               'Bad Request',
               'Bad request - JSON Error: Request data JSON decoded to a non-object',
             );
-          req.query = { ...(req.query as object), ...(body) };
+          req.query = { ...(req.query as object), ...body };
         },
       },
       handler,
