@@ -214,13 +214,13 @@ describe('processors under crashes', () => {
     const { unique, produceOrder } = buildStream(seed, 3, 20);
     const ctx = await setup('pair');
     const half = Math.floor(produceOrder.length / 2);
-    // Partitions each instance claimed (the runtime logs each claim at info level).
+    // Partitions each instance claimed (the runtime logs each claim at debug level).
     const claimed = { a: new Set<string>(), b: new Set<string>() };
     const onClaim = (who: 'a' | 'b') => (line: Record<string, unknown>) => {
       if (line.msg === 'partition claimed')
         claimed[who].add(`${String(line.processor)}/${String(line.topic)}/${String(line.partition)}`);
     };
-    const env = { ...ctx.env, LOG_LEVEL: 'info' };
+    const env = { ...ctx.env, LOG_LEVEL: 'debug' };
     const a = spawnProcessors(env, onClaim('a'));
     const b = spawnProcessors(env, onClaim('b'));
     children.push(a, b);

@@ -176,7 +176,8 @@ export class ChunkPipeline {
       }
       if (generation !== this.d.generation()) return undefined;
       claims.set(tp, claim);
-      log.info(
+      // Per-partition events are debug: a start claims dozens of partitions (issue 14, a quiet start).
+      log.debug(
         { topic, partition: batch.partition, epoch: claim.epoch, offset: claim.offset?.toString() },
         'partition claimed',
       );
