@@ -67,7 +67,12 @@ async function run(batches: Batch[], maxChunk: number) {
       isRunning: () => true,
       heartbeat: async () => undefined,
     } as unknown as EachBatchPayload;
-    await queue.accept(payload, 0, () => undefined, () => false);
+    await queue.accept(
+      payload,
+      0,
+      () => undefined,
+      () => false,
+    );
   }
   pipeline.kick();
   await pipeline.idle();
