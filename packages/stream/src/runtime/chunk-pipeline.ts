@@ -10,9 +10,17 @@ import { FencedError, StateBehindError } from './retry';
 import type { StreamMetrics } from './types';
 import type { Claim } from './windowed-apply';
 
-/** A queued batch being applied, with what its chunks need to know of it. */
+/**
+ * A queued batch being applied, with the batches of the same partition queued after it (applied in
+ * the same chunks), and what its chunks need to know of them.
+ */
 interface BatchInHand {
+  /** The first batch (rewinds read its partition again from its first offset). */
   batch: Batch;
+  /** The records of `batch` and of the batches that follow it on its partition, in Kafka order. */
+  messages: Batch['messages'];
+  /** The last offset of the last batch taken (committed once every chunk is applied). */
+  lastOffset: string;
   generation: number;
   /** `<physical topic>:<partition>`. */
   key: string;
@@ -127,7 +135,7 @@ export class ChunkPipeline {
       this.cursor = await this.open(q.batch, q.generation);
     }
     const c = this.cursor;
-    const messages = c.batch.messages;
+    const messages = c.messages;
     const from = c.next;
     const end = Math.min(messages.length, from + c.size);
     c.next = end;
@@ -210,10 +218,25 @@ export class ChunkPipeline {
         return undefined;
       }
     }
+    // The batches of this partition queued behind it join it, up to a chunk: a paced input comes as
+    // small batches, and applying each alone (one state update per batch) falls behind the input.
+    const following = this.d.queue.takeFollowing(
+      batch.topic,
+      batch.partition,
+      generation,
+      batch.lastOffset(),
+      batch.messages.length,
+      this.d.maxChunk,
+    );
+    const messages =
+      following.length === 0
+        ? batch.messages
+        : batch.messages.concat(...following.map((q) => q.batch.messages));
+    const lastOffset = (following.at(-1)?.batch ?? batch).lastOffset();
     // Even chunks (a 1 200-record batch is two of 600, not 1 000 + 200: fewer, fuller updates).
-    const n = batch.messages.length;
+    const n = messages.length;
     const size = Math.max(1, Math.ceil(n / Math.max(1, Math.ceil(n / this.d.maxChunk))));
-    return { batch, generation, key, rewinds, topic, tp, claim, next: 0, size };
+    return { batch, messages, lastOffset, generation, key, rewinds, topic, tp, claim, next: 0, size };
   }
 
   /** Waits for a chunk's update; records the batch as applied after its last chunk, or rewinds. */
@@ -239,7 +262,7 @@ export class ChunkPipeline {
     }
     if (!chunk.last || !this.isCurrent(chunk)) return;
     const { batch } = chunk.of;
-    const next = (BigInt(batch.lastOffset()) + 1n).toString();
+    const next = (BigInt(chunk.of.lastOffset) + 1n).toString();
     this.d.committer.markApplied(chunk.of.key, batch.topic, batch.partition, next);
   }
 

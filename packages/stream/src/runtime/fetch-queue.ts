@@ -71,6 +71,42 @@ export class FetchQueue {
     return q;
   }
 
+  /**
+   * Takes the queued batches that follow on a partition, in Kafka order (each starting after the
+   * last offset before it), while their records (with `have` already taken) fit in `maxRecords`:
+   * a paced input arrives as many small batches, and each chunk costs a state update, so batches of
+   * one partition are applied together.
+   */
+  takeFollowing(
+    topic: string,
+    partition: number,
+    generation: number,
+    /** The last offset of the batch they follow. */
+    after: string,
+    have: number,
+    maxRecords: number,
+  ): QueuedBatch[] {
+    const taken: QueuedBatch[] = [];
+    let n = have;
+    let last = BigInt(after);
+    for (let i = 0; i < this.items.length; i++) {
+      const q = this.items[i]!;
+      if (q.batch.topic !== topic || q.batch.partition !== partition) continue;
+      if (q.generation !== generation || n + q.batch.messages.length > maxRecords) break;
+      // Only batches that continue the partition (a batch fetched again after a rewind starts anew).
+      const first = q.batch.messages[0]?.offset;
+      if (first === undefined || BigInt(first) <= last) break;
+      last = BigInt(q.batch.lastOffset());
+      n += q.batch.messages.length;
+      taken.push(q);
+      this.items.splice(i--, 1);
+      this.records -= q.batch.messages.length;
+      this.bytes -= q.bytes;
+    }
+    if (taken.length > 0) this.wake();
+    return taken;
+  }
+
   /** Drops the queued batches of one physical partition (a rewind: kafkajs fetches them again). */
   dropPartition(topic: string, partition: number): void {
     this.items = this.items.filter((q) => {
