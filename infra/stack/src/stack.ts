@@ -510,9 +510,19 @@ export async function startKafka(options: StackUpOptions = {}): Promise<void> {
  * backup is in step; a running single node is restarted as the primary. After a failover this restarts the
  * primary, which fails back. Fault tests: docs/mqtt-broker.md "The replicated pair".
  */
-export async function mqttPairUp(options: Omit<StackUpOptions, 'mqttNodes' | 'services'> = {}): Promise<void> {
+export async function mqttPairUp(
+  options: Omit<StackUpOptions, 'mqttNodes' | 'services'> & {
+    /** Also wait until the backup is in step with the primary (default true). */
+    waitForBackup?: boolean;
+  } = {},
+): Promise<void> {
   const config = resolveConfig({ ...options.config, externalMqtt: undefined });
-  await upMqttPair(config, options.log ?? (() => undefined), options.timeoutMs ?? 120_000);
+  await upMqttPair(
+    config,
+    options.log ?? (() => undefined),
+    options.timeoutMs ?? 120_000,
+    options.waitForBackup ?? true,
+  );
 }
 
 /** Stops both nodes of the replicated pair (clean stops; data kept). */
