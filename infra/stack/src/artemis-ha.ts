@@ -23,7 +23,7 @@ function pidFileOf(node: ArtemisNode): string {
 }
 
 /** Log of a node. */
-export function artemisNodeLog(node: Pick<ArtemisNode, 'dir'>): string {
+function artemisNodeLog(node: Pick<ArtemisNode, 'dir'>): string {
   return path.join(node.dir, 'artemis.log');
 }
 
