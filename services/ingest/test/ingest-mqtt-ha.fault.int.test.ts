@@ -25,7 +25,7 @@ describe('the replicated MQTT pair under SIGKILL of the primary (independent pub
   }, 420_000);
 
   it('loses no acknowledged message when the primary is SIGKILLed mid-stream and the backup takes over', async () => {
-    await mqttPairUp();
+    await mqttPairUp({ timeoutMs: 240_000 });
     // Back to the single node for the tests after this one: the primary starts again and fails back (it
     // replicates what the backup took while it was away, then takes over), then the pair stops cleanly and
     // the primary's journal, which now holds everything, serves as the single node's.
