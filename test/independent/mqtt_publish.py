@@ -3,11 +3,19 @@
 Reads messages as JSON lines {"topic": ..., "payload": ..., "id": ...} from stdin-named file, publishes
 each at QoS 1 over MQTT 5 and writes the ids whose PUBACK had a success reason code (< 0x80) to the
 output file, one per line, as they are acknowledged. Like a device, it resends what was in flight when
-the connection dropped (the broker may then hold it twice: duplicates, counted by the test, not hidden).
-Prints `acked N` every 1 000 acknowledgements so a test can pick its fault point.
+the connection dropped (the broker may then hold it twice: duplicates, counted by the test, not hidden):
+paho-mqtt 2.x keeps every QoS 1 message it has not seen acknowledged across reconnections, clean start or
+not, and sends it again with the DUP flag and the same packet id (Client._messages_reconnect_reset_out), so
+a message is acknowledged under the id it was published with, whichever broker acknowledges it.
+Prints `acked N` every 1 000 acknowledgements so a test can pick its fault point, and `connected HOST:PORT`
+at each connection.
 
-usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT]
+With --server HOST:PORT (repeatable), a connection that drops or cannot be made goes to the next broker
+of HOST:PORT and the --server list, in turn (the backup of a replicated pair, docs/mqtt-broker.md).
+
+usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [--server HOST:PORT]...
 """
+import argparse
 import json
 import sys
 import threading
@@ -15,8 +23,16 @@ import time
 
 import paho.mqtt.client as mqtt
 
-host, port, username, password, messages_file, acked_file = sys.argv[1:7]
-max_inflight = int(sys.argv[7]) if len(sys.argv) > 7 else 200
+parser = argparse.ArgumentParser(description="independent QoS 1 publisher (paho-mqtt)")
+for name in ("host", "port", "username", "password", "messages_file", "acked_file"):
+    parser.add_argument(name)
+parser.add_argument("max_inflight", nargs="?", type=int, default=200)
+parser.add_argument("--server", action="append", default=[], help="another broker HOST:PORT to fail over to")
+args = parser.parse_args()
+host, port, username, password = args.host, int(args.port), args.username, args.password
+messages_file, acked_file, max_inflight = args.messages_file, args.acked_file, args.max_inflight
+servers = [(host, port)] + [(s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])) for s in args.server]
+current = [0]
 messages = [json.loads(line) for line in open(messages_file, encoding="utf-8") if line.strip()]
 
 lock = threading.Condition()
@@ -51,22 +67,37 @@ def on_publish(client, userdata, mid, reason_code, properties):
         lock.notify_all()
 
 
+def next_server(client):
+    # paho reconnects to client._host/_port; the public setters refuse while its state is not "closed".
+    if len(servers) > 1:
+        current[0] = (current[0] + 1) % len(servers)
+        client._host, client._port = servers[current[0]]
+
+
+def on_connect(client, userdata, flags, reason_code, properties):
+    print(f"connected {client._host}:{client._port} ({reason_code})", flush=True)
+
+
 def on_disconnect(client, userdata, flags, reason_code, properties):
+    # What was in flight stays pending: paho sends it again after reconnecting (see above).
+    next_server(client)
     with lock:
-        # What was in flight may or may not be on the broker: send it again (a device would).
-        queue[:0] = sorted(pending.values())
-        pending.clear()
-        early.clear()
         lock.notify_all()
+
+
+def on_connect_fail(client, userdata):
+    next_server(client)
 
 
 client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"indep-pub-{int(time.time()*1000)}", protocol=mqtt.MQTTv5)
 client.username_pw_set(username, password)
 client.on_publish = on_publish
 client.on_disconnect = on_disconnect
+client.on_connect = on_connect
+client.on_connect_fail = on_connect_fail
 client.max_inflight_messages_set(max_inflight)
 client.reconnect_delay_set(min_delay=0.2, max_delay=1)
-client.connect_async(host, int(port), clean_start=True)
+client.connect_async(host, port, clean_start=True)
 client.loop_start()
 
 deadline = time.time() + 600
@@ -81,7 +112,8 @@ while time.time() < deadline:
     # Outside our lock: paho calls on_publish holding its own, and publish() takes that one.
     info = client.publish(messages[index]["topic"], messages[index]["payload"], qos=1)
     with lock:
-        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+        # NO_CONN: the connection dropped meanwhile; paho keeps the message and sends it after reconnecting.
+        if info.rc in (mqtt.MQTT_ERR_SUCCESS, mqtt.MQTT_ERR_NO_CONN):
             if info.mid in early:
                 settle(index, early.pop(info.mid))
             else:

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
@@ -18,6 +20,7 @@ import { ensureMqttTls, mqttCaFile, mqttServerPemFile } from './mqtt-tls';
 import { syncMqttAccess } from './operators';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
+import { secretsDir } from './secrets';
 
 const execFileAsync = promisify(execFile);
 
@@ -76,27 +79,117 @@ export async function ensureArtemis(config: StackConfig, log: (line: string) => 
 }
 
 /**
+ * A broker node of the stack: the single node, or one of the replicated pair (`--mqtt-nodes 2`). The primary
+ * is the single node's instance (same folder, ports and journal) with the pair's policy; the backup has its
+ * own folder and ports and reads the primary's access files (one set of principals and ACLs for both).
+ */
+export interface ArtemisNode {
+  /** `single` (no replication), `primary` or `backup` of the replicated pair. */
+  role: 'single' | 'primary' | 'backup';
+  /** Instance folder: `etc/`, `data/` (journal), `lib/`, log and pid file. */
+  dir: string;
+  /** MQTT port. */
+  mqttPort: number;
+  /** MQTT over TLS port. */
+  mqttsPort: number;
+  /** Core-protocol port on loopback: management, and the pair's replication link. */
+  adminPort: number;
+  /** The other node's core-protocol port (the pair only). */
+  peerAdminPort: number | undefined;
+}
+
+/** The node of `role` in the stack described by `config`. */
+export function artemisNode(config: StackConfig, role: ArtemisNode['role'] = 'single'): ArtemisNode {
+  if (role === 'backup')
+    return {
+      role,
+      dir: path.join(config.dir, 'artemis-backup'),
+      mqttPort: config.mqttBackupPort,
+      mqttsPort: config.mqttsBackupPort,
+      adminPort: config.mqttBackupAdminPort,
+      peerAdminPort: config.mqttAdminPort,
+    };
+  return {
+    role,
+    dir: artemisDir(config),
+    mqttPort: config.mqttPort,
+    mqttsPort: config.mqttsPort,
+    adminPort: config.mqttAdminPort,
+    peerAdminPort: role === 'primary' ? config.mqttBackupAdminPort : undefined,
+  };
+}
+
+/** The role a node was last started in (its `role` file), or undefined before its first start. */
+export function artemisNodeRole(node: Pick<ArtemisNode, 'dir'>): ArtemisNode['role'] | undefined {
+  const file = path.join(node.dir, 'role');
+  if (!existsSync(file)) return undefined;
+  const role = readFileSync(file, 'utf8').trim();
+  return role === 'single' || role === 'primary' || role === 'backup' ? role : undefined;
+}
+
+/** The pair's cluster user's password (`mqtt-cluster.password`, 0600), created once. */
+function clusterPassword(config: StackConfig): string {
+  const dir = secretsDir(config);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = path.join(dir, 'mqtt-cluster.password');
+  if (!existsSync(file))
+    writeFileSync(file, randomBytes(24).toString('base64url'), { mode: 0o600, flag: 'wx' });
+  return readFileSync(file, 'utf8').trim();
+}
+
+/**
+ * broker.xml of a node of the replicated pair: infra/artemis/broker.xml as it is, with the block of
+ * infra/artemis/ha-replication.xml (only this role's policy kept) inserted before `</core>`.
+ */
+export function pairBrokerXml(role: 'primary' | 'backup', password: string): string {
+  const broker = readFileSync(path.join(infraDir, 'artemis', 'broker.xml'), 'utf8');
+  const other = role === 'primary' ? 'backup' : 'primary';
+  const block = readFileSync(path.join(infraDir, 'artemis', 'ha-replication.xml'), 'utf8')
+    .replace(new RegExp(`[ \\t]*<!-- role:${other} -->[\\s\\S]*<!-- /role:${other} -->\\n`), '')
+    .replace('@CLUSTER_PASSWORD@', password.replace(/[<>&"']/g, ''));
+  const end = broker.lastIndexOf('</core>');
+  if (end < 0 || !block.includes(`<${role}>`) || block.includes(`<${other}>`))
+    throw new Error('infra/artemis/broker.xml or ha-replication.xml lost its markers (</core>, role blocks)');
+  return `${broker.slice(0, end)}\n    <!-- ===== replicated pair (${role}): infra/artemis/ha-replication.xml ===== -->\n${block}  ${broker.slice(end)}`;
+}
+
+/**
  * Writes the instance's configuration (from infra/artemis), the TLS material (the stack's CA and the
  * server certificate) and the access files rendered from the operators' state (infra/stack/src/operators.ts).
+ * The access files (JAAS, security settings) live only in the primary's `etc/`; a backup reads them there.
  */
-export async function writeArtemisInstance(config: StackConfig, home = artemisHome(config)): Promise<void> {
-  const dir = artemisDir(config);
+export async function writeArtemisInstance(
+  config: StackConfig,
+  home = artemisHome(config),
+  node: ArtemisNode = artemisNode(config),
+): Promise<void> {
+  const dir = node.dir;
   const etc = path.join(dir, 'etc');
+  const accessEtc = path.join(artemisDir(config), 'etc');
   mkdirSync(path.join(dir, 'data'), { recursive: true });
   mkdirSync(path.join(dir, 'tmp'), { recursive: true });
   mkdirSync(etc, { recursive: true });
-  for (const file of ['login.config', 'log4j2.properties', 'management.xml'])
+  mkdirSync(accessEtc, { recursive: true });
+  for (const file of ['log4j2.properties', 'management.xml'])
     copyFileSync(path.join(infraDir, 'artemis', file), path.join(etc, file));
-  const bootstrap = readFileSync(path.join(infraDir, 'artemis', 'bootstrap.xml'), 'utf8').replace(
-    '${ondijon.brokerXmlUri}',
-    `file:${path.join(etc, 'broker.xml')}`,
-  );
-  writeFileSync(path.join(etc, 'bootstrap.xml'), bootstrap);
+  copyFileSync(path.join(infraDir, 'artemis', 'login.config'), path.join(accessEtc, 'login.config'));
   await ensureMqttTls(config);
   // The MQTT client-id guard (infra/artemis/ClientIdGuard.java): the broker loads the jars of <instance>/lib.
   const guard = await compileArtemisJava(config, home, 'ClientIdGuard');
   await packJar(guard, path.join(dir, 'lib', 'ondijon-broker.jar'));
   await syncMqttAccess(config);
+  let brokerXml = path.join(accessEtc, 'broker.xml');
+  if (node.role !== 'single') {
+    brokerXml = path.join(etc, `broker-${node.role}.xml`);
+    writeFileSync(brokerXml, pairBrokerXml(node.role, clusterPassword(config)), { mode: 0o600 });
+    chmodSync(brokerXml, 0o600);
+  }
+  const bootstrap = readFileSync(path.join(infraDir, 'artemis', 'bootstrap.xml'), 'utf8').replace(
+    '${ondijon.brokerXmlUri}',
+    `file:${brokerXml}`,
+  );
+  writeFileSync(path.join(etc, 'bootstrap.xml'), bootstrap);
+  writeFileSync(path.join(dir, 'role'), `${node.role}\n`);
 }
 
 /** The recorded broker process when it is alive and ours. */
@@ -105,12 +198,17 @@ export function artemisProcess(config: StackConfig): PidRecord | undefined {
   return isOurs(record) ? record : undefined;
 }
 
-/** Starts the local broker in the background (does not wait). */
-export async function startArtemis(config: StackConfig, home: string): Promise<PidRecord> {
+/** Starts a broker node in the background (does not wait); by default the single node. */
+export async function startArtemis(
+  config: StackConfig,
+  home: string,
+  node: ArtemisNode = artemisNode(config),
+): Promise<PidRecord> {
   const java = requireJava();
-  await writeArtemisInstance(config, home);
-  const dir = artemisDir(config);
+  await writeArtemisInstance(config, home, node);
+  const dir = node.dir;
   const etc = path.join(dir, 'etc');
+  const accessEtc = path.join(artemisDir(config), 'etc');
   return startDetached({
     command: java,
     args: [
@@ -119,16 +217,17 @@ export async function startArtemis(config: StackConfig, home: string): Promise<P
       '-XX:+UseG1GC',
       '-Djava.awt.headless=true',
       `-Dlog4j2.configurationFile=file:${path.join(etc, 'log4j2.properties')}`,
-      `-Djava.security.auth.login.config=${path.join(etc, 'login.config')}`,
+      `-Djava.security.auth.login.config=${path.join(accessEtc, 'login.config')}`,
       `-Dartemis.home=${home}`,
       `-Dartemis.instance=${dir}`,
       `-Dartemis.instance.etc=${etc}`,
       `-Djava.io.tmpdir=${path.join(dir, 'tmp')}`,
       `-Dondijon.dataDir=${path.join(dir, 'data')}`,
-      `-Dondijon.etcDir=${etc}`,
-      `-Dondijon.mqttPort=${config.mqttPort}`,
-      `-Dondijon.mqttsPort=${config.mqttsPort}`,
-      `-Dondijon.adminPort=${config.mqttAdminPort}`,
+      `-Dondijon.etcDir=${accessEtc}`,
+      `-Dondijon.mqttPort=${node.mqttPort}`,
+      `-Dondijon.mqttsPort=${node.mqttsPort}`,
+      `-Dondijon.adminPort=${node.adminPort}`,
+      ...(node.peerAdminPort === undefined ? [] : [`-Dondijon.peerAdminPort=${node.peerAdminPort}`]),
       `-Dondijon.serverPem=${mqttServerPemFile(config)}`,
       `-Dondijon.caPem=${mqttCaFile(config)}`,
       `-Dondijon.maxPacketBytes=${WIRE_LIMITS.mqttMaxPacketBytes}`,
@@ -138,8 +237,8 @@ export async function startArtemis(config: StackConfig, home: string): Promise<P
       'run',
     ],
     cwd: dir,
-    logFile: artemisLog(config),
-    pidFile: artemisPidFile(config),
+    logFile: path.join(dir, 'artemis.log'),
+    pidFile: path.join(dir, 'artemis.pid.json'),
     fingerprint: ['org.apache.activemq.artemis.boot.Artemis', `-Dartemis.instance=${dir}`],
   });
 }

@@ -3,12 +3,12 @@ import { parseArgs } from 'node:util';
 import { StackError, resolveConfig } from './config';
 import { stackProvision } from './provision';
 import { ensureS3Proxy, s3Down, s3Running, s3Up } from './s3';
-import { stackDown, stackStatus, stackUp, type ServiceStatus } from './stack';
+import { mqttPairDown, stackDown, stackStatus, stackUp, type ServiceStatus } from './stack';
 
 const usage = `usage: pnpm stack <command> [options]
 
 commands:
-  up            start Kafka, Mosquitto and Redis (idempotent; waits until each answers)
+  up            start Kafka, the MQTT broker and Redis (idempotent; waits until each answers)
   down          stop what the stack started (data under .stack/ is kept)
   status        address, pid and health of each service
   provision     create the Kafka topics of the registry and their ACLs (idempotent; reports drift)
@@ -18,6 +18,9 @@ commands:
 
 options:
   --kafka-nodes 3   act on the 3-node Kafka cluster (brokers 19192-19194) instead of the single node
+  --mqtt-nodes 2    the MQTT broker as a replicated pair: up starts the primary (ports of the single node,
+                    which it replaces) and a backup (ONDIJON_MQTT_BACKUP_PORT, default 11884) and waits until
+                    the backup is in step; down stops the pair only (docs/mqtt-broker.md)
   --purge           with down --kafka-nodes 3: also delete the cluster's data
   --s3              with up: also start the optional S3 server (S3Proxy from Maven Central; port
                     ONDIJON_S3_PORT, default 18333); down stops it whenever it runs
@@ -45,6 +48,7 @@ async function main(): Promise<number> {
     allowPositionals: true,
     options: {
       'kafka-nodes': { type: 'string' },
+      'mqtt-nodes': { type: 'string' },
       json: { type: 'boolean' },
       purge: { type: 'boolean' },
       s3: { type: 'boolean' },
@@ -65,11 +69,16 @@ async function main(): Promise<number> {
     throw new StackError(`--kafka-nodes ${nodesArg} is not supported; use 1 (default) or 3.`);
   }
   const kafkaNodes = nodesArg === '3' ? 3 : 1;
+  const mqttNodesArg = values['mqtt-nodes'];
+  if (mqttNodesArg !== undefined && mqttNodesArg !== '1' && mqttNodesArg !== '2') {
+    throw new StackError(`--mqtt-nodes ${mqttNodesArg} is not supported; use 1 (default) or 2.`);
+  }
+  const mqttNodes = mqttNodesArg === '2' ? 2 : 1;
   // With --json, stdout carries only the JSON document; progress goes to stderr.
   const log = (line: string) => (values.json ? console.error(line) : console.log(line));
   switch (command) {
     case 'up': {
-      const rows = await stackUp({ kafkaNodes, log });
+      const rows = await stackUp({ kafkaNodes, mqttNodes, log });
       if (values.s3) {
         const s3 = await s3Up({ log });
         rows.push({
@@ -85,6 +94,10 @@ async function main(): Promise<number> {
       return rows.every((r) => r.healthy) ? 0 : 1;
     }
     case 'down': {
+      if (mqttNodes === 2) {
+        await mqttPairDown({ log });
+        return 0;
+      }
       await stackDown({ kafkaNodes, log, purgeCluster: values.purge ?? false });
       if (kafkaNodes === 1 && s3Running() && (await s3Down())) log('s3: stopped');
       return 0;
@@ -94,7 +107,7 @@ async function main(): Promise<number> {
       return 0;
     }
     case 'status': {
-      const rows = await stackStatus({ kafkaNodes });
+      const rows = await stackStatus({ kafkaNodes, mqttNodes });
       console.log(values.json ? JSON.stringify(rows, null, 2) : table(rows));
       return rows.every((r) => r.healthy) ? 0 : 1;
     }

@@ -32,6 +32,18 @@ export interface StackConfig {
    * loopback only, used by `pnpm operators` as the admin principal (close a revoked operator's connections).
    */
   mqttAdminPort: number;
+  /**
+   * The replicated pair's backup node (`pnpm stack up --mqtt-nodes 2`, docs/mqtt-broker.md): its MQTT port
+   * (env `ONDIJON_MQTT_BACKUP_PORT`, default 11884), opened only once it has taken over from the primary.
+   */
+  mqttBackupPort: number;
+  /** The backup node's MQTT over TLS port (env `ONDIJON_MQTTS_BACKUP_PORT`, default 18884). */
+  mqttsBackupPort: number;
+  /**
+   * The backup node's core-protocol port on loopback (env `ONDIJON_MQTT_BACKUP_ADMIN_PORT`, default 11617):
+   * management, and the replication link with the primary's `mqttAdminPort`.
+   */
+  mqttBackupAdminPort: number;
   /** Unpacked Apache ActiveMQ Artemis distribution (env `ONDIJON_ARTEMIS_HOME`); fetched with mvn when absent. */
   artemisHome: string | undefined;
   /** MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 384m). */
@@ -83,6 +95,9 @@ export function resolveConfig(
     mqttPort: envPort(env, 'ONDIJON_MQTT_PORT', 11_883),
     mqttsPort: envPort(env, 'ONDIJON_MQTTS_PORT', 18_883),
     mqttAdminPort: envPort(env, 'ONDIJON_MQTT_ADMIN_PORT', 11_616),
+    mqttBackupPort: envPort(env, 'ONDIJON_MQTT_BACKUP_PORT', 11_884),
+    mqttsBackupPort: envPort(env, 'ONDIJON_MQTTS_BACKUP_PORT', 18_884),
+    mqttBackupAdminPort: envPort(env, 'ONDIJON_MQTT_BACKUP_ADMIN_PORT', 11_617),
     artemisHome: nonEmpty(env.ONDIJON_ARTEMIS_HOME),
     artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '384m',
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),

@@ -26,7 +26,8 @@ import {
   type KafkaDeployment,
   type KafkaNode,
 } from './kafka';
-import { artemisLogTail, artemisPidFile, ensureArtemis, startArtemis } from './artemis';
+import { artemisLogTail, artemisNode, artemisPidFile, ensureArtemis, startArtemis } from './artemis';
+import { artemisBackupProcess, backupState, downMqttPair, mqttBackupUrl, upMqttPair } from './artemis-ha';
 import { mqttCredentials, mqttPasswordFile, readMqttCredentials, stackPrincipals } from './mqtt-principals';
 import { requireBinaries, requireJava } from './prerequisites';
 import { isOurs, portOpen, readPid, sleep, stopRecorded, tail } from './proc';
@@ -42,6 +43,8 @@ export interface StackOptions {
   config?: Partial<StackConfig>;
   /** 1 = the single-node Kafka (default), 3 = the 3-node cluster (replication 3, min ISR 2). */
   kafkaNodes?: 1 | 3;
+  /** 1 = the single MQTT broker (default), 2 = the replicated pair (primary and backup, docs/mqtt-broker.md). */
+  mqttNodes?: 1 | 2;
   /** Progress lines (the CLI prints them); silent by default. */
   log?: (line: string) => void;
 }
@@ -193,7 +196,9 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
 
   // Phase 1, before starting anything: what answers already, and is each missing service startable?
   // A broker that answers, even refusing these credentials, is reused (as a healthy Kafka we did not start is).
+  const mqttPair = options.mqttNodes === 2 && services.includes('mqtt') && config.externalMqtt === undefined;
   const needMqtt =
+    !mqttPair &&
     services.includes('mqtt') &&
     config.externalMqtt === undefined &&
     !(await probeMqtt(ep.mqttUrl, 3_000, mqttAdmin(config))).answered;
@@ -240,7 +245,10 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
         if (!isOurs(readPid(artemisPidFile(config)))) {
           requireJava();
           const home = await ensureArtemis(config, log);
-          const record = await startArtemis(config, home);
+          // With the pair's backup running (active after a failover, or replicating), the node on these ports
+          // must come back as its primary (which fails back), never as a single node beside it.
+          const role = artemisBackupProcess(config) === undefined ? 'single' : 'primary';
+          const record = await startArtemis(config, home, artemisNode(config, role));
           log(`mqtt: started Apache ActiveMQ Artemis pid ${record.pid} on ${ep.mqttUrl}`);
         }
         await waitHealthy(
@@ -253,6 +261,8 @@ export async function stackUp(options: StackUpOptions = {}): Promise<ServiceStat
         log('mqtt: healthy');
       })(),
     );
+  } else if (mqttPair) {
+    jobs.push(upMqttPair(config, log, timeoutMs));
   } else if (services.includes('mqtt')) {
     log(`mqtt: ${config.externalMqtt === undefined ? 'already running' : 'external'} (${ep.mqttUrl})`);
   }
@@ -315,6 +325,7 @@ export async function stackDown(options: StackDownOptions = {}): Promise<string[
     const single = kafkaDeployment(config, 'single');
     jobs.push(...single.nodes.map((n) => stop(n.name, nodePidFile(n), 30_000)));
     jobs.push(stop('mqtt', artemisPidFile(config), 20_000));
+    jobs.push(stop('mqtt-backup', path.join(artemisNode(config, 'backup').dir, 'artemis.pid.json'), 20_000));
     jobs.push(stop('redis', redisPidFile(config), 10_000));
   }
   await Promise.all(jobs);
@@ -369,6 +380,22 @@ export async function stackStatus(options: StackOptions = {}): Promise<ServiceSt
       };
     })(),
   );
+  if (config.externalMqtt === undefined && (options.mqttNodes === 2 || artemisBackupProcess(config))) {
+    rows.push(
+      (async () => {
+        // The backup answers MQTT only once it has taken over; replicating is its healthy state.
+        const state = backupState(config);
+        return {
+          service: 'mqtt-backup',
+          address: mqttBackupUrl(config),
+          pid: artemisBackupProcess(config)?.pid ?? null,
+          owner: state === 'down' ? 'none' : 'stack',
+          healthy: state === 'in-sync' || state === 'active',
+          detail: state === 'in-sync' ? 'replicating' : state,
+        } satisfies ServiceStatus;
+      })(),
+    );
+  }
   rows.push(
     (async () => {
       const probe = await probeRedis(ep.redisUrl);
@@ -476,6 +503,36 @@ export async function stopKafka(options: StackOptions = {}): Promise<void> {
 /** Starts the single-node Kafka again (same data) and waits until it answers. */
 export async function startKafka(options: StackUpOptions = {}): Promise<void> {
   await stackUp({ ...options, kafkaNodes: 1, services: ['kafka'] });
+}
+
+/**
+ * Starts the replicated MQTT pair (or what is missing of it) and waits until the primary answers and the
+ * backup is in step; a running single node is restarted as the primary. After a failover this restarts the
+ * primary, which fails back. Fault tests: docs/mqtt-broker.md "The replicated pair".
+ */
+export async function mqttPairUp(
+  options: Omit<StackUpOptions, 'mqttNodes' | 'services'> & {
+    /** Also wait until the backup is in step with the primary (default true). */
+    waitForBackup?: boolean;
+  } = {},
+): Promise<void> {
+  const config = resolveConfig({ ...options.config, externalMqtt: undefined });
+  await upMqttPair(
+    config,
+    options.log ?? (() => undefined),
+    options.timeoutMs ?? 120_000,
+    options.waitForBackup ?? true,
+  );
+}
+
+/** Stops both nodes of the replicated pair (clean stops; data kept). */
+export async function mqttPairDown(options: StackOptions = {}): Promise<void> {
+  await downMqttPair(resolveConfig(options.config), options.log ?? (() => undefined));
+}
+
+/** MQTT URL of the pair's backup node (`ONDIJON_MQTT_BACKUP_PORT`); it answers once it has taken over. */
+export function stackMqttBackupUrl(options: StackOptions = {}): string {
+  return mqttBackupUrl(resolveConfig(options.config));
 }
 
 /** Kills the MQTT broker with SIGKILL (fault tests: no clean stop, no last flush). */

@@ -86,6 +86,23 @@ interface Connection {
 }
 
 /** Buffer versions of the pipeline's frozen (constant) header objects, made once each. */
+/**
+ * mqtt.js' `servers` for a broker with failover (MQTT_FAILOVER_URLS): each reconnection of a connection
+ * tries the next of MQTT_URL and the failover URLs, so a connection finds the pair's node that is active.
+ */
+function mqttServers(config: IngestConfig): {
+  servers?: { host: string; port: number; protocol: 'mqtt' | 'mqtts' }[];
+} {
+  if (config.MQTT_FAILOVER_URLS.length === 0) return {};
+  return {
+    servers: [config.MQTT_URL, ...config.MQTT_FAILOVER_URLS].map((u) => {
+      const url = new URL(u);
+      const protocol = url.protocol === 'mqtts:' ? 'mqtts' : 'mqtt';
+      return { host: url.hostname, port: Number(url.port || (protocol === 'mqtts' ? 8883 : 1883)), protocol };
+    }),
+  };
+}
+
 const constantHeaders = new WeakMap<object, IHeaders>();
 
 /**
@@ -478,6 +495,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     } as unknown as Connection;
     conn.acks = new PubackHold(config.MQTT_RECEIVE_MAXIMUM, (g) => g === conn.generation && conn.connected);
     conn.client = mqtt.connect(config.MQTT_URL, {
+      ...mqttServers(config),
       protocolVersion: 5,
       clientId,
       clean: false,

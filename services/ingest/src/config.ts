@@ -25,6 +25,21 @@ export const IngestEnv = z.object({
    * development: payloads are kept in clear (a warning); required with ONDIJON_ENV=production.
    */
   ONDIJON_DEAD_LETTER_PUBLIC_KEY: z.string().optional(),
+  /**
+   * Further brokers to fail over to, comma-separated URLs (the backup of a replicated pair,
+   * docs/mqtt-broker.md): every connection tries MQTT_URL first, then each of these in turn at each
+   * reconnection. Empty: MQTT_URL only.
+   */
+  MQTT_FAILOVER_URLS: z
+    .string()
+    .default('')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    )
+    .pipe(z.array(z.url({ protocol: /^mqtts?$/ }))),
   /** MQTT connections per process, all in one shared subscription, feeding one Kafka producer. */
   INGEST_CONNECTIONS: z.coerce.number().int().min(1).max(256).default(16),
   /** Shared-subscription group (`$share/<group>/…`): every ingest instance of a deployment joins the same one. */
