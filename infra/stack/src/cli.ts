@@ -2,6 +2,7 @@
 import { parseArgs } from 'node:util';
 import { StackError, resolveConfig } from './config';
 import { stackProvision } from './provision';
+import { redisClusterDown, redisClusterRunning, redisClusterUp } from './redis-cluster';
 import { ensureS3Proxy, s3Down, s3Running, s3Up } from './s3';
 import { mqttPairDown, stackDown, stackStatus, stackUp, type ServiceStatus } from './stack';
 
@@ -24,6 +25,8 @@ options:
   --purge           with down --kafka-nodes 3: also delete the cluster's data
   --s3              with up: also start the optional S3 server (S3Proxy from Maven Central; port
                     ONDIJON_S3_PORT, default 18333); down stops it whenever it runs
+  --redis-cluster   with up: also start a 3-master Redis Cluster (ports ONDIJON_REDIS_CLUSTER_PORT, default
+                    16380, and the next two); down stops it whenever it runs
   --json            machine-readable output (status, provision)`;
 
 function table(rows: ServiceStatus[]): string {
@@ -52,6 +55,7 @@ async function main(): Promise<number> {
       json: { type: 'boolean' },
       purge: { type: 'boolean' },
       s3: { type: 'boolean' },
+      'redis-cluster': { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -90,6 +94,17 @@ async function main(): Promise<number> {
           detail: '',
         });
       }
+      if (values['redis-cluster']) {
+        for (const port of await redisClusterUp({ log }))
+          rows.push({
+            service: 'redis-cluster',
+            address: `redis://127.0.0.1:${port}`,
+            pid: null,
+            owner: 'stack',
+            healthy: true,
+            detail: '',
+          });
+      }
       console.log(values.json ? JSON.stringify(rows, null, 2) : table(rows));
       return rows.every((r) => r.healthy) ? 0 : 1;
     }
@@ -100,6 +115,8 @@ async function main(): Promise<number> {
       }
       await stackDown({ kafkaNodes, log, purgeCluster: values.purge ?? false });
       if (kafkaNodes === 1 && s3Running() && (await s3Down())) log('s3: stopped');
+      if (kafkaNodes === 1 && redisClusterRunning())
+        for (const port of await redisClusterDown()) log(`redis-cluster: stopped ${port}`);
       return 0;
     }
     case 'fetch-s3': {

@@ -75,6 +75,17 @@ export {
   type S3Endpoint,
 } from './s3';
 export {
+  killRedisClusterNode,
+  probeRedisCluster,
+  REDIS_CLUSTER_NODES,
+  redisClusterDown,
+  redisClusterNodeOf,
+  redisClusterPorts,
+  redisClusterRunning,
+  redisClusterUp,
+  redisClusterUrl,
+} from './redis-cluster';
+export {
   addOperator,
   artemisManagement,
   expireOperators,

@@ -17,4 +17,5 @@ export {
 export * from './fixtures';
 export * from './runtime/runtime';
 export { RedisWindowStore } from './runtime/redis-store';
+export { createStreamRedis, isClusterUrl, type StreamRedis } from './runtime/redis-client';
 export { RUNTIME_REDIS_COMMANDS } from './runtime/redis-commands';

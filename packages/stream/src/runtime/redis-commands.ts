@@ -12,6 +12,10 @@ export const CONNECTION_COMMANDS = [
   'select',
   'quit',
   'echo',
+  // ioredis' Cluster client reads the slot map from any node (redis-client.ts); harmless on one node.
+  'cluster|slots',
+  'cluster|info',
+  'readonly',
 ];
 
 /** Commands that run the runtime's Lua scripts (ioredis `defineCommand`: EVALSHA, EVAL on NOSCRIPT). */

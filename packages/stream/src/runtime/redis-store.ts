@@ -1,5 +1,4 @@
 import { OnDijonError } from '@ondijon/contracts';
-import type { Redis } from 'ioredis';
 import type { WindowState } from '../engine';
 import type {
   AdvanceArgs,
@@ -9,6 +8,7 @@ import type {
   Watermark,
   WindowStore,
 } from '../window-store';
+import type { StreamRedis } from './redis-client';
 import { ACK, ADVANCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
 
 export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../window-store';
@@ -28,7 +28,7 @@ export class RedisWindowStore implements WindowStore {
   private readonly cmds: Record<'claim' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock', Cmd>;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: StreamRedis,
     keyPrefix: string,
     processor: string,
   ) {

@@ -1,5 +1,5 @@
 import type { TopicName } from '@ondijon/contracts';
-import type { Redis } from 'ioredis';
+import type { StreamRedis } from './redis-client';
 import type { Kafka } from 'kafkajs';
 import type { StreamLogger } from '../engine';
 
@@ -35,7 +35,7 @@ export const noopMetrics: StreamMetrics = {
 /** Options of `runProcessors`. */
 export interface RuntimeOptions {
   kafka: Kafka;
-  redis: Redis;
+  redis: StreamRedis;
   /** Consumer group prefix; each processor consumes in `<groupId>.<processor>`. */
   groupId: string;
   logger: StreamLogger;
