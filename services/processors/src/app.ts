@@ -10,9 +10,9 @@ import {
   createStreamRuntime,
   type AnyProcessor,
   type StreamMetrics,
+  type StreamRedis,
   type StreamRuntime,
 } from '@ondijon/stream';
-import type { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
 import type { ProcessorsConfig } from './config';
 import { processors as registered } from './processors/index';
@@ -20,7 +20,7 @@ import { processors as registered } from './processors/index';
 /** What the app is built with (real clients in main.ts, test clients in tests). */
 export interface ProcessorsDeps {
   kafka: Kafka;
-  redis: Redis;
+  redis: StreamRedis;
   logger: Logger;
   registry: Registry;
   /** Processors to run (default: the registered list, filtered by PROCESSORS_ENABLED). */

@@ -9,7 +9,7 @@ import {
   requireSecrets,
   runMain,
 } from '@ondijon/service-kit';
-import { Redis } from 'ioredis';
+import { createStreamRedis } from '@ondijon/stream';
 import { buildApp } from './app';
 import { loadProcessorsConfig } from './config';
 
@@ -39,7 +39,8 @@ runMain(async () => {
     ...(kafkaSecurityOf(config) ? { security: kafkaSecurityOf(config) } : {}),
   });
   // Commands wait for a reconnect rather than fail fast: the runtime retries with backoff on top.
-  const redis = new Redis(config.REDIS_URL, {
+  // A `redis+cluster://` URL connects to a Redis Cluster (docs/scale-out.md).
+  const redis = createStreamRedis(config.REDIS_URL, {
     maxRetriesPerRequest: 20,
     enableAutoPipelining: true,
     ...redisAuthOf(config),
