@@ -83,7 +83,7 @@ export async function probeRedisCluster(
   const states: string[] = [];
   for (const port of redisClusterPorts()) {
     try {
-      const info = await withNode(config, port, (c) => c.cluster('INFO') as Promise<string>);
+      const info = await withNode(config, port, (c) => c.cluster('INFO'));
       const state = infoField(info, 'cluster_state');
       const known = infoField(info, 'cluster_known_nodes');
       const assigned = infoField(info, 'cluster_slots_assigned');
@@ -188,9 +188,7 @@ export async function redisClusterUp(
   // First start: no node holds a slot yet. Give each master its third and introduce them.
   const assigned = await Promise.all(
     ports.map((p) =>
-      withNode(config, p, async (c) =>
-        Number(infoField((await c.cluster('INFO')) as string, 'cluster_slots_assigned')),
-      ),
+      withNode(config, p, async (c) => Number(infoField(await c.cluster('INFO'), 'cluster_slots_assigned'))),
     ),
   );
   if (assigned.every((n) => n === 0)) {
@@ -244,7 +242,7 @@ export async function redisClusterNodeOf(
   const config = resolveConfig(options.config);
   const ports = redisClusterPorts();
   const slots = await withNode(config, ports[0]!, (c) => c.cluster('SLOTS'));
-  const slot = await withNode(config, ports[0]!, (c) => c.cluster('KEYSLOT', key) as Promise<number>);
+  const slot = await withNode(config, ports[0]!, (c) => c.cluster('KEYSLOT', key));
   const range = slots.find(([from, to]) => slot >= from && slot <= to);
   if (!range) throw new StackError(`no node of the Redis Cluster serves slot ${slot}`);
   return Number(range[2]?.[1]);
