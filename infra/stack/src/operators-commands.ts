@@ -21,6 +21,7 @@ import {
   nextExpiry,
   pruneExpired,
   readOperatorsState,
+  revokeCertificate,
   syncRegistryOperators,
   withOperatorsLock,
   writeAccessFiles,
@@ -379,6 +380,8 @@ export async function revokeOperator(
     record.updatedAt = record.revokedAt;
     record.password = null;
     record.previousPassword = null;
+    revokeCertificate(record, record.certificate, record.revokedAt);
+    revokeCertificate(record, record.previousCertificate, record.revokedAt);
     record.certificate = null;
     record.previousCertificate = null;
     if (record.source === 'registry') rmSync(mqttPasswordFile(config, operator), { force: true });
