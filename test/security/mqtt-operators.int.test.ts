@@ -131,14 +131,14 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       expect(issued.management.reached).toBe(true);
       passwords[op] = issued.password!;
     }
-  }, 120_000);
+  }, 600_000);
 
   afterAll(async () => {
     for (const op of [opA, opB, opCert])
       if (readOperatorsState(config).operators[op]?.status === 'active')
         await revokeOperator(config, op, { actor }).catch(() => undefined);
     await cleanup.run();
-  }, 120_000);
+  }, 600_000);
 
   it('refuses anonymous logins and wrong passwords', async () => {
     expect(await publish(mqttPort, topicOf(opA), [])).toMatchObject({ connack: 'Bad user name or password' });
@@ -217,7 +217,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       puback: 'Success',
     });
     passwords[opA] = fresh;
-  }, 180_000);
+  }, 600_000);
 
   it('removes the previous password when the grace window ends, by the timer rotate started, with no other command', async () => {
     const old = passwords[opA]!;
@@ -233,7 +233,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       connack: 'Success',
       puback: 'Success',
     });
-  }, 180_000);
+  }, 600_000);
 
   it('refuses the connection past the operator cap with CONNACK 0x97 (quota exceeded), other operators unaffected', async () => {
     const cap = config.mqttOperatorCaps.maxConnections;
@@ -264,7 +264,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       async () => (await publish(mqttPort, topicOf(opA), login(opA, passwords[opA]!))).connack === 'Success',
       { timeoutMs: 30_000, intervalMs: 500, message: 'a connection accepted again under the cap' },
     );
-  }, 120_000);
+  }, 600_000);
 
   it('grants an operator no longer session expiry than the cap, and says so in the CONNACK', async () => {
     const cap = config.mqttOperatorCaps.maxSessionExpirySeconds;
@@ -294,7 +294,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
     expect(
       await once([...login(admin.username, admin.password), '--session-expiry', String(cap * 10)]),
     ).toEqual({ connack: 'Success', session_expiry: null });
-  }, 60_000);
+  }, 600_000);
 
   it('closes a revoked operator’s live connection and refuses its reconnection', async () => {
     const held = hold(login(opB, passwords[opB]!));
@@ -316,7 +316,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       status: 'revoked',
       password: 'none',
     });
-  }, 60_000);
+  }, 600_000);
 
   it("keeps ingest's client ids to the ingest principal: an operator can neither take over nor pre-empt its session", async () => {
     const clientId = `ondijon-ingest-${run}-0`;
@@ -347,7 +347,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
         ])
       ).connack,
     ).not.toBe('Success');
-  }, 60_000);
+  }, 600_000);
 
   describe('TLS listener', () => {
     const certDir = mkdtempSync(path.join(tmpdir(), 'ondijon-cert-'));
@@ -365,7 +365,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
         cert: issued.certificate!.files.cert,
         key: issued.certificate!.files.key,
       };
-    }, 120_000);
+    }, 600_000);
 
     const withCert = () => ['--ca', tls.ca, '--cert', tls.cert, '--key', tls.key];
 
@@ -399,7 +399,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       expect(await publish(tlsPort, topicOf(opCert), withCert())).toMatchObject({
         connack: 'Not authorized',
       });
-    }, 60_000);
+    }, 600_000);
 
     it("puts the revoked certificate on the CA's CRL, which the broker applies even beside a valid password", async () => {
       // openssl reads the list: the certificate's serial is on it.
@@ -417,7 +417,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       expect(
         await publish(tlsPort, topicOf(opCert), ['--ca', mqttCaFile(config), ...login(opCert, back.password!)]),
       ).toEqual({ connack: 'Success', puback: 'Success' });
-    }, 60_000);
+    }, 600_000);
   });
 
   it('wrote one hash-chained audit line per action, with who, what and when, and no secret', () => {
