@@ -238,7 +238,13 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
   it('refuses the connection past the operator cap with CONNACK 0x97 (quota exceeded), other operators unaffected', async () => {
     const cap = config.mqttOperatorCaps.maxConnections;
     expect(cap).toBeGreaterThan(0);
-    const many = connectMany([...login(opA, passwords[opA]!), '--connections', String(cap + 1), '--client-id', `cap-${run}`]);
+    const many = connectMany([
+      ...login(opA, passwords[opA]!),
+      '--connections',
+      String(cap + 1),
+      '--client-id',
+      `cap-${run}`,
+    ]);
     await waitFor(() => many.lines.length >= cap + 1, { timeoutMs: 60_000, message: `${cap + 1} CONNACKs` });
     expect(many.lines.slice(0, cap).map((l) => l.connack)).toEqual(Array<string>(cap).fill('Success'));
     expect(many.lines[cap]).toMatchObject({ connack: 'Quota exceeded' });
@@ -403,7 +409,13 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
 
     it("puts the revoked certificate on the CA's CRL, which the broker applies even beside a valid password", async () => {
       // openssl reads the list: the certificate's serial is on it.
-      const { stdout } = await execFileAsync('openssl', ['crl', '-in', mqttCrlFile(config), '-noout', '-text']);
+      const { stdout } = await execFileAsync('openssl', [
+        'crl',
+        '-in',
+        mqttCrlFile(config),
+        '-noout',
+        '-text',
+      ]);
       const listed = [...stdout.matchAll(/Serial Number: ([0-9A-F]+)/gi)].map((m) =>
         m[1]!.toUpperCase().replace(/^0+/, ''),
       );
@@ -415,7 +427,11 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
         await publish(tlsPort, topicOf(opCert), [...withCert(), ...login(opCert, back.password!)]),
       ).toMatchObject({ connack: 'Not authorized' });
       expect(
-        await publish(tlsPort, topicOf(opCert), ['--ca', mqttCaFile(config), ...login(opCert, back.password!)]),
+        await publish(tlsPort, topicOf(opCert), [
+          '--ca',
+          mqttCaFile(config),
+          ...login(opCert, back.password!),
+        ]),
       ).toEqual({ connack: 'Success', puback: 'Success' });
     }, 600_000);
   });

@@ -169,11 +169,15 @@ describe.skipIf(!local)('credential rotation mid-stream (paho gateway, confluent
       intervalMs: 50,
       message: 'a third of the stream acknowledged',
     });
-    await execFileAsync('pnpm', ['-s', 'operators', 'rotate', OPERATOR, '--grace', '1h', '--actor', `test:${unique}`], {
-      cwd: repoRoot,
-      env: { ...process.env, ONDIJON_OPERATORS_NO_TIMER: '1' },
-      timeout: 600_000,
-    });
+    await execFileAsync(
+      'pnpm',
+      ['-s', 'operators', 'rotate', OPERATOR, '--grace', '1h', '--actor', `test:${unique}`],
+      {
+        cwd: repoRoot,
+        env: { ...process.env, ONDIJON_OPERATORS_NO_TIMER: '1' },
+        timeout: 600_000,
+      },
+    );
     const newPassword = readFileSync(passwordFile, 'utf8');
     expect(sha16(newPassword)).not.toBe(sha16(oldPassword));
     expect(readOperatorsState(config).operators[OPERATOR]?.previousPassword).not.toBeNull();
@@ -196,10 +200,14 @@ describe.skipIf(!local)('credential rotation mid-stream (paho gateway, confluent
       .filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1')
       .map((t) => `${kafkaPrefix}${t.name}`);
     const read = async () => {
-      const { stdout } = await execFileAsync('python3', [KAFKA_IDS, endpoints.kafkaBrokers.join(','), ...topics], {
-        maxBuffer: 64 * 1024 * 1024,
-        env: process.env,
-      });
+      const { stdout } = await execFileAsync(
+        'python3',
+        [KAFKA_IDS, endpoints.kafkaBrokers.join(','), ...topics],
+        {
+          maxBuffer: 64 * 1024 * 1024,
+          env: process.env,
+        },
+      );
       const byTopic = JSON.parse(stdout) as Record<string, { records: number; ids: (string | null)[] }>;
       const all = Object.values(byTopic);
       return {

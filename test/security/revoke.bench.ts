@@ -62,7 +62,9 @@ async function once(run: number): Promise<Run> {
     env: { ...process.env, ONDIJON_OPERATORS_NO_TIMER: '1' },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
-  const commandDone = new Promise<number>((resolve) => command.once('exit', () => resolve(performance.now())));
+  const commandDone = new Promise<number>((resolve) =>
+    command.once('exit', () => resolve(performance.now())),
+  );
   const [closedTime, doneTime] = await Promise.all([closedAt, commandDone]);
   hold.kill();
   if (readOperatorsState(config).operators[operator]?.status !== 'revoked') throw new Error('not revoked');

@@ -62,10 +62,7 @@ export function writeMqttCrl(config: Pick<StackConfig, 'dir'>, revoked: readonly
   const index = revoked
     .map((r) => {
       // RFC 2253 order (CN first) back to openssl's `/O=…/OU=…/CN=…`.
-      const subject = `/${r.subject
-        .split(/,\s*/)
-        .reverse()
-        .join('/')}`;
+      const subject = `/${r.subject.split(/,\s*/).reverse().join('/')}`;
       return `R\t${caDate(r.notAfter)}\t${caDate(r.revokedAt)}\t${r.serial.toUpperCase()}\tunknown\t${subject}`;
     })
     .join('\n');

@@ -17,12 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import {
-  endpoints as stackEndpoints,
-  mqttCaFile,
-  resolveConfig,
-  stackMqttCredentials,
-} from '@ondijon/stack';
+import { endpoints as stackEndpoints, mqttCaFile, resolveConfig, stackMqttCredentials } from '@ondijon/stack';
 import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
 import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
 import { endpoints } from '@ondijon/stack';
@@ -456,7 +451,12 @@ async function main(): Promise<void> {
   ];
   const byMode: Record<
     string,
-    { url: string; bare: Awaited<ReturnType<typeof bareRun>>; ingest: Awaited<ReturnType<typeof ingestRun>>; ratio: number }
+    {
+      url: string;
+      bare: Awaited<ReturnType<typeof bareRun>>;
+      ingest: Awaited<ReturnType<typeof ingestRun>>;
+      ratio: number;
+    }
   > = {};
   // One bare + ingest pair per mode, each on its own topics and Kafka namespace.
   for (const mode of MODES) {
@@ -478,7 +478,9 @@ async function main(): Promise<void> {
       url,
       `${run}-${mode}`,
     );
-    await admin.deleteTopics({ topics: modeSpecs.map((t) => t.name), timeout: 30_000 }).catch(() => undefined);
+    await admin
+      .deleteTopics({ topics: modeSpecs.map((t) => t.name), timeout: 30_000 })
+      .catch(() => undefined);
     byMode[mode] = { url, bare, ingest, ratio: ingest.ratePerS / bare.ratePerS };
     const what = mode === 'tls' ? 'TLS + password' : 'password';
     rows.push(bareRow(`bare MQTT QoS 1, Artemis, ${what}`, bare));
@@ -504,7 +506,8 @@ async function main(): Promise<void> {
       {},
     ),
   );
-  if (mosquitto !== null) rows.push(bareRow('bare MQTT QoS 1, Mosquitto, anonymous (no login, no TLS)', mosquitto));
+  if (mosquitto !== null)
+    rows.push(bareRow('bare MQTT QoS 1, Mosquitto, anonymous (no login, no TLS)', mosquitto));
   const first = byMode[MODES[0] ?? 'auth']!;
   const { bare, ingest, ratio } = first;
 
@@ -522,7 +525,11 @@ async function main(): Promise<void> {
     console.log(
       `ingest / bare Mosquitto: ${((ingest.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} %; bare Artemis / bare Mosquitto: ${((bare.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} % (the price of a synced journal and a login)`,
     );
-  console.log(`load average: ${loadavg().map((l) => l.toFixed(1)).join(' ')}`);
+  console.log(
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 
   const report = {
     bench: 'ingest',
@@ -533,7 +540,13 @@ async function main(): Promise<void> {
       node: process.version,
       loadAverage1m: loadavg()[0],
     },
-    settings: { messages: MESSAGES, warmup: WARMUP, connections: CONNECTIONS, publishWindow: WINDOW, modes: MODES },
+    settings: {
+      messages: MESSAGES,
+      warmup: WARMUP,
+      connections: CONNECTIONS,
+      publishWindow: WINDOW,
+      modes: MODES,
+    },
     bare,
     bareMosquitto: mosquitto,
     ingest,
