@@ -121,11 +121,11 @@ while time.time() < deadline and (queue or pending):
         time.sleep(0.2)
         connect()
         continue
-    # Until it has switched, the gateway keeps its last third as a slow trickle (one message every 50 ms,
+    # Until it has switched, the gateway keeps its last third as a slow trickle (one message every 200 ms,
     # the last 50 held back): the stream is still going, with messages in flight, whenever the switch
     # comes, however long the rotation command takes on a loaded machine.
     trickle = state["switched_at"] is None and len(queue) <= len(messages) // 3
-    if trickle and (len(queue) <= 50 or time.time() - state.get("last_sent", 0) < 0.05):
+    if trickle and (len(queue) <= 50 or time.time() - state.get("last_sent", 0) < 0.2):
         client.loop(0.01)
         continue
     while queue and len(pending) < max_inflight:
