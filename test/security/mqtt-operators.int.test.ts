@@ -4,9 +4,12 @@
  * added by `pnpm operators add` publishes under its own prefix only and cannot subscribe to another's;
  * after `rotate`, old and new passwords both work during the grace window and only the new one after it
  * (expiry run as of the window's end; and, for a short window, the timer that rotate starts); after `revoke`, the live connection is closed and a
- * reconnect refused; over TLS, a client certificate (CN = operator) logs in as that operator and is
- * confined to its prefix, a connection with neither certificate nor password is refused, and a client
- * without the stack's CA does not get through the handshake. Every action left a hash-chained audit line.
+ * reconnect refused; the caps per operator hold (the connection past the cap refused with CONNACK 0x97
+ * while another operator connects, a session expiry above the cap reduced and granted in the CONNACK);
+ * over TLS, a client certificate (CN = operator) logs in as that operator and is confined to its prefix, a
+ * connection with neither certificate nor password is refused, a client without the stack's CA does not
+ * get through the handshake, and a revoked certificate is on the CA's CRL and refused even beside a valid
+ * password. Every action left a hash-chained audit line.
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
