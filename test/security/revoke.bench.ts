@@ -1,3 +1,4 @@
+/* eslint-disable no-console -- a benchmark: it prints its table (benchmarks under bench/ have the rule off) */
 /**
  * How long `pnpm operators revoke <operator>` takes to close the operator's live connection, measured
  * from the moment the command is started (as an operator of the platform runs it) to the moment an
