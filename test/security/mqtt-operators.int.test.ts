@@ -318,8 +318,9 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       message: 'the broker closed the revoked operator’s connection',
     });
     expect(held.lines.some((l) => 'still_connected' in l)).toBe(false);
+    // Refused by the broker's guard (revoked list: 0x87) before its password is looked at.
     expect(await publish(mqttPort, topicOf(opB), login(opB, passwords[opB]!))).toMatchObject({
-      connack: 'Bad user name or password',
+      connack: 'Not authorized',
     });
     expect((await listOperators(config, { actor })).find((r) => r.operator === opB)).toMatchObject({
       status: 'revoked',

@@ -215,6 +215,8 @@ export async function addOperator(
       previousPassword: null,
       certificate: null,
       previousCertificate: null,
+      // Certificates revoked earlier stay on the CRL when the operator comes back.
+      ...(existing?.revokedCertificates ? { revokedCertificates: existing.revokedCertificates } : {}),
     };
     state.operators[operator] = record;
     const out = await issue(config, record, options, now);
