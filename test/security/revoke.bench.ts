@@ -6,16 +6,22 @@
  * connection; and until the command itself returns. Several runs; prints a table with the load average and
  * writes reports/revoke-latency.json.
  *
- *   pnpm exec tsx test/security/revoke.bench.ts [runs]        (the local stack must be up)
+ *   pnpm exec tsx test/security/revoke.bench.ts [runs] [cli|inprocess]        (the local stack must be up)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
-import { addOperator, readOperatorsState, repoRoot, resolveConfig } from '@ondijon/stack';
+import { addOperator, readOperatorsState, repoRoot, resolveConfig, revokeOperator } from '@ondijon/stack';
 
 const RUNS = Number(process.argv[2] ?? 5);
+/**
+ * `cli` (default): the command as an operator runs it (`pnpm operators revoke`, Node and tsx starting
+ * included); `inprocess`: `revokeOperator()` called in this process, i.e. what the broker side and the
+ * state files take once the command is running.
+ */
+const HOW = process.argv[3] === 'inprocess' ? 'inprocess' : 'cli';
 const config = resolveConfig({ externalMqtt: undefined });
 const PROBE = path.join(repoRoot, 'test', 'independent', 'mqtt_probe.py');
 
@@ -58,14 +64,16 @@ async function once(run: number): Promise<Run> {
   await connected;
   const load1 = loadavg()[0]!;
   const start = performance.now();
-  const command = spawn('pnpm', ['-s', 'operators', 'revoke', operator, '--actor', 'bench:revoke'], {
-    cwd: repoRoot,
-    env: { ...process.env, ONDIJON_OPERATORS_NO_TIMER: '1' },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  const commandDone = new Promise<number>((resolve) =>
-    command.once('exit', () => resolve(performance.now())),
-  );
+  const commandDone =
+    HOW === 'inprocess'
+      ? revokeOperator(config, operator, { actor: 'bench:revoke' }).then(() => performance.now())
+      : new Promise<number>((resolve) =>
+          spawn('pnpm', ['-s', 'operators', 'revoke', operator, '--actor', 'bench:revoke'], {
+            cwd: repoRoot,
+            env: { ...process.env, ONDIJON_OPERATORS_NO_TIMER: '1' },
+            stdio: ['ignore', 'ignore', 'inherit'],
+          }).once('exit', () => resolve(performance.now())),
+        );
   const [closedTime, doneTime] = await Promise.all([closedAt, commandDone]);
   hold.kill();
   if (readOperatorsState(config).operators[operator]?.status !== 'revoked') throw new Error('not revoked');
@@ -81,7 +89,9 @@ const results: Run[] = [];
 for (let i = 1; i <= RUNS; i += 1) results.push(await once(i));
 const sorted = (k: 'closedMs' | 'commandMs') => results.map((r) => r[k]).sort((a, b) => a - b);
 const median = (v: number[]) => v[Math.floor(v.length / 2)]!;
-console.log(`revoke latency: ${RUNS} runs, ${cpus().length} cores`);
+console.log(
+  `revoke latency (${HOW === 'cli' ? 'pnpm operators revoke' : 'revokeOperator() in process'}): ${RUNS} runs, ${cpus().length} cores`,
+);
 console.log('run  closed after (ms)  command done (ms)  load average (1 min)');
 for (const r of results)
   console.log(
@@ -92,7 +102,7 @@ console.log(
 );
 mkdirSync(path.join(repoRoot, 'reports'), { recursive: true });
 writeFileSync(
-  path.join(repoRoot, 'reports', 'revoke-latency.json'),
-  `${JSON.stringify({ at: new Date().toISOString(), cores: cpus().length, runs: results }, null, 2)}\n`,
+  path.join(repoRoot, 'reports', `revoke-latency-${HOW}.json`),
+  `${JSON.stringify({ at: new Date().toISOString(), how: HOW, cores: cpus().length, runs: results }, null, 2)}\n`,
 );
 process.exit(0);
