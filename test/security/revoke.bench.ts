@@ -4,7 +4,7 @@
  * from the moment the command is started (as an operator of the platform runs it) to the moment an
  * independent client (paho-mqtt, test/independent/mqtt_probe.py `hold`) sees the broker close its
  * connection; and until the command itself returns. Several runs; prints a table with the load average and
- * writes reports/revoke-latency.json.
+ * writes reports/revoke-latency-<cli|inprocess>.json.
  *
  *   pnpm exec tsx test/security/revoke.bench.ts [runs] [cli|inprocess]        (the local stack must be up)
  */
