@@ -20,7 +20,8 @@ describe('serviceSecretEnvsOf', () => {
     expect(Object.values(replay).join('\n')).not.toContain(
       readFileSync(replay.MQTT_PASSWORD_FILE!, 'utf8').trim(),
     );
-  });
+    // Generates every secret of a fresh stack (key pairs, SCRAM hashes): slow on a loaded machine.
+  }, 60_000);
 
   it('leaves the MQTT login to the environment with an external broker', () => {
     const { replay } = serviceSecretEnvsOf({
@@ -31,5 +32,5 @@ describe('serviceSecretEnvsOf', () => {
     });
     expect(replay.MQTT_USERNAME).toBeUndefined();
     expect(replay.MQTT_PASSWORD_FILE).toBeUndefined();
-  });
+  }, 60_000);
 });
