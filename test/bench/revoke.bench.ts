@@ -1,4 +1,3 @@
-/* eslint-disable no-console -- a benchmark: it prints its table (benchmarks under bench/ have the rule off) */
 /**
  * How long `pnpm operators revoke <operator>` takes to close the operator's live connection, measured
  * from the moment the command is started (as an operator of the platform runs it) to the moment an
@@ -6,7 +5,7 @@
  * connection; and until the command itself returns. Several runs; prints a table with the load average and
  * writes reports/revoke-latency-<cli|inprocess>.json.
  *
- *   pnpm exec tsx test/security/revoke.bench.ts [runs] [cli|inprocess]        (the local stack must be up)
+ *   pnpm exec tsx test/bench/revoke.bench.ts [runs] [cli|inprocess]        (the local stack must be up)
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
