@@ -1,51 +1,418 @@
-// MQTT interceptor of the OnDijon broker (Apache ActiveMQ Artemis): ingest's client ids are reserved to
-// the ingest principal (issue 12, item 7). A CONNECT whose client id starts with the reserved prefix
-// (system property `ondijon.ingestClientIdPrefix`, default `ondijon-ingest`) and whose user name is not
-// one of `ondijon.ingestClientIdUsers` (default `ingest,admin`) is rejected before the broker looks at
-// the session, so no other principal can take over (link stealing) or pre-empt an ingest session. The
-// user name is checked against its password by the broker right after: claiming `ingest` without its
-// password fails there. `pnpm stack up` compiles this file into .stack/artemis/lib (infra/stack/src/artemis.ts).
+// MQTT interceptor of the OnDijon broker (Apache ActiveMQ Artemis), registered both as an incoming and as
+// an outgoing interceptor (broker.xml). `pnpm stack up` compiles this file into .stack/artemis/lib
+// (infra/stack/src/artemis.ts). What it enforces (docs/security.md "MQTT"):
+//
+// 1. Ingest's client ids are reserved to the ingest principal (issue 12, item 7). A CONNECT whose client id
+//    starts with the reserved prefix (system property `ondijon.ingestClientIdPrefix`, default
+//    `ondijon-ingest`) and whose user name is not one of `ondijon.ingestClientIdUsers` (default
+//    `ingest,admin`) is refused (CONNACK 0x85) before the broker looks at the session, so no other principal
+//    can take over (link stealing) or pre-empt an ingest session.
+// 2. Caps per operator (every principal not listed as `exempt`), read from the generated file
+//    `<instance>/etc/ondijon-guard.properties` (infra/stack/src/operators.ts writes it from the stack's
+//    config) and re-read within a quarter of a second when it changes:
+//    - `maxConnections`: live connections per operator; the next CONNECT is refused with CONNACK 0x97
+//      (quota exceeded; MQTT 3.1.1: 0x03 server unavailable). A CONNECT that takes over a connection of the
+//      same client id (link stealing, a gateway reconnecting) does not count twice.
+//    - `maxSessionExpirySeconds`: an MQTT 5 CONNECT (or DISCONNECT) asking for a longer session expiry is
+//      reduced to the cap before the broker reads it, and the CONNACK tells the client the value granted
+//      (property 0x11), as MQTT 5 asks (3.2.2.3.2).
+//    - `maxInflightBytes`: bytes of an operator's QoS 1/2 PUBLISHes received and not yet acknowledged, over
+//      all its connections; the PUBLISH that would pass it is refused with DISCONNECT 0x97 and the
+//      connection closed (the client resends what was not acknowledged when it reconnects).
+// 3. Revocation without delay: the principals listed in `revoked` are refused at CONNECT and their live
+//    connections are closed (DISCONNECT 0x87, then closed) as soon as the file lists them, without waiting
+//    for a management call.
+// 4. Client certificates on the certificate revocation list `crl` (PEM, kept by the stack's CA,
+//    infra/stack/src/mqtt-tls.ts) are refused at CONNECT (CONNACK 0x87), the list re-read when it changes.
+//
+// The user name of a CONNECT is checked against its password by the broker right after this interceptor:
+// claiming another principal's name without its password fails there. The operator a connection counts
+// for is the one the broker authenticated (the CONNACK's subject); a certificate login without a user name
+// is counted for the certificate's CN.
 package org.ondijon.artemis;
 
+import io.netty.channel.Channel;
+import io.netty.handler.codec.mqtt.MqttConnAckMessage;
 import io.netty.handler.codec.mqtt.MqttConnectMessage;
+import io.netty.handler.codec.mqtt.MqttConnectReturnCode;
 import io.netty.handler.codec.mqtt.MqttMessage;
+import io.netty.handler.codec.mqtt.MqttMessageBuilders;
+import io.netty.handler.codec.mqtt.MqttMessageIdVariableHeader;
 import io.netty.handler.codec.mqtt.MqttMessageType;
+import io.netty.handler.codec.mqtt.MqttProperties;
+import io.netty.handler.codec.mqtt.MqttPublishMessage;
+import io.netty.handler.codec.mqtt.MqttQoS;
+import io.netty.handler.codec.mqtt.MqttReasonCodeAndPropertiesVariableHeader;
+import java.io.InputStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.Principal;
+import java.security.cert.CRL;
+import java.security.cert.CertificateFactory;
+import java.security.cert.X509CRL;
+import java.security.cert.X509Certificate;
 import java.util.Arrays;
+import java.util.Collection;
+import java.util.List;
+import java.util.Map;
+import java.util.Properties;
 import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
+import javax.security.auth.Subject;
+import org.apache.activemq.artemis.api.core.ActiveMQException;
 import org.apache.activemq.artemis.core.protocol.mqtt.MQTTInterceptor;
+import org.apache.activemq.artemis.core.remoting.CertificateUtil;
+import org.apache.activemq.artemis.core.remoting.impl.netty.NettyConnection;
 import org.apache.activemq.artemis.spi.core.protocol.RemotingConnection;
 
 public class ClientIdGuard implements MQTTInterceptor {
+  private static final byte QUOTA_EXCEEDED = (byte) 0x97;
+  private static final byte NOT_AUTHORIZED = (byte) 0x87;
+  private static final int SESSION_EXPIRY_INTERVAL = 0x11;
+  private static final int REASON_STRING = 0x1F;
+
   private final String prefix = System.getProperty("ondijon.ingestClientIdPrefix", "ondijon-ingest");
-  private final Set<String> users =
-      Arrays.stream(System.getProperty("ondijon.ingestClientIdUsers", "ingest,admin").split(","))
-          .map(String::trim)
-          .filter(s -> !s.isEmpty())
-          .collect(Collectors.toSet());
+  private final Set<String> users = csv(System.getProperty("ondijon.ingestClientIdUsers", "ingest,admin"));
+
+  /** The caps, revocations and connections, shared by the incoming and the outgoing instance. */
+  private static final State STATE = new State();
 
   @Override
   public boolean intercept(MqttMessage packet, RemotingConnection connection) {
-    if (packet.fixedHeader() == null || packet.fixedHeader().messageType() != MqttMessageType.CONNECT)
-      return true;
-    MqttConnectMessage connect = (MqttConnectMessage) packet;
+    if (packet.fixedHeader() == null) return true;
+    switch (packet.fixedHeader().messageType()) {
+      case CONNECT:
+        return onConnect((MqttConnectMessage) packet, connection);
+      case PUBLISH:
+        return STATE.onPublish((MqttPublishMessage) packet, connection);
+      case DISCONNECT:
+        STATE.onDisconnect(packet, connection);
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  private boolean onConnect(MqttConnectMessage connect, RemotingConnection connection) {
     String clientId = connect.payload().clientIdentifier();
     String user = connect.payload().userName();
+    int version = connect.variableHeader().version();
     if (clientId != null && clientId.startsWith(prefix) && (user == null || !users.contains(user))) {
-      System.out.println(
-          "ONDIJON client id guard: refused CONNECT of client id "
-              + clientId
-              + " by user "
-              + user
-              + " from "
-              + connection.getRemoteAddress()
-              + " (client ids starting with "
-              + prefix
-              + " are reserved to "
-              + users
-              + ")");
+      log("refused CONNECT of client id " + clientId + " by user " + user + " from "
+          + connection.getRemoteAddress() + " (client ids starting with " + prefix
+          + " are reserved to " + users + ")");
+      refuseConnect(connection, version, (byte) 0x85, MqttConnectReturnCode.CONNECTION_REFUSED_IDENTIFIER_REJECTED,
+          "client id reserved");
       return false;
     }
-    return true;
+    return STATE.onConnect(connect, connection, clientId, user, version);
+  }
+
+  /** Outgoing packets: CONNACK (a connection counts once the broker accepted it) and acknowledgements. */
+  public static class Outgoing implements MQTTInterceptor {
+    @Override
+    public boolean intercept(MqttMessage packet, RemotingConnection connection) {
+      if (packet.fixedHeader() == null) return true;
+      switch (packet.fixedHeader().messageType()) {
+        case CONNACK:
+          STATE.onConnack((MqttConnAckMessage) packet, connection);
+          return true;
+        case PUBACK:
+        case PUBREC:
+          if (packet.variableHeader() instanceof MqttMessageIdVariableHeader id)
+            STATE.onAck(id.messageId(), connection);
+          return true;
+        default:
+          return true;
+      }
+    }
+  }
+
+  /** One connection of a capped principal. */
+  private static final class Tracked {
+    final RemotingConnection connection;
+    final String clientId;
+    volatile String user;
+    volatile boolean established;
+    volatile long grantedExpiry = -1;
+    final int version;
+    final Map<Integer, Integer> inflight = new ConcurrentHashMap<>();
+
+    Tracked(RemotingConnection connection, String clientId, String user, int version) {
+      this.connection = connection;
+      this.version = version;
+      this.clientId = clientId;
+      this.user = user;
+    }
+
+    boolean open() {
+      return !connection.isDestroyed()
+          && connection.getTransportConnection() != null
+          && connection.getTransportConnection().isOpen();
+    }
+
+    long inflightBytes() {
+      long sum = 0;
+      for (int b : inflight.values()) sum += b;
+      return sum;
+    }
+  }
+
+  private static final class State {
+    private final Path file;
+    private volatile long fileStamp = Long.MIN_VALUE;
+    private volatile long crlStamp = Long.MIN_VALUE;
+    private volatile int maxConnections = -1;
+    private volatile long maxSessionExpiry = -1;
+    private volatile long maxInflightBytes = -1;
+    private volatile Set<String> exempt = Set.of("admin", "ingest", "replay");
+    private volatile Set<String> revoked = Set.of();
+    private volatile Path crlFile;
+    private volatile X509CRL crl;
+    private final Map<Object, Tracked> connections = new ConcurrentHashMap<>();
+
+    State() {
+      String explicit = System.getProperty("ondijon.guardFile");
+      String etc = System.getProperty("artemis.instance.etc", ".");
+      file = Path.of(explicit != null ? explicit : etc + "/ondijon-guard.properties");
+      reload();
+      ScheduledExecutorService timer =
+          Executors.newSingleThreadScheduledExecutor(
+              r -> {
+                Thread t = new Thread(r, "ondijon-guard");
+                t.setDaemon(true);
+                return t;
+              });
+      timer.scheduleWithFixedDelay(this::tick, 250, 250, TimeUnit.MILLISECONDS);
+    }
+
+    private void tick() {
+      try {
+        reload();
+        connections.values().removeIf(t -> !t.open());
+        if (!revoked.isEmpty())
+          for (Tracked t : List.copyOf(connections.values()))
+            if (t.user != null && revoked.contains(t.user)) closeRevoked(t);
+      } catch (Throwable e) {
+        log("guard tick failed: " + e);
+      }
+    }
+
+    private static long stamp(Path p) {
+      try {
+        return Files.getLastModifiedTime(p).toMillis() ^ Files.size(p) << 40;
+      } catch (Exception e) {
+        return -1;
+      }
+    }
+
+    private synchronized void reload() {
+      long s = stamp(file);
+      if (s != fileStamp) {
+        fileStamp = s;
+        Properties p = new Properties();
+        if (s != -1)
+          try (InputStream in = Files.newInputStream(file)) {
+            p.load(in);
+          } catch (Exception e) {
+            log("could not read " + file + ": " + e);
+          }
+        maxConnections = Integer.parseInt(p.getProperty("maxConnections", "-1").trim());
+        maxSessionExpiry = Long.parseLong(p.getProperty("maxSessionExpirySeconds", "-1").trim());
+        maxInflightBytes = Long.parseLong(p.getProperty("maxInflightBytes", "-1").trim());
+        exempt = csv(p.getProperty("exempt", "admin,ingest,replay"));
+        revoked = csv(p.getProperty("revoked", ""));
+        String c = p.getProperty("crl", "").trim();
+        crlFile = c.isEmpty() ? null : Path.of(c);
+        crlStamp = Long.MIN_VALUE;
+        log("caps: maxConnections=" + maxConnections + " maxSessionExpirySeconds=" + maxSessionExpiry
+            + " maxInflightBytes=" + maxInflightBytes + " exempt=" + exempt + " revoked=" + revoked.size()
+            + " crl=" + crlFile);
+      }
+      Path cf = crlFile;
+      long cs = cf == null ? -1 : stamp(cf);
+      if (cs != crlStamp) {
+        crlStamp = cs;
+        X509CRL loaded = null;
+        if (cs != -1)
+          try (InputStream in = Files.newInputStream(cf)) {
+            Collection<? extends CRL> all = CertificateFactory.getInstance("X.509").generateCRLs(in);
+            for (CRL one : all) if (one instanceof X509CRL x) loaded = x;
+          } catch (Exception e) {
+            log("could not read the CRL " + cf + ": " + e);
+          }
+        crl = loaded;
+      }
+    }
+
+    private boolean capped(String user) {
+      return user != null && !exempt.contains(user);
+    }
+
+    boolean onConnect(MqttConnectMessage connect, RemotingConnection connection, String clientId, String user,
+        int version) {
+      X509Certificate[] certs = CertificateUtil.getCertsFromConnection(connection);
+      X509Certificate peer = certs != null && certs.length > 0 ? certs[0] : null;
+      X509CRL list = crl;
+      if (peer != null && list != null && list.isRevoked(peer)) {
+        log("refused CONNECT from " + connection.getRemoteAddress() + ": client certificate serial "
+            + peer.getSerialNumber().toString(16) + " is on the CRL");
+        refuseConnect(connection, version, NOT_AUTHORIZED, MqttConnectReturnCode.CONNECTION_REFUSED_NOT_AUTHORIZED,
+            "certificate revoked");
+        return false;
+      }
+      String who = user != null ? user : commonName(peer);
+      if (who != null && revoked.contains(who)) {
+        refuseConnect(connection, version, NOT_AUTHORIZED, MqttConnectReturnCode.CONNECTION_REFUSED_NOT_AUTHORIZED,
+            "revoked");
+        return false;
+      }
+      if (!capped(who)) return true;
+      Tracked mine = new Tracked(connection, clientId, who, version);
+      synchronized (this) {
+        int max = maxConnections;
+        if (max >= 0) {
+          long live = connections.values().stream()
+              .filter(t -> who.equals(t.user) && t.open() && t.connection != connection)
+              // A CONNECT with the client id of a live connection takes that one over (link stealing).
+              .filter(t -> clientId == null || clientId.isEmpty() || !clientId.equals(t.clientId))
+              .count();
+          if (live >= max) {
+            log("refused CONNECT of " + who + " from " + connection.getRemoteAddress() + ": " + live
+                + " live connections, cap " + max);
+            refuseConnect(connection, version, QUOTA_EXCEEDED, MqttConnectReturnCode.CONNECTION_REFUSED_SERVER_UNAVAILABLE,
+                "connection cap of the operator reached (" + max + ")");
+            return false;
+          }
+        }
+        connections.put(connection.getID(), mine);
+      }
+      long cap = maxSessionExpiry;
+      if (version == 5 && cap >= 0) {
+        MqttProperties props = connect.variableHeader().properties();
+        MqttProperties.MqttProperty<?> asked = props.getProperty(SESSION_EXPIRY_INTERVAL);
+        if (asked != null && Integer.toUnsignedLong((Integer) asked.value()) > cap) {
+          props.add(new MqttProperties.IntegerProperty(SESSION_EXPIRY_INTERVAL, (int) cap));
+          mine.grantedExpiry = cap;
+        }
+      }
+      return true;
+    }
+
+    void onConnack(MqttConnAckMessage connack, RemotingConnection connection) {
+      Tracked t = connections.get(connection.getID());
+      if (t == null) return;
+      if (connack.variableHeader().connectReturnCode() != MqttConnectReturnCode.CONNECTION_ACCEPTED) {
+        connections.remove(connection.getID());
+        return;
+      }
+      String authenticated = userOf(connection.getSubject());
+      if (authenticated != null) t.user = authenticated;
+      if (!capped(t.user)) {
+        connections.remove(connection.getID());
+        return;
+      }
+      t.established = true;
+      if (t.grantedExpiry >= 0) {
+        MqttProperties props = connack.variableHeader().properties();
+        if (props != MqttProperties.NO_PROPERTIES)
+          props.add(new MqttProperties.IntegerProperty(SESSION_EXPIRY_INTERVAL, (int) t.grantedExpiry));
+      }
+    }
+
+    void onDisconnect(MqttMessage disconnect, RemotingConnection connection) {
+      Tracked t = connections.get(connection.getID());
+      long cap = maxSessionExpiry;
+      if (t == null || cap < 0) return;
+      if (disconnect.variableHeader() instanceof MqttReasonCodeAndPropertiesVariableHeader h) {
+        MqttProperties.MqttProperty<?> asked = h.properties().getProperty(SESSION_EXPIRY_INTERVAL);
+        if (asked != null && Integer.toUnsignedLong((Integer) asked.value()) > cap)
+          h.properties().add(new MqttProperties.IntegerProperty(SESSION_EXPIRY_INTERVAL, (int) cap));
+      }
+    }
+
+    boolean onPublish(MqttPublishMessage publish, RemotingConnection connection) {
+      if (publish.fixedHeader().qosLevel() == MqttQoS.AT_MOST_ONCE) return true;
+      Tracked t = connections.get(connection.getID());
+      long cap = maxInflightBytes;
+      if (t == null || cap < 0) return true;
+      int bytes = publish.payload().readableBytes() + publish.variableHeader().topicName().length();
+      synchronized (this) {
+        long used = 0;
+        for (Tracked o : connections.values()) if (t.user != null && t.user.equals(o.user)) used += o.inflightBytes();
+        if (used + bytes > cap) {
+          log("closed a connection of " + t.user + ": " + (used + bytes) + " bytes unacknowledged, cap " + cap);
+          sendDisconnect(connection, t.version, QUOTA_EXCEEDED, "unacknowledged bytes cap of the operator reached (" + cap + ")");
+          return false;
+        }
+        t.inflight.put(publish.variableHeader().packetId(), bytes);
+      }
+      return true;
+    }
+
+    void onAck(int packetId, RemotingConnection connection) {
+      Tracked t = connections.get(connection.getID());
+      if (t != null) t.inflight.remove(packetId);
+    }
+
+    private void closeRevoked(Tracked t) {
+      if (connections.remove(t.connection.getID()) == null) return;
+      log("closing a connection of revoked principal " + t.user + " from " + t.connection.getRemoteAddress());
+      sendDisconnect(t.connection, t.version, NOT_AUTHORIZED, "credentials revoked");
+      t.connection.fail(new ActiveMQException("credentials of " + t.user + " revoked"));
+    }
+  }
+
+  private static String userOf(Subject subject) {
+    if (subject == null) return null;
+    for (Principal p : subject.getPrincipals())
+      if (p.getClass().getSimpleName().equals("UserPrincipal")) return p.getName();
+    return null;
+  }
+
+  private static String commonName(X509Certificate cert) {
+    if (cert == null) return null;
+    for (String part : cert.getSubjectX500Principal().getName().split(","))
+      if (part.trim().startsWith("CN=")) return part.trim().substring(3);
+    return null;
+  }
+
+  private static Channel channelOf(RemotingConnection connection) {
+    return connection.getTransportConnection() instanceof NettyConnection n ? n.getChannel() : null;
+  }
+
+  /** Answers a refused CONNECT with a CONNACK (MQTT 5 reason code, or the 3.1.1 return code). */
+  private static void refuseConnect(RemotingConnection connection, int version, byte reason5,
+      MqttConnectReturnCode code3, String why) {
+    Channel channel = channelOf(connection);
+    if (channel == null) return;
+    MqttProperties props = new MqttProperties();
+    if (version == 5) props.add(new MqttProperties.StringProperty(REASON_STRING, why));
+    channel.writeAndFlush(MqttMessageBuilders.connAck()
+        .returnCode(version == 5 ? MqttConnectReturnCode.valueOf(reason5) : code3)
+        .sessionPresent(false)
+        .properties(props)
+        .build());
+  }
+
+  /** Tells an MQTT 5 client why the broker closes its connection (nothing for 3.1.1: no server DISCONNECT). */
+  private static void sendDisconnect(RemotingConnection connection, int version, byte reason, String why) {
+    Channel channel = channelOf(connection);
+    if (channel == null || version != 5) return;
+    MqttProperties props = new MqttProperties();
+    props.add(new MqttProperties.StringProperty(REASON_STRING, why));
+    channel.writeAndFlush(MqttMessageBuilders.disconnect().reasonCode(reason).properties(props).build());
+  }
+
+  private static Set<String> csv(String value) {
+    return Arrays.stream(value.split(",")).map(String::trim).filter(s -> !s.isEmpty()).collect(Collectors.toSet());
+  }
+
+  private static void log(String line) {
+    System.out.println("ONDIJON broker guard: " + line);
   }
 }

@@ -46,6 +46,12 @@ export interface StackConfig {
   mqttBackupAdminPort: number;
   /** Unpacked Apache ActiveMQ Artemis distribution (env `ONDIJON_ARTEMIS_HOME`); fetched with mvn when absent. */
   artemisHome: string | undefined;
+  /**
+   * Caps per MQTT operator (every principal but the services), enforced by the broker's guard
+   * (infra/artemis/ClientIdGuard.java) from the file infra/stack/src/operators.ts writes; see
+   * docs/security.md "Caps per operator".
+   */
+  mqttOperatorCaps: MqttOperatorCaps;
   /** MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 384m). */
   artemisHeap: string;
   /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
@@ -60,6 +66,37 @@ export interface StackConfig {
   externalMqtt: string | undefined;
   /** External Redis (env `REDIS_URL`): the stack then never starts Redis. */
   externalRedis: string | undefined;
+}
+
+/** Caps per MQTT operator (a negative value: no cap). */
+export interface MqttOperatorCaps {
+  /** Live connections per operator (env `ONDIJON_MQTT_OPERATOR_MAX_CONNECTIONS`, default 8). */
+  maxConnections: number;
+  /** Longest session expiry granted, s (env `ONDIJON_MQTT_OPERATOR_MAX_SESSION_EXPIRY_S`, default 86400). */
+  maxSessionExpirySeconds: number;
+  /**
+   * Bytes of QoS 1/2 PUBLISHes received from the operator and not yet acknowledged, over all its
+   * connections (env `ONDIJON_MQTT_OPERATOR_MAX_INFLIGHT_BYTES`, default 4 MiB).
+   */
+  maxInflightBytes: number;
+}
+
+function envInt(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < -1)
+    throw new StackError(`${name}=${raw} is not a whole number; set it to an integer (-1 for no cap).`);
+  return value;
+}
+
+/** The operators' caps of the environment (defaults otherwise). */
+export function mqttOperatorCapsOf(env: NodeJS.ProcessEnv = process.env): MqttOperatorCaps {
+  return {
+    maxConnections: envInt(env, 'ONDIJON_MQTT_OPERATOR_MAX_CONNECTIONS', 8),
+    maxSessionExpirySeconds: envInt(env, 'ONDIJON_MQTT_OPERATOR_MAX_SESSION_EXPIRY_S', 86_400),
+    maxInflightBytes: envInt(env, 'ONDIJON_MQTT_OPERATOR_MAX_INFLIGHT_BYTES', 4 * 1024 * 1024),
+  };
 }
 
 function envPort(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -99,6 +136,7 @@ export function resolveConfig(
     mqttsBackupPort: envPort(env, 'ONDIJON_MQTTS_BACKUP_PORT', 18_884),
     mqttBackupAdminPort: envPort(env, 'ONDIJON_MQTT_BACKUP_ADMIN_PORT', 11_617),
     artemisHome: nonEmpty(env.ONDIJON_ARTEMIS_HOME),
+    mqttOperatorCaps: mqttOperatorCapsOf(env),
     artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '384m',
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),
     kafkaHeap: nonEmpty(env.ONDIJON_KAFKA_HEAP) ?? '512m',

@@ -103,4 +103,4 @@ export {
   verifyArtemisHash,
   verifyAuditChain,
 } from './operators';
-export { mqttCaFile, mqttTlsDir } from './mqtt-tls';
+export { mqttCaFile, mqttCrlFile, mqttTlsDir } from './mqtt-tls';

@@ -3,9 +3,9 @@
 // Files (0600, folder 0700) under `.stack/secrets/mqtt-tls/`: ca.key, ca.crt, server.pem (key + chain,
 // the broker's PEM key store). The CA key never leaves that folder; a client key only the folder it is
 // written to for the operator.
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createHash, X509Certificate } from 'node:crypto';
-import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { StackError, type StackConfig } from './config';
@@ -26,6 +26,74 @@ export function mqttCaFile(config: Pick<StackConfig, 'dir'>): string {
 /** The broker's key and certificate chain (PEM key store). */
 export function mqttServerPemFile(config: Pick<StackConfig, 'dir'>): string {
   return path.join(mqttTlsDir(config), 'server.pem');
+}
+
+/** The certificate revocation list of the stack's CA (PEM), read by the broker's guard at each CONNECT. */
+export function mqttCrlFile(config: Pick<StackConfig, 'dir'>): string {
+  return path.join(mqttTlsDir(config), 'crl.pem');
+}
+
+/** A client certificate the CA revoked. */
+export interface RevokedCertificate {
+  /** Serial number, hexadecimal. */
+  serial: string;
+  /** Subject as the broker compares it, e.g. `CN=citelum, OU=cert-1a2b, O=OnDijon`. */
+  subject: string;
+  notAfter: string;
+  revokedAt: string;
+}
+
+/** `YYMMDDHHMMSSZ`, the date format of openssl's CA database. */
+function caDate(iso: string): string {
+  const d = new Date(iso);
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getUTCFullYear() % 100)}${p(d.getUTCMonth() + 1)}${p(d.getUTCDate())}${p(d.getUTCHours())}${p(d.getUTCMinutes())}${p(d.getUTCSeconds())}Z`;
+}
+
+/**
+ * Writes the CA's certificate revocation list (`openssl ca -gencrl`, valid 30 days, renewed at every
+ * change and every `pnpm stack up`) from the certificates revoked so far; nothing when the stack has no CA
+ * yet (no certificate was ever issued). The CA database (`crl-index.txt`) is rewritten from `revoked` each
+ * time, so the list is always exactly the state's.
+ */
+export function writeMqttCrl(config: Pick<StackConfig, 'dir'>, revoked: readonly RevokedCertificate[]): void {
+  const dir = mqttTlsDir(config);
+  if (!existsSync(path.join(dir, 'ca.key')) || !existsSync(path.join(dir, 'ca.crt'))) return;
+  const index = revoked
+    .map((r) => {
+      // RFC 2253 order (CN first) back to openssl's `/O=…/OU=…/CN=…`.
+      const subject = `/${r.subject.split(/,\s*/).reverse().join('/')}`;
+      return `R\t${caDate(r.notAfter)}\t${caDate(r.revokedAt)}\t${r.serial.toUpperCase()}\tunknown\t${subject}`;
+    })
+    .join('\n');
+  writeFileSync(path.join(dir, 'crl-index.txt'), index === '' ? '' : `${index}\n`, { mode: 0o600 });
+  writeFileSync(path.join(dir, 'crl-index.txt.attr'), 'unique_subject = no\n', { mode: 0o600 });
+  if (!existsSync(path.join(dir, 'crlnumber'))) writeFileSync(path.join(dir, 'crlnumber'), '01\n');
+  writeFileSync(
+    path.join(dir, 'crl.cnf'),
+    [
+      '[ ca ]',
+      'default_ca = ondijon',
+      '[ ondijon ]',
+      `database = ${path.join(dir, 'crl-index.txt')}`,
+      `crlnumber = ${path.join(dir, 'crlnumber')}`,
+      'default_md = sha256',
+      'default_crl_days = 30',
+      '',
+    ].join('\n'),
+  );
+  const tmp = `${mqttCrlFile(config)}.${process.pid}.tmp`;
+  try {
+    execFileSync(
+      'openssl',
+      ['ca', '-gencrl', '-config', 'crl.cnf', '-keyfile', 'ca.key', '-cert', 'ca.crt', '-out', tmp],
+      { cwd: dir, stdio: ['ignore', 'ignore', 'pipe'], timeout: 60_000 },
+    );
+  } catch (error) {
+    const stderr = String((error as { stderr?: Buffer }).stderr ?? '').trim();
+    throw new StackError(`openssl ca -gencrl failed (${stderr.split('\n')[0]?.slice(0, 160) ?? ''}).`);
+  }
+  renameSync(tmp, mqttCrlFile(config));
 }
 
 async function openssl(args: string[], cwd: string): Promise<void> {

@@ -106,10 +106,12 @@ async function main(): Promise<number> {
       if (values.json) console.log(JSON.stringify({ operator, management }, null, 2));
       else
         console.log(
-          `revoked ${operator}: credentials removed; ${
+          `revoked ${operator}: credentials removed; the broker's guard refuses it and closes its live connections; management ${
             management.reached
-              ? `live connections ${management.results.closeConnectionsForUser === 'true' ? 'closed' : 'none found'}`
-              : 'broker not running'
+              ? `closeConnectionsForUser: ${management.results.closeConnectionsForUser === 'true' ? 'closed some' : 'none left'}`
+              : 'error' in management
+                ? `not reached (${String(management.error)})`
+                : 'not reached (broker not running)'
           }`,
         );
       return 0;

@@ -21,6 +21,7 @@ import {
   nextExpiry,
   pruneExpired,
   readOperatorsState,
+  revokeCertificate,
   syncRegistryOperators,
   withOperatorsLock,
   writeAccessFiles,
@@ -214,6 +215,8 @@ export async function addOperator(
       previousPassword: null,
       certificate: null,
       previousCertificate: null,
+      // Certificates revoked earlier stay on the CRL when the operator comes back.
+      ...(existing?.revokedCertificates ? { revokedCertificates: existing.revokedCertificates } : {}),
     };
     state.operators[operator] = record;
     const out = await issue(config, record, options, now);
@@ -379,12 +382,23 @@ export async function revokeOperator(
     record.updatedAt = record.revokedAt;
     record.password = null;
     record.previousPassword = null;
+    revokeCertificate(record, record.certificate, record.revokedAt);
+    revokeCertificate(record, record.previousCertificate, record.revokedAt);
     record.certificate = null;
     record.previousCertificate = null;
     if (record.source === 'registry') rmSync(mqttPasswordFile(config, operator), { force: true });
   });
-  // Files first (a reconnect is refused), then the caches, then the live connections.
-  const management = await artemisManagement(config, [...REFRESH, `closeConnectionsForUser|${operator}`]);
+  // Files first: the broker's guard reads the revoked list within 250 ms, refuses the operator and closes
+  // its live connections. Then, as a backstop, the caches and closeConnectionsForUser through management;
+  // its failure (a JVM that does not answer in time on a saturated machine) does not undo the revocation.
+  const management = await artemisManagement(config, [
+    ...REFRESH,
+    `closeConnectionsForUser|${operator}`,
+  ]).catch((error: unknown): ManagementResult & { error: string } => ({
+    reached: false,
+    results: {},
+    error: error instanceof Error ? error.message : String(error),
+  }));
   appendAudit(config, {
     at: new Date(now).toISOString(),
     actor: options.actor ?? defaultActor(),
@@ -393,6 +407,7 @@ export async function revokeOperator(
     detail: {
       connectionsClosed: management.reached ? management.results.closeConnectionsForUser === 'true' : null,
       brokerReached: management.reached,
+      ...('error' in management ? { managementError: management.error } : {}),
     },
   });
   return { management };

@@ -13,6 +13,7 @@ import {
 import { hashPassword } from '@ondijon/service-kit';
 import { RUNTIME_REDIS_COMMANDS } from '@ondijon/stream';
 import type { StackConfig } from './config';
+import { ensureMqttPassword, mqttPasswordFile } from './mqtt-principals';
 
 /** Redis users of the stack: the admin (stack, tests, run pruning) and one per service that uses Redis. */
 export const REDIS_USERS = {
@@ -196,6 +197,12 @@ export function withoutCredentials(url: string): string {
   }
 }
 
+/** MQTT_USERNAME and MQTT_PASSWORD_FILE of a stack principal (its password file created on first use). */
+function mqttLogin(config: Pick<StackConfig, 'dir'>, username: string): Record<string, string> {
+  ensureMqttPassword(config as StackConfig, username);
+  return { MQTT_USERNAME: username, MQTT_PASSWORD_FILE: mqttPasswordFile(config as StackConfig, username) };
+}
+
 /** The environment that gives each pipeline process its own credentials (file paths, never values). */
 export interface ServiceSecretEnvs {
   ingest: Record<string, string>;
@@ -208,10 +215,12 @@ export interface ServiceSecretEnvs {
 
 /**
  * Per-service credentials of the local stack: each Kafka client its principal, the processors their Redis
- * user, ingest the pseudonymisation secret, the publisher its admin token and Redis user; all as `<NAME>_FILE`.
+ * user, ingest the pseudonymisation secret, the publisher its admin token and Redis user, the replay tool
+ * its Kafka and MQTT principals and the dead letters' private key; all as `<NAME>_FILE`.
  */
 export function serviceSecretEnvsOf(
-  config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'>,
+  config: Pick<StackConfig, 'dir' | 'externalKafka' | 'externalRedis'> &
+    Partial<Pick<StackConfig, 'externalMqtt'>>,
 ): ServiceSecretEnvs {
   const kafka = (p: KafkaPrincipal): Record<string, string> =>
     config.externalKafka === undefined
@@ -238,6 +247,8 @@ export function serviceSecretEnvsOf(
     },
     replay: {
       ...kafka('replay'),
+      // The MQTT replay principal: the only one that may publish on the replay tree (`--via mqtt`).
+      ...(config.externalMqtt === undefined ? mqttLogin(config, 'replay') : {}),
       ONDIJON_PSEUDONYM_SECRET_FILE: pseudonymSecret(config).file,
       ONDIJON_DEAD_LETTER_PRIVATE_KEY_FILE: deadLetterKeyPair(config).privateFile,
     },

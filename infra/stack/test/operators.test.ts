@@ -6,6 +6,7 @@ import { artemisPasswordHash } from '../src/mqtt-principals';
 import { parseGrace } from '../src/operators-commands';
 import {
   appendAudit,
+  guardProperties,
   nextExpiry,
   operatorsAuditFile,
   pruneExpired,
@@ -135,6 +136,56 @@ describe('operators state', () => {
     const lines = readFileSync(file, 'utf8').split('\n').filter(Boolean);
     writeFileSync(file, `${[lines[0], lines[2]].join('\n')}\n`);
     expect(verifyAuditChain(config)).toBe(false);
+  });
+
+  it('puts a certificate superseded by a rotation on the revoked list when its grace window ends', () => {
+    const cert = {
+      serial: 'AB12',
+      subject: 'CN=a, OU=cert-1, O=OnDijon',
+      sha256: 'x',
+      issuedAt: new Date(T0).toISOString(),
+      notAfter: new Date(T0 + 86_400_000).toISOString(),
+      expiresAt: new Date(T0 + 1_000).toISOString(),
+    };
+    const state: OperatorsState = {
+      version: 1,
+      operators: { a: record('a', { previousCertificate: cert }) },
+    };
+    pruneExpired(state, T0 + 500);
+    expect(state.operators.a!.revokedCertificates).toBeUndefined();
+    pruneExpired(state, T0 + 1_000);
+    expect(state.operators.a!.revokedCertificates).toEqual([
+      {
+        serial: 'AB12',
+        subject: cert.subject,
+        notAfter: cert.notAfter,
+        revokedAt: new Date(T0 + 1_000).toISOString(),
+      },
+    ]);
+  });
+
+  it("writes the broker guard's caps from the stack config, the services exempt and the revoked operators", () => {
+    const state: OperatorsState = {
+      version: 1,
+      operators: {
+        a: record('a'),
+        b: record('b', { status: 'revoked' }),
+        c: record('c', { status: 'revoked' }),
+      },
+    };
+    const text = guardProperties(
+      {
+        ...stackDir(),
+        mqttOperatorCaps: { maxConnections: 3, maxSessionExpirySeconds: 600, maxInflightBytes: -1 },
+      },
+      state,
+    );
+    expect(text).toContain('maxConnections=3\n');
+    expect(text).toContain('maxSessionExpirySeconds=600\n');
+    expect(text).toContain('maxInflightBytes=-1\n');
+    expect(text).toContain('exempt=admin,ingest,replay\n');
+    expect(text).toContain('revoked=b,c\n');
+    expect(text).toMatch(/^crl=.*mqtt-tls\/crl\.pem$/m);
   });
 
   it('parses grace windows', () => {

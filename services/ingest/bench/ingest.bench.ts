@@ -1,4 +1,5 @@
-// `pnpm bench:ingest`: in one run, (1) the bare MQTT QoS 1 rate — a subscriber process that acks each
+// `pnpm bench:ingest`: in one run, for each way of reaching the broker (BENCH_MQTT_MODES: password over
+// plain TCP, password over TLS), (1) the bare MQTT QoS 1 rate — a subscriber process that acks each
 // message at once — on the stack's broker (Artemis, journal synced before each PUBACK), (1b) the same
 // bare subscriber on a Mosquitto the bench starts on a free port (persistence by periodic snapshot, the
 // broker the stack used before: the price of durability), and (2) the ingest rate end to end — published
@@ -16,7 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import mqtt, { type MqttClient } from 'mqtt';
-import { endpoints as stackEndpoints, stackMqttCredentials } from '@ondijon/stack';
+import { endpoints as stackEndpoints, mqttCaFile, resolveConfig, stackMqttCredentials } from '@ondijon/stack';
 import { eventId, telemetryTopic, topicList } from '@ondijon/contracts';
 import { createKafka, provisionTopics, readAll } from '@ondijon/kafka';
 import { endpoints } from '@ondijon/stack';
@@ -33,6 +34,20 @@ if (process.env.KAFKA_SASL_USERNAME === undefined && stack.kafkaSasl?.passwordFi
   process.env.KAFKA_SASL_PASSWORD_FILE = stack.kafkaSasl.passwordFile;
 }
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? '30000');
+/**
+ * How clients reach the stack's broker, one bare + ingest pair per mode (BENCH_MQTT_MODES, default
+ * `auth,tls`): `auth` is the plain-TCP listener with a password login (the stack's default), `tls` the
+ * TLS listener (`mqtts://`, the stack's CA trusted through NODE_EXTRA_CA_CERTS for the child processes)
+ * with the same login. The broker offers no listener without login, even for a bench; the anonymous
+ * figure is the bench's own Mosquitto (BENCH_MOSQUITTO).
+ */
+const MODES = (process.env.BENCH_MQTT_MODES ?? 'auth,tls')
+  .split(',')
+  .map((m) => m.trim())
+  .filter((m): m is 'auth' | 'tls' => m === 'auth' || m === 'tls');
+const stackConfig = resolveConfig();
+const TLS_URL = `mqtts://127.0.0.1:${stackConfig.mqttsPort}`;
+const CA_FILE = mqttCaFile(stackConfig);
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? '32');
 const WINDOW = Number(process.env.BENCH_PUBLISH_WINDOW ?? '1000');
 const HTTP_PORT = Number(process.env.BENCH_HTTP_PORT ?? '19481');
@@ -115,6 +130,7 @@ async function connectPublisher(
     clientId: `${run}-pub`,
     clean: true,
     ...credentials,
+    ...(url.startsWith('mqtts:') ? { ca: readFileSync(CA_FILE) } : {}),
   });
   await new Promise<void>((resolve, reject) => {
     client.once('connect', () => resolve());
@@ -161,6 +177,7 @@ async function bareRun(
       cwd: repoRoot,
       env: {
         ...process.env,
+        ...(url.startsWith('mqtts:') ? { NODE_EXTRA_CA_CERTS: CA_FILE } : {}),
         MQTT_URL: url,
         MQTT_USERNAME: credentials.username ?? '',
         MQTT_PASSWORD: credentials.password ?? '',
@@ -217,16 +234,19 @@ async function ingestRun(
   registryFile: string,
   mqttPrefix: string,
   kafkaPrefix: string,
+  url = MQTT_URL,
+  shareGroup = run,
 ) {
   const env = {
     ...process.env,
+    ...(url.startsWith('mqtts:') ? { NODE_EXTRA_CA_CERTS: CA_FILE } : {}),
     KAFKA_BROKERS,
-    MQTT_URL,
+    MQTT_URL: url,
     MQTT_USERNAME: auth('ingest').username ?? '',
     MQTT_PASSWORD: auth('ingest').password ?? '',
     LOG_LEVEL: 'warn',
     INGEST_CONNECTIONS: String(CONNECTIONS),
-    MQTT_SHARE_GROUP: run,
+    MQTT_SHARE_GROUP: shareGroup,
     MQTT_CLIENT_ID_PREFIX: `${run}-ing`,
     MQTT_SESSION_EXPIRY_S: '300',
     MQTT_TOPIC_PREFIX: mqttPrefix,
@@ -266,7 +286,7 @@ async function ingestRun(
       for (const p of await admin.fetchTopicOffsets(t)) n += Number(p.high) - Number(p.low);
     return n;
   };
-  const publisher = await connectPublisher();
+  const publisher = await connectPublisher(url);
   const start = await count();
   if (warmup.length > 0) {
     await publish(publisher, warmup, new Map());
@@ -397,11 +417,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
   const registryFile = path.join(dir, 'equipment.json');
   writeFileSync(registryFile, JSON.stringify(registry));
-  const kafkaPrefix = `${run}.`;
   const admin = kafka.admin();
   await admin.connect();
-  const specs = topicList.map((t) => ({ ...t, name: `${kafkaPrefix}${t.name}` }));
-  await provisionTopics(admin, specs, { replicationFactor: 1 });
 
   const build = (prefix: string) =>
     Array.from({ length: WARMUP + MESSAGES }, (_, i) => {
@@ -417,51 +434,58 @@ async function main(): Promise<void> {
   console.log(
     `ingest bench: ${MESSAGES} messages after ${WARMUP} uncounted warm-up ones, ${CONNECTIONS} ingest connections, publish window ${WINDOW}, ${cpus().length} cores`,
   );
-  const bareAll = build(`bench/${run}-bare/`);
-  const ingestAll = build(`bench/${run}-ingest/`);
-  const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}-bare/`);
-  const mosquitto = await withMosquitto((url) =>
-    bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), `bench/${run}-bare/`, url, {}),
-  );
-  const ingest = await ingestRun(
-    ingestAll.slice(0, WARMUP),
-    ingestAll.slice(WARMUP),
-    registryFile,
-    `bench/${run}-ingest/`,
-    kafkaPrefix,
-  );
-  const ratio = ingest.ratePerS / bare.ratePerS;
-
-  const rows = [
+  type Row = string[];
+  const rows: Row[] = [
     ['run', 'messages', 'delivered', 'seconds', 'msg/s', 'p50 ms', 'p99 ms', 'peak RSS MiB', 'CPU µs/msg'],
-    [
-      'bare MQTT QoS 1, Artemis',
-      String(bare.messages),
-      String(bare.received),
-      bare.seconds.toFixed(2),
-      bare.ratePerS.toFixed(0),
-      '-',
-      '-',
-      String(bare.peakRssMiB ?? '?'),
-      String(bare.cpuUsPerMessage ?? '?'),
-    ],
-    ...(mosquitto === null
-      ? []
-      : [
-          [
-            'bare MQTT QoS 1, Mosquitto',
-            String(mosquitto.messages),
-            String(mosquitto.received),
-            mosquitto.seconds.toFixed(2),
-            mosquitto.ratePerS.toFixed(0),
-            '-',
-            '-',
-            String(mosquitto.peakRssMiB ?? '?'),
-            String(mosquitto.cpuUsPerMessage ?? '?'),
-          ],
-        ]),
-    [
-      'ingest → Kafka',
+  ];
+  const bareRow = (label: string, r: Awaited<ReturnType<typeof bareRun>>): Row => [
+    label,
+    String(r.messages),
+    String(r.received),
+    r.seconds.toFixed(2),
+    r.ratePerS.toFixed(0),
+    '-',
+    '-',
+    String(r.peakRssMiB ?? '?'),
+    String(r.cpuUsPerMessage ?? '?'),
+  ];
+  const byMode: Record<
+    string,
+    {
+      url: string;
+      bare: Awaited<ReturnType<typeof bareRun>>;
+      ingest: Awaited<ReturnType<typeof ingestRun>>;
+      ratio: number;
+    }
+  > = {};
+  // One bare + ingest pair per mode, each on its own topics and Kafka namespace.
+  for (const mode of MODES) {
+    const url = mode === 'tls' ? TLS_URL : MQTT_URL;
+    const barePrefix = `bench/${run}-${mode}-bare/`;
+    const ingestPrefix = `bench/${run}-${mode}-ingest/`;
+    const bareAll = build(barePrefix);
+    const ingestAll = build(ingestPrefix);
+    const bare = await bareRun(bareAll.slice(0, WARMUP), bareAll.slice(WARMUP), barePrefix, url);
+    const modeKafkaPrefix = `${run}-${mode}.`;
+    const modeSpecs = topicList.map((t) => ({ ...t, name: `${modeKafkaPrefix}${t.name}` }));
+    await provisionTopics(admin, modeSpecs, { replicationFactor: 1 });
+    const ingest = await ingestRun(
+      ingestAll.slice(0, WARMUP),
+      ingestAll.slice(WARMUP),
+      registryFile,
+      ingestPrefix,
+      modeKafkaPrefix,
+      url,
+      `${run}-${mode}`,
+    );
+    await admin
+      .deleteTopics({ topics: modeSpecs.map((t) => t.name), timeout: 30_000 })
+      .catch(() => undefined);
+    byMode[mode] = { url, bare, ingest, ratio: ingest.ratePerS / bare.ratePerS };
+    const what = mode === 'tls' ? 'TLS + password' : 'password';
+    rows.push(bareRow(`bare MQTT QoS 1, Artemis, ${what}`, bare));
+    rows.push([
+      `ingest → Kafka, ${what}`,
       String(ingest.messages),
       String(ingest.uniqueInKafka),
       ingest.seconds.toFixed(2),
@@ -470,17 +494,42 @@ async function main(): Promise<void> {
       String(ingest.latencyMs.p99),
       String(ingest.peakRssMiB ?? '?'),
       String(ingest.cpuUsPerMessage ?? '?'),
-    ],
-  ];
-  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
-  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
-  console.log(
-    `ratio ingest/bare: ${(ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${ingest.missing}, dead letters: ${ingest.deadLetters}, load average: ${loadavg()[0]!.toFixed(1)}`,
+    ]);
+  }
+  const bareAllMosquitto = build(`bench/${run}-mosquitto-bare/`);
+  const mosquitto = await withMosquitto((url) =>
+    bareRun(
+      bareAllMosquitto.slice(0, WARMUP),
+      bareAllMosquitto.slice(WARMUP),
+      `bench/${run}-mosquitto-bare/`,
+      url,
+      {},
+    ),
   );
   if (mosquitto !== null)
+    rows.push(bareRow('bare MQTT QoS 1, Mosquitto, anonymous (no login, no TLS)', mosquitto));
+  const first = byMode[MODES[0] ?? 'auth']!;
+  const { bare, ingest, ratio } = first;
+
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  for (const r of rows) console.log(r.map((c, i) => c.padEnd(widths[i]!)).join('  '));
+  for (const [mode, r] of Object.entries(byMode))
     console.log(
-      `ingest / bare Mosquitto: ${((ingest.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} %; bare Artemis / bare Mosquitto: ${((bare.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} % (the price of a synced journal)`,
+      `ratio ingest/bare, ${mode === 'tls' ? 'TLS + password' : 'password'}: ${(r.ratio * 100).toFixed(1)} % (target ≥ 50 %), lost: ${r.ingest.missing}, dead letters: ${r.ingest.deadLetters}`,
     );
+  if (byMode.auth && byMode.tls)
+    console.log(
+      `TLS / plain TCP (both with login): bare ${((byMode.tls.bare.ratePerS / byMode.auth.bare.ratePerS) * 100).toFixed(1)} %, ingest ${((byMode.tls.ingest.ratePerS / byMode.auth.ingest.ratePerS) * 100).toFixed(1)} %`,
+    );
+  if (mosquitto !== null)
+    console.log(
+      `ingest / bare Mosquitto: ${((ingest.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} %; bare Artemis / bare Mosquitto: ${((bare.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} % (the price of a synced journal and a login)`,
+    );
+  console.log(
+    `load average: ${loadavg()
+      .map((l) => l.toFixed(1))
+      .join(' ')}`,
+  );
 
   const report = {
     bench: 'ingest',
@@ -491,21 +540,27 @@ async function main(): Promise<void> {
       node: process.version,
       loadAverage1m: loadavg()[0],
     },
-    settings: { messages: MESSAGES, warmup: WARMUP, connections: CONNECTIONS, publishWindow: WINDOW },
+    settings: {
+      messages: MESSAGES,
+      warmup: WARMUP,
+      connections: CONNECTIONS,
+      publishWindow: WINDOW,
+      modes: MODES,
+    },
     bare,
     bareMosquitto: mosquitto,
     ingest,
     ratio,
+    modes: byMode,
     ratioToMosquitto: mosquitto === null ? null : ingest.ratePerS / mosquitto.ratePerS,
     target: { ratio: 0.5, loss: 0 },
-    meetsTarget: ratio >= 0.5 && ingest.missing === 0,
+    meetsTarget: Object.values(byMode).every((r) => r.ratio >= 0.5 && r.ingest.missing === 0),
   };
   mkdirSync(path.join(repoRoot, 'reports'), { recursive: true });
   writeFileSync(path.join(repoRoot, 'reports', 'bench-ingest.json'), `${JSON.stringify(report, null, 2)}\n`);
   console.log('wrote reports/bench-ingest.json');
 
-  // The bench's own topics go away; the report keeps the figures.
-  await admin.deleteTopics({ topics: specs.map((s) => s.name), timeout: 30_000 }).catch(() => undefined);
+  // The bench's own topics went away after each mode; the report keeps the figures.
   await admin.disconnect();
 }
 
