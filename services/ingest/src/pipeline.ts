@@ -350,7 +350,7 @@ export function telemetryEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): E
     subject: k.equipmentId,
     time: v.time,
     datacontenttype: 'application/json',
-    dataschema: `schemas/telemetry/${k.family}.v1.json`,
+    dataschema: `urn:ondijon:schemas:telemetry/${k.family}.v1.json`,
     data: v.data,
     ingestedat: v.ingestedat,
     operator: k.operator,
