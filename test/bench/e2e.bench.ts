@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import path from 'node:path';
-import { generateRegistry, type TopicName } from '@ondijon/contracts';
+import { decodeRecordValue, generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
 import {
   endpoints,
@@ -309,7 +309,7 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
         void consumer.run({
           eachMessage: async ({ message }) => {
             seen++;
-            const v = JSON.parse(message.value!.toString()) as {
+            const v = decodeRecordValue(message.headers, message.value, topic) as {
               data: { windowEnd: string; revision: number };
             };
             const closer = firstAtOrAfter(Date.parse(v.data.windowEnd) + graceMs);

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { DATA_OWNER, type Envelope, type Lineage } from './envelope';
 import { stringifyAscii } from './wire';
 
@@ -56,6 +57,36 @@ export const CE_HEADERS: Readonly<Record<Exclude<Attribute, 'data'>, string>> = 
   >,
 );
 
+/**
+ * The headers of a binary-mode record (text values): the CloudEvents required attributes, the
+ * content type, and every other attribute optional (a topic's constants are left out). Exported as a
+ * JSON Schema to docs/schemas (`pnpm contracts:export`).
+ */
+export const BinaryHeaders = z
+  .object({
+    ce_specversion: z.literal('1.0'),
+    ce_id: z.string().min(1),
+    ce_source: z.string().min(1),
+    ce_type: z.string().min(1),
+    'content-type': z.literal('application/json'),
+    ce_subject: z.string().optional(),
+    ce_time: z.string().optional(),
+    ce_dataschema: z.string().optional(),
+    ce_ingestedat: z.string().optional(),
+    ce_operator: z.string().optional(),
+    ce_owner: z.string().optional(),
+    ce_contractref: z.string().optional(),
+    ce_commune: z.string().optional(),
+    ce_sensitivity: z.string().optional(),
+    ce_policyrevision: z.string().optional(),
+    ce_schemaversion: z.string().optional(),
+    ce_sequence: z.string().regex(/^\d+$/).optional(),
+    ce_mqtttopic: z.string().optional(),
+    /** JSON of the lineage keys that differ from the topic's constants. */
+    ce_lineage: z.string().optional(),
+  })
+  .catchall(z.string());
+
 /** Attribute values that are the same for every record of a topic, left out of the headers. */
 export interface TopicConstants {
   /** String attributes (`owner`, `schemaversion`…) omitted when equal. */
@@ -102,7 +133,7 @@ export function toBinary(envelope: Envelope<unknown>, constants: TopicConstants 
     const v = env[a];
     if (v === undefined) continue;
     if (constants.attributes[a] === v) continue;
-    headers[headerOf(a)] = typeof v === 'string' ? v : String(v as number);
+    headers[headerOf(a)] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   const lineage: Record<string, unknown> = {};
   let kept = 0;

@@ -1,8 +1,8 @@
 import { CloudEvent, Kafka } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 import {
+  BinaryHeaders,
   CE_CONTENT_TYPE_HEADER,
-  CE_SPECVERSION_HEADER,
   DATA_OWNER,
   decodeRecordValue,
   Envelope,
@@ -46,7 +46,7 @@ function telemetry(): EnvelopeT<unknown> {
       producerVersion: '0.1.0',
       fieldActions: { presenceDetections: 'drop' },
     },
-  }) as EnvelopeT<unknown>;
+  });
 }
 
 function aggregate(): EnvelopeT<unknown> {
@@ -107,6 +107,8 @@ describe('CloudEvents binary content mode (Kafka binding)', () => {
       fieldActions: { presenceDetections: 'drop' },
     });
     expect(JSON.parse(rec.value)).toEqual(env.data);
+    expect(BinaryHeaders.safeParse(rec.headers).success).toBe(true);
+    expect(BinaryHeaders.safeParse({ ...rec.headers, ce_id: '' }).success).toBe(false);
   });
 
   it('round-trips telemetry and aggregates to the same envelope, attributes in schema order', () => {
