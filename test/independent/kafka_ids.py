@@ -2,7 +2,9 @@
 
 Reads every record of the given topics from the beginning to their end offsets (read_committed) and
 prints one JSON document: per topic the number of records and the event ids they carry (the `id` of a
-CloudEvent or of a dead letter, from the JSON value). SASL credentials are taken from
+CloudEvent or of a dead letter). A record with a `ce_specversion` header is a CloudEvent in binary
+content mode (Kafka protocol binding): its id is the `ce_id` header; otherwise the `id` of the JSON
+value (a structured CloudEvent or a dead letter). SASL credentials are taken from
 KAFKA_SASL_USERNAME / KAFKA_SASL_PASSWORD (or KAFKA_SASL_PASSWORD_FILE) when set.
 
 usage: kafka_ids.py BROKERS TOPIC [TOPIC ...]
@@ -65,6 +67,11 @@ for topic in topics:
                 continue
             position = msg.offset() + 1
             count += 1
+            headers = dict(msg.headers() or [])
+            if "ce_specversion" in headers:
+                ce_id = headers.get("ce_id")
+                ids.append(ce_id.decode("utf-8") if ce_id is not None else None)
+                continue
             try:
                 ids.append(json.loads(msg.value())["id"])
             except Exception:  # a value that is not our JSON: counted, no id

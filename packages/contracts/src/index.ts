@@ -17,3 +17,4 @@ export * from './wire-limits';
 export * from './compile-validator';
 export * from './kafka-access';
 export * from './redis-access';
+export * from './cloudevents-binary';

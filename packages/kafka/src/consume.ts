@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isBinaryRecord, structuredText } from '@ondijon/contracts';
 import type { Kafka, KafkaMessage } from 'kafkajs';
 
 /** A record read back by `readAll`. */
@@ -11,8 +12,13 @@ export interface ReadRecord {
   offset: string;
   /** Key as UTF-8 text (null when absent). */
   key: string | null;
-  /** Value as UTF-8 text (null for tombstones). */
+  /**
+   * Value as UTF-8 text (null for tombstones). A CloudEvents binary-mode record (a `ce_specversion`
+   * header) gives its event as structured-mode JSON, so readers see one format; its bytes are in `message`.
+   */
   value: string | null;
+  /** True if the record was in CloudEvents binary content mode. */
+  binary: boolean;
   /** Headers as UTF-8 text. */
   headers: Record<string, string>;
   /** The raw kafkajs message. */
@@ -30,6 +36,16 @@ export interface ReadAllOptions {
 function text(value: Buffer | string | null | undefined): string | null {
   if (value === null || value === undefined) return null;
   return typeof value === 'string' ? value : value.toString('utf8');
+}
+
+/** The record's value, a binary-mode event as structured JSON (its raw value when that is not JSON). */
+function eventText(message: KafkaMessage, topic: string): string | null {
+  const value = text(message.value);
+  try {
+    return structuredText(message.headers, value, topic);
+  } catch {
+    return value;
+  }
 }
 
 /**
@@ -91,7 +107,8 @@ export async function readAll(
                 partition,
                 offset: message.offset,
                 key: text(message.key),
-                value: text(message.value),
+                value: eventText(message, topic),
+                binary: isBinaryRecord(message.headers),
                 headers,
                 message,
               });

@@ -12,6 +12,10 @@ import {
   type ErrorCode,
   type LateRecord,
   type TopicName,
+  decodeRecordValue,
+  isBinaryRecord,
+  structuredText,
+  type HeaderValue,
 } from '@ondijon/contracts';
 import type {
   AnyProcessor,
@@ -36,6 +40,8 @@ export interface RawRecord {
   topic: TopicName;
   key: string | null;
   value: Buffer | string | null;
+  /** Kafka headers: a `ce_specversion` header marks a CloudEvents binary-mode record. */
+  headers?: Readonly<Record<string, HeaderValue>>;
   partition: number;
   offset: string;
 }
@@ -97,7 +103,7 @@ export function deadLetterFor(
   now = new Date(),
 ): DeadLetter {
   return kafkaDeadLetter(
-    raw,
+    deadLetterPayload(raw),
     {
       code,
       reason,
@@ -109,6 +115,20 @@ export function deadLetterFor(
     },
     now,
   );
+}
+
+/**
+ * The record a dead letter copies: a binary-mode record's event re-encoded in structured mode, so the
+ * dead letter (structured) keeps its attributes; its value as it is when that value is not JSON.
+ */
+function deadLetterPayload(raw: RawRecord): RawRecord {
+  if (!isBinaryRecord(raw.headers)) return raw;
+  try {
+    const text = raw.value === null ? null : typeof raw.value === 'string' ? raw.value : raw.value.toString();
+    return { ...raw, value: structuredText(raw.headers, text, raw.topic) };
+  } catch {
+    return raw;
+  }
 }
 
 /** The zod schema of a registered topic, widened (the registry's union of schemas is not callable as is). */
@@ -124,7 +144,8 @@ function isEnvelope(v: unknown): v is Envelope<unknown> {
 export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
   let json: unknown;
   try {
-    json = JSON.parse(raw.value === null ? 'null' : raw.value.toString());
+    // Binary mode (attributes in headers, `data` in the value) or structured mode, per record.
+    json = decodeRecordValue(raw.headers, raw.value, raw.topic);
   } catch {
     return {
       ok: false,

@@ -4,7 +4,7 @@
 // telemetry or pii.* (the ACLs forbid it: packages/contracts kafka-access.ts).
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { DeadLetter, topicList } from '@ondijon/contracts';
+import { DeadLetter, decodeRecordValue, topicList } from '@ondijon/contracts';
 import type { Logger } from '@ondijon/service-kit';
 import type { ConsoleState } from './state';
 
@@ -69,8 +69,11 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
       for (const m of batch.messages) {
         if (m.value === null) continue;
         try {
+          // Binary mode (attributes in headers) or structured mode, per record.
           state.onTelemetry(
-            JSON.parse(m.value.toString('utf8')) as Parameters<ConsoleState['onTelemetry']>[0],
+            decodeRecordValue(m.headers, m.value, batch.topic.slice(topicPrefix.length)) as Parameters<
+              ConsoleState['onTelemetry']
+            >[0],
           );
         } catch {
           /* not an envelope: the processors dead-letter it, the console only skips it */

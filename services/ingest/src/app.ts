@@ -598,6 +598,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
             ? undefined
             : deadLetterPublicKey(config.ONDIJON_DEAD_LETTER_PUBLIC_KEY),
         maxPayloadBytes: config.INGEST_MAX_PAYLOAD_BYTES,
+        contentMode: config.INGEST_CE_MODE,
         maxFutureSkewMs: config.INGEST_MAX_FUTURE_SKEW_MS,
         maxPastAgeMs: config.INGEST_MAX_PAST_AGE_DAYS * 86_400_000,
         sequences: new SequenceMemory(),

@@ -75,6 +75,8 @@ export const IngestEnv = z.object({
     .string()
     .regex(/^([A-Za-z0-9_.-]+\/)*$/, 'expected segments each ending with /')
     .default(''),
+  /** CloudEvents content mode of telemetry records: binary (ce_* headers) or structured (the former format). */
+  INGEST_CE_MODE: z.enum(['binary', 'structured']).default('binary'),
   /** Largest payload accepted, bytes (64 KiB). */
   INGEST_MAX_PAYLOAD_BYTES: z.coerce
     .number()

@@ -7,6 +7,8 @@ import {
   eventId,
   formatIssues,
   stringifyAscii,
+  toBinary,
+  topicConstants,
   isOnDijonError,
   mqttReasonFor,
   parseTelemetryTopic,
@@ -56,6 +58,12 @@ export interface PipelineContext {
   maxPastAgeMs: number;
   /** Recently seen (equipment, seq) → payload hash, to tell a redelivery from a conflicting reuse of a sequence number. */
   sequences?: SequenceMemory;
+  /**
+   * CloudEvents content mode of accepted records (docs/architecture.md, "Record format"): `binary`
+   * (default: attributes in `ce_*` headers, only `data` in the value) or `structured` (the whole
+   * envelope as JSON in the value, the format written before; kept for comparisons, bench:bytes).
+   */
+  contentMode?: 'binary' | 'structured';
   /** Clock, injected for tests. */
   now(): Date;
 }
@@ -292,18 +300,34 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     });
   }
 
-  const value = serialiseEnvelope(
-    { family, operator, equipmentId, entry, logical, policyRevision: ctx.policy.revision },
-    {
-      id,
-      time: telemetry.observedAt,
-      data: outcome.data,
-      ingestedat: receivedAt.toISOString(),
+  const constants: EnvelopeConstants = {
+    family,
+    operator,
+    equipmentId,
+    entry,
+    logical,
+    policyRevision: ctx.policy.revision,
+  };
+  const variables: EnvelopeVariables = {
+    id,
+    time: telemetry.observedAt,
+    data: outcome.data,
+    ingestedat: receivedAt.toISOString(),
+    sensitivity: outcome.sensitivity,
+    sequence: telemetry.seq,
+    fieldActions: outcome.fieldActions,
+  };
+  if (ctx.contentMode !== 'structured') {
+    // Binary content mode: one module writes it (@ondijon/contracts cloudevents-binary.ts).
+    const binary = toBinary(telemetryEnvelope(constants, variables), topicConstants(topic));
+    return {
+      kind: 'accepted',
+      eventId: id,
+      equipmentId,
       sensitivity: outcome.sensitivity,
-      sequence: telemetry.seq,
-      fieldActions: outcome.fieldActions,
-    },
-  );
+      record: { topic, key: equipmentId, value: binary.value, headers: binary.headers },
+    };
+  }
   return {
     kind: 'accepted',
     eventId: id,
@@ -312,7 +336,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     record: {
       topic,
       key: equipmentId,
-      value,
+      value: serialiseEnvelope(constants, variables),
       headers: ACCEPTED_HEADERS[outcome.sensitivity],
     },
   };
@@ -350,7 +374,7 @@ export function telemetryEnvelope(k: EnvelopeConstants, v: EnvelopeVariables): E
     subject: k.equipmentId,
     time: v.time,
     datacontenttype: 'application/json',
-    dataschema: `schemas/telemetry/${k.family}.v1.json`,
+    dataschema: `urn:ondijon:schemas:telemetry/${k.family}.v1.json`,
     data: v.data,
     ingestedat: v.ingestedat,
     operator: k.operator,

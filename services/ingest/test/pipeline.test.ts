@@ -1,6 +1,9 @@
+import { CloudEvent, Kafka } from 'cloudevents';
 import { describe, expect, it, vi } from 'vitest';
 import {
   DeadLetter,
+  decodeRecordValue,
+  isBinaryRecord,
   TOPICS,
   WIRE_LIMITS,
   eventId,
@@ -47,16 +50,68 @@ describe('processMessage', () => {
     if (out.kind !== 'accepted') return;
     expect(out.record.topic).toBe('tel.s2.winter.v1');
     expect(out.record.key).toBe(truck.equipmentId);
-    const env = TOPICS['tel.s2.winter.v1'].schema.parse(JSON.parse(out.record.value));
+    // Binary content mode (docs/architecture.md, "Record format"): attributes in headers, data in the value.
+    expect(isBinaryRecord(out.record.headers)).toBe(true);
+    const env = TOPICS['tel.s2.winter.v1'].schema.parse(
+      decodeRecordValue(out.record.headers, out.record.value, 'tel.s2.winter.v1'),
+    );
     expect(env.id).toBe(eventId(truck.equipmentId, 5));
     expect(env.data).not.toHaveProperty('agentId');
+    expect(JSON.parse(out.record.value)).toEqual(env.data);
+    expect(out.record.value).not.toContain('agentId');
     expect(env.lineage.fieldActions).toMatchObject({ agentId: 'drop', position: 'keep' });
     expect(env.mqtttopic).toBe(telemetryTopic(truck.family, truck.operator, truck.equipmentId));
-    // Sensitivity and class only (docs/architecture.md, "Contracts"); the policy revision is in the envelope.
-    expect(out.record.headers).toEqual({ ondijon_sensitivity: 'S2', ondijon_class: 'S2 quasi-personal' });
-    // Shared and frozen: the app turns each into Buffers once.
-    expect(Object.isFrozen(out.record.headers)).toBe(true);
+    expect(out.record.headers).toMatchObject({ ce_sensitivity: 'S2', ce_policyrevision: policy.revision });
     expect(env.policyrevision).toBe(policy.revision);
+  });
+
+  it('writes a record that an independent CloudEvents implementation reads as a valid binary-mode event', () => {
+    const out = processMessage(ctx, { topic: topicOf(), payload: payload() });
+    if (out.kind !== 'accepted') throw new Error(`not accepted: ${out.kind}`);
+    const h = out.record.headers;
+    for (const required of ['ce_specversion', 'ce_id', 'ce_source', 'ce_type'])
+      expect(h[required]).toBeTruthy();
+    expect(h['content-type']).toBe('application/json');
+    // kafkajs gives header values as bytes: the SDK takes them as text, as any consumer decodes them.
+    const message = {
+      key: out.record.key,
+      value: Buffer.from(out.record.value),
+      headers: Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v).toString('utf8')])),
+      body: undefined,
+    };
+    expect(Kafka.isEvent(message)).toBe(true);
+    const event = Kafka.toEvent(message) as CloudEvent<unknown>;
+    expect(event.validate()).toBe(true);
+    const env = decodeRecordValue(h, out.record.value, 'tel.s2.winter.v1') as Record<string, unknown>;
+    expect(event.id).toBe(env.id);
+    expect(event.source).toBe(env.source);
+    expect(event.type).toBe(env.type);
+    expect(event.subject).toBe(truck.equipmentId);
+    expect(event.datacontenttype).toBe('application/json');
+    expect(event.dataschema).toBe(env.dataschema);
+    expect(event.data).toEqual(env.data);
+    expect(event.sensitivity).toBe('S2');
+    expect(event.contractref).toBe(env.contractref);
+  });
+
+  it('writes the former structured envelope in structured mode, with the same event', () => {
+    const binary = processMessage(ctx, { topic: topicOf(), payload: payload() });
+    const structured = processMessage(
+      { ...ctx, contentMode: 'structured' },
+      { topic: topicOf(), payload: payload() },
+    );
+    if (binary.kind !== 'accepted' || structured.kind !== 'accepted') throw new Error('not accepted');
+    // Sensitivity and class only (docs/architecture.md, "Contracts"); the policy revision is in the envelope.
+    expect(structured.record.headers).toEqual({
+      ondijon_sensitivity: 'S2',
+      ondijon_class: 'S2 quasi-personal',
+    });
+    // Shared and frozen: the app turns each into Buffers once.
+    expect(Object.isFrozen(structured.record.headers)).toBe(true);
+    expect(isBinaryRecord(structured.record.headers)).toBe(false);
+    expect(JSON.parse(structured.record.value)).toEqual(
+      decodeRecordValue(binary.record.headers, binary.record.value, 'tel.s2.winter.v1'),
+    );
   });
 
   it('checks the S4 source before anything else, so even an unparseable excluded payload is not kept', () => {

@@ -22,7 +22,7 @@ import {
   uniqueName,
   useLocalStackEndpoints,
 } from '@ondijon/acceptance';
-import { COMMUNES, stringifyAscii } from '@ondijon/contracts';
+import { COMMUNES, stringifyAscii, toBinary, topicConstants } from '@ondijon/contracts';
 import { fastFetchDecoding, setFastFetchDecoding } from '@ondijon/kafka';
 import { createStreamRuntime, noopMetrics, silentStreamLogger, telemetryEnvelope } from '@ondijon/stream';
 import { Redis } from 'ioredis';
@@ -33,6 +33,8 @@ const LAMPS_PER_COMMUNE = Number(process.env.BENCH_LAMPS ?? 10);
 const HOURS = Number(process.env.BENCH_HOURS ?? 24);
 const REPORT_EVERY_S = 120;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** CloudEvents content mode of the input records: binary (as ingest writes them) or structured (the former format). */
+const CE_MODE = process.env.BENCH_CE_MODE === 'structured' ? 'structured' : 'binary';
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -74,7 +76,7 @@ async function main(): Promise<void> {
   try {
     // Input: every commune, LAMPS_PER_COMMUNE luminaires reporting every 2 min for HOURS hours, in time order.
     const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - (HOURS + 2) * 3_600_000;
-    const values: { key: string; value: string }[] = [];
+    const values: { key: string; value: string; headers?: Record<string, string> }[] = [];
     for (let k = 0; k < (HOURS * 3600) / REPORT_EVERY_S; k++) {
       for (const c of COMMUNES) {
         for (let l = 0; l < LAMPS_PER_COMMUNE; l++) {
@@ -94,7 +96,12 @@ async function main(): Promise<void> {
             },
             { equipmentId: id, commune: c.insee },
           );
-          values.push({ key: id, value: stringifyAscii(env) }); // as ingest writes it
+          // As ingest writes it: CloudEvents binary mode, or the former structured envelope (BENCH_CE_MODE=structured).
+          values.push(
+            CE_MODE === 'structured'
+              ? { key: id, value: stringifyAscii(env) }
+              : { key: id, ...toBinary(env, topicConstants('tel.s1.lighting.v1')) },
+          );
         }
       }
     }
@@ -273,6 +280,7 @@ async function main(): Promise<void> {
     const aggCpu = median(aggs.map((a) => a.cpuUsPerRecord));
     const report = {
       date: new Date().toISOString(),
+      ceMode: CE_MODE,
       machine: {
         cpus: cpus().length,
         node: process.version,

@@ -352,6 +352,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
               partition: batch.partition,
               offset: m.offset,
               value: m.value,
+              headers: m.headers,
             });
             if (result.outcome === 'invalid') letters.push(result.deadLetter);
             last = m.offset;

@@ -6,6 +6,10 @@ import {
   toFieldIssues,
   type TopicName,
   type Sensitivity,
+  decodeRecordValue,
+  isBinaryRecord,
+  structuredText,
+  type HeaderValue,
 } from '@ondijon/contracts';
 import {
   type NoiseKey,
@@ -37,6 +41,8 @@ export interface ConsumedRecord {
   partition: number;
   offset: string;
   value: Buffer | string | null;
+  /** Kafka headers: a `ce_specversion` header marks a CloudEvents binary-mode record. */
+  headers?: Readonly<Record<string, HeaderValue>>;
 }
 
 /** What became of one consumed record. */
@@ -178,7 +184,12 @@ export class PublisherCore {
     // undefined: the value is not JSON at all (there are no field issues to name).
     let parsed: z.ZodSafeParseResult<unknown> | undefined;
     try {
-      parsed = entry.schema.safeParse(JSON.parse(value === null ? '' : value.toString()));
+      // Binary mode (attributes in headers) or structured mode, per record.
+      parsed = entry.schema.safeParse(
+        isBinaryRecord(record.headers)
+          ? decodeRecordValue(record.headers, value, entry.sourceTopic)
+          : JSON.parse(value === null ? '' : value.toString()),
+      );
     } catch {
       parsed = undefined;
     }
@@ -186,6 +197,7 @@ export class PublisherCore {
       const deadLetter = deadLetterOf(
         {
           ...record,
+          value: structuredValue(record, entry.sourceTopic),
           expectedSchema: entry.sourceTopic,
           sensitivity: TOPICS[entry.sourceTopic as TopicName].class,
           issues: parsed ? toFieldIssues(parsed.error) : undefined,
@@ -532,5 +544,16 @@ export class PublisherCore {
         noise: d.noise ?? null,
       })),
     });
+  }
+}
+
+/** The value a dead letter copies: a binary-mode record re-encoded in structured mode when it can be (dead letters stay structured). */
+function structuredValue(record: ConsumedRecord, topic: string): Buffer | string | null {
+  if (!isBinaryRecord(record.headers)) return record.value;
+  try {
+    const text = record.value === null ? null : record.value.toString();
+    return structuredText(record.headers, text, topic);
+  } catch {
+    return record.value;
   }
 }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { DeadLetter, HEADERS } from '@ondijon/contracts';
+import { DeadLetter, HEADERS, toBinary, topicConstants, type Envelope } from '@ondijon/contracts';
 import { loadPolicy, seededRng } from '@ondijon/governance';
 import type { StoreReader, StoreWriter } from '@ondijon/opendata';
 import { silentLogger } from '@ondijon/service-kit';
@@ -42,6 +42,39 @@ function withoutEnergy(): string {
   delete env.data.values.energyKwh;
   return JSON.stringify(env);
 }
+
+describe('CloudEvents binary-mode aggregate records', () => {
+  it('stage like the same event in structured mode', () => {
+    const structured = envelopeOf(lightingDay()[0]!, 'lighting-commune-hour');
+    const binary = toBinary(JSON.parse(structured) as Envelope<unknown>, topicConstants(SOURCE));
+    const a = core().ingest({ topic: TOPIC, partition: 0, offset: '1', value: Buffer.from(structured) });
+    const b = core().ingest({
+      topic: TOPIC,
+      partition: 0,
+      offset: '1',
+      value: Buffer.from(binary.value),
+      headers: Object.fromEntries(Object.entries(binary.headers).map(([k, v]) => [k, Buffer.from(v)])),
+    });
+    expect(a.outcome).not.toBe('invalid');
+    expect(b).toEqual(a);
+  });
+
+  it('an invalid one is dead-lettered with its event in structured mode', () => {
+    const env = JSON.parse(withoutEnergy()) as Envelope<unknown>;
+    const binary = toBinary(env, topicConstants(SOURCE));
+    const result = core().ingest({
+      topic: TOPIC,
+      partition: 0,
+      offset: '2',
+      value: Buffer.from(binary.value),
+      headers: binary.headers,
+    });
+    expect(result.outcome).toBe('invalid');
+    if (result.outcome !== 'invalid') return;
+    expect(result.deadLetter.issues?.map((i) => i.path)).toEqual(['data.values.energyKwh']);
+    expect(JSON.parse(Buffer.from(result.deadLetter.payloadBase64!, 'base64').toString())).toEqual(env);
+  });
+});
 
 describe('dead letters of invalid aggregate records', () => {
   it('a record missing a field is dead-lettered with the field named and the payload kept', () => {

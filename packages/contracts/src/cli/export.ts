@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { z } from 'zod';
 import { LateRecord, LightingCommuneHour, SignalStatus, TrafficFlow, WinterCommuneDay } from '../aggregates';
+import { BinaryHeaders } from '../cloudevents-binary';
 import { DeadLetter } from '../dead-letter';
 import { Envelope, Lineage } from '../envelope';
 import { Equipment, EquipmentRegistryFile } from '../equipment';
@@ -24,6 +25,11 @@ const messages: Record<string, { schema: z.ZodType; title: string; io?: 'input' 
     title: 'CloudEvents 1.0 envelope with OnDijon extensions (data untyped)',
   },
   'lineage.v1': { schema: Lineage, title: 'Lineage extension of the envelope' },
+  'cloudevents-kafka-binary-headers.v1': {
+    schema: BinaryHeaders,
+    title:
+      'Kafka record headers of a CloudEvent in binary content mode (telemetry and aggregate topics; the value is `data`)',
+  },
   'dead-letter.v1': { schema: DeadLetter, title: 'Dead-letter record', io: 'input' },
   'equipment.v1': { schema: Equipment, title: 'Equipment registry entry (S0)' },
   'equipment-registry-file.v1': { schema: EquipmentRegistryFile, title: 'Equipment registry file' },

@@ -152,6 +152,7 @@ export class ChunkPipeline {
         topic: c.topic,
         key: m.key ? m.key.toString() : null,
         value: m.value,
+        headers: m.headers,
         partition: c.batch.partition,
         offset: m.offset,
       });

@@ -2,6 +2,8 @@ import {
   HEADERS,
   SENSITIVITY_DESCRIPTIONS,
   TOPICS,
+  toBinary,
+  topicConstants,
   type DeadLetter,
   type Envelope,
   type TopicName,
@@ -25,6 +27,10 @@ function headersFor(topic: TopicName, value: unknown): Record<string, string> {
   };
 }
 
+function isEnvelope(v: unknown): v is Envelope<unknown> {
+  return typeof v === 'object' && v !== null && (v as { specversion?: unknown }).specversion === '1.0';
+}
+
 /** What one processor produces: outputs (on their physical topics) and dead letters. */
 export class ProcessorOutput {
   constructor(
@@ -38,6 +44,11 @@ export class ProcessorOutput {
 
   /** Produces one record; resolves once Kafka acknowledged it. */
   send(topic: TopicName, key: string | null, value: unknown): Promise<void> {
+    if (TOPICS[topic].area === 'agg' && isEnvelope(value)) {
+      // Aggregates in CloudEvents binary content mode (@ondijon/contracts cloudevents-binary.ts).
+      const binary = toBinary(value, topicConstants(topic));
+      return this.producer.send(this.physical(topic), { key, value: binary.value, headers: binary.headers });
+    }
     return this.producer.send(this.physical(topic), {
       key,
       value: JSON.stringify(value),

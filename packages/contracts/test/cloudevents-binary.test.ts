@@ -1,0 +1,200 @@
+import { CloudEvent, Kafka } from 'cloudevents';
+import { describe, expect, it } from 'vitest';
+import {
+  BinaryHeaders,
+  CE_CONTENT_TYPE_HEADER,
+  DATA_OWNER,
+  decodeRecordValue,
+  Envelope,
+  eventId,
+  fromBinary,
+  isBinaryRecord,
+  sampleTelemetry,
+  structuredText,
+  telemetryEventType,
+  toBinary,
+  topicConstants,
+  TOPICS,
+  type Envelope as EnvelopeT,
+} from '../src/index';
+
+function telemetry(): EnvelopeT<unknown> {
+  const { presenceDetections: _, ...data } = sampleTelemetry('streetlight');
+  return Envelope.parse({
+    specversion: '1.0',
+    id: eventId('SL-21231-0001', data.seq),
+    source: 'ondijon/streetlight/citelum/SL-21231-0001',
+    type: telemetryEventType('streetlight'),
+    subject: 'SL-21231-0001',
+    time: data.observedAt,
+    datacontenttype: 'application/json',
+    dataschema: 'urn:ondijon:schemas:telemetry/streetlight.v1.json',
+    data,
+    ingestedat: '2026-01-15T06:30:01.000Z',
+    operator: 'citelum',
+    owner: DATA_OWNER,
+    contractref: 'DM-EP-2021-014',
+    commune: '21231',
+    sensitivity: 'S1',
+    policyrevision: '2026-11-28.1',
+    schemaversion: '1.0.0',
+    sequence: data.seq,
+    mqtttopic: 'ondijon/v1/streetlight/citelum/SL-21231-0001',
+    lineage: {
+      inputs: ['mqtt'],
+      producer: 'ingest',
+      producerVersion: '0.1.0',
+      fieldActions: { presenceDetections: 'drop' },
+    },
+  });
+}
+
+function aggregate(): EnvelopeT<unknown> {
+  return {
+    specversion: '1.0',
+    id: '0b0d4f7e-5a0c-5a33-9f0c-3b7a7f1b6a11',
+    source: 'ondijon/processors/lighting-commune-hour',
+    type: 'fr.dijon.ondijon.aggregate.lighting-commune-hour.v1',
+    subject: 'commune=21231',
+    time: '2026-01-15T07:00:00.000Z',
+    datacontenttype: 'application/json',
+    dataschema: 'urn:ondijon:topic:agg.s2.lighting-commune-hour.v1',
+    data: { commune: '21231', energyWh: 1234.5, note: 'Métropole' },
+    ingestedat: '2026-01-15T07:00:02.000Z',
+    operator: 'ondijon',
+    owner: DATA_OWNER,
+    contractref: 'ondijon-internal',
+    sensitivity: 'S2',
+    policyrevision: '2026-11-28.1',
+    schemaversion: '1.0.0',
+    sequence: 0,
+    lineage: {
+      inputs: ['tel.s1.lighting.v1'],
+      producer: 'lighting-commune-hour',
+      producerVersion: '1.0.0',
+      window: { start: '2026-01-15T06:00:00.000Z', end: '2026-01-15T07:00:00.000Z' },
+      countsByOperator: { citelum: 12 },
+    },
+  };
+}
+
+const asBuffers = (h: Record<string, string>) =>
+  Object.fromEntries(Object.entries(h).map(([k, v]) => [k, Buffer.from(v)]));
+
+describe('CloudEvents binary content mode (Kafka binding)', () => {
+  it('puts every attribute in a ce_* header, datacontenttype in content-type, only data in the value', () => {
+    const env = telemetry();
+    const rec = toBinary(env, topicConstants('tel.s1.lighting.v1'));
+    expect(rec.headers).toMatchObject({
+      ce_specversion: '1.0',
+      ce_id: env.id,
+      ce_source: env.source,
+      ce_type: env.type,
+      ce_subject: 'SL-21231-0001',
+      ce_time: env.time,
+      [CE_CONTENT_TYPE_HEADER]: 'application/json',
+      ce_operator: 'citelum',
+      ce_contractref: 'DM-EP-2021-014',
+      ce_commune: '21231',
+      ce_sensitivity: 'S1',
+      ce_policyrevision: '2026-11-28.1',
+      ce_sequence: String(env.sequence),
+    });
+    // The topic's constants are not repeated per record.
+    expect(rec.headers.ce_owner).toBeUndefined();
+    expect(JSON.parse(rec.headers.ce_lineage!)).toEqual({
+      producerVersion: '0.1.0',
+      fieldActions: { presenceDetections: 'drop' },
+    });
+    expect(JSON.parse(rec.value)).toEqual(env.data);
+    expect(BinaryHeaders.safeParse(rec.headers).success).toBe(true);
+    expect(BinaryHeaders.safeParse({ ...rec.headers, ce_id: '' }).success).toBe(false);
+  });
+
+  it('round-trips telemetry and aggregates to the same envelope, attributes in schema order', () => {
+    for (const [topic, env] of [
+      ['tel.s1.lighting.v1', telemetry()],
+      ['agg.s2.lighting-commune-hour.v1', aggregate()],
+    ] as const) {
+      const c = topicConstants(topic);
+      const rec = toBinary(env, c);
+      const back = fromBinary(asBuffers(rec.headers), Buffer.from(rec.value), c);
+      expect(back).toEqual(env);
+      expect(Object.keys(back)).toEqual(Object.keys(env));
+      expect(JSON.stringify(back)).toBe(JSON.stringify(env));
+    }
+    expect(
+      TOPICS['tel.s1.lighting.v1'].schema.safeParse(
+        decodeRecordValue(
+          asBuffers(toBinary(telemetry(), topicConstants('tel.s1.lighting.v1')).headers),
+          toBinary(telemetry(), topicConstants('tel.s1.lighting.v1')).value,
+          'tel.s1.lighting.v1',
+        ),
+      ).success,
+    ).toBe(true);
+  });
+
+  it('writes the value ASCII-only (non-ASCII escaped) and headers as UTF-8', () => {
+    const rec = toBinary(aggregate());
+    expect(rec.value).not.toMatch(/[^\x00-\x7f]/);
+    expect(JSON.parse(rec.value)).toEqual(aggregate().data);
+  });
+
+  it('decides the mode per record from ce_specversion: structured records read as before', () => {
+    const env = telemetry();
+    const structured = JSON.stringify(env);
+    // Structured records may carry ce_id/ce_type routing headers, but never ce_specversion.
+    expect(isBinaryRecord({ ce_id: Buffer.from(env.id) })).toBe(false);
+    expect(decodeRecordValue({ ce_id: env.id }, structured, 'tel.s1.lighting.v1')).toEqual(env);
+    expect(decodeRecordValue(undefined, Buffer.from(structured))).toEqual(env);
+    const rec = toBinary(env, topicConstants('tel.s1.lighting.v1'));
+    expect(isBinaryRecord(rec.headers)).toBe(true);
+    expect(decodeRecordValue(rec.headers, rec.value, 'tel.s1.lighting.v1')).toEqual(env);
+    expect(JSON.parse(structuredText(rec.headers, rec.value, 'tel.s1.lighting.v1')!)).toEqual(env);
+    expect(structuredText({}, structured)).toBe(structured);
+  });
+
+  it('leaves malformed attributes for the schema to reject, and throws on a value that is not JSON', () => {
+    const rec = toBinary(telemetry(), topicConstants('tel.s1.lighting.v1'));
+    const bad = fromBinary(
+      { ...rec.headers, ce_sequence: '-1x' },
+      rec.value,
+      topicConstants('tel.s1.lighting.v1'),
+    );
+    expect(TOPICS['tel.s1.lighting.v1'].schema.safeParse(bad).success).toBe(false);
+    const noId = { ...rec.headers };
+    delete noId.ce_id;
+    expect(
+      TOPICS['tel.s1.lighting.v1'].schema.safeParse(
+        fromBinary(noId, rec.value, topicConstants('tel.s1.lighting.v1')),
+      ).success,
+    ).toBe(false);
+    expect(() => fromBinary(rec.headers, '{not json', topicConstants('tel.s1.lighting.v1'))).toThrow(
+      SyntaxError,
+    );
+  });
+
+  it('is a valid CloudEvent for an independent implementation (the cloudevents SDK Kafka binding)', () => {
+    const env = telemetry();
+    const rec = toBinary(env, topicConstants('tel.s1.lighting.v1'));
+    // The SDK reads header values as text (kafkajs gives Buffers: a consumer decodes them as UTF-8).
+    const message = {
+      key: env.subject!,
+      value: Buffer.from(rec.value),
+      headers: rec.headers,
+      body: undefined,
+    };
+    expect(Kafka.isEvent(message)).toBe(true);
+    const event = Kafka.toEvent(message) as CloudEvent<unknown>;
+    expect(event.validate()).toBe(true);
+    expect(event.specversion).toBe('1.0');
+    expect(event.id).toBe(env.id);
+    expect(event.source).toBe(env.source);
+    expect(event.type).toBe(env.type);
+    expect(event.time).toBe(new Date(env.time).toISOString());
+    expect(event.datacontenttype).toBe('application/json');
+    expect(event.data).toEqual(env.data);
+    expect(event.sensitivity).toBe('S1');
+    expect(event.operator).toBe('citelum');
+  });
+});

@@ -1,0 +1,275 @@
+// `pnpm bench:bytes`: bytes per telemetry reading at each hop, for each family, in the same run for the
+// former structured CloudEvents envelope and the binary content mode (docs/architecture.md, "Record
+// format"):
+// - MQTT: payload (and topic) as the simulator's equipment publish them;
+// - Kafka record as ingest writes it: key + headers (names and values) + value;
+// - Kafka on disk: the records produced to fresh one-partition topics on the stack's broker (batches of
+//   BENCH_BATCH records, as ingest's batching producer sends them under load), the size of the topic's
+//   log segment files, without compression, with kafkajs' built-in gzip, and with the broker's
+//   `compression.type` (lz4, zstd, gzip: the broker compresses what the producer sent uncompressed);
+//   producer and broker CPU per reading for each.
+// Redis window state and open-data rows are not measured here (see the report's `notMeasured`).
+// Prints a table and writes reports/bench-bytes.json.
+import { readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import path from 'node:path';
+import { FAMILIES, telemetryTopic, type Family } from '@ondijon/contracts';
+import { endpoints } from '@ondijon/stack';
+import {
+  createTestTopic,
+  deleteTopics,
+  provideTestEndpoints,
+  testKafka,
+  uniqueName,
+} from '@ondijon/test-kit';
+import { CompressionTypes } from 'kafkajs';
+import { loadIngestPolicy } from '../src/governance';
+import { processMessage, SequenceMemory, type PipelineContext } from '../src/pipeline';
+import { indexRegistry } from '../src/registry';
+import { makeRegistry, payloadFor } from '../test/fixtures';
+
+const PER_EQUIPMENT = Number(process.env.BENCH_READINGS ?? 200);
+const EQUIPMENT_PER_FAMILY = Number(process.env.BENCH_EQUIPMENT ?? 10);
+const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+type Mode = 'structured' | 'binary';
+const MODES: Mode[] = ['structured', 'binary'];
+
+interface Rec {
+  family: Family;
+  mqttTopic: number;
+  mqttPayload: number;
+  key: string;
+  value: string;
+  headers: Readonly<Record<string, string>>;
+}
+
+const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+const headerBytes = (h: Readonly<Record<string, string>>) =>
+  Object.entries(h).reduce((n, [k, v]) => n + bytes(k) + bytes(v), 0);
+
+function records(mode: Mode): Rec[] {
+  const registry = makeRegistry('bytes', EQUIPMENT_PER_FAMILY);
+  const { policy } = loadIngestPolicy('');
+  const start = Date.parse('2026-11-28T00:00:00Z');
+  let clock = start;
+  const ctx: PipelineContext = {
+    registry: indexRegistry(registry),
+    policy,
+    mqttTopicPrefix: '',
+    maxPayloadBytes: 65_536,
+    maxFutureSkewMs: 60_000,
+    maxPastAgeMs: 400 * 86_400_000,
+    sequences: new SequenceMemory(),
+    contentMode: mode,
+    now: () => new Date(clock),
+  };
+  const out: Rec[] = [];
+  // Time order, every equipment reporting each round, as on the wire.
+  for (let seq = 1; seq <= PER_EQUIPMENT; seq++) {
+    for (const e of registry.equipment) {
+      clock = start + seq * 60_000 + 500;
+      const topic = telemetryTopic(e.family, e.operator, e.equipmentId);
+      const payload = Buffer.from(
+        JSON.stringify({
+          ...payloadFor(e.family, seq),
+          observedAt: new Date(start + seq * 60_000).toISOString(),
+        }),
+      );
+      const r = processMessage(ctx, { topic, payload });
+      if (r.kind !== 'accepted') continue;
+      out.push({
+        family: e.family,
+        mqttTopic: bytes(topic),
+        mqttPayload: payload.length,
+        key: r.record.key,
+        value: r.record.value,
+        headers: r.record.headers,
+      });
+    }
+  }
+  return out;
+}
+
+/** CPU time of a process (user + system, µs) from /proc, or NaN. */
+function procCpuUs(pid: number | undefined): number {
+  if (pid === undefined) return Number.NaN;
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / 100;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+function brokerPid(stackDir: string): number | undefined {
+  try {
+    return (
+      JSON.parse(readFileSync(path.join(stackDir, 'kafka', 'node-1', 'kafka.pid.json'), 'utf8')) as {
+        pid: number;
+      }
+    ).pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Bytes of the topic's log segments (all partitions) in the broker's data directory. */
+function onDisk(stackDir: string, topic: string): number {
+  const data = path.join(stackDir, 'kafka', 'node-1', 'data');
+  let n = 0;
+  for (const d of readdirSync(data)) {
+    if (!d.startsWith(`${topic}-`) || !/-\d+$/.test(d)) continue;
+    for (const f of readdirSync(path.join(data, d)))
+      if (f.endsWith('.log')) n += statSync(path.join(data, d, f)).size;
+  }
+  return n;
+}
+
+interface Variant {
+  name: string;
+  producer: CompressionTypes;
+  broker: string;
+}
+const VARIANTS: Variant[] = [
+  { name: 'none', producer: CompressionTypes.None, broker: 'producer' },
+  { name: 'gzip (producer)', producer: CompressionTypes.GZIP, broker: 'producer' },
+  { name: 'lz4 (broker)', producer: CompressionTypes.None, broker: 'lz4' },
+  { name: 'zstd (broker)', producer: CompressionTypes.None, broker: 'zstd' },
+  { name: 'gzip (broker)', producer: CompressionTypes.None, broker: 'gzip' },
+];
+
+async function main(): Promise<void> {
+  provideTestEndpoints({ ...endpoints(), mqttUsers: {}, source: 'script' });
+  const stackDir = path.resolve(process.env.ONDIJON_STACK_DIR ?? '.stack');
+  const kafka = testKafka(uniqueName('bench-bytes'));
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    idempotent: true,
+    maxInFlightRequests: 1,
+  });
+  await producer.connect();
+  const pid = brokerPid(stackDir);
+  const created: string[] = [];
+  const perMode = new Map<Mode, Rec[]>(MODES.map((m) => [m, records(m)]));
+  const families = FAMILIES.filter((f) => perMode.get('binary')!.some((r) => r.family === f));
+
+  const hop: Record<string, Record<Mode, Record<string, number>>> = {};
+  for (const f of [...families, 'all'] as const) {
+    hop[f] = {} as Record<Mode, Record<string, number>>;
+    for (const m of MODES) {
+      const rs = perMode.get(m)!.filter((r) => f === 'all' || r.family === f);
+      const avg = (g: (r: Rec) => number) => rs.reduce((n, r) => n + g(r), 0) / rs.length;
+      hop[f][m] = {
+        readings: rs.length,
+        mqttPayload: avg((r) => r.mqttPayload),
+        mqttTopic: avg((r) => r.mqttTopic),
+        kafkaKey: avg((r) => bytes(r.key)),
+        kafkaHeaders: avg((r) => headerBytes(r.headers)),
+        kafkaValue: avg((r) => bytes(r.value)),
+        kafkaRecord: avg((r) => bytes(r.key) + headerBytes(r.headers) + bytes(r.value)),
+      };
+    }
+  }
+
+  const disk: Record<
+    string,
+    Record<Mode, { bytesPerReading: number; producerCpuUsPerReading: number; brokerCpuUsPerReading: number }>
+  > = {};
+  try {
+    for (const v of VARIANTS) {
+      disk[v.name] = {} as (typeof disk)[string];
+      for (const m of MODES) {
+        const rs = perMode.get(m)!;
+        const topic = await createTestTopic(`bench-bytes-${m}`, {
+          configs: { 'compression.type': v.broker },
+        });
+        created.push(topic);
+        const cpu0 = process.cpuUsage();
+        const b0 = procCpuUs(pid);
+        for (let i = 0; i < rs.length; i += BATCH)
+          await producer.send({
+            topic,
+            acks: -1,
+            compression: v.producer,
+            messages: rs
+              .slice(i, i + BATCH)
+              .map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+          });
+        const cpu = process.cpuUsage(cpu0);
+        const b1 = procCpuUs(pid);
+        disk[v.name]![m] = {
+          bytesPerReading: onDisk(stackDir, topic) / rs.length,
+          producerCpuUsPerReading: (cpu.user + cpu.system) / rs.length,
+          brokerCpuUsPerReading: (b1 - b0) / rs.length,
+        };
+      }
+    }
+  } finally {
+    await producer.disconnect();
+    await deleteTopics(created).catch(() => undefined);
+  }
+
+  const round = (x: number) => Math.round(x * 10) / 10;
+  console.log(
+    `\nbytes per reading (${PER_EQUIPMENT} readings × ${EQUIPMENT_PER_FAMILY} equipment per family)`,
+  );
+  console.log(['family', 'mode', 'mqtt payload', 'kafka key', 'headers', 'value', 'record'].join('\t'));
+  for (const f of Object.keys(hop))
+    for (const m of MODES) {
+      const h = hop[f]![m];
+      console.log(
+        [f, m, h.mqttPayload, h.kafkaKey, h.kafkaHeaders, h.kafkaValue, h.kafkaRecord]
+          .map((x) => (typeof x === 'number' ? round(x) : x))
+          .join('\t'),
+      );
+    }
+  console.log(`\non disk per reading, all families (one partition, batches of ${BATCH})`);
+  console.log(['compression', 'mode', 'bytes', 'producer CPU µs', 'broker CPU µs'].join('\t'));
+  for (const [name, byMode] of Object.entries(disk))
+    for (const m of MODES) {
+      const d = byMode[m];
+      console.log(
+        [
+          name,
+          m,
+          round(d.bytesPerReading),
+          round(d.producerCpuUsPerReading),
+          round(d.brokerCpuUsPerReading),
+        ].join('\t'),
+      );
+    }
+  const before = disk.none!.structured.bytesPerReading;
+  const ratios = Object.fromEntries(
+    Object.entries(disk).map(([name, byMode]) => [name, byMode.binary.bytesPerReading / before]),
+  );
+  console.log('\nbinary on disk / structured uncompressed on disk (target ≤ 0.40):');
+  for (const [name, r] of Object.entries(ratios)) console.log(`  ${name}: ${r.toFixed(3)}`);
+
+  mkdirSync('reports', { recursive: true });
+  writeFileSync(
+    'reports/bench-bytes.json',
+    `${JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        machine: { cpus: cpus().length, node: process.version, loadavg: loadavg() },
+        settings: {
+          readingsPerEquipment: PER_EQUIPMENT,
+          equipmentPerFamily: EQUIPMENT_PER_FAMILY,
+          batch: BATCH,
+        },
+        perHop: hop,
+        onDisk: disk,
+        binaryOnDiskOverStructuredUncompressed: ratios,
+        notMeasured: ['Redis window state per equipment-window', 'open-data row'],
+      },
+      null,
+      2,
+    )}\n`,
+  );
+  console.log('wrote reports/bench-bytes.json');
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
