@@ -11,6 +11,7 @@ import { COMMUNES, ERROR_CODES, EquipmentRegistryFile, FAMILIES } from '@ondijon
 import { deadLetterPrivateKey, loadPolicy } from '@ondijon/governance';
 import { createKafka } from '@ondijon/kafka';
 import {
+  Counter,
   Gauge,
   Histogram,
   type Logger,
@@ -506,12 +507,26 @@ function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unkno
   });
   new Gauge({
     name: metricName(SERVICE, 'alerts_active'),
-    help: 'Active alerts by kind.',
-    labelNames: ['kind'],
+    help: 'Active alerts by kind and operator (infra/prometheus/alerts.yml).',
+    labelNames: ['kind', 'operator'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const a of state.alerts()) this.inc({ kind: a.kind });
+      for (const a of state.alerts()) this.inc({ kind: a.kind, operator: a.operator });
+    },
+  });
+  new Counter({
+    name: metricName(SERVICE, 'alerts_raised_total'),
+    help: 'Alerts raised since start by kind and operator (a new fault is an increase of kind="fault").',
+    labelNames: ['kind', 'operator'],
+    registers: [registry],
+    collect() {
+      // The state counts; the counter is set to its totals at each collection.
+      this.reset();
+      for (const [key, n] of state.raised) {
+        const [kind, operator] = key.split('|') as [string, string];
+        this.inc({ kind, operator }, n);
+      }
     },
   });
   new Gauge({

@@ -126,6 +126,8 @@ export class ConsoleState {
   private readonly rejections: RejectionRow[] = [];
   /** Counters since start (metrics). */
   readonly counts = { telemetry: 0, deadLetters: 0, unknownEquipment: 0 };
+  /** Alerts raised since start, by `kind|operator` (metrics: a Prometheus rule sees new faults). */
+  readonly raised = new Map<string, number>();
 
   constructor(registry: readonly Equipment[], options: ConsoleStateOptions) {
     this.deadLetterKey = options.deadLetterKey;
@@ -306,6 +308,10 @@ export class ConsoleState {
       if (row.state.doorOpen === true) kinds.push(['door-open', '']);
       for (const [kind, detail] of kinds) {
         const id = `${row.id}:${kind}`;
+        if (!this.activeAlerts.has(id)) {
+          const key = `${kind}|${row.operator}`;
+          this.raised.set(key, (this.raised.get(key) ?? 0) + 1);
+        }
         next.set(id, {
           id,
           kind,
