@@ -33,6 +33,7 @@ import {
   rejectionsPage,
 } from './pages';
 import { governancePage, governanceView, storeReader } from './governance';
+import { LoginLimiter } from './login-limit';
 import { replayLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
@@ -110,6 +111,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   const csrf = app.csrfProtection.bind(app);
+  const loginLimiter = new LoginLimiter({
+    perAddress: config.CONSOLE_LOGIN_MAX_PER_ADDRESS,
+    perAccount: config.CONSOLE_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    windowMs: config.CONSOLE_LOGIN_WINDOW_S * 1000,
+    maxEntries: config.CONSOLE_LOGIN_LIMIT_ENTRIES,
+  });
   const duration = new Histogram({
     name: metricName(SERVICE, 'http_request_duration_seconds'),
     help: 'HTTP request duration by route, method and status.',
@@ -198,11 +205,22 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
   app.post('/login', { preValidation: csrf }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
+    const login = typeof body.login === 'string' ? body.login.slice(0, 64) : '';
+    const limited = loginLimiter.check(req.ip, login);
+    if (limited) {
+      log.warn({ login, address: req.ip, limit: limited.limit }, 'console login rate-limited');
+      return html(
+        reply.header('retry-after', String(limited.retryAfterS)),
+        loginPage(ctxOf(req, reply), 'limited'),
+        429,
+      );
+    }
     const user =
       typeof body.login === 'string' && typeof body.password === 'string'
         ? await users.authenticate(body.login, body.password)
         : undefined;
     if (!user) {
+      loginLimiter.failed(login);
       log.info(
         { login: typeof body.login === 'string' ? body.login.slice(0, 48) : null },
         'console login failed',

@@ -85,12 +85,13 @@ ${(options.scripts ?? []).map((s) => `<script src="${esc(s)}"></script>`).join('
 }
 
 /** The sign-in page. */
-export function loginPage(ctx: PageContext, failed: boolean): string {
+export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string {
   const t = STRINGS[ctx.lang];
+  const message = failed === 'limited' ? t.loginLimited : failed ? t.loginFailed : null;
   return layout(
     ctx,
     t.loginTitle,
-    `${failed ? `<p class="error" role="alert">${esc(t.loginFailed)}</p>` : ''}
+    `${message ? `<p class="error" role="alert">${esc(message)}</p>` : ''}
 <form method="post" action="/login" class="login">
   <input type="hidden" name="_csrf" value="${esc(ctx.csrf)}">
   <p><label for="login">${esc(t.loginUser)}</label><input id="login" name="login" autocomplete="username" required></p>
