@@ -30,11 +30,13 @@ import {
   forbiddenPage,
   loginPage,
   overviewPage,
+  pipelinePage,
   rejectionsPage,
 } from './pages';
+import { PipelineHealth } from './pipeline';
 import { governancePage, governanceView, storeReader } from './governance';
 import { LoginLimiter } from './login-limit';
-import { replayLetters } from './replay';
+import { type ReplayOutcome, replayLetters, replayStreamLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
@@ -247,7 +249,10 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   app.get('/', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
-    if (s) return html(reply, overviewPage(ctxOf(req, reply), { operator: s.operator }));
+    if (s) return html(reply, overviewPage(ctxOf(req, reply), {
+          operator: s.operator,
+          pipeline: req.user!.role !== 'operator',
+        }));
   });
   app.get('/equipment', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
@@ -278,6 +283,25 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   const reader = storeReader(config.OPENDATA_DIR);
+  const pipeline = new PipelineHealth({
+    ingestMetrics: config.CONSOLE_INGEST_METRICS_URLS,
+    processorsMetrics: config.CONSOLE_PROCESSORS_METRICS_URLS,
+    store: reader,
+    refreshMs: config.CONSOLE_PIPELINE_REFRESH_MS,
+  });
+  // The pipeline's health (latency, lag, releases) is for the supervisor and the governance officer.
+  app.get('/api/pipeline', { preHandler: api }, async (req, reply) => {
+    if (req.user!.role === 'operator')
+      return reply.code(403).send({
+        code: 'ONDIJON_FORBIDDEN',
+        message: 'the pipeline view is for the supervisor and the governance officer',
+      });
+    return pipeline.get();
+  });
+  app.get('/pipeline', { preHandler: page }, async (req, reply) => {
+    if (req.user!.role === 'operator') return html(reply, forbiddenPage(ctxOf(req, reply)), 403);
+    return html(reply, pipelinePage(ctxOf(req, reply), await pipeline.get()));
+  });
   const view = async () => {
     try {
       return await governanceView(reader, policy.revision);
@@ -356,9 +380,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         .send({ code: 'ONDIJON_FORBIDDEN', message: 'replay is for operators and the supervisor' });
     const body = (req.body ?? {}) as { ids?: unknown; code?: unknown };
     const scopeOperator = user.role === 'operator' ? user.operator : undefined;
-    const candidates = state
-      .rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER)
-      .filter((r) => r.source === 'ingest');
+    const candidates = state.rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER);
     let selected = candidates;
     if (Array.isArray(body.ids)) {
       const wanted = new Set(body.ids.map(String));
@@ -371,12 +393,19 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     } else if (typeof body.code === 'string') selected = candidates.filter((r) => r.code === body.code);
     else return reply.code(400).send({ code: 'ONDIJON_CONFIG_INVALID', message: 'give ids or code' });
     if (selected.length === 0) return { results: [], accepted: 0 };
-    let results;
+    // Ingest's letters go through ingest's replay tool; the stream's go back to the topic they were read
+    // from (the processors read them again).
+    const ingestIds = selected.filter((r) => r.source === 'ingest').map((r) => r.id);
+    const streamLetters = selected
+      .filter((r) => r.source === 'stream')
+      .map((r) => ({ id: r.id, kafkaTopic: r.kafkaTopic, payloadBase64: r.raw, sensitivity: r.sensitivity }));
+    let results: ReplayOutcome[];
     try {
-      results = await replayLetters(
-        config,
-        selected.map((r) => r.id),
-      );
+      const [a, b] = await Promise.all([
+        ingestIds.length > 0 ? replayLetters(config, ingestIds) : [],
+        streamLetters.length > 0 ? replayStreamLetters(config, streamLetters) : [],
+      ]);
+      results = [...a, ...b];
     } catch (err) {
       log.error({ err, login: user.login, letters: selected.length }, 'dead-letter replay failed');
       return reply.code(502).send({ code: 'ONDIJON_KAFKA_UNAVAILABLE', message: (err as Error).message });
@@ -387,6 +416,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         audit: 'replay',
         login: user.login,
         letters: selected.length,
+        ingest: ingestIds.length,
+        stream: streamLetters.length,
         accepted,
         ids: selected.slice(0, 50).map((r) => r.id),
       },

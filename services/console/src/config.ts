@@ -45,6 +45,18 @@ export const ConfigSchema = z.object({
   CONSOLE_TILE_URL: z.string().optional(),
   /** Attribution shown with the tiles. */
   CONSOLE_TILE_ATTRIBUTION: z.string().default(''),
+  /** Ingest's Prometheus metrics (comma-separated, one per instance): latency on the overview. */
+  CONSOLE_INGEST_METRICS_URLS: z
+    .string()
+    .default('http://127.0.0.1:19401/metrics')
+    .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')),
+  /** The processors' Prometheus metrics (comma-separated): consumer lag on the overview. */
+  CONSOLE_PROCESSORS_METRICS_URLS: z
+    .string()
+    .default('http://127.0.0.1:19402/metrics')
+    .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')),
+  /** The overview's pipeline figures (metrics, store) are read at most once per this many ms. */
+  CONSOLE_PIPELINE_REFRESH_MS: z.coerce.number().int().min(500).default(5000),
   /** Login attempts per source address per window (every attempt counts). */
   CONSOLE_LOGIN_MAX_PER_ADDRESS: z.coerce.number().int().positive().default(30),
   /** Failed login attempts per account per window. */

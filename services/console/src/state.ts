@@ -11,6 +11,7 @@ import {
   MQTT_TOPIC_ROOT,
 } from '@ondijon/contracts';
 import { openDeadLetter, type Policy } from '@ondijon/governance';
+import { envelopeOfStreamLetter } from './kafka-records';
 import { asFamily, maskPayload, type ShownPayload } from './mask';
 
 /** Reporting interval assumed before an equipment's first report (the simulator's defaults), s. */
@@ -77,6 +78,10 @@ export interface RejectionRow {
   equipmentId: string | null;
   receivedAt: string;
   rejectedBy: string;
+  /** The topic a stream letter's record was read from (logical name); its replay writes it back there. */
+  kafkaTopic: string | null;
+  /** The class of the letter's payload as far as known. */
+  sensitivity: DeadLetter['sensitivity'];
   payload: ShownPayload;
   /** Base64 of the raw payload, kept for an audited reveal by the governance officer; never sent otherwise. */
   raw: string | null;
@@ -246,17 +251,11 @@ export class ConsoleState {
       }
     } else if (letter.payloadBase64 !== null) {
       // A stream dead letter holds the envelope it could not use: its operator and subject.
-      try {
-        const env = JSON.parse(Buffer.from(letter.payloadBase64, 'base64').toString('utf8')) as {
-          operator?: unknown;
-          subject?: unknown;
-        };
-        if (typeof env.operator === 'string') operator = env.operator;
-        if (typeof env.subject === 'string') equipmentId = env.subject;
-        family = equipmentId === null ? null : (this.byId.get(equipmentId)?.row.family ?? null);
-      } catch {
-        /* not JSON: no operator known, only supervisors see it */
-      }
+      // Not an envelope: no operator known, only supervisors see it.
+      const env = envelopeOfStreamLetter(Buffer.from(letter.payloadBase64, 'base64'));
+      if (typeof env?.operator === 'string') operator = env.operator;
+      if (typeof env?.subject === 'string') equipmentId = env.subject;
+      family = equipmentId === null ? null : (this.byId.get(equipmentId)?.row.family ?? null);
     }
     const fam = asFamily(family ?? letter.expectedSchema);
     const row: RejectionRow = {
@@ -270,6 +269,8 @@ export class ConsoleState {
       equipmentId,
       receivedAt: letter.receivedAt,
       rejectedBy: letter.rejectedBy,
+      kafkaTopic: letter.kafkaTopic ?? null,
+      sensitivity: letter.sensitivity,
       // A stream letter's payload is a whole envelope: it is shown only when its record class is S0/S1.
       payload:
         source === 'stream'

@@ -1,0 +1,64 @@
+// How the console reads and writes Kafka record values: the one place that knows the wire format of
+// telemetry records (today a structured CloudEvents JSON envelope in the value, docs/architecture.md),
+// so a change of format (binary mode, headers) is made here only. The feed decodes telemetry and dead
+// letters with it; the stream replay tool encodes a dead letter's envelope back into a record with it.
+import type { IHeaders } from 'kafkajs';
+import { DeadLetter, HEADERS, SENSITIVITY_DESCRIPTIONS, type Sensitivity } from '@ondijon/contracts';
+
+/** The envelope attributes the console's state reads from a telemetry record. */
+export interface TelemetryEnvelope {
+  subject?: string;
+  time?: string;
+  operator?: string;
+  type?: string;
+  data?: unknown;
+}
+
+/** A telemetry record's envelope, or undefined when the value is not one (the processors dead-letter it). */
+export function decodeTelemetry(value: Buffer | null, _headers?: IHeaders): TelemetryEnvelope | undefined {
+  if (value === null) return undefined;
+  try {
+    const v = JSON.parse(value.toString('utf8')) as unknown;
+    return typeof v === 'object' && v !== null ? (v as TelemetryEnvelope) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A dead letter, or undefined when the value is not one. */
+export function decodeDeadLetter(value: Buffer | null): DeadLetter | undefined {
+  if (value === null) return undefined;
+  try {
+    const parsed = DeadLetter.safeParse(JSON.parse(value.toString('utf8')));
+    return parsed.success ? parsed.data : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The envelope a stream dead letter holds (its payload is the record value the processor could not use). */
+export function envelopeOfStreamLetter(payload: Buffer): { subject?: string; operator?: string } | undefined {
+  return decodeTelemetry(payload);
+}
+
+/**
+ * The Kafka record that puts a stream dead letter's record back on its topic: the same value, keyed by
+ * its subject (the equipment, as ingest keys telemetry), with the class headers ingest writes and the
+ * id of the letter it replays.
+ */
+export function streamReplayRecord(
+  letterId: string,
+  payload: Buffer,
+  sensitivity: Sensitivity,
+): { key: string | null; value: Buffer; headers: Record<string, string> } {
+  const env = envelopeOfStreamLetter(payload);
+  return {
+    key: typeof env?.subject === 'string' ? env.subject : null,
+    value: payload,
+    headers: {
+      [HEADERS.sensitivity]: sensitivity,
+      [HEADERS.class]: `${sensitivity} ${SENSITIVITY_DESCRIPTIONS[sensitivity].split(' (')[0]}`,
+      'ondijon-replay-of': letterId,
+    },
+  };
+}
