@@ -249,10 +249,14 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   app.get('/', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
-    if (s) return html(reply, overviewPage(ctxOf(req, reply), {
+    if (s)
+      return html(
+        reply,
+        overviewPage(ctxOf(req, reply), {
           operator: s.operator,
           pipeline: req.user!.role !== 'operator',
-        }));
+        }),
+      );
   });
   app.get('/equipment', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);

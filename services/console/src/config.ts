@@ -49,12 +49,22 @@ export const ConfigSchema = z.object({
   CONSOLE_INGEST_METRICS_URLS: z
     .string()
     .default('http://127.0.0.1:19401/metrics')
-    .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    ),
   /** The processors' Prometheus metrics (comma-separated): consumer lag on the overview. */
   CONSOLE_PROCESSORS_METRICS_URLS: z
     .string()
     .default('http://127.0.0.1:19402/metrics')
-    .transform((s) => s.split(',').map((u) => u.trim()).filter((u) => u !== '')),
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    ),
   /** The overview's pipeline figures (metrics, store) are read at most once per this many ms. */
   CONSOLE_PIPELINE_REFRESH_MS: z.coerce.number().int().min(500).default(5000),
   /** Login attempts per source address per window (every attempt counts). */

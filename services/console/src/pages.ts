@@ -275,10 +275,13 @@ ${
     ? `<p>${esc(t.noFigure)}</p>`
     : view.lag
         .map(
-          (l) => `<table id="lag-${esc(l.processor)}"><caption>${esc(l.processor)} : ${l.records}</caption><thead><tr><th scope="col">${esc(t.topic)}</th><th scope="col">${esc(t.partition)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody>${l.partitions
-            .slice(0, 50)
-            .map((p) => `<tr><td>${esc(p.topic)}</td><td>${esc(p.partition)}</td><td>${p.records}</td></tr>`)
-            .join('')}</tbody></table>`,
+          (l) =>
+            `<table id="lag-${esc(l.processor)}"><caption>${esc(l.processor)} : ${l.records}</caption><thead><tr><th scope="col">${esc(t.topic)}</th><th scope="col">${esc(t.partition)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody>${l.partitions
+              .slice(0, 50)
+              .map(
+                (p) => `<tr><td>${esc(p.topic)}</td><td>${esc(p.partition)}</td><td>${p.records}</td></tr>`,
+              )
+              .join('')}</tbody></table>`,
         )
         .join('\n')
 }</section>

@@ -133,7 +133,11 @@ export class PipelineHealth {
   }
 
   /** Families of every URL, concatenated; null when none answered. */
-  private async scrape(urls: readonly string[], what: string, unavailable: string[]): Promise<Family[] | null> {
+  private async scrape(
+    urls: readonly string[],
+    what: string,
+    unavailable: string[],
+  ): Promise<Family[] | null> {
     const out: Family[] = [];
     let answered = 0;
     await Promise.all(

@@ -91,7 +91,12 @@ export async function replayStreamLetters(
   letters: readonly StreamLetter[],
 ): Promise<ReplayOutcome[]> {
   const input = letters.map((l) => JSON.stringify(l)).join('\n');
-  return runReplayChild(CONSOLE_DIR, ['--import', 'tsx', 'src/cli/replay-stream.ts'], replayEnv(config), input);
+  return runReplayChild(
+    CONSOLE_DIR,
+    ['--import', 'tsx', 'src/cli/replay-stream.ts'],
+    replayEnv(config),
+    input,
+  );
 }
 
 function runReplayChild(

@@ -32,7 +32,8 @@ function sourceMetrics(service: string): Set<string> {
   for (const file of walk(path.join(ROOT, 'services', service, 'src'))) {
     const text = readFileSync(file, 'utf8');
     for (const m of text.matchAll(/'(ondijon_[a-z_]+)'/g)) names.add(m[1]!);
-    for (const m of text.matchAll(/(?:metricName\([^,]+, |\bname\()'([a-z_]+)'\)/g)) names.add(prefix + m[1]!);
+    for (const m of text.matchAll(/(?:metricName\([^,]+, |\bname\()'([a-z_]+)'\)/g))
+      names.add(prefix + m[1]!);
   }
   return names;
 }

@@ -259,9 +259,11 @@ describe('console pipeline view', () => {
     expect((await app.fastify.inject({ url: '/', headers: { cookie: op.cookie } })).body).not.toContain(
       'id="pipeline"',
     );
-    expect((await app.fastify.inject({ url: '/pipeline', headers: { cookie: op.cookie } })).statusCode).toBe(403);
-    expect((await app.fastify.inject({ url: '/api/pipeline', headers: { cookie: op.cookie } })).statusCode).toBe(
+    expect((await app.fastify.inject({ url: '/pipeline', headers: { cookie: op.cookie } })).statusCode).toBe(
       403,
     );
+    expect(
+      (await app.fastify.inject({ url: '/api/pipeline', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
   });
 });

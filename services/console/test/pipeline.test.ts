@@ -23,7 +23,15 @@ describe('histogramQuantile', () => {
     expect(histogramQuantile(0.99, b)).toBeCloseTo(0.1 + (0.9 * 9) / 10);
     expect(histogramQuantile(0.5, new Map([[INF, 0]]))).toBeNull();
     // Beyond the last finite bucket: its bound.
-    expect(histogramQuantile(0.99, new Map([[1, 10], [INF, 100]]))).toBe(1);
+    expect(
+      histogramQuantile(
+        0.99,
+        new Map([
+          [1, 10],
+          [INF, 100],
+        ]),
+      ),
+    ).toBe(1);
   });
 });
 
@@ -65,8 +73,12 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
   afterAll(() => new Promise<void>((r) => server.close(() => r())));
 
   const store = {
-    catalog: async () => ({ catalog: { datasets: { 'lighting-daily': {}, 'signals-daily': {} } }, etag: 'e' }),
-    releases: async (id: string) => (id === 'lighting-daily' ? [{ releaseId: 'r1' }, { releaseId: 'r2' }] : []),
+    catalog: async () => ({
+      catalog: { datasets: { 'lighting-daily': {}, 'signals-daily': {} } },
+      etag: 'e',
+    }),
+    releases: async (id: string) =>
+      id === 'lighting-daily' ? [{ releaseId: 'r1' }, { releaseId: 'r2' }] : [],
     releaseNotes: async (_id: string, releaseId: string) => ({
       publishedAt: '2026-12-06T10:00:00.000Z',
       rowCount: releaseId === 'r2' ? 23 : 1,
@@ -98,7 +110,11 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
           { topic: 'tel.s1.lighting.v1', partition: '1', records: 5 },
         ],
       },
-      { processor: 'signals', records: 0, partitions: [{ topic: 'tel.s1.signals.v1', partition: '0', records: 0 }] },
+      {
+        processor: 'signals',
+        records: 0,
+        partitions: [{ topic: 'tel.s1.signals.v1', partition: '0', records: 0 }],
+      },
     ]);
     expect(first.unavailable).toEqual(['processors']);
     expect(first.releases).toEqual([
