@@ -530,5 +530,5 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     };
     expect(new Set(all.rejections.map((r) => r.operator))).toEqual(new Set(['citelum', 'bouygues-es']));
     await page.close();
-  });
+  }, 400_000);
 });

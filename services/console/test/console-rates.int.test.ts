@@ -145,9 +145,9 @@ describe('the overview rates (real stack, paced simulator)', () => {
       services = [];
       return ended;
     });
-    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 90_000, ingest);
+    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 240_000, ingest);
     consoleUrl = `http://127.0.0.1:${consolePort}`;
-    await waitHttpOk(`${consoleUrl}/readyz`, 90_000, consoleService);
+    await waitHttpOk(`${consoleUrl}/readyz`, 240_000, consoleService);
 
     const form = await fetch(`${consoleUrl}/login`);
     const csrfCookie = form.headers
@@ -192,7 +192,8 @@ describe('the overview rates (real stack, paced simulator)', () => {
         },
       }),
     );
-  });
+    // Starting services on a loaded 2-core machine can take minutes: the hook waits up to 10.
+  }, 600_000);
   afterAll(() => cleanup.run());
 
   it('match the simulator’s own counters within 5 % per family over at least a minute', async () => {
