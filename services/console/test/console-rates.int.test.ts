@@ -200,22 +200,36 @@ describe('the overview rates (real stack, paced simulator)', () => {
     let last: unknown;
     const agreed = await waitFor(
       async () => {
-        const overview = (await (
-          await fetch(`${consoleUrl}/api/overview`, { headers: { cookie } })
-        ).json()) as { rates: { times: number[]; byFamily: Record<string, number[]> } };
-        const lines = readFileSync(simLog, 'utf8')
+        const res = await fetch(`${consoleUrl}/api/overview`, { headers: { cookie } });
+        if (!res.ok) {
+          last = { overview: res.status };
+          return undefined;
+        }
+        const overview = (await res.json()) as {
+          rates: { times: number[]; byFamily: Record<string, number[]> };
+        };
+        // Complete lines only: the last one may be half written.
+        const text = readFileSync(simLog, 'utf8');
+        const lines = text
+          .slice(0, text.lastIndexOf('\n') + 1)
           .split('\n')
-          .filter((l) => l.includes('"progress"'))
+          .filter((l) => l.includes('"msg":"progress"'))
           .map((l) => JSON.parse(l) as { time: number; byFamily: Record<string, number> });
         // Whole steps that start 20 s after the simulator (its connections up, the console reading).
         const { times, byFamily } = overview.rates;
         const first = times.findIndex((t) => t * 1000 >= simStartedMs + 20_000);
-        if (first < 0 || times.length - first < MIN_STEPS) return undefined;
+        if (first < 0 || times.length - first < MIN_STEPS) {
+          last = { waiting: 'steps', first, steps: times.length };
+          return undefined;
+        }
         const fromMs = times[first]! * 1000;
         const toMs = (times.at(-1)! + STEP_S) * 1000;
         const a = simCountsAt(lines, fromMs);
         const b = simCountsAt(lines, toMs);
-        if (a === undefined || b === undefined) return undefined;
+        if (a === undefined || b === undefined) {
+          last = { waiting: 'simulator progress', fromMs, toMs, lastLine: lines.at(-1)?.time };
+          return undefined;
+        }
         const rows = FAMILIES.map((fam) => {
           const sim = (b[fam]! - a[fam]!) / ((toMs - fromMs) / 1000);
           const series = byFamily[fam] ?? [];
