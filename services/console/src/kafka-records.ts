@@ -19,7 +19,7 @@ export function decodeTelemetry(value: Buffer | null, _headers?: IHeaders): Tele
   if (value === null) return undefined;
   try {
     const v = JSON.parse(value.toString('utf8')) as unknown;
-    return typeof v === 'object' && v !== null ? (v as TelemetryEnvelope) : undefined;
+    return typeof v === 'object' && v !== null ? v : undefined;
   } catch {
     return undefined;
   }
