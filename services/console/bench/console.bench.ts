@@ -159,7 +159,7 @@ async function round(index: number, withConsole: boolean): Promise<Round> {
       logFile: path.join(dir, `${runId}-ingest.log`),
     });
     services.push(ingest);
-    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 90_000, ingest);
+    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 300_000, ingest);
     let base = '';
     let cookie = '';
     if (withConsole) {
@@ -170,7 +170,7 @@ async function round(index: number, withConsole: boolean): Promise<Round> {
       });
       services.push(consoleService);
       base = `http://127.0.0.1:${port}`;
-      await waitHttpOk(`${base}/readyz`, 90_000, consoleService);
+      await waitHttpOk(`${base}/readyz`, 300_000, consoleService);
       cookie = await signIn(base);
       // 20 live sessions of the supervisor (every equipment), each read to the end of every update.
       for (let i = 0; i < SSE_CLIENTS; i++) {

@@ -388,10 +388,8 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     await row.first().locator('button[data-replay]').click();
     await waitFor(
       async () => /acceptés : 1/.test((await page.locator('#replay-result').textContent()) ?? ''),
-      {
-        timeoutMs: 60_000,
-        message: 'replay result shown',
-      },
+      // The replay tool is a child process that reads the dead-letter topic: minutes on a loaded machine.
+      { timeoutMs: 180_000, message: 'replay result shown' },
     );
     expect(confirmed).toContain('1');
     await page.screenshot({ path: path.join(REPORTS, 'rejections-replayed.png'), fullPage: true });
@@ -406,7 +404,7 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       records.some((r) => (JSON.parse(r.value ?? '{}') as { subject?: string }).subject === UNKNOWN),
     ).toBe(true);
     await page.close();
-  });
+  }, 400_000);
 
   it('replays a stream dead letter: its record goes back to its topic, counted, with an audit line', async () => {
     // A processor's dead letter of one of citelum's records (written as the admin, as a processor would).
@@ -464,7 +462,7 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     await row.locator('button[data-replay]').click();
     await waitFor(
       async () => /acceptés : 1/.test((await page.locator('#replay-result').textContent()) ?? ''),
-      { timeoutMs: 60_000, message: 'stream replay result shown' },
+      { timeoutMs: 180_000, message: 'stream replay result shown' },
     );
     expect(confirmed).toContain('1');
     await page.screenshot({ path: path.join(REPORTS, 'rejections-stream-replayed.png'), fullPage: true });
@@ -488,7 +486,7 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       { timeoutMs: 10_000, message: 'audit line of the stream replay' },
     );
     await page.close();
-  });
+  }, 400_000);
 
   it('the supervisor sees every operator; axe-core finds no serious or critical violation on any page', async () => {
     const page = await context.newPage();
