@@ -200,6 +200,12 @@ async function round(index: number, withConsole: boolean): Promise<Round> {
         },
       }),
     );
+    // The simulator sending (starting it takes up to minutes on a loaded machine), then the warm-up.
+    const deadline = Date.now() + 300_000;
+    while ((await readIngest(plan.ports.ingest)).received === 0) {
+      if (Date.now() > deadline) throw new Error('the simulator sent nothing within 5 minutes');
+      await sleep(2);
+    }
     await sleep(WARMUP_S);
     const a = await readIngest(plan.ports.ingest);
     const t = Date.now();
