@@ -45,7 +45,7 @@ const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 45);
 const WARMUP_S = Number(process.env.BENCH_WARMUP_S ?? 20);
 const SSE_CLIENTS = Number(process.env.BENCH_SSE_CLIENTS ?? 20);
-const RATE = Number(process.env.BENCH_RATE ?? 400);
+const RATE = Number(process.env.BENCH_RATE ?? 100);
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -129,11 +129,12 @@ interface Round {
   sseBytes?: number;
 }
 
-let pageLoad: {
+interface PageLoad {
   firstContentfulPaintMs: number | null;
   tableAndMapFilledMs: number;
   shown: string | null;
-} | null = null;
+}
+let pageLoad = null as PageLoad | null;
 
 async function round(index: number, withConsole: boolean): Promise<Round> {
   const runId = `cb${Date.now().toString(36)}${index}`;
