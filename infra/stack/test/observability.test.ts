@@ -56,6 +56,7 @@ describe('observability artefacts', () => {
     const text = readFileSync(path.join(repoRoot, 'infra/prometheus/prometheus.yml'), 'utf8');
     const jobs = [...text.matchAll(/^\s*- job_name: ([a-z-]+)$/gm)].map((m) => m[1]);
     expect(jobs.sort()).toEqual([
+      'ondijon-console',
       'ondijon-ingest',
       'ondijon-opendata-api',
       'ondijon-processors',

@@ -11,6 +11,7 @@ import { COMMUNES, ERROR_CODES, EquipmentRegistryFile, FAMILIES } from '@ondijon
 import { deadLetterPrivateKey, loadPolicy } from '@ondijon/governance';
 import { createKafka } from '@ondijon/kafka';
 import {
+  Counter,
   Gauge,
   Histogram,
   type Logger,
@@ -29,10 +30,13 @@ import {
   forbiddenPage,
   loginPage,
   overviewPage,
+  pipelinePage,
   rejectionsPage,
 } from './pages';
+import { PipelineHealth } from './pipeline';
 import { governancePage, governanceView, storeReader } from './governance';
-import { replayLetters } from './replay';
+import { LoginLimiter } from './login-limit';
+import { type ReplayOutcome, replayLetters, replayStreamLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
@@ -109,6 +113,12 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   const csrf = app.csrfProtection.bind(app);
+  const loginLimiter = new LoginLimiter({
+    perAddress: config.CONSOLE_LOGIN_MAX_PER_ADDRESS,
+    perAccount: config.CONSOLE_LOGIN_MAX_FAILURES_PER_ACCOUNT,
+    windowMs: config.CONSOLE_LOGIN_WINDOW_S * 1000,
+    maxEntries: config.CONSOLE_LOGIN_LIMIT_ENTRIES,
+  });
   const duration = new Histogram({
     name: metricName(SERVICE, 'http_request_duration_seconds'),
     help: 'HTTP request duration by route, method and status.',
@@ -197,11 +207,22 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
   app.post('/login', { preValidation: csrf }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
+    const login = typeof body.login === 'string' ? body.login.slice(0, 64) : '';
+    const limited = loginLimiter.check(req.ip, login);
+    if (limited) {
+      log.warn({ login, address: req.ip, limit: limited.limit }, 'console login rate-limited');
+      return html(
+        reply.header('retry-after', String(limited.retryAfterS)),
+        loginPage(ctxOf(req, reply), 'limited'),
+        429,
+      );
+    }
     const user =
       typeof body.login === 'string' && typeof body.password === 'string'
         ? await users.authenticate(body.login, body.password)
         : undefined;
     if (!user) {
+      loginLimiter.failed(login);
       log.info(
         { login: typeof body.login === 'string' ? body.login.slice(0, 48) : null },
         'console login failed',
@@ -228,7 +249,14 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
 
   app.get('/', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
-    if (s) return html(reply, overviewPage(ctxOf(req, reply), { operator: s.operator }));
+    if (s)
+      return html(
+        reply,
+        overviewPage(ctxOf(req, reply), {
+          operator: s.operator,
+          pipeline: req.user!.role !== 'operator',
+        }),
+      );
   });
   app.get('/equipment', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
@@ -259,6 +287,25 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   });
 
   const reader = storeReader(config.OPENDATA_DIR);
+  const pipeline = new PipelineHealth({
+    ingestMetrics: config.CONSOLE_INGEST_METRICS_URLS,
+    processorsMetrics: config.CONSOLE_PROCESSORS_METRICS_URLS,
+    store: reader,
+    refreshMs: config.CONSOLE_PIPELINE_REFRESH_MS,
+  });
+  // The pipeline's health (latency, lag, releases) is for the supervisor and the governance officer.
+  app.get('/api/pipeline', { preHandler: api }, async (req, reply) => {
+    if (req.user!.role === 'operator')
+      return reply.code(403).send({
+        code: 'ONDIJON_FORBIDDEN',
+        message: 'the pipeline view is for the supervisor and the governance officer',
+      });
+    return pipeline.get();
+  });
+  app.get('/pipeline', { preHandler: page }, async (req, reply) => {
+    if (req.user!.role === 'operator') return html(reply, forbiddenPage(ctxOf(req, reply)), 403);
+    return html(reply, pipelinePage(ctxOf(req, reply), await pipeline.get()));
+  });
   const view = async () => {
     try {
       return await governanceView(reader, policy.revision);
@@ -337,9 +384,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         .send({ code: 'ONDIJON_FORBIDDEN', message: 'replay is for operators and the supervisor' });
     const body = (req.body ?? {}) as { ids?: unknown; code?: unknown };
     const scopeOperator = user.role === 'operator' ? user.operator : undefined;
-    const candidates = state
-      .rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER)
-      .filter((r) => r.source === 'ingest');
+    const candidates = state.rejectionsOf(scopeOperator, Number.MAX_SAFE_INTEGER);
     let selected = candidates;
     if (Array.isArray(body.ids)) {
       const wanted = new Set(body.ids.map(String));
@@ -352,12 +397,19 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     } else if (typeof body.code === 'string') selected = candidates.filter((r) => r.code === body.code);
     else return reply.code(400).send({ code: 'ONDIJON_CONFIG_INVALID', message: 'give ids or code' });
     if (selected.length === 0) return { results: [], accepted: 0 };
-    let results;
+    // Ingest's letters go through ingest's replay tool; the stream's go back to the topic they were read
+    // from (the processors read them again).
+    const ingestIds = selected.filter((r) => r.source === 'ingest').map((r) => r.id);
+    const streamLetters = selected
+      .filter((r) => r.source === 'stream')
+      .map((r) => ({ id: r.id, kafkaTopic: r.kafkaTopic, payloadBase64: r.raw, sensitivity: r.sensitivity }));
+    let results: ReplayOutcome[];
     try {
-      results = await replayLetters(
-        config,
-        selected.map((r) => r.id),
-      );
+      const [a, b] = await Promise.all([
+        ingestIds.length > 0 ? replayLetters(config, ingestIds) : [],
+        streamLetters.length > 0 ? replayStreamLetters(config, streamLetters) : [],
+      ]);
+      results = [...a, ...b];
     } catch (err) {
       log.error({ err, login: user.login, letters: selected.length }, 'dead-letter replay failed');
       return reply.code(502).send({ code: 'ONDIJON_KAFKA_UNAVAILABLE', message: (err as Error).message });
@@ -368,6 +420,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         audit: 'replay',
         login: user.login,
         letters: selected.length,
+        ingest: ingestIds.length,
+        stream: streamLetters.length,
         accepted,
         ids: selected.slice(0, 50).map((r) => r.id),
       },
@@ -506,12 +560,26 @@ function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unkno
   });
   new Gauge({
     name: metricName(SERVICE, 'alerts_active'),
-    help: 'Active alerts by kind.',
-    labelNames: ['kind'],
+    help: 'Active alerts by kind and operator (infra/prometheus/alerts.yml).',
+    labelNames: ['kind', 'operator'],
     registers: [registry],
     collect() {
       this.reset();
-      for (const a of state.alerts()) this.inc({ kind: a.kind });
+      for (const a of state.alerts()) this.inc({ kind: a.kind, operator: a.operator });
+    },
+  });
+  new Counter({
+    name: metricName(SERVICE, 'alerts_raised_total'),
+    help: 'Alerts raised since start by kind and operator (a new fault is an increase of kind="fault").',
+    labelNames: ['kind', 'operator'],
+    registers: [registry],
+    collect() {
+      // The state counts; the counter is set to its totals at each collection.
+      this.reset();
+      for (const [key, n] of state.raised) {
+        const [kind, operator] = key.split('|') as [string, string];
+        this.inc({ kind, operator }, n);
+      }
     },
   });
   new Gauge({

@@ -45,6 +45,36 @@ export const ConfigSchema = z.object({
   CONSOLE_TILE_URL: z.string().optional(),
   /** Attribution shown with the tiles. */
   CONSOLE_TILE_ATTRIBUTION: z.string().default(''),
+  /** Ingest's Prometheus metrics (comma-separated, one per instance): latency on the overview. */
+  CONSOLE_INGEST_METRICS_URLS: z
+    .string()
+    .default('http://127.0.0.1:19401/metrics')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    ),
+  /** The processors' Prometheus metrics (comma-separated): consumer lag on the overview. */
+  CONSOLE_PROCESSORS_METRICS_URLS: z
+    .string()
+    .default('http://127.0.0.1:19402/metrics')
+    .transform((s) =>
+      s
+        .split(',')
+        .map((u) => u.trim())
+        .filter((u) => u !== ''),
+    ),
+  /** The overview's pipeline figures (metrics, store) are read at most once per this many ms. */
+  CONSOLE_PIPELINE_REFRESH_MS: z.coerce.number().int().min(500).default(5000),
+  /** Login attempts per source address per window (every attempt counts). */
+  CONSOLE_LOGIN_MAX_PER_ADDRESS: z.coerce.number().int().positive().default(30),
+  /** Failed login attempts per account per window. */
+  CONSOLE_LOGIN_MAX_FAILURES_PER_ACCOUNT: z.coerce.number().int().positive().default(5),
+  /** The login rate-limit window, seconds. */
+  CONSOLE_LOGIN_WINDOW_S: z.coerce.number().int().positive().default(900),
+  /** Addresses and accounts the login limiter remembers at most (bounded memory). */
+  CONSOLE_LOGIN_LIMIT_ENTRIES: z.coerce.number().int().positive().default(10_000),
   /** Seconds between two live (SSE) updates of a page. */
   CONSOLE_PUSH_INTERVAL_MS: z.coerce.number().int().min(200).default(2000),
   /** An equipment is silent after this many reporting intervals without a report. */

@@ -4,8 +4,9 @@
 // telemetry or pii.* (the ACLs forbid it: packages/contracts kafka-access.ts).
 import { randomUUID } from 'node:crypto';
 import type { Consumer, Kafka } from 'kafkajs';
-import { DeadLetter, decodeRecordValue, topicList } from '@ondijon/contracts';
+import { topicList } from '@ondijon/contracts';
 import type { Logger } from '@ondijon/service-kit';
+import { decodeDeadLetter, decodeTelemetry } from './kafka-records';
 import type { ConsoleState } from './state';
 
 /** The S1 telemetry topics of the registry (the only telemetry the console may read). */
@@ -67,17 +68,9 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
     autoCommit: false,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        if (m.value === null) continue;
-        try {
-          // Binary mode (attributes in headers) or structured mode, per record.
-          state.onTelemetry(
-            decodeRecordValue(m.headers, m.value, batch.topic.slice(topicPrefix.length)) as Parameters<
-              ConsoleState['onTelemetry']
-            >[0],
-          );
-        } catch {
-          /* not an envelope: the processors dead-letter it, the console only skips it */
-        }
+        // Not an envelope: the processors dead-letter it, the console only skips it.
+        const envelope = decodeTelemetry(m.value, m.headers, batch.topic.slice(topicPrefix.length));
+        if (envelope !== undefined) state.onTelemetry(envelope);
       }
     },
   });
@@ -96,13 +89,9 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
       const from = source.get(batch.topic) ?? 'ingest';
       for (const m of batch.messages) {
         if (m.value === null) continue;
-        try {
-          const parsed = DeadLetter.safeParse(JSON.parse(m.value.toString('utf8')));
-          if (parsed.success) state.onDeadLetter(parsed.data, from);
-          else invalidLetters++;
-        } catch {
-          invalidLetters++;
-        }
+        const letter = decodeDeadLetter(m.value);
+        if (letter !== undefined) state.onDeadLetter(letter, from);
+        else invalidLetters++;
       }
     },
   });

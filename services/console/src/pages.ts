@@ -1,6 +1,7 @@
 // Server-rendered shells of the pages: the layout, navigation and forms. The live parts (tables, map,
 // charts) are drawn in the browser by public/*.js from the JSON and SSE endpoints, with Leaflet and uPlot.
 import { type Lang, STRINGS, type Strings, fill } from './i18n';
+import type { PipelineView } from './pipeline';
 import type { SessionUser } from './users';
 
 /** HTML-escapes text. */
@@ -85,12 +86,13 @@ ${(options.scripts ?? []).map((s) => `<script src="${esc(s)}"></script>`).join('
 }
 
 /** The sign-in page. */
-export function loginPage(ctx: PageContext, failed: boolean): string {
+export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string {
   const t = STRINGS[ctx.lang];
+  const message = failed === 'limited' ? t.loginLimited : failed ? t.loginFailed : null;
   return layout(
     ctx,
     t.loginTitle,
-    `${failed ? `<p class="error" role="alert">${esc(t.loginFailed)}</p>` : ''}
+    `${message ? `<p class="error" role="alert">${esc(message)}</p>` : ''}
 <form method="post" action="/login" class="login">
   <input type="hidden" name="_csrf" value="${esc(ctx.csrf)}">
   <p><label for="login">${esc(t.loginUser)}</label><input id="login" name="login" autocomplete="username" required></p>
@@ -199,7 +201,7 @@ export function rejectionsPage(
 <p id="replay-result" role="status" aria-live="polite"></p>
 <section aria-labelledby="counts-h"><h2 id="counts-h">${esc(t.countsByCode)}</h2><ul id="counts"></ul></section>
 <section aria-labelledby="list-h"><h2 id="list-h">${esc(t.rejectionsTitle)} <span id="shown"></span></h2>
-<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th><th scope="col"><span class="sr-only">${esc(t.replay)}</span></th></tr></thead><tbody></tbody></table></section>`,
+<table id="rejections"><thead><tr><th scope="col">${esc(t.receivedAt)}</th><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.equipmentId)}</th><th scope="col">${esc(t.code)}</th><th scope="col">${esc(t.source)}</th><th scope="col">${esc(t.reason)}</th><th scope="col">${esc(t.fields)}</th><th scope="col">${esc(t.payload)}</th><th scope="col"><span class="sr-only">${esc(t.replay)}</span></th></tr></thead><tbody></tbody></table></section>`,
     {
       nav: 'rejections',
       scripts: ['/static/common.js', '/static/rejections.js'],
@@ -215,8 +217,23 @@ export function rejectionsPage(
 }
 
 /** The overview page (filled by public/overview.js with uPlot). */
-export function overviewPage(ctx: PageContext, data: { operator: string | undefined }): string {
+export function overviewPage(
+  ctx: PageContext,
+  data: { operator: string | undefined; pipeline?: boolean },
+): string {
   const t = STRINGS[ctx.lang];
+  // The pipeline's health (supervisor, governance): filled by overview.js from /api/pipeline; each figure
+  // links to its detail on /pipeline (latency, lag) or /governance (a dataset's releases).
+  const pipeline = data.pipeline
+    ? `<section aria-labelledby="pipe-h" id="pipeline"><h2 id="pipe-h"><a href="/pipeline">${esc(t.pipelineTitle)}</a></h2>
+<p id="pipe-unavailable" role="status"></p>
+<div class="columns">
+<table id="latency"><caption><a href="/pipeline#latency">${esc(t.latencyTitle)}</a></caption><thead><tr><th scope="col">p50</th><th scope="col">p99</th><th scope="col">${esc(t.period)}</th></tr></thead><tbody><tr><td id="lat-p50">—</td><td id="lat-p99">—</td><td id="lat-window">—</td></tr></tbody></table>
+<table id="lag"><caption><a href="/pipeline#lag">${esc(t.lagTitle)}</a></caption><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody></tbody></table>
+</div>
+<table id="releases"><caption><a href="/governance">${esc(t.lastReleases)}</a></caption><thead><tr><th scope="col">${esc(t.dataset)}</th><th scope="col">${esc(t.release)}</th><th scope="col">${esc(t.publishedAt)}</th><th scope="col">${esc(t.rows)}</th><th scope="col">${esc(t.suppressed)}</th><th scope="col">${esc(t.noised)}</th></tr></thead><tbody></tbody></table>
+</section>`
+    : '';
   return layout(
     ctx,
     t.overviewTitle + (data.operator ? ` — ${data.operator}` : ''),
@@ -224,12 +241,60 @@ export function overviewPage(ctx: PageContext, data: { operator: string | undefi
 <section aria-labelledby="fam-h"><h2 id="fam-h"><a href="/equipment">${esc(t.ratesByFamily)}</a></h2><div id="chart-family" class="chart"></div></section>
 <section aria-labelledby="op-h"><h2 id="op-h"><a href="/equipment">${esc(t.ratesByOperator)}</a></h2><div id="chart-operator" class="chart"></div>
 <table id="current"><caption>${esc(t.currentRates)}</caption><thead><tr><th scope="col">${esc(t.operator)}</th><th scope="col">${esc(t.msgPerS)}</th></tr></thead><tbody></tbody></table></section>
-<section aria-labelledby="dlq-h"><h2 id="dlq-h"><a href="/rejections">${esc(t.deadLettersPerMinute)}</a></h2><div id="chart-dlq" class="chart"></div></section>`,
+<section aria-labelledby="dlq-h"><h2 id="dlq-h"><a href="/rejections">${esc(t.deadLettersPerMinute)}</a></h2><div id="chart-dlq" class="chart"></div></section>
+${pipeline}`,
     {
       nav: 'overview',
       styles: ['/vendor/uplot/uPlot.min.css'],
       scripts: ['/vendor/uplot/uPlot.iife.min.js', '/static/common.js', '/static/overview.js'],
-      config: { lang: ctx.lang, t, operator: data.operator ?? '' },
+      config: { lang: ctx.lang, t, operator: data.operator ?? '', pipeline: data.pipeline === true },
     },
   );
+}
+
+/** Seconds shown in ms below one second. */
+function secondsText(s: number | null): string {
+  if (s === null) return '—';
+  return s < 1 ? `${(s * 1000).toFixed(s < 0.01 ? 1 : 0)} ms` : `${s.toFixed(2)} s`;
+}
+
+/** The pipeline's detail (server-rendered): latency, lag per processor and partition, last releases. */
+export function pipelinePage(ctx: PageContext, view: PipelineView): string {
+  const t = STRINGS[ctx.lang];
+  const lat = view.latency;
+  const body = `${view.unavailable.length ? `<p role="status">${esc(fill(t.unavailable, { what: view.unavailable.join(', ') }))}</p>` : ''}
+<section aria-labelledby="latency"><h2 id="latency">${esc(t.latencyTitle)}</h2>
+${
+  lat === null
+    ? `<p>${esc(t.noFigure)}</p>`
+    : `<p>p50 <strong>${esc(secondsText(lat.p50))}</strong> · p99 <strong>${esc(secondsText(lat.p99))}</strong> (${esc(fill(t.latencyWindow, { s: String(lat.windowS), n: String(lat.count) }))})</p>`
+}</section>
+<section aria-labelledby="lag"><h2 id="lag">${esc(t.lagTitle)}</h2>
+${
+  view.lag === null || view.lag.length === 0
+    ? `<p>${esc(t.noFigure)}</p>`
+    : view.lag
+        .map(
+          (l) =>
+            `<table id="lag-${esc(l.processor)}"><caption>${esc(l.processor)} : ${l.records}</caption><thead><tr><th scope="col">${esc(t.topic)}</th><th scope="col">${esc(t.partition)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody>${l.partitions
+              .slice(0, 50)
+              .map(
+                (p) => `<tr><td>${esc(p.topic)}</td><td>${esc(p.partition)}</td><td>${p.records}</td></tr>`,
+              )
+              .join('')}</tbody></table>`,
+        )
+        .join('\n')
+}</section>
+<section aria-labelledby="rel-h"><h2 id="rel-h">${esc(t.lastReleases)}</h2>
+${
+  view.releases === null || view.releases.length === 0
+    ? `<p>${esc(t.noRelease)}</p>`
+    : `<table><thead><tr><th scope="col">${esc(t.dataset)}</th><th scope="col">${esc(t.release)}</th><th scope="col">${esc(t.publishedAt)}</th><th scope="col">${esc(t.rows)}</th><th scope="col">${esc(t.suppressed)}</th><th scope="col">${esc(t.noised)}</th></tr></thead><tbody>${view.releases
+        .map(
+          (r) =>
+            `<tr><td><a href="/governance#ds-${esc(r.dataset)}">${esc(r.dataset)}</a></td><td>${esc(r.releaseId ?? '—')}</td><td>${esc(r.publishedAt ?? '—')}</td><td>${r.rowCount ?? '—'}</td><td>${r.suppressedCells ?? '—'}</td><td>${r.noisedCells ?? '—'}</td></tr>`,
+        )
+        .join('')}</tbody></table>`
+}</section>`;
+  return layout(ctx, t.pipelineTitle, body, { nav: 'overview' });
 }

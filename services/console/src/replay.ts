@@ -8,6 +8,7 @@ import path from 'node:path';
 import type { Config } from './config';
 
 const INGEST_DIR = path.resolve(import.meta.dirname, '../../ingest');
+const CONSOLE_DIR = path.resolve(import.meta.dirname, '..');
 
 /** What became of one replayed letter. */
 export interface ReplayOutcome {
@@ -36,12 +37,9 @@ export function parseReplayOutput(stdout: string): ReplayOutcome[] {
   return out;
 }
 
-/** Replays the letters `ids` through ingest's pipeline; resolves with each outcome. */
-export async function replayLetters(
-  config: Readonly<Config>,
-  ids: readonly string[],
-): Promise<ReplayOutcome[]> {
-  const env: NodeJS.ProcessEnv = {
+/** The environment of a replay child: the run's Kafka and topics as the `replay` principal. */
+function replayEnv(config: Readonly<Config>): NodeJS.ProcessEnv {
+  return {
     PATH: process.env.PATH,
     HOME: process.env.HOME,
     LOG_LEVEL: 'warn',
@@ -65,13 +63,59 @@ export async function replayLetters(
       ? { ONDIJON_DEAD_LETTER_PRIVATE_KEY: config.REPLAY_ONDIJON_DEAD_LETTER_PRIVATE_KEY }
       : {}),
   };
+}
+
+/** Replays the ingest letters `ids` through ingest's pipeline; resolves with each outcome. */
+export async function replayLetters(
+  config: Readonly<Config>,
+  ids: readonly string[],
+): Promise<ReplayOutcome[]> {
   const args = ['--import', 'tsx', 'src/cli/dead-letters.ts', 'replay', ...ids.flatMap((id) => ['--id', id])];
+  return runReplayChild(INGEST_DIR, args, replayEnv(config));
+}
+
+/** A stream dead letter to replay, opened by the console. */
+export interface StreamLetter {
+  id: string;
+  kafkaTopic: string | null;
+  payloadBase64: string | null;
+  sensitivity: string;
+}
+
+/**
+ * Replays stream dead letters: their records go back to the topics they were read from
+ * (`src/cli/replay-stream.ts`, as the `replay` principal); resolves with each outcome.
+ */
+export async function replayStreamLetters(
+  config: Readonly<Config>,
+  letters: readonly StreamLetter[],
+): Promise<ReplayOutcome[]> {
+  const input = letters.map((l) => JSON.stringify(l)).join('\n');
+  return runReplayChild(
+    CONSOLE_DIR,
+    ['--import', 'tsx', 'src/cli/replay-stream.ts'],
+    replayEnv(config),
+    input,
+  );
+}
+
+function runReplayChild(
+  cwd: string,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+  input?: string,
+): Promise<ReplayOutcome[]> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd: INGEST_DIR, env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, args, {
+      cwd,
+      env,
+      stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+    });
+    if (input !== undefined) child.stdin!.end(input);
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.stdout!.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr!.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
     child.on('error', reject);
     child.on('exit', (code) => {
       const results = parseReplayOutput(stdout);

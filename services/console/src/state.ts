@@ -11,6 +11,7 @@ import {
   MQTT_TOPIC_ROOT,
 } from '@ondijon/contracts';
 import { openDeadLetter, type Policy } from '@ondijon/governance';
+import { envelopeOfStreamLetter } from './kafka-records';
 import { asFamily, maskPayload, type ShownPayload } from './mask';
 
 /** Reporting interval assumed before an equipment's first report (the simulator's defaults), s. */
@@ -77,6 +78,10 @@ export interface RejectionRow {
   equipmentId: string | null;
   receivedAt: string;
   rejectedBy: string;
+  /** The topic a stream letter's record was read from (logical name); its replay writes it back there. */
+  kafkaTopic: string | null;
+  /** The class of the letter's payload as far as known. */
+  sensitivity: DeadLetter['sensitivity'];
   payload: ShownPayload;
   /** Base64 of the raw payload, kept for an audited reveal by the governance officer; never sent otherwise. */
   raw: string | null;
@@ -126,6 +131,8 @@ export class ConsoleState {
   private readonly rejections: RejectionRow[] = [];
   /** Counters since start (metrics). */
   readonly counts = { telemetry: 0, deadLetters: 0, unknownEquipment: 0 };
+  /** Alerts raised since start, by `kind|operator` (metrics: a Prometheus rule sees new faults). */
+  readonly raised = new Map<string, number>();
 
   constructor(registry: readonly Equipment[], options: ConsoleStateOptions) {
     this.deadLetterKey = options.deadLetterKey;
@@ -244,17 +251,11 @@ export class ConsoleState {
       }
     } else if (letter.payloadBase64 !== null) {
       // A stream dead letter holds the envelope it could not use: its operator and subject.
-      try {
-        const env = JSON.parse(Buffer.from(letter.payloadBase64, 'base64').toString('utf8')) as {
-          operator?: unknown;
-          subject?: unknown;
-        };
-        if (typeof env.operator === 'string') operator = env.operator;
-        if (typeof env.subject === 'string') equipmentId = env.subject;
-        family = equipmentId === null ? null : (this.byId.get(equipmentId)?.row.family ?? null);
-      } catch {
-        /* not JSON: no operator known, only supervisors see it */
-      }
+      // Not an envelope: no operator known, only supervisors see it.
+      const env = envelopeOfStreamLetter(Buffer.from(letter.payloadBase64, 'base64'));
+      if (typeof env?.operator === 'string') operator = env.operator;
+      if (typeof env?.subject === 'string') equipmentId = env.subject;
+      family = equipmentId === null ? null : (this.byId.get(equipmentId)?.row.family ?? null);
     }
     const fam = asFamily(family ?? letter.expectedSchema);
     const row: RejectionRow = {
@@ -268,6 +269,8 @@ export class ConsoleState {
       equipmentId,
       receivedAt: letter.receivedAt,
       rejectedBy: letter.rejectedBy,
+      kafkaTopic: letter.kafkaTopic ?? null,
+      sensitivity: letter.sensitivity,
       // A stream letter's payload is a whole envelope: it is shown only when its record class is S0/S1.
       payload:
         source === 'stream'
@@ -306,6 +309,10 @@ export class ConsoleState {
       if (row.state.doorOpen === true) kinds.push(['door-open', '']);
       for (const [kind, detail] of kinds) {
         const id = `${row.id}:${kind}`;
+        if (!this.activeAlerts.has(id)) {
+          const key = `${kind}|${row.operator}`;
+          this.raised.set(key, (this.raised.get(key) ?? 0) + 1);
+        }
         next.set(id, {
           id,
           kind,

@@ -240,3 +240,36 @@ describe('console governance page', () => {
     ).toBe(403);
   });
 });
+
+describe('console pipeline view', () => {
+  it('is for the supervisor (overview section, /pipeline, /api/pipeline) and answers 403 to an operator', async () => {
+    const sup = await signIn('superviseur');
+    const overview = await app.fastify.inject({ url: '/', headers: { cookie: sup.cookie } });
+    expect(overview.body).toContain('href="/pipeline#latency"');
+    expect(overview.body).toContain('id="lag"');
+    expect(overview.body).toContain('id="releases"');
+    const api = await app.fastify.inject({ url: '/api/pipeline', headers: { cookie: sup.cookie } });
+    expect(api.statusCode).toBe(200);
+    // Whatever answers on the metrics ports (a source that does not is named, not an error).
+    expect(Object.keys(api.json<Record<string, unknown>>()).sort()).toEqual([
+      'at',
+      'lag',
+      'latency',
+      'releases',
+      'unavailable',
+    ]);
+    const detail = await app.fastify.inject({ url: '/pipeline?lang=en', headers: { cookie: sup.cookie } });
+    expect(detail.statusCode).toBe(200);
+    expect(detail.body).toContain('Ingest → Kafka latency');
+    const op = await signIn('citelum');
+    expect((await app.fastify.inject({ url: '/', headers: { cookie: op.cookie } })).body).not.toContain(
+      'id="pipeline"',
+    );
+    expect((await app.fastify.inject({ url: '/pipeline', headers: { cookie: op.cookie } })).statusCode).toBe(
+      403,
+    );
+    expect(
+      (await app.fastify.inject({ url: '/api/pipeline', headers: { cookie: op.cookie } })).statusCode,
+    ).toBe(403);
+  });
+});

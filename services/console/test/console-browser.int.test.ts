@@ -388,10 +388,8 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     await row.first().locator('button[data-replay]').click();
     await waitFor(
       async () => /acceptés : 1/.test((await page.locator('#replay-result').textContent()) ?? ''),
-      {
-        timeoutMs: 60_000,
-        message: 'replay result shown',
-      },
+      // The replay tool is a child process that reads the dead-letter topic: minutes on a loaded machine.
+      { timeoutMs: 180_000, message: 'replay result shown' },
     );
     expect(confirmed).toContain('1');
     await page.screenshot({ path: path.join(REPORTS, 'rejections-replayed.png'), fullPage: true });
@@ -406,7 +404,89 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       records.some((r) => (JSON.parse(r.value ?? '{}') as { subject?: string }).subject === UNKNOWN),
     ).toBe(true);
     await page.close();
-  });
+  }, 400_000);
+
+  it('replays a stream dead letter: its record goes back to its topic, counted, with an audit line', async () => {
+    // A processor's dead letter of one of citelum's records (written as the admin, as a processor would).
+    const id = uniqueName('stream-letter');
+    const envelope = {
+      specversion: '1.0',
+      id: uniqueName('evt'),
+      type: 'fr.ondijon.telemetry.lighting-cabinet.v1',
+      source: 'test',
+      subject: A1,
+      operator: 'citelum',
+      time: new Date().toISOString(),
+      data: { seq: 1 },
+    };
+    const payload = Buffer.from(JSON.stringify(envelope));
+    const producer = testKafka(uniqueName('console-dlq')).producer();
+    await producer.connect();
+    await producer.send({
+      topic: `${plan.topicPrefix}dlq.s3.stream.v1`,
+      messages: [
+        {
+          key: 'tel.s1.lighting.v1',
+          value: JSON.stringify({
+            id,
+            code: 'ONDIJON_SCHEMA_INVALID',
+            reason: 'data.observedAt: required',
+            issues: [{ path: 'data.observedAt', message: 'required', code: 'invalid_type' }],
+            origin: 'kafka',
+            kafkaTopic: 'tel.s1.lighting.v1',
+            kafkaPartition: 0,
+            kafkaOffset: '0',
+            expectedSchema: 'tel.s1.lighting.v1',
+            payloadBase64: payload.toString('base64'),
+            payloadBytes: payload.length,
+            payloadSha256: '0'.repeat(64),
+            sensitivity: 'S1',
+            receivedAt: new Date().toISOString(),
+            rejectedBy: 'processors/lighting',
+            replays: 0,
+          }),
+        },
+      ],
+    });
+    await producer.disconnect();
+    const page = await context.newPage();
+    await signIn(page, 'citelum');
+    await page.goto(`${consoleUrl}/rejections`);
+    const row = page.locator(`#rejections tbody tr[data-id="${id}"][data-source="stream"]`);
+    await waitFor(() => row.count(), { timeoutMs: 20_000, intervalMs: 200, message: 'stream letter shown' });
+    let confirmed = '';
+    page.once('dialog', (d) => {
+      confirmed = d.message();
+      void d.accept();
+    });
+    await row.locator('button[data-replay]').click();
+    await waitFor(
+      async () => /acceptés : 1/.test((await page.locator('#replay-result').textContent()) ?? ''),
+      { timeoutMs: 180_000, message: 'stream replay result shown' },
+    );
+    expect(confirmed).toContain('1');
+    await page.screenshot({ path: path.join(REPORTS, 'rejections-stream-replayed.png'), fullPage: true });
+    const records = await readAll(
+      testKafka(uniqueName('console-read')),
+      `${plan.topicPrefix}tel.s1.lighting.v1`,
+      {
+        timeoutMs: 30_000,
+      },
+    );
+    const replayed = records.find((r) => r.headers?.['ondijon-replay-of'] === id);
+    expect(replayed, 'the replayed record on tel.s1.lighting.v1').toBeDefined();
+    expect(JSON.parse(replayed!.value ?? '{}')).toEqual(envelope);
+    expect(replayed!.key).toBe(A1);
+    // The audit line of the replay, with what it accepted.
+    await waitFor(
+      () =>
+        /"audit":"replay".*"stream":1.*"accepted":1/.test(
+          readFileSync(path.join(REPORTS, 'console.log'), 'utf8'),
+        ),
+      { timeoutMs: 10_000, message: 'audit line of the stream replay' },
+    );
+    await page.close();
+  }, 400_000);
 
   it('the supervisor sees every operator; axe-core finds no serious or critical violation on any page', async () => {
     const page = await context.newPage();
@@ -420,14 +500,22 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       ['rejections', '/rejections'],
       ['overview-en', '/?lang=en'],
       ['governance', '/governance'],
+      ['pipeline', '/pipeline'],
     ] as const) {
       await page.goto(`${consoleUrl}${url}`);
       if (name === 'equipment')
         await waitFor(async () => (await page.locator(`#equipment tbody tr[data-id="${B1}"]`).count()) > 0, {
           timeoutMs: 20_000,
         });
-      if (name.startsWith('overview'))
+      if (name.startsWith('overview')) {
         await waitFor(() => page.locator('#chart-family canvas').count(), { timeoutMs: 20_000 });
+        // Ingest's latency, read from its metrics, links to its detail.
+        await waitFor(async () => /\d/.test((await page.locator('#lat-p50').textContent()) ?? ''), {
+          timeoutMs: 20_000,
+          message: 'ingest latency on the overview',
+        });
+        expect(await page.locator('#latency a[href="/pipeline#latency"]').count()).toBe(1);
+      }
       if (name === 'rejections')
         await waitFor(async () => (await page.locator('#rejections tbody tr').count()) >= 2, {
           timeoutMs: 20_000,
@@ -440,5 +528,5 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     };
     expect(new Set(all.rejections.map((r) => r.operator))).toEqual(new Set(['citelum', 'bouygues-es']));
     await page.close();
-  });
+  }, 400_000);
 });

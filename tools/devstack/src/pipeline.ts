@@ -170,6 +170,9 @@ export function consoleEnv(plan: PipelinePlan, port: number): Record<string, str
     // Replay from the rejections page runs ingest's replay tool as the `replay` principal.
     CONSOLE_REPLAY: 'true',
     CONSOLE_MQTT_TOPIC_PREFIX: plan.mqttPrefix,
+    // The overview's latency and consumer lag: the run's ingest and processors probes.
+    CONSOLE_INGEST_METRICS_URLS: `http://127.0.0.1:${plan.ports.ingest}/metrics`,
+    CONSOLE_PROCESSORS_METRICS_URLS: `http://127.0.0.1:${plan.ports.processors}/metrics`,
     ...(plan.secrets?.replay.KAFKA_SASL_USERNAME
       ? {
           REPLAY_KAFKA_SASL_USERNAME: plan.secrets.replay.KAFKA_SASL_USERNAME,

@@ -49,7 +49,55 @@
     node.replaceChildren();
     charts[id] = { key: key, plot: new uPlot(opts, data, node) };
   }
+  function seconds(s) {
+    if (s === null || s === undefined) return '—';
+    return s < 1 ? (s * 1000).toFixed(s < 0.01 ? 1 : 0) + ' ms' : s.toFixed(2) + ' s';
+  }
+  function cell(tr, text, href) {
+    var td = el('td');
+    if (href) td.appendChild(el('a', { href: href }, text));
+    else td.textContent = text;
+    tr.appendChild(td);
+  }
+  /* The pipeline's health (supervisor, governance): latency, lag per processor, last releases. */
+  function pipeline() {
+    if (!o.config.pipeline) return Promise.resolve();
+    return o.getJson('/api/pipeline').then(function (p) {
+      document.getElementById('pipe-unavailable').textContent = p.unavailable.length
+        ? t('unavailable', { what: p.unavailable.join(', ') })
+        : '';
+      var lat = p.latency;
+      document.getElementById('lat-p50').textContent = lat ? seconds(lat.p50) : '—';
+      document.getElementById('lat-p99').textContent = lat ? seconds(lat.p99) : '—';
+      document.getElementById('lat-window').textContent = lat
+        ? t('latencyWindow', { s: lat.windowS, n: lat.count })
+        : '—';
+      var lag = document.createDocumentFragment();
+      (p.lag || []).forEach(function (l) {
+        var tr = el('tr', { 'data-processor': l.processor });
+        cell(tr, l.processor, '/pipeline#lag-' + encodeURIComponent(l.processor));
+        cell(tr, String(l.records));
+        lag.appendChild(tr);
+      });
+      document.querySelector('#lag tbody').replaceChildren(lag);
+      var rel = document.createDocumentFragment();
+      (p.releases || []).forEach(function (r) {
+        var tr = el('tr', { 'data-dataset': r.dataset });
+        cell(tr, r.dataset, '/governance#ds-' + encodeURIComponent(r.dataset));
+        cell(tr, r.releaseId || '—');
+        cell(tr, o.when(r.publishedAt));
+        cell(tr, r.rowCount === null ? '—' : String(r.rowCount));
+        cell(tr, r.suppressedCells === null ? '—' : String(r.suppressedCells));
+        cell(tr, r.noisedCells === null ? '—' : String(r.noisedCells));
+        rel.appendChild(tr);
+      });
+      document.querySelector('#releases tbody').replaceChildren(rel);
+    });
+  }
   function refresh() {
+    pipeline().catch(function () {
+      /* shown as not readable at the next refresh */
+    });
     return o.getJson('/api/overview').then(function (d) {
       draw('chart-family', d.rates.times, d.rates.byFamily, t('msgPerS'));
       draw('chart-operator', d.rates.times, d.rates.byOperator, t('msgPerS'));

@@ -21,11 +21,12 @@
     var tbody = document.querySelector('#rejections tbody');
     var frag = document.createDocumentFragment();
     data.rejections.forEach(function (r) {
-      var tr = el('tr', { 'data-id': r.id, 'data-code': r.code });
+      var tr = el('tr', { 'data-id': r.id, 'data-code': r.code, 'data-source': r.source });
       tr.appendChild(el('td', {}, o.when(r.receivedAt)));
       tr.appendChild(el('td', {}, r.operator || '—'));
       tr.appendChild(el('td', {}, r.equipmentId || '—'));
       tr.appendChild(el('td', {}, r.code));
+      tr.appendChild(el('td', {}, t('source_' + r.source)));
       tr.appendChild(el('td', {}, r.reason));
       tr.appendChild(el('td', {}, r.fields.join(', ') || '—'));
       var td = el('td', { 'data-payload': r.payload.status });
@@ -40,7 +41,8 @@
       }
       tr.appendChild(td);
       var action = el('td', {});
-      if (o.config.canReplay && r.source === 'ingest' && r.payload.status !== 'absent') {
+      // A stream letter goes back to its topic whatever its class (the masked payload is never sent).
+      if (o.config.canReplay && (r.source === 'stream' ? r.kafkaTopic : r.payload.status !== 'absent')) {
         var rb = el(
           'button',
           { type: 'button', 'data-replay': r.id, 'aria-label': t('replay') + ' ' + r.id },
