@@ -29,7 +29,7 @@ export function decodeTelemetry(
   if (value === null) return undefined;
   try {
     // Binary mode (attributes in headers) or structured mode, per record.
-    const v = decodeRecordValue(headers as Parameters<typeof decodeRecordValue>[0], value, topic);
+    const v = decodeRecordValue(headers, value, topic);
     return typeof v === 'object' && v !== null ? v : undefined;
   } catch {
     return undefined;
