@@ -6,7 +6,10 @@ output file, one per line, as they are acknowledged. Like a device, it resends w
 the connection dropped (the broker may then hold it twice: duplicates, counted by the test, not hidden).
 Prints `acked N` every 1 000 acknowledgements so a test can pick its fault point.
 
-usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT]
+With RATE (messages per second, 0 = as fast as acknowledgements allow), publishes are paced so a stream
+lasts long enough for a fault test to strike several times mid-stream.
+
+usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE]
 """
 import json
 import sys
@@ -17,6 +20,7 @@ import paho.mqtt.client as mqtt
 
 host, port, username, password, messages_file, acked_file = sys.argv[1:7]
 max_inflight = int(sys.argv[7]) if len(sys.argv) > 7 else 200
+rate = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
 messages = [json.loads(line) for line in open(messages_file, encoding="utf-8") if line.strip()]
 
 lock = threading.Condition()
@@ -69,7 +73,9 @@ client.reconnect_delay_set(min_delay=0.2, max_delay=1)
 client.connect_async(host, int(port), clean_start=True)
 client.loop_start()
 
-deadline = time.time() + 600
+started = time.time()
+published = 0
+deadline = started + 600
 while time.time() < deadline:
     with lock:
         if not queue and not pending:
@@ -77,7 +83,11 @@ while time.time() < deadline:
         if not client.is_connected() or not queue or len(pending) >= max_inflight:
             lock.wait(0.05)
             continue
+        if rate > 0 and time.time() < started + published / rate:
+            lock.wait(min(0.05, started + published / rate - time.time()))
+            continue
         index = queue.pop(0)
+        published += 1
     # Outside our lock: paho calls on_publish holding its own, and publish() takes that one.
     info = client.publish(messages[index]["topic"], messages[index]["payload"], qos=1)
     with lock:
