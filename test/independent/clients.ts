@@ -38,6 +38,8 @@ export interface IndependentPublisherOptions {
   maxInflight?: number;
   /** Messages per second (default 0: as fast as acknowledgements allow). */
   rate?: number;
+  /** Messages per second after SIGUSR1, until SIGUSR2 restores `rate` (default 2). */
+  trickle?: number;
 }
 
 /** Starts the paho publisher; `done` resolves with its summary once it has every message acknowledged. */
@@ -58,6 +60,7 @@ export function startIndependentPublisher(o: IndependentPublisherOptions): {
       o.ackedFile,
       String(o.maxInflight ?? 200),
       String(o.rate ?? 0),
+      String(o.trickle ?? 2),
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );

@@ -7,11 +7,14 @@ the connection dropped (the broker may then hold it twice: duplicates, counted b
 Prints `acked N` every 1 000 acknowledgements so a test can pick its fault point.
 
 With RATE (messages per second, 0 = as fast as acknowledgements allow), publishes are paced so a stream
-lasts long enough for a fault test to strike several times mid-stream.
+lasts long enough for a fault test to strike several times mid-stream; SIGUSR1 slows it to a trickle of
+TRICKLE messages per second (default 2: every partition still sees traffic, so no consumer goes idle)
+while the test restarts something, SIGUSR2 restores RATE.
 
-usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE]
+usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE] [TRICKLE]
 """
 import json
+import signal
 import sys
 import threading
 import time
@@ -21,6 +24,21 @@ import paho.mqtt.client as mqtt
 host, port, username, password, messages_file, acked_file = sys.argv[1:7]
 max_inflight = int(sys.argv[7]) if len(sys.argv) > 7 else 200
 rate = float(sys.argv[8]) if len(sys.argv) > 8 else 0.0
+trickle = float(sys.argv[9]) if len(sys.argv) > 9 else 2.0
+current_rate = rate
+next_due = time.time()
+
+
+def pace(new_rate):
+    def handler(signum, frame):
+        global current_rate, next_due
+        current_rate = new_rate
+        next_due = time.time()
+    return handler
+
+
+signal.signal(signal.SIGUSR1, pace(trickle))
+signal.signal(signal.SIGUSR2, pace(rate))
 messages = [json.loads(line) for line in open(messages_file, encoding="utf-8") if line.strip()]
 
 lock = threading.Condition()
@@ -73,9 +91,7 @@ client.reconnect_delay_set(min_delay=0.2, max_delay=1)
 client.connect_async(host, int(port), clean_start=True)
 client.loop_start()
 
-started = time.time()
-published = 0
-deadline = started + 600
+deadline = time.time() + 900
 while time.time() < deadline:
     with lock:
         if not queue and not pending:
@@ -83,11 +99,12 @@ while time.time() < deadline:
         if not client.is_connected() or not queue or len(pending) >= max_inflight:
             lock.wait(0.05)
             continue
-        if rate > 0 and time.time() < started + published / rate:
-            lock.wait(min(0.05, started + published / rate - time.time()))
+        if current_rate > 0 and time.time() < next_due:
+            lock.wait(min(0.05, next_due - time.time()))
             continue
         index = queue.pop(0)
-        published += 1
+        if current_rate > 0:
+            next_due = max(next_due, time.time() - 1) + 1 / current_rate
     # Outside our lock: paho calls on_publish holding its own, and publish() takes that one.
     info = client.publish(messages[index]["topic"], messages[index]["payload"], qos=1)
     with lock:
