@@ -15,12 +15,15 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { eventId, topicList, type TopicName } from '@ondijon/contracts';
-import { deleteNamespaceAcls, readAll } from '@ondijon/kafka';
+import { createKafka, deleteNamespaceAcls, readAll } from '@ondijon/kafka';
+import kafkajs from 'kafkajs';
 import { Catalog, verifyReleaseFolder } from '@ondijon/opendata';
 import { buildFleet, generateStream, NO_FAULTS, readRegistryFile } from '@ondijon/simulator';
 import {
   clusterUp,
+  kafkaSecret,
   killKafkaBroker,
+  resolveConfig,
   serviceSecretEnvs,
   stackProvision,
   startKafkaBroker,
@@ -62,6 +65,9 @@ import {
   writeIndependentMessages,
 } from '../independent/clients';
 
+// kafkajs is CommonJS: read ConfigResourceTypes off the default export.
+const { ConfigResourceTypes } = kafkajs;
+
 const SEED = Number(process.env.KAFKA_KILL_SEED ?? Date.now() % 1_000_000);
 // 23:00Z on 11 January is midnight in Paris: 27 h cover the Paris day of 12 January and a little more,
 // so the watermark passes the day's end and the publisher releases it.
@@ -101,6 +107,55 @@ async function partitions(): Promise<{ leader: number; isr: number[] }[]> {
     return topics.flatMap((t) => t.partitions);
   } finally {
     await admin.disconnect();
+  }
+}
+
+/** Replication factor and min.insync.replicas of topics on the cluster. */
+async function describeTopics(
+  topics: string[],
+): Promise<{ topic: string; replicas: number; minIsr?: string }[]> {
+  const admin = testKafka(uniqueName('kill-describe'), brokers).admin();
+  await admin.connect();
+  try {
+    const meta = await admin.fetchTopicMetadata({ topics });
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: topics.map((name) => ({
+        type: ConfigResourceTypes.TOPIC,
+        name,
+        configNames: ['min.insync.replicas'],
+      })),
+    });
+    return meta.topics.map((t) => ({
+      topic: t.name,
+      replicas: Math.min(...t.partitions.map((p) => p.replicas.length)),
+      minIsr: described.resources
+        .find((r) => r.resourceName === t.name)
+        ?.configEntries.find((e) => e.configName === 'min.insync.replicas')?.configValue,
+    }));
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+/** Writes one record to `topic` as `username`: `allowed`, or the error kafkajs reports. */
+async function writeAs(username: string, password: string, topic: string): Promise<string> {
+  const kafka = createKafka({
+    brokers,
+    clientId: uniqueName('kill-authz'),
+    retry: { retries: 0 },
+    security: { sasl: { username, password } },
+    logLevel: 'error',
+  });
+  const producer = kafka.producer({ allowAutoTopicCreation: false, retry: { retries: 0 } });
+  try {
+    await producer.connect();
+    await producer.send({ topic, acks: -1, messages: [{ key: 'authz', value: '{}' }] });
+    return 'allowed';
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    await producer.disconnect().catch(() => undefined);
   }
 }
 
@@ -147,6 +202,20 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
     const provisioned = await stackProvision({ kafkaNodes: 3, brokers, namespace: plan.topicPrefix });
     expect(provisioned.replicationFactor).toBe(3);
     expect(provisioned.drift).toEqual([]);
+    expect(provisioned.acls?.created.length ?? 0).toBeGreaterThan(0);
+    const configs = await describeTopics(plannedTopics(plan).map((t) => t.name));
+    expect(configs.filter((c) => c.minIsr !== '2' || c.replicas !== 3)).toEqual([]);
+    if (usesStackSecrets(testEndpoints())) {
+      // The cluster authenticates and authorises like the single node: SCRAM users, StandardAuthorizer,
+      // nothing beyond the registry's ACLs (the services below each work as their own principal).
+      const stack = resolveConfig({ externalKafka: undefined });
+      const tel = physical(plan, 'tel.s1.lighting.v1');
+      expect(await writeAs('processors', kafkaSecret(stack, 'processors').value, tel)).toMatch(
+        /not authorized/i,
+      );
+      expect(await writeAs('ingest', 'not-the-password', tel)).toMatch(/authentication failed/i);
+      expect(await writeAs('ingest', kafkaSecret(stack, 'ingest').value, tel)).toBe('allowed');
+    }
     // Retried: right after a restart a node may refuse a connection or two.
     const retried = (what: string, task: () => Promise<unknown>) => () =>
       waitFor(() => task().then(() => true), { timeoutMs: 60_000, intervalMs: 1_000, message: what });
@@ -229,7 +298,7 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
 
   it(
     'loses no acknowledged message, gives the reference aggregates and whole releases',
-    { timeout: 900_000 },
+    { timeout: 1_500_000 },
     async () => {
       const messagesFile = path.join(dir, 'messages.jsonl');
       const ackedFile = path.join(dir, 'acked.txt');
@@ -276,7 +345,7 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
         // While the node restarts (a JVM start takes 10 s to minutes on a loaded machine), the stream slows
         // to a trickle instead of running out: every kill strikes mid-stream, and no consumer goes idle.
         publisher.process.kill('SIGUSR1');
-        await startKafkaBroker(node, { timeoutMs: 240_000 });
+        await startKafkaBroker(node, { timeoutMs: 420_000 });
         await waitFor(async () => (await partitions()).every((p) => p.isr.length === 3), {
           timeoutMs: 180_000,
           intervalMs: 500,
