@@ -260,7 +260,7 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
       TO,
       SEED,
       NO_FAULTS,
-    ).filter((m) => LIGHTING.has(m.tag.family)) as TruthMessage[];
+    ).filter((m) => LIGHTING.has(m.tag.family));
     reference = computeReference(messages, registry.equipment);
 
     const envs = serviceEnvs(plan);
