@@ -286,8 +286,8 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
     });
     const probes = [plan.ports.ingest, plan.ports.processors, plan.ports.publisher, plan.ports.api];
     for (const [i, s] of services.entries())
-      await waitHttpOk(`http://127.0.0.1:${probes[i]}/readyz`, 120_000, s);
-  }, 360_000);
+      await waitHttpOk(`http://127.0.0.1:${probes[i]}/readyz`, 300_000, s);
+  }, 900_000);
 
   afterAll(async () => {
     if (process.env.KAFKA_KILL_KEEP_LOGS) process.stdout.write(`kafka kill logs kept in ${dir}\n`);
