@@ -334,17 +334,17 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
         killKafkaBroker(node);
         const ackedAtKill = ackedIds(ackedFile).length;
         const killedAt = Date.now();
-        // The stream goes on at full rate until the cluster has seen the loss (the controller fences the
-        // node after its session timeout, leaders move, ISRs shrink), and a random 0–3 s more.
+        // A random 1–4 s more at full rate, then a trickle until the node is back (a JVM start takes 10 s to
+        // minutes on a loaded machine, and the stream must not run out before the third kill). The trickle
+        // still flows while the cluster notices the loss (the controller fences the node after its session
+        // timeout, leaders move, ISRs shrink), and keeps every consumer from going idle.
+        await new Promise((resolve) => setTimeout(resolve, 1_000 + next() * 3_000));
+        publisher.process.kill('SIGUSR1');
         await waitFor(async () => (await partitions()).some((p) => p.isr.includes(node) === false), {
           timeoutMs: 90_000,
           intervalMs: 250,
           message: `the cluster sees node ${node} gone`,
         });
-        await new Promise((resolve) => setTimeout(resolve, next() * 3_000));
-        // While the node restarts (a JVM start takes 10 s to minutes on a loaded machine), the stream slows
-        // to a trickle instead of running out: every kill strikes mid-stream, and no consumer goes idle.
-        publisher.process.kill('SIGUSR1');
         await startKafkaBroker(node, { timeoutMs: 420_000 });
         await waitFor(async () => (await partitions()).every((p) => p.isr.length === 3), {
           timeoutMs: 180_000,
