@@ -13,10 +13,16 @@ at each connection.
 With --server HOST:PORT (repeatable), a connection that drops or cannot be made goes to the next broker
 of HOST:PORT and the --server list, in turn (the backup of a replicated pair, docs/mqtt-broker.md).
 
-usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [--server HOST:PORT]...
+With RATE (messages per second, 0 = as fast as acknowledgements allow), publishes are paced so a stream
+lasts long enough for a fault test to strike several times mid-stream; SIGUSR1 slows it to a trickle of
+TRICKLE messages per second (default 2: every partition still sees traffic, so no consumer goes idle)
+while the test restarts something, SIGUSR2 restores RATE.
+
+usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE] [TRICKLE] [--server HOST:PORT]...
 """
 import argparse
 import json
+import signal
 import sys
 import threading
 import time
@@ -27,12 +33,29 @@ parser = argparse.ArgumentParser(description="independent QoS 1 publisher (paho-
 for name in ("host", "port", "username", "password", "messages_file", "acked_file"):
     parser.add_argument(name)
 parser.add_argument("max_inflight", nargs="?", type=int, default=200)
+parser.add_argument("rate", nargs="?", type=float, default=0.0)
+parser.add_argument("trickle", nargs="?", type=float, default=2.0)
 parser.add_argument("--server", action="append", default=[], help="another broker HOST:PORT to fail over to")
 args = parser.parse_args()
 host, port, username, password = args.host, int(args.port), args.username, args.password
 messages_file, acked_file, max_inflight = args.messages_file, args.acked_file, args.max_inflight
 servers = [(host, port)] + [(s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])) for s in args.server]
 current = [0]
+rate, trickle = args.rate, args.trickle
+current_rate = rate
+next_due = time.time()
+
+
+def pace(new_rate):
+    def handler(signum, frame):
+        global current_rate, next_due
+        current_rate = new_rate
+        next_due = time.time()
+    return handler
+
+
+signal.signal(signal.SIGUSR1, pace(trickle))
+signal.signal(signal.SIGUSR2, pace(rate))
 messages = [json.loads(line) for line in open(messages_file, encoding="utf-8") if line.strip()]
 
 lock = threading.Condition()
@@ -100,7 +123,7 @@ client.reconnect_delay_set(min_delay=0.2, max_delay=1)
 client.connect_async(host, port, clean_start=True)
 client.loop_start()
 
-deadline = time.time() + 600
+deadline = time.time() + 900
 while time.time() < deadline:
     with lock:
         if not queue and not pending:
@@ -108,7 +131,12 @@ while time.time() < deadline:
         if not client.is_connected() or not queue or len(pending) >= max_inflight:
             lock.wait(0.05)
             continue
+        if current_rate > 0 and time.time() < next_due:
+            lock.wait(min(0.05, next_due - time.time()))
+            continue
         index = queue.pop(0)
+        if current_rate > 0:
+            next_due = max(next_due, time.time() - 1) + 1 / current_rate
     # Outside our lock: paho calls on_publish holding its own, and publish() takes that one.
     info = client.publish(messages[index]["topic"], messages[index]["payload"], qos=1)
     with lock:

@@ -480,14 +480,19 @@ export function killKafkaBroker(nodeId: 1 | 2 | 3, options: StackOptions = {}): 
   if (record !== undefined) process.kill(record.pid, 'SIGKILL');
 }
 
-/** Restarts one broker of the 3-node cluster and waits until the cluster lists all three brokers again. */
+/**
+ * Restarts one broker of the 3-node cluster and waits until that broker itself answers and lists all three.
+ * Probing the whole cluster is not enough: for a few seconds after a SIGKILL (the controller's broker
+ * session timeout) the others still list the dead broker, so the cluster would look whole before the
+ * restarted process listens.
+ */
 export async function startKafkaBroker(nodeId: 1 | 2 | 3, options: StackUpOptions = {}): Promise<void> {
   const config = resolveConfig(options.config);
   const { deployment, node } = nodeOf(config, 'cluster', nodeId);
   if (nodeProcess(node) === undefined) await startKafkaNode(config, deployment, node);
   await waitHealthy(
     `Kafka broker ${nodeId}`,
-    () => probeKafkaAs(config, brokersOf(deployment), 3),
+    () => probeKafkaAs(config, [`127.0.0.1:${node.port}`], 3),
     () => nodeProcess(node) !== undefined,
     options.timeoutMs ?? 120_000,
     () => nodeLogTail(node),

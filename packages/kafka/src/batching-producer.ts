@@ -26,6 +26,11 @@ export interface BatchingProducerOptions {
   maxBufferedRecords?: number;
   /** Extra kafkajs producer settings (the idempotence settings below always win). */
   producer?: Omit<ProducerConfig, 'idempotent' | 'maxInFlightRequests' | 'allowAutoTopicCreation'>;
+  /**
+   * Called when the producer takes a new producer id after a failed request (see `createBatchingProducer`),
+   * with the failure that made it necessary: for a log line.
+   */
+  onNewProducerId?: (reason: string) => void;
 }
 
 /** A producer that coalesces `send()` calls into `sendBatch` requests and resolves each after Kafka acked it. */
@@ -123,6 +128,16 @@ export function missingFromResponse<P extends { topic: string; message: Message 
 /**
  * Creates an idempotent producer (acks=all, one request in flight, no topic auto-creation) that batches
  * concurrent `send()` calls: kafkajs does not batch or linger by itself (docs/platform-notes.md, "kafkajs").
+ *
+ * After a failed request the next one goes out under a new producer id (a new kafkajs producer, hence a
+ * new InitProducerId). A failed request may still have been appended — the broker wrote it and the
+ * answer was lost when the connection dropped, or kafkajs gave up retrying — yet kafkajs rolls the
+ * partition's sequence number back. The caller then sends the records again in other batches, so the
+ * same sequence numbers would name other records: the broker answers OUT_OF_ORDER_SEQUENCE_NUMBER, which
+ * kafkajs never recovers from (every retry fails the same way, ingest stalled for good after a Kafka
+ * restart), or, when the new batch happens to span the same range, takes it for a duplicate and drops
+ * it while acknowledging it. Under a new producer id sequences start afresh: a record of the failed
+ * batch that was written is written again, a duplicate downstream removes by event id, never a loss.
  */
 export function createBatchingProducer(
   kafka: Pick<Kafka, 'producer'>,
@@ -132,15 +147,26 @@ export function createBatchingProducer(
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const lingerMs = options.lingerMs ?? 5;
   const maxBuffered = options.maxBufferedRecords ?? 10_000;
-  const producer: Producer = kafka.producer({
-    // kafkajs' DefaultPartitioner (same placement), remembering each string key's partition.
-    createPartitioner: cachingKeyPartitioner(),
-    ...options.producer,
-    idempotent: true,
-    // Idempotence with kafkajs is only safe with requests serialised (docs/platform-notes.md, "kafkajs").
-    maxInFlightRequests: 1,
-    allowAutoTopicCreation: false,
-  });
+  // kafkajs' DefaultPartitioner (same placement), remembering each string key's partition; shared by
+  // every producer id this producer takes.
+  const createPartitioner = cachingKeyPartitioner();
+  const newProducer = (): Producer => {
+    const p = kafka.producer({
+      createPartitioner,
+      ...options.producer,
+      idempotent: true,
+      // Idempotence with kafkajs is only safe with requests serialised (docs/platform-notes.md, "kafkajs").
+      maxInFlightRequests: 1,
+      allowAutoTopicCreation: false,
+    });
+    p.on(p.events.CONNECT, () => {
+      if (p === producer) connected = true;
+    });
+    p.on(p.events.DISCONNECT, () => {
+      if (p === producer) connected = false;
+    });
+    return p;
+  };
 
   const queue: Pending[] = [];
   let inFlight = 0;
@@ -152,13 +178,26 @@ export function createBatchingProducer(
   /** Records waiting for room, in arrival order. */
   const waiting: Waiting[] = [];
   const idleWaiters: (() => void)[] = [];
+  /** Set by `connect()`: the producer is in use, and a new producer id must be connected too. */
+  let wanted = false;
+  /** Why the next request needs a new producer id (a request failed), or undefined. */
+  let renewBecause: string | undefined;
+  let producer: Producer = newProducer();
 
-  producer.on(producer.events.CONNECT, () => {
-    connected = true;
-  });
-  producer.on(producer.events.DISCONNECT, () => {
+  /** Replaces the kafkajs producer by a new one (a new producer id); throws when it cannot connect. */
+  const renewProducerId = async (reason: string): Promise<void> => {
+    const old = producer;
+    producer = newProducer();
     connected = false;
-  });
+    await Promise.race([
+      old.disconnect().catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 5_000).unref()),
+    ]);
+    await producer.connect();
+    connected = true;
+    renewBecause = undefined;
+    options.onNewProducerId?.(reason);
+  };
 
   const takeBatch = (): Pending[] => {
     let bytes = 0;
@@ -190,11 +229,13 @@ export function createBatchingProducer(
         /** Records of the batch whose partition is missing from Kafka's answer (see assignedPartitions). */
         let unacknowledged: ReadonlySet<Pending> = new Set();
         try {
+          if (renewBecause !== undefined && wanted) await renewProducerId(renewBecause);
           const acked = await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
           ok = true;
           unacknowledged = missingFromResponse(batch, acked);
         } catch (error) {
           failure = error;
+          renewBecause = error instanceof Error ? error.message : String(error);
         } finally {
           inFlight = 0;
         }
@@ -271,6 +312,7 @@ export function createBatchingProducer(
 
   return {
     async connect() {
+      wanted = true;
       await producer.connect();
       connected = true;
     },
@@ -291,6 +333,7 @@ export function createBatchingProducer(
       closed = true;
       admitWaiting();
       await this.flush();
+      wanted = false;
       await producer.disconnect();
       connected = false;
     },

@@ -183,6 +183,97 @@ describe('createBatchingProducer', () => {
   });
 });
 
+describe('createBatchingProducer after a failed request', () => {
+  /** Each kafkajs producer it creates stands for one producer id; sendBatch calls name the one used. */
+  function fakeKafkaIds() {
+    const calls: { id: number; resolve: () => void; reject: (e: Error) => void }[] = [];
+    const disconnected: number[] = [];
+    let created = 0;
+    const kafka = {
+      producer: () => {
+        const id = ++created;
+        return {
+          events: { CONNECT: 'producer.connect', DISCONNECT: 'producer.disconnect' },
+          on: () => () => undefined,
+          connect: async () => undefined,
+          disconnect: async () => void disconnected.push(id),
+          sendBatch: () =>
+            new Promise((resolve, reject) => calls.push({ id, resolve: () => resolve([]), reject })),
+        } as unknown as Producer;
+      },
+    } as Pick<Kafka, 'producer'>;
+    return { kafka, calls, disconnected, created: () => created };
+  }
+
+  it('sends the next request under a new producer id, so retried records never reuse the failed sequence numbers', async () => {
+    const fake = fakeKafkaIds();
+    const renewed: string[] = [];
+    const producer = createBatchingProducer(fake.kafka, {
+      lingerMs: 1,
+      onNewProducerId: (reason) => renewed.push(reason),
+    });
+    await producer.connect();
+    const first = producer.send('t', { value: '1' }).catch((e: unknown) => e);
+    await until(() => fake.calls.length === 1);
+    fake.calls[0]!.resolve();
+    await first;
+    // A request that failed (here as kafkajs reports OUT_OF_ORDER_SEQUENCE_NUMBER) may have been appended.
+    const failed = producer.send('t', { value: '2' }).catch((e: unknown) => e);
+    await until(() => fake.calls.length === 2);
+    expect(fake.calls[1]!.id).toBe(1);
+    fake.calls[1]!.reject(new Error('The broker received an out of order sequence number'));
+    expect(isOnDijonError(await failed, 'ONDIJON_KAFKA_UNAVAILABLE')).toBe(true);
+    // The caller retries: the request goes out from a new producer (a new producer id), the old one closed.
+    const retried = producer.send('t', { value: '2' });
+    await until(() => fake.calls.length === 3);
+    expect(fake.calls[2]!.id).toBe(2);
+    expect(fake.disconnected).toEqual([1]);
+    expect(renewed).toEqual(['The broker received an out of order sequence number']);
+    fake.calls[2]!.resolve();
+    await retried;
+    expect(producer.isHealthy()).toBe(true);
+    // A request that succeeds keeps the producer id.
+    const later = producer.send('t', { value: '3' });
+    await until(() => fake.calls.length === 4);
+    expect(fake.calls[3]!.id).toBe(2);
+    fake.calls[3]!.resolve();
+    await later;
+    expect(fake.created()).toBe(2);
+  });
+
+  it('keeps trying for a new producer id while Kafka cannot be reached, failing the records meanwhile', async () => {
+    const fake = fakeKafkaIds();
+    let reachable = false;
+    const base = fake.kafka.producer;
+    const kafka = {
+      producer: (c?: Parameters<Kafka['producer']>[0]) => {
+        const p = base(c);
+        return Object.assign(p, {
+          connect: async () => {
+            if (fake.created() > 1 && !reachable) throw new Error('connect ECONNREFUSED');
+          },
+        });
+      },
+    } as Pick<Kafka, 'producer'>;
+    const producer = createBatchingProducer(kafka, { lingerMs: 1 });
+    await producer.connect();
+    const failed = producer.send('t', { value: '1' }).catch((e: unknown) => e);
+    await until(() => fake.calls.length === 1);
+    fake.calls[0]!.reject(new Error('Connection error: read ECONNRESET'));
+    await failed;
+    const duringOutage = await producer.send('t', { value: '1' }).catch((e: unknown) => e);
+    expect(isOnDijonError(duringOutage, 'ONDIJON_KAFKA_UNAVAILABLE')).toBe(true);
+    expect(String((duringOutage as Error).message)).toMatch(/ECONNREFUSED/);
+    expect(fake.calls).toHaveLength(1); // nothing sent under the old producer id
+    reachable = true;
+    const back = producer.send('t', { value: '1' });
+    await until(() => fake.calls.length === 2);
+    expect(fake.calls[1]!.id).toBe(fake.created());
+    fake.calls[1]!.resolve();
+    await back;
+  });
+});
+
 describe('missingFromResponse', () => {
   it('names the records whose partition, as the partitioner placed them, is absent or failed in the answer', async () => {
     const { missingFromResponse } = await import('../src/batching-producer');

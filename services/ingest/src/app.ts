@@ -145,6 +145,10 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const producer: BatchingProducer = createBatchingProducer(kafka, {
     lingerMs: config.KAFKA_LINGER_MS,
     maxBufferedRecords: config.KAFKA_MAX_BUFFERED_RECORDS,
+    // After a failed request the producer takes a new producer id before sending again, so that records
+    // retried in other batches never reuse the failed batch's sequence numbers (the cause of kafkajs'
+    // unrecoverable "out of order sequence number" after a Kafka restart; packages/kafka batching-producer.ts).
+    onNewProducerId: (reason) => log.warn({ err: reason }, 'Kafka producer took a new producer id'),
   });
   const probeServer = buildProbeServer({
     registry: metrics.registry,
