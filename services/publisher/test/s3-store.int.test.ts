@@ -15,7 +15,7 @@ afterAll(() => cleanup.run());
 describe('publisher writing the open-data store on S3', () => {
   it(
     'two instances publish to S3 the same open data as one instance to a folder',
-    { timeout: 240_000 },
+    { timeout: 300_000 },
     async () => {
       const s3 = await testS3();
       const bucket = await s3.createBucket('pub-s3');

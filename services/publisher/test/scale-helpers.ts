@@ -240,7 +240,7 @@ export async function scaleFixture(cleanup: Cleanup, o: ScaleFixtureOptions): Pr
       await produce(kafka, lightingTopic, lightingDayShifted(d), LIGHTING);
       await produce(kafka, winterTopic, winterDayShifted(d), WINTER);
     },
-    async waitForAllReleased(s, days, timeoutMs = 90_000) {
+    async waitForAllReleased(s, days, timeoutMs = 150_000) {
       await waitFor(async () => (await releasedPeriods(refStore)).length === expected(days), {
         timeoutMs,
         message: 'reference released every day',

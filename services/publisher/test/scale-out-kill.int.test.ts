@@ -34,7 +34,7 @@ function startChild(env: Record<string, string>): { child: ChildProcess; exited:
 describe('two publisher processes in one group, the lease holder SIGKILLed mid-run', () => {
   it(
     'the survivor finishes: open data equals the reference, each dataset-day once, ε spent once per day',
-    { timeout: 240_000 },
+    { timeout: 360_000 },
     async () => {
       const f = await scaleFixture(cleanup, {
         name: 'pub-kill2',
@@ -60,15 +60,16 @@ describe('two publisher processes in one group, the lease holder SIGKILLed mid-r
         }
       })();
 
-      // Once a first period is out, SIGKILL whichever process next holds the release lease.
+      // Once a first period is out, SIGKILL whichever process next holds a release lease (one per dataset).
       await waitFor(async () => (await releasedPeriods(f.store)).length > 0, {
-        timeoutMs: 90_000,
+        timeoutMs: 150_000,
         message: 'a first release',
       });
       const victim = await waitFor(
         async () => {
-          const holder = await redis.get(`${prefix}lease`);
-          return instances.find((i) => holder?.includes(`:${i.child.pid}:`));
+          const keys = await redis.keys(`${prefix}lease:*`);
+          const holders = keys.length > 0 ? await redis.mget(keys) : [];
+          return instances.find((i) => holders.some((h) => h?.includes(`:${i.child.pid}:`)));
         },
         { timeoutMs: 60_000, intervalMs: 2, message: 'an instance holding the lease' },
       );
@@ -87,9 +88,9 @@ describe('two publisher processes in one group, the lease holder SIGKILLed mid-r
       await f.waitForAllReleased(f.store, DAYS, 120_000);
       expect(survivor.child.exitCode, 'the survivor still runs').toBeNull();
       // Let a release in progress finish, then stop the survivor cleanly.
-      await waitFor(async () => (await redis.get(`${prefix}lease`)) === null, {
+      await waitFor(async () => (await redis.keys(`${prefix}lease:*`)).length === 0, {
         timeoutMs: 30_000,
-        message: 'lease free',
+        message: 'leases free',
       });
       survivor.child.kill('SIGTERM');
       await survivor.exited;

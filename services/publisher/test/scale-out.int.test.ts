@@ -6,8 +6,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { Cleanup, waitFor } from '@ondijon/test-kit';
 import {
+  LIGHTING,
+  WINTER,
   groupMembers,
   lightingDayShifted,
+  releasedPeriods,
   scaleFixture,
   startInProcess,
   winterDayShifted,
@@ -20,7 +23,7 @@ afterAll(() => cleanup.run());
 describe('two publisher instances in one group, state in Redis', () => {
   it(
     'publish the same open data as one instance, each dataset-day once, spending ε once per day',
-    { timeout: 180_000 },
+    { timeout: 300_000 },
     async () => {
       const f = await scaleFixture(cleanup, {
         name: 'pub-scale',
@@ -50,6 +53,65 @@ describe('two publisher instances in one group, state in Redis', () => {
 
       await f.expectSameAsReference(f.store);
       await f.expectOneSpendPerDay(f.store, DAYS);
+    },
+  );
+
+  it(
+    'publish different datasets at once: while one is inside a lighting release, the other releases the winter days',
+    { timeout: 300_000 },
+    async () => {
+      const DAYS2 = 2;
+      const f = await scaleFixture(cleanup, {
+        name: 'pub-conc',
+        partitions: 2,
+        sessionTimeoutMs: 10_000,
+        leaseMs: 5_000,
+      });
+      // Whichever instance first writes a lighting release stops right after its files are in place
+      // (before the catalogue names it), holding the lighting lease, until the gate opens.
+      let openGate!: () => void;
+      const gate = new Promise<void>((resolve) => (openGate = resolve));
+      let gateOpen = false;
+      let inside: string | undefined;
+      const onStoreStep = async (step: string, info: { datasetId: string; releaseId: string }) => {
+        if (step !== 'release:renamed' || info.datasetId !== LIGHTING || gateOpen) return;
+        inside = info.releaseId;
+        await gate;
+      };
+      const a = await startInProcess(f.env(), { onStoreStep });
+      cleanup.add(() => a.app.close());
+      const b = await startInProcess(f.env(), { onStoreStep });
+      cleanup.add(() => b.app.close());
+      cleanup.add(() => openGate());
+      await waitFor(async () => (await groupMembers(f.kafka, f.groupId)) === 2, {
+        timeoutMs: 60_000,
+        message: 'both instances hold partitions',
+      });
+      for (let d = 0; d < DAYS2; d++) await f.produceDay(d);
+
+      await waitFor(() => inside !== undefined, { timeoutMs: 150_000, message: 'a lighting release paused' });
+      // With one lease for the whole store nothing else could be published now; with a lease per
+      // dataset the other instance publishes every winter day meanwhile, through the catalogue lock.
+      await waitFor(
+        async () => (await releasedPeriods(f.store)).filter((p) => p.startsWith(WINTER)).length === DAYS2,
+        { timeoutMs: 150_000, message: 'the winter days released while a lighting release is in progress' },
+      );
+      expect(
+        (await releasedPeriods(f.store)).filter((p) => p.startsWith(LIGHTING)),
+        'the paused lighting release is not in the catalogue yet',
+      ).toEqual([]);
+      expect(
+        (await f.redis.keys(`${f.prefix}lease:${LIGHTING}`)).length,
+        'the lighting lease is held through the pause',
+      ).toBe(1);
+      gateOpen = true;
+      openGate();
+
+      // The paused release then links into the catalogue the other instance rewrote: nothing lost.
+      await f.waitForAllReleased(f.store, DAYS2, 150_000);
+      await Promise.all([a.app.core.idle(), b.app.core.idle()]);
+      await f.expectSameAsReference(f.store);
+      await f.expectOneSpendPerDay(f.store, DAYS2);
     },
   );
 });
