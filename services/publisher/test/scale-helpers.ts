@@ -19,7 +19,6 @@ import {
 } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
 import type { Kafka } from 'kafkajs';
-import { expect } from 'vitest';
 import { buildApp, type PublisherApp, type PublisherDeps } from '../src/app';
 import { loadPublisherConfig } from '../src/config';
 import type { StagedAggregate } from '../src/release';
@@ -251,6 +250,8 @@ export async function scaleFixture(cleanup: Cleanup, o: ScaleFixtureOptions): Pr
       });
     },
     async expectSameAsReference(s) {
+      // Imported here: benchmarks use the rest of this module outside vitest.
+      const { expect } = await import('vitest');
       await ref.app.core.idle();
       const reference = await openData(refStore);
       const got = await openData(s);
@@ -268,6 +269,7 @@ export async function scaleFixture(cleanup: Cleanup, o: ScaleFixtureOptions): Pr
       expect(notWhole).toEqual([]);
     },
     async expectOneSpendPerDay(s, days) {
+      const { expect } = await import('vitest');
       const ledger = await redis.hgetall(`${prefix}ledger:${WINTER}`);
       const spentDays = Object.keys(ledger).sort();
       expect(spentDays).toHaveLength(days);
