@@ -148,6 +148,15 @@ function scriptError(err: unknown, details: Record<string, unknown>): unknown {
 class Script {
   #sha: string | undefined;
   constructor(readonly body: string) {}
+  /** The script's SHA, loading it first when needed (for pipelines). */
+  async sha(redis: Redis): Promise<string> {
+    this.#sha ??= (await redis.script('LOAD', this.body)) as string;
+    return this.#sha;
+  }
+  /** Forgets the SHA (after NOSCRIPT: Redis lost its script cache). */
+  reset(): void {
+    this.#sha = undefined;
+  }
   async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (this.#sha) {
       try {
@@ -245,19 +254,32 @@ export class RedisStaging {
     if (batch.length === 0) return;
     this.#buffer = [];
     try {
+      // One pipeline, one round trip for the batch (each script stays atomic per cell): a batch staged
+      // one script at a time could outlast the Kafka session under load.
+      const sha = await scripts.stage.sha(this.#redis);
+      const pipe = this.#redis.pipeline();
       for (const { period, agg } of batch) {
         const [datasetId] = period.split('|') as [string];
-        await scripts.stage.run(
-          this.#redis,
-          [
-            this.#k.cells(period),
-            this.#k.meta(period),
-            this.#k.periods(),
-            this.#k.watermark(datasetId),
-            this.#k.revs(period),
-          ],
-          [period, agg.key, agg.data.revision, JSON.stringify(agg), Date.parse(agg.data.windowEnd)],
+        pipe.evalsha(
+          sha,
+          5,
+          this.#k.cells(period),
+          this.#k.meta(period),
+          this.#k.periods(),
+          this.#k.watermark(datasetId),
+          this.#k.revs(period),
+          period,
+          agg.key,
+          agg.data.revision,
+          JSON.stringify(agg),
+          Date.parse(agg.data.windowEnd),
         );
+      }
+      for (const [err] of (await pipe.exec()) ?? []) {
+        if (err) {
+          if (err.message.startsWith('NOSCRIPT')) scripts.stage.reset();
+          throw err;
+        }
       }
     } catch (err) {
       // Not durable: keep the batch so the next flush retries (offsets are not committed meanwhile).
