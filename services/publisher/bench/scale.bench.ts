@@ -110,13 +110,9 @@ async function round(instances: number, ep: ReturnType<typeof useLocalStackEndpo
     };
   } finally {
     for (const c of children) c.kill('SIGTERM');
-    await Promise.all(
-      children.map((c) =>
-        c.exitCode !== null || c.signalCode !== null
-          ? undefined
-          : new Promise((resolve) => c.once('exit', resolve)),
-      ),
-    );
+    for (const c of children)
+      if (c.exitCode === null && c.signalCode === null)
+        await new Promise((resolve) => c.once('exit', resolve));
     await deleteRedisKeys(redis, `publisher:{${groupId}}:`);
     await redis.quit();
     await deleteGroups([groupId]).catch(() => undefined);
