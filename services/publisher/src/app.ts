@@ -5,6 +5,7 @@ import {
   openStoreReader,
   recoverStore,
   storeBackendOf,
+  type StoreBackend,
   type WriteStep,
 } from '@ondijon/opendata';
 import {
@@ -20,14 +21,25 @@ import {
   type Logger,
   type Registry,
 } from '@ondijon/service-kit';
-import type { DeadLetter } from '@ondijon/contracts';
+import { type DeadLetter, OnDijonError } from '@ondijon/contracts';
 import { Redis } from 'ioredis';
 import type { Consumer, Kafka } from 'kafkajs';
 import type { PublisherConfig } from './config';
 import { deadLetterHeaders } from './dead-letter';
 import { PublisherCore, type PublishOutcome } from './publisher';
 import { loadEquipmentPresence, type EquipmentPresence } from './equipment';
-import { RedisNoiseStore, RedisStaging, ReleaseLease, StateKeys } from './redis-state';
+import {
+  type FencedLease,
+  type HeldLease,
+  RedisNoiseStore,
+  RedisStaging,
+  ReleaseLease,
+  StateKeys,
+  assertFences,
+  catalogueLease,
+  type Fence,
+} from './redis-state';
+import { datasetScope, fencedBackend } from './store-scope';
 import { NoiseStore, Staging, type NoiseMemoryStore, type StagingStore } from './staging';
 
 const SERVICE = 'publisher';
@@ -46,7 +58,7 @@ export interface PublisherDeps {
   /** Redis client of the shared state (PUBLISHER_STATE_STORE=redis); default: built from the config. */
   redis?: Redis;
   /** Called at each step of a release write (fault tests crash the process here). */
-  onStoreStep?: (step: WriteStep) => Promise<void> | void;
+  onStoreStep?: (step: WriteStep, info: { datasetId: string; releaseId: string }) => Promise<void> | void;
 }
 
 /** The running publisher. */
@@ -118,20 +130,58 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   let staging: StagingStore;
   let noise: NoiseMemoryStore;
   let lease: ReleaseLease | undefined;
+  let catalogue: FencedLease | undefined;
   if (config.PUBLISHER_STATE_STORE === 'redis') {
     const keys = new StateKeys(config.PUBLISHER_GROUP_ID);
     staging = new RedisStaging(redis!, keys);
     noise = new RedisNoiseStore(redis!, keys);
-    lease = new ReleaseLease(redis!, keys, {
+    const leaseOptions = {
       ttlMs: config.PUBLISHER_LEASE_MS,
-      onLost: (token) => log.error({ token }, 'release lease lost'),
-    });
+      onLost: (token: number, name: string) => log.error({ token, lease: name }, 'lease lost'),
+    };
+    lease = new ReleaseLease(redis!, keys, leaseOptions);
+    catalogue = catalogueLease(redis!, keys, leaseOptions);
   } else {
     staging = new Staging(config.PUBLISHER_STATE_DIR);
     noise = new NoiseStore(config.PUBLISHER_STATE_DIR);
   }
-  // The lease guards the store's commit point too: checked again just before the catalogue is written.
-  let storeFence: { assertHeld(): Promise<void> } | undefined;
+  // What this process holds while it writes (one write at a time: the core and the writer serialise):
+  // the release lease of the dataset being written, and the catalogue lock while the catalogue and the
+  // dataset files are rewritten. Every replaced object (catalogue, dataset files, registers) is written
+  // only after checking both fences in Redis (the store has no check of its own).
+  let datasetFence: Fence | undefined;
+  let catalogueHeld: HeldLease | undefined;
+  const catalogueWaitMs = 4 * config.PUBLISHER_LEASE_MS;
+  const acquireCatalogue = async (): Promise<void> => {
+    if (!catalogue || catalogueHeld) return;
+    catalogueHeld = await catalogue.acquire(catalogueWaitMs);
+    if (!catalogueHeld)
+      throw new OnDijonError(
+        'ONDIJON_LEASE_LOST',
+        'the catalogue lock stayed busy; the write is retried later',
+        {
+          details: { waitedMs: catalogueWaitMs },
+        },
+      );
+  };
+  const releaseCatalogue = async (clean: boolean): Promise<void> => {
+    const held = catalogueHeld;
+    catalogueHeld = undefined;
+    await held?.release(clean);
+  };
+  /** Runs `fn` holding the catalogue lock (reentrant: within a write that holds it already, directly). */
+  const exclusive = async <T>(fn: () => Promise<T>): Promise<T> => {
+    if (!catalogue || catalogueHeld) return fn();
+    await acquireCatalogue();
+    let clean = false;
+    try {
+      const v = await fn();
+      clean = true;
+      return v;
+    } finally {
+      await releaseCatalogue(clean);
+    }
+  };
   // Next offset to process per `topic:partition`, for the caught-up test of the event-time trigger.
   const positions = new Map<string, bigint>();
   const admin = kafka.admin();
@@ -156,18 +206,48 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     return true;
   };
   // The open-data store: OPENDATA_DIR, or OPENDATA_STORE=s3://bucket/prefix (an S3-compatible server).
-  const store = storeBackendOf(config);
-  const writer = createStoreWriter(store, {
+  const baseStore = storeBackendOf(config);
+  const store: StoreBackend = catalogue
+    ? fencedBackend(baseStore, async () => {
+        if (!catalogueHeld)
+          throw new OnDijonError(
+            'ONDIJON_LEASE_LOST',
+            'a shared store object written without the catalogue lock',
+          );
+        await assertFences(
+          redis!,
+          datasetFence ? [catalogueHeld.fence, datasetFence] : [catalogueHeld.fence],
+        );
+      })
+    : baseStore;
+  const storeWriter = createStoreWriter(store, {
     logger: log,
-    ...(deps.onStoreStep || lease
+    ...(deps.onStoreStep || catalogue
       ? {
-          onStep: async (step: WriteStep) => {
-            await deps.onStoreStep?.(step);
-            if (lease && step === 'dataset:dataset.json') await storeFence?.assertHeld();
+          onStep: async (step: WriteStep, info: { datasetId: string; releaseId: string }) => {
+            await deps.onStoreStep?.(step, info);
+            // The release is whole in place and invisible: now the catalogue's read-modify-write, alone.
+            if (step === 'release:renamed') await acquireCatalogue();
+            if (step === 'catalog:written') await releaseCatalogue(true);
           },
         }
       : {}),
   });
+  const writer: typeof storeWriter = {
+    ...storeWriter,
+    async writeRelease(input) {
+      try {
+        return await storeWriter.writeRelease(input);
+      } finally {
+        // A write that failed between the two steps gives the catalogue lock back as unfinished.
+        await releaseCatalogue(false);
+      }
+    },
+    updateRegister: (name, value) => exclusive(() => storeWriter.updateRegister(name, value)),
+  };
+  /** Recovers what a dead holder of `datasetId`'s lease left, holding that lease and the catalogue lock. */
+  const recoverDataset = (datasetId: string) =>
+    exclusive(() => recoverStore(datasetScope(store, datasetId), { logger: log }));
   const reader = openStoreReader(store);
   const core = new PublisherCore({
     policy,
@@ -176,20 +256,28 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     staging,
     noise,
     lease: lease && {
-      run: (fn, waitMs) =>
-        lease.run(async (fence) => {
-          storeFence = fence;
-          if (fence.previousUnfinished) {
-            const report = await recoverStore(store, { logger: log });
-            log.warn({ report, token: fence.token }, 'previous lease holder did not finish: store recovered');
-          }
-          try {
-            return await fn(fence);
-          } finally {
-            storeFence = undefined;
-          }
-        }, waitMs),
+      run: (datasetId, fn, waitMs) =>
+        lease.run(
+          datasetId,
+          async (fence) => {
+            datasetFence = fence;
+            try {
+              if (fence.previousUnfinished) {
+                const report = await recoverDataset(datasetId);
+                log.warn(
+                  { report, datasetId, token: fence.token },
+                  'previous lease holder did not finish: dataset recovered',
+                );
+              }
+              return await fn(fence);
+            } finally {
+              datasetFence = undefined;
+            }
+          },
+          waitMs,
+        ),
     },
+    exclusive,
     writer,
     reader,
     rng: deps.rng ?? cryptoRng(),
@@ -300,14 +388,30 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     },
     publishNow: (options = {}) => core.publishDue({ onDemand: true, ...options }),
     async start() {
-      // Recovery removes temp debris: with a group, only while holding the lease (no other write runs).
-      const started = await core.withLease(async () => {
+      if (!lease) {
         const report = await recoverStore(store, { logger: log });
         log.info({ report }, 'store recovered');
-        await core.writeUsesRegister();
-        return true;
-      }, 4 * config.PUBLISHER_LEASE_MS);
-      if (!started) log.warn({}, 'release lease busy at start: recovery left to its holder');
+      } else {
+        // With a group, each dataset is recovered by the holder of its lease (debris of a write in
+        // progress must not be removed): here when it is free, else by its holder.
+        for (const datasetId of core.datasetIds) {
+          const r = await lease.run(
+            datasetId,
+            async (fence) => {
+              datasetFence = fence;
+              try {
+                return await recoverDataset(datasetId);
+              } finally {
+                datasetFence = undefined;
+              }
+            },
+            0,
+          );
+          if (r) log.info({ datasetId, report: r.value }, 'store recovered');
+          else log.info({ datasetId }, 'release lease busy at start: recovery left to its holder');
+        }
+      }
+      await core.writeUsesRegister();
       await staging.load();
       staged.set(staging.size);
       await probes.listen({ host: config.PUBLISHER_HOST, port: config.PUBLISHER_PORT });

@@ -84,10 +84,17 @@ export interface PublisherCoreDeps {
   staging: StagingStore;
   noise: NoiseMemoryStore;
   /**
-   * Release lease of a group of instances sharing their state (Redis): a period is published only while
-   * holding it, and every write after staging carries its fencing token. Absent: one instance alone.
+   * Release leases of a group of instances sharing their state (Redis), one per dataset: a period is
+   * published only while holding its dataset's lease, and every write after staging carries its fencing
+   * token. Absent: one instance alone.
    */
   lease?: LeaseRunner | undefined;
+  /**
+   * Runs `fn` alone among the group's instances for the store's shared objects (the catalogue lock):
+   * the privacy-budget register is computed from every dataset's releases and written under it.
+   * Absent: `fn` runs directly (one instance alone).
+   */
+  exclusive?: (<T>(fn: () => Promise<T>) => Promise<T>) | undefined;
   writer: StoreWriter;
   reader: StoreReader;
   rng: Rng;
@@ -164,6 +171,11 @@ export class PublisherCore {
   /** Topics consumed. */
   get topics(): string[] {
     return [...this.#byTopic.keys()];
+  }
+
+  /** Datasets published. */
+  get datasetIds(): string[] {
+    return [...this.#byTopic.values()].map((e) => e.spec.id);
   }
 
   #now(): Date {
@@ -337,21 +349,28 @@ export class PublisherCore {
     };
   }
 
-  /** Publishes a period holding the group's release lease (directly when there is no lease). */
+  /** Publishes a period holding its dataset's release lease (directly when there is no lease). */
   async #publishLeased(datasetId: string, day: string, now: Date): Promise<PublishOutcome> {
     const lease = this.#d.lease;
     if (!lease) return this.#publishPeriod(datasetId, day, now, undefined);
-    const r = await lease.run((fence) => this.#publishPeriod(datasetId, day, now, fence));
+    const r = await lease.run(datasetId, (fence) => this.#publishPeriod(datasetId, day, now, fence));
     if (r) return r.value;
     this.#d.observer?.release(datasetId, 'leased-elsewhere');
     return { datasetId, day, outcome: 'leased-elsewhere' };
   }
 
-  /** Runs `fn` holding the release lease when there is one (waiting up to `waitMs` for it). */
-  async withLease<T>(fn: (fence: Fence | undefined) => Promise<T>, waitMs: number): Promise<T | undefined> {
+  /**
+   * Runs `fn` holding the release lease of `datasetId` when there are leases (waiting up to `waitMs`);
+   * undefined when another instance kept it.
+   */
+  async withLease<T>(
+    datasetId: string,
+    fn: (fence: Fence | undefined) => Promise<T>,
+    waitMs: number,
+  ): Promise<{ value: T } | undefined> {
     const lease = this.#d.lease;
-    if (!lease) return fn(undefined);
-    return (await lease.run(fn, waitMs))?.value;
+    if (!lease) return { value: await fn(undefined) };
+    return lease.run(datasetId, fn, waitMs);
   }
 
   async #publishPeriod(
@@ -492,8 +511,17 @@ export class PublisherCore {
     }
   }
 
-  /** Writes the public register of privacy budget spent (every noised dataset, every day). */
+  /**
+   * Writes the public register of privacy budget spent (every noised dataset, every day), read from the
+   * releases and written under the catalogue lock, so that concurrent releases of different datasets
+   * by other instances are all in it.
+   */
   async writeBudgetRegister(): Promise<void> {
+    const exclusive = this.#d.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+    await exclusive(() => this.#writeBudgetRegister());
+  }
+
+  async #writeBudgetRegister(): Promise<void> {
     const datasets: Record<string, unknown> = {};
     for (const { spec } of this.#byTopic.values()) {
       const rules = datasetPolicy(this.#d.policy, spec.id);
@@ -527,23 +555,26 @@ export class PublisherCore {
   /** Writes the public register of data uses (from the policy's processing register). */
   async writeUsesRegister(): Promise<void> {
     const { policy } = this.#d;
-    await this.#d.writer.updateRegister('data-uses', {
-      description:
-        'Declared uses of the data of the OnDijon telemetry pipeline (processing register) and the open-data datasets released from it.',
-      owner: policy.owner,
-      policyRevision: policy.revision,
-      uses: policy.uses,
-      openData: Object.entries(policy.datasets).map(([id, d]) => ({
-        id,
-        title: d.title,
-        sourceTopic: d.sourceTopic,
-        personDerived: d.personDerived,
-        threshold: d.threshold ?? null,
-        dominance: d.dominance ?? null,
-        coarsening: d.coarsening,
-        noise: d.noise ?? null,
-      })),
-    });
+    const exclusive = this.#d.exclusive ?? (<T>(fn: () => Promise<T>) => fn());
+    await exclusive(() =>
+      this.#d.writer.updateRegister('data-uses', {
+        description:
+          'Declared uses of the data of the OnDijon telemetry pipeline (processing register) and the open-data datasets released from it.',
+        owner: policy.owner,
+        policyRevision: policy.revision,
+        uses: policy.uses,
+        openData: Object.entries(policy.datasets).map(([id, d]) => ({
+          id,
+          title: d.title,
+          sourceTopic: d.sourceTopic,
+          personDerived: d.personDerived,
+          threshold: d.threshold ?? null,
+          dominance: d.dominance ?? null,
+          coarsening: d.coarsening,
+          noise: d.noise ?? null,
+        })),
+      }),
+    );
   }
 }
 

@@ -1,8 +1,10 @@
 // Shared private state of N publisher instances (issue 17, item 1): staged aggregates, drawn noise, the
-// ε ledger and the release lease live in Redis, so any instance can publish what any other staged, and a
-// lease with a fencing token makes exactly one instance write the store at a time. Every write after
-// staging runs in a Lua script that first checks the token: an instance whose lease passed to another
-// one can no longer mark, save noise or spend budget. Keys share one hash tag (one Redis Cluster slot).
+// ε ledger and the leases live in Redis, so any instance can publish what any other staged. A release
+// lease per dataset, with a fencing token, makes exactly one instance write a given dataset at a time
+// (instances publish different datasets at once); a short catalogue lock, fenced too, serialises the
+// read-modify-write of the store's one shared object, the catalogue. Every write after staging runs in a
+// Lua script that first checks the dataset's token: an instance whose lease passed to another one can no
+// longer mark, save noise or spend budget. Keys share one hash tag (one Redis Cluster slot).
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OnDijonError } from '@ondijon/contracts';
@@ -18,8 +20,10 @@ export interface PendingPeriod {
   maxWindowEnd: Date;
 }
 
-/** Proof of holding the release lease: a token that only grows, checked by every fenced write. */
+/** Proof of holding a lease: a token that only grows, checked by every fenced write. */
 export interface Fence {
+  /** The dataset of a release lease; undefined for the catalogue lock. */
+  readonly datasetId?: string | undefined;
   readonly token: number;
   /**
    * The previous holder did not give the lease back (it died or lost it mid-release): the store may hold
@@ -28,6 +32,8 @@ export interface Fence {
   readonly previousUnfinished: boolean;
   /** Throws ONDIJON_LEASE_LOST when the lease has passed to another instance. */
   assertHeld(): Promise<void>;
+  /** Its fencing counter key and token, for a check of several fences in one script. */
+  readonly fenceKey: string;
 }
 
 /** Budget spent with a noise draw: checked against the day's limit and recorded once, atomically. */
@@ -102,18 +108,22 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('PEXPIRE', KEYS[1], ARGV[2]) return 1 end
 return 0`;
 
-// KEYS: lease, clean. ARGV: holder, token.
+// KEYS: lease, clean. ARGV: holder, token, clean (1: the holder finished what it started; 0: it failed
+// mid-way, so the next holder recovers first).
 const RELEASE = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('DEL', KEYS[1])
-  redis.call('SET', KEYS[2], ARGV[2])
+  if ARGV[3] == '1' then redis.call('SET', KEYS[2], ARGV[2]) end
   return 1
 end
 return 0`;
 
+// KEYS: fencing counters; ARGV: the tokens held. 1 when every one is still current.
 const CHECK = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return 1 end
-return 0`;
+for i, k in ipairs(KEYS) do
+  if redis.call('GET', k) ~= ARGV[i] then return 0 end
+end
+return 1`;
 
 function leaseLost(details: Record<string, unknown>): OnDijonError {
   return new OnDijonError(
@@ -138,6 +148,15 @@ function scriptError(err: unknown, details: Record<string, unknown>): unknown {
 class Script {
   #sha: string | undefined;
   constructor(readonly body: string) {}
+  /** The script's SHA, loading it first when needed (for pipelines). */
+  async sha(redis: Redis): Promise<string> {
+    this.#sha ??= (await redis.script('LOAD', this.body)) as string;
+    return this.#sha;
+  }
+  /** Forgets the SHA (after NOSCRIPT: Redis lost its script cache). */
+  reset(): void {
+    this.#sha = undefined;
+  }
   async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (this.#sha) {
       try {
@@ -180,9 +199,14 @@ export class StateKeys {
   /** ε spent per day of a dataset (hash day → ε). */
   ledger = (datasetId: string) => `${this.#p}ledger:${datasetId}`;
   spends = (period: string) => `${this.#p}spends:${period}`;
-  lease = () => `${this.#p}lease`;
-  fence = () => `${this.#p}fence`;
-  clean = () => `${this.#p}clean`;
+  /** Release lease of one dataset, its fencing counter and its last clean hand-back. */
+  lease = (datasetId: string) => `${this.#p}lease:${datasetId}`;
+  fence = (datasetId: string) => `${this.#p}fence:${datasetId}`;
+  clean = (datasetId: string) => `${this.#p}clean:${datasetId}`;
+  /** The catalogue lock (held only while the catalogue and the dataset files are rewritten). */
+  catalogueLock = () => `${this.#p}catalogue-lock`;
+  catalogueFence = () => `${this.#p}catalogue-fence`;
+  catalogueClean = () => `${this.#p}catalogue-clean`;
 }
 
 const periodOf = (datasetId: string, day: string) => `${datasetId}|${day}`;
@@ -230,19 +254,32 @@ export class RedisStaging {
     if (batch.length === 0) return;
     this.#buffer = [];
     try {
+      // One pipeline, one round trip for the batch (each script stays atomic per cell): a batch staged
+      // one script at a time could outlast the Kafka session under load.
+      const sha = await scripts.stage.sha(this.#redis);
+      const pipe = this.#redis.pipeline();
       for (const { period, agg } of batch) {
         const [datasetId] = period.split('|') as [string];
-        await scripts.stage.run(
-          this.#redis,
-          [
-            this.#k.cells(period),
-            this.#k.meta(period),
-            this.#k.periods(),
-            this.#k.watermark(datasetId),
-            this.#k.revs(period),
-          ],
-          [period, agg.key, agg.data.revision, JSON.stringify(agg), Date.parse(agg.data.windowEnd)],
+        pipe.evalsha(
+          sha,
+          5,
+          this.#k.cells(period),
+          this.#k.meta(period),
+          this.#k.periods(),
+          this.#k.watermark(datasetId),
+          this.#k.revs(period),
+          period,
+          agg.key,
+          agg.data.revision,
+          JSON.stringify(agg),
+          Date.parse(agg.data.windowEnd),
         );
+      }
+      for (const [err] of (await pipe.exec()) ?? []) {
+        if (err) {
+          if (err.message.startsWith('NOSCRIPT')) scripts.stage.reset();
+          throw err;
+        }
       }
     } catch (err) {
       // Not durable: keep the batch so the next flush retries (offsets are not committed meanwhile).
@@ -308,7 +345,7 @@ export class RedisStaging {
     try {
       await scripts.mark.run(
         this.#redis,
-        [this.#k.fence(), this.#k.meta(period)],
+        [this.#k.fence(datasetId), this.#k.meta(period)],
         [String(fence.token), outcome, version, fingerprint],
       );
     } catch (err) {
@@ -347,7 +384,7 @@ export class RedisNoiseStore {
     try {
       await scripts.saveNoise.run(
         this.#redis,
-        [this.#k.fence(), this.#k.noise(period), this.#k.ledger(datasetId), this.#k.spends(period)],
+        [this.#k.fence(datasetId), this.#k.noise(period), this.#k.ledger(datasetId), this.#k.spends(period)],
         [
           String(fence.token),
           JSON.stringify(entries),
@@ -374,28 +411,150 @@ export class RedisNoiseStore {
   }
 }
 
-/** What the publisher core needs of a lease. */
+/** What the publisher core needs of the release leases. */
 export interface LeaseRunner {
-  run<T>(fn: (fence: Fence) => Promise<T>, waitMs?: number): Promise<{ value: T } | undefined>;
+  /**
+   * Runs `fn` holding the release lease of `datasetId`; resolves to undefined without running it when
+   * another instance holds it (after waiting up to `waitMs`).
+   */
+  run<T>(
+    datasetId: string,
+    fn: (fence: Fence) => Promise<T>,
+    waitMs?: number,
+  ): Promise<{ value: T } | undefined>;
 }
 
-/** Options of the release lease. */
+/** Options of a lease. */
 export interface LeaseOptions {
   /** Time to live of the lease, ms; renewed every third of it while held. */
   ttlMs: number;
   /** Called when a renewal finds the lease gone (the fenced writes then fail). */
-  onLost?: (token: number) => void;
+  onLost?: (token: number, name: string) => void;
+  /** Interval of the attempts while waiting for the lease, ms (default: a quarter of the TTL, at most 250). */
+  pollMs?: number;
+}
+
+/** A lease held: its fence, and how to give it back. */
+export interface HeldLease {
+  readonly fence: Fence;
+  /** Gives the lease back; `clean` false makes the next holder recover first. */
+  release(clean: boolean): Promise<void>;
+}
+
+/** Throws ONDIJON_LEASE_LOST unless every fence given is still current (one script, one round trip). */
+export async function assertFences(redis: Redis, fences: readonly Fence[]): Promise<void> {
+  if (fences.length === 0) return;
+  const ok = Number(
+    await scripts.check.run(
+      redis,
+      fences.map((f) => f.fenceKey),
+      fences.map((f) => String(f.token)),
+    ),
+  );
+  if (ok !== 1)
+    throw leaseLost({
+      fences: fences.map((f) => ({ datasetId: f.datasetId ?? 'catalogue', token: f.token })),
+    });
 }
 
 /**
- * The release lease of a publisher group (SET NX PX + a fencing counter): the instance holding it is
- * the only one that writes the open-data store and the state after staging.
+ * One lease of a publisher group (SET NX PX + a fencing counter + the token of the last clean hand-back):
+ * the instance holding it is the only one that writes what it guards.
+ */
+export class FencedLease {
+  readonly #redis: Redis;
+  readonly #keys: { lease: string; fence: string; clean: string };
+  readonly #o: LeaseOptions;
+  readonly #datasetId: string | undefined;
+  readonly #instance = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+
+  constructor(
+    redis: Redis,
+    keys: { lease: string; fence: string; clean: string },
+    options: LeaseOptions,
+    datasetId?: string,
+  ) {
+    this.#redis = redis;
+    this.#keys = keys;
+    this.#o = options;
+    this.#datasetId = datasetId;
+  }
+
+  /** Acquires the lease, waiting up to `waitMs`; undefined when another instance still holds it. */
+  async acquire(waitMs = 0): Promise<HeldLease | undefined> {
+    const holder = `${this.#instance}:${randomBytes(4).toString('hex')}`;
+    const deadline = Date.now() + waitMs;
+    const poll = this.#o.pollMs ?? Math.min(250, this.#o.ttlMs / 4);
+    let token = 0;
+    let unfinished = false;
+    for (;;) {
+      const [t, u] = (await scripts.acquire.run(
+        this.#redis,
+        [this.#keys.lease, this.#keys.fence, this.#keys.clean],
+        [holder, this.#o.ttlMs],
+      )) as [number, number];
+      token = Number(t);
+      unfinished = Number(u) === 1;
+      if (token > 0 || Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, poll));
+    }
+    if (token === 0) return undefined;
+    let lost = false;
+    const renew = setInterval(() => {
+      scripts.renew
+        .run(this.#redis, [this.#keys.lease], [holder, this.#o.ttlMs])
+        .then((ok) => {
+          if (Number(ok) !== 1 && !lost) {
+            lost = true;
+            this.#o.onLost?.(token, this.#keys.lease);
+          }
+        })
+        .catch(() => undefined);
+    }, this.#o.ttlMs / 3);
+    renew.unref();
+    const fence: Fence = {
+      datasetId: this.#datasetId,
+      token,
+      previousUnfinished: unfinished,
+      fenceKey: this.#keys.fence,
+      assertHeld: () => assertFences(this.#redis, [fence]),
+    };
+    return {
+      fence,
+      release: async (clean) => {
+        clearInterval(renew);
+        await scripts.release
+          .run(this.#redis, [this.#keys.lease, this.#keys.clean], [holder, token, clean ? '1' : '0'])
+          .catch(() => undefined);
+      },
+    };
+  }
+
+  /** Runs `fn` holding the lease (see `acquire`); a throw hands the lease back as unfinished. */
+  async run<T>(fn: (fence: Fence) => Promise<T>, waitMs = 0): Promise<{ value: T } | undefined> {
+    const held = await this.acquire(waitMs);
+    if (!held) return undefined;
+    let clean = false;
+    try {
+      const value = await fn(held.fence);
+      clean = true;
+      return { value };
+    } finally {
+      await held.release(clean);
+    }
+  }
+}
+
+/**
+ * The release leases of a publisher group, one per dataset: the instance holding a dataset's lease is
+ * the only one that writes that dataset's releases and its state after staging; different datasets are
+ * published by different instances at once.
  */
 export class ReleaseLease implements LeaseRunner {
   readonly #redis: Redis;
   readonly #k: StateKeys;
   readonly #o: LeaseOptions;
-  readonly #instance = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
+  readonly #leases = new Map<string, FencedLease>();
 
   constructor(redis: Redis, keys: StateKeys, options: LeaseOptions) {
     this.#redis = redis;
@@ -403,55 +562,30 @@ export class ReleaseLease implements LeaseRunner {
     this.#o = options;
   }
 
-  /**
-   * Runs `fn` holding the lease; resolves to undefined without running it when another instance holds
-   * it (after waiting up to `waitMs` for it).
-   */
-  async run<T>(fn: (fence: Fence) => Promise<T>, waitMs = 0): Promise<{ value: T } | undefined> {
-    const holder = `${this.#instance}:${randomBytes(4).toString('hex')}`;
-    const deadline = Date.now() + waitMs;
-    let token = 0;
-    let unfinished = false;
-    for (;;) {
-      const [t, u] = (await scripts.acquire.run(
+  #lease(datasetId: string): FencedLease {
+    let l = this.#leases.get(datasetId);
+    if (!l) {
+      l = new FencedLease(
         this.#redis,
-        [this.#k.lease(), this.#k.fence(), this.#k.clean()],
-        [holder, this.#o.ttlMs],
-      )) as [number, number];
-      token = Number(t);
-      unfinished = Number(u) === 1;
-      if (token > 0 || Date.now() >= deadline) break;
-      await new Promise((r) => setTimeout(r, Math.min(250, this.#o.ttlMs / 4)));
+        { lease: this.#k.lease(datasetId), fence: this.#k.fence(datasetId), clean: this.#k.clean(datasetId) },
+        this.#o,
+        datasetId,
+      );
+      this.#leases.set(datasetId, l);
     }
-    if (token === 0) return undefined;
-    let lost = false;
-    const renew = setInterval(() => {
-      scripts.renew
-        .run(this.#redis, [this.#k.lease()], [holder, this.#o.ttlMs])
-        .then((ok) => {
-          if (Number(ok) !== 1 && !lost) {
-            lost = true;
-            this.#o.onLost?.(token);
-          }
-        })
-        .catch(() => undefined);
-    }, this.#o.ttlMs / 3);
-    renew.unref();
-    const fence: Fence = {
-      token,
-      previousUnfinished: unfinished,
-      assertHeld: async () => {
-        const ok = Number(await scripts.check.run(this.#redis, [this.#k.fence()], [String(token)]));
-        if (ok !== 1) throw leaseLost({ token });
-      },
-    };
-    try {
-      return { value: await fn(fence) };
-    } finally {
-      clearInterval(renew);
-      await scripts.release
-        .run(this.#redis, [this.#k.lease(), this.#k.clean()], [holder, token])
-        .catch(() => undefined);
-    }
+    return l;
   }
+
+  run<T>(datasetId: string, fn: (fence: Fence) => Promise<T>, waitMs = 0): Promise<{ value: T } | undefined> {
+    return this.#lease(datasetId).run(fn, waitMs);
+  }
+}
+
+/** The catalogue lock of a publisher group: short, fenced, waited for (see docs/scale-out.md). */
+export function catalogueLease(redis: Redis, keys: StateKeys, options: LeaseOptions): FencedLease {
+  return new FencedLease(
+    redis,
+    { lease: keys.catalogueLock(), fence: keys.catalogueFence(), clean: keys.catalogueClean() },
+    { pollMs: 20, ...options },
+  );
 }

@@ -84,6 +84,7 @@ export function serviceEnvs(
       ? {}
       : { ...env, ...('KAFKA_SASL_PASSWORD_FILE' in env ? { KAFKA_SASL_PASSWORD: '' } : {}) };
   const processorsSecrets = secret(plan.secrets?.processors);
+  const publisherSecrets = secret(plan.secrets?.publisher);
   const overrides = Object.fromEntries(
     (Object.keys(TOPICS) as TopicName[]).map((t) => [t, physical(plan, t)]),
   );
@@ -120,9 +121,13 @@ export function serviceEnvs(
     },
     publisher: {
       ...common,
-      ...secret(plan.secrets?.publisher),
+      ...publisherSecrets,
+      ...('REDIS_USERNAME' in publisherSecrets ? { REDIS_URL: withoutCredentials(common.REDIS_URL) } : {}),
       PUBLISHER_PORT: String(plan.ports.publisher),
       OPENDATA_DIR: plan.opendataDir,
+      // The scalable configuration (docs/scale-out.md): staged cells, noise and the ε ledger in Redis under
+      // the group's release leases, so a second instance with the same environment could join the run.
+      PUBLISHER_STATE_STORE: 'redis',
       PUBLISHER_STATE_DIR: plan.publisherStateDir,
       // The registry ingest reads: where it lists no equipment of a dataset are its structural zeros.
       REGISTRY_FILE: plan.registryFile,

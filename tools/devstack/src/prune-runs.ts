@@ -1,5 +1,5 @@
 // `./ondijon run` works in a fresh namespace per run (`run<yyyymmddhhmmss>.` topics, `-run…` groups,
-// `processors:stream:run…:` Redis keys, `.stack/runs/run…/`). Without pruning, every run would leave
+// `processors:stream:run…:` and `publisher:{ondijon-publisher-run…}:` Redis keys, `.stack/runs/run…/`). Without pruning, every run would leave
 // its topics and state behind for good; data volume is kept in check by keeping only the newest runs.
 import { existsSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -90,7 +90,11 @@ export async function pruneRuns(o: PruneOptions): Promise<PruneResult> {
     const redis = new Redis(o.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2 });
     try {
       await redis.connect();
-      for (const id of prune) result.redisKeys += await deleteRedisKeys(redis, `processors:stream:${id}:`);
+      for (const id of prune) {
+        result.redisKeys += await deleteRedisKeys(redis, `processors:stream:${id}:`);
+        // The publisher's shared state (PUBLISHER_STATE_STORE=redis) of the run's group.
+        result.redisKeys += await deleteRedisKeys(redis, `publisher:{ondijon-publisher-${id}}:`);
+      }
     } finally {
       redis.disconnect();
     }

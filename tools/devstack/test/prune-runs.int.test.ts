@@ -19,7 +19,10 @@ describe('pruning the namespaces of earlier runs', () => {
   afterAll(async () => {
     await deleteTopics(created);
     for (const id of ids) {
-      const keys = await redis.keys(`processors:stream:${id}:*`);
+      const keys = [
+        ...(await redis.keys(`processors:stream:${id}:*`)),
+        ...(await redis.keys(`publisher:{ondijon-publisher-${id}}:*`)),
+      ];
       if (keys.length > 0) await redis.del(...keys);
     }
     await redis.quit();
@@ -46,6 +49,7 @@ describe('pruning the namespaces of earlier runs', () => {
           `${id}.agg.s1.lighting-commune-hour.v1`,
         ]);
         await redis.set(`processors:stream:${id}:{p}:offset`, '1');
+        await redis.set(`publisher:{ondijon-publisher-${id}}:fence:lighting-commune-hour`, '1');
         mkdirSync(path.join(runsDir, id, 'opendata'), { recursive: true });
       }
       // Groups as the services name them in a run: `<name>-<run>` and the processors' `<name>-<run>.<processor>`.
@@ -84,7 +88,7 @@ describe('pruning the namespaces of earlier runs', () => {
         idPrefix: prefix,
       });
       expect(result.runs).toEqual(ids.slice(0, 2));
-      expect(result).toMatchObject({ topics: 4, groups: 4, redisKeys: 2 });
+      expect(result).toMatchObject({ topics: 4, groups: 4, redisKeys: 4 });
 
       // A fresh admin, retried: kafkajs' group listing reads the whole cluster's metadata, which fails
       // while the pruned topics are still being deleted.
@@ -109,6 +113,7 @@ describe('pruning the namespaces of earlier runs', () => {
         expect(topics.filter((t) => t.startsWith(`${id}.`))).toEqual([]);
         expect(groups.filter((g) => g.includes(id))).toEqual([]);
         expect(await redis.exists(`processors:stream:${id}:{p}:offset`)).toBe(0);
+        expect(await redis.exists(`publisher:{ondijon-publisher-${id}}:fence:lighting-commune-hour`)).toBe(0);
         expect(existsSync(path.join(runsDir, id))).toBe(false);
       }
       const newest = ids[2]!;
