@@ -52,7 +52,11 @@ export interface StackConfig {
    * docs/security.md "Caps per operator".
    */
   mqttOperatorCaps: MqttOperatorCaps;
-  /** MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 384m). */
+  /**
+   * MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 1g). 384m ran out (OutOfMemoryError in the
+   * broker's log, then every MQTT session-state write timed out and CONNECTs went unanswered) at the end
+   * of an unpaced `pnpm bench:e2e` run, although `global-max-size` (128MB) pages messages to disk.
+   */
   artemisHeap: string;
   /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
   redisPort: number;
@@ -137,7 +141,7 @@ export function resolveConfig(
     mqttBackupAdminPort: envPort(env, 'ONDIJON_MQTT_BACKUP_ADMIN_PORT', 11_617),
     artemisHome: nonEmpty(env.ONDIJON_ARTEMIS_HOME),
     mqttOperatorCaps: mqttOperatorCapsOf(env),
-    artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '384m',
+    artemisHeap: nonEmpty(env.ONDIJON_MQTT_HEAP) ?? '1g',
     redisPort: envPort(env, 'ONDIJON_REDIS_PORT', 16_379),
     kafkaHeap: nonEmpty(env.ONDIJON_KAFKA_HEAP) ?? '512m',
     externalKafka: brokers
