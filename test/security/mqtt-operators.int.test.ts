@@ -12,13 +12,14 @@
  * password. Every action left a hash-chained audit line.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { promisify } from 'node:util';
 import {
   addOperator,
+  artemisHome,
   expireOperators,
   listOperators,
   mqttCaFile,
@@ -36,6 +37,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, mqttAuth, testEndpoints, uniqueName, usesStackSecrets, waitFor } from '../setup/index';
 
 const PROBE = path.join(import.meta.dirname, '..', 'independent', 'mqtt_probe.py');
+const CORE_HOLD = path.join(import.meta.dirname, '..', 'independent', 'CoreHold.java');
 const endpoints = testEndpoints();
 const local = usesStackSecrets(endpoints);
 const config = resolveConfig({ externalMqtt: undefined });
@@ -48,6 +50,7 @@ const run = uniqueName('ops')
 const opA = `t${run.slice(-10)}-a`;
 const opB = `t${run.slice(-10)}-b`;
 const opCert = `t${run.slice(-10)}-c`;
+const opCore = `t${run.slice(-10)}-d`;
 const prefix = `t/${run}/`;
 const topicOf = (operator: string) => `${prefix}ondijon/v1/streetlight/${operator}/SL-${run}`;
 const actor = `test:${run}`;
@@ -137,7 +140,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
   }, 600_000);
 
   afterAll(async () => {
-    for (const op of [opA, opB, opCert])
+    for (const op of [opA, opB, opCert, opCore])
       if (readOperatorsState(config).operators[op]?.status === 'active')
         await revokeOperator(config, op, { actor }).catch(() => undefined);
     await cleanup.run();
@@ -310,7 +313,7 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
     await waitFor(() => held.lines.length > 0, { message: 'held connection up' });
     expect(held.lines[0]).toEqual({ connack: 'Success' });
     // The broker's guard closes the connection as soon as the generated file lists opB as revoked; the
-    // management call that follows (a backstop) finds it closed already, or closes it.
+    // management call that follows finds it closed already, or closes it.
     await revokeOperator(config, opB, { actor });
     await waitFor(() => held.lines.some((l) => 'disconnected' in l), {
       timeoutMs: 20_000,
@@ -326,6 +329,43 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       password: 'none',
     });
   }, 600_000);
+
+  it('closes a revoked operator’s core-protocol session on the management acceptor (the management backstop)', async () => {
+    // The broker's guard (infra/artemis/ClientIdGuard.java) is an MQTT interceptor: it never sees the core
+    // protocol, which the loopback management acceptor speaks and where an operator's password logs in
+    // too. Only the management call of revokeOperator, closeConnectionsForUser, closes such a session.
+    const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-core-'));
+    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
+    const passwordFile = path.join(dir, 'password');
+    await addOperator(config, opCore, { actor, passwordFile });
+    const lib = path.join(artemisHome(config), 'lib', '*');
+    const classes = path.join(dir, 'classes');
+    await execFileAsync('javac', ['-nowarn', '-cp', lib, '-d', classes, CORE_HOLD], { timeout: 300_000 });
+    const child = spawn(
+      'java',
+      [
+        '-cp',
+        `${classes}${path.delimiter}${lib}`,
+        'CoreHold',
+        `tcp://127.0.0.1:${config.mqttAdminPort}`,
+        opCore,
+        passwordFile,
+        '300',
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
+    cleanup.add(() => child.kill());
+    const lines: string[] = [];
+    createInterface({ input: child.stdout }).on('line', (l) => lines.push(l));
+    await waitFor(() => lines.length > 0, { timeoutMs: 120_000, message: 'core session up' });
+    expect(lines[0]).toBe('connected');
+    const { management } = await revokeOperator(config, opCore, { actor });
+    // The session was still open when the management call came (the guard had not closed it)...
+    expect(management.results.closeConnectionsForUser).toBe('true');
+    // ...and that call closed it.
+    await waitFor(() => lines.length > 1, { timeoutMs: 310_000, message: 'the core session ended' });
+    expect(lines[1]).toBe('closed');
+  }, 900_000);
 
   it("keeps ingest's client ids to the ingest principal: an operator can neither take over nor pre-empt its session", async () => {
     const clientId = `ondijon-ingest-${run}-0`;

@@ -3,9 +3,9 @@
  * "Show by tests"). Counted by clients this project did not write: paho-mqtt plays the gateway
  * (test/independent/mqtt_gateway.py: it records each message its PUBACK acknowledged, and switches to the
  * password file's new content when told), confluent-kafka reads back what reached Kafka
- * (test/independent/kafka_ids.py). Ingest runs as its own process, as in production. Every acknowledged
- * id must be in the telemetry topics or the dead letters; duplicates (what was in flight at the switch,
- * sent again) are reported, not hidden.
+ * (packages/test-kit/independent/kafka_ids.py, driven by @ondijon/test-kit). Ingest runs as its own
+ * process, as in production. Every acknowledged id must be in the telemetry topics or the dead letters;
+ * duplicates (what was in flight at the switch, sent again) are reported, not hidden.
  */
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -22,6 +22,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import {
   Cleanup,
   deleteTopics,
+  independentIds,
   mqttAuth,
   testEndpoints,
   testKafka,
@@ -32,7 +33,6 @@ import {
 
 const execFileAsync = promisify(execFile);
 const GATEWAY = path.join(repoRoot, 'test', 'independent', 'mqtt_gateway.py');
-const KAFKA_IDS = path.join(repoRoot, 'test', 'independent', 'kafka_ids.py');
 const INGEST_MAIN = path.join(repoRoot, 'services', 'ingest', 'src', 'main.ts');
 const OPERATOR = 'citelum';
 const TOTAL = 3_000;
@@ -200,20 +200,8 @@ describe.skipIf(!local)('credential rotation mid-stream (paho gateway, confluent
       .filter((t) => t.area === 'tel' || t.area === 'pii' || t.name === 'dlq.s3.ingest.v1')
       .map((t) => `${kafkaPrefix}${t.name}`);
     const read = async () => {
-      const { stdout } = await execFileAsync(
-        'python3',
-        [KAFKA_IDS, endpoints.kafkaBrokers.join(','), ...topics],
-        {
-          maxBuffer: 64 * 1024 * 1024,
-          env: process.env,
-        },
-      );
-      const byTopic = JSON.parse(stdout) as Record<string, { records: number; ids: (string | null)[] }>;
-      const all = Object.values(byTopic);
-      return {
-        ids: new Set(all.flatMap((t) => t.ids.filter((id): id is string => id !== null))),
-        records: all.reduce((n, t) => n + t.records, 0),
-      };
+      const { ids, records } = await independentIds(endpoints.kafkaBrokers, topics);
+      return { ids: new Set(ids), records };
     };
     let stored = await read();
     await waitFor(

@@ -15,7 +15,7 @@ import {
   runProcessor,
   runProcessors,
   silentStreamLogger,
-  telemetryEnvelope,
+  lampStream,
   telemetryOf,
   tumbling,
   type StreamLogger,
@@ -67,38 +67,14 @@ const perLampEnergy = (name: string) =>
   });
 
 function records() {
-  const expected = new Map<string, { wh: number; n: number }>();
-  const values: { key: string; value: string; envelope: unknown }[] = [];
-  for (let k = 0; k < (HOURS * 60) / EVERY_MIN; k++) {
-    for (let l = 0; l < LAMPS; l++) {
-      const id = `SL-${String(l).padStart(3, '0')}`;
-      const commune = l % 3 === 0 ? '21231' : l % 3 === 1 ? '21166' : '21054';
-      const t = base + k * EVERY_MIN * 60_000 + l * 100;
-      const wh = 1 + ((k * 7 + l) % 13); // integers: exact sums
-      const hour = new Date(Math.floor(t / 3_600_000) * 3_600_000).toISOString();
-      const e = expected.get(`${commune}|${hour}`) ?? { wh: 0, n: 0 };
-      e.wh += wh;
-      e.n += 1;
-      expected.set(`${commune}|${hour}`, e);
-      const envelope = telemetryEnvelope(
-        'streetlight',
-        {
-          seq: k,
-          observedAt: new Date(t).toISOString(),
-          state: 'on',
-          dimLevelPct: 100,
-          powerW: 50,
-          energyWh: wh,
-          intervalS: EVERY_MIN * 60,
-          burningHours: 1,
-          faults: [],
-        },
-        { equipmentId: id, commune },
-      );
-      values.push({ key: id, value: JSON.stringify(envelope), envelope });
-    }
-  }
-  return { expected, values };
+  // Integer watt-hours: exact sums.
+  return lampStream({
+    start: base,
+    hours: HOURS,
+    lamps: LAMPS,
+    everyMin: EVERY_MIN,
+    communes: ['21231', '21166', '21054'],
+  });
 }
 
 interface Latest {

@@ -25,7 +25,7 @@ export {
 } from './secrets';
 export { probeKafka, probeMqtt, probeRedis, type Probe } from './health';
 export { pinnedKafkaVersion } from './kafka';
-export { ARTEMIS_VERSION } from './artemis';
+export { ARTEMIS_VERSION, artemisHome } from './artemis';
 export {
   registryOperators,
   stackPrincipals,

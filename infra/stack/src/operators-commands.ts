@@ -389,8 +389,10 @@ export async function revokeOperator(
     if (record.source === 'registry') rmSync(mqttPasswordFile(config, operator), { force: true });
   });
   // Files first: the broker's guard reads the revoked list within 250 ms, refuses the operator and closes
-  // its live connections. Then, as a backstop, the caches and closeConnectionsForUser through management;
-  // its failure (a JVM that does not answer in time on a saturated machine) does not undo the revocation.
+  // its live MQTT connections. Then, through management, the reload, the caches and
+  // closeConnectionsForUser, which also closes what the guard (an MQTT interceptor) never sees: a
+  // core-protocol session of the operator on the management acceptor (docs/security.md, "revoke"). Its
+  // failure (a JVM that does not answer in time on a saturated machine) does not undo the revocation.
   const management = await artemisManagement(config, [
     ...REFRESH,
     `closeConnectionsForUser|${operator}`,

@@ -17,42 +17,23 @@ import {
   runProcessor,
   runProcessors,
   silentStreamLogger,
-  telemetryEnvelope,
+  energyProcessor,
   type AnyProcessor,
   type LatePolicy,
 } from '../src/index';
-import { energyProcessor } from './support';
+import { at, lamp } from './support';
 
 // One scenario (duplicates, a poison record, late revisions, a record beyond the revise horizon, a
 // routed late record) through the harness and through the Kafka/Redis runtime: the outputs, late
 // records and dead letters must be identical. The scenario runs in phases; each phase is produced
 // once the runtime has emitted what the previous one closed, so the runtime's watermark (read by its
 // emitter) is the harness's when the next phase is judged. Within a phase no decision depends on
-// another record of the same phase.
+// another record of the same phase. The lamps' two groups: commune 21231 (ids ending in 1, on partition 0)
+// and 21166 (ending in 2, partition 1).
 
-const base = Date.UTC(2025, 0, 15, 10, 0);
-const at = (min: number) => new Date(base + min * 60_000).toISOString();
 const INPUT: TopicName = 'tel.s1.lighting.v1';
 const GRACE_MS = 60_000;
 const HORIZON_MS = 2 * 3_600_000;
-
-const lamp = (id: string, seq: number, min: number, wh: number) =>
-  telemetryEnvelope(
-    'streetlight',
-    {
-      seq,
-      observedAt: at(min),
-      state: 'on',
-      dimLevelPct: 100,
-      powerW: 50,
-      energyWh: wh,
-      intervalS: 60,
-      burningHours: 1,
-      faults: [],
-    },
-    // Two groups: commune 21231 (ids ending in 1 on partition 0) and 21166 (ending in 2, partition 1).
-    { equipmentId: id, commune: id.endsWith('1') ? '21231' : '21166' },
-  );
 
 interface Input {
   partition: number;

@@ -30,12 +30,12 @@ import {
   noopMetrics,
   runProcessors,
   silentStreamLogger,
-  telemetryEnvelope,
+  energyProcessor,
+  lampStream,
   type StreamLogger,
   type StreamRuntime,
 } from '../src/index';
 import { OwnRedis } from './redis-crash';
-import { energyProcessor } from './support';
 
 const base = Date.UTC(2025, 0, 15, 0, 0);
 const HOURS = 8;
@@ -55,39 +55,14 @@ function rng(seed: number): () => number {
 }
 
 function stream() {
-  // Integer watt-hours, so the expected sums are exact; computed here by plain arithmetic.
-  const expected = new Map<string, { wh: number; n: number }>();
-  const values: { key: string; value: string }[] = [];
-  for (let k = 0; k < (HOURS * 60) / EVERY_MIN; k++) {
-    for (let l = 0; l < LAMPS; l++) {
-      const id = `SL-${String(l).padStart(3, '0')}`;
-      const commune = l % 2 === 0 ? '21231' : '21166';
-      const t = base + k * EVERY_MIN * 60_000 + l * 100;
-      const wh = 1 + ((k * 7 + l) % 13);
-      const hour = new Date(Math.floor(t / 3_600_000) * 3_600_000).toISOString();
-      const e = expected.get(`${commune}|${hour}`) ?? { wh: 0, n: 0 };
-      e.wh += wh;
-      e.n += 1;
-      expected.set(`${commune}|${hour}`, e);
-      const env = telemetryEnvelope(
-        'streetlight',
-        {
-          seq: k,
-          observedAt: new Date(t).toISOString(),
-          state: 'on',
-          dimLevelPct: 100,
-          powerW: 50,
-          energyWh: wh,
-          intervalS: EVERY_MIN * 60,
-          burningHours: 1,
-          faults: [],
-        },
-        { equipmentId: id, commune },
-      );
-      values.push({ key: id, value: JSON.stringify(env) });
-    }
-  }
-  return { expected, values };
+  // Integer watt-hours, so the expected sums are exact; computed by plain arithmetic.
+  return lampStream({
+    start: base,
+    hours: HOURS,
+    lamps: LAMPS,
+    everyMin: EVERY_MIN,
+    communes: ['21231', '21166'],
+  });
 }
 
 describe('stream runtime when Redis is SIGKILLed mid-stream and restarted on its AOF', () => {

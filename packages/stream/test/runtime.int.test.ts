@@ -16,31 +16,13 @@ import {
   defineProcessor,
   runProcessors,
   silentStreamLogger,
-  telemetryEnvelope,
+  energyProcessor,
   telemetryOf,
   type LatePolicy,
 } from '../src/index';
-import { energyProcessor } from './support';
+import { at, lamp } from './support';
 
 const silent = silentStreamLogger;
-const base = Date.UTC(2025, 0, 15, 10, 0);
-const at = (min: number) => new Date(base + min * 60_000).toISOString();
-const lamp = (id: string, seq: number, min: number, wh: number) =>
-  telemetryEnvelope(
-    'streetlight',
-    {
-      seq,
-      observedAt: at(min),
-      state: 'on',
-      dimLevelPct: 100,
-      powerW: 50,
-      energyWh: wh,
-      intervalS: 60,
-      burningHours: 1,
-      faults: [],
-    },
-    { equipmentId: id, commune: id.endsWith('1') ? '21231' : '21166' },
-  );
 
 const energy = (name: string, late: LatePolicy) => energyProcessor(name, late, 60_000);
 

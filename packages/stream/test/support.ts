@@ -1,27 +1,22 @@
-// Shared by the runtime's integration and fault tests.
-import { defineWindowedAggregation, telemetryOf, tumbling, type LatePolicy } from '../src/index';
+// Shared by the runtime's integration tests (runtime, engine-equivalence): the clock and the lamps of
+// their scenarios.
+import { lampReport } from '../src/index';
 
-/** Watt-hours of streetlights per commune and hour (only energyKwh is real; the rest are zeros). */
-export const energyProcessor = (name: string, late: LatePolicy, graceMs: number) =>
-  defineWindowedAggregation({
-    name,
-    version: '1.0.0',
-    inputs: ['tel.s1.lighting.v1'],
-    output: 'agg.s1.lighting-commune-hour.v1',
-    window: tumbling('1h'),
-    graceMs,
-    late,
-    key: (r) => ({ commune: r.value.commune! }),
-    init: () => ({ wh: 0 }),
-    add: (acc, r) => ({ wh: acc.wh + (telemetryOf(r.value, 'streetlight')?.energyWh ?? 0) }),
-    result: (acc) => ({
-      energyKwh: acc.wh / 1000,
-      burningHours: 0,
-      luminairesReporting: 0,
-      cabinetsReporting: 0,
-      faultsLamp: 0,
-      faultsDriver: 0,
-      faultsCommunication: 0,
-      dimmedShare: null,
-    }),
+const base = Date.UTC(2025, 0, 15, 10, 0);
+
+/** `min` minutes after the scenarios' start (15 January 2025, 10:00Z), ISO 8601. */
+export const at = (min: number) => new Date(base + min * 60_000).toISOString();
+
+/**
+ * A report of lamp `id` at minute `min` of `wh` watt-hours. Two groups: commune 21231 (ids ending in 1)
+ * and 21166 (the others).
+ */
+export const lamp = (id: string, seq: number, min: number, wh: number) =>
+  lampReport({
+    equipmentId: id,
+    commune: id.endsWith('1') ? '21231' : '21166',
+    seq,
+    observedAt: at(min),
+    energyWh: wh,
+    intervalS: 60,
   });

@@ -283,3 +283,5 @@ async function waitForTopicReady(admin: Admin, topic: string): Promise<void> {
     { timeoutMs: 30_000, message: `topic ${topic} not ready` },
   );
 }
+
+export * from './independent';

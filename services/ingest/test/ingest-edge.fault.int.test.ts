@@ -7,20 +7,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/test-kit';
+import { ackedIds, waitFor } from '@ondijon/test-kit';
 import { killMqtt, startMqtt } from '@ondijon/stack';
 import { buildApp, type IngestApp } from '../src/app';
 import { loadIngestPolicy } from '../src/governance';
 import { ingestFixture, recordCount } from './helpers';
-import {
-  INGEST_MAIN,
-  account,
-  ackedIds,
-  freePort,
-  repoRoot,
-  startPublisher,
-  writeMessages,
-} from './mqtt-edge';
+import { INGEST_MAIN, account, freePort, repoRoot, startPublisher, writeMessages } from './mqtt-edge';
 
 describe('the MQTT edge under SIGKILL (independent publisher and reader)', () => {
   const cleanups: (() => Promise<unknown>)[] = [];

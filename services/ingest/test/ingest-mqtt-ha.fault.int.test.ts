@@ -8,12 +8,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { waitFor } from '@ondijon/test-kit';
+import { ackedIds, waitFor } from '@ondijon/test-kit';
 import { killMqtt, mqttPairDown, mqttPairUp, stackMqttBackupUrl, startMqtt } from '@ondijon/stack';
 import { buildApp, type IngestApp } from '../src/app';
 import { loadIngestPolicy } from '../src/governance';
 import { ingestFixture, recordCount } from './helpers';
-import { account, ackedIds, startPublisher, writeMessages } from './mqtt-edge';
+import { account, startPublisher, writeMessages } from './mqtt-edge';
 
 const seconds = (ms: number) => (ms / 1000).toFixed(1);
 

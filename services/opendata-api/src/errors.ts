@@ -147,6 +147,8 @@ export function registerErrorHandling(server: FastifyInstance, ctx: ApiContext):
     if (family === 'explore') {
       if (err instanceof ExploreError)
         return reply.code(err.status).send({ error_code: err.code, message: err.message });
+      // The one place a QueryError becomes an ODSQLError: services/opendata-api/src/plugins/explore.ts
+      // and the scan worker throw them as they are.
       if (err instanceof QueryError)
         return reply.code(400).send({
           error_code: 'ODSQLError',

@@ -20,10 +20,9 @@ import {
 import { createBatchingProducer, readAll } from '@ondijon/kafka';
 import {
   createStreamRuntime,
-  defineWindowedAggregation,
+  energyProcessor,
+  lampReport,
   silentStreamLogger,
-  telemetryEnvelope,
-  telemetryOf,
   tumbling,
 } from '@ondijon/stream';
 import { Redis } from 'ioredis';
@@ -41,28 +40,7 @@ const name = uniqueName('diagclose')
   .replace(/[^a-z0-9-]/g, '-');
 const input = await createTestTopic('diag-in', { partitions: 6 });
 const output = await createTestTopic('diag-out');
-const proc = defineWindowedAggregation({
-  name,
-  version: '1.0.0',
-  inputs: ['tel.s1.lighting.v1'],
-  output: 'agg.s1.lighting-commune-hour.v1',
-  window: tumbling('1m'),
-  graceMs: GRACE,
-  late: 'revise',
-  key: (r) => ({ commune: r.value.commune! }),
-  init: () => ({ wh: 0 }),
-  add: (acc, r) => ({ wh: acc.wh + (telemetryOf(r.value, 'streetlight')?.energyWh ?? 0) }),
-  result: (acc) => ({
-    energyKwh: acc.wh / 1000,
-    burningHours: 0,
-    luminairesReporting: 0,
-    cabinetsReporting: 0,
-    faultsLamp: 0,
-    faultsDriver: 0,
-    faultsCommunication: 0,
-    dimmedShare: null,
-  }),
-});
+const proc = energyProcessor(name, 'revise', GRACE, tumbling('1m'));
 const runtime = createStreamRuntime([proc], {
   kafka,
   redis,
@@ -87,21 +65,14 @@ for (let simS = 0; simS < WALL_S * SPEED; simS++) {
   for (let i = 0; i < LAMPS; i++) {
     if ((simS + i) % 10 !== 0) continue;
     const id = `SL-${String(i).padStart(3, '0')}`;
-    const v = telemetryEnvelope(
-      'streetlight',
-      {
-        seq: seq++,
-        observedAt: new Date(t0sim + simS * 1000).toISOString(),
-        state: 'on',
-        dimLevelPct: 100,
-        powerW: 50,
-        energyWh: 10,
-        intervalS: 10,
-        burningHours: 1,
-        faults: [],
-      },
-      { equipmentId: id, commune: i % 2 ? '21231' : '21166' },
-    );
+    const v = lampReport({
+      equipmentId: id,
+      commune: i % 2 ? '21231' : '21166',
+      seq: seq++,
+      observedAt: t0sim + simS * 1000,
+      energyWh: 10,
+      intervalS: 10,
+    });
     pending.push(producer.send(input, { key: id, value: JSON.stringify(v) }));
   }
 }

@@ -53,7 +53,6 @@ export const MAX_Q_LENGTH = 512;
 /** Most values over all `filters` fields. */
 export const MAX_FILTER_VALUES = 1000;
 
-const validation = ckanValidation;
 const notFound = (message: string) => new CkanError(404, 'Not Found Error', message);
 /** A request over one of the bounded-cost limits: 400, naming the parameter and the limit. */
 const limitError = (field: string, what: string) =>
@@ -218,10 +217,10 @@ function solrDate(text: string, now: number): number | undefined {
     return v;
   }
   if (!/^\d{4}-\d\d-\d\d(T\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)?)?$/.test(t))
-    throw validation('fq', `cannot read the date "${t.slice(0, 40)}" (use ISO 8601, * or NOW-1DAY)`);
+    throw ckanValidation('fq', `cannot read the date "${t.slice(0, 40)}" (use ISO 8601, * or NOW-1DAY)`);
   const iso = /T/.test(t) && !/(Z|[+-]\d\d:?\d\d)$/.test(t) ? `${t}Z` : t;
   const v = Date.parse(iso);
-  if (Number.isNaN(v)) throw validation('fq', `invalid date "${t.slice(0, 40)}"`);
+  if (Number.isNaN(v)) throw ckanValidation('fq', `invalid date "${t.slice(0, 40)}"`);
   return v;
 }
 
@@ -246,7 +245,7 @@ export function parseFq(fq: string, now = Date.now()): FqTerm[] {
     const field = fq.slice(fieldStart, i);
     if (fq[i] !== ':') {
       if (field === 'AND' && !neg) continue;
-      throw validation(
+      throw ckanValidation(
         'fq',
         `expected field:value at position ${fieldStart}${field === 'OR' ? ' (OR is not supported: terms are ANDed)' : ''}`,
       );
@@ -257,17 +256,17 @@ export function parseFq(fq: string, now = Date.now()): FqTerm[] {
     const open = fq[i];
     if (open === '[' || open === '{') {
       const close = Math.min(...[fq.indexOf(']', i), fq.indexOf('}', i)].filter((x) => x >= 0), Infinity);
-      if (close === Infinity) throw validation('fq', `unterminated range at position ${i}`);
+      if (close === Infinity) throw ckanValidation('fq', `unterminated range at position ${i}`);
       value = fq.slice(i + 1, close);
       const parts = value.split(/\s+TO\s+/);
-      if (parts.length !== 2) throw validation('fq', `expected [from TO to] at position ${i}`);
+      if (parts.length !== 2) throw ckanValidation('fq', `expected [from TO to] at position ${i}`);
       const lo = solrDate(parts[0]!, now);
       const hi = solrDate(parts[1]!, now);
       range = { lo: lo ?? -Infinity, hi: hi ?? Infinity, loIncl: open === '[', hiIncl: fq[close] === ']' };
       i = close + 1;
     } else if (open === '"') {
       const close = fq.indexOf('"', i + 1);
-      if (close < 0) throw validation('fq', `unterminated quote at position ${i}`);
+      if (close < 0) throw ckanValidation('fq', `unterminated quote at position ${i}`);
       value = fq.slice(i + 1, close);
       i = close + 1;
     } else {
@@ -316,7 +315,7 @@ function matchesFq(v: DatasetView, terms: FqTerm[]): boolean {
         break;
       }
       default:
-        throw validation(
+        throw ckanValidation(
           'fq',
           `Unsupported filter field "${field.slice(0, 40)}" (supported: name, tags, organization, res_format, license_id, metadata_modified, metadata_created)`,
         );
@@ -333,7 +332,7 @@ function sortPackages(views: DatasetView[], sort: string): void {
       sort,
     );
   if (!m)
-    throw validation(
+    throw ckanValidation(
       'sort',
       'Unsupported sort: use metadata_modified, metadata_created, name or title, asc or desc',
     );
@@ -388,7 +387,7 @@ export async function ckanScan(
   const filters = a.filters;
   if (filters !== undefined) {
     if (typeof filters !== 'object' || filters === null || Array.isArray(filters))
-      throw validation('filters', 'Must be a JSON object');
+      throw ckanValidation('filters', 'Must be a JSON object');
     const count = Object.values(filters).reduce<number>((n, w) => n + (Array.isArray(w) ? w.length : 1), 0);
     if (count > MAX_FILTER_VALUES) throw limitError('filters', `more than ${MAX_FILTER_VALUES} values`);
     for (const [field, want] of Object.entries(filters))
@@ -399,7 +398,7 @@ export async function ckanScan(
   try {
     sort = a.sortText ? parseSort('sort', a.sortText.replaceAll('"', ''), fields) : undefined;
   } catch (err) {
-    throw err instanceof QueryError ? validation('sort', err.message) : err;
+    throw err instanceof QueryError ? ckanValidation('sort', err.message) : err;
   }
   return runQuery(rows, fields, {
     predicate: predicates.length ? (r, i) => predicates.every((f) => f(r, i)) : undefined,
@@ -421,7 +420,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: CkanParams<'dat
   const includeTotal = p.include_total;
   const recordsFormat = p.records_format ?? 'objects';
   if (recordsFormat !== 'objects' && recordsFormat !== 'lists')
-    throw validation('records_format', 'Must be "objects" or "lists"');
+    throw ckanValidation('records_format', 'Must be "objects" or "lists"');
   let selected: string[];
   try {
     const f = p.fields;
@@ -430,7 +429,7 @@ async function datastoreSearch(ctx: ApiContext, base: string, p: CkanParams<'dat
         ? fields.map((x) => x.name)
         : parseFieldList('fields', Array.isArray(f) ? f.map(asText).join(',') : asText(f), fields);
   } catch (err) {
-    throw err instanceof QueryError ? validation('fields', err.message) : err;
+    throw err instanceof QueryError ? ckanValidation('fields', err.message) : err;
   }
   const filters = p.filters;
   // `q` is plain text, or a JSON object {field: text} when it looks like one.
@@ -518,19 +517,19 @@ function filterPredicate(
   rows: Row[],
 ): (row: Row, i: number) => boolean {
   const f = fields.find((x) => x.name === field);
-  if (!f) throw validation('filters', `field "${field.slice(0, 60)}" not in database`);
+  if (!f) throw ckanValidation('filters', `field "${field.slice(0, 60)}" not in database`);
   const wanted = (Array.isArray(want) ? want : [want]).map((w) => {
     if (w === null || (typeof w === 'object' && w !== null))
-      throw validation('filters', `invalid value for field "${field}"`);
+      throw ckanValidation('filters', `invalid value for field "${field}"`);
     if (f.type === 'integer' || f.type === 'number') {
       const n = Number(w);
-      if (!Number.isFinite(n)) throw validation('filters', `invalid number for field "${field}"`);
+      if (!Number.isFinite(n)) throw ckanValidation('filters', `invalid number for field "${field}"`);
       return n;
     }
     if (f.type === 'boolean') return String(w).toLowerCase() === 'true';
     if (f.type === 'datetime') {
       const t = Date.parse(String(w));
-      if (Number.isNaN(t)) throw validation('filters', `invalid timestamp for field "${field}"`);
+      if (Number.isNaN(t)) throw ckanValidation('filters', `invalid timestamp for field "${field}"`);
       return t;
     }
     return String(w);
@@ -556,7 +555,7 @@ async function qPredicate(
     if (json.length > MAX_Q_LENGTH) throw limitError('q', `longer than ${MAX_Q_LENGTH} characters`);
     const entries = Object.entries(q).map(([field, text]) => {
       if (!fields.some((f) => f.name === field))
-        throw validation('q', `field "${field.slice(0, 60)}" not in database`);
+        throw ckanValidation('q', `field "${field.slice(0, 60)}" not in database`);
       return [field, String(text).toLowerCase()] as const;
     });
     return (r) =>
@@ -706,7 +705,7 @@ function parseJsonParam(name: string, raw: unknown): unknown {
   try {
     return JSON.parse(raw) as unknown;
   } catch {
-    throw validation(name, 'Cannot parse JSON');
+    throw ckanValidation(name, 'Cannot parse JSON');
   }
 }
 

@@ -46,6 +46,9 @@ import { compileWhere } from '../where';
  * 400 naming it: no parameter is ever ignored.
  * Errors are Explore's: HTTP 400 `{error_code, message}` (ODSQLError for `where`/`select`/`order_by`,
  * InvalidRESTParameterError for limit/offset…), HTTP 404 `{error_code: 'NotFound', message}`.
+ * A QueryError of where/select/group_by/order_by is thrown as it is, here or in the scan worker
+ * (which sends it back as a QueryError: services/opendata-api/src/scan-pool.ts); the error handler
+ * alone turns it into Explore's ODSQLError (services/opendata-api/src/errors.ts).
  */
 
 const ODS_TYPES: Record<string, string> = {
@@ -56,30 +59,6 @@ const ODS_TYPES: Record<string, string> = {
   datetime: 'datetime',
   date: 'date',
 };
-
-function odsql<T>(fn: () => T): T {
-  try {
-    return fn();
-  } catch (err) {
-    if (err instanceof QueryError)
-      throw new ExploreError(
-        400,
-        'ODSQLError',
-        `ODSQL query is malformed: ${err.message} (parameter "${err.param}")`,
-      );
-    throw err;
-  }
-}
-
-async function odsqlAsync<T>(fn: () => Promise<T>): Promise<T> {
-  try {
-    return await fn();
-  } catch (err) {
-    return odsql(() => {
-      throw err;
-    });
-  }
-}
 
 function exploreFields(v: {
   schema: {
@@ -222,7 +201,7 @@ async function queryRecords(
   const job = { kind: 'explore' as const, datasetId: id, releaseId: view.release.releaseId, args };
   if (exportAs && ctx.scans && rows.length >= OFFLOAD_ABOVE) {
     // A large export: scanned and rendered in the scan worker, streamed from here.
-    const sel = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+    const sel = args.select ? parseSelect(args.select, fields) : undefined;
     const columns = sel
       ? sel.filter((x) => x.kind === 'field').map((x) => ({ key: x.key, field: x.field }))
       : fields.map((f) => ({ key: f.name, field: f.name }));
@@ -239,7 +218,7 @@ async function queryRecords(
   const scan = heavy && ctx.scans ? await ctx.scans.run(job) : await exploreScan(rows, fields, args);
   if ('groups' in scan) return { view, keys: scan.keys, total: scan.total, records: scan.groups };
   const { indexes, total } = scan;
-  const select = args.select ? odsql(() => parseSelect(args.select!, fields)) : undefined;
+  const select = args.select ? parseSelect(args.select, fields) : undefined;
   const names = select
     ? [...new Set(select.map((s) => (s as { field: string }).field))]
     : fields.map((f) => f.name);
@@ -281,7 +260,7 @@ export async function exploreScan(
 ): Promise<ExploreScanResult> {
   const predicates: ((r: Row, i: number) => boolean)[] = [];
   const where = a.where;
-  if (where) predicates.push(odsql(() => compileWhere(where, fields, rows)));
+  if (where) predicates.push(compileWhere(where, fields, rows));
   const facets = [
     ...a.refine.map((t) => ['refine', t] as const),
     ...a.exclude.map((t) => ['exclude', t] as const),
@@ -311,16 +290,14 @@ export async function exploreScan(
       : predicates.length === 1
         ? predicates[0]
         : (r: Row, i: number) => predicates.every((f) => f(r, i));
-  const select = a.select ? odsql(() => parseSelect(a.select!, fields)) : undefined;
-  const groupBy = a.groupBy ? odsql(() => parseGroupBy(a.groupBy!, fields)) : undefined;
+  const select = a.select ? parseSelect(a.select, fields) : undefined;
+  const groupBy = a.groupBy ? parseGroupBy(a.groupBy, fields) : undefined;
   const { offset, limit, orderBy } = a;
   if (groupBy || hasAggregates(select)) {
     const { indexes } = await runQuery(rows, fields, { predicate, offset: 0, limit: -1, total: false });
-    let out = await odsqlAsync(() =>
-      heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? [])),
-    );
+    let out = await heavyGate.run(() => aggregate(rows, fields, indexes, select, groupBy ?? []));
     const keys = [...new Set([...(groupBy ?? []).map((g) => g.key), ...(select ?? []).map((s) => s.key)])];
-    if (orderBy) out = odsql(() => sortAggregated(out, orderBy, keys));
+    if (orderBy) out = sortAggregated(out, orderBy, keys);
     // Keys of the answer: the select's, or the groups' when there is no select.
     const shown = select ? select.map((s) => s.key) : (groupBy ?? []).map((g) => g.key);
     const page = out.slice(offset, limit < 0 ? undefined : offset + limit);
@@ -330,7 +307,7 @@ export async function exploreScan(
       groups: page.map((r) => Object.fromEntries(shown.map((k) => [k, r[k] ?? null]))),
     };
   }
-  const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, fields)) : undefined;
+  const sort = orderBy ? parseSort('order_by', orderBy, fields) : undefined;
   const { indexes, total } = await runQuery(rows, fields, { predicate, sort, offset, limit, total: true });
   return { indexes, total: total ?? indexes.length };
 }
@@ -376,9 +353,9 @@ export async function explorePlugin(app: FastifyInstance, opts: { ctx: ApiContex
       modified: v.meta.modified,
     }));
     const where = q.where;
-    const predicate = where ? odsql(() => compileWhere(where, CATALOG_FIELDS)) : undefined;
+    const predicate = where ? compileWhere(where, CATALOG_FIELDS) : undefined;
     const orderBy = q.order_by;
-    const sort = orderBy ? odsql(() => parseSort('order_by', orderBy, CATALOG_FIELDS)) : undefined;
+    const sort = orderBy ? parseSort('order_by', orderBy, CATALOG_FIELDS) : undefined;
     const { indexes, total } = await runQuery(rows, CATALOG_FIELDS, {
       predicate,
       sort,

@@ -91,14 +91,18 @@ def on_publish(client, userdata, mid, reason_code, properties):
 
 
 def next_server(client):
-    # paho reconnects to client._host/_port; the public setters refuse while its state is not "closed".
+    # Called from the network thread when a connection dropped or could not be made. connect_async() is
+    # paho's public way to name another broker: the host and port setters refuse while a lost connection
+    # is not yet "closed", connect_async() resets that state first; the network loop's next reconnect()
+    # then goes to the new broker (what was in flight stays pending and is sent again, see above).
     if len(servers) > 1:
         current[0] = (current[0] + 1) % len(servers)
-        client._host, client._port = servers[current[0]]
+        next_host, next_port = servers[current[0]]
+        client.connect_async(next_host, next_port, clean_start=True)
 
 
 def on_connect(client, userdata, flags, reason_code, properties):
-    print(f"connected {client._host}:{client._port} ({reason_code})", flush=True)
+    print(f"connected {client.host}:{client.port} ({reason_code})", flush=True)
 
 
 def on_disconnect(client, userdata, flags, reason_code, properties):
