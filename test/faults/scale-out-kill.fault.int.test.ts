@@ -100,7 +100,7 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
       cleanup,
       endpoints: { kafkaBrokers: brokers },
       kafkaNodes: 3,
-      processorsRedisUrl: redisClusterUrl('admin'),
+      stateRedisUrl: redisClusterUrl('admin'),
       processors: [DATASET],
       retryCleanup: true,
       keepEnv: 'SCALE_KILL_KEEP_LOGS',

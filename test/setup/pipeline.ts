@@ -59,10 +59,10 @@ export interface TestPipelineOptions {
   /** Kafka nodes of the brokers (3: replication 3, min ISR 2); default 1. */
   kafkaNodes?: 1 | 3;
   /**
-   * Redis of the processors' state when not the endpoints' (`redis+cluster://…` of a Redis Cluster, with the
-   * admin user's credentials: the processors get their own user's).
+   * Redis of the processors' and the publisher's state when not the endpoints' (`redis+cluster://…` of a
+   * Redis Cluster, with the admin user's credentials: each service gets its own user's).
    */
-  processorsRedisUrl?: string;
+  stateRedisUrl?: string;
   /** Registry file (default infra/registry/equipment.json). */
   registryFile?: string;
   /** A registry of the run's own (a generated fleet), written as `<dir>/registry.json` and used instead. */
@@ -222,8 +222,9 @@ export async function testPipeline(options: TestPipelineOptions): Promise<TestPi
     }
   };
   cleanup.add(async () => {
-    await clearRedis(options.processorsRedisUrl ?? endpoints.redisUrl, `processors:stream:${runId}:`);
-    await clearRedis(endpoints.redisUrl, `publisher:{ondijon-publisher-${runId}}:`);
+    const state = options.stateRedisUrl ?? endpoints.redisUrl;
+    await clearRedis(state, `processors:stream:${runId}:`);
+    await clearRedis(state, `publisher:{ondijon-publisher-${runId}}:`);
   });
 
   const services: ServiceHandle[] = [];
@@ -233,11 +234,12 @@ export async function testPipeline(options: TestPipelineOptions): Promise<TestPi
     return ended;
   });
   const envs = serviceEnvs(plan) as Record<string, Record<string, string>>;
-  if (options.processorsRedisUrl !== undefined)
-    envs.processors!.REDIS_URL =
-      'REDIS_USERNAME' in envs.processors!
-        ? withoutCredentials(options.processorsRedisUrl)
-        : options.processorsRedisUrl;
+  if (options.stateRedisUrl !== undefined)
+    for (const service of ['processors', 'publisher'])
+      envs[service]!.REDIS_URL =
+        'REDIS_USERNAME' in envs[service]!
+          ? withoutCredentials(options.stateRedisUrl)
+          : options.stateRedisUrl;
   const planPort: Record<string, number> = {
     ingest: plan.ports.ingest,
     processors: plan.ports.processors,
