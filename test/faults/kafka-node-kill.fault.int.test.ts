@@ -271,7 +271,8 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
 
       // Stream side: the latest revision of every window equals the reference.
       const aggregates = await aggregateDifferences(plan, brokers, reference, DATASET, AGG_TOPIC);
-      expect(aggregates.windows).toBeGreaterThan(100);
+      // Not a trivial stream: the smallest fleets the seeds draw give 54 windows at fraction 0.12, 81 at 0.15.
+      expect(aggregates.windows).toBeGreaterThan(40);
       expect(aggregates.problems.slice(0, 20), `${aggregates.problems.length} aggregate differences`).toEqual(
         [],
       );
@@ -281,7 +282,8 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
       const open = await openDataDifferences(plan, api.url!, reference, DATASET, PARIS_DAY);
       expect(open.notWhole).toEqual([]);
       expect(open.released.slice(0, 20), `${open.released.length} released differences`).toEqual([]);
-      expect(open.compared).toBeGreaterThan(50);
+      // Most reference windows were released as values and compared (the others suppressed or withheld).
+      expect(open.compared).toBeGreaterThan(aggregates.windows / 2);
     },
   );
 });

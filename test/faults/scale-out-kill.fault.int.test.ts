@@ -252,7 +252,8 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
 
       // Stream side: the latest revision of every window equals the reference.
       const aggregates = await aggregateDifferences(plan, brokers, reference, DATASET, AGG_TOPIC);
-      expect(aggregates.windows).toBeGreaterThan(100);
+      // Not a trivial stream: the smallest fleets the seeds draw give 54 windows at fraction 0.12, 81 at 0.15.
+      expect(aggregates.windows).toBeGreaterThan(40);
       expect(aggregates.problems.slice(0, 20), `${aggregates.problems.length} aggregate differences`).toEqual(
         [],
       );
@@ -265,7 +266,8 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
       );
       expect(open.notWhole).toEqual([]);
       expect(open.released.slice(0, 20), `${open.released.length} released differences`).toEqual([]);
-      expect(open.compared).toBeGreaterThan(50);
+      // Most reference windows were released as values and compared (the others suppressed or withheld).
+      expect(open.compared).toBeGreaterThan(aggregates.windows / 2);
     },
   );
 });
