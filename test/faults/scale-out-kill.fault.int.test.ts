@@ -2,12 +2,12 @@
  * Issue "beyond one machine", item 4: the whole pipeline scaled out and struck at random points. On the
  * 3-node Kafka cluster (replication 3, min ISR 2) and the stack's Redis Cluster (three masters), two ingest
  * instances (one MQTT shared subscription), two instances of the lighting processor (one consumer group,
- * state on the Redis Cluster) and two publishers (one group, shared state and per-dataset fenced leases in
- * Redis, one open-data folder) run with the open-data API, while an independent publisher (paho-mqtt)
- * sends the simulator's lighting reports of 27 hours, a seeded 1 % of them made schema-invalid so that some
- * go to the dead letters. In turn, each at a random point of the stream: one Kafka node is SIGKILLed (and
- * started again after a random 1–4 s), then one random instance of ingest, of the processors and of the
- * publisher (each started again with the same environment after a random 1–5 s). Then:
+ * state on the Redis Cluster) and two publishers (one group, shared state and per-dataset fenced leases on
+ * the Redis Cluster, one open-data folder) run with the open-data API, while an independent publisher
+ * (paho-mqtt) sends the simulator's lighting reports of 27 hours, a seeded 1 % of them made schema-invalid
+ * so that some go to the dead letters. In turn, each at a random point of the stream: one Kafka node is
+ * SIGKILLed (and started again after a random 1–4 s), then one random instance of ingest, of the processors
+ * and of the publisher (each started again with the same environment after a random 1–5 s). Then:
  * - every message the broker acknowledged to the independent publisher is in the telemetry topics or the
  *   dead letters (confluent-kafka reads them back): acknowledged = stored + dead letters, by event id;
  *   duplicates are counted and printed, never hidden;
