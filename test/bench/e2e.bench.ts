@@ -16,34 +16,14 @@
 // BENCH_SIM_HOURS (default 2), BENCH_SPEED (paced phase, simulated s per wall s), BENCH_PHASES=paced
 // (with BENCH_SPEED: the paced phase only), BENCH_SEED, BENCH_KEEP (keep the run's folder).
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { loadavg, cpus, tmpdir } from 'node:os';
+import { loadavg, cpus } from 'node:os';
 import path from 'node:path';
 import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka, readAll, type ReadRecord } from '@ondijon/kafka';
-import {
-  endpoints,
-  securityOf,
-  serviceSecretEnvs,
-  stackMqttCredentials,
-  stackProvision,
-  stackUp,
-} from '@ondijon/stack';
-import { Redis } from 'ioredis';
-import {
-  freePort,
-  mqttEnv,
-  physical,
-  type PipelinePlan,
-  plannedTopics,
-  REPO_ROOT,
-  serviceEntry,
-  serviceEnvs,
-  type ServiceHandle,
-  startService,
-  stopAll,
-  waitHttpOk,
-} from '@ondijon/devstack';
+import { endpoints, securityOf, stackMqttCredentials, stackUp } from '@ondijon/stack';
+import { mqttEnv, physical, type PipelinePlan, REPO_ROOT } from '@ondijon/devstack';
+import { Cleanup, useLocalStackEndpoints } from '../setup/index';
+import { testPipeline } from '../setup/pipeline';
 
 const SEED = Number(process.env.BENCH_SEED ?? 7);
 const SIM_HOURS = Number(process.env.BENCH_SIM_HOURS ?? 2);
@@ -159,6 +139,7 @@ function print(r: PhaseReport): void {
 
 async function main(): Promise<void> {
   await stackUp();
+  useLocalStackEndpoints();
   // Saturation: the simulator publishes as fast as it can; the rate through the pipeline is its capacity.
   const saturation = PACED_ONLY && PACED_SPEED ? undefined : ((await phase('max')) as unknown as PhaseReport);
   // Latency at load: paced below capacity, so latency is the pipeline's, not a queue's.
@@ -330,32 +311,20 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     ...endpoints(),
     mqttUsers: { ingest: stackMqttCredentials('ingest'), admin: stackMqttCredentials('admin') },
   };
-  const runId = `bench${Date.now().toString(36)}`;
-  const dir = await mkdtemp(path.join(tmpdir(), 'ondijon-bench-e2e-'));
   const registry = generateRegistry({ seed: SEED, scale: 'city' });
-  const registryFile = path.join(dir, 'registry.json');
-  writeFileSync(registryFile, JSON.stringify(registry));
-  const plan: PipelinePlan = {
-    topicPrefix: `${runId}.`,
-    mqttPrefix: `${runId}/`,
-    runId,
-    registryFile,
-    opendataDir: path.join(dir, 'opendata'),
-    publisherStateDir: path.join(dir, 'publisher'),
-    ports: {
-      ingest: await freePort(),
-      processors: await freePort(),
-      publisher: await freePort(),
-      api: await freePort(),
-    },
+  // The run's namespace, folder and services (test/setup/pipeline.ts): each service as its own principal.
+  const cleanup = new Cleanup();
+  const pipeline = await testPipeline({
+    name: 'bench',
+    cleanup,
     endpoints: ep,
-    secrets: serviceSecretEnvs(),
-    publishDelayHours: 0,
-    idleFlushMs: 5_000,
-    logLevel: 'warn',
-  };
-  const topics = plannedTopics(plan);
-  await stackProvision({ namespace: plan.topicPrefix });
+    registry,
+    processors: PROCESSORS,
+    keepEnv: 'BENCH_KEEP',
+    plan: { publishDelayHours: 0, idleFlushMs: 5_000, logLevel: 'warn' },
+  });
+  const { plan, dir, services } = pipeline;
+  const { runId, registryFile } = plan;
   const kafka = createKafka({
     brokers: ep.kafkaBrokers,
     clientId: `${runId}-observer`,
@@ -363,30 +332,14 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
   });
   const admin = kafka.admin();
   await admin.connect();
-  const services: ServiceHandle[] = [];
-  const envs = serviceEnvs(plan);
-  const probe = {
-    ingest: plan.ports.ingest,
-    processors: plan.ports.processors,
-    publisher: plan.ports.publisher,
-    'opendata-api': plan.ports.api,
-  };
   try {
-    for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
-      const s = startService(name, serviceEntry(name), {
-        env: envs[name],
-        logFile: path.join(dir, `${name}.log`),
-      });
-      services.push(s);
-      await waitHttpOk(`http://127.0.0.1:${probe[name]}/readyz`, 90_000, s);
-    }
+    await pipeline.startAll(['ingest', 'processors', 'publisher', 'opendata-api']);
     say(
       `city registry: ${registry.equipment.length} equipment; simulating ${SIM_HOURS} h at speed ${SPEED}…`,
     );
     const record = path.join(dir, 'published.ndjson');
     const load0 = loadavg()[0]!;
-    const sim = startService('simulator', serviceEntry('simulator'), {
-      logFile: path.join(dir, 'simulator.log'),
+    const sim = await pipeline.start('simulator', {
       env: {
         MQTT_URL: ep.mqttUrl,
         ...mqttEnv(plan, 'admin'),
@@ -405,9 +358,9 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
         SIM_CLIENT_ID_PREFIX: `${runId}-sim`,
       },
     });
-    services.push(sim);
-    const simEnd = await sim.exited;
-    if (simEnd.code !== 0) throw new Error(`simulator exited ${simEnd.code}: ${sim.tail().join('\n')}`);
+    const simEnd = await sim.handle.exited;
+    if (simEnd.code !== 0)
+      throw new Error(`simulator exited ${simEnd.code}: ${sim.handle.tail().join('\n')}`);
     const lines = readFileSync(record, 'utf8')
       .trim()
       .split('\n')
@@ -534,26 +487,10 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     print(report);
     return report;
   } finally {
-    await stopAll(services, 15_000);
-    await admin.deleteTopics({ topics: topics.map((t) => t.name) }).catch(() => undefined);
-    await admin
-      .deleteGroups([
-        `ondijon-publisher-${runId}`,
-        ...PROCESSORS.map((p) => `ondijon-processors-${runId}.${p}`),
-      ])
-      .catch(() => undefined);
     await admin.disconnect();
-    const redis = new Redis(ep.redisUrl);
-    // SCAN, not KEYS (test/setup's helper imports vitest, which a plain script cannot).
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `processors:stream:${runId}:*`, 'COUNT', 500);
-      cursor = next;
-      if (keys.length > 0) await redis.del(...keys);
-    } while (cursor !== '0');
-    await redis.quit();
-    if (!process.env.BENCH_KEEP) await rm(dir, { recursive: true, force: true });
-    else say(`kept ${dir}`);
+    // Services stopped, then the run's ACLs, topics, groups, Redis keys and folder removed (BENCH_KEEP keeps
+    // the folder).
+    await cleanup.run();
   }
 }
 

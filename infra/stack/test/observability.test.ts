@@ -18,7 +18,7 @@ function sources(dir: string): string[] {
 /** Metric names the services register: literal `ondijon_…` names and `metricName(service, what)`. */
 function registeredMetrics(): Set<string> {
   const names = new Set<string>();
-  for (const svc of ['ingest', 'processors', 'publisher', 'opendata-api']) {
+  for (const svc of ['ingest', 'processors', 'publisher', 'opendata-api', 'console']) {
     for (const file of sources(path.join(repoRoot, 'services', svc, 'src'))) {
       const text = readFileSync(file, 'utf8');
       for (const m of text.matchAll(/'(ondijon_[a-z_]+)'/g)) names.add(m[1]!);
@@ -45,7 +45,7 @@ describe('observability artefacts', () => {
         for (const m of t.expr.matchAll(/ondijon_[a-z_]+/g))
           used.add(m[0].replace(/_(bucket|count|sum)$/, ''));
     expect([...used].filter((m) => !known.has(m))).toEqual([]);
-    for (const svc of ['ingest', 'processors', 'publisher', 'opendata_api'])
+    for (const svc of ['ingest', 'processors', 'publisher', 'opendata_api', 'console'])
       expect(
         [...used].some((m) => m.startsWith(`ondijon_${svc}_`)),
         svc,

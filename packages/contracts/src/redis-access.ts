@@ -16,6 +16,9 @@ export const PUBLISHER_REDIS_COMMANDS = [
   'eval',
   'script|load',
   'script|exists',
+  // The cluster client's discovery of the slots' masters (a `redis+cluster://` REDIS_URL).
+  'cluster|slots',
+  'cluster|info',
   'get',
   'set',
   'del',

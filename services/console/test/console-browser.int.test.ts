@@ -10,31 +10,17 @@ import { type BrowserContext, type Page, chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   Cleanup,
-  deleteGroups,
-  deleteTopics,
   mqttAuth,
   testEndpoints,
   testKafka,
+  testPipeline,
   uniqueName,
-  usesStackSecrets,
   waitFor,
 } from '@ondijon/acceptance';
-import { telemetryTopic, topicList } from '@ondijon/contracts';
-import { deleteNamespaceAcls, readAll } from '@ondijon/kafka';
+import { telemetryTopic } from '@ondijon/contracts';
+import { readAll } from '@ondijon/kafka';
 import { hashPassword } from '@ondijon/service-kit';
-import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
-import {
-  consoleEnv,
-  freePort,
-  type PipelinePlan,
-  plannedTopics,
-  REPO_ROOT,
-  type ServiceHandle,
-  serviceEnvs,
-  startService,
-  stopAll,
-  waitHttpOk,
-} from '@ondijon/devstack';
+import { type PipelinePlan, REPO_ROOT } from '@ondijon/devstack';
 
 const CHROMIUM = '/usr/bin/chromium';
 const REPORTS = path.join(REPO_ROOT, 'reports', 'console');
@@ -46,7 +32,6 @@ const B1 = 'SC-21166-001';
 const UNKNOWN = 'LC-21003-999';
 
 const cleanup = new Cleanup();
-let services: ServiceHandle[] = [];
 let plan: PipelinePlan;
 let consoleUrl: string;
 let context: BrowserContext;
@@ -86,42 +71,9 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
   beforeAll(async () => {
     expect(existsSync(CHROMIUM), `${CHROMIUM} is missing: apt-get install chromium`).toBe(true);
     const endpoints = testEndpoints();
-    const runId = uniqueName('console').replace(/[^A-Za-z0-9]/g, '');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-console-'));
-    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
-    plan = {
-      topicPrefix: `t${runId}.`,
-      mqttPrefix: `t/${runId}/`,
-      runId,
-      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
-      opendataDir: path.join(dir, 'opendata'),
-      publisherStateDir: path.join(dir, 'publisher'),
-      ports: { ingest: await freePort(), processors: 0, publisher: 0, api: 0 },
-      endpoints,
-      ...(usesStackSecrets(endpoints)
-        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
-        : {}),
-    };
-    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
-    cleanup.add(async () => {
-      const admin = testKafka().admin();
-      await admin.connect();
-      try {
-        await deleteNamespaceAcls(
-          admin,
-          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
-        );
-      } finally {
-        await admin.disconnect();
-      }
-    });
-    cleanup.add(() =>
-      deleteTopics(
-        plannedTopics(plan).map((t) => t.name),
-        endpoints.kafkaBrokers,
-      ),
-    );
-    cleanup.add(() => deleteGroups([`ondijon-ingest-${runId}`], endpoints.kafkaBrokers));
+    const pipeline = await testPipeline({ name: 'console', cleanup, groups: ['ondijon-ingest-<run>'] });
+    plan = pipeline.plan;
+    const { dir, runId } = { dir: pipeline.dir, runId: plan.runId };
 
     // The stack's demo users when the tests run on the local stack, else a users file of the test's own.
     const logins = ['citelum', 'bouygues-es', 'superviseur'];
@@ -148,11 +100,10 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     }
 
     mkdirSync(REPORTS, { recursive: true });
-    const ingest = startService('ingest', path.join(REPO_ROOT, 'services/ingest/src/main.ts'), {
-      env: { ...serviceEnvs(plan).ingest, LOG_LEVEL: 'warn' },
+    const ingest = await pipeline.start('ingest', {
+      env: { LOG_LEVEL: 'warn' },
       logFile: path.join(REPORTS, 'ingest.log'),
     });
-    services.push(ingest);
     // The registry a replay checks against: ingest's, plus the equipment it did not know (the fix).
     const fixed = JSON.parse(readFileSync(plan.registryFile, 'utf8')) as {
       equipment: Record<string, unknown>[];
@@ -160,10 +111,8 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
     const template = fixed.equipment.find((e) => e.equipmentId === A1)!;
     fixed.equipment.push({ ...template, equipmentId: UNKNOWN });
     writeFileSync(path.join(dir, 'registry-fixed.json'), JSON.stringify(fixed));
-    const consolePort = await freePort();
-    const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
+    const consoleService = await pipeline.start('console', {
       env: {
-        ...consoleEnv(plan, consolePort),
         REPLAY_REGISTRY_FILE: path.join(dir, 'registry-fixed.json'),
         ...consoleSecrets,
         CONSOLE_PUSH_INTERVAL_MS: '1000',
@@ -171,15 +120,9 @@ describe('console in a browser (real stack, ingest, Debian chromium)', () => {
       },
       logFile: path.join(REPORTS, 'console.log'),
     });
-    services.push(consoleService);
-    cleanup.add(async () => {
-      const ended = await stopAll(services, 15_000);
-      services = [];
-      return ended;
-    });
-    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 90_000, ingest);
-    consoleUrl = `http://127.0.0.1:${consolePort}`;
-    await waitHttpOk(`${consoleUrl}/readyz`, 90_000, consoleService);
+    await ingest.ready(90_000);
+    consoleUrl = consoleService.url!;
+    await consoleService.ready(90_000);
 
     // The equipment report every second (intervalS 1: silent after 3 s without a report).
     const clients = {

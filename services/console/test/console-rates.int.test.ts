@@ -4,38 +4,13 @@
 // console's per-family counts over whole 10 s steps (GET /api/overview as the supervisor) are compared with
 // the simulator's own per-family `sent` counters (its progress lines, one per second) over the same wall
 // interval (the latest 60 to 90 s). Polls until they agree or a deadline passes; no timed assertion.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Cleanup,
-  deleteGroups,
-  deleteTopics,
-  testEndpoints,
-  testKafka,
-  uniqueName,
-  usesStackSecrets,
-  waitFor,
-} from '@ondijon/acceptance';
-import { topicList } from '@ondijon/contracts';
-import { deleteNamespaceAcls } from '@ondijon/kafka';
+import { Cleanup, testEndpoints, testPipeline, usesStackSecrets, waitFor } from '@ondijon/acceptance';
 import { hashPassword } from '@ondijon/service-kit';
-import { serviceSecretEnvs, stackMqttPasswordsDir, stackProvision } from '@ondijon/stack';
-import {
-  consoleEnv,
-  freePort,
-  mqttEnv,
-  type PipelinePlan,
-  plannedTopics,
-  REPO_ROOT,
-  type ServiceHandle,
-  serviceEntry,
-  serviceEnvs,
-  startService,
-  stopAll,
-  waitHttpOk,
-} from '@ondijon/devstack';
+import { stackMqttPasswordsDir } from '@ondijon/stack';
+import { mqttEnv } from '@ondijon/devstack';
 
 const STEP_S = 10;
 const MIN_STEPS = 6;
@@ -50,7 +25,6 @@ const FAMILIES = [
 ];
 
 const cleanup = new Cleanup();
-let services: ServiceHandle[] = [];
 let consoleUrl = '';
 let cookie = '';
 let simLog = '';
@@ -74,42 +48,12 @@ function simCountsAt(lines: { time: number; byFamily: Record<string, number> }[]
 describe('the overview rates (real stack, paced simulator)', () => {
   beforeAll(async () => {
     const endpoints = testEndpoints();
-    const runId = uniqueName('crates').replace(/[^A-Za-z0-9]/g, '');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-console-rates-'));
-    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
-    const plan: PipelinePlan = {
-      topicPrefix: `t${runId}.`,
-      mqttPrefix: `t/${runId}/`,
-      runId,
-      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
-      opendataDir: path.join(dir, 'opendata'),
-      publisherStateDir: path.join(dir, 'publisher'),
-      ports: { ingest: await freePort(), processors: 0, publisher: 0, api: 0 },
-      endpoints,
-      ...(usesStackSecrets(endpoints)
-        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
-        : {}),
-    };
-    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
-    cleanup.add(async () => {
-      const admin = testKafka().admin();
-      await admin.connect();
-      try {
-        await deleteNamespaceAcls(
-          admin,
-          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
-        );
-      } finally {
-        await admin.disconnect();
-      }
+    const { plan, dir, start } = await testPipeline({
+      name: 'crates',
+      cleanup,
+      groups: ['ondijon-ingest-<run>'],
     });
-    cleanup.add(() =>
-      deleteTopics(
-        plannedTopics(plan).map((t) => t.name),
-        endpoints.kafkaBrokers,
-      ),
-    );
-    cleanup.add(() => deleteGroups([`ondijon-ingest-${runId}`], endpoints.kafkaBrokers));
+    const runId = plan.runId;
 
     let password: string;
     let consoleSecrets: Record<string, string> = {};
@@ -130,25 +74,11 @@ describe('the overview rates (real stack, paced simulator)', () => {
       };
     }
 
-    const ingest = startService('ingest', serviceEntry('ingest'), {
-      env: { ...serviceEnvs(plan).ingest, LOG_LEVEL: 'warn' },
-      logFile: path.join(dir, 'ingest.log'),
-    });
-    services.push(ingest);
-    const consolePort = await freePort();
-    const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
-      env: { ...consoleEnv(plan, consolePort), ...consoleSecrets, LOG_LEVEL: 'warn' },
-      logFile: path.join(dir, 'console.log'),
-    });
-    services.push(consoleService);
-    cleanup.add(async () => {
-      const ended = await stopAll(services, 15_000);
-      services = [];
-      return ended;
-    });
-    await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 240_000, ingest);
-    consoleUrl = `http://127.0.0.1:${consolePort}`;
-    await waitHttpOk(`${consoleUrl}/readyz`, 240_000, consoleService);
+    const ingest = await start('ingest', { env: { LOG_LEVEL: 'warn' } });
+    const consoleService = await start('console', { env: { ...consoleSecrets, LOG_LEVEL: 'warn' } });
+    await ingest.ready(240_000);
+    await consoleService.ready(240_000);
+    consoleUrl = consoleService.url!;
 
     const form = await fetch(`${consoleUrl}/login`);
     const csrfCookie = form.headers
@@ -168,31 +98,28 @@ describe('the overview rates (real stack, paced simulator)', () => {
     // A fixed rate: every family every 10 s on the wall clock, from now (no backlog to catch up).
     simLog = path.join(dir, 'simulator.log');
     simStartedMs = Date.now();
-    services.push(
-      startService('simulator', serviceEntry('simulator'), {
-        logFile: simLog,
-        env: {
-          MQTT_URL: endpoints.mqttUrl,
-          ...(usesStackSecrets(endpoints)
-            ? {
-                SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir({
-                  config: { externalKafka: undefined, externalRedis: undefined },
-                }),
-              }
-            : mqttEnv(plan, 'admin')),
-          SIM_TOPIC_PREFIX: plan.mqttPrefix,
-          SIM_REGISTRY_FILE: plan.registryFile,
-          SIM_PRESET: 'small',
-          SIM_START: new Date(simStartedMs).toISOString(),
-          SIM_SPEED: '1',
-          SIM_INTERVALS: [...FAMILIES, 'winter-vehicle'].map((f) => `${f}=10`).join(','),
-          SIM_FAULTS: 'none',
-          SIM_PROGRESS_MS: '1000',
-          SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
-          LOG_LEVEL: 'info',
-        },
-      }),
-    );
+    await start('simulator', {
+      env: {
+        MQTT_URL: endpoints.mqttUrl,
+        ...(usesStackSecrets(endpoints)
+          ? {
+              SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir({
+                config: { externalKafka: undefined, externalRedis: undefined },
+              }),
+            }
+          : mqttEnv(plan, 'admin')),
+        SIM_TOPIC_PREFIX: plan.mqttPrefix,
+        SIM_REGISTRY_FILE: plan.registryFile,
+        SIM_PRESET: 'small',
+        SIM_START: new Date(simStartedMs).toISOString(),
+        SIM_SPEED: '1',
+        SIM_INTERVALS: [...FAMILIES, 'winter-vehicle'].map((f) => `${f}=10`).join(','),
+        SIM_FAULTS: 'none',
+        SIM_PROGRESS_MS: '1000',
+        SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
+        LOG_LEVEL: 'info',
+      },
+    });
     // Starting services on a loaded 2-core machine can take minutes: the hook waits up to 10.
   }, 600_000);
   afterAll(() => cleanup.run());

@@ -22,8 +22,8 @@ import {
   type Registry,
 } from '@ondijon/service-kit';
 import { type DeadLetter, OnDijonError } from '@ondijon/contracts';
-import { Redis } from 'ioredis';
 import type { Consumer, Kafka } from 'kafkajs';
+import { createStreamRedis } from '@ondijon/stream';
 import type { PublisherConfig } from './config';
 import { deadLetterHeaders } from './dead-letter';
 import { PublisherCore, type PublishOutcome } from './publisher';
@@ -38,6 +38,7 @@ import {
   assertFences,
   catalogueLease,
   type Fence,
+  type StateRedis,
 } from './redis-state';
 import { datasetScope, fencedBackend } from './store-scope';
 import { NoiseStore, Staging, type NoiseMemoryStore, type StagingStore } from './staging';
@@ -56,7 +57,7 @@ export interface PublisherDeps {
   /** Equipment per commune; default: read from `config.REGISTRY_FILE`. */
   equipment?: EquipmentPresence;
   /** Redis client of the shared state (PUBLISHER_STATE_STORE=redis); default: built from the config. */
-  redis?: Redis;
+  redis?: StateRedis;
   /** Called at each step of a release write (fault tests crash the process here). */
   onStoreStep?: (step: WriteStep, info: { datasetId: string; releaseId: string }) => Promise<void> | void;
 }
@@ -124,7 +125,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
   // Private state: a local folder (one instance) or Redis shared by the group, with the release lease.
   const ownRedis =
     config.PUBLISHER_STATE_STORE === 'redis' && !deps.redis
-      ? new Redis(config.REDIS_URL, { maxRetriesPerRequest: 20, ...redisAuthOf(config) })
+      ? // `redis+cluster://…` connects to a Redis Cluster (docs/scale-out.md).
+        createStreamRedis(config.REDIS_URL, { maxRetriesPerRequest: 20, ...redisAuthOf(config) })
       : undefined;
   const redis = deps.redis ?? ownRedis;
   let staging: StagingStore;

@@ -8,9 +8,41 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import { OnDijonError } from '@ondijon/contracts';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { StagedAggregate } from './release';
 import type { StageOutcome } from './staging';
+
+/**
+ * The Redis of the shared state: one node, or a Redis Cluster (`redis+cluster://`, createStreamRedis of
+ * @ondijon/stream). Every key of a group shares its hash tag, so every script and pipeline runs on one master.
+ */
+export type StateRedis = Redis | Cluster;
+
+/**
+ * Loads a script and returns its SHA. On a cluster SCRIPT LOAD goes to whichever node ioredis picks, and
+ * EVALSHA to the master of the keys' slot, which would answer NOSCRIPT: load it on every master.
+ */
+async function loadScript(redis: StateRedis, body: string): Promise<string> {
+  if (!(redis instanceof Cluster)) return (await redis.script('LOAD', body)) as string;
+  const cluster = redis;
+  // The masters are known once the client has read the slots (at start, right after connecting).
+  if (cluster.status !== 'ready')
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error('the Redis Cluster was not ready within 30 s')),
+        30_000,
+      );
+      cluster.once('ready', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  const shas = await Promise.all(
+    cluster.nodes('master').map((node) => node.script('LOAD', body) as Promise<string>),
+  );
+  if (shas.length === 0) throw new Error('no master of the Redis Cluster is known yet');
+  return shas[0]!;
+}
 
 /** A period waiting for (or covered by) a release. */
 export interface PendingPeriod {
@@ -149,15 +181,15 @@ class Script {
   #sha: string | undefined;
   constructor(readonly body: string) {}
   /** The script's SHA, loading it first when needed (for pipelines). */
-  async sha(redis: Redis): Promise<string> {
-    this.#sha ??= (await redis.script('LOAD', this.body)) as string;
+  async sha(redis: StateRedis): Promise<string> {
+    this.#sha ??= await loadScript(redis, this.body);
     return this.#sha;
   }
   /** Forgets the SHA (after NOSCRIPT: Redis lost its script cache). */
   reset(): void {
     this.#sha = undefined;
   }
-  async run(redis: Redis, keys: string[], args: (string | number)[]): Promise<unknown> {
+  async run(redis: StateRedis, keys: string[], args: (string | number)[]): Promise<unknown> {
     if (this.#sha) {
       try {
         return await redis.evalsha(this.#sha, keys.length, ...keys, ...args);
@@ -165,7 +197,7 @@ class Script {
         if (!(err instanceof Error) || !err.message.startsWith('NOSCRIPT')) throw err;
       }
     }
-    this.#sha = (await redis.script('LOAD', this.body)) as string;
+    this.#sha = await loadScript(redis, this.body);
     return redis.evalsha(this.#sha, keys.length, ...keys, ...args);
   }
 }
@@ -217,7 +249,7 @@ const periodOf = (datasetId: string, day: string) => `${datasetId}|${day}`;
  * be committed. The outcome `stage` returns is this instance's view; the script is the authority.
  */
 export class RedisStaging {
-  readonly #redis: Redis;
+  readonly #redis: StateRedis;
   readonly #k: StateKeys;
   #buffer: { period: string; agg: StagedAggregate }[] = [];
   /** Revision of each key this instance staged or saw (for the outcome `stage` reports). */
@@ -226,7 +258,7 @@ export class RedisStaging {
   readonly #read = new Map<string, string>();
   #size = 0;
 
-  constructor(redis: Redis, keys: StateKeys) {
+  constructor(redis: StateRedis, keys: StateKeys) {
     this.#redis = redis;
     this.#k = keys;
   }
@@ -360,9 +392,9 @@ export class RedisStaging {
 
 /** Drawn noise per period in Redis; saving it spends the ε of a fresh draw atomically, once. */
 export class RedisNoiseStore {
-  readonly #redis: Redis;
+  readonly #redis: StateRedis;
   readonly #k: StateKeys;
-  constructor(redis: Redis, keys: StateKeys) {
+  constructor(redis: StateRedis, keys: StateKeys) {
     this.#redis = redis;
     this.#k = keys;
   }
@@ -442,7 +474,7 @@ export interface HeldLease {
 }
 
 /** Throws ONDIJON_LEASE_LOST unless every fence given is still current (one script, one round trip). */
-export async function assertFences(redis: Redis, fences: readonly Fence[]): Promise<void> {
+export async function assertFences(redis: StateRedis, fences: readonly Fence[]): Promise<void> {
   if (fences.length === 0) return;
   const ok = Number(
     await scripts.check.run(
@@ -462,14 +494,14 @@ export async function assertFences(redis: Redis, fences: readonly Fence[]): Prom
  * the instance holding it is the only one that writes what it guards.
  */
 export class FencedLease {
-  readonly #redis: Redis;
+  readonly #redis: StateRedis;
   readonly #keys: { lease: string; fence: string; clean: string };
   readonly #o: LeaseOptions;
   readonly #datasetId: string | undefined;
   readonly #instance = `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`;
 
   constructor(
-    redis: Redis,
+    redis: StateRedis,
     keys: { lease: string; fence: string; clean: string },
     options: LeaseOptions,
     datasetId?: string,
@@ -551,12 +583,12 @@ export class FencedLease {
  * published by different instances at once.
  */
 export class ReleaseLease implements LeaseRunner {
-  readonly #redis: Redis;
+  readonly #redis: StateRedis;
   readonly #k: StateKeys;
   readonly #o: LeaseOptions;
   readonly #leases = new Map<string, FencedLease>();
 
-  constructor(redis: Redis, keys: StateKeys, options: LeaseOptions) {
+  constructor(redis: StateRedis, keys: StateKeys, options: LeaseOptions) {
     this.#redis = redis;
     this.#k = keys;
     this.#o = options;
@@ -582,7 +614,7 @@ export class ReleaseLease implements LeaseRunner {
 }
 
 /** The catalogue lock of a publisher group: short, fenced, waited for (see docs/scale-out.md). */
-export function catalogueLease(redis: Redis, keys: StateKeys, options: LeaseOptions): FencedLease {
+export function catalogueLease(redis: StateRedis, keys: StateKeys, options: LeaseOptions): FencedLease {
   return new FencedLease(
     redis,
     { lease: keys.catalogueLock(), fence: keys.catalogueFence(), clean: keys.catalogueClean() },
