@@ -14,7 +14,7 @@ import { testKafka, uniqueName, waitFor } from '../setup/index';
 import type { Reference } from '../reference/reference';
 import { cellKey } from '../reference/reference';
 import { catalogReleases, fetchReleaseRows, latestPerPeriod, rowDiffs, rowKey } from '../e2e/open-data';
-import { independentIds } from '../independent/clients';
+import { independentIds } from '@ondijon/test-kit';
 
 /** The run's telemetry topics and ingest dead letters: where an acknowledged message must be. */
 export const storedTopics = (plan: Pick<PipelinePlan, 'topicPrefix'>): string[] =>

@@ -30,7 +30,7 @@ import {
 } from '../setup/index';
 import { type PipelineProcess, testPipeline } from '../setup/pipeline';
 import { computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '../independent/clients';
+import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
 import { aggregateDifferences, countStored, openDataDifferences } from './checks';
 
 // kafkajs is CommonJS: read ConfigResourceTypes off the default export.

@@ -36,7 +36,7 @@ import {
   testPipeline,
 } from '../setup/pipeline';
 import { computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '../independent/clients';
+import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
 import { aggregateDifferences, countStored, openDataDifferences } from './checks';
 
 const SEED = Number(process.env.SCALE_KILL_SEED ?? Date.now() % 1_000_000);
