@@ -28,7 +28,7 @@ import { freePort } from './helpers';
 
 /**
  * docs/mqtt-broker.md "Memory": live heap ≈ 16 MB at rest + 1.7 × global-max-size (64MB) + 11 KB per topic +
- * 8 KB per session ≈ 130 MB here, at most 70 % of the heap.
+ * 7 KB per session ≈ 130 MB here, at most 70 % of the heap.
  */
 const HEAP = '192m';
 /** 400-byte payloads: about 1.34 KB of Artemis' estimate each, so 134 MB queued, twice global-max-size. */
