@@ -23,7 +23,7 @@ import {
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../setup/index';
-import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '../independent/clients';
+import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
 import { freePort } from './helpers';
 
 /**
