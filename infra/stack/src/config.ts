@@ -53,9 +53,9 @@ export interface StackConfig {
    */
   mqttOperatorCaps: MqttOperatorCaps;
   /**
-   * MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 1g). 384m ran out (OutOfMemoryError in the
-   * broker's log, then every MQTT session-state write timed out and CONNECTs went unanswered) at the end
-   * of an unpaced `pnpm bench:e2e` run, although `global-max-size` (128MB) pages messages to disk.
+   * MQTT broker JVM heap (env `ONDIJON_MQTT_HEAP`, default 1g). What it must hold (messages in memory up to
+   * infra/artemis/broker.xml's global limits, state per MQTT topic and per session) and how to size it:
+   * docs/mqtt-broker.md "Memory".
    */
   artemisHeap: string;
   /** Redis port (env `ONDIJON_REDIS_PORT`, default 16379). */
