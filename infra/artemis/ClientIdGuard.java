@@ -4,12 +4,14 @@
 //
 // 1. Ingest's client ids are reserved to the ingest principal (issue 12, item 7). A CONNECT whose client id
 //    starts with the reserved prefix (system property `ondijon.ingestClientIdPrefix`, default
-//    `ondijon-ingest`) and whose user name is not one of `ondijon.ingestClientIdUsers` (default
+//    `ondijon-ingest`) and whose principal (item 5) is not one of `ondijon.ingestClientIdUsers` (default
 //    `ingest,admin`) is refused (CONNACK 0x85) before the broker looks at the session, so no other principal
 //    can take over (link stealing) or pre-empt an ingest session.
-// 2. Caps per operator (every principal not listed as `exempt`), read from the generated file
-//    `<instance>/etc/ondijon-guard.properties` (infra/stack/src/operators.ts writes it from the stack's
-//    config) and re-read within a quarter of a second when it changes:
+// 2. Caps per operator (every principal not listed as `exempt`), read from the generated file named by the
+//    system property `ondijon.guardFile` (default `<instance>/etc/ondijon-guard.properties`;
+//    infra/stack/src/operators.ts writes it from the stack's config in the primary's etc folder, and
+//    infra/stack/src/artemis.ts names it to every node, the pair's backup included) and re-read within a
+//    quarter of a second when it changes:
 //    - `maxConnections`: live connections per operator; the next CONNECT is refused with CONNACK 0x97
 //      (quota exceeded; MQTT 3.1.1: 0x03 server unavailable). A CONNECT that takes over a connection of the
 //      same client id (link stealing, a gateway reconnecting) does not count twice.
@@ -25,10 +27,19 @@
 // 4. Client certificates on the certificate revocation list `crl` (PEM, kept by the stack's CA,
 //    infra/stack/src/mqtt-tls.ts) are refused at CONNECT (CONNACK 0x87), the list re-read when it changes.
 //
-// The user name of a CONNECT is checked against its password by the broker right after this interceptor:
-// claiming another principal's name without its password fails there. The operator a connection counts
-// for is the one the broker authenticated (the CONNACK's subject); a certificate login without a user name
-// is counted for the certificate's CN.
+// 5. One identity per connection. The broker's JAAS modules (infra/artemis/login.config) try the CONNECT's
+//    user name and password first and then the TLS client certificate, so a CONNECT carrying an operator's
+//    certificate and a service's user name with a wrong password is logged in as the operator. Deciding by
+//    the user name would then treat an operator as an exempt service (no caps, no revocation, ingest's
+//    client ids). So every decision above is taken for the connection's principal: the operator its client
+//    certificate maps to (the subject looked up in cert-users.properties and cert-users-grace.properties,
+//    the files the broker's certificate module reads, next to the guard's file) when it carries one that
+//    maps, else the user name (checked against its password by the broker right after this interceptor).
+//    A CONNECT whose user name is not the certificate's operator is refused (CONNACK 0x87), whatever its
+//    password: refusing is safer than ignoring the user name, as it leaves no connection whose identity
+//    depends on which login module answered. And at the CONNACK, the principal the broker authenticated
+//    (the connection's subject) must be the one the guard decided for; if it is not, the CONNACK is
+//    replaced by a refusal (0x87) and the connection closed.
 package org.ondijon.artemis;
 
 import io.netty.channel.Channel;
@@ -63,6 +74,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Collectors;
 import javax.security.auth.Subject;
+import javax.security.auth.x500.X500Principal;
 import org.apache.activemq.artemis.api.core.ActiveMQException;
 import org.apache.activemq.artemis.core.protocol.mqtt.MQTTInterceptor;
 import org.apache.activemq.artemis.core.remoting.CertificateUtil;
@@ -101,15 +113,30 @@ public class ClientIdGuard implements MQTTInterceptor {
     String clientId = connect.payload().clientIdentifier();
     String user = connect.payload().userName();
     int version = connect.variableHeader().version();
-    if (clientId != null && clientId.startsWith(prefix) && (user == null || !users.contains(user))) {
-      log("refused CONNECT of client id " + clientId + " by user " + user + " from "
+    X509Certificate peer = peerCertificate(connection);
+    String certOperator = STATE.certificateOperator(peer);
+    if (certOperator != null && user != null && !user.equals(certOperator)) {
+      log("refused CONNECT by user " + user + " from " + connection.getRemoteAddress()
+          + ": its client certificate is operator " + certOperator + "'s");
+      refuseConnect(connection, version, NOT_AUTHORIZED, MqttConnectReturnCode.CONNECTION_REFUSED_NOT_AUTHORIZED,
+          "user name is not the client certificate's operator");
+      return false;
+    }
+    // The principal of the connection: the certificate's operator, else the user name (item 5 above).
+    String who = certOperator != null ? certOperator : user != null ? user : commonName(peer);
+    if (!mayUseClientId(clientId, who)) {
+      log("refused CONNECT of client id " + clientId + " by " + who + " from "
           + connection.getRemoteAddress() + " (client ids starting with " + prefix
           + " are reserved to " + users + ")");
       refuseConnect(connection, version, (byte) 0x85, MqttConnectReturnCode.CONNECTION_REFUSED_IDENTIFIER_REJECTED,
           "client id reserved");
       return false;
     }
-    return STATE.onConnect(connect, connection, clientId, user, version);
+    return STATE.onConnect(connect, connection, clientId, who, peer, version);
+  }
+
+  private boolean mayUseClientId(String clientId, String who) {
+    return clientId == null || !clientId.startsWith(prefix) || (who != null && users.contains(who));
   }
 
   /** Outgoing packets: CONNACK (a connection counts once the broker accepted it) and acknowledgements. */
@@ -119,8 +146,7 @@ public class ClientIdGuard implements MQTTInterceptor {
       if (packet.fixedHeader() == null) return true;
       switch (packet.fixedHeader().messageType()) {
         case CONNACK:
-          STATE.onConnack((MqttConnAckMessage) packet, connection);
-          return true;
+          return STATE.onConnack((MqttConnAckMessage) packet, connection);
         case PUBACK:
         case PUBREC:
           if (packet.variableHeader() instanceof MqttMessageIdVariableHeader id)
@@ -173,12 +199,16 @@ public class ClientIdGuard implements MQTTInterceptor {
     private volatile Set<String> revoked = Set.of();
     private volatile Path crlFile;
     private volatile X509CRL crl;
+    /** Operator by client certificate subject, from the broker's certificate login files. */
+    private volatile Map<X500Principal, String> certUsers = Map.of();
+    private final Map<Path, Long> certStamps = new ConcurrentHashMap<>();
     private final Map<Object, Tracked> connections = new ConcurrentHashMap<>();
 
     State() {
       String explicit = System.getProperty("ondijon.guardFile");
       String etc = System.getProperty("artemis.instance.etc", ".");
       file = Path.of(explicit != null ? explicit : etc + "/ondijon-guard.properties");
+      log("guard file " + file);
       reload();
       ScheduledExecutorService timer =
           Executors.newSingleThreadScheduledExecutor(
@@ -233,6 +263,7 @@ public class ClientIdGuard implements MQTTInterceptor {
             + " maxInflightBytes=" + maxInflightBytes + " exempt=" + exempt + " revoked=" + revoked.size()
             + " crl=" + crlFile);
       }
+      reloadCertUsers();
       Path cf = crlFile;
       long cs = cf == null ? -1 : stamp(cf);
       if (cs != crlStamp) {
@@ -249,14 +280,53 @@ public class ClientIdGuard implements MQTTInterceptor {
       }
     }
 
+    /**
+     * The certificate login files (infra/artemis/login.config), next to the guard's file; re-read when they
+     * change (checked at every CONNECT, as the broker's module does with reload=true).
+     */
+    private synchronized void reloadCertUsers() {
+      Path dir = file.toAbsolutePath().getParent();
+      List<Path> files = List.of(dir.resolve("cert-users.properties"), dir.resolve("cert-users-grace.properties"));
+      boolean changed = false;
+      for (Path f : files) {
+        long s = stamp(f);
+        Long before = certStamps.put(f, s);
+        if (before == null || before != s) changed = true;
+      }
+      if (!changed) return;
+      Map<X500Principal, String> loaded = new ConcurrentHashMap<>();
+      for (Path f : files) {
+        if (!Files.exists(f)) continue;
+        Properties p = new Properties();
+        try (InputStream in = Files.newInputStream(f)) {
+          p.load(in);
+        } catch (Exception e) {
+          log("could not read " + f + ": " + e);
+          continue;
+        }
+        for (String user : p.stringPropertyNames())
+          try {
+            loaded.putIfAbsent(new X500Principal(p.getProperty(user).trim()), user.trim());
+          } catch (IllegalArgumentException e) {
+            log("not a subject in " + f + " for " + user + ": " + e.getMessage());
+          }
+      }
+      certUsers = loaded;
+    }
+
+    /** The operator a client certificate logs in as (the broker's certificate module), or null. */
+    String certificateOperator(X509Certificate peer) {
+      if (peer == null) return null;
+      reloadCertUsers();
+      return certUsers.get(peer.getSubjectX500Principal());
+    }
+
     private boolean capped(String user) {
       return user != null && !exempt.contains(user);
     }
 
-    boolean onConnect(MqttConnectMessage connect, RemotingConnection connection, String clientId, String user,
-        int version) {
-      X509Certificate[] certs = CertificateUtil.getCertsFromConnection(connection);
-      X509Certificate peer = certs != null && certs.length > 0 ? certs[0] : null;
+    boolean onConnect(MqttConnectMessage connect, RemotingConnection connection, String clientId, String who,
+        X509Certificate peer, int version) {
       X509CRL list = crl;
       if (peer != null && list != null && list.isRevoked(peer)) {
         log("refused CONNECT from " + connection.getRemoteAddress() + ": client certificate serial "
@@ -265,14 +335,17 @@ public class ClientIdGuard implements MQTTInterceptor {
             "certificate revoked");
         return false;
       }
-      String who = user != null ? user : commonName(peer);
       if (who != null && revoked.contains(who)) {
         refuseConnect(connection, version, NOT_AUTHORIZED, MqttConnectReturnCode.CONNECTION_REFUSED_NOT_AUTHORIZED,
             "revoked");
         return false;
       }
-      if (!capped(who)) return true;
+      // Every connection is followed until its CONNACK, where the broker's principal is checked against who.
       Tracked mine = new Tracked(connection, clientId, who, version);
+      if (!capped(who)) {
+        connections.put(connection.getID(), mine);
+        return true;
+      }
       synchronized (this) {
         int max = maxConnections;
         if (max >= 0) {
@@ -303,18 +376,29 @@ public class ClientIdGuard implements MQTTInterceptor {
       return true;
     }
 
-    void onConnack(MqttConnAckMessage connack, RemotingConnection connection) {
+    /** False when the CONNACK must not reach the client (the guard refused the connection instead). */
+    boolean onConnack(MqttConnAckMessage connack, RemotingConnection connection) {
       Tracked t = connections.get(connection.getID());
-      if (t == null) return;
+      if (t == null) return true;
       if (connack.variableHeader().connectReturnCode() != MqttConnectReturnCode.CONNECTION_ACCEPTED) {
         connections.remove(connection.getID());
-        return;
+        return true;
       }
       String authenticated = userOf(connection.getSubject());
-      if (authenticated != null) t.user = authenticated;
+      if (authenticated == null || !authenticated.equals(t.user)) {
+        // The broker logged in someone else than the principal the guard decided for (or nobody it can
+        // name): the caps, revocation and reserved client ids would not hold. Refuse instead.
+        connections.remove(connection.getID());
+        log("refused the connection of " + authenticated + " from " + connection.getRemoteAddress()
+            + ": the guard decided for " + t.user);
+        refuseConnect(connection, t.version, NOT_AUTHORIZED,
+            MqttConnectReturnCode.CONNECTION_REFUSED_NOT_AUTHORIZED, "authenticated principal not the one checked");
+        connection.fail(new ActiveMQException("authenticated principal " + authenticated + " is not " + t.user));
+        return false;
+      }
       if (!capped(t.user)) {
         connections.remove(connection.getID());
-        return;
+        return true;
       }
       t.established = true;
       if (t.grantedExpiry >= 0) {
@@ -322,6 +406,7 @@ public class ClientIdGuard implements MQTTInterceptor {
         if (props != MqttProperties.NO_PROPERTIES)
           props.add(new MqttProperties.IntegerProperty(SESSION_EXPIRY_INTERVAL, (int) t.grantedExpiry));
       }
+      return true;
     }
 
     void onDisconnect(MqttMessage disconnect, RemotingConnection connection) {
@@ -339,7 +424,7 @@ public class ClientIdGuard implements MQTTInterceptor {
       if (publish.fixedHeader().qosLevel() == MqttQoS.AT_MOST_ONCE) return true;
       Tracked t = connections.get(connection.getID());
       long cap = maxInflightBytes;
-      if (t == null || cap < 0) return true;
+      if (t == null || cap < 0 || !capped(t.user)) return true;
       int bytes = publish.payload().readableBytes() + publish.variableHeader().topicName().length();
       synchronized (this) {
         long used = 0;
@@ -372,6 +457,11 @@ public class ClientIdGuard implements MQTTInterceptor {
     for (Principal p : subject.getPrincipals())
       if (p.getClass().getSimpleName().equals("UserPrincipal")) return p.getName();
     return null;
+  }
+
+  private static X509Certificate peerCertificate(RemotingConnection connection) {
+    X509Certificate[] certs = CertificateUtil.getCertsFromConnection(connection);
+    return certs != null && certs.length > 0 ? certs[0] : null;
   }
 
   private static String commonName(X509Certificate cert) {

@@ -429,6 +429,44 @@ describe.skipIf(!local)('MQTT operators (pnpm operators, real broker, independen
       });
     });
 
+    it("refuses a certificate login under another principal's user name, whatever the password", async () => {
+      // The broker would refuse the service's password and log the certificate in as its operator, while a
+      // guard going by the user name would see the exempt service: no caps, no revocation (issue 12).
+      const ingest = mqttAuth('ingest');
+      expect(
+        await publish(tlsPort, topicOf(opCert), [...withCert(), ...login(ingest.username, 'wrong')]),
+      ).toMatchObject({ connack: 'Not authorized' });
+      // Another operator's valid password beside the certificate: refused too (one identity a connection).
+      expect(
+        await publish(tlsPort, topicOf(opA), [...withCert(), ...login(opA, passwords[opA]!)]),
+      ).toMatchObject({ connack: 'Not authorized' });
+      // The certificate's own operator name beside it is the same identity: logs in.
+      expect(
+        await publish(tlsPort, topicOf(opCert), [...withCert(), ...login(opCert, 'not-its-password')]),
+      ).toEqual({ connack: 'Success', puback: 'Success' });
+    });
+
+    it("keeps ingest's client ids from an operator certificate, even under ingest's user name", async () => {
+      const clientId = `ondijon-ingest-${run}-tls`;
+      const ingest = mqttAuth('ingest');
+      const held = hold([...login(ingest.username, ingest.password), '--client-id', clientId]);
+      await waitFor(() => held.lines.length > 0, { message: 'ingest connection up' });
+      expect(held.lines[0]).toEqual({ connack: 'Success' });
+      // Ingest's client id and user name, an operator's certificate: refused before the broker looks at the
+      // session (the password module would refuse the password and the certificate module log in the operator).
+      for (const password of ['wrong', ''])
+        expect(
+          await publish(tlsPort, topicOf(opCert), [
+            ...withCert(),
+            ...login(ingest.username, password),
+            '--client-id',
+            clientId,
+          ]),
+        ).toMatchObject({ connack: 'Not authorized' });
+      // The ingest session was not taken over.
+      expect(held.lines.some((l) => 'disconnected' in l)).toBe(false);
+    }, 600_000);
+
     it('refuses a connection with neither certificate nor password, and accepts a password over TLS', async () => {
       expect(await publish(tlsPort, topicOf(opCert), ['--ca', mqttCaFile(config)])).toMatchObject({
         connack: 'Bad user name or password',

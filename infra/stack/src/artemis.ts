@@ -17,7 +17,7 @@ import { infraDir, type StackConfig } from './config';
 import { fetchWithMaven } from './maven';
 import { compileArtemisJava, packJar } from './java-tools';
 import { ensureMqttTls, mqttCaFile, mqttServerPemFile } from './mqtt-tls';
-import { syncMqttAccess } from './operators';
+import { mqttGuardFile, syncMqttAccess } from './operators';
 import { requireJava } from './prerequisites';
 import { isOurs, readPid, startDetached, tail, type PidRecord } from './proc';
 import { secretsDir } from './secrets';
@@ -206,41 +206,51 @@ export async function startArtemis(
 ): Promise<PidRecord> {
   const java = requireJava();
   await writeArtemisInstance(config, home, node);
+  return startDetached({
+    command: java,
+    args: artemisJavaArgs(config, home, node),
+    cwd: node.dir,
+    logFile: path.join(node.dir, 'artemis.log'),
+    pidFile: path.join(node.dir, 'artemis.pid.json'),
+    fingerprint: ['org.apache.activemq.artemis.boot.Artemis', `-Dartemis.instance=${node.dir}`],
+  });
+}
+
+/**
+ * The broker JVM's arguments for a node. Every node reads the access files (JAAS, security settings) and
+ * the guard's file from the primary's `etc/`, where `pnpm operators` writes them: a backup that takes
+ * over keeps the operators' caps and the revoked list.
+ */
+export function artemisJavaArgs(config: StackConfig, home: string, node: ArtemisNode): string[] {
   const dir = node.dir;
   const etc = path.join(dir, 'etc');
   const accessEtc = path.join(artemisDir(config), 'etc');
-  return startDetached({
-    command: java,
-    args: [
-      `-Xmx${config.artemisHeap}`,
-      '-Xms64m',
-      '-XX:+UseG1GC',
-      '-Djava.awt.headless=true',
-      `-Dlog4j2.configurationFile=file:${path.join(etc, 'log4j2.properties')}`,
-      `-Djava.security.auth.login.config=${path.join(accessEtc, 'login.config')}`,
-      `-Dartemis.home=${home}`,
-      `-Dartemis.instance=${dir}`,
-      `-Dartemis.instance.etc=${etc}`,
-      `-Djava.io.tmpdir=${path.join(dir, 'tmp')}`,
-      `-Dondijon.dataDir=${path.join(dir, 'data')}`,
-      `-Dondijon.etcDir=${accessEtc}`,
-      `-Dondijon.mqttPort=${node.mqttPort}`,
-      `-Dondijon.mqttsPort=${node.mqttsPort}`,
-      `-Dondijon.adminPort=${node.adminPort}`,
-      ...(node.peerAdminPort === undefined ? [] : [`-Dondijon.peerAdminPort=${node.peerAdminPort}`]),
-      `-Dondijon.serverPem=${mqttServerPemFile(config)}`,
-      `-Dondijon.caPem=${mqttCaFile(config)}`,
-      `-Dondijon.maxPacketBytes=${WIRE_LIMITS.mqttMaxPacketBytes}`,
-      '-classpath',
-      path.join(home, 'lib', 'artemis-boot.jar'),
-      'org.apache.activemq.artemis.boot.Artemis',
-      'run',
-    ],
-    cwd: dir,
-    logFile: path.join(dir, 'artemis.log'),
-    pidFile: path.join(dir, 'artemis.pid.json'),
-    fingerprint: ['org.apache.activemq.artemis.boot.Artemis', `-Dartemis.instance=${dir}`],
-  });
+  return [
+    `-Xmx${config.artemisHeap}`,
+    '-Xms64m',
+    '-XX:+UseG1GC',
+    '-Djava.awt.headless=true',
+    `-Dlog4j2.configurationFile=file:${path.join(etc, 'log4j2.properties')}`,
+    `-Djava.security.auth.login.config=${path.join(accessEtc, 'login.config')}`,
+    `-Dartemis.home=${home}`,
+    `-Dartemis.instance=${dir}`,
+    `-Dartemis.instance.etc=${etc}`,
+    `-Djava.io.tmpdir=${path.join(dir, 'tmp')}`,
+    `-Dondijon.dataDir=${path.join(dir, 'data')}`,
+    `-Dondijon.etcDir=${accessEtc}`,
+    `-Dondijon.guardFile=${mqttGuardFile(config)}`,
+    `-Dondijon.mqttPort=${node.mqttPort}`,
+    `-Dondijon.mqttsPort=${node.mqttsPort}`,
+    `-Dondijon.adminPort=${node.adminPort}`,
+    ...(node.peerAdminPort === undefined ? [] : [`-Dondijon.peerAdminPort=${node.peerAdminPort}`]),
+    `-Dondijon.serverPem=${mqttServerPemFile(config)}`,
+    `-Dondijon.caPem=${mqttCaFile(config)}`,
+    `-Dondijon.maxPacketBytes=${WIRE_LIMITS.mqttMaxPacketBytes}`,
+    '-classpath',
+    path.join(home, 'lib', 'artemis-boot.jar'),
+    'org.apache.activemq.artemis.boot.Artemis',
+    'run',
+  ];
 }
 
 /** Last lines of the broker log, for error messages. */

@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { artemisNode, pairBrokerXml } from '../src/artemis';
+import { artemisJavaArgs, artemisNode, pairBrokerXml } from '../src/artemis';
 import { infraDir, resolveConfig } from '../src/config';
+import { mqttGuardFile } from '../src/operators';
 
 const broker = readFileSync(path.join(infraDir, 'artemis', 'broker.xml'), 'utf8');
 
@@ -45,5 +46,20 @@ describe("the replicated pair's broker configuration", () => {
     expect([defaults.mqttBackupPort, defaults.mqttsBackupPort, defaults.mqttBackupAdminPort]).toEqual([
       11_884, 18_884, 11_617,
     ]);
+  });
+
+  it("starts both nodes with the guard's file that `pnpm operators` writes (caps and revocations survive a failover)", () => {
+    const config = resolveConfig({ dir: '/tmp/ondijon-pair' }, {});
+    const guard = mqttGuardFile(config);
+    for (const role of ['single', 'primary', 'backup'] as const) {
+      const node = artemisNode(config, role);
+      const args = artemisJavaArgs(config, '/opt/artemis', node);
+      expect(args).toContain(`-Dondijon.guardFile=${guard}`);
+      // The guard reads the certificate login files beside its own file: the ones the JAAS config names.
+      const loginConfig = args.find((a) => a.startsWith('-Djava.security.auth.login.config='));
+      expect(path.dirname(loginConfig!.split('=')[1]!)).toBe(path.dirname(guard));
+    }
+    // The backup's own etc folder is not where the file is written.
+    expect(path.dirname(guard)).not.toBe(path.join(artemisNode(config, 'backup').dir, 'etc'));
   });
 });
