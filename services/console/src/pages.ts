@@ -229,7 +229,7 @@ export function overviewPage(
 <p id="pipe-unavailable" role="status"></p>
 <div class="columns">
 <table id="latency"><caption><a href="/pipeline#latency">${esc(t.latencyTitle)}</a></caption><thead><tr><th scope="col">p50</th><th scope="col">p99</th><th scope="col">${esc(t.period)}</th></tr></thead><tbody><tr><td id="lat-p50">—</td><td id="lat-p99">—</td><td id="lat-window">—</td></tr></tbody></table>
-<table id="lag"><caption><a href="/pipeline#lag">${esc(t.lagTitle)}</a></caption><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody></tbody></table>
+<table id="lag"><caption><a href="/pipeline#lag">${esc(t.lagTitle)}</a></caption><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th><th scope="col">${esc(t.watermark)}</th><th scope="col">${esc(t.watermarkBehind)}</th></tr></thead><tbody></tbody></table>
 </div>
 <table id="releases"><caption><a href="/governance">${esc(t.lastReleases)}</a></caption><thead><tr><th scope="col">${esc(t.dataset)}</th><th scope="col">${esc(t.release)}</th><th scope="col">${esc(t.publishedAt)}</th><th scope="col">${esc(t.rows)}</th><th scope="col">${esc(t.suppressed)}</th><th scope="col">${esc(t.noised)}</th></tr></thead><tbody></tbody></table>
 </section>`
@@ -273,7 +273,14 @@ ${
 ${
   view.lag === null || view.lag.length === 0
     ? `<p>${esc(t.noFigure)}</p>`
-    : view.lag
+    : `<table id="watermarks"><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th><th scope="col">${esc(t.watermark)}</th><th scope="col">${esc(t.watermarkBehind)}</th></tr></thead><tbody>${view.lag
+        .map(
+          (l) =>
+            `<tr id="wm-${esc(l.processor)}"><td><a href="#lag-${esc(l.processor)}">${esc(l.processor)}</a></td><td>${l.records}</td><td>${l.watermark === null ? '—' : `<time datetime="${esc(l.watermark)}">${esc(l.watermark)}</time>`}</td><td>${l.watermarkBehindS ?? '—'}</td></tr>`,
+        )
+        .join('')}</tbody></table>\n` +
+      view.lag
+        .filter((l) => l.partitions.length > 0)
         .map(
           (l) =>
             `<table id="lag-${esc(l.processor)}"><caption>${esc(l.processor)} : ${l.records}</caption><thead><tr><th scope="col">${esc(t.topic)}</th><th scope="col">${esc(t.partition)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody>${l.partitions
