@@ -86,9 +86,28 @@ ${(options.scripts ?? []).map((s) => `<script src="${esc(s)}"></script>`).join('
 }
 
 /** The sign-in page. */
-export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string {
+export function loginPage(
+  ctx: PageContext,
+  failed: boolean | 'limited' | 'sso-failed' | 'sso-no-role' | 'sso-unavailable',
+  options: { sso?: boolean; next?: string } = {},
+): string {
   const t = STRINGS[ctx.lang];
-  const message = failed === 'limited' ? t.loginLimited : failed ? t.loginFailed : null;
+  const message =
+    failed === 'limited'
+      ? t.loginLimited
+      : failed === 'sso-failed'
+        ? t.loginSsoFailed
+        : failed === 'sso-no-role'
+          ? t.loginSsoNoRole
+          : failed === 'sso-unavailable'
+            ? t.loginSsoUnavailable
+            : failed
+              ? t.loginFailed
+              : null;
+  // The single sign-on, when configured, is a plain link: the redirect to the provider is a navigation.
+  const sso = options.sso
+    ? `<p class="sso"><a id="sso" href="/auth/oidc/login${options.next ? `?next=${encodeURIComponent(options.next)}` : ''}">${esc(t.loginSso)}</a></p>`
+    : '';
   return layout(
     ctx,
     t.loginTitle,
@@ -98,8 +117,20 @@ export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string
   <p><label for="login">${esc(t.loginUser)}</label><input id="login" name="login" autocomplete="username" required></p>
   <p><label for="password">${esc(t.loginPassword)}</label><input id="password" name="password" type="password" autocomplete="current-password" required></p>
   <p><button type="submit">${esc(t.loginSubmit)}</button></p>
-</form>`,
+</form>
+${sso}`,
   );
+}
+
+/**
+ * After the single sign-on's callback: a same-site navigation to the page asked for. A redirect would
+ * still count as part of the provider's cross-site navigation, and the SameSite=Strict session cookie
+ * would not be sent with it (a 303 instead lands on /login: services/console/test/console-oidc.int.test.ts
+ * fails that way).
+ */
+export function continuePage(ctx: PageContext, next: string): string {
+  const t = STRINGS[ctx.lang];
+  return `<!doctype html><html lang="${ctx.lang}"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${esc(next)}"><title>${esc(t.loginTitle)}</title></head><body><main><p><a href="${esc(next)}">${esc(t.loginContinue)}</a></p></main></body></html>`;
 }
 
 /** The 403 page. */
