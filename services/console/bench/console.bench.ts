@@ -135,6 +135,17 @@ async function readIngest(port: number): Promise<Reading> {
   };
 }
 
+/** The console's process CPU counter, seconds. */
+async function consoleCpuS(base: string): Promise<number> {
+  const res = await within(
+    fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) }),
+    15,
+    'console /metrics',
+  );
+  const m = /^ondijon_console_process_cpu_seconds_total (\S+)$/m.exec(await res.text());
+  return m ? Number(m[1]) : NaN;
+}
+
 /** Signs the supervisor in; returns the session cookie header. */
 async function signIn(base: string): Promise<string> {
   const form = await fetch(`${base}/login`);
@@ -165,6 +176,8 @@ interface Round {
   p99Ms: number | null;
   load: number;
   sseBytes?: number;
+  /** The console's own CPU over the window, % of one core. */
+  consoleCpuPct?: number;
 }
 
 interface PageLoad {
@@ -290,11 +303,13 @@ async function round(
       };
     }
     const a = await readIngest(plan.ports.ingest);
+    const consoleCpu0 = withConsole ? await consoleCpuS(base) : NaN;
     const t = Date.now();
     const bytes0 = sseBytes;
     await watch(plan.ports.ingest, WINDOW_S, dir);
     const b = await readIngest(plan.ports.ingest);
     const seconds = (Date.now() - t) / 1000;
+    const consoleCpu1 = withConsole ? await consoleCpuS(base) : NaN;
     const messages = b.received - a.received;
     const delta = new Map([...b.buckets].map(([le, c]) => [le, c - (a.buckets.get(le) ?? 0)]));
     const q = (p: number) => {
@@ -308,10 +323,12 @@ async function round(
       p50Ms: q(0.5),
       p99Ms: q(0.99),
       load: loadavg()[0]!,
-      ...(withConsole ? { sseBytes: sseBytes - bytes0 } : {}),
+      ...(withConsole
+        ? { sseBytes: sseBytes - bytes0, consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100 }
+        : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms (load ${result.load.toFixed(1)})\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU` : ''} (load ${result.load.toFixed(1)})\n`,
     );
     return result;
   } finally {
@@ -469,10 +486,10 @@ const f = (x: number | null | undefined, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
 const pl = pageLoad;
 process.stdout.write(
-  `\n| round | console | ingest msg/s | CPU µs/msg | p50 ms | p99 ms | load |\n|---|---|---|---|---|---|---|\n${rounds
+  `\n| round | console | ingest msg/s | CPU µs/msg | p50 ms | p99 ms | console CPU % | load |\n|---|---|---|---|---|---|---|---|\n${rounds
     .map(
       (r, i) =>
-        `| ${i + 1} | ${r.label === 'with' ? `with + ${SSE_CLIENTS} SSE` : 'without'} | ${f(r.ratePerS, 0)} | ${f(r.cpuUsPerMsg)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.load)} |`,
+        `| ${i + 1} | ${r.label === 'with' ? `with + ${SSE_CLIENTS} SSE` : 'without'} | ${f(r.ratePerS, 0)} | ${f(r.cpuUsPerMsg)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.consoleCpuPct, 0)} | ${f(r.load)} |`,
     )
     .join(
       '\n',
