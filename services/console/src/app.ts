@@ -274,7 +274,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     return reply.redirect('/login', 303);
   });
 
-  // Single sign-on (src/oidc.ts): a link to /auth/oidc/login, the provider, its callback.
+  // Single sign-on (services/console/src/oidc.ts): a link to /auth/oidc/login, the provider, its callback.
   if (sso) {
     app.get(`${OIDC_PATH}/login`, async (req, reply) => {
       const next = safeNext((req.query as { next?: string }).next);

@@ -27,7 +27,7 @@ export interface SessionUser {
   login: string;
   role: Role;
   operator?: string;
-  /** Signed in through the single sign-on (src/oidc.ts); absent for a local login. */
+  /** Signed in through the single sign-on (services/console/src/oidc.ts); absent for a local login. */
   via?: 'oidc';
 }
 
