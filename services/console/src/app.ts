@@ -26,6 +26,7 @@ import { type Feed, startFeed } from './feed';
 import type { Lang } from './i18n';
 import {
   type PageContext,
+  continuePage,
   equipmentPage,
   forbiddenPage,
   loginPage,
@@ -36,6 +37,7 @@ import {
 import { PipelineHealth } from './pipeline';
 import { governancePage, governanceView, storeReader } from './governance';
 import { LoginLimiter } from './login-limit';
+import { OidcLogin, type PendingLogin } from './oidc';
 import { type ReplayOutcome, replayLetters, replayStreamLetters } from './replay';
 import { ConsoleState } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
@@ -43,6 +45,8 @@ import { type SessionUser, Users, operatorScope } from './users';
 const SERVICE = 'console';
 const SESSION_COOKIE = 'ondijon_session';
 const LANG_COOKIE = 'ondijon_lang';
+const OIDC_COOKIE = 'ondijon_oidc';
+const OIDC_PATH = '/auth/oidc';
 const require = createRequire(import.meta.url);
 
 /** Dependencies of the app (tests pass their own state and no Kafka). */
@@ -127,6 +131,9 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     registers: [registry],
   });
   const tileOrigin = config.CONSOLE_TILE_URL ? safeOrigin(config.CONSOLE_TILE_URL) : '';
+  const sso = oidcLogin(config);
+  // The logout form is redirected to the provider's logout: CSP form-action covers that redirect.
+  const ssoOrigin = config.CONSOLE_OIDC_ISSUER ? safeOrigin(config.CONSOLE_OIDC_ISSUER) : '';
   app.addHook('onRequest', async (req) => {
     const q = (req.query ?? {}) as Record<string, string | undefined>;
     const cookieLang = req.cookies[LANG_COOKIE];
@@ -138,7 +145,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       reply.setCookie(LANG_COOKIE, req.lang, { path: '/', sameSite: 'strict', httpOnly: true, secure });
     reply.header(
       'content-security-policy',
-      `default-src 'self'; img-src 'self' data: ${tileOrigin}; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'`,
+      `default-src 'self'; img-src 'self' data: ${tileOrigin}; style-src 'self' 'unsafe-inline'; script-src 'self'; connect-src 'self'; frame-ancestors 'none'; form-action 'self'${ssoOrigin ? ` ${ssoOrigin}` : ''}; base-uri 'none'`,
     );
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'same-origin');
@@ -164,6 +171,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         login: s.login,
         role: s.role,
         ...(s.operator ? { operator: s.operator } : {}),
+        ...(s.via === 'oidc' ? { via: 'oidc' as const } : {}),
       };
       return users.stillValid(user) ? user : undefined;
     } catch {
@@ -204,7 +212,26 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     return undefined;
   };
 
-  app.get('/login', async (req, reply) => html(reply, loginPage(ctxOf(req, reply), false)));
+  const loginOptions = (req: FastifyRequest) => ({
+    sso: sso !== undefined,
+    next: safeNext((req.query as { next?: string }).next, ''),
+  });
+  /** Opens the session (signed cookie) of a user, local or from the single sign-on. */
+  const openSession = (reply: FastifyReply, user: SessionUser) => {
+    const exp = Date.now() + config.CONSOLE_SESSION_MINUTES * 60_000;
+    reply.setCookie(SESSION_COOKIE, Buffer.from(JSON.stringify({ ...user, exp })).toString('base64url'), {
+      signed: true,
+      httpOnly: true,
+      sameSite: 'strict',
+      secure,
+      path: '/',
+      maxAge: config.CONSOLE_SESSION_MINUTES * 60,
+    });
+  };
+
+  app.get('/login', async (req, reply) =>
+    html(reply, loginPage(ctxOf(req, reply), false, loginOptions(req))),
+  );
   app.post('/login', { preValidation: csrf }, async (req, reply) => {
     const body = (req.body ?? {}) as { login?: string; password?: string };
     const login = typeof body.login === 'string' ? body.login.slice(0, 64) : '';
@@ -213,7 +240,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       log.warn({ login, address: req.ip, limit: limited.limit }, 'console login rate-limited');
       return html(
         reply.header('retry-after', String(limited.retryAfterS)),
-        loginPage(ctxOf(req, reply), 'limited'),
+        loginPage(ctxOf(req, reply), 'limited', loginOptions(req)),
         429,
       );
     }
@@ -227,25 +254,84 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
         { login: typeof body.login === 'string' ? body.login.slice(0, 48) : null },
         'console login failed',
       );
-      return html(reply, loginPage(ctxOf(req, reply), true), 401);
+      return html(reply, loginPage(ctxOf(req, reply), true, loginOptions(req)), 401);
     }
-    const exp = Date.now() + config.CONSOLE_SESSION_MINUTES * 60_000;
-    reply.setCookie(SESSION_COOKIE, Buffer.from(JSON.stringify({ ...user, exp })).toString('base64url'), {
-      signed: true,
-      httpOnly: true,
-      sameSite: 'strict',
-      secure,
-      path: '/',
-      maxAge: config.CONSOLE_SESSION_MINUTES * 60,
-    });
+    openSession(reply, user);
     log.info({ login: user.login, role: user.role }, 'console login');
-    const next = (req.query as { next?: string }).next;
-    return reply.redirect(next && /^\/(?!\/)/.test(next) ? next : '/', 303);
+    return reply.redirect(safeNext((req.query as { next?: string }).next), 303);
   });
-  app.post('/logout', { preValidation: csrf }, async (_req, reply) => {
+  app.post('/logout', { preValidation: csrf }, async (req, reply) => {
     reply.clearCookie(SESSION_COOKIE, { path: '/' });
+    // A single sign-on session also ends at the provider (RP-initiated logout), when it offers it.
+    if (req.user?.via === 'oidc' && sso) {
+      const url = await sso.logoutUrl().catch((err: unknown) => {
+        log.warn({ err }, 'console single sign-on logout URL unavailable');
+        return undefined;
+      });
+      log.info({ login: req.user.login, via: 'oidc' }, 'console logout');
+      if (url) return reply.redirect(url, 303);
+    }
     return reply.redirect('/login', 303);
   });
+
+  // Single sign-on (services/console/src/oidc.ts): a link to /auth/oidc/login, the provider, its callback.
+  if (sso) {
+    app.get(`${OIDC_PATH}/login`, async (req, reply) => {
+      const next = safeNext((req.query as { next?: string }).next);
+      let started: { url: string; pending: PendingLogin };
+      try {
+        started = await sso.start(next);
+      } catch (err) {
+        log.error({ err }, 'console single sign-on provider unreachable');
+        return html(reply, loginPage(ctxOf(req, reply), 'sso-unavailable', loginOptions(req)), 503);
+      }
+      // Lax, not Strict: the provider sends the browser back with a cross-site navigation.
+      reply.setCookie(OIDC_COOKIE, Buffer.from(JSON.stringify(started.pending)).toString('base64url'), {
+        signed: true,
+        httpOnly: true,
+        sameSite: 'lax',
+        secure,
+        path: OIDC_PATH,
+        maxAge: 600,
+      });
+      return reply.redirect(started.url, 303);
+    });
+    app.get(`${OIDC_PATH}/callback`, async (req, reply) => {
+      const raw = req.cookies[OIDC_COOKIE];
+      const unsigned = raw ? req.unsignCookie(raw) : undefined;
+      reply.clearCookie(OIDC_COOKIE, { path: OIDC_PATH });
+      let pending: PendingLogin | undefined;
+      try {
+        if (unsigned?.valid && unsigned.value !== null)
+          pending = JSON.parse(Buffer.from(unsigned.value, 'base64url').toString('utf8')) as PendingLogin;
+      } catch {
+        pending = undefined;
+      }
+      if (!pending) {
+        log.info({ address: req.ip }, 'console single sign-on callback without a pending login');
+        return html(reply, loginPage(ctxOf(req, reply), 'sso-failed', loginOptions(req)), 400);
+      }
+      const q = req.url.indexOf('?');
+      const outcome = await sso.callback(q < 0 ? '' : req.url.slice(q + 1), pending);
+      if (!outcome.ok) {
+        if (outcome.reason === 'no-role')
+          log.warn({ login: outcome.login.slice(0, 64) }, 'console single sign-on refused: no role');
+        else log.warn({ error: outcome.error }, 'console single sign-on failed');
+        return html(
+          reply,
+          loginPage(
+            ctxOf(req, reply),
+            outcome.reason === 'no-role' ? 'sso-no-role' : 'sso-failed',
+            loginOptions(req),
+          ),
+          outcome.reason === 'no-role' ? 403 : 401,
+        );
+      }
+      openSession(reply, outcome.user);
+      log.info({ login: outcome.user.login, role: outcome.user.role, via: 'oidc' }, 'console login');
+      return html(reply, continuePage(ctxOf(req, reply), safeNext(pending.next)));
+    });
+  }
 
   app.get('/', { preHandler: page }, async (req, reply) => {
     const s = scope(req, reply, true);
@@ -433,6 +519,38 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     const s = scope(req, reply, false);
     if (s) return state.overview(s.operator);
   });
+  // Live pages (SSE): one tick for all of them every CONSOLE_PUSH_INTERVAL_MS, and one update built and
+  // serialised per (operator scope, version) at each tick, shared by every page at that point: 20 pages of
+  // the supervisor cost one JSON.stringify of the changed rows, not 20 (bench:console, docs/console.md).
+  interface LiveClient {
+    operator: string | undefined;
+    since: number;
+    write(message: string): void;
+  }
+  const live = new Set<LiveClient>();
+  const liveUpdate = (operator: string | undefined, since: number): string =>
+    `event: update\ndata: ${JSON.stringify({
+      version: state.currentVersion,
+      equipment: state.equipment(operator, since),
+      alerts: state.alerts(operator),
+      rejections: state.rejectionsOf(operator, 5000).length,
+    })}\n\n`;
+  const liveTimer = setInterval(() => {
+    const built = new Map<string, string>();
+    const version = state.currentVersion;
+    for (const c of live) {
+      const key = `${c.operator ?? '*'}|${c.since}`;
+      let message = built.get(key);
+      if (message === undefined) {
+        message = liveUpdate(c.operator, c.since);
+        built.set(key, message);
+      }
+      c.since = version;
+      c.write(message);
+    }
+  }, config.CONSOLE_PUSH_INTERVAL_MS);
+  liveTimer.unref();
+
   app.get('/api/events', { preHandler: api }, async (req, reply) => {
     const s = scope(req, reply, false);
     if (!s) return;
@@ -445,21 +563,13 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const push = () => {
-      const changed = state.equipment(s.operator, since);
-      since = state.currentVersion;
-      const payload = {
-        version: since,
-        equipment: changed,
-        alerts: state.alerts(s.operator),
-        rejections: state.rejectionsOf(s.operator, 5000).length,
-      };
-      reply.raw.write(`event: update\ndata: ${JSON.stringify(payload)}\n\n`);
-    };
-    push();
-    const timer = setInterval(push, config.CONSOLE_PUSH_INTERVAL_MS);
+    const client: LiveClient = { operator: s.operator, since, write: (m) => reply.raw.write(m) };
+    // The first update now (from the version the page asked for), then with every other page.
+    client.write(liveUpdate(client.operator, client.since));
+    client.since = state.currentVersion;
+    live.add(client);
     const stop = () => {
-      clearInterval(timer);
+      live.delete(client);
       sseClients.delete(stop);
       reply.raw.end();
     };
@@ -533,6 +643,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     async close() {
       closing = true;
       clearInterval(alertTimer);
+      clearInterval(liveTimer);
       for (const stop of [...sseClients]) stop();
       await app.close();
       await feedStarting;
@@ -591,5 +702,30 @@ function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unkno
       this.set({ what: 'telemetry' }, state.counts.telemetry);
       this.set({ what: 'dead-letters' }, state.counts.deadLetters);
     },
+  });
+}
+
+/** A local path to go to after signing in (never another site), else `fallback`. */
+function safeNext(next: string | undefined, fallback = '/'): string {
+  return typeof next === 'string' && /^\/(?![/\\])/.test(next) ? next : fallback;
+}
+
+/** The single sign-on, when CONSOLE_OIDC_ISSUER is set (the config checked the rest). */
+function oidcLogin(config: Readonly<Config>): OidcLogin | undefined {
+  if (!config.CONSOLE_OIDC_ISSUER || !config.CONSOLE_OIDC_CLIENT_ID || !config.CONSOLE_OIDC_REDIRECT_URI)
+    return undefined;
+  return new OidcLogin({
+    issuer: new URL(config.CONSOLE_OIDC_ISSUER),
+    clientId: config.CONSOLE_OIDC_CLIENT_ID,
+    ...(config.CONSOLE_OIDC_CLIENT_SECRET ? { clientSecret: config.CONSOLE_OIDC_CLIENT_SECRET } : {}),
+    redirectUri: config.CONSOLE_OIDC_REDIRECT_URI,
+    ...(config.CONSOLE_OIDC_POST_LOGOUT_REDIRECT_URI
+      ? { postLogoutRedirectUri: config.CONSOLE_OIDC_POST_LOGOUT_REDIRECT_URI }
+      : {}),
+    scopes: config.CONSOLE_OIDC_SCOPES,
+    loginClaim: config.CONSOLE_OIDC_LOGIN_CLAIM,
+    rolesClaim: config.CONSOLE_OIDC_ROLES_CLAIM,
+    roleMap: config.CONSOLE_OIDC_ROLE_MAP,
+    allowHttp: config.ONDIJON_ENV !== 'production' && config.CONSOLE_OIDC_ISSUER.startsWith('http:'),
   });
 }

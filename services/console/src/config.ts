@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { RoleMapEnv } from './oidc';
 import {
   commonEnv,
   kafkaSecretRequirements,
@@ -98,13 +99,55 @@ export const ConfigSchema = z.object({
   CONSOLE_MQTT_TOPIC_PREFIX: z.string().default(''),
   /** Read dead letters from the start of their topics (14-day retention) or only new ones. */
   CONSOLE_DEAD_LETTERS_FROM_BEGINNING: z.stringbool().default(true),
+  /**
+   * Single sign-on (OpenID Connect, authorization code + PKCE): the provider's issuer URL. Unset = local
+   * logins only (the default); set = the sign-in page also offers the provider, local logins still work.
+   */
+  CONSOLE_OIDC_ISSUER: z.url().optional(),
+  /** The console's client id at the provider. */
+  CONSOLE_OIDC_CLIENT_ID: z.string().min(1).optional(),
+  /** Its client secret (or `_FILE`); unset = a public client (PKCE only). */
+  CONSOLE_OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** The callback URL registered with the provider: `<console URL>/auth/oidc/callback`. */
+  CONSOLE_OIDC_REDIRECT_URI: z.url().optional(),
+  /** Where the provider sends the browser after its logout (registered with it); unset: its own page. */
+  CONSOLE_OIDC_POST_LOGOUT_REDIRECT_URI: z.url().optional(),
+  /** Scopes asked for (must bring the login and groups claims, in the ID token or from userinfo). */
+  CONSOLE_OIDC_SCOPES: z.string().default('openid profile'),
+  /** Claim naming the user (audit lines); `sub` when absent. */
+  CONSOLE_OIDC_LOGIN_CLAIM: z.string().min(1).default('preferred_username'),
+  /** Claim holding the user's groups (a string or an array). */
+  CONSOLE_OIDC_ROLES_CLAIM: z.string().min(1).default('groups'),
+  /**
+   * Group → console role, first match wins: `<group>=supervisor`, `<group>=governance`,
+   * `<group>=operator:<operator>`, comma-separated. A user in none of them is refused.
+   */
+  CONSOLE_OIDC_ROLE_MAP: RoleMapEnv.default([]),
 });
 /** Configuration of the console. */
 export type Config = z.infer<typeof ConfigSchema>;
 
+/** The single sign-on settings, checked together: every problem named at once (CONTRIBUTING.md rule 7). */
+const OidcComplete = ConfigSchema.superRefine((c, ctx) => {
+  if (c.CONSOLE_OIDC_ISSUER === undefined) return;
+  for (const name of ['CONSOLE_OIDC_CLIENT_ID', 'CONSOLE_OIDC_REDIRECT_URI'] as const)
+    if (c[name] === undefined)
+      ctx.addIssue({ code: 'custom', path: [name], message: 'required when CONSOLE_OIDC_ISSUER is set' });
+  if (c.CONSOLE_OIDC_ROLE_MAP.length === 0)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['CONSOLE_OIDC_ROLE_MAP'],
+      message: 'required when CONSOLE_OIDC_ISSUER is set (no group would grant a role)',
+    });
+  if (c.ONDIJON_ENV === 'production')
+    for (const name of ['CONSOLE_OIDC_ISSUER', 'CONSOLE_OIDC_REDIRECT_URI'] as const)
+      if (c[name]?.startsWith('http:'))
+        ctx.addIssue({ code: 'custom', path: [name], message: 'must be https in production' });
+});
+
 /** Loads the configuration (all problems at once, frozen) and checks the secrets in production. */
 export function loadConsoleConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const config = loadConfig(ConfigSchema, env);
+  const config = loadConfig(OidcComplete, env);
   requireSecrets(config.ONDIJON_ENV, [
     ...kafkaSecretRequirements(config),
     { name: 'CONSOLE_SESSION_SECRET', value: config.CONSOLE_SESSION_SECRET, minLength: 32 },

@@ -86,9 +86,28 @@ ${(options.scripts ?? []).map((s) => `<script src="${esc(s)}"></script>`).join('
 }
 
 /** The sign-in page. */
-export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string {
+export function loginPage(
+  ctx: PageContext,
+  failed: boolean | 'limited' | 'sso-failed' | 'sso-no-role' | 'sso-unavailable',
+  options: { sso?: boolean; next?: string } = {},
+): string {
   const t = STRINGS[ctx.lang];
-  const message = failed === 'limited' ? t.loginLimited : failed ? t.loginFailed : null;
+  const message =
+    failed === 'limited'
+      ? t.loginLimited
+      : failed === 'sso-failed'
+        ? t.loginSsoFailed
+        : failed === 'sso-no-role'
+          ? t.loginSsoNoRole
+          : failed === 'sso-unavailable'
+            ? t.loginSsoUnavailable
+            : failed
+              ? t.loginFailed
+              : null;
+  // The single sign-on, when configured, is a plain link: the redirect to the provider is a navigation.
+  const sso = options.sso
+    ? `<p class="sso"><a id="sso" href="/auth/oidc/login${options.next ? `?next=${encodeURIComponent(options.next)}` : ''}">${esc(t.loginSso)}</a></p>`
+    : '';
   return layout(
     ctx,
     t.loginTitle,
@@ -98,8 +117,20 @@ export function loginPage(ctx: PageContext, failed: boolean | 'limited'): string
   <p><label for="login">${esc(t.loginUser)}</label><input id="login" name="login" autocomplete="username" required></p>
   <p><label for="password">${esc(t.loginPassword)}</label><input id="password" name="password" type="password" autocomplete="current-password" required></p>
   <p><button type="submit">${esc(t.loginSubmit)}</button></p>
-</form>`,
+</form>
+${sso}`,
   );
+}
+
+/**
+ * After the single sign-on's callback: a same-site navigation to the page asked for. A redirect would
+ * still count as part of the provider's cross-site navigation, and the SameSite=Strict session cookie
+ * would not be sent with it (a 303 instead lands on /login: services/console/test/console-oidc.int.test.ts
+ * fails that way).
+ */
+export function continuePage(ctx: PageContext, next: string): string {
+  const t = STRINGS[ctx.lang];
+  return `<!doctype html><html lang="${ctx.lang}"><head><meta charset="utf-8"><meta http-equiv="refresh" content="0;url=${esc(next)}"><title>${esc(t.loginTitle)}</title></head><body><main><p><a href="${esc(next)}">${esc(t.loginContinue)}</a></p></main></body></html>`;
 }
 
 /** The 403 page. */
@@ -229,7 +260,7 @@ export function overviewPage(
 <p id="pipe-unavailable" role="status"></p>
 <div class="columns">
 <table id="latency"><caption><a href="/pipeline#latency">${esc(t.latencyTitle)}</a></caption><thead><tr><th scope="col">p50</th><th scope="col">p99</th><th scope="col">${esc(t.period)}</th></tr></thead><tbody><tr><td id="lat-p50">—</td><td id="lat-p99">—</td><td id="lat-window">—</td></tr></tbody></table>
-<table id="lag"><caption><a href="/pipeline#lag">${esc(t.lagTitle)}</a></caption><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody></tbody></table>
+<table id="lag"><caption><a href="/pipeline#lag">${esc(t.lagTitle)}</a></caption><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th><th scope="col">${esc(t.watermark)}</th><th scope="col">${esc(t.watermarkBehind)}</th></tr></thead><tbody></tbody></table>
 </div>
 <table id="releases"><caption><a href="/governance">${esc(t.lastReleases)}</a></caption><thead><tr><th scope="col">${esc(t.dataset)}</th><th scope="col">${esc(t.release)}</th><th scope="col">${esc(t.publishedAt)}</th><th scope="col">${esc(t.rows)}</th><th scope="col">${esc(t.suppressed)}</th><th scope="col">${esc(t.noised)}</th></tr></thead><tbody></tbody></table>
 </section>`
@@ -273,7 +304,14 @@ ${
 ${
   view.lag === null || view.lag.length === 0
     ? `<p>${esc(t.noFigure)}</p>`
-    : view.lag
+    : `<table id="watermarks"><thead><tr><th scope="col">${esc(t.processor)}</th><th scope="col">${esc(t.recordsBehind)}</th><th scope="col">${esc(t.watermark)}</th><th scope="col">${esc(t.watermarkBehind)}</th></tr></thead><tbody>${view.lag
+        .map(
+          (l) =>
+            `<tr id="wm-${esc(l.processor)}"><td><a href="#lag-${esc(l.processor)}">${esc(l.processor)}</a></td><td>${l.records}</td><td>${l.watermark === null ? '—' : `<time datetime="${esc(l.watermark)}">${esc(l.watermark)}</time>`}</td><td>${l.watermarkBehindS ?? '—'}</td></tr>`,
+        )
+        .join('')}</tbody></table>\n` +
+      view.lag
+        .filter((l) => l.partitions.length > 0)
         .map(
           (l) =>
             `<table id="lag-${esc(l.processor)}"><caption>${esc(l.processor)} : ${l.records}</caption><thead><tr><th scope="col">${esc(t.topic)}</th><th scope="col">${esc(t.partition)}</th><th scope="col">${esc(t.recordsBehind)}</th></tr></thead><tbody>${l.partitions

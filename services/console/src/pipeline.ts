@@ -1,5 +1,5 @@
 // The pipeline's health for the overview (issue 15, item 1): ingest → Kafka latency p50/p99 from ingest's
-// Prometheus histogram, consumer lag per processor from the processors' gauges, and the last release of
+// Prometheus histogram, consumer lag and watermark per processor from the processors' gauges, and the last release of
 // each open dataset from the store's catalogue. Read at most once per refresh interval whatever the
 // number of requests (one fetch per metrics URL, one catalogue read), so a page's cost is bounded.
 import parsePrometheus from 'parse-prometheus-text-format';
@@ -15,11 +15,15 @@ export interface LatencyView {
   windowS: number;
 }
 
-/** Lag of one processor: total records behind and the worst partition. */
+/** Lag of one processor: total records behind, the worst partitions, and its watermark. */
 export interface LagView {
   processor: string;
   records: number;
   partitions: { topic: string; partition: string; records: number }[];
+  /** Watermark (event time) of a windowed processor, ISO; null for a stateless one or before its first record. */
+  watermark: string | null;
+  /** Seconds the watermark is behind the console's wall clock (negative when the event clock runs ahead). */
+  watermarkBehindS: number | null;
 }
 
 /** Last release of a dataset. */
@@ -123,7 +127,7 @@ export class PipelineHealth {
     const view: PipelineView = {
       at: new Date(this.now()).toISOString(),
       latency: ingest === null ? null : this.latency(ingest),
-      lag: processors === null ? null : lagOf(processors),
+      lag: processors === null ? null : lagOf(processors, this.now()),
       releases,
       unavailable,
     };
@@ -217,22 +221,49 @@ export class PipelineHealth {
   }
 }
 
-/** Consumer lag per processor (summed over partitions and instances), worst partitions first. */
-function lagOf(families: Family[]): LagView[] {
+/**
+ * Consumer lag per processor (summed over partitions and instances), worst partitions first, and the
+ * watermark: the highest over instances (each reads the same state in Redis; one that has not swept since
+ * a restart holds an older one).
+ */
+function lagOf(families: Family[], now: number): LagView[] {
   const by = new Map<string, LagView>();
+  const viewOf = (processor: string): LagView => {
+    const view = by.get(processor) ?? {
+      processor,
+      records: 0,
+      partitions: [],
+      watermark: null,
+      watermarkBehindS: null,
+    };
+    by.set(processor, view);
+    return view;
+  };
+  const watermarks = new Map<string, number>();
+  for (const f of families)
+    if (f.name === 'ondijon_processors_watermark_seconds')
+      for (const m of f.metrics) {
+        const processor = m.labels?.processor ?? 'unknown';
+        const s = Number(m.value);
+        if (Number.isFinite(s)) watermarks.set(processor, Math.max(s, watermarks.get(processor) ?? s));
+      }
+  for (const [processor, s] of watermarks) {
+    const view = viewOf(processor);
+    view.watermark = new Date(s * 1000).toISOString();
+    view.watermarkBehindS = Math.round(now / 1000 - s);
+  }
   for (const f of families)
     if (f.name === 'ondijon_processors_consumer_lag_records')
       for (const m of f.metrics) {
         const processor = m.labels?.processor ?? 'unknown';
         const records = Number(m.value ?? 0);
-        const view = by.get(processor) ?? { processor, records: 0, partitions: [] };
+        const view = viewOf(processor);
         view.records += records;
         view.partitions.push({
           topic: m.labels?.topic ?? '',
           partition: m.labels?.partition ?? '',
           records,
         });
-        by.set(processor, view);
       }
   for (const v of by.values()) v.partitions.sort((a, b) => b.records - a.records);
   return [...by.values()].sort((a, b) => a.processor.localeCompare(b.processor));

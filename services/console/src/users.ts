@@ -27,6 +27,8 @@ export interface SessionUser {
   login: string;
   role: Role;
   operator?: string;
+  /** Signed in through the single sign-on (services/console/src/oidc.ts); absent for a local login. */
+  via?: 'oidc';
 }
 
 /** The users of the console, from the users file. */
@@ -68,8 +70,12 @@ export class Users {
     return { login: entry.login, role: entry.role, ...(entry.operator ? { operator: entry.operator } : {}) };
   }
 
-  /** Whether a login still exists with the same role (a session outlives neither). */
+  /**
+   * Whether a login still exists with the same role (a session outlives neither). A single sign-on
+   * session was granted by the provider's claims at sign-in and lasts until it expires.
+   */
   stillValid(user: SessionUser): boolean {
+    if (user.via === 'oidc') return true;
     const entry = this.byLogin.get(user.login);
     return entry !== undefined && entry.role === user.role && entry.operator === user.operator;
   }

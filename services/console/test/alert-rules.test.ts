@@ -82,6 +82,7 @@ describe('Prometheus alert rules (infra/prometheus/alerts.yml)', () => {
       'ondijon_processors_consumer_lag_records',
       'ondijon_ingest_messages_rejected_total',
       'ondijon_processors_records_dead_lettered_total',
+      'ondijon_processors_watermark_seconds',
     ])
       expect(exprs).toContain(metric);
     for (const r of all) expect(['warning', 'critical']).toContain(r.labels?.severity);

@@ -61,6 +61,10 @@ ondijon_ingest_ack_latency_seconds_count ${c}
 ondijon_processors_consumer_lag_records{processor="lighting",topic="tel.s1.lighting.v1",partition="0"} ${lag.a}
 ondijon_processors_consumer_lag_records{processor="lighting",topic="tel.s1.lighting.v1",partition="1"} ${lag.b}
 ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signals.v1",partition="0"} 0
+# HELP ondijon_processors_watermark_seconds x
+# TYPE ondijon_processors_watermark_seconds gauge
+ondijon_processors_watermark_seconds{processor="lighting"} 1800000000
+ondijon_processors_watermark_seconds{processor="daily"} 1799999990.5
 `);
       } else {
         res.statusCode = 500;
@@ -87,8 +91,8 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
     }),
   } as unknown as StoreReader;
 
-  it('shows latency over the window, lag per processor and the last release per dataset', async () => {
-    let now = 0;
+  it('shows latency over the window, lag and watermark per processor and the last release per dataset', async () => {
+    let now = 1_800_000_042_000;
     const health = new PipelineHealth({
       ingestMetrics: [`${base}/ingest`],
       processorsMetrics: [`${base}/processors`, `${base}/gone`],
@@ -102,6 +106,14 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
     const first = await health.get();
     expect(first.latency?.p50).toBe(0.05);
     expect(first.lag).toEqual([
+      // A processor with a watermark and no lag reading yet is listed too.
+      {
+        processor: 'daily',
+        records: 0,
+        partitions: [],
+        watermark: '2027-01-15T07:59:50.500Z',
+        watermarkBehindS: 52,
+      },
       {
         processor: 'lighting',
         records: 15,
@@ -109,11 +121,16 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
           { topic: 'tel.s1.lighting.v1', partition: '0', records: 10 },
           { topic: 'tel.s1.lighting.v1', partition: '1', records: 5 },
         ],
+        watermark: '2027-01-15T08:00:00.000Z',
+        watermarkBehindS: 42,
       },
       {
         processor: 'signals',
         records: 0,
         partitions: [{ topic: 'tel.s1.signals.v1', partition: '0', records: 0 }],
+        // Stateless: no watermark.
+        watermark: null,
+        watermarkBehindS: null,
       },
     ]);
     expect(first.unavailable).toEqual(['processors']);
@@ -137,7 +154,7 @@ ondijon_processors_consumer_lag_records{processor="signals",topic="tel.s1.signal
     ]);
     // In the window: 100 fast ones (99 under 5 ms, 1 under 50 ms): the old slow ones no longer count.
     ackCounts = [99, 100, 1100];
-    now = 30_000;
+    now += 30_000;
     const second = await health.get();
     expect(second.latency?.count).toBe(100);
     expect(second.latency?.windowS).toBe(30);

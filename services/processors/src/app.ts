@@ -72,6 +72,12 @@ export function promStreamMetrics(registry: Registry): StreamMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
+  const watermark = new Gauge({
+    name: 'ondijon_processors_watermark_seconds',
+    help: 'Watermark of a windowed processor (event time, Unix seconds)',
+    labelNames: ['processor'],
+    registers: [registry],
+  });
   return {
     processed: (processor, topic, n) => processed.inc({ processor, topic }, n),
     deadLettered: (processor, code, n) => dead.inc({ processor, code }, n),
@@ -80,6 +86,7 @@ export function promStreamMetrics(registry: Registry): StreamMetrics {
     emitted: (processor, n) => emitted.inc({ processor }, n),
     lag: (processor, topic, partition, n) => lag.set({ processor, topic, partition: String(partition) }, n),
     emitLatency: (processor, ms) => latency.observe({ processor }, ms / 1000),
+    watermark: (processor, eventMs) => watermark.set({ processor }, eventMs / 1000),
   };
 }
 

@@ -101,7 +101,9 @@ export class Emitter {
   private async sweepOnce(): Promise<void> {
     const { def, store } = this;
     const wm = await store.watermark(Date.now(), this.settings.idleFlushMs);
-    this.windows.observe(wm);
+    const held = this.windows.observe(wm);
+    // Exported for the console's overview (docs/console.md, "Pipeline figures"); -Infinity: no record yet.
+    if (Number.isFinite(held)) this.metrics.watermark(def.name, held);
     if (!(await store.lock(this.settings.owner, Math.max(3 * this.settings.emitIntervalMs, 3_000)))) return;
     const limit = 500;
     const score = closeScore(wm);

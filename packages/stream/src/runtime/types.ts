@@ -19,6 +19,8 @@ export interface StreamMetrics {
   lag(processor: string, topic: string, partition: number, lag: number): void;
   /** Time from a window's close to its result acknowledged by Kafka, ms. */
   emitLatency(processor: string, ms: number): void;
+  /** Watermark of a windowed processor (event time, epoch ms) after the emitter's reading of the store. */
+  watermark(processor: string, eventMs: number): void;
 }
 
 /** Metrics that go nowhere. */
@@ -30,6 +32,7 @@ export const noopMetrics: StreamMetrics = {
   emitted: () => undefined,
   lag: () => undefined,
   emitLatency: () => undefined,
+  watermark: () => undefined,
 };
 
 /** Options of `runProcessors`. */

@@ -45,9 +45,10 @@ export class WindowedApply {
     private readonly settings: WindowedApplySettings,
   ) {}
 
-  /** Takes a store reading of the watermark into account. */
-  observe(wm: Watermark): void {
+  /** Takes a store reading of the watermark into account; returns the watermark now held (epoch ms). */
+  observe(wm: Watermark): number {
     this.watermark = nextWatermark(this.watermark, wm);
+    return this.watermark;
   }
 
   /** Forgets windows (the emitter is about to change them). */

@@ -59,7 +59,7 @@
     else td.textContent = text;
     tr.appendChild(td);
   }
-  /* The pipeline's health (supervisor, governance): latency, lag per processor, last releases. */
+  /* The pipeline's health (supervisor, governance): latency, lag and watermark per processor, last releases. */
   function pipeline() {
     if (!o.config.pipeline) return Promise.resolve();
     return o.getJson('/api/pipeline').then(function (p) {
@@ -77,6 +77,12 @@
         var tr = el('tr', { 'data-processor': l.processor });
         cell(tr, l.processor, '/pipeline#lag-' + encodeURIComponent(l.processor));
         cell(tr, String(l.records));
+        cell(
+          tr,
+          l.watermark ? o.when(l.watermark) : '—',
+          l.watermark ? '/pipeline#wm-' + encodeURIComponent(l.processor) : null,
+        );
+        cell(tr, l.watermarkBehindS === null ? '—' : String(l.watermarkBehindS));
         lag.appendChild(tr);
       });
       document.querySelector('#lag tbody').replaceChildren(lag);
