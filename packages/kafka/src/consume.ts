@@ -86,9 +86,10 @@ export async function readAll(
         resolve();
       };
       consumer
-        .start(async ({ batch, isRunning, isStale }) => {
+        .start(async (payload) => {
+          const { batch } = payload;
           for (const message of batch.messages) {
-            if (!isRunning() || isStale()) break;
+            if (!payload.isRunning() || payload.isStale()) break;
             if (BigInt(message.offset) >= (target.get(batch.partition) ?? 0n)) continue;
             const headers = Object.fromEntries(
               Object.entries(message.headers ?? {}).map(([k, v]) => [

@@ -207,9 +207,10 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
           },
         });
         consumer = c;
-        await c.start(async ({ batch, isRunning, isStale }) => {
+        await c.start(async (payload) => {
+          const { batch } = payload;
           for (const message of batch.messages) {
-            if (!isRunning() || isStale()) break;
+            if (!payload.isRunning() || payload.isStale()) break;
             const result = index.apply({
               partition: batch.partition,
               offset: message.offset,
