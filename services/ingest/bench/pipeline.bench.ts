@@ -88,7 +88,7 @@ async function main(): Promise<void> {
   console.log(`ingest pipeline (processMessage) of ${root}, ${N} messages × ${REPS} passes`);
   console.log('CPU µs/msg min  median  load 1m');
   console.log(
-    `${r2(report.cpuUsPerMessage.min).padEnd(16)}${r2(report.cpuUsPerMessage.median).padEnd(8)}${r2(report.loadAverage1m)}`,
+    `${r2(report.cpuUsPerMessage.min).padEnd(16)}${r2(report.cpuUsPerMessage.median).padEnd(8)}${r2(report.loadAverage1m ?? Number.NaN)}`,
   );
   mkdirSync(path.join(here, 'reports'), { recursive: true });
   writeFileSync(path.join(here, 'reports/bench-ingest-pipeline.json'), JSON.stringify(report, null, 2));
