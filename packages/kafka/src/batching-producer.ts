@@ -1,6 +1,7 @@
 import { OnDijonError } from '@ondijon/contracts';
 import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
 import { assignedPartitions, cachingKeyPartitioner } from './partitioner';
+import { installKafkajsSpeedups } from './kafkajs-speedups';
 
 /** One record handed to the batching producer. */
 export interface OutgoingRecord {
@@ -143,6 +144,8 @@ export function createBatchingProducer(
   kafka: Pick<Kafka, 'producer'>,
   options: BatchingProducerOptions = {},
 ): BatchingProducer {
+  // Before kafkajs loads its produce request (a client made by createKafka has done it already).
+  installKafkajsSpeedups();
   const maxBatch = options.maxBatch ?? 500;
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const lingerMs = options.lingerMs ?? 5;

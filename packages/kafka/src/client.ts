@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { Kafka, logLevel, type KafkaConfig, type LogEntry, type RetryOptions } from 'kafkajs';
+import { installKafkajsSpeedups } from './kafkajs-speedups';
 
 /** SASL/SCRAM credentials of a Kafka principal. */
 export interface KafkaSasl {
@@ -154,8 +155,13 @@ export function forwardLog(logger: KafkaLogger, entry: LogEntry): void {
   else logger.debug(obj, msg);
 }
 
-/** Creates a kafkajs client with the project's retry settings, logging through the injected logger. */
+/**
+ * Creates a kafkajs client with the project's retry settings, logging through the injected logger.
+ * Installs the kafkajs speed-ups first (kafkajs-speedups/index.ts; idempotent, before any client of
+ * the process produces or fetches; `ONDIJON_KAFKAJS_SPEEDUPS=off` skips them).
+ */
 export function createKafka(options: CreateKafkaOptions): Kafka {
+  installKafkajsSpeedups();
   const config: KafkaConfig = {
     brokers: options.brokers,
     clientId: options.clientId,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
-import { isBinaryRecord, structuredText } from '@ondijon/contracts';
+import { isBinaryRecord } from '@ondijon/contracts';
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { createConsumer, eventText, recordText } from './consumer';
 
 /** A record read back by `readAll`. */
 export interface ReadRecord {
@@ -33,21 +34,6 @@ export interface ReadAllOptions {
   groupPrefix?: string;
 }
 
-function text(value: Buffer | string | null | undefined): string | null {
-  if (value === null || value === undefined) return null;
-  return typeof value === 'string' ? value : value.toString('utf8');
-}
-
-/** The record's value, a binary-mode event as structured JSON (its raw value when that is not JSON). */
-function eventText(message: KafkaMessage, topic: string): string | null {
-  const value = text(message.value);
-  try {
-    return structuredText(message.headers, value, topic);
-  } catch {
-    return value;
-  }
-}
-
 /**
  * Reads a topic from the beginning up to its end offsets at call time (tests, tools), with a throwaway
  * consumer group that is deleted afterwards; records are in offset order per partition.
@@ -61,16 +47,30 @@ export async function readAll(
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `${options.groupPrefix ?? 'ondijon-read-all'}-${randomUUID()}`;
-  const consumer = kafka.consumer({ groupId, allowAutoTopicCreation: false });
+  const target = new Map<number, bigint>();
+  const pending = new Set<number>();
+  let caughtUp: () => void = () => undefined;
+  const consumer = createConsumer(kafka, {
+    groupId,
+    topics: [topic],
+    fromBeginning: true,
+    throwawayGroup: true,
+    // Completion is judged per fetched batch, not per message: transactional topics end with commit/abort
+    // markers that are never delivered, so the last delivered offset can stay below high - 1.
+    onBatchEnd: ({ partition, lastOffset }) => {
+      const high = target.get(partition);
+      if (high !== undefined && BigInt(lastOffset) + 1n >= high) pending.delete(partition);
+      if (pending.size === 0) caughtUp();
+    },
+  });
   try {
     const ends = await admin.fetchTopicOffsets(topic);
-    const target = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
-    const starts = new Map(ends.map((p) => [p.partition, BigInt(p.low)]));
-    const pending = new Set([...target].filter(([p, high]) => high > (starts.get(p) ?? 0n)).map(([p]) => p));
+    for (const p of ends) {
+      target.set(p.partition, BigInt(p.high));
+      if (BigInt(p.high) > BigInt(p.low)) pending.add(p.partition);
+    }
     const records: ReadRecord[] = [];
     if (pending.size === 0) return records;
-    await consumer.connect();
-    await consumer.subscribe({ topic, fromBeginning: true });
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(
         () =>
@@ -81,39 +81,33 @@ export async function readAll(
           ),
         timeoutMs,
       );
-      // Completion is judged per fetched batch, not per message: transactional topics end with commit/abort
-      // markers that are never delivered, so the last delivered offset can stay below high - 1.
-      consumer.on(consumer.events.END_BATCH_PROCESS, ({ payload }) => {
-        const high = target.get(payload.partition);
-        if (high !== undefined && BigInt(payload.lastOffset) + 1n >= high) pending.delete(payload.partition);
-        if (pending.size === 0) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
+      caughtUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
       consumer
-        .run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
-            if (BigInt(message.offset) < (target.get(partition) ?? 0n)) {
-              const headers = Object.fromEntries(
-                Object.entries(message.headers ?? {}).map(([k, v]) => [
-                  k,
-                  text(Array.isArray(v) ? v[0] : v) ?? '',
-                ]),
-              );
-              records.push({
-                topic,
-                partition,
-                offset: message.offset,
-                key: text(message.key),
-                value: eventText(message, topic),
-                binary: isBinaryRecord(message.headers),
-                headers,
-                message,
-              });
-            }
-          },
+        .start(async (payload) => {
+          const { batch } = payload;
+          for (const message of batch.messages) {
+            if (!payload.isRunning() || payload.isStale()) break;
+            if (BigInt(message.offset) >= (target.get(batch.partition) ?? 0n)) continue;
+            const headers = Object.fromEntries(
+              Object.entries(message.headers ?? {}).map(([k, v]) => [
+                k,
+                recordText(Array.isArray(v) ? v[0] : v) ?? '',
+              ]),
+            );
+            records.push({
+              topic,
+              partition: batch.partition,
+              offset: message.offset,
+              key: recordText(message.key),
+              value: eventText(message, topic),
+              binary: isBinaryRecord(message.headers),
+              headers,
+              message,
+            });
+          }
         })
         .catch((error: unknown) => {
           clearTimeout(timer);
@@ -122,8 +116,7 @@ export async function readAll(
     });
     return records.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
   } finally {
-    await consumer.disconnect().catch(() => undefined);
-    await admin.deleteGroups([groupId]).catch(() => undefined);
+    await consumer.stop();
     await admin.disconnect();
   }
 }

@@ -33,6 +33,16 @@ export {
   type TopicProvisionSpec,
 } from './provision';
 export { readAll, type ReadAllOptions, type ReadRecord } from './consume';
+export {
+  createConsumer,
+  eventText,
+  isRetriableKafkaError,
+  recordText,
+  type BatchHandler,
+  type ConsumedBatch,
+  type ConsumerOptions,
+  type KafkaConsumer,
+} from './consumer';
 export { cachingKeyPartitioner } from './partitioner';
 export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';
 export {
@@ -48,8 +58,3 @@ export {
   type KafkajsSpeedups,
   type RecordInput,
 } from './kafkajs-speedups';
-import { installKafkajsSpeedups } from './kafkajs-speedups';
-
-// The kafkajs speed-ups (kafkajs-speedups/index.ts), installed here, once, before any client of this
-// package produces or fetches. ONDIJON_KAFKAJS_SPEEDUPS=off runs stock kafkajs.
-installKafkajsSpeedups();

@@ -45,7 +45,7 @@ async function run(batches: Batch[], maxChunk: number) {
   } as unknown as OffsetCommitter;
   const pipeline = new ChunkPipeline({
     def: { kind: 'stateless', name: 'p', inputs: ['tel.s1.lighting.v1'] } as unknown as AnyProcessor,
-    consumer: { seek: () => undefined } as never,
+    consumer: { seek: () => undefined },
     queue,
     claims: new PartitionClaims(undefined, {} as Kafka, true, 1, silentStreamLogger),
     committer,

@@ -3,7 +3,8 @@
 // their 14-day retention, so an operator sees rejections made while the console was down). Never S2/S3
 // telemetry or pii.* (the ACLs forbid it: packages/contracts kafka-access.ts).
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createConsumer, type KafkaConsumer } from '@ondijon/kafka';
 import { topicList } from '@ondijon/contracts';
 import type { Logger } from '@ondijon/service-kit';
 import { decodeDeadLetter, decodeTelemetry } from './kafka-records';
@@ -42,58 +43,49 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   const instance = randomUUID().slice(0, 8);
   const groups = [`${options.groupIdPrefix}-tel-${instance}`, `${options.groupIdPrefix}-dlq-${instance}`];
   const joined = new Set<string>();
-  const consumers: Consumer[] = [];
   let invalidLetters = 0;
-
-  const telemetry = kafka.consumer({ groupId: groups[0]!, maxWaitTimeInMs: 500 });
-  const deadLetters = kafka.consumer({ groupId: groups[1]!, maxWaitTimeInMs: 500 });
-  consumers.push(telemetry, deadLetters);
-  for (const [name, c] of [
-    ['telemetry', telemetry],
-    ['dead-letters', deadLetters],
-  ] as const) {
-    c.on(c.events.GROUP_JOIN, () => joined.add(name));
-    c.on(c.events.CRASH, (e) => {
+  const events = (name: 'telemetry' | 'dead-letters') => ({
+    throwawayGroup: true,
+    maxWaitTimeInMs: 500,
+    logger: log,
+    onGroupJoin: () => joined.add(name),
+    onCrash: (err: Error) => {
       joined.delete(name);
-      log.error({ consumer: name, err: e.payload.error }, 'console consumer crashed');
-    });
-  }
-
-  await telemetry.connect();
-  await telemetry.subscribe({
-    topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`),
-    fromBeginning: false,
-  });
-  await telemetry.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) {
-        // Not an envelope: the processors dead-letter it, the console only skips it.
-        const envelope = decodeTelemetry(m.value, m.headers, batch.topic.slice(topicPrefix.length));
-        if (envelope !== undefined) state.onTelemetry(envelope);
-      }
+      log.error({ consumer: name, err }, 'console consumer crashed');
     },
   });
-
+  const telemetry = createConsumer(kafka, {
+    groupId: groups[0]!,
+    topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`),
+    fromBeginning: false,
+    ...events('telemetry'),
+  });
   const source = new Map<string, 'ingest' | 'stream'>(
     Object.entries(DEAD_LETTER_TOPICS).map(([t, s]) => [`${topicPrefix}${t}`, s]),
   );
-  await deadLetters.connect();
-  await deadLetters.subscribe({
+  const deadLetters = createConsumer(kafka, {
+    groupId: groups[1]!,
     topics: [...source.keys()],
     fromBeginning: options.deadLettersFromBeginning,
+    ...events('dead-letters'),
   });
-  await deadLetters.run({
-    autoCommit: false,
-    eachBatch: async ({ batch }) => {
-      const from = source.get(batch.topic) ?? 'ingest';
-      for (const m of batch.messages) {
-        if (m.value === null) continue;
-        const letter = decodeDeadLetter(m.value);
-        if (letter !== undefined) state.onDeadLetter(letter, from);
-        else invalidLetters++;
-      }
-    },
+  const consumers: KafkaConsumer[] = [telemetry, deadLetters];
+
+  await telemetry.start(async ({ batch }) => {
+    for (const m of batch.messages) {
+      // Not an envelope: the processors dead-letter it, the console only skips it.
+      const envelope = decodeTelemetry(m.value, m.headers, batch.topic.slice(topicPrefix.length));
+      if (envelope !== undefined) state.onTelemetry(envelope);
+    }
+  });
+  await deadLetters.start(async ({ batch }) => {
+    const from = source.get(batch.topic) ?? 'ingest';
+    for (const m of batch.messages) {
+      if (m.value === null) continue;
+      const letter = decodeDeadLetter(m.value);
+      if (letter !== undefined) state.onDeadLetter(letter, from);
+      else invalidLetters++;
+    }
   });
   log.info({ groups, topics: TELEMETRY_TOPICS.length + source.size }, 'console feed started');
 
@@ -101,16 +93,9 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
     notReady: () =>
       joined.size === 2 ? null : `consumers not in their groups yet (${[...joined].join(', ') || 'none'})`,
     async stop() {
-      await Promise.allSettled(consumers.map((c) => c.disconnect()));
-      const admin = kafka.admin();
-      try {
-        await admin.connect();
-        await admin.deleteGroups(groups);
-      } catch (err) {
-        log.warn({ err, groups, invalidLetters }, 'console consumer groups not deleted');
-      } finally {
-        await admin.disconnect().catch(() => undefined);
-      }
+      // Each consumer disconnects, then deletes its group (a failure is logged by the consumer).
+      await Promise.all(consumers.map((c) => c.stop()));
+      if (invalidLetters > 0) log.debug({ invalidLetters }, 'console skipped invalid dead letters');
     },
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
+import { createConsumer, isRetriableKafkaError, recordText, type KafkaConsumer } from '@ondijon/kafka';
 import { OnDijonError, TOPICS, type Equipment } from '@ondijon/contracts';
 import { silentLogger, type Logger } from '@ondijon/service-kit';
 import type { IngestConfig } from './config';
@@ -127,19 +128,14 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
     ),
   );
   const groupId = `${options.groupPrefix}-${randomUUID()}`;
-  let consumer: Consumer | undefined;
+  let consumer: KafkaConsumer | undefined;
   let stopped = false;
   const stop = async (): Promise<void> => {
     stopped = true;
-    if (consumer === undefined) return;
-    await consumer.disconnect().catch(() => undefined);
+    const c = consumer;
     consumer = undefined;
-    const admin = kafka.admin();
-    await admin
-      .connect()
-      .then(() => admin.deleteGroups([groupId]))
-      .catch(() => undefined)
-      .finally(() => admin.disconnect().catch(() => undefined));
+    // Disconnects and deletes the throwaway group.
+    await c?.stop();
   };
 
   return {
@@ -172,7 +168,7 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
               ends = await admin.fetchTopicOffsets(topic);
               break;
             } catch (error) {
-              if (stopped || (error as { retriable?: unknown }).retriable !== true) throw error;
+              if (stopped || !isRetriableKafkaError(error)) throw error;
               log.debug({ topic, err: (error as Error).message }, 'equipment reference offsets: retrying');
               await new Promise((resolve) => setTimeout(resolve, 200));
             }
@@ -184,8 +180,6 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
         const target = new Map(ends.map((p) => [p.partition, BigInt(p.high)]));
         const pending = new Set(ends.filter((p) => BigInt(p.high) > BigInt(p.low)).map((p) => p.partition));
         behind = [...pending].join(',') || 'none';
-        const c = kafka.consumer({ groupId, allowAutoTopicCreation: false });
-        consumer = c;
         let loaded: () => void = () => undefined;
         let failed: (error: Error) => void = () => undefined;
         const done = new Promise<void>((resolve, reject) => {
@@ -193,36 +187,42 @@ export function followRegistryTopic(kafka: Kafka, options: FollowOptions): Regis
           failed = reject;
         });
         if (pending.size === 0) loaded();
-        // Caught up is judged per fetched batch, as readAll does: compaction leaves offset gaps, so the last
-        // delivered record can sit below high - 1.
-        c.on(c.events.END_BATCH_PROCESS, ({ payload }) => {
-          const high = target.get(payload.partition);
-          if (high !== undefined && BigInt(payload.lastOffset) + 1n >= high)
-            pending.delete(payload.partition);
-          behind = [...pending].join(',') || 'none';
-          if (pending.size === 0) loaded();
+        const c = createConsumer(kafka, {
+          groupId,
+          topics: [topic],
+          fromBeginning: true,
+          throwawayGroup: true,
+          logger: log,
+          // Caught up is judged per fetched batch, as readAll does: compaction leaves offset gaps, so the
+          // last delivered record can sit below high - 1.
+          onBatchEnd: ({ partition, lastOffset }) => {
+            const high = target.get(partition);
+            if (high !== undefined && BigInt(lastOffset) + 1n >= high) pending.delete(partition);
+            behind = [...pending].join(',') || 'none';
+            if (pending.size === 0) loaded();
+          },
+          onCrash: (error, restart) => {
+            log.error({ topic, err: error.message, restart }, 'equipment reference consumer crashed');
+            if (!restart) failed(error);
+          },
         });
-        c.on(c.events.CRASH, ({ payload }) => {
-          log.error(
-            { topic, err: payload.error.message, restart: payload.restart },
-            'equipment reference consumer crashed',
-          );
-          if (!payload.restart) failed(payload.error);
-        });
-        await c.connect();
-        await c.subscribe({ topic, fromBeginning: true });
-        await c.run({
-          autoCommit: false,
-          eachMessage: async ({ partition, message }) => {
+        consumer = c;
+        await c.start(async (payload) => {
+          const { batch } = payload;
+          for (const message of batch.messages) {
+            if (!payload.isRunning() || payload.isStale()) break;
             const result = index.apply({
-              partition,
+              partition: batch.partition,
               offset: message.offset,
-              key: message.key === null ? null : message.key.toString('utf8'),
-              value: message.value === null ? null : message.value.toString('utf8'),
+              key: recordText(message.key),
+              value: recordText(message.value),
             });
             if (pending.size === 0 && result !== 'invalid')
-              log.info({ topic, partition, offset: message.offset, result }, 'equipment reference updated');
-          },
+              log.info(
+                { topic, partition: batch.partition, offset: message.offset, result },
+                'equipment reference updated',
+              );
+          }
         });
         await done;
       };

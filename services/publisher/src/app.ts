@@ -1,4 +1,10 @@
-import { type BatchingProducer, createBatchingProducer, createKafka } from '@ondijon/kafka';
+import {
+  type BatchingProducer,
+  createBatchingProducer,
+  createConsumer,
+  createKafka,
+  type KafkaConsumer,
+} from '@ondijon/kafka';
 import { cryptoRng, defaultPolicyPath, loadPolicy, type Policy, type Rng } from '@ondijon/governance';
 import {
   createStoreWriter,
@@ -22,7 +28,7 @@ import {
   type Registry,
 } from '@ondijon/service-kit';
 import { type DeadLetter, OnDijonError } from '@ondijon/contracts';
-import type { Consumer, Kafka } from 'kafkajs';
+import type { Kafka } from 'kafkajs';
 import { createStreamRedis } from '@ondijon/stream';
 import type { PublisherConfig } from './config';
 import { deadLetterHeaders } from './dead-letter';
@@ -329,7 +335,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
     );
   };
 
-  let consumer: Consumer | undefined;
+  let consumer: KafkaConsumer | undefined;
   let consuming = false;
   let timer: NodeJS.Timeout | undefined;
   let kickPending = false;
@@ -432,51 +438,47 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       await admin.connect();
       producer = createBatchingProducer(kafka);
       await producer.connect();
-      consumer = kafka.consumer({
+      consumer = createConsumer(kafka, {
         groupId: config.PUBLISHER_GROUP_ID,
-        allowAutoTopicCreation: false,
+        topics: core.topics,
+        fromBeginning: config.PUBLISHER_FROM_BEGINNING,
         sessionTimeout: config.PUBLISHER_SESSION_TIMEOUT_MS,
         heartbeatInterval: Math.min(3000, Math.floor(config.PUBLISHER_SESSION_TIMEOUT_MS / 3)),
+        resolve: 'handler',
+        // Partitions may have moved: positions of this process are stale, the group's offsets count.
+        onGroupJoin: () => positions.clear(),
+        logger: log,
       });
-      // Partitions may have moved: positions of this process are stale, the group's offsets count.
-      consumer.on(consumer.events.GROUP_JOIN, () => positions.clear());
-      await consumer.connect();
-      for (const topic of core.topics)
-        await consumer.subscribe({ topic, fromBeginning: config.PUBLISHER_FROM_BEGINNING });
       const c = consumer;
-      await c.run({
-        autoCommit: false,
-        eachBatchAutoResolve: false,
-        eachBatch: async (payload) => {
-          const { batch } = payload;
-          let last: string | undefined;
-          const letters: DeadLetter[] = [];
-          for (const m of batch.messages) {
-            if (!payload.isRunning() || payload.isStale()) break;
-            const result = core.ingest({
-              topic: batch.topic,
-              partition: batch.partition,
-              offset: m.offset,
-              value: m.value,
-              headers: m.headers,
-            });
-            if (result.outcome === 'invalid') letters.push(result.deadLetter);
-            last = m.offset;
-          }
-          if (last === undefined) return;
-          // Offsets are committed only once what they cover is durably staged or dead-lettered: a crash
-          // or a failed dead-letter send (which throws, so kafkajs retries the batch) replays the rest.
-          if (letters.length > 0) await sendDeadLetters(letters);
-          await core.flush();
-          await c.commitOffsets([
-            { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
-          ]);
-          payload.resolveOffset(last);
-          positions.set(`${batch.topic}:${batch.partition}`, BigInt(last) + 1n);
-          await payload.heartbeat();
-          staged.set(staging.size);
-          kick();
-        },
+      await c.start(async (payload) => {
+        const { batch } = payload;
+        let last: string | undefined;
+        const letters: DeadLetter[] = [];
+        for (const m of batch.messages) {
+          if (!payload.isRunning() || payload.isStale()) break;
+          const result = core.ingest({
+            topic: batch.topic,
+            partition: batch.partition,
+            offset: m.offset,
+            value: m.value,
+            headers: m.headers,
+          });
+          if (result.outcome === 'invalid') letters.push(result.deadLetter);
+          last = m.offset;
+        }
+        if (last === undefined) return;
+        // Offsets are committed only once what they cover is durably staged or dead-lettered: a crash
+        // or a failed dead-letter send (which throws, so kafkajs retries the batch) replays the rest.
+        if (letters.length > 0) await sendDeadLetters(letters);
+        await core.flush();
+        await c.commitOffsets([
+          { topic: batch.topic, partition: batch.partition, offset: (BigInt(last) + 1n).toString() },
+        ]);
+        payload.resolveOffset(last);
+        positions.set(`${batch.topic}:${batch.partition}`, BigInt(last) + 1n);
+        await payload.heartbeat();
+        staged.set(staging.size);
+        kick();
       });
       consuming = true;
       const every =
@@ -491,7 +493,7 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
       closed = true;
       if (timer) clearInterval(timer);
       consuming = false;
-      await consumer?.disconnect();
+      await consumer?.stop();
       // After the consumer: a batch in progress may still be sending its dead letters.
       await producer?.disconnect();
       await admin.disconnect();

@@ -2,8 +2,10 @@
 // (record-encoder.ts) and a faster record batch decoder for fetch responses (fetch-decoder.ts), both
 // put in place of kafkajs' own modules in the CommonJS cache. They reach into kafkajs' internals, so
 // they are installed only over the kafkajs version they were written and tested against, only when
-// `installKafkajsSpeedups` is called (this package's index.ts does, before any client exists), and
-// only while the one switch, `ONDIJON_KAFKAJS_SPEEDUPS`, is not `off`. Their equivalence tests (the
+// `installKafkajsSpeedups` is called, and only while the one switch, `ONDIJON_KAFKAJS_SPEEDUPS`, is
+// not `off`. Importing this package installs nothing (CONTRIBUTING.md rule 17): the factories of the
+// package call it before kafkajs produces or fetches (`createKafka`, `createConsumer`,
+// `createBatchingProducer`), as may a process that builds its kafkajs clients itself (the benches). Their equivalence tests (the
 // same bytes and the same decoded batches as kafkajs') are in test/kafkajs-speedups/.
 import { createRequire } from 'node:module';
 import path from 'node:path';

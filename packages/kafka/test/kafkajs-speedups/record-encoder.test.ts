@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { createBatchingProducer, fastRecordEncoding } from '../../src/index';
 import { randomBytes } from 'node:crypto';
+import { Kafka } from 'kafkajs';
 import {
   crc32c,
   fastRecordEncoder,
@@ -70,8 +71,8 @@ describe('fastRecordEncoder', () => {
       }
   });
 
-  it('is what kafkajs produce requests use in this process', () => {
-    expect(typeof createBatchingProducer).toBe('function');
+  it('is what kafkajs produce requests use once a batching producer was created', () => {
+    createBatchingProducer(new Kafka({ brokers: ['127.0.0.1:1'], clientId: 'unit' }));
     expect(fastRecordEncoding()).toBe(true);
   });
 });

@@ -4,7 +4,6 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { fastFetchDecoding, fastRecordEncoding } from '../../src/index';
 import { DECODE_MESSAGES_MODULE } from '../../src/kafkajs-speedups/fetch-decoder';
 import { KAFKAJS_PINNED_VERSION, kafkajsVersion } from '../../src/kafkajs-speedups/index';
 
@@ -26,9 +25,20 @@ describe('kafkajs speed-ups', () => {
     expect(kafkajsVersion()).toBe(KAFKAJS_PINNED_VERSION);
   });
 
-  it('are installed by @ondijon/kafka itself', () => {
-    expect([fastRecordEncoding(), fastFetchDecoding()]).toEqual([true, true]);
-  });
+  it('are not installed by importing @ondijon/kafka, but by its factories, once (idempotent)', () => {
+    const index = JSON.stringify(path.join(dir, '..', 'index.ts'));
+    const state = `console.log(JSON.stringify([m.fastRecordEncoding(), m.fastFetchDecoding()]));`;
+    expect(run(`const m = await import(${index}); ${state}`)).toBe('[false,false]');
+    const client = `m.createKafka({ brokers: ['127.0.0.1:1'], clientId: 'unit', security: {} });`;
+    expect(run(`const m = await import(${index}); ${client} ${state}`)).toBe('[true,true]');
+    const consumer = `m.createConsumer(new (await import('kafkajs')).Kafka({ brokers: ['127.0.0.1:1'], clientId: 'unit' }), { groupId: 'g', topics: ['t'] });`;
+    expect(run(`const m = await import(${index}); ${consumer} ${state}`)).toBe('[true,true]');
+    expect(
+      run(
+        `const m = await import(${index}); ${client} const a = m.installKafkajsSpeedups(); ${consumer} console.log(JSON.stringify([a === m.installKafkajsSpeedups(), a]));`,
+      ),
+    ).toBe('[true,{"recordEncoder":true,"fetchDecoder":true}]');
+  }, 60_000);
 
   it('are not installed by importing their modules: only by installKafkajsSpeedups', () => {
     expect(

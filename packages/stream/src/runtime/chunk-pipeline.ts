@@ -1,5 +1,5 @@
 import type { DeadLetter, TopicName } from '@ondijon/contracts';
-import type { Consumer } from 'kafkajs';
+import type { KafkaConsumer } from '@ondijon/kafka';
 import type { AnyProcessor } from '../define';
 import type { RawRecord, StreamLogger } from '../engine';
 import { decodeItems, type Item } from '../planner';
@@ -51,7 +51,7 @@ export interface Chunk {
 /** What the pipeline needs of its processor unit. */
 export interface PipelineDeps {
   def: AnyProcessor;
-  consumer: Consumer;
+  consumer: Pick<KafkaConsumer, 'seek'>;
   queue: FetchQueue;
   claims: PartitionClaims;
   committer: OffsetCommitter;

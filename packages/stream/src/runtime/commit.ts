@@ -1,4 +1,4 @@
-import type { Consumer } from 'kafkajs';
+import type { KafkaConsumer } from '@ondijon/kafka';
 import type { StreamLogger } from '../engine';
 
 /**
@@ -13,7 +13,7 @@ export class OffsetCommitter {
   private halted = false;
 
   constructor(
-    private readonly consumer: Consumer,
+    private readonly consumer: Pick<KafkaConsumer, 'commitOffsets'>,
     private readonly log: StreamLogger,
   ) {}
 

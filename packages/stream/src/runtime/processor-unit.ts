@@ -1,7 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { TopicName } from '@ondijon/contracts';
-import type { BatchingProducer } from '@ondijon/kafka';
-import type { Consumer, EachBatchPayload } from 'kafkajs';
+import {
+  createConsumer,
+  type BatchingProducer,
+  type ConsumedBatch,
+  type KafkaConsumer,
+} from '@ondijon/kafka';
 import type { AnyProcessor } from '../define';
 import type { StreamLogger } from '../engine';
 import { DEFAULT_REVISE_HORIZON_MS } from '../planner';
@@ -19,7 +23,7 @@ import { WindowedApply } from './windowed-apply';
 /** One processor's consumer, state store and emitter, wired together. */
 export class ProcessorUnit {
   running = false;
-  private readonly consumer: Consumer;
+  private readonly consumer: KafkaConsumer;
   private readonly store: RedisWindowStore | undefined;
   private readonly log: StreamLogger;
   private readonly queue: FetchQueue;
@@ -44,13 +48,32 @@ export class ProcessorUnit {
     const attempts = options.redisAttempts ?? 8;
     const logical = new Map<string, TopicName>();
     for (const t of def.inputs) logical.set(physical(t), t);
-    this.consumer = options.kafka.consumer({
+    this.consumer = createConsumer(options.kafka, {
       groupId: `${options.groupId}.${def.name}`,
-      allowAutoTopicCreation: false,
+      topics: def.inputs.map((t) => physical(t)),
+      fromBeginning: options.fromBeginning ?? true,
       sessionTimeout: options.consumer?.sessionTimeout ?? 30_000,
       heartbeatInterval: options.consumer?.heartbeatInterval ?? 3_000,
       maxBytesPerPartition: options.consumer?.maxBytesPerPartition ?? 1_048_576,
       maxWaitTimeInMs: options.consumer?.maxWaitTimeInMs ?? 250,
+      // Offsets are resolved when a batch is queued (so kafkajs fetches ahead) and committed by the
+      // runtime once applied (commit.ts), never by kafkajs.
+      resolve: 'handler',
+      commit: 'manual',
+      partitionsConsumedConcurrently: 1,
+      logger: log,
+      // kafkajs has no rebalance listener: a new generation means partitions may have moved, so every
+      // partition is claimed again (new epoch) before its next write.
+      onGroupJoin: () => {
+        this.generation += 1;
+        this.claims.clear();
+        this.windows?.clearCache();
+        // kafkajs starts the new generation from the committed offsets: what is queued is fetched again.
+        this.queue.clear();
+        this.pipeline.dropCursor();
+        this.committer.clear();
+      },
+      onCrash: (err, restart) => this.log.error({ err, restart }, 'consumer crashed'),
     });
     const output = new ProcessorOutput(def.name, producer, physical, metrics, stats, log);
     this.queue = new FetchQueue(options.maxQueuedRecords ?? 10_000, options.maxQueuedBytes ?? 32 * 1_048_576);
@@ -96,36 +119,10 @@ export class ProcessorUnit {
           : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!),
       stateWentBack: () => this.windows?.reset(),
     });
-    // kafkajs has no rebalance listener: a new generation means partitions may have moved, so every
-    // partition is claimed again (new epoch) before its next write.
-    this.consumer.on(this.consumer.events.GROUP_JOIN, () => {
-      this.generation += 1;
-      this.claims.clear();
-      this.windows?.clearCache();
-      // kafkajs starts the new generation from the committed offsets: what is queued is fetched again.
-      this.queue.clear();
-      this.pipeline.dropCursor();
-      this.committer.clear();
-    });
-    this.consumer.on(this.consumer.events.CRASH, (e) => {
-      this.log.error({ err: e.payload.error, restart: e.payload.restart }, 'consumer crashed');
-    });
   }
 
   async start(): Promise<void> {
-    await this.consumer.connect();
-    await this.consumer.subscribe({
-      topics: this.def.inputs.map((t) => this.physical(t)),
-      fromBeginning: this.options.fromBeginning ?? true,
-    });
-    await this.consumer.run({
-      eachBatchAutoResolve: false,
-      // Offsets are resolved when a batch is queued (so kafkajs fetches ahead) and committed by the
-      // runtime once applied (commit.ts), never by kafkajs.
-      autoCommit: false,
-      partitionsConsumedConcurrently: 1,
-      eachBatch: (payload) => this.onBatch(payload),
-    });
+    await this.consumer.start((payload) => this.onBatch(payload));
     this.running = true;
     this.emitter?.start();
     this.log.info({ inputs: this.def.inputs }, 'processor started');
@@ -144,14 +141,13 @@ export class ProcessorUnit {
     this.pipeline.dropCursor();
     await this.pipeline.idle();
     await this.committer.commit();
-    await this.consumer
-      .disconnect()
-      .catch((err: unknown) => this.log.warn({ err }, 'consumer disconnect failed'));
+    // Never throws: a failed disconnect is logged by the consumer.
+    await this.consumer.stop();
     this.running = false;
     await this.emitter?.stop();
   }
 
-  private async onBatch(payload: EachBatchPayload): Promise<void> {
+  private async onBatch(payload: ConsumedBatch): Promise<void> {
     if (this.stopping || !payload.isRunning() || payload.isStale()) return;
     await this.queue.accept(
       payload,
