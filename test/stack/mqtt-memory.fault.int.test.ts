@@ -80,8 +80,8 @@ describe('the MQTT broker past its memory limit', () => {
     await first.subscribeAsync(share, { qos: 1 });
     await first.endAsync();
 
-    // One after the other: SUBSCRIBEs of new persistent sessions in parallel (50 at once) time out storing
-    // their session state (AMQ850000) even on a broker at rest (docs/mqtt-broker.md "Memory").
+    // One after the other: sessions SUBSCRIBing all at once are the case of
+    // test/stack/mqtt-concurrent-subscribe.int.test.ts (docs/mqtt-broker.md "Memory").
     const sessions: MqttClient[] = [];
     for (let i = 0; i < SESSIONS; i++) {
       const c = await mqtt.connectAsync(url, session(`mem-session-${i}`));
