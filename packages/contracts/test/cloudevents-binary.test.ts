@@ -134,6 +134,45 @@ describe('CloudEvents binary content mode (Kafka binding)', () => {
     ).toBe(true);
   });
 
+  it('decodes repeated header values from their bytes: a reused buffer never gives a stale attribute', () => {
+    const c = topicConstants('tel.s1.lighting.v1');
+    const rec = toBinary(telemetry(), c);
+    // One buffer per header, overwritten between records, as a consumer's fetch buffers are reused.
+    const headers = asBuffers(rec.headers);
+    const first = fromBinary(headers, rec.value, c);
+    expect(first).toEqual(telemetry());
+    headers.ce_commune!.write('21166');
+    headers.ce_operator!.write('citelu2');
+    const second = fromBinary(headers, rec.value, c) as Record<string, unknown>;
+    expect(second.commune).toBe('21166');
+    expect(second.operator).toBe('citelu2');
+    expect(second.id).toBe(telemetry().id);
+    // Many records, alternating values: each decodes to its own text.
+    for (let i = 0; i < 3000; i++) {
+      const id = `0190f3a0-0000-7000-8000-${String(i).padStart(12, '0')}`;
+      const env = fromBinary(
+        { ...headers, ce_id: Buffer.from(id), ce_commune: Buffer.from(i % 2 ? '21231' : '21166') },
+        rec.value,
+        c,
+      ) as Record<string, unknown>;
+      expect(env.id).toBe(id);
+      expect(env.commune).toBe(i % 2 ? '21231' : '21166');
+    }
+    // The lineage of records with the same header is one frozen object: no reader changes another's.
+    const again = fromBinary(asBuffers(rec.headers), rec.value, c);
+    expect(again.lineage).toBe(first.lineage);
+    expect(Object.isFrozen(again.lineage)).toBe(true);
+    expect(Object.isFrozen((again.lineage as { fieldActions: object }).fieldActions)).toBe(true);
+    expect(() => {
+      (again.lineage as { producer: string }).producer = 'x';
+    }).toThrow(TypeError);
+    // A value that is not JSON leaves nothing behind for the next record.
+    expect(() => fromBinary(asBuffers(rec.headers), '{', c)).toThrow(SyntaxError);
+    const noCommune = asBuffers(rec.headers);
+    delete noCommune.ce_commune;
+    expect((fromBinary(noCommune, rec.value, c) as Record<string, unknown>).commune).toBeUndefined();
+  });
+
   it('writes the value ASCII-only (non-ASCII escaped) and headers as UTF-8', () => {
     const rec = toBinary(aggregate());
     expect(rec.value).not.toMatch(/[^\x00-\x7f]/);

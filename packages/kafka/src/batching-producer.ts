@@ -1,5 +1,12 @@
 import { OnDijonError } from '@ondijon/contracts';
-import { type IHeaders, type Kafka, type Message, type Producer, type ProducerConfig } from 'kafkajs';
+import kafkajs, {
+  type CompressionTypes,
+  type IHeaders,
+  type Kafka,
+  type Message,
+  type Producer,
+  type ProducerConfig,
+} from 'kafkajs';
 import { assignedPartitions, cachingKeyPartitioner } from './partitioner';
 import { installKafkajsSpeedups } from './kafkajs-speedups';
 
@@ -25,6 +32,12 @@ export interface BatchingProducerOptions {
   lingerMs?: number;
   /** Records buffered or in flight before `send()` callers wait for room (default 10 000): bounds memory. */
   maxBufferedRecords?: number;
+  /**
+   * Codec of each request's record batches (default none). Only codecs kafkajs has (gzip is built in),
+   * and consumers read them (the fast fetch decoder too: kafkajs' codec decompresses). What it saves
+   * depends on the records per batch (docs/capacity.md, "Kafka on disk").
+   */
+  compression?: CompressionTypes;
   /** Extra kafkajs producer settings (the idempotence settings below always win). */
   producer?: Omit<ProducerConfig, 'idempotent' | 'maxInFlightRequests' | 'allowAutoTopicCreation'>;
   /**
@@ -150,6 +163,7 @@ export function createBatchingProducer(
   const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const lingerMs = options.lingerMs ?? 5;
   const maxBuffered = options.maxBufferedRecords ?? 10_000;
+  const compression = options.compression ?? kafkajs.CompressionTypes.None;
   // kafkajs' DefaultPartitioner (same placement), remembering each string key's partition; shared by
   // every producer id this producer takes.
   const createPartitioner = cachingKeyPartitioner();
@@ -233,7 +247,11 @@ export function createBatchingProducer(
         let unacknowledged: ReadonlySet<Pending> = new Set();
         try {
           if (renewBecause !== undefined && wanted) await renewProducerId(renewBecause);
-          const acked = await producer.sendBatch({ acks: -1, topicMessages: toTopicMessages(batch) });
+          const acked = await producer.sendBatch({
+            acks: -1,
+            compression,
+            topicMessages: toTopicMessages(batch),
+          });
           ok = true;
           unacknowledged = missingFromResponse(batch, acked);
         } catch (error) {

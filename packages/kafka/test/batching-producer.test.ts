@@ -1,5 +1,5 @@
 import { isOnDijonError } from '@ondijon/contracts';
-import type { Kafka, Producer, ProducerBatch } from 'kafkajs';
+import kafkajs, { type Kafka, type Producer, type ProducerBatch } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createBatchingProducer, toTopicMessages } from '../src/batching-producer';
 
@@ -78,6 +78,23 @@ describe('createBatchingProducer', () => {
     await Promise.all(sends);
     expect(acked).toBe(3);
     expect(producer.bufferedRecords).toBe(0);
+  });
+
+  it('sends uncompressed batches unless told a codec, then every request with it', async () => {
+    for (const [compression, expected] of [
+      [undefined, kafkajs.CompressionTypes.None],
+      [kafkajs.CompressionTypes.GZIP, kafkajs.CompressionTypes.GZIP],
+    ] as const) {
+      const fake = fakeKafka();
+      const producer = createBatchingProducer(fake.kafka, { lingerMs: 1, maxBatch: 1, compression });
+      const sends = [producer.send('a', { value: '1' }), producer.send('a', { value: '2' })];
+      await until(() => fake.calls.length === 1);
+      fake.calls[0]!.resolve();
+      await until(() => fake.calls.length === 2);
+      fake.calls[1]!.resolve();
+      await Promise.all(sends);
+      expect(fake.calls.map((c) => c.batch.compression)).toEqual([expected, expected]);
+    }
   });
 
   it('sends at once when maxBatch records are waiting, and queues the rest behind the request in flight', async () => {

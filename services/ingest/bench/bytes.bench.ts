@@ -8,6 +8,9 @@
 //   log segment files, without compression, with kafkajs' built-in gzip, and with the broker's
 //   `compression.type` (lz4, zstd, gzip: the broker compresses what the producer sent uncompressed);
 //   producer and broker CPU per reading for each.
+// - Kafka on disk per registry topic: the structured format, binary mode uncompressed (before
+//   KAFKA_COMPRESSION) and binary mode with gzip by the producer (ingest's default since), for 1, 10,
+//   50 and 500 records per request (BENCH_TOPIC_BATCHES): what compression saves depends on it.
 // Redis window state and open-data rows are not measured here (see the report's `notMeasured`).
 // Prints a table and writes reports/bench-bytes.json.
 import { readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -31,11 +34,17 @@ import { makeRegistry, payloadFor } from '../test/fixtures';
 const PER_EQUIPMENT = Number(process.env.BENCH_READINGS ?? 200);
 const EQUIPMENT_PER_FAMILY = Number(process.env.BENCH_EQUIPMENT ?? 10);
 const BATCH = Number(process.env.BENCH_BATCH ?? 500);
+/** Records per produce request for the per-topic table (ingest's batches hold from one record to 500). */
+const TOPIC_BATCHES = (process.env.BENCH_TOPIC_BATCHES ?? '1,10,50,500').split(',').map(Number);
+/** Most records per topic and batch size produced for the per-topic table (small batches are slow to send). */
+const TOPIC_RECORDS_SMALL_BATCH = 200;
 type Mode = 'structured' | 'binary';
 const MODES: Mode[] = ['structured', 'binary'];
 
 interface Rec {
   family: Family;
+  /** Registry topic ingest writes it to. */
+  topic: string;
   mqttTopic: number;
   mqttPayload: number;
   key: string;
@@ -79,6 +88,7 @@ function records(mode: Mode): Rec[] {
       if (r.kind !== 'accepted') continue;
       out.push({
         family: e.family,
+        topic: r.record.topic,
         mqttTopic: bytes(topic),
         mqttPayload: payload.length,
         key: r.record.key,
@@ -124,6 +134,15 @@ function onDisk(stackDir: string, topic: string): number {
   }
   return n;
 }
+
+const topicsOf = (rs: readonly Rec[]) => [...new Set(rs.map((r) => r.topic))].sort();
+
+/** The per-topic table's columns: the structured format, today's binary mode, and binary mode with gzip. */
+const TOPIC_VARIANTS: [name: string, mode: Mode, codec: CompressionTypes][] = [
+  ['structured', 'structured', CompressionTypes.None],
+  ['binary (today)', 'binary', CompressionTypes.None],
+  ['binary + gzip (after)', 'binary', CompressionTypes.GZIP],
+];
 
 interface Variant {
   name: string;
@@ -171,6 +190,10 @@ async function main(): Promise<void> {
     }
   }
 
+  const perTopic: Record<
+    string,
+    Record<string, Record<string, { bytesPerReading: number; producerCpuUsPerReading: number }>>
+  > = {};
   const disk: Record<
     string,
     Record<Mode, { bytesPerReading: number; producerCpuUsPerReading: number; brokerCpuUsPerReading: number }>
@@ -202,6 +225,38 @@ async function main(): Promise<void> {
           producerCpuUsPerReading: (cpu.user + cpu.system) / rs.length,
           brokerCpuUsPerReading: (b1 - b0) / rs.length,
         };
+      }
+    }
+    // Per registry topic, today (binary mode, uncompressed) against after (binary mode, gzip by the
+    // producer: ingest's KAFKA_COMPRESSION default), and the structured format before both, for each
+    // number of records per request (ingest sends what arrived during its linger: one record at a low
+    // rate, hundreds under load).
+    for (const t of topicsOf(perMode.get('binary')!)) {
+      perTopic[t] = {};
+      for (const batch of TOPIC_BATCHES) {
+        const row: Record<string, { bytesPerReading: number; producerCpuUsPerReading: number }> = {};
+        for (const [name, mode, codec] of TOPIC_VARIANTS) {
+          const all = perMode.get(mode)!.filter((r) => r.topic === t);
+          const rs = batch < 50 ? all.slice(0, TOPIC_RECORDS_SMALL_BATCH) : all;
+          const topic = await createTestTopic(`bench-bytes-${mode}`);
+          created.push(topic);
+          const cpu0 = process.cpuUsage();
+          for (let i = 0; i < rs.length; i += batch)
+            await producer.send({
+              topic,
+              acks: -1,
+              compression: codec,
+              messages: rs
+                .slice(i, i + batch)
+                .map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+            });
+          const cpu = process.cpuUsage(cpu0);
+          row[name] = {
+            bytesPerReading: onDisk(stackDir, topic) / rs.length,
+            producerCpuUsPerReading: (cpu.user + cpu.system) / rs.length,
+          };
+        }
+        perTopic[t][String(batch)] = row;
       }
     }
   } finally {
@@ -245,6 +300,32 @@ async function main(): Promise<void> {
   console.log('\nbinary on disk / structured uncompressed on disk (target ≤ 0.40):');
   for (const [name, r] of Object.entries(ratios)) console.log(`  ${name}: ${r.toFixed(3)}`);
 
+  console.log(
+    '\non disk per reading, per topic: structured / binary today / binary + gzip after (bytes, ratio after / structured), by records per request',
+  );
+  console.log(
+    ['topic', 'records/request', 'structured', 'today', 'after', 'after/structured', 'gzip CPU µs'].join(
+      '\t',
+    ),
+  );
+  for (const [t, byBatch] of Object.entries(perTopic))
+    for (const [batch, row] of Object.entries(byBatch)) {
+      const st = row.structured!.bytesPerReading;
+      const today = row['binary (today)']!.bytesPerReading;
+      const after = row['binary + gzip (after)']!;
+      console.log(
+        [
+          t,
+          batch,
+          round(st),
+          round(today),
+          round(after.bytesPerReading),
+          (after.bytesPerReading / st).toFixed(3),
+          round(after.producerCpuUsPerReading - row['binary (today)']!.producerCpuUsPerReading),
+        ].join('\t'),
+      );
+    }
+
   mkdirSync('reports', { recursive: true });
   writeFileSync(
     'reports/bench-bytes.json',
@@ -256,10 +337,13 @@ async function main(): Promise<void> {
           readingsPerEquipment: PER_EQUIPMENT,
           equipmentPerFamily: EQUIPMENT_PER_FAMILY,
           batch: BATCH,
+          perTopicBatches: TOPIC_BATCHES,
+          perTopicRecordsForSmallBatches: TOPIC_RECORDS_SMALL_BATCH,
         },
         perHop: hop,
         onDisk: disk,
         binaryOnDiskOverStructuredUncompressed: ratios,
+        perTopicOnDisk: perTopic,
         notMeasured: ['Redis window state per equipment-window', 'open-data row'],
       },
       null,

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { IHeaders, Kafka } from 'kafkajs';
+import kafkajs, { type IHeaders, type Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
 import { OnDijonError, REPLAY_FILTER, TELEMETRY_FILTER } from '@ondijon/contracts';
 import {
@@ -145,6 +145,8 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   const producer: BatchingProducer = createBatchingProducer(kafka, {
     lingerMs: config.KAFKA_LINGER_MS,
     maxBufferedRecords: config.KAFKA_MAX_BUFFERED_RECORDS,
+    compression:
+      config.KAFKA_COMPRESSION === 'gzip' ? kafkajs.CompressionTypes.GZIP : kafkajs.CompressionTypes.None,
     // After a failed request the producer takes a new producer id before sending again, so that records
     // retried in other batches never reuse the failed batch's sequence numbers (the cause of kafkajs'
     // unrecoverable "out of order sequence number" after a Kafka restart; packages/kafka batching-producer.ts).

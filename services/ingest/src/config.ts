@@ -118,6 +118,11 @@ export const IngestEnv = z.object({
   KAFKA_CLIENT_ID: z.string().default('ondijon-ingest'),
   /** Batching producer linger, ms. */
   KAFKA_LINGER_MS: z.coerce.number().int().min(0).default(2),
+  /**
+   * Codec of the record batches ingest produces: `gzip` (kafkajs' own) or `none`. gzip stores a reading
+   * in a fraction of its bytes once batches hold tens of records (docs/capacity.md, "Kafka on disk").
+   */
+  KAFKA_COMPRESSION: z.enum(['gzip', 'none']).default('gzip'),
   /** Records buffered or in flight in the producer before connections stop reading. */
   KAFKA_MAX_BUFFERED_RECORDS: z.coerce.number().int().min(1).default(10_000),
   /** HTTP port of /healthz, /readyz, /metrics (0 = any free port). */

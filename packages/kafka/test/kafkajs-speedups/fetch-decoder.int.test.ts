@@ -129,7 +129,8 @@ describe('fast fetch decoding against the real broker', () => {
     expect(setFastFetchDecoding(true)).toBe(true);
 
     expect(during.fast - before.fast).toBeGreaterThan(0);
-    expect(during.fallback - before.fallback).toBeGreaterThan(0); // the gzip batches
+    // The gzip batches: decompressed by kafkajs' codec, their records read by the fast reader.
+    expect(during.compressed - before.compressed).toBeGreaterThan(0);
     expect(fast.size).toBe(total);
     expect([...fast.keys()].sort()).toEqual([...stock.keys()].sort());
     let compared = 0;

@@ -85,10 +85,14 @@ export class WindowedApply {
     if (decoded.letters.length > 0) await this.output.deadLetter(decoded.letters);
     const skip = new Set<string>();
     const lettered = new Set<string>();
+    /** Records the processor threw on (dead-lettered; planned out). */
+    const exclude = new Set<string>();
     let routedSent = false;
     for (let attempt = 1; ; attempt++) {
       const reading = this.ensureCached(items);
       if (reading) await reading;
+      // The cached states are folded into in place (no copy per chunk, planner.ts `owned`): a plan that
+      // is not written leaves its windows changed, so they are forgotten and read again from the store.
       const plan = planChunk({
         def,
         items,
@@ -96,79 +100,93 @@ export class WindowedApply {
         watermark: this.watermark,
         reviseHorizonMs: this.settings.reviseHorizonMs,
         skip,
+        owned: true,
+        exclude,
       });
-      // The processor threw on these records: dead-lettered once, planned out of the writes.
-      const letters = plan.failed.filter((d) => !lettered.has(d.kafkaOffset ?? ''));
-      if (letters.length > 0) {
-        for (const d of letters) lettered.add(d.kafkaOffset ?? '');
-        await this.output.deadLetter(letters);
-      }
-      // Routed late records are produced before the offset is stored (at least once, same eventId).
-      if (!routedSent && plan.routed.length > 0) {
-        await Promise.all(plan.routed.map((l) => this.output.send('late.s2.stream.v1', def.name, l)));
-        routedSent = true;
-      }
-      const first = raws[0]!.offset;
-      const last = raws[raws.length - 1]!.offset;
-      const wallNow = Date.now();
-      const chunk = {
-        tp,
-        epoch: claim.epoch,
-        firstOffset: first,
-        lastOffset: last,
-        prevOffset: claim.offset,
-        wallNow,
-      };
-      const outcome = await retrying('apply', this.settings.attempts, this.log, async () =>
-        plan.writes.length === 0
-          ? store.advance({ ...chunk, maxEventTime: items.length > 0 ? plan.maxEventTime : undefined })
-          : store.apply({
-              ...chunk,
-              maxEventTime: plan.maxEventTime,
-              ttlMs: this.settings.ttlMs,
-              graceMs: def.graceMs,
-              windows: plan.writes,
-            }),
-      );
-      if (outcome.status === 'ok') {
-        claim.offset = BigInt(last);
-        for (const w of plan.writes)
-          this.cache.set(w.wk, {
-            version: w.expectedVersion + 1,
-            state: w.state,
-            closed: this.cache.get(w.wk)?.closed ?? false,
+      let written = false;
+      try {
+        // The processor threw on these records: dead-lettered once, planned out of the writes.
+        const letters = plan.failed.filter((d) => !lettered.has(d.kafkaOffset ?? ''));
+        if (letters.length > 0) {
+          for (const d of letters) lettered.add(d.kafkaOffset ?? '');
+          await this.output.deadLetter(letters);
+        }
+        if (plan.spoiled) {
+          for (const d of plan.failed) exclude.add(d.kafkaOffset ?? '');
+          for (const wk of touchedWindows(def, items)) this.cache.delete(wk);
+          continue;
+        }
+        // Routed late records are produced before the offset is stored (at least once, same eventId).
+        if (!routedSent && plan.routed.length > 0) {
+          await Promise.all(plan.routed.map((l) => this.output.send('late.s2.stream.v1', def.name, l)));
+          routedSent = true;
+        }
+        const first = raws[0]!.offset;
+        const last = raws[raws.length - 1]!.offset;
+        const wallNow = Date.now();
+        const chunk = {
+          tp,
+          epoch: claim.epoch,
+          firstOffset: first,
+          lastOffset: last,
+          prevOffset: claim.offset,
+          wallNow,
+        };
+        const outcome = await retrying('apply', this.settings.attempts, this.log, async () =>
+          plan.writes.length === 0
+            ? store.advance({ ...chunk, maxEventTime: items.length > 0 ? plan.maxEventTime : undefined })
+            : store.apply({
+                ...chunk,
+                maxEventTime: plan.maxEventTime,
+                ttlMs: this.settings.ttlMs,
+                graceMs: def.graceMs,
+                windows: plan.writes,
+              }),
+        );
+        if (outcome.status === 'ok') {
+          written = true;
+          claim.offset = BigInt(last);
+          for (const w of plan.writes)
+            this.cache.set(w.wk, {
+              version: w.expectedVersion + 1,
+              state: w.state,
+              closed: this.cache.get(w.wk)?.closed ?? false,
+            });
+          this.trimCache();
+          this.stats.processed += raws.length;
+          this.stats.late += plan.lateRevised + plan.routed.length;
+          this.stats.duplicates += plan.duplicates;
+          this.metrics.processed(def.name, raws[0]!.topic, raws.length);
+          if (plan.lateRevised > 0) this.metrics.late(def.name, 'revised', plan.lateRevised);
+          if (plan.routed.length > 0) this.metrics.late(def.name, 'routed', plan.routed.length);
+          if (plan.duplicates > 0) this.metrics.duplicates(def.name, plan.duplicates);
+          this.settings.applied();
+          return;
+        }
+        if (outcome.status === 'fenced') throw new FencedError(tp);
+        if (outcome.status === 'behind')
+          throw new StateBehindError(tp, outcome.offset === '' ? undefined : BigInt(outcome.offset));
+        if (outcome.status === 'stale') {
+          // Another owner applied part of this chunk (rebalance): drop what it already applied.
+          const stored = BigInt(outcome.offset);
+          claim.offset = stored;
+          items = items.filter((it) => BigInt(it.raw.offset) > stored);
+          raws = raws.filter((r) => BigInt(r.offset) > stored);
+          if (raws.length === 0) return;
+          continue;
+        }
+        this.stats.conflicts += 1;
+        for (const wk of outcome.windows) this.cache.delete(wk);
+        for (const d of outcome.duplicates) skip.add(`${d.wk}\n${d.id}`);
+        if (attempt > 50)
+          throw new OnDijonError('ONDIJON_REDIS_UNAVAILABLE', `state update of ${tp} kept conflicting`, {
+            details: { tp },
           });
-        this.trimCache();
-        this.stats.processed += raws.length;
-        this.stats.late += plan.lateRevised + plan.routed.length;
-        this.stats.duplicates += plan.duplicates;
-        this.metrics.processed(def.name, raws[0]!.topic, raws.length);
-        if (plan.lateRevised > 0) this.metrics.late(def.name, 'revised', plan.lateRevised);
-        if (plan.routed.length > 0) this.metrics.late(def.name, 'routed', plan.routed.length);
-        if (plan.duplicates > 0) this.metrics.duplicates(def.name, plan.duplicates);
-        this.settings.applied();
-        return;
+        if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
+      } finally {
+        // Not written (conflict, stale, fenced, behind, an error): the windows folded into are forgotten.
+        if (!written) for (const w of plan.writes) this.cache.delete(w.wk);
       }
-      if (outcome.status === 'fenced') throw new FencedError(tp);
-      if (outcome.status === 'behind')
-        throw new StateBehindError(tp, outcome.offset === '' ? undefined : BigInt(outcome.offset));
-      if (outcome.status === 'stale') {
-        // Another owner applied part of this chunk (rebalance): drop what it already applied.
-        const stored = BigInt(outcome.offset);
-        claim.offset = stored;
-        items = items.filter((it) => BigInt(it.raw.offset) > stored);
-        raws = raws.filter((r) => BigInt(r.offset) > stored);
-        if (raws.length === 0) return;
-        continue;
-      }
-      this.stats.conflicts += 1;
-      for (const wk of outcome.windows) this.cache.delete(wk);
-      for (const d of outcome.duplicates) skip.add(`${d.wk}\n${d.id}`);
-      if (attempt > 50)
-        throw new OnDijonError('ONDIJON_REDIS_UNAVAILABLE', `state update of ${tp} kept conflicting`, {
-          details: { tp },
-        });
-      if (attempt > 3) await new Promise((r) => setTimeout(r, Math.random() * 20 * attempt));
     }
   }
 
