@@ -1,5 +1,15 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import net from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  ARTEMIS_VERSION,
+  repoRoot,
+  resolveConfig,
+  stackDown,
+  stackUp,
+  type StackConfig,
+} from '@ondijon/stack';
 
 /** A TCP port free right now on 127.0.0.1 (the OS picks it). */
 export async function freePort(): Promise<number> {
@@ -22,4 +32,35 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * A broker of its own for one test file (own ports and folder, infra/artemis/broker.xml as shipped, the
+ * given heap), so that the log a test reads is its own: the config to pass to the stack's calls, and `stop`.
+ */
+export async function privateBroker(
+  name: string,
+  heap: string,
+): Promise<{ config: Partial<StackConfig>; dir: string; stop: () => Promise<void> }> {
+  const dir = mkdtempSync(path.join(tmpdir(), `ondijon-${name}-`));
+  const config: Partial<StackConfig> = {
+    dir,
+    artemisHome:
+      resolveConfig().artemisHome ??
+      path.join(repoRoot, '.stack', 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`),
+    artemisHeap: heap,
+    mqttPort: await freePort(),
+    mqttsPort: await freePort(),
+    mqttAdminPort: await freePort(),
+    externalMqtt: undefined,
+  };
+  await stackUp({ config, services: ['mqtt'] });
+  return {
+    config,
+    dir,
+    stop: async () => {
+      await stackDown({ config });
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 }

@@ -5,47 +5,23 @@
 // and the broker closed the connections. infra/artemis/broker.xml lifts the pool's bound. This test runs a
 // private broker (its own ports and folder, infra/artemis/broker.xml as shipped) so that the log it reads
 // is its own; with the former default pool it fails (dozens of refused SUBSCRIBEs, AMQ850000 in the log).
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  ARTEMIS_VERSION,
-  endpoints,
-  repoRoot,
-  resolveConfig,
-  stackDown,
-  stackMqttCredentials,
-  stackUp,
-  type StackConfig,
-} from '@ondijon/stack';
+import { endpoints, stackMqttCredentials, type StackConfig } from '@ondijon/stack';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freePort } from './helpers';
+import { privateBroker } from './helpers';
 
 /** Well above the former pool of 30 threads. */
 const SESSIONS = 200;
 
 let config: Partial<StackConfig>;
 let dir: string;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'ondijon-mqtt-subscribe-'));
-  config = {
-    dir,
-    artemisHome:
-      resolveConfig().artemisHome ??
-      path.join(repoRoot, '.stack', 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`),
-    artemisHeap: '256m',
-    mqttPort: await freePort(),
-    mqttsPort: await freePort(),
-    mqttAdminPort: await freePort(),
-    externalMqtt: undefined,
-  };
-  await stackUp({ config, services: ['mqtt'] });
+  ({ config, dir, stop } = await privateBroker('mqtt-subscribe', '256m'));
 });
-afterAll(async () => {
-  await stackDown({ config });
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => stop(), 60_000);
 
 describe('the MQTT broker under concurrent SUBSCRIBEs of persistent sessions', () => {
   it(`grants ${SESSIONS} SUBSCRIBEs sent at once and stores every session state`, async () => {

@@ -7,24 +7,14 @@
 // persistent sessions at once, and checks what an operator would: every acknowledged message is
 // delivered, a new CONNECT is answered, and the broker log has no OutOfMemoryError and no session-state
 // timeout (AMQ850000). With the former 128MB (and no global-max-messages) the same broker runs out of heap.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  ARTEMIS_VERSION,
-  endpoints,
-  repoRoot,
-  resolveConfig,
-  stackDown,
-  stackMqttCredentials,
-  stackUp,
-  type StackConfig,
-} from '@ondijon/stack';
+import { endpoints, stackMqttCredentials, type StackConfig } from '@ondijon/stack';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '../setup/index';
 import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
-import { freePort } from './helpers';
+import { privateBroker } from './helpers';
 
 /**
  * docs/mqtt-broker.md "Memory": live heap ≈ 16 MB at rest + 1.7 × global-max-size (64MB) + 11 KB per topic +
@@ -39,25 +29,11 @@ const SESSIONS = 200;
 
 let config: Partial<StackConfig>;
 let dir: string;
+let stop: () => Promise<void>;
 beforeAll(async () => {
-  dir = mkdtempSync(path.join(tmpdir(), 'ondijon-mqtt-memory-'));
-  config = {
-    dir,
-    artemisHome:
-      resolveConfig().artemisHome ??
-      path.join(repoRoot, '.stack', 'artemis-dist', `apache-artemis-${ARTEMIS_VERSION}`),
-    artemisHeap: HEAP,
-    mqttPort: await freePort(),
-    mqttsPort: await freePort(),
-    mqttAdminPort: await freePort(),
-    externalMqtt: undefined,
-  };
-  await stackUp({ config, services: ['mqtt'] });
+  ({ config, dir, stop } = await privateBroker('mqtt-memory', HEAP));
 });
-afterAll(async () => {
-  await stackDown({ config });
-  rmSync(dir, { recursive: true, force: true });
-}, 60_000);
+afterAll(() => stop(), 60_000);
 
 describe('the MQTT broker past its memory limit', () => {
   it('pages, acknowledges and delivers every message, and still answers CONNECT after a mass disconnect', async () => {
