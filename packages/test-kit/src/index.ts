@@ -285,3 +285,4 @@ async function waitForTopicReady(admin: Admin, topic: string): Promise<void> {
 }
 
 export * from './independent';
+export * from './metrics';
