@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { AnyWindowedAggregation } from '../src/define';
 import type { RawRecord, WindowState } from '../src/engine';
-import { defineWindowedAggregation, telemetryEnvelope, telemetryOf, tumbling } from '../src/index';
+import { energyProcessor, lampReport, telemetryOf } from '../src/index';
 import { decodeItems, planChunk, type WindowView } from '../src/planner';
 
 // planChunk with owned states (the Redis runtime's mode, runtime/windowed-apply.ts): records are folded
@@ -10,54 +10,29 @@ import { decodeItems, planChunk, type WindowView } from '../src/planner';
 
 const at = (min: number) => new Date(Date.UTC(2025, 0, 15, 10, 0) + min * 60_000).toISOString();
 
-const def = defineWindowedAggregation({
-  name: 'test-owned',
-  version: '1.0.0',
-  inputs: ['tel.s1.lighting.v1'],
-  output: 'agg.s1.lighting-commune-hour.v1',
-  window: tumbling('1h'),
-  graceMs: 60_000,
-  late: 'revise',
-  key: (r) => ({ commune: r.value.commune ?? '00000' }),
-  init: () => ({ wh: 0 }),
-  add: (acc, r) => {
-    const t = telemetryOf(r.value, 'streetlight');
-    if (t && t.energyWh === 13) throw new Error('unlucky energy');
-    if (t) acc.wh += t.energyWh;
-    return acc;
+// The stream runtime's energy processor (1 h windows per commune), made to throw on a report of 13 Wh.
+const energy = energyProcessor('test-owned', 'revise', 60_000);
+const def = {
+  ...energy,
+  add: (acc, r, group) => {
+    if (telemetryOf(r.value, 'streetlight')?.energyWh === 13) throw new Error('unlucky energy');
+    return energy.add(acc, r, group);
   },
-  result: (acc) => ({
-    energyKwh: acc.wh / 1000,
-    burningHours: 0,
-    luminairesReporting: 0,
-    cabinetsReporting: 0,
-    faultsLamp: 0,
-    faultsDriver: 0,
-    faultsCommunication: 0,
-    dimmedShare: null,
-  }),
-}) as unknown as AnyWindowedAggregation;
+} satisfies typeof energy as unknown as AnyWindowedAggregation;
 
 function raws(energies: number[]): RawRecord[] {
   return energies.map((energyWh, i) => ({
     topic: 'tel.s1.lighting.v1',
     key: `SL-${i}`,
     value: JSON.stringify(
-      telemetryEnvelope(
-        'streetlight',
-        {
-          seq: i,
-          observedAt: at(i),
-          state: 'on',
-          dimLevelPct: 100,
-          powerW: 50,
-          energyWh,
-          intervalS: 600,
-          burningHours: 1000,
-          faults: [],
-        },
-        { equipmentId: `SL-${i}`, commune: i % 2 ? '21231' : '21166' },
-      ),
+      lampReport({
+        equipmentId: `SL-${i}`,
+        commune: i % 2 ? '21231' : '21166',
+        seq: i,
+        observedAt: at(i),
+        energyWh,
+        intervalS: 600,
+      }),
     ),
     partition: 0,
     offset: String(100 + i),
