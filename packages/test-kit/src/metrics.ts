@@ -29,7 +29,10 @@ export interface MetricFamily {
 
 /** Parses a Prometheus text exposition (a /metrics body) into its metric families. */
 export function parseMetrics(text: string): MetricFamily[] {
-  return parsePrometheusTextFormat(text) as MetricFamily[];
+  // The format ends every line with a newline; the package drops a last sample without one, which is
+  // what prom-client's `getSingleMetricAsString` returns (services/ingest/test/ingest.int.test.ts failed
+  // on it): end the text with one.
+  return parsePrometheusTextFormat(text.endsWith('\n') ? text : `${text}\n`) as MetricFamily[];
 }
 
 /**

@@ -32,6 +32,11 @@ describe('metrics of a Prometheus text exposition', () => {
     expect(metricValue(TEXT, 'ondijon_ingest_messages_received')).toBeUndefined();
   });
 
+  it('reads the last sample of a text without a final newline (prom-client getSingleMetricAsString)', () => {
+    const single = '# HELP a_total A.\n# TYPE a_total counter\na_total 1200';
+    expect(metricValue(single, 'a_total')).toBe(1200);
+  });
+
   it('groups a histogram under its family, with its buckets, count and sum', () => {
     const families = parseMetrics(TEXT);
     expect(families.map((f) => [f.name, f.type])).toEqual([
