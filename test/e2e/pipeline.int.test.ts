@@ -5,8 +5,7 @@
  * independent reference computation (test/reference), every injected fault must be accounted for,
  * and nothing may be unexplained: accepted + duplicates + rejected + late = sent.
  */
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
 import { type DeadLetter, eventId, type LateRecord, TOPICS, type TopicName } from '@ondijon/contracts';
@@ -20,36 +19,12 @@ import {
   readRegistryFile,
   type SimMessage,
 } from '@ondijon/simulator';
-import { serviceSecretEnvs, stackMqttPasswordsDir, stackProvision } from '@ondijon/stack';
-import { topicList } from '@ondijon/contracts';
-import { deleteNamespaceAcls } from '@ondijon/kafka';
+import { stackMqttPasswordsDir } from '@ondijon/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Redis } from 'ioredis';
-import {
-  Cleanup,
-  deleteGroups,
-  deleteRedisKeys,
-  deleteTopics,
-  testEndpoints,
-  testKafka,
-  uniqueName,
-  usesStackSecrets,
-  waitFor,
-} from '../setup/index';
+import { Cleanup, testKafka, uniqueName, usesStackSecrets, waitFor } from '../setup/index';
+import { testPipeline } from '../setup/pipeline';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import {
-  freePort,
-  physical,
-  type PipelinePlan,
-  plannedTopics,
-  REPO_ROOT,
-  serviceEntry,
-  serviceEnvs,
-  type ServiceHandle,
-  startService,
-  stopAll,
-  waitHttpOk,
-} from '@ondijon/devstack';
+import { physical, type PipelinePlan } from '@ondijon/devstack';
 import {
   catalogReleases,
   COLUMNS,
@@ -97,10 +72,30 @@ const FAMILIES_OF: Record<(typeof DATASETS)[number], string[]> = {
   'winter-commune-day': ['winter-vehicle', 'weather-station'],
 };
 
+/** The telemetry topics, where ingest stores every accepted report. */
+const TELEMETRY: TopicName[] = [
+  'tel.s1.lighting.v1',
+  'tel.s2.lighting.v1',
+  'tel.s1.traffic.v1',
+  'tel.s1.winter.v1',
+  'tel.s2.winter.v1',
+  'pii.s3.winter.v1',
+];
+
+/** What the tests read of an aggregate record. */
+interface Aggregate {
+  group: Record<string, string>;
+  windowStart: string;
+  revision: number;
+  values: Record<string, number | null>;
+  contributors: Record<string, number>;
+  inputRecords: number;
+  lateRecords: number;
+}
+
 const cleanup = new Cleanup();
 let plan: PipelinePlan;
 let dir: string;
-let services: ServiceHandle[] = [];
 let messages: SimMessage[];
 let reference: Reference;
 const kafkaRecords = new Map<TopicName, { value: string | null }[]>();
@@ -117,76 +112,23 @@ const values = <T>(topic: TopicName) =>
 
 describe('pipeline end to end (simulator with faults → ingest → processors → publisher → open-data API)', () => {
   beforeAll(async () => {
-    const endpoints = testEndpoints();
-    const runId = uniqueName('e2e').replace(/[^A-Za-z0-9]/g, '');
-    dir = await mkdtemp(path.join(tmpdir(), 'ondijon-e2e-'));
-    plan = {
-      topicPrefix: `t${runId}.`,
-      mqttPrefix: `t/${runId}/`,
-      runId,
-      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
-      opendataDir: path.join(dir, 'opendata'),
-      publisherStateDir: path.join(dir, 'publisher'),
-      ports: {
-        ingest: await freePort(),
-        processors: await freePort(),
-        publisher: await freePort(),
-        api: await freePort(),
-      },
-      endpoints,
-      // Every service as its own principal (least privilege), as `./ondijon run` does. The worker's env
-      // names the stack's endpoints: ask for the local stack's credentials explicitly.
-      ...(usesStackSecrets(endpoints)
-        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
-        : {}),
-      // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
-      publishDelayHours: 0,
-      idleFlushMs: 5_000,
-      ingestConnections: 4,
-    };
     // E2E_KEEP_LOGS=1 keeps the services' logs, the published stream and the differences found.
-    cleanup.add(() => (process.env.E2E_KEEP_LOGS ? undefined : rm(dir, { recursive: true, force: true })));
-    const topics = plannedTopics(plan);
-    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
-    cleanup.add(async () => {
-      const admin = testKafka().admin();
-      await admin.connect();
-      try {
-        await deleteNamespaceAcls(
-          admin,
-          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
-        );
-      } finally {
-        await admin.disconnect();
-      }
+    const pipeline = await testPipeline({
+      name: 'e2e',
+      cleanup,
+      keepEnv: 'E2E_KEEP_LOGS',
+      processors: [
+        'lighting-commune-hour',
+        'traffic-flow-15m',
+        'traffic-flow-hour',
+        'signal-status',
+        'winter-commune-day',
+      ],
+      // The simulated January is long past; the override only lifts the 24 h floor of person-derived data.
+      plan: { publishDelayHours: 0, idleFlushMs: 5_000, ingestConnections: 4 },
     });
-    cleanup.add(() =>
-      deleteTopics(
-        topics.map((t) => t.name),
-        endpoints.kafkaBrokers,
-      ),
-    );
-    cleanup.add(() =>
-      deleteGroups(
-        [
-          `ondijon-publisher-${runId}`,
-          ...[
-            'lighting-commune-hour',
-            'traffic-flow-15m',
-            'traffic-flow-hour',
-            'signal-status',
-            'winter-commune-day',
-          ].map((p) => `ondijon-processors-${runId}.${p}`),
-        ],
-        endpoints.kafkaBrokers,
-      ),
-    );
-
-    cleanup.add(async () => {
-      const redis = new Redis(endpoints.redisUrl);
-      await deleteRedisKeys(redis, `processors:stream:${runId}:`);
-      await redis.quit();
-    });
+    ({ plan, dir } = pipeline);
+    const { endpoints, runId } = plan;
 
     // The ground truth, computed without MQTT: the same pure function the simulator runs.
     const registry = await readRegistryFile(plan.registryFile);
@@ -199,35 +141,15 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
     );
     reference = computeReference(messages as TruthMessage[], registry.equipment);
 
-    const envs = serviceEnvs(plan);
-    const probe = {
-      ingest: plan.ports.ingest,
-      processors: plan.ports.processors,
-      publisher: plan.ports.publisher,
-      'opendata-api': plan.ports.api,
-    };
-    for (const name of ['ingest', 'processors', 'publisher', 'opendata-api'] as const) {
-      const s = startService(name, serviceEntry(name), {
-        env: envs[name],
-        logFile: path.join(dir, `${name}.log`),
-      });
-      services.push(s);
-    }
-    cleanup.add(async () => {
-      const ended = await stopAll(services, 15_000);
-      services = [];
-      return ended;
-    });
-    for (const s of services)
-      await waitHttpOk(`http://127.0.0.1:${probe[s.name as keyof typeof probe]}/readyz`, 90_000, s);
+    await pipeline.startAll(['ingest', 'processors', 'publisher', 'opendata-api']);
 
     const record = path.join(dir, 'published.ndjson');
-    const sim = startService('simulator', serviceEntry('simulator'), {
+    const { handle: sim } = await pipeline.start('simulator', {
       env: {
         MQTT_URL: endpoints.mqttUrl,
         // Each operator logs in as itself, as real gateways do (on the local stack, whose operator
         // passwords are files); elsewhere the environment's principal publishes everything.
-        ...(usesStackSecrets(endpoints)
+        ...(usesStackSecrets()
           ? {
               SIM_MQTT_PASSWORDS_DIR: stackMqttPasswordsDir({
                 config: { externalKafka: undefined, externalRedis: undefined },
@@ -250,7 +172,6 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
         SIM_CONNECTIONS: '4',
         SIM_CLIENT_ID_PREFIX: `sim-${runId}`,
       },
-      logFile: path.join(dir, 'simulator.log'),
     });
     const ended = await sim.exited;
     if (ended.code !== 0) throw new Error(`simulator exited with ${ended.code}:\n${sim.tail().join('\n')}`);
@@ -309,23 +230,11 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       },
       { timeoutMs: 60_000, intervalMs: 2_000, message: 'every aggregate window emitted' },
     );
-    for (const t of [
-      'tel.s1.lighting.v1',
-      'tel.s2.lighting.v1',
-      'tel.s1.traffic.v1',
-      'tel.s1.winter.v1',
-      'tel.s2.winter.v1',
-      'pii.s3.winter.v1',
-      'dlq.s3.stream.v1',
-      ...Object.keys(DATASET_OF_TOPIC),
-    ] as TopicName[])
+    for (const t of [...TELEMETRY, 'dlq.s3.stream.v1', ...Object.keys(DATASET_OF_TOPIC)] as TopicName[])
       await read(t);
   }, 420_000);
 
-  afterAll(async () => {
-    if (services.length > 0 && process.env.E2E_KEEP_LOGS) process.stdout.write(`e2e logs kept in ${dir}\n`);
-    await cleanup.run();
-  }, 60_000);
+  afterAll(() => cleanup.run(), 60_000);
 
   it('accounts for every message: accepted + duplicates + rejected + late = sent', () => {
     const rejected = Object.values(reference.deadLettersByCode).reduce((a, b) => a + b, 0);
@@ -348,16 +257,7 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       expect(faults).toContain(k);
 
     // Kafka holds each accepted event, each duplicate again under the same id (downstream dedupes), each late event.
-    const telemetry = (
-      [
-        'tel.s1.lighting.v1',
-        'tel.s2.lighting.v1',
-        'tel.s1.traffic.v1',
-        'tel.s1.winter.v1',
-        'tel.s2.winter.v1',
-        'pii.s3.winter.v1',
-      ] as TopicName[]
-    ).flatMap((t) => values<{ id: string }>(t));
+    const telemetry = TELEMETRY.flatMap((t) => values<{ id: string }>(t));
     const ids = new Map<string, number>();
     for (const e of telemetry) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
     const expectedIds = new Map<string, number>();
@@ -417,33 +317,9 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
   });
 
   it('emits aggregates equal to the reference computation for every window', async () => {
-    const latest = new Map<
-      string,
-      {
-        dataset: string;
-        data: {
-          group: Record<string, string>;
-          windowStart: string;
-          revision: number;
-          values: Record<string, number | null>;
-          contributors: Record<string, number>;
-          inputRecords: number;
-          lateRecords: number;
-        };
-      }
-    >();
+    const latest = new Map<string, { dataset: string; data: Aggregate }>();
     for (const topic of Object.keys(DATASET_OF_TOPIC) as TopicName[]) {
-      for (const env of values<{
-        data: {
-          group: Record<string, string>;
-          windowStart: string;
-          revision: number;
-          values: Record<string, number | null>;
-          contributors: Record<string, number>;
-          inputRecords: number;
-          lateRecords: number;
-        };
-      }>(topic)) {
+      for (const env of values<{ data: Aggregate }>(topic)) {
         TOPICS[topic].schema.parse(env);
         const dataset = DATASET_OF_TOPIC[topic]!;
         const key = cellKey(dataset, env.data.group, env.data.windowStart);

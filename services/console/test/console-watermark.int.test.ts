@@ -4,48 +4,20 @@
 // processors' /metrics must show `ondijon_processors_watermark_seconds` at that time, then at a later time
 // after a second batch (the gauge advances); the supervisor's /api/pipeline, /pipeline and the overview
 // (Debian chromium) show the same watermark, linked to its detail. Polls with deadlines; no timed assertion.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Cleanup,
-  deleteGroups,
-  deleteRedisKeys,
-  deleteTopics,
-  testEndpoints,
-  testKafka,
-  uniqueName,
-  usesStackSecrets,
-  waitFor,
-} from '@ondijon/acceptance';
-import { topicList } from '@ondijon/contracts';
-import { deleteNamespaceAcls } from '@ondijon/kafka';
+import { Cleanup, metricValue, testKafka, testPipeline, waitFor } from '@ondijon/acceptance';
 import { hashPassword } from '@ondijon/service-kit';
-import { serviceSecretEnvs, stackProvision } from '@ondijon/stack';
 import { telemetryEnvelope } from '@ondijon/stream';
-import {
-  consoleEnv,
-  freePort,
-  type PipelinePlan,
-  plannedTopics,
-  REPO_ROOT,
-  type ServiceHandle,
-  serviceEntry,
-  serviceEnvs,
-  startService,
-  stopAll,
-  waitHttpOk,
-} from '@ondijon/devstack';
+import type { PipelinePlan } from '@ondijon/devstack';
 
 const CHROMIUM = '/usr/bin/chromium';
 const PROCESSOR = 'lighting-commune-hour';
 const LAMPS = 8;
 
 const cleanup = new Cleanup();
-let services: ServiceHandle[] = [];
 let plan: PipelinePlan;
 let consoleUrl = '';
 let metricsUrl = '';
@@ -86,12 +58,9 @@ async function produceAt(ms: number, seq: number): Promise<void> {
 
 /** The processors' own gauge, Unix seconds (undefined before the first sweep that saw a record). */
 async function gauge(): Promise<number | undefined> {
-  const text = await (await fetch(metricsUrl)).text();
-  const m = new RegExp(
-    `^ondijon_processors_watermark_seconds\\{processor="${PROCESSOR}"\\} (\\S+)$`,
-    'm',
-  ).exec(text);
-  return m ? Number(m[1]) : undefined;
+  return metricValue(await (await fetch(metricsUrl)).text(), 'ondijon_processors_watermark_seconds', {
+    processor: PROCESSOR,
+  });
 }
 
 /** The console's view of the processor (GET /api/pipeline as the supervisor). */
@@ -108,106 +77,40 @@ async function consoleView(): Promise<
 
 describe('the watermark per processor (real stack: processors and console)', () => {
   beforeAll(async () => {
-    const endpoints = testEndpoints();
-    const runId = uniqueName('cwm').replace(/[^A-Za-z0-9]/g, '');
-    const dir = mkdtempSync(path.join(tmpdir(), 'ondijon-console-wm-'));
-    cleanup.add(() => rmSync(dir, { recursive: true, force: true }));
-    plan = {
-      topicPrefix: `t${runId}.`,
-      mqttPrefix: `t/${runId}/`,
-      runId,
-      registryFile: path.join(REPO_ROOT, 'infra', 'registry', 'equipment.json'),
-      opendataDir: path.join(dir, 'opendata'),
-      publisherStateDir: path.join(dir, 'publisher'),
-      ports: { ingest: await freePort(), processors: await freePort(), publisher: 0, api: 0 },
-      endpoints,
+    const pipeline = await testPipeline({
+      name: 'cwm',
+      cleanup,
+      processors: [PROCESSOR],
       // Long enough that a partition never counts as idle during the test: the watermark is then the
       // minimum stream time over the partitions that received records, i.e. the batch's time.
-      idleFlushMs: 600_000,
-      ...(usesStackSecrets(endpoints)
-        ? { secrets: serviceSecretEnvs({ config: { externalKafka: undefined, externalRedis: undefined } }) }
-        : {}),
-    };
-    await stackProvision({ namespace: plan.topicPrefix, brokers: endpoints.kafkaBrokers });
-    cleanup.add(async () => {
-      const admin = testKafka().admin();
-      await admin.connect();
-      try {
-        await deleteNamespaceAcls(
-          admin,
-          topicList.map((t) => `${plan.topicPrefix}${t.name}`),
-        );
-      } finally {
-        await admin.disconnect();
-      }
+      plan: { idleFlushMs: 600_000 },
     });
-    cleanup.add(() =>
-      deleteTopics(
-        plannedTopics(plan).map((t) => t.name),
-        endpoints.kafkaBrokers,
-      ),
-    );
-    const envs = serviceEnvs(plan);
-    cleanup.add(() =>
-      deleteGroups([`${envs.processors.PROCESSORS_GROUP_ID!}.${PROCESSOR}`], endpoints.kafkaBrokers),
-    );
-    cleanup.add(async () => {
-      const redis = new Redis(endpoints.redisUrl);
-      try {
-        await deleteRedisKeys(redis, envs.processors.STREAM_KEY_PREFIX!);
-      } finally {
-        await redis.quit();
-      }
-    });
+    ({ plan } = pipeline);
 
     let consoleSecrets: Record<string, string> = {};
     if (plan.secrets) {
       const secretsDir = path.dirname(plan.secrets.console.CONSOLE_USERS_FILE!);
       password = readFileSync(path.join(secretsDir, 'console-superviseur.password'), 'utf8').trim();
     } else {
-      password = `superviseur-${runId}`;
+      password = `superviseur-${plan.runId}`;
       writeFileSync(
-        path.join(dir, 'users.json'),
+        path.join(pipeline.dir, 'users.json'),
         JSON.stringify({
           users: [{ login: 'superviseur', role: 'supervisor', passwordHash: hashPassword(password) }],
         }),
       );
       consoleSecrets = {
-        CONSOLE_USERS_FILE: path.join(dir, 'users.json'),
+        CONSOLE_USERS_FILE: path.join(pipeline.dir, 'users.json'),
         CONSOLE_SESSION_SECRET: 's'.repeat(40),
       };
     }
 
-    const processors = startService('processors', serviceEntry('processors'), {
-      env: {
-        ...envs.processors,
-        PROCESSORS_ENABLED: PROCESSOR,
-        STREAM_EMIT_INTERVAL_MS: '200',
-        LOG_LEVEL: 'warn',
-      },
-      logFile: path.join(dir, 'processors.log'),
+    const [processors, consoleService] = await pipeline.startAll(['processors', 'console'], {
+      processors: { PROCESSORS_ENABLED: PROCESSOR, STREAM_EMIT_INTERVAL_MS: '200', LOG_LEVEL: 'warn' },
+      console: { ...consoleSecrets, CONSOLE_PIPELINE_REFRESH_MS: '500', LOG_LEVEL: 'warn' },
     });
-    services.push(processors);
-    const consolePort = await freePort();
-    const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
-      env: {
-        ...consoleEnv(plan, consolePort),
-        ...consoleSecrets,
-        CONSOLE_PIPELINE_REFRESH_MS: '500',
-        LOG_LEVEL: 'warn',
-      },
-      logFile: path.join(dir, 'console.log'),
-    });
-    services.push(consoleService);
-    cleanup.add(async () => {
-      const ended = await stopAll(services, 15_000);
-      services = [];
-      return ended;
-    });
-    metricsUrl = `http://127.0.0.1:${plan.ports.processors}/metrics`;
-    await waitHttpOk(`http://127.0.0.1:${plan.ports.processors}/readyz`, 240_000, processors);
-    consoleUrl = `http://127.0.0.1:${consolePort}`;
-    await waitHttpOk(`${consoleUrl}/readyz`, 240_000, consoleService);
+    metricsUrl = `${processors!.url!}/metrics`;
+    consoleUrl = consoleService!.url!;
 
     const form = await fetch(`${consoleUrl}/login`);
     const csrfCookie = form.headers
