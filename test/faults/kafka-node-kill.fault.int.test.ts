@@ -11,44 +11,38 @@
  * - every release the catalogue names is whole, and the day's release carries the reference values.
  * Seeds and kill points are printed; `KAFKA_KILL_SEED` replays a run's choices.
  */
-import path from 'node:path';
-import { eventId, type TopicName } from '@ondijon/contracts';
+import { eventId } from '@ondijon/contracts';
 import { createKafka } from '@ondijon/kafka';
 import kafkajs from 'kafkajs';
-import { buildFleet, generateStream, NO_FAULTS, readRegistryFile } from '@ondijon/simulator';
-import { clusterUp, kafkaSecret, killKafkaBroker, resolveConfig, startKafkaBroker } from '@ondijon/stack';
+import { clusterUp, kafkaSecret, resolveConfig, startKafkaBroker } from '@ondijon/stack';
 import { physical, plannedTopics, type PipelinePlan } from '@ondijon/devstack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Cleanup,
-  mqttAuth,
-  testEndpoints,
-  testKafka,
-  uniqueName,
-  usesStackSecrets,
-  waitFor,
-} from '../setup/index';
+import { Cleanup, testEndpoints, testKafka, uniqueName, usesStackSecrets, waitFor } from '../setup/index';
 import { type PipelineProcess, testPipeline } from '../setup/pipeline';
 import { computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
-import { aggregateDifferences, countStored, openDataDifferences } from './checks';
+import { ackedIds } from '@ondijon/test-kit';
+import {
+  countStored,
+  DATASET,
+  expectReferenceResults,
+  killKafkaNode,
+  lightingOnly,
+  lightingReports,
+  partitionsOf,
+  restoreClusterThenClean,
+  seededRandom,
+  startPublishing,
+  strike,
+} from './checks';
 
 // kafkajs is CommonJS: read ConfigResourceTypes off the default export.
 const { ConfigResourceTypes } = kafkajs;
 
 const SEED = Number(process.env.KAFKA_KILL_SEED ?? Date.now() % 1_000_000);
-// 23:00Z on 11 January is midnight in Paris: 27 h cover the Paris day of 12 January and a little more,
-// so the watermark passes the day's end and the publisher releases it.
-const FROM = Date.parse('2026-01-11T23:00:00Z');
-const TO = FROM + 27 * 3_600_000;
-const PARIS_DAY = '2026-01-11T23:00:00Z';
-const DATASET = 'lighting-commune-hour';
-const AGG_TOPIC: TopicName = 'agg.s1.lighting-commune-hour.v1';
 // ~5 500 lighting reports paced at 80 msg/s (~70 s of full-rate stream), slowed to a trickle while a
 // killed node restarts, so that each of the three kills strikes mid-stream whatever the restart takes.
 const FRACTION = 0.15;
 const RATE = Number(process.env.KAFKA_KILL_RATE ?? 80);
-const LIGHTING = new Set(['streetlight', 'lighting-cabinet']);
 
 const cleanup = new Cleanup();
 let plan: PipelinePlan;
@@ -57,20 +51,11 @@ let brokers: string[];
 let api: PipelineProcess;
 
 /** Deterministic choices from the seed (kill order and points). */
-let rand = SEED;
-const next = () => (rand = (rand * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+const next = seededRandom(SEED);
 
-/** Leader and ISR of every partition of the run's topics. */
-async function partitions(): Promise<{ leader: number; isr: number[] }[]> {
-  const admin = testKafka(uniqueName('kill-isr'), brokers).admin();
-  await admin.connect();
-  try {
-    const { topics } = await admin.fetchTopicMetadata({ topics: plannedTopics(plan).map((t) => t.name) });
-    return topics.flatMap((t) => t.partitions);
-  } finally {
-    await admin.disconnect();
-  }
-}
+/** The run's topics, and the leader and ISR of each of their partitions. */
+const runTopics = () => plannedTopics(plan).map((t) => t.name);
+const partitions = () => partitionsOf(brokers, runTopics());
 
 /** Replication factor and min.insync.replicas of topics on the cluster. */
 async function describeTopics(
@@ -148,7 +133,7 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
     expect(provisioned.replicationFactor).toBe(3);
     expect(provisioned.drift).toEqual([]);
     expect(provisioned.acls?.created.length ?? 0).toBeGreaterThan(0);
-    const configs = await describeTopics(plannedTopics(plan).map((t) => t.name));
+    const configs = await describeTopics(runTopics());
     expect(configs.filter((c) => c.minIsr !== '2' || c.replicas !== 3)).toEqual([]);
     if (usesStackSecrets(testEndpoints())) {
       // The cluster authenticates and authorises like the single node: SCRAM users, StandardAuthorizer,
@@ -163,69 +148,50 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
     }
 
     // The ground truth: the simulator's lighting reports (no injected faults: every loss is the kill's).
-    const registry = await readRegistryFile(plan.registryFile);
-    messages = generateStream(
-      buildFleet(registry, { seed: SEED, fraction: FRACTION }),
-      FROM,
-      TO,
-      SEED,
-      NO_FAULTS,
-    ).filter((m) => LIGHTING.has(m.tag.family));
-    reference = computeReference(messages, registry.equipment);
+    const truth = await lightingReports(plan.registryFile, SEED, FRACTION);
+    messages = truth.messages;
+    reference = computeReference(messages, truth.equipment);
 
-    const started = await pipeline.startAll(['ingest', 'processors', 'publisher', 'opendata-api'], {
-      processors: { PROCESSORS_ENABLED: DATASET },
-      publisher: {
-        PUBLISHER_DATASETS: DATASET,
-        PUBLISHER_SOURCE_TOPICS: `${DATASET}=${physical(plan, AGG_TOPIC)}`,
-      },
-    });
+    const started = await pipeline.startAll(
+      ['ingest', 'processors', 'publisher', 'opendata-api'],
+      lightingOnly(plan),
+    );
     api = started[3]!;
   }, 900_000);
 
-  afterAll(async () => {
-    // A node left down by a failure is restarted: later tests expect the cluster whole.
-    for (const node of [1, 2, 3] as const) await startKafkaBroker(node).catch(() => undefined);
-    await cleanup.run();
-  }, 180_000);
+  afterAll(() => restoreClusterThenClean(cleanup), 180_000);
 
   it(
     'loses no acknowledged message, gives the reference aggregates and whole releases',
     { timeout: 1_500_000 },
     async () => {
-      const messagesFile = path.join(dir, 'messages.jsonl');
-      const ackedFile = path.join(dir, 'acked.txt');
       const published = messages.map((m) => ({
         topic: `${plan.mqttPrefix}${m.topic}`,
         payload: m.payload,
         id: eventId(m.tag.equipmentId, m.tag.seq),
       }));
-      writeIndependentMessages(messagesFile, published);
-      const total = published.length;
-      const { username, password } = mqttAuth();
-      const publisher = startIndependentPublisher({
-        mqttUrl: plan.endpoints.mqttUrl,
-        username,
-        password,
-        messagesFile,
-        ackedFile,
+      const { publisher, ackedFile, total } = startPublishing({
+        plan,
+        dir,
+        cleanup,
+        published,
         rate: RATE,
         trickle: 3,
       });
-      cleanup.add(async () => publisher.process.kill('SIGKILL'));
 
       // Each node once, in a random order, each at a random point of its third of the stream.
       const order = [1, 2, 3].sort(() => next() - 0.5) as (1 | 2 | 3)[];
       for (const [i, node] of order.entries()) {
-        const at = Math.floor(total * (0.08 + 0.27 * i + next() * 0.12));
-        await waitFor(() => ackedIds(ackedFile).length >= at, {
+        const { acked: ackedAtKill, killed: ledPartitions } = await strike({
+          ackedFile,
+          total,
+          from: 0.08 + 0.27 * i,
+          span: 0.12,
+          random: next,
+          what: `Kafka node ${node}`,
           timeoutMs: 180_000,
-          intervalMs: 100,
-          message: `${at} messages acknowledged before killing node ${node}`,
+          kill: () => killKafkaNode(brokers, runTopics(), node),
         });
-        const ledPartitions = (await partitions()).filter((p) => p.leader === node).length;
-        killKafkaBroker(node);
-        const ackedAtKill = ackedIds(ackedFile).length;
         const killedAt = Date.now();
         // A random 1–4 s more at full rate, then a trickle until the node is back (a JVM start takes 10 s to
         // minutes on a loaded machine, and the stream must not run out before the third kill). The trickle
@@ -269,21 +235,9 @@ describe('the pipeline on the 3-node Kafka cluster, each node SIGKILLed in turn 
       expect(stored.lost.slice(0, 10), `${stored.lost.length} acknowledged messages lost`).toEqual([]);
       expect(stored.deadLetters).toBe(0);
 
-      // Stream side: the latest revision of every window equals the reference.
-      const aggregates = await aggregateDifferences(plan, brokers, reference, DATASET, AGG_TOPIC);
-      // Not a trivial stream: the smallest fleets the seeds draw give 54 windows at fraction 0.12, 81 at 0.15.
-      expect(aggregates.windows).toBeGreaterThan(40);
-      expect(aggregates.problems.slice(0, 20), `${aggregates.problems.length} aggregate differences`).toEqual(
-        [],
-      );
-
-      // Open data: the Paris day is released, every release the catalogue names is whole, and the values
-      // released are the reference's.
-      const open = await openDataDifferences(plan, api.url!, reference, DATASET, PARIS_DAY);
-      expect(open.notWhole).toEqual([]);
-      expect(open.released.slice(0, 20), `${open.released.length} released differences`).toEqual([]);
-      // Most reference windows were released as values and compared (the others suppressed or withheld).
-      expect(open.compared).toBeGreaterThan(aggregates.windows / 2);
+      // Stream side: the latest revision of every window equals the reference. Open data: the Paris day is
+      // released, every release the catalogue names is whole, and the values released are the reference's.
+      await expectReferenceResults('kafka node kill', plan, brokers, api.url!, reference);
     },
   );
 });

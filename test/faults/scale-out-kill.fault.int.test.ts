@@ -16,38 +16,29 @@
  *   equals the reference.
  * `SCALE_KILL_SEED` replays a run's choices; `SCALE_KILL_KEEP_LOGS=1` keeps the services' logs.
  */
-import path from 'node:path';
-import { eventId, type TopicName } from '@ondijon/contracts';
+import { eventId } from '@ondijon/contracts';
 import { physical } from '@ondijon/devstack';
-import { buildFleet, generateStream, NO_FAULTS, readRegistryFile } from '@ondijon/simulator';
-import {
-  clusterUp,
-  killKafkaBroker,
-  redisClusterUp,
-  redisClusterUrl,
-  startKafkaBroker,
-} from '@ondijon/stack';
+import { clusterUp, redisClusterUp, redisClusterUrl, startKafkaBroker } from '@ondijon/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Cleanup, mqttAuth, testKafka, uniqueName, waitFor } from '../setup/index';
-import {
-  type PipelineProcess,
-  type PipelineService,
-  type TestPipeline,
-  testPipeline,
-} from '../setup/pipeline';
+import { Cleanup } from '../setup/index';
+import { type PipelineProcess, type TestPipeline, testPipeline } from '../setup/pipeline';
 import { computeReference, type Reference, type TruthMessage } from '../reference/reference';
-import { ackedIds, startIndependentPublisher, writeIndependentMessages } from '@ondijon/test-kit';
-import { aggregateDifferences, countStored, openDataDifferences } from './checks';
+import { ackedIds, metricValue } from '@ondijon/test-kit';
+import {
+  AGG_TOPIC,
+  countStored,
+  DATASET,
+  expectReferenceResults,
+  killKafkaNode,
+  lightingOnly,
+  lightingReports,
+  restoreClusterThenClean,
+  seededRandom,
+  startPublishing,
+  strike,
+} from './checks';
 
 const SEED = Number(process.env.SCALE_KILL_SEED ?? Date.now() % 1_000_000);
-// 23:00Z on 11 January is midnight in Paris: 27 h cover the Paris day of 12 January and a little more, so
-// the watermark passes the day's end and the publishers release it.
-const FROM = Date.parse('2026-01-11T23:00:00Z');
-const TO = FROM + 27 * 3_600_000;
-const PARIS_DAY = '2026-01-11T23:00:00Z';
-const DATASET = 'lighting-commune-hour';
-const AGG_TOPIC: TopicName = 'agg.s1.lighting-commune-hour.v1';
-const LIGHTING = new Set(['streetlight', 'lighting-cabinet']);
 // 1 500 to 5 300 lighting reports by seed, paced to last about STREAM_S seconds whatever their number: four
 // strikes fit in it, and the whole test in about four minutes on a 2-core machine.
 const FRACTION = 0.12;
@@ -55,8 +46,7 @@ const STREAM_S = Number(process.env.SCALE_KILL_STREAM_S ?? 90);
 const INVALID_SHARE = 0.01;
 
 /** Deterministic choices from the seed. */
-let rand = SEED;
-const next = () => (rand = (rand * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
+const next = seededRandom(SEED);
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Sum of a Prometheus counter over its label sets, from an instance's /metrics. */
@@ -64,10 +54,7 @@ async function counter(url: string | undefined, name: string): Promise<number | 
   if (url === undefined) return null;
   try {
     const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
-    let sum = 0;
-    for (const line of text.split('\n'))
-      if (line.startsWith(`${name} `) || line.startsWith(`${name}{`)) sum += Number(line.split(' ').pop());
-    return sum;
+    return metricValue(text, name) ?? 0;
   } catch {
     return null;
   }
@@ -110,14 +97,7 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
 
     // The ground truth: the simulator's lighting reports; a seeded 1 % made schema-invalid (observedAt not
     // a time, seq kept: the dead letter carries the event id), which the reference leaves out.
-    const registry = await readRegistryFile(plan.registryFile);
-    const messages = generateStream(
-      buildFleet(registry, { seed: SEED, fraction: FRACTION }),
-      FROM,
-      TO,
-      SEED,
-      NO_FAULTS,
-    ).filter((m) => LIGHTING.has(m.tag.family));
+    const { messages, equipment } = await lightingReports(plan.registryFile, SEED, FRACTION);
     invalid = new Set();
     published = messages.map((m) => {
       const id = eventId(m.tag.equipmentId, m.tag.seq);
@@ -130,16 +110,10 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
     });
     reference = computeReference(
       messages.filter((m) => !invalid.has(eventId(m.tag.equipmentId, m.tag.seq))) as TruthMessage[],
-      registry.equipment,
+      equipment,
     );
 
-    const only: Partial<Record<PipelineService, Record<string, string>>> = {
-      processors: { PROCESSORS_ENABLED: DATASET },
-      publisher: {
-        PUBLISHER_DATASETS: DATASET,
-        PUBLISHER_SOURCE_TOPICS: `${DATASET}=${physical(plan, AGG_TOPIC)}`,
-      },
-    };
+    const only = lightingOnly(plan);
     const started: PipelineProcess[] = [];
     for (const name of ['ingest', 'processors', 'publisher'] as const)
       for (const instance of ['a', 'b'])
@@ -150,51 +124,31 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
     for (const p of started) await p.ready(300_000);
   }, 900_000);
 
-  afterAll(async () => {
-    // A node left down by a failure is restarted: later tests expect the cluster whole.
-    for (const node of [1, 2, 3] as const) await startKafkaBroker(node).catch(() => undefined);
-    await cleanup.run();
-  }, 180_000);
+  afterAll(() => restoreClusterThenClean(cleanup), 180_000);
 
   it(
     'loses no acknowledged message, gives the reference aggregates and whole releases',
     { timeout: 900_000 },
     async () => {
       const { plan, dir } = pipeline;
-      const messagesFile = path.join(dir, 'messages.jsonl');
-      const ackedFile = path.join(dir, 'acked.txt');
-      writeIndependentMessages(messagesFile, published);
-      const total = published.length;
-      const rate = Math.max(10, Math.ceil(total / STREAM_S));
-      const { username, password } = mqttAuth();
-      const publisher = startIndependentPublisher({
-        mqttUrl: plan.endpoints.mqttUrl,
-        username,
-        password,
-        messagesFile,
-        ackedFile,
-        rate,
-      });
-      cleanup.add(async () => publisher.process.kill('SIGKILL'));
+      const rate = Math.max(10, Math.ceil(published.length / STREAM_S));
+      const { publisher, ackedFile, total } = startPublishing({ plan, dir, cleanup, published, rate });
 
       const strikes: string[] = [];
       const back: Promise<unknown>[] = [];
-      const at = (from: number, span: number) => Math.floor(total * (from + next() * span));
-      const reach = (n: number, what: string) =>
-        waitFor(() => ackedIds(ackedFile).length >= n, {
-          timeoutMs: 300_000,
-          intervalMs: 100,
-          message: `${n} of ${total} messages acknowledged before ${what}`,
-        });
+      const stream = { ackedFile, total, random: next, timeoutMs: 300_000 };
 
       // One Kafka node, at 8–20 % of the stream; started again after 1–4 s.
       const node = (1 + Math.floor(next() * 3)) as 1 | 2 | 3;
-      await reach(at(0.08, 0.12), `killing Kafka node ${node}`);
-      const led = await leaders(node);
-      killKafkaBroker(node);
-      strikes.push(
-        `Kafka node ${node} (leader of ${led} partitions of the run) at ${ackedIds(ackedFile).length}/${total}`,
-      );
+      const { acked: nodeAcked, killed: led } = await strike({
+        ...stream,
+        from: 0.08,
+        span: 0.12,
+        what: `Kafka node ${node}`,
+        kill: () =>
+          killKafkaNode(brokers, [physical(plan, 'tel.s1.lighting.v1'), physical(plan, AGG_TOPIC)], node),
+      });
+      strikes.push(`Kafka node ${node} (leader of ${led} partitions of the run) at ${nodeAcked}/${total}`);
       const nodeDelay = 1_000 + next() * 3_000;
       back.push(sleep(nodeDelay).then(() => startKafkaBroker(node, { timeoutMs: 420_000 })));
 
@@ -207,15 +161,23 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
       for (const [name, from, span] of stretches) {
         const instance = next() < 0.5 ? 'a' : 'b';
         const delay = 1_000 + next() * 4_000;
-        await reach(at(from, span), `killing ${name}-${instance}`);
-        const shares = await Promise.all(
-          ['a', 'b'].map((i) => counter(running[`${name}-${i}`]!.url, WORK[name])),
-        );
         const victim = running[`${name}-${instance}`]!;
-        victim.handle.child.kill('SIGKILL');
-        await victim.handle.exited;
+        const { acked: victimAcked, killed: shares } = await strike({
+          ...stream,
+          from,
+          span,
+          what: `${name}-${instance}`,
+          kill: async () => {
+            const shares = await Promise.all(
+              ['a', 'b'].map((i) => counter(running[`${name}-${i}`]!.url, WORK[name])),
+            );
+            victim.handle.child.kill('SIGKILL');
+            await victim.handle.exited;
+            return shares;
+          },
+        });
         strikes.push(
-          `${name}-${instance} at ${ackedIds(ackedFile).length}/${total} (${WORK[name]} a=${shares[0]}, b=${shares[1]})`,
+          `${name}-${instance} at ${victimAcked}/${total} (${WORK[name]} a=${shares[0]}, b=${shares[1]})`,
         );
         if (name !== 'publisher')
           expect(
@@ -250,38 +212,9 @@ describe('the pipeline scaled out (2 ingest, 2 processors, 2 publishers) on the 
       expect(stored.distinct).toBe(total);
       expect(stored.deadLetters).toBeGreaterThanOrEqual(invalid.size);
 
-      // Stream side: the latest revision of every window equals the reference.
-      const aggregates = await aggregateDifferences(plan, brokers, reference, DATASET, AGG_TOPIC);
-      // Not a trivial stream: the smallest fleets the seeds draw give 54 windows at fraction 0.12, 81 at 0.15.
-      expect(aggregates.windows).toBeGreaterThan(40);
-      expect(aggregates.problems.slice(0, 20), `${aggregates.problems.length} aggregate differences`).toEqual(
-        [],
-      );
-
-      // Open data: the Paris day released, every release whole, released values equal to the reference.
-      const open = await openDataDifferences(plan, running.api!.url!, reference, DATASET, PARIS_DAY);
-      // eslint-disable-next-line no-console -- evidence for the report
-      console.info(
-        `scale-out kill: ${aggregates.windows} windows equal to the reference (${aggregates.records} aggregate records), ${open.releases} releases, ${open.compared} released values compared`,
-      );
-      expect(open.notWhole).toEqual([]);
-      expect(open.released.slice(0, 20), `${open.released.length} released differences`).toEqual([]);
-      // Most reference windows were released as values and compared (the others suppressed or withheld).
-      expect(open.compared).toBeGreaterThan(aggregates.windows / 2);
+      // Stream side: the latest revision of every window equals the reference. Open data: the Paris day
+      // released, every release whole, released values equal to the reference.
+      await expectReferenceResults('scale-out kill', plan, brokers, running.api!.url!, reference);
     },
   );
 });
-
-/** Partitions of the run's topics that `node` leads. */
-async function leaders(node: number): Promise<number> {
-  const admin = testKafka(uniqueName('sk-leaders'), brokers).admin();
-  await admin.connect();
-  try {
-    const { topics } = await admin.fetchTopicMetadata({
-      topics: [physical(pipeline.plan, 'tel.s1.lighting.v1'), physical(pipeline.plan, AGG_TOPIC)],
-    });
-    return topics.flatMap((t) => t.partitions).filter((p) => p.leader === node).length;
-  } finally {
-    await admin.disconnect();
-  }
-}
