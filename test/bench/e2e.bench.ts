@@ -23,7 +23,7 @@ import { createKafka, readAll, type ReadRecord } from '@ondijon/kafka';
 import { endpoints, securityOf, stackMqttCredentials, stackUp } from '@ondijon/stack';
 import { mqttEnv, physical, type PipelinePlan, REPO_ROOT } from '@ondijon/devstack';
 import { Cleanup, useLocalStackEndpoints } from '../setup/index';
-import { testPipeline } from '../setup/pipeline';
+import { TELEMETRY_TOPICS, testPipeline } from '../setup/pipeline';
 
 const SEED = Number(process.env.BENCH_SEED ?? 7);
 const SIM_HOURS = Number(process.env.BENCH_SIM_HOURS ?? 2);
@@ -42,14 +42,6 @@ const PROCESSOR_INPUTS: Record<string, TopicName[]> = {
   'winter-commune-day': ['tel.s1.winter.v1', 'tel.s2.winter.v1'],
 };
 const PROCESSORS = Object.keys(PROCESSOR_INPUTS);
-const TELEMETRY: TopicName[] = [
-  'tel.s1.lighting.v1',
-  'tel.s2.lighting.v1',
-  'tel.s1.traffic.v1',
-  'tel.s1.winter.v1',
-  'tel.s2.winter.v1',
-  'pii.s3.winter.v1',
-];
 /**
  * Aggregate topic → the input topics of the processors writing it (their watermark is taken over these
  * topics' partitions), the families feeding it and the processors' grace (services/processors definitions).
@@ -374,7 +366,7 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
     const telEnd = async () => {
       let total = 0;
       const ends = new Map<string, Map<number, string>>();
-      for (const t of TELEMETRY) {
+      for (const t of TELEMETRY_TOPICS) {
         const offs = await admin.fetchTopicOffsets(physical(plan, t));
         ends.set(physical(plan, t), new Map(offs.map((o) => [o.partition, o.high])));
         total += offs.reduce((s, o) => s + Number(o.high), 0);

@@ -22,7 +22,7 @@ import {
 import { stackMqttPasswordsDir } from '@ondijon/stack';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Cleanup, testKafka, uniqueName, usesStackSecrets, waitFor } from '../setup/index';
-import { testPipeline } from '../setup/pipeline';
+import { TELEMETRY_TOPICS, testPipeline } from '../setup/pipeline';
 import { cellKey, computeReference, type Reference, type TruthMessage } from '../reference/reference';
 import { physical, type PipelinePlan } from '@ondijon/devstack';
 import {
@@ -71,16 +71,6 @@ const FAMILIES_OF: Record<(typeof DATASETS)[number], string[]> = {
   'signal-status': ['signal-controller'],
   'winter-commune-day': ['winter-vehicle', 'weather-station'],
 };
-
-/** The telemetry topics, where ingest stores every accepted report. */
-const TELEMETRY: TopicName[] = [
-  'tel.s1.lighting.v1',
-  'tel.s2.lighting.v1',
-  'tel.s1.traffic.v1',
-  'tel.s1.winter.v1',
-  'tel.s2.winter.v1',
-  'pii.s3.winter.v1',
-];
 
 /** What the tests read of an aggregate record. */
 interface Aggregate {
@@ -230,7 +220,11 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       },
       { timeoutMs: 60_000, intervalMs: 2_000, message: 'every aggregate window emitted' },
     );
-    for (const t of [...TELEMETRY, 'dlq.s3.stream.v1', ...Object.keys(DATASET_OF_TOPIC)] as TopicName[])
+    for (const t of [
+      ...TELEMETRY_TOPICS,
+      'dlq.s3.stream.v1',
+      ...Object.keys(DATASET_OF_TOPIC),
+    ] as TopicName[])
       await read(t);
   }, 420_000);
 
@@ -257,7 +251,7 @@ describe('pipeline end to end (simulator with faults → ingest → processors �
       expect(faults).toContain(k);
 
     // Kafka holds each accepted event, each duplicate again under the same id (downstream dedupes), each late event.
-    const telemetry = TELEMETRY.flatMap((t) => values<{ id: string }>(t));
+    const telemetry = TELEMETRY_TOPICS.flatMap((t) => values<{ id: string }>(t));
     const ids = new Map<string, number>();
     for (const e of telemetry) ids.set(e.id, (ids.get(e.id) ?? 0) + 1);
     const expectedIds = new Map<string, number>();

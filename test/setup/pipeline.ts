@@ -8,7 +8,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { topicList } from '@ondijon/contracts';
+import { topicList, type TopicName } from '@ondijon/contracts';
 import {
   consoleEnv,
   freePort,
@@ -44,6 +44,11 @@ import {
 } from '@ondijon/test-kit';
 import { Cluster } from 'ioredis';
 import { usesStackSecrets } from './index';
+
+/** The registry's telemetry topics (`tel.*` and `pii.*`): where ingest stores every report it accepts. */
+export const TELEMETRY_TOPICS = topicList
+  .filter((t) => t.area === 'tel' || t.area === 'pii')
+  .map((t) => t.name as TopicName);
 
 /** A service a test can start: the pipeline's, or the control-centre console. */
 export type PipelineService = Exclude<ServiceName, 'simulator'> | 'console' | 'simulator';
