@@ -1,5 +1,9 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { DATA_OWNER, type Envelope, type Lineage } from './envelope';
+import { OnDijonError } from './errors';
+import { LINEAGE_REGISTRY_TOPIC } from './kafka-topics';
+import { TELEMETRY_SCHEMA_VERSION } from './telemetry';
 import { stringifyAscii } from './wire';
 
 // CloudEvents Kafka protocol binding, binary content mode (docs/architecture.md, "Record format"):
@@ -11,7 +15,15 @@ import { stringifyAscii } from './wire';
 // Attributes that are the same for every record of a topic are not repeated per record: they are
 // the topic's constants (`topicConstants`, derived from the topic registry), omitted from the headers
 // when equal and put back by the reader. `owner` is always Dijon Métropole (a literal of the schema);
-// telemetry lineage's `inputs` and `producer` are always `mqtt` and `ingest`.
+// telemetry lineage's `inputs` and `producer` are always `mqtt` and `ingest`, its `schemaversion` is
+// the telemetry schema version and its `dataschema` follows from its `type` (one family per type).
+//
+// The rest of a telemetry record's lineage (producer version, the policy's field actions) is the same
+// for every record of a family at a policy revision, so ingest writes it once to the lineage registry
+// topic (`ref.s0.lineage.v1`, compacted, keyed by the hash of the lineage text) and each record carries
+// only that hash in `ce_lineageref` (the schema-registry pattern). Readers resolve it from an in-memory
+// map that `createConsumer` (packages/kafka lineage-follower.ts) fills from the registry topic before a
+// batch is handed over, so decoding stays synchronous; records written with `ce_lineage` read as before.
 
 /** Header that marks a binary-mode record (CloudEvents Kafka binding). */
 export const CE_SPECVERSION_HEADER = 'ce_specversion';
@@ -19,6 +31,11 @@ export const CE_SPECVERSION_HEADER = 'ce_specversion';
 export const CE_CONTENT_TYPE_HEADER = 'content-type';
 /** Header of the `lineage` extension (JSON text of what differs from the topic's constant lineage). */
 export const CE_LINEAGE_HEADER = 'ce_lineage';
+/**
+ * Header that replaces `ce_lineage` on telemetry: the lineage registry key (`lineageRef`) of that JSON
+ * text, whose value is the text itself in the registry topic.
+ */
+export const CE_LINEAGEREF_HEADER = 'ce_lineageref';
 
 /** Envelope attributes in schema order (the order of `Envelope`, so decoded objects keep it). */
 const ATTRIBUTES = [
@@ -84,6 +101,11 @@ export const BinaryHeaders = z
     ce_mqtttopic: z.string().optional(),
     /** JSON of the lineage keys that differ from the topic's constants. */
     ce_lineage: z.string().optional(),
+    /** Instead of `ce_lineage`: the registry key of that JSON (16 hex digits, see `lineageRef`). */
+    ce_lineageref: z
+      .string()
+      .regex(/^[0-9a-f]{16}$/)
+      .optional(),
   })
   .catchall(z.string());
 
@@ -93,15 +115,30 @@ export interface TopicConstants {
   attributes: Readonly<Partial<Record<Attribute, string>>>;
   /** Lineage keys omitted when equal (compared as JSON). */
   lineage: Readonly<Partial<Lineage>>;
+  /**
+   * `dataschema` as it follows from `type`, when a topic's records state it that way (telemetry: one
+   * schema per family, the family in the type): omitted when equal, put back from `type`.
+   */
+  dataschemaOf?: (type: string) => string | undefined;
 }
 
 const OWNER_ONLY: TopicConstants = Object.freeze({
   attributes: Object.freeze({ owner: DATA_OWNER }),
   lineage: Object.freeze({}),
 });
+/** `fr.dijon.ondijon.telemetry.<family>.v<N>` (envelope.ts `telemetryEventType`). */
+const TELEMETRY_TYPE = /^fr\.dijon\.ondijon\.telemetry\.([a-z0-9-]+)\.(v\d+)$/;
+
+/** The telemetry `dataschema` of a type (services/ingest pipeline.ts `telemetryEnvelope` writes the same). */
+function telemetryDataschema(type: string): string | undefined {
+  const m = TELEMETRY_TYPE.exec(type);
+  return m === null ? undefined : `urn:ondijon:schemas:telemetry/${m[1]}.${m[2]}.json`;
+}
+
 const TELEMETRY: TopicConstants = Object.freeze({
-  attributes: Object.freeze({ owner: DATA_OWNER }),
+  attributes: Object.freeze({ owner: DATA_OWNER, schemaversion: TELEMETRY_SCHEMA_VERSION }),
   lineage: Object.freeze({ inputs: ['mqtt'], producer: 'ingest' }),
+  dataschemaOf: telemetryDataschema,
 });
 
 /**
@@ -125,17 +162,92 @@ const constantsByTopic = new Map<string, TopicConstants>();
 /** A telemetry topic name, also behind a run prefix (`<run>.tel.s1.lighting.v1`). */
 const TELEMETRY_TOPIC = /(?:^|\.)(?:tel|pii)\.s[0-3]\.[a-z0-9-]+\.v\d+$/;
 
+/**
+ * The physical name of the lineage registry topic beside a physical topic (same run prefix:
+ * `<run>.tel.s1.lighting.v1` → `<run>.ref.s0.lineage.v1`).
+ */
+export function lineageRegistryTopicFor(topic: string): string {
+  const m = /^(.*?)(?:ref|tel|pii|dlq|late|agg)\.s[0-4]\.[a-z0-9-]+\.v\d+$/.exec(topic);
+  return `${m?.[1] ?? ''}${LINEAGE_REGISTRY_TOPIC}`;
+}
+
+/** A lineage to write to the registry topic: key `ref`, value `text`. */
+export interface LineageEntry {
+  ref: string;
+  text: string;
+}
+
 /** A record in binary mode: headers (text) and the value (JSON of `data`, ASCII-only). */
 export interface BinaryRecord {
   headers: Record<string, string>;
   value: string;
+  /**
+   * With `lineageRef`: the registry entry the record references (in `ce_lineageref`), which must be
+   * acknowledged on the registry topic before the record is written.
+   */
+  lineage?: LineageEntry;
+}
+
+/** Options of `toBinary`. */
+export interface ToBinaryOptions {
+  /** Write the lineage as a registry reference (`ce_lineageref`) instead of its JSON (`ce_lineage`). */
+  lineageRef?: boolean;
+}
+
+/**
+ * The registry key of a lineage JSON text: the first 16 hex digits (64 bits) of its SHA-256. The key is
+ * the hash of the exact text the registry holds, so an entry is checked against its key when it is read.
+ */
+export function lineageRef(text: string): string {
+  let ref = refOfText.get(text);
+  if (ref === undefined) {
+    ref = createHash('sha256').update(text, 'utf8').digest('hex').slice(0, 16);
+    if (refOfText.size >= 1024) refOfText.clear();
+    refOfText.set(text, ref);
+  }
+  return ref;
+}
+
+const refOfText = new Map<string, string>();
+/** Lineage JSON texts by registry key, as read from the registry topic (or written by this process). */
+const lineageTexts = new Map<string, string>();
+
+/**
+ * Makes a registry entry known to this process's decoder. False (and nothing kept) when the text is
+ * not the one its key is the hash of: a record that names the key then fails as an unknown lineage.
+ */
+export function registerLineage(ref: string, text: string): boolean {
+  if (lineageRef(text) !== ref) return false;
+  lineageTexts.set(ref, text);
+  return true;
+}
+
+/** True when the decoder can resolve this registry key. */
+export function isLineageKnown(ref: string): boolean {
+  return lineageTexts.has(ref);
+}
+
+/** The lineage text of a registry key; throws ONDIJON_LINEAGE_UNKNOWN naming the key when it is not known. */
+function resolveLineage(ref: string): string {
+  const text = lineageTexts.get(ref);
+  if (text !== undefined) return text;
+  throw new OnDijonError(
+    'ONDIJON_LINEAGE_UNKNOWN',
+    `lineage ${ref} (header ${CE_LINEAGEREF_HEADER}) is not in the lineage registry topic ${LINEAGE_REGISTRY_TOPIC}`,
+    { details: { lineageRef: ref } },
+  );
 }
 
 /**
  * Encodes an envelope in binary content mode. Attributes absent from the envelope get no header;
- * `sequence` is written in decimal, `lineage` as JSON of what differs from the topic's constants.
+ * `sequence` is written in decimal, `lineage` as JSON of what differs from the topic's constants (or,
+ * with `lineageRef`, as the registry key of that JSON, the entry returned with the record).
  */
-export function toBinary(envelope: Envelope<unknown>, constants: TopicConstants = OWNER_ONLY): BinaryRecord {
+export function toBinary(
+  envelope: Envelope<unknown>,
+  constants: TopicConstants = OWNER_ONLY,
+  options: ToBinaryOptions = {},
+): BinaryRecord {
   const headers: Record<string, string> = {};
   const env = envelope as unknown as Record<string, unknown>;
   for (const a of ATTRIBUTES) {
@@ -143,6 +255,8 @@ export function toBinary(envelope: Envelope<unknown>, constants: TopicConstants 
     const v = env[a];
     if (v === undefined) continue;
     if (constants.attributes[a] === v) continue;
+    if (a === 'dataschema' && constants.dataschemaOf !== undefined && typeof envelope.type === 'string')
+      if (constants.dataschemaOf(envelope.type) === v) continue;
     headers[headerOf(a)] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   const lineage: Record<string, unknown> = {};
@@ -153,8 +267,17 @@ export function toBinary(envelope: Envelope<unknown>, constants: TopicConstants 
     lineage[k] = v;
     kept++;
   }
-  if (kept > 0) headers[CE_LINEAGE_HEADER] = JSON.stringify(lineage);
-  return { headers, value: envelope.data === undefined ? '' : stringifyAscii(envelope.data) };
+  const value = envelope.data === undefined ? '' : stringifyAscii(envelope.data);
+  if (kept === 0) return { headers, value };
+  const text = JSON.stringify(lineage);
+  if (options.lineageRef !== true) {
+    headers[CE_LINEAGE_HEADER] = text;
+    return { headers, value };
+  }
+  const ref = lineageRef(text);
+  lineageTexts.set(ref, text);
+  headers[CE_LINEAGEREF_HEADER] = ref;
+  return { headers, value, lineage: { ref, text } };
 }
 
 /** A Kafka header value as kafkajs gives it. */
@@ -184,6 +307,7 @@ const DECIMAL = /^(?:0|[1-9]\d{0,15})$/;
 const HEADER_NAMES: readonly string[] = ATTRIBUTES.map((a) => (a === 'data' ? '' : headerOf(a)));
 const DATA_AT = ATTRIBUTES.indexOf('data');
 const LINEAGE_AT = ATTRIBUTES.indexOf('lineage');
+const DATASCHEMA_AT = ATTRIBUTES.indexOf('dataschema');
 const SEQUENCE_AT = ATTRIBUTES.indexOf('sequence');
 /** Header values longer than this are decoded every time (never cached). */
 const CACHED_VALUE_MAX_BYTES = 512;
@@ -267,7 +391,8 @@ function lineageOf(raw: string | undefined, constants: TopicConstants): unknown 
  * Nothing is validated here: the caller checks the result against the topic's schema as for a
  * structured record (a malformed `sequence` or `lineage` stays as text so the schema rejects it).
  * The lineage object is frozen and shared by the records whose lineage header is the same.
- * Throws a SyntaxError if the value is not JSON.
+ * Throws a SyntaxError if the value is not JSON, ONDIJON_LINEAGE_UNKNOWN (naming it) if the record's
+ * `ce_lineageref` is not known (`registerLineage`).
  */
 export function fromBinary(
   headers: Readonly<Record<string, HeaderValue>>,
@@ -293,11 +418,14 @@ export function fromBinary(
       const raw = attributeText(i, slots[i]);
       slots[i] = undefined;
       if (i === LINEAGE_AT) {
-        out.lineage = lineageOf(raw, constants);
+        const ref = raw === undefined ? headerText(headers[CE_LINEAGEREF_HEADER]) : undefined;
+        out.lineage = lineageOf(ref === undefined ? raw : resolveLineage(ref), constants);
         continue;
       }
       const a = ATTRIBUTES[i]!;
-      const v = raw ?? constants.attributes[a];
+      let v = raw ?? constants.attributes[a];
+      if (v === undefined && i === DATASCHEMA_AT && typeof out.type === 'string')
+        v = constants.dataschemaOf?.(out.type);
       if (v === undefined) continue;
       out[a] = i === SEQUENCE_AT && DECIMAL.test(v) ? Number(v) : v;
     }

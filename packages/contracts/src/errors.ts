@@ -79,6 +79,11 @@ export const ERROR_CODES = {
     retryable: false,
     summary: 'A Kafka record does not match the schema of its topic (poison record).',
   },
+  ONDIJON_LINEAGE_UNKNOWN: {
+    retryable: false,
+    summary:
+      'A telemetry record names a lineage (`ce_lineageref`) that the lineage registry topic does not hold, even after reading it to its end.',
+  },
   ONDIJON_PROCESSOR_FAILED: {
     retryable: false,
     summary: 'A processor threw on a record after its retries were exhausted.',

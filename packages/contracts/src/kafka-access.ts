@@ -70,6 +70,7 @@ const DEAD_LETTER_WRITERS: Record<string, ServicePrincipal[]> = {
 /**
  * The access rule of the pipeline, by area and class:
  * - `ref`: ingest publishes the equipment reference and follows it; the replay tool and the console follow it.
+ *   The lineage registry (`ref.s0.lineage.v1`) is read by every reader of telemetry and written by its writers.
  * - `tel` (S1/S2): ingest and the replay tool write; the processors read; the console reads S1 only.
  * - `pii` (S3): ingest and the replay tool write; only governance reads.
  * - `dlq`: the service that rejected writes (see `DEAD_LETTER_WRITERS`); the replay tool reads, and the
@@ -81,6 +82,13 @@ const DEAD_LETTER_WRITERS: Record<string, ServicePrincipal[]> = {
 export function topicAccess(spec: Pick<TopicSpec, 'name' | 'area' | 'class'>): TopicAccess {
   switch (spec.area) {
     case 'ref':
+      // The lineage registry: whoever reads telemetry resolves its `ce_lineageref` there (the processors,
+      // the console, governance for pii.*); ingest and the replay tool write telemetry, so its lineages.
+      if (spec.name.split('.')[2] === 'lineage')
+        return {
+          read: ['ingest', 'processors', 'governance', 'replay', 'console'],
+          write: ['ingest', 'replay'],
+        };
       return { read: ['ingest', 'replay', 'console'], write: ['ingest'] };
     case 'tel':
       return {

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { LateRecord, LightingCommuneHour, SignalStatus, TrafficFlow, WinterCommuneDay } from './aggregates';
 import { DeadLetter } from './dead-letter';
-import { envelopeOf } from './envelope';
+import { envelopeOf, Lineage } from './envelope';
 import { Equipment } from './equipment';
 import { type Domain, type Family, FAMILY_DOMAIN } from './families';
 import { type Sensitivity } from './sensitivity';
@@ -91,6 +91,20 @@ export const TOPICS = {
     retentionMs: -1,
     cleanupPolicy: 'compact',
     description: 'Equipment registry (public reference), compacted: the latest entry per equipment id.',
+  }),
+  'ref.s0.lineage.v1': topic({
+    name: 'ref.s0.lineage.v1',
+    area: 'ref',
+    class: 'S0',
+    // The lineage keys a telemetry record does not take from its topic's constants (JSON), as ingest
+    // wrote them in the record's `ce_lineage` header before (packages/contracts cloudevents-binary.ts).
+    schema: Lineage.partial(),
+    key: 'lineageRef',
+    partitions: 1,
+    retentionMs: -1,
+    cleanupPolicy: 'compact',
+    description:
+      'Lineage registry (producer version and policy field actions), compacted: each distinct lineage once, keyed by the content hash that telemetry records carry in `ce_lineageref`.',
   }),
   'tel.s1.lighting.v1': telemetryTopic(
     'tel.s1.lighting.v1',
@@ -187,6 +201,9 @@ export const TOPICS = {
     'Winter service per commune and day (derived from vehicle positions).',
   ),
 } as const;
+
+/** The registry topic of telemetry lineages, referenced by `ce_lineageref` (cloudevents-binary.ts). */
+export const LINEAGE_REGISTRY_TOPIC = 'ref.s0.lineage.v1' satisfies keyof typeof TOPICS;
 
 /** Name of a registered topic. */
 export type TopicName = keyof typeof TOPICS;

@@ -9,6 +9,11 @@ import {
   eventId,
   fromBinary,
   isBinaryRecord,
+  isLineageKnown,
+  isOnDijonError,
+  lineageRef,
+  lineageRegistryTopicFor,
+  registerLineage,
   sampleTelemetry,
   structuredText,
   telemetryEventType,
@@ -171,6 +176,91 @@ describe('CloudEvents binary content mode (Kafka binding)', () => {
     const noCommune = asBuffers(rec.headers);
     delete noCommune.ce_commune;
     expect((fromBinary(noCommune, rec.value, c) as Record<string, unknown>).commune).toBeUndefined();
+  });
+
+  it('leaves dataschema and schemaversion out of telemetry headers only when the reader puts back the same', () => {
+    const c = topicConstants('tel.s1.lighting.v1');
+    const env = telemetry();
+    const rec = toBinary(env, c);
+    expect(rec.headers).not.toHaveProperty('ce_dataschema');
+    expect(rec.headers).not.toHaveProperty('ce_schemaversion');
+    expect(fromBinary(asBuffers(rec.headers), rec.value, c)).toEqual(env);
+    // A value other than the constant keeps its header, and reads back as written.
+    const other = {
+      ...env,
+      dataschema: 'urn:ondijon:schemas:telemetry/other.v1.json',
+      schemaversion: '2.0.0',
+    };
+    const kept = toBinary(other, c);
+    expect(kept.headers).toMatchObject({ ce_dataschema: other.dataschema, ce_schemaversion: '2.0.0' });
+    expect(fromBinary(asBuffers(kept.headers), kept.value, c)).toEqual(other);
+    // A type that names no family: nothing to derive, the header stays.
+    const odd = { ...env, type: 'fr.dijon.other' };
+    const oddRec = toBinary(odd, c);
+    expect(oddRec.headers.ce_dataschema).toBe(env.dataschema);
+    expect(fromBinary(asBuffers(oddRec.headers), oddRec.value, c)).toEqual(odd);
+    // Records written before, with both headers, read the same.
+    const before = { ...rec.headers, ce_dataschema: env.dataschema, ce_schemaversion: '1.0.0' };
+    expect(fromBinary(asBuffers(before), rec.value, c)).toEqual(env);
+    // Aggregate topics keep both (their dataschema names the topic, not a family).
+    const agg = toBinary(aggregate(), topicConstants('agg.s2.lighting-commune-hour.v1'));
+    expect(agg.headers).toMatchObject({ ce_dataschema: aggregate().dataschema, ce_schemaversion: '1.0.0' });
+  });
+
+  it('writes the lineage as a registry reference and reads it back resolved', () => {
+    const c = topicConstants('tel.s1.lighting.v1');
+    const env = telemetry();
+    const inline = toBinary(env, c);
+    const rec = toBinary(env, c, { lineageRef: true });
+    expect(rec.headers).not.toHaveProperty('ce_lineage');
+    expect(rec.lineage).toEqual({
+      ref: lineageRef(inline.headers.ce_lineage!),
+      text: inline.headers.ce_lineage,
+    });
+    expect(rec.headers.ce_lineageref).toBe(rec.lineage!.ref);
+    expect(rec.headers.ce_lineageref).toMatch(/^[0-9a-f]{16}$/);
+    expect(BinaryHeaders.safeParse(rec.headers).success).toBe(true);
+    const back = fromBinary(asBuffers(rec.headers), rec.value, c);
+    expect(back).toEqual(env);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(env));
+    expect(JSON.parse(structuredText(rec.headers, rec.value, 'tel.s1.lighting.v1')!)).toEqual(env);
+    // The same record with its lineage inline (as written before) decodes to the same envelope.
+    expect(fromBinary(asBuffers(inline.headers), inline.value, c)).toEqual(back);
+    // Everything the record has left in its headers, required attributes and content type included.
+    for (const h of ['ce_specversion', 'ce_id', 'ce_source', 'ce_type', 'content-type'])
+      expect(rec.headers[h], h).toBeTruthy();
+  });
+
+  it('fails a record whose lineage reference is unknown with ONDIJON_LINEAGE_UNKNOWN naming it', () => {
+    const c = topicConstants('tel.s1.lighting.v1');
+    const rec = toBinary(telemetry(), c, { lineageRef: true });
+    const unknown = 'feedfacefeedface';
+    expect(isLineageKnown(unknown)).toBe(false);
+    let thrown: unknown;
+    try {
+      fromBinary(asBuffers({ ...rec.headers, ce_lineageref: unknown }), rec.value, c);
+    } catch (error) {
+      thrown = error;
+    }
+    expect(isOnDijonError(thrown, 'ONDIJON_LINEAGE_UNKNOWN')).toBe(true);
+    expect((thrown as Error).message).toContain(unknown);
+    // A registry entry is checked against its key: a text that is not the key's is not taken.
+    expect(registerLineage(unknown, '{"producerVersion":"9"}')).toBe(false);
+    expect(isLineageKnown(unknown)).toBe(false);
+    const text = '{"producerVersion":"9.9.9"}';
+    expect(registerLineage(lineageRef(text), text)).toBe(true);
+    const env = fromBinary(asBuffers({ ...rec.headers, ce_lineageref: lineageRef(text) }), rec.value, c);
+    expect(env.lineage).toEqual({ inputs: ['mqtt'], producer: 'ingest', producerVersion: '9.9.9' });
+  });
+
+  it('names the lineage registry topic beside a topic, run prefix kept', () => {
+    expect(lineageRegistryTopicFor('tel.s1.lighting.v1')).toBe('ref.s0.lineage.v1');
+    expect(lineageRegistryTopicFor('run-7.pii.s3.winter.v1')).toBe('run-7.ref.s0.lineage.v1');
+    expect(TOPICS['ref.s0.lineage.v1']).toMatchObject({
+      cleanupPolicy: 'compact',
+      retentionMs: -1,
+      class: 'S0',
+    });
   });
 
   it('writes the value ASCII-only (non-ASCII escaped) and headers as UTF-8', () => {

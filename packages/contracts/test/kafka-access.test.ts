@@ -30,6 +30,7 @@ describe('Kafka access matrix', () => {
         'dlq.s3.ingest.v1',
         'dlq.s3.stream.v1',
         'ref.s0.equipment.v1',
+        'ref.s0.lineage.v1',
         'tel.s1.lighting.v1',
         'tel.s1.traffic.v1',
         'tel.s1.winter.v1',
@@ -38,9 +39,21 @@ describe('Kafka access matrix', () => {
     expect(accessMatrix().filter((r) => r.write.includes('console'))).toEqual([]);
   });
 
+  it('lets every reader of telemetry read the lineage registry, and every writer write it', () => {
+    const lineage = topicAccess(topicList.find((t) => t.name === 'ref.s0.lineage.v1')!);
+    for (const row of accessMatrix().filter((r) => r.area === 'tel' || r.area === 'pii')) {
+      for (const p of row.read) expect(lineage.read, `${p} reads ${row.topic}`).toContain(p);
+      for (const p of row.write) expect(lineage.write, `${p} writes ${row.topic}`).toContain(p);
+    }
+  });
+
   it('follows the area rules of issue 12', () => {
     const of = (name: string) => topicAccess(topicList.find((t) => t.name === name)!);
     expect(of('ref.s0.equipment.v1')).toEqual({ read: ['ingest', 'replay', 'console'], write: ['ingest'] });
+    expect(of('ref.s0.lineage.v1')).toEqual({
+      read: ['ingest', 'processors', 'governance', 'replay', 'console'],
+      write: ['ingest', 'replay'],
+    });
     expect(of('tel.s2.winter.v1')).toEqual({ read: ['processors'], write: ['ingest', 'replay'] });
     expect(of('pii.s3.winter.v1')).toEqual({ read: ['governance'], write: ['ingest', 'replay'] });
     expect(of('dlq.s3.ingest.v1')).toEqual({ read: ['replay', 'console'], write: ['ingest', 'replay'] });

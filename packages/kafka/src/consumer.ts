@@ -2,8 +2,9 @@
 // reference topic, the console's feed, the stream runtime, `readAll`) goes through `createConsumer`.
 // It wraps kafkajs' consumer, it does not reimplement it: kafkajs still fetches, heartbeats, rebalances
 // and retries; this module fixes what every loop had to decide again (commit policy, offset resolution,
-// group events, a throwaway group's deletion, a stop with a deadline, the speed-ups' installation) and
-// hands the handler kafkajs' own batch payload.
+// group events, a throwaway group's deletion, a stop with a deadline, the speed-ups' installation, the
+// lineage references of telemetry resolved before a batch is handed over) and hands the handler
+// kafkajs' own batch payload.
 import type {
   ConsumerConfig,
   Consumer as KafkajsConsumer,
@@ -13,9 +14,10 @@ import type {
   TopicPartitionOffsetAndMetadata,
   TopicPartitions,
 } from 'kafkajs';
-import { structuredText } from '@ondijon/contracts';
+import { lineageRegistryTopicFor, structuredText } from '@ondijon/contracts';
 import type { KafkaLogger } from './client';
 import { installKafkajsSpeedups } from './kafkajs-speedups';
+import { LineageFollower, unknownLineageRefs } from './lineage-follower';
 
 /**
  * One fetched batch of one partition, as kafkajs hands it over: `batch` (topic, partition, messages,
@@ -76,6 +78,12 @@ export interface ConsumerOptions {
   onCrash?: (error: Error, restart: boolean) => void;
   /** Where the consumer's own warnings go (a failed disconnect, a group not deleted). */
   logger?: KafkaLogger;
+  /**
+   * Longest a batch waits for the lineage registry topic to be read to its end when it holds a lineage
+   * reference this process does not know yet, ms (default 30 000; lineage-follower.ts). A reference
+   * still unknown then makes its records fail to decode with ONDIJON_LINEAGE_UNKNOWN.
+   */
+  lineageTimeoutMs?: number;
 }
 
 /** A consumer made by `createConsumer`. */
@@ -151,6 +159,44 @@ export function createConsumer(
 
   let started = false;
   let stopping: Promise<void> | undefined;
+  /** Lineage registry followers by physical registry topic, started at the first unknown reference. */
+  const followers = new Map<string, LineageFollower>();
+  /**
+   * Makes the batch's lineage references known before the handler decodes it (lineage-follower.ts).
+   * A reference still unknown is logged here and fails its records' decoding with a coded error, which
+   * each reader handles as it handles a record it cannot decode (the stream runtime dead-letters it):
+   * the batch is handed over, never held.
+   */
+  const withLineages =
+    (handler: BatchHandler): BatchHandler =>
+    async (payload) => {
+      const unknown = unknownLineageRefs(payload.batch.messages);
+      if (unknown.length > 0) {
+        const registry = lineageRegistryTopicFor(payload.batch.topic);
+        let follower = followers.get(registry);
+        if (follower === undefined) {
+          follower = new LineageFollower(kafka, registry, {
+            groupPrefix: options.groupId,
+            timeoutMs: options.lineageTimeoutMs ?? 30_000,
+            logger,
+          });
+          followers.set(registry, follower);
+        }
+        const missing = await follower.resolve(unknown, () => payload.heartbeat());
+        if (missing.length > 0)
+          logger?.error(
+            {
+              code: 'ONDIJON_LINEAGE_UNKNOWN',
+              topic: payload.batch.topic,
+              partition: payload.batch.partition,
+              registry,
+              lineageRefs: missing,
+            },
+            'lineage references not in the registry topic: their records cannot be decoded',
+          );
+      }
+      return handler(payload);
+    };
   const stop = async (): Promise<void> => {
     const deadline = options.stopTimeoutMs ?? 30_000;
     let timer: NodeJS.Timeout | undefined;
@@ -169,6 +215,7 @@ export function createConsumer(
     } finally {
       clearTimeout(timer);
     }
+    await Promise.all([...followers.values()].map((f) => f.stop()));
     if (!options.throwawayGroup || !started) return;
     const admin = kafka.admin();
     try {
@@ -191,7 +238,7 @@ export function createConsumer(
         autoCommit: options.commit === 'auto',
         eachBatchAutoResolve: options.resolve !== 'handler',
         partitionsConsumedConcurrently: options.partitionsConsumedConcurrently ?? 1,
-        eachBatch: handler,
+        eachBatch: withLineages(handler),
       });
     },
     commitOffsets: (offsets) => consumer.commitOffsets(offsets),

@@ -43,6 +43,7 @@ export {
   type ConsumerOptions,
   type KafkaConsumer,
 } from './consumer';
+export { LineageFollower, unknownLineageRefs, type LineageFollowerOptions } from './lineage-follower';
 export { cachingKeyPartitioner } from './partitioner';
 export { waitForTopicsReady, type TopicsReadyOptions } from './topics-ready';
 export {

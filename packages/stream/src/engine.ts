@@ -14,6 +14,7 @@ import {
   type TopicName,
   decodeRecordValue,
   isBinaryRecord,
+  isOnDijonError,
   structuredText,
   type HeaderValue,
 } from '@ondijon/contracts';
@@ -146,7 +147,14 @@ export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
   try {
     // Binary mode (attributes in headers, `data` in the value) or structured mode, per record.
     json = decodeRecordValue(raw.headers, raw.value, raw.topic);
-  } catch {
+  } catch (error) {
+    // A lineage reference the registry topic does not hold (the consumer read it to its end first,
+    // packages/kafka lineage-follower.ts) keeps its own code and names the reference.
+    if (isOnDijonError(error, 'ONDIJON_LINEAGE_UNKNOWN'))
+      return {
+        ok: false,
+        deadLetter: deadLetterFor(processor.name, raw, error.code, error.message),
+      };
     return {
       ok: false,
       deadLetter: deadLetterFor(processor.name, raw, 'ONDIJON_RECORD_INVALID', 'record value is not JSON'),

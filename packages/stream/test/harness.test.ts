@@ -1,4 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { toBinary, topicConstants } from '@ondijon/contracts';
+import { decode, type RawRecord } from '../src/engine';
 import {
   defineWindowedAggregation,
   runProcessor,
@@ -260,5 +262,37 @@ describe('runProcessor (stateless)', () => {
     });
     const { outputs } = runProcessor(onlyFaulty, [lamp('SL-1', 5, 0), lamp('SL-2', 5, 10)]);
     expect(outputs.map((o) => o.key)).toEqual(['SL-1']);
+  });
+});
+
+describe('decode of a binary-mode record with a lineage reference', () => {
+  const rawOf = (headers: Record<string, string>, value: string): RawRecord => ({
+    topic: 'tel.s1.lighting.v1',
+    key: 'SL-1',
+    value: Buffer.from(value),
+    headers: Object.fromEntries(Object.entries(headers).map(([k, v]) => [k, Buffer.from(v)])),
+    partition: 0,
+    offset: '7',
+  });
+
+  it('reads a known reference to the same envelope, and dead-letters an unknown one with ONDIJON_LINEAGE_UNKNOWN', () => {
+    const env = lamp('SL-1', 5, 100);
+    const rec = toBinary(env, topicConstants('tel.s1.lighting.v1'), { lineageRef: true });
+    const ok = decode(energyPerHour('revise'), rawOf(rec.headers, rec.value));
+    expect(ok.ok).toBe(true);
+    if (ok.ok) expect(ok.record.value).toEqual(env);
+    const unknown = decode(
+      energyPerHour('revise'),
+      rawOf({ ...rec.headers, ce_lineageref: '0123456789abcdef' }, rec.value),
+    );
+    expect(unknown.ok).toBe(false);
+    if (!unknown.ok) {
+      expect(unknown.deadLetter).toMatchObject({
+        code: 'ONDIJON_LINEAGE_UNKNOWN',
+        kafkaTopic: 'tel.s1.lighting.v1',
+        kafkaOffset: '7',
+      });
+      expect(unknown.deadLetter.reason).toContain('0123456789abcdef');
+    }
   });
 });

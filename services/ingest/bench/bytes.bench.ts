@@ -11,6 +11,9 @@
 // - Kafka on disk per registry topic: the structured format, binary mode uncompressed (before
 //   KAFKA_COMPRESSION) and binary mode with gzip by the producer (ingest's default since), for 1, 10,
 //   50 and 500 records per request (BENCH_TOPIC_BATCHES): what compression saves depends on it.
+// - The lineage registry topic (ref.s0.lineage.v1): binary-mode records carry their lineage as a key of
+//   it (`ce_lineageref`); its entries (one per distinct lineage, key + value) are counted once and shown
+//   per binary reading, not added to the per-topic figures (a compacted topic, written once per lineage).
 // Redis window state and open-data rows are not measured here (see the report's `notMeasured`).
 // Prints a table and writes reports/bench-bytes.json.
 import { readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
@@ -53,6 +56,8 @@ interface Rec {
 }
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
+/** The lineage registry entries the binary records reference (key → value). */
+const lineageEntries = new Map<string, string>();
 const headerBytes = (h: Readonly<Record<string, string>>) =>
   Object.entries(h).reduce((n, [k, v]) => n + bytes(k) + bytes(v), 0);
 
@@ -86,6 +91,7 @@ function records(mode: Mode): Rec[] {
       );
       const r = processMessage(ctx, { topic, payload });
       if (r.kind !== 'accepted') continue;
+      if (r.record.lineage !== undefined) lineageEntries.set(r.record.lineage.ref, r.record.lineage.text);
       out.push({
         family: e.family,
         topic: r.record.topic,
@@ -326,6 +332,17 @@ async function main(): Promise<void> {
       );
     }
 
+  const binaryReadings = perMode.get('binary')!.length;
+  const registryBytes = [...lineageEntries].reduce((n, [k, v]) => n + bytes(k) + bytes(v), 0);
+  const lineageRegistry = {
+    entries: lineageEntries.size,
+    keyAndValueBytes: registryBytes,
+    bytesPerBinaryReading: registryBytes / binaryReadings,
+  };
+  console.log(
+    `\nlineage registry topic: ${lineageRegistry.entries} entries, ${registryBytes} B (key + value), ${lineageRegistry.bytesPerBinaryReading.toFixed(3)} B per reading over ${binaryReadings} readings (written once per lineage, not in the figures above)`,
+  );
+
   mkdirSync('reports', { recursive: true });
   writeFileSync(
     'reports/bench-bytes.json',
@@ -344,6 +361,7 @@ async function main(): Promise<void> {
         onDisk: disk,
         binaryOnDiskOverStructuredUncompressed: ratios,
         perTopicOnDisk: perTopic,
+        lineageRegistry,
         notMeasured: ['Redis window state per equipment-window', 'open-data row'],
       },
       null,

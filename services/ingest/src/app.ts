@@ -3,7 +3,13 @@ import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import kafkajs, { type IHeaders, type Kafka } from 'kafkajs';
 import mqtt, { type IPublishPacket, type MqttClient } from 'mqtt';
-import { OnDijonError, REPLAY_FILTER, TELEMETRY_FILTER } from '@ondijon/contracts';
+import {
+  LINEAGE_REGISTRY_TOPIC,
+  OnDijonError,
+  REPLAY_FILTER,
+  TELEMETRY_FILTER,
+  type LineageEntry,
+} from '@ondijon/contracts';
 import {
   createBatchingProducer,
   createKafka,
@@ -342,6 +348,38 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     }
   };
 
+  /** Lineage registry keys Kafka acknowledged on the registry topic (written once per process). */
+  const registeredLineages = new Set<string>();
+  /**
+   * Set while a lineage is being written to the registry topic: every record that arrives meanwhile
+   * waits behind it (not only those that reference it), so records keep their order on Kafka.
+   */
+  let lineageGate: Promise<boolean> | undefined;
+
+  /**
+   * Writes a lineage to the registry topic, retrying until Kafka acknowledges it (the records that
+   * reference it are written only then: a reader must always find the lineage of a record it reads).
+   * False only when shutdown abandoned it.
+   */
+  const registerLineage = async (entry: LineageEntry): Promise<boolean> => {
+    const topic = `${config.KAFKA_TOPIC_PREFIX}${LINEAGE_REGISTRY_TOPIC}`;
+    const record: OutgoingKafkaRecord = {
+      topic: LINEAGE_REGISTRY_TOPIC,
+      key: entry.ref,
+      value: entry.text,
+      headers: {},
+    };
+    try {
+      await producer.send(topic, { key: entry.ref, value: entry.text });
+      kafkaBack(topic);
+    } catch (error) {
+      if (!(await retry(topic, record, error))) return false;
+    }
+    registeredLineages.add(entry.ref);
+    log.info({ topic, lineageRef: entry.ref }, 'lineage registered');
+    return true;
+  };
+
   /** Writes the outcome durably, then runs `done(ok)`; tracks it as in flight meanwhile. */
   const persist = (
     outcome: ReturnType<typeof evaluate>,
@@ -351,6 +389,29 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
   ): void => {
     inFlight += 1;
     let final = outcome;
+    const lineage = outcome.record.lineage;
+    if (lineageGate !== undefined || (lineage !== undefined && !registeredLineages.has(lineage.ref))) {
+      if (lineage !== undefined && !registeredLineages.has(lineage.ref)) {
+        const before = lineageGate ?? Promise.resolve(true);
+        lineageGate = before.then((ok) =>
+          ok && !registeredLineages.has(lineage.ref) ? registerLineage(lineage) : ok,
+        );
+      }
+      const gate = lineageGate!;
+      void gate.then((ok) => {
+        if (lineageGate === gate) lineageGate = undefined;
+        if (!ok) {
+          settle(final, msg.topic, t0, done, false);
+          return;
+        }
+        produceDurably(
+          outcome.record,
+          (written) => settle(final, msg.topic, t0, done, written),
+          (why) => (final = minimalDeadLetter(ctx!, msg, why)).record,
+        );
+      });
+      return;
+    }
     // Inline callbacks, not named closures per message: tsx (esbuild keepNames) wraps every named one
     // in a __name() call, which showed in ingest's profile.
     produceDurably(

@@ -1,7 +1,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import type { Kafka } from 'kafkajs';
 import type { MqttClient } from 'mqtt';
-import { DeadLetter, replayTopicOf, type ErrorCode } from '@ondijon/contracts';
+import { DeadLetter, LINEAGE_REGISTRY_TOPIC, replayTopicOf, type ErrorCode } from '@ondijon/contracts';
 import { readAll, type BatchingProducer } from '@ondijon/kafka';
 import { DEAD_LETTER_TOPIC, processMessage, type PipelineContext } from './pipeline';
 import { REPLAY_OF_PROPERTY, REPLAYS_PROPERTY } from './replay';
@@ -133,6 +133,7 @@ export async function replayThroughPipeline(
   privateKey: KeyObject | undefined = privateKeyFromEnv(),
 ): Promise<ReplayResult[]> {
   const results: ReplayResult[] = [];
+  const registered = new Set<string>();
   const context =
     ctx.deadLetterKey === undefined && privateKey !== undefined
       ? { ...ctx, deadLetterKey: createPublicKey(privateKey) }
@@ -148,6 +149,15 @@ export async function replayThroughPipeline(
       payload: Buffer.from(d.payloadBase64, 'base64'),
       replayOf: { id: d.id, replays: d.replays + 1 },
     });
+    // A lineage the record references is on the registry topic before the record (app.ts `persist`).
+    const lineage = outcome.record.lineage;
+    if (lineage !== undefined && !registered.has(lineage.ref)) {
+      await producer.send(`${topicPrefix}${LINEAGE_REGISTRY_TOPIC}`, {
+        key: lineage.ref,
+        value: lineage.text,
+      });
+      registered.add(lineage.ref);
+    }
     await producer.send(`${topicPrefix}${outcome.record.topic}`, {
       key: outcome.record.key,
       value: outcome.record.value,
