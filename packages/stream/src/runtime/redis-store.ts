@@ -1,15 +1,16 @@
 import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
-import type {
-  AdvanceArgs,
-  ApplyArgs,
-  ApplyOutcome,
-  StoredWindow,
-  Watermark,
-  WindowStore,
+import {
+  watermarkOf,
+  type AdvanceArgs,
+  type ApplyArgs,
+  type ApplyOutcome,
+  type StoredWindow,
+  type Watermark,
+  type WindowStore,
 } from '../window-store';
 import type { StreamRedis } from './redis-client';
-import { ACK, ADVANCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
+import { ACK, ADVANCE, ANNOUNCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
 
 export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../window-store';
 
@@ -22,10 +23,23 @@ type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisWindowStore implements WindowStore {
   readonly base: string;
   private readonly keys: Record<
-    'offset' | 'epoch' | 'stime' | 'swall' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
+    | 'offset'
+    | 'epoch'
+    | 'stime'
+    | 'swall'
+    | 'announced'
+    | 'open'
+    | 'closing'
+    | 'dirty'
+    | 'lock'
+    | 'w'
+    | 'ids',
     string
   >;
-  private readonly cmds: Record<'claim' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock', Cmd>;
+  private readonly cmds: Record<
+    'claim' | 'announce' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock',
+    Cmd
+  >;
 
   constructor(
     private readonly redis: StreamRedis,
@@ -39,6 +53,7 @@ export class RedisWindowStore implements WindowStore {
       epoch: `${b}:epoch`,
       stime: `${b}:stime`,
       swall: `${b}:swall`,
+      announced: `${b}:announced`,
       open: `${b}:open`,
       closing: `${b}:closing`,
       dirty: `${b}:dirty`,
@@ -54,6 +69,7 @@ export class RedisWindowStore implements WindowStore {
     };
     this.cmds = {
       claim: define('claim', CLAIM, 2),
+      announce: define('announce', ANNOUNCE, 2),
       apply: define('apply', APPLY, 6),
       advance: define('advance', ADVANCE, 4),
       close: define('close', CLOSE, 2),
@@ -70,6 +86,11 @@ export class RedisWindowStore implements WindowStore {
       string,
     ];
     return { epoch, offset: offset === '' ? undefined : BigInt(offset) };
+  }
+
+  /** A partition has records queued here and none applied yet: it holds the watermark (see ANNOUNCE). */
+  async announce(tp: string, wallNow: number): Promise<void> {
+    await this.cmds.announce(this.keys.stime, this.keys.announced, tp, String(wallNow));
   }
 
   /** Reads windows (state, version, closed flag, revision). */
@@ -154,19 +175,18 @@ export class RedisWindowStore implements WindowStore {
    * flushes every open window (the wall-clock flush).
    */
   async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
-    const [stimes, walls] = await Promise.all([
+    const [stimes, walls, announced] = await Promise.all([
       this.redis.hgetall(this.keys.stime),
       this.redis.hgetall(this.keys.swall),
+      this.redis.hgetall(this.keys.announced),
     ]);
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    const tps = Object.keys(stimes);
-    for (const tp of tps) {
-      const st = Number(stimes[tp]);
-      max = Math.max(max, st);
-      if (wallNow - Number(walls[tp] ?? 0) < idleMs) min = Math.min(min, st);
-    }
-    return { value: tps.length === 0 ? Number.NEGATIVE_INFINITY : min, max, partitions: tps.length };
+    return watermarkOf(
+      new Map(Object.entries(stimes).map(([tp, v]) => [tp, Number(v)])),
+      new Map(Object.entries(walls).map(([tp, v]) => [tp, Number(v)])),
+      new Map(Object.entries(announced).map(([tp, v]) => [tp, Number(v)])),
+      wallNow,
+      idleMs,
+    );
   }
 
   /** Closes the windows due at `maxScore` (window end + grace ≤ watermark), at most `limit`; returns how many. */

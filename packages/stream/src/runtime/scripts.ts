@@ -106,6 +106,19 @@ return {'ok'}
 `;
 
 /**
+ * ANNOUNCE: a partition has records queued in an instance that has not applied any of them yet. Until
+ * its first chunk sets its stream time, it holds the watermark back (WATERMARK in redis-store.ts):
+ * otherwise a partition applied first runs the watermark past windows the queued ones still fill
+ * (bench:stream with gzip: one 1 MiB fetch is ~17 h of a partition's event time). Written only when
+ * the partition has no stream time yet.
+ * KEYS: streamTimeHash, announcedHash. ARGV: tp, wallNow.
+ */
+export const ANNOUNCE = `
+if not redis.call('HGET', KEYS[1], ARGV[1]) then redis.call('HSET', KEYS[2], ARGV[1], ARGV[2]) end
+return 1
+`;
+
+/**
  * CLOSE: moves the windows whose end + grace is at or before the watermark from the open set to the
  * closing set and marks them closed (bumping their version, so a writer holding an older copy must
  * re-read and see it closed). They stay in the closing set until Kafka acknowledged their result
