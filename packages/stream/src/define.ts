@@ -32,7 +32,7 @@ export type InputRecord<In extends TopicName> = { [N in In]: TopicRecord<N> }[In
 /**
  * What a windowed aggregation reads of its records: `data` (the default: the whole envelope, `data`
  * parsed and validated) or `attributes` (the envelope without `data`: a binary-mode record's value is
- * never read, so a processor that counts or groups on attributes skips the parse, docs/stream.md).
+ * never read, so a processor that counts or groups on attributes skips the parse, docs/processors-guide.md).
  */
 export type Reads = 'data' | 'attributes';
 

@@ -63,7 +63,7 @@ describe('attribute-only processors', () => {
   });
 
   it('validate the attributes they get, and give no data', () => {
-    const b = binaryLamp(1, 'op-a', 5);
+    const b = binaryLamp(1);
     const raw = (headers: Record<string, string>): RawRecord => ({
       topic: 'tel.s1.lighting.v1',
       key: 'SL-1',
@@ -74,7 +74,7 @@ describe('attribute-only processors', () => {
     });
     const ok = decode(countAttributes, raw(b.headers));
     expect(ok.ok && 'data' in ok.record.value).toBe(false);
-    expect(ok.ok && ok.record.value.subject).toBe('SL-1');
+    expect(ok.ok && (ok.record.value as { subject?: string }).subject).toBe('SL-1');
     // Invalid attributes: a dead letter (which copies the record, value included).
     const bad = decode(countAttributes, { ...raw({ ...b.headers, ce_time: 'yesterday' }), value: b.value });
     expect(bad.ok).toBe(false);

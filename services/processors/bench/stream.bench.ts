@@ -55,7 +55,7 @@ const INPUT_COMPRESSION = process.env.BENCH_COMPRESSION === 'gzip' ? 'gzip' : 'n
 
 /**
  * BENCH_READS=attributes: luminaires reporting per commune and hour, an attribute-only aggregation
- * (defineAttributeAggregation, docs/stream.md): in binary mode the runtime reads the headers and never
+ * (defineAttributeAggregation, docs/processors-guide.md): in binary mode the runtime reads the headers and never
  * the value. The same input, Redis state and emission as the built-in processor; only what is decoded
  * differs. Its other values are zero: it is a measure of the path, not a product aggregate.
  */
