@@ -1,5 +1,6 @@
 // The two window stores keep the same rules: one sequence of operations (writes, conflicts, a
-// duplicate id, fencing, a replay, closing, a late write to a closed window, acknowledgements) gives
+// duplicate id, fencing, a replay, closing, a late write to a closed window, acknowledgements,
+// announced partitions) gives
 // the same answers from the in-memory store (the harness's) and from the Redis scripts (the runtime's).
 import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
@@ -81,6 +82,11 @@ async function script(store: WindowStore): Promise<unknown[]> {
   log.push(await store.lock('me', 3_000), await store.lock('you', 3_000));
   await store.unlock('me');
   log.push(await store.lock('you', 3_000));
+  // A partition announced (records queued, none applied) holds the watermark while everything else is
+  // idle; an announce of a partition that has a stream time changes nothing; an old announce is idle.
+  await store.announce('tel.s1.lighting.v1:2', 1_000_000);
+  await store.announce(tp, 1_000_000);
+  log.push(await store.watermark(1_000_001, 10_000), await store.watermark(1_020_000, 10_000));
   return log;
 }
 
@@ -108,6 +114,10 @@ describe('window stores: memory and Redis', () => {
       'ok',
       'ok',
       'fenced',
+    ]);
+    expect(memory.slice(-2).map((w) => (w as { value: number }).value)).toEqual([
+      Number.NEGATIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
     ]);
   });
 });
