@@ -33,7 +33,8 @@ export class MemoryWindowStore implements WindowStore {
   private readonly epochs = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
   private readonly walls = new Map<string, number>();
-  private readonly announced = new Map<string, number>();
+  /** Partitions behind (records queued or after the last chunk applied). */
+  private readonly behind = new Set<string>();
   /** Open windows and their close score (end + grace). */
   private readonly open = new Map<string, number>();
   private readonly closing = new Set<string>();
@@ -96,6 +97,8 @@ export class MemoryWindowStore implements WindowStore {
       if (st === undefined || a.maxEventTime > st) this.streamTimes.set(a.tp, a.maxEventTime);
     }
     this.walls.set(a.tp, a.wallNow);
+    if (a.behind) this.behind.add(a.tp);
+    else this.behind.delete(a.tp);
   }
 
   apply(a: ApplyArgs): ApplyOutcome {
@@ -137,11 +140,12 @@ export class MemoryWindowStore implements WindowStore {
   }
 
   announce(tp: string, wallNow: number): void {
-    if (!this.streamTimes.has(tp)) this.announced.set(tp, wallNow);
+    this.walls.set(tp, wallNow);
+    this.behind.add(tp);
   }
 
   watermark(wallNow: number, idleMs: number): Watermark {
-    return watermarkOf(this.streamTimes, this.walls, this.announced, wallNow, idleMs);
+    return watermarkOf(this.streamTimes, this.walls, this.behind, wallNow, idleMs);
   }
 
   close(maxScore: number, limit: number): number {

@@ -58,6 +58,8 @@ export interface ApplyArgs {
   lastOffset: string;
   /** The offset this writer last applied (or read at its claim); undefined: none. */
   prevOffset: bigint | undefined;
+  /** The partition has records after this chunk (Kafka's high watermark is past it). */
+  behind?: boolean;
   maxEventTime: number;
   wallNow: number;
   ttlMs: number;
@@ -72,6 +74,8 @@ export interface AdvanceArgs {
   firstOffset: string;
   lastOffset: string;
   prevOffset: bigint | undefined;
+  /** The partition has records after this chunk (Kafka's high watermark is past it). */
+  behind?: boolean;
   /** Undefined when every record of the chunk was a dead letter. */
   maxEventTime: number | undefined;
   wallNow: number;
@@ -94,14 +98,14 @@ export interface WindowStore {
   /** Stores a chunk's offset when it touched no window (same checks as `apply`). */
   advance(a: AdvanceArgs): Answer<ApplyOutcome>;
   /**
-   * A partition has records queued in an instance that applied none of them yet: until its first
-   * chunk sets its stream time, it holds the watermark back (for `idleMs` after the last announce).
+   * An instance queued records of a partition (not applied yet): the partition is behind, and holds
+   * the watermark until a chunk of it is applied with nothing after it (`behind` false).
    */
   announce(tp: string, wallNow: number): Answer<void>;
   /**
-   * Minimum stream time over partitions that received a record within `idleMs` of wall-clock time;
-   * +Infinity when all are idle (the wall-clock flush); -Infinity while an announced partition has no
-   * stream time yet (see `watermarkOf`).
+   * Minimum stream time over active partitions (behind, or a record within `idleMs` of wall-clock
+   * time); +Infinity when all are idle (the wall-clock flush); -Infinity while an active partition
+   * has no stream time yet (see `watermarkOf`).
    */
   watermark(wallNow: number, idleMs: number): Answer<Watermark>;
   /** Closes the open windows whose end + grace ≤ `maxScore`, at most `limit`; returns how many. */
@@ -118,18 +122,21 @@ export interface WindowStore {
 }
 
 /**
- * The watermark from the stored stream times, their wall-clock times and the announced partitions
- * (both stores compute it here). Partitions idle for `idleMs` do not hold it back; when all are
- * idle it is +Infinity (the wall-clock flush). A partition announced within `idleMs` that has no
- * stream time yet holds it at -Infinity: its records are queued, not applied, and may fall in any
- * window. Without this, the partition applied first ran the watermark ahead and the others' records
- * were late (bench:stream with BENCH_COMPRESSION=gzip: half the records revised as late, each window
- * emitted ~4 times, and the version conflicts the bench stops on).
+ * The watermark from the stored stream times, their wall-clock times and the partitions known to be
+ * behind (both stores compute it here). A partition is active while it is behind (an instance queued
+ * records of it that are not applied yet, or a chunk was applied with more records after it) or
+ * received a record within `idleMs`; the watermark is the minimum stream time over active
+ * partitions, -Infinity while an active partition has no stream time yet (its records may fall in
+ * any window), +Infinity when every partition is idle (the wall-clock flush). Idle means caught up
+ * and quiet, not waiting: before, the partitions applied first ran the watermark ahead while others'
+ * records waited in the fetch queue, and those records were late (bench:stream with
+ * BENCH_COMPRESSION=gzip: half the records revised as late, each window emitted ~4 times, and the
+ * version conflicts the bench stops on).
  */
 export function watermarkOf(
   streamTimes: ReadonlyMap<string, number>,
   walls: ReadonlyMap<string, number>,
-  announced: ReadonlyMap<string, number>,
+  behind: ReadonlySet<string>,
   wallNow: number,
   idleMs: number,
 ): Watermark {
@@ -137,10 +144,9 @@ export function watermarkOf(
   let max = Number.NEGATIVE_INFINITY;
   for (const [tp, st] of streamTimes) {
     max = Math.max(max, st);
-    if (wallNow - (walls.get(tp) ?? 0) < idleMs) min = Math.min(min, st);
+    if (behind.has(tp) || wallNow - (walls.get(tp) ?? 0) < idleMs) min = Math.min(min, st);
   }
-  for (const [tp, at] of announced)
-    if (!streamTimes.has(tp) && wallNow - at < idleMs) min = Number.NEGATIVE_INFINITY;
+  for (const tp of behind) if (!streamTimes.has(tp)) min = Number.NEGATIVE_INFINITY;
   const partitions = streamTimes.size;
   return { value: partitions === 0 ? Number.NEGATIVE_INFINITY : min, max, partitions };
 }

@@ -82,11 +82,19 @@ async function script(store: WindowStore): Promise<unknown[]> {
   log.push(await store.lock('me', 3_000), await store.lock('you', 3_000));
   await store.unlock('me');
   log.push(await store.lock('you', 3_000));
-  // A partition announced (records queued, none applied) holds the watermark while everything else is
-  // idle; an announce of a partition that has a stream time changes nothing; an old announce is idle.
-  await store.announce('tel.s1.lighting.v1:2', 1_000_000);
-  await store.announce(tp, 1_000_000);
-  log.push(await store.watermark(1_000_001, 10_000), await store.watermark(1_020_000, 10_000));
+  // A partition announced (records queued, none applied) holds the watermark at -Infinity while
+  // everything else is idle; applied with records after its chunk (behind), it holds it at its stream
+  // time however long ago; caught up, it is idle after idleMs like the others.
+  const tp2 = 'tel.s1.lighting.v1:2';
+  await store.announce(tp2, 1_000_000);
+  log.push(await store.watermark(1_000_001, 10_000));
+  const third = await store.claim(tp2);
+  const last = { ...chunk(0, 0, undefined, third.epoch, tp2), wallNow: 1_000_002 };
+  log.push(await store.advance({ ...last, maxEventTime: 3 * HOUR, behind: true }));
+  log.push(await store.watermark(1_100_000, 10_000));
+  const caughtUp = { ...chunk(1, 1, 0n, third.epoch, tp2), wallNow: 1_000_003 };
+  log.push(await store.advance({ ...caughtUp, maxEventTime: 3 * HOUR, behind: false }));
+  log.push(await store.watermark(1_100_000, 10_000));
   return log;
 }
 
@@ -114,10 +122,13 @@ describe('window stores: memory and Redis', () => {
       'ok',
       'ok',
       'fenced',
+      'ok',
+      'ok',
     ]);
-    expect(memory.slice(-2).map((w) => (w as { value: number }).value)).toEqual([
-      Number.NEGATIVE_INFINITY,
-      Number.POSITIVE_INFINITY,
-    ]);
+    expect(
+      memory
+        .slice(-5)
+        .map((w) => (w as { value?: number; status?: string }).value ?? (w as { status: string }).status),
+    ).toEqual([Number.NEGATIVE_INFINITY, 'ok', 3 * HOUR, 'ok', Number.POSITIVE_INFINITY]);
   });
 });

@@ -10,7 +10,7 @@ import type { AnyProcessor } from '../define';
 import type { StreamLogger } from '../engine';
 import { DEFAULT_REVISE_HORIZON_MS } from '../planner';
 import { PartitionClaims } from './claims';
-import { ChunkPipeline } from './chunk-pipeline';
+import { ChunkPipeline, type Chunk } from './chunk-pipeline';
 import { OffsetCommitter } from './commit';
 import { Emitter } from './emitter';
 import { FetchQueue } from './fetch-queue';
@@ -118,7 +118,7 @@ export class ProcessorUnit {
       apply: (chunk) =>
         def.kind === 'stateless'
           ? applyStateless(def, chunk.raws, output, stats, metrics, log)
-          : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!),
+          : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!, behindAfter(chunk)),
       stateWentBack: () => this.windows?.reset(),
     });
   }
@@ -153,13 +153,12 @@ export class ProcessorUnit {
     if (this.stopping || !payload.isRunning() || payload.isStale()) return;
     const { topic, partition } = payload.batch;
     const logical = this.logical.get(topic);
-    // Records queued for a partition this instance has applied nothing of yet hold the watermark
-    // until its first chunk (window-store.ts, watermarkOf): a fetch of one partition can span hours
-    // of event time (bench:stream with gzip input), and without this the partitions applied first
-    // closed the windows the queued ones still fill. Sent before the batch is queued, on the client
-    // that then sends its claim and updates, so Redis sees it first.
-    if (this.store && logical && this.claims.get(`${logical}:${partition}`)?.offset === undefined)
-      await this.store.announce(`${logical}:${partition}`, Date.now()).catch((err: unknown) => {
+    // Queued records hold the watermark until applied (window-store.ts, watermarkOf): a fetch of one
+    // partition can span hours of event time (bench:stream with gzip input), and a partition waiting
+    // behind the others' batches is not idle. Not awaited: ioredis sends it before this batch's
+    // claim and updates, on the same connection, so Redis sees it first.
+    if (this.store && logical)
+      this.store.announce(`${logical}:${partition}`, Date.now()).catch((err: unknown) => {
         this.log.warn({ err, topic: logical, partition }, 'could not announce a queued partition');
       });
     await this.queue.accept(
@@ -169,4 +168,12 @@ export class ProcessorUnit {
       () => this.stopping,
     );
   }
+}
+
+/** Whether the partition has records after a chunk: Kafka's high watermark (at the fetch) is past it. */
+function behindAfter(chunk: Chunk): boolean {
+  const last = chunk.raws.at(-1)?.offset;
+  const hw = chunk.of.batch.highWatermark;
+  if (last === undefined || hw === undefined) return false;
+  return BigInt(last) + 1n < BigInt(hw);
 }

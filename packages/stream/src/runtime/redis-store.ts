@@ -23,17 +23,7 @@ type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisWindowStore implements WindowStore {
   readonly base: string;
   private readonly keys: Record<
-    | 'offset'
-    | 'epoch'
-    | 'stime'
-    | 'swall'
-    | 'announced'
-    | 'open'
-    | 'closing'
-    | 'dirty'
-    | 'lock'
-    | 'w'
-    | 'ids',
+    'offset' | 'epoch' | 'stime' | 'swall' | 'behind' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
     string
   >;
   private readonly cmds: Record<
@@ -53,7 +43,7 @@ export class RedisWindowStore implements WindowStore {
       epoch: `${b}:epoch`,
       stime: `${b}:stime`,
       swall: `${b}:swall`,
-      announced: `${b}:announced`,
+      behind: `${b}:behind`,
       open: `${b}:open`,
       closing: `${b}:closing`,
       dirty: `${b}:dirty`,
@@ -70,8 +60,8 @@ export class RedisWindowStore implements WindowStore {
     this.cmds = {
       claim: define('claim', CLAIM, 2),
       announce: define('announce', ANNOUNCE, 2),
-      apply: define('apply', APPLY, 6),
-      advance: define('advance', ADVANCE, 4),
+      apply: define('apply', APPLY, 7),
+      advance: define('advance', ADVANCE, 5),
       close: define('close', CLOSE, 2),
       ack: define('ack', ACK, 2),
       lock: define('lock', LOCK, 1),
@@ -88,9 +78,9 @@ export class RedisWindowStore implements WindowStore {
     return { epoch, offset: offset === '' ? undefined : BigInt(offset) };
   }
 
-  /** A partition has records queued here and none applied yet: it holds the watermark (see ANNOUNCE). */
+  /** Records of a partition were queued here: it is behind and holds the watermark (see ANNOUNCE). */
   async announce(tp: string, wallNow: number): Promise<void> {
-    await this.cmds.announce(this.keys.stime, this.keys.announced, tp, String(wallNow));
+    await this.cmds.announce(this.keys.swall, this.keys.behind, tp, String(wallNow));
   }
 
   /** Reads windows (state, version, closed flag, revision). */
@@ -119,7 +109,7 @@ export class RedisWindowStore implements WindowStore {
   /** Applies a chunk (see APPLY). */
   async apply(a: ApplyArgs): Promise<ApplyOutcome> {
     const k = this.keys;
-    const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty];
+    const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty, k.behind];
     args.push(
       a.tp,
       a.epoch,
@@ -132,6 +122,7 @@ export class RedisWindowStore implements WindowStore {
       k.ids,
       String(a.graceMs),
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
+      a.behind ? '1' : '0',
     );
     args.push(String(a.windows.length));
     for (const w of a.windows) {
@@ -158,6 +149,7 @@ export class RedisWindowStore implements WindowStore {
       k.epoch,
       k.stime,
       k.swall,
+      k.behind,
       a.tp,
       a.epoch,
       a.firstOffset,
@@ -165,25 +157,25 @@ export class RedisWindowStore implements WindowStore {
       a.maxEventTime === undefined ? '' : String(a.maxEventTime),
       String(a.wallNow),
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
+      a.behind ? '1' : '0',
     )) as [string, ...unknown[]];
     return parseOutcome(res);
   }
 
   /**
-   * Watermark: the minimum stream time over partitions that received a record within `idleMs` of
-   * wall-clock time. Idle partitions do not hold it back; when all are idle it is +Infinity, which
-   * flushes every open window (the wall-clock flush).
+   * Watermark: the minimum stream time over active partitions (window-store.ts, watermarkOf): behind
+   * (records fetched and not applied) or with a record within `idleMs` of wall-clock time.
    */
   async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
-    const [stimes, walls, announced] = await Promise.all([
+    const [stimes, walls, behind] = await Promise.all([
       this.redis.hgetall(this.keys.stime),
       this.redis.hgetall(this.keys.swall),
-      this.redis.hgetall(this.keys.announced),
+      this.redis.hgetall(this.keys.behind),
     ]);
     return watermarkOf(
       new Map(Object.entries(stimes).map(([tp, v]) => [tp, Number(v)])),
       new Map(Object.entries(walls).map(([tp, v]) => [tp, Number(v)])),
-      new Map(Object.entries(announced).map(([tp, v]) => [tp, Number(v)])),
+      new Set(Object.keys(behind).filter((tp) => behind[tp] === '1')),
       wallNow,
       idleMs,
     );
