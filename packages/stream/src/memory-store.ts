@@ -1,5 +1,6 @@
 import type { WindowState } from './engine';
 import {
+  behindOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -33,8 +34,8 @@ export class MemoryWindowStore implements WindowStore {
   private readonly epochs = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
   private readonly walls = new Map<string, number>();
-  /** Partitions behind (records queued or after the last chunk applied). */
-  private readonly behind = new Set<string>();
+  /** The last offset queued (announced) per partition. */
+  private readonly queued = new Map<string, bigint>();
   /** Open windows and their close score (end + grace). */
   private readonly open = new Map<string, number>();
   private readonly closing = new Set<string>();
@@ -97,8 +98,6 @@ export class MemoryWindowStore implements WindowStore {
       if (st === undefined || a.maxEventTime > st) this.streamTimes.set(a.tp, a.maxEventTime);
     }
     this.walls.set(a.tp, a.wallNow);
-    if (a.behind) this.behind.add(a.tp);
-    else this.behind.delete(a.tp);
   }
 
   apply(a: ApplyArgs): ApplyOutcome {
@@ -139,13 +138,13 @@ export class MemoryWindowStore implements WindowStore {
     return { status: 'ok' };
   }
 
-  announce(tp: string, wallNow: number): void {
-    this.walls.set(tp, wallNow);
-    this.behind.add(tp);
+  announce(tp: string, lastOffset: string): void {
+    const cur = this.queued.get(tp);
+    if (cur === undefined || BigInt(lastOffset) > cur) this.queued.set(tp, BigInt(lastOffset));
   }
 
   watermark(wallNow: number, idleMs: number): Watermark {
-    return watermarkOf(this.streamTimes, this.walls, this.behind, wallNow, idleMs);
+    return watermarkOf(this.streamTimes, this.walls, behindOf(this.offsets, this.queued), wallNow, idleMs);
   }
 
   close(maxScore: number, limit: number): number {

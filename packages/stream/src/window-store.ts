@@ -58,8 +58,6 @@ export interface ApplyArgs {
   lastOffset: string;
   /** The offset this writer last applied (or read at its claim); undefined: none. */
   prevOffset: bigint | undefined;
-  /** The partition has records after this chunk (Kafka's high watermark is past it). */
-  behind?: boolean;
   maxEventTime: number;
   wallNow: number;
   ttlMs: number;
@@ -74,8 +72,6 @@ export interface AdvanceArgs {
   firstOffset: string;
   lastOffset: string;
   prevOffset: bigint | undefined;
-  /** The partition has records after this chunk (Kafka's high watermark is past it). */
-  behind?: boolean;
   /** Undefined when every record of the chunk was a dead letter. */
   maxEventTime: number | undefined;
   wallNow: number;
@@ -98,10 +94,10 @@ export interface WindowStore {
   /** Stores a chunk's offset when it touched no window (same checks as `apply`). */
   advance(a: AdvanceArgs): Answer<ApplyOutcome>;
   /**
-   * An instance queued records of a partition (not applied yet): the partition is behind, and holds
-   * the watermark until a chunk of it is applied with nothing after it (`behind` false).
+   * An instance queued records of a partition up to `lastOffset`: the partition is behind, and holds
+   * the watermark, until the offset stored with the state reaches it.
    */
-  announce(tp: string, wallNow: number): Answer<void>;
+  announce(tp: string, lastOffset: string): Answer<void>;
   /**
    * Minimum stream time over active partitions (behind, or a record within `idleMs` of wall-clock
    * time); +Infinity when all are idle (the wall-clock flush); -Infinity while an active partition
@@ -121,17 +117,29 @@ export interface WindowStore {
   backlog(): Answer<{ open: number; closing: number; dirty: number }>;
 }
 
+/** Partitions behind: records queued (announced) past the offset stored with the state. */
+export function behindOf(
+  offsets: ReadonlyMap<string, bigint>,
+  queued: ReadonlyMap<string, bigint>,
+): Set<string> {
+  const behind = new Set<string>();
+  for (const [tp, last] of queued) {
+    const stored = offsets.get(tp);
+    if (stored === undefined || last > stored) behind.add(tp);
+  }
+  return behind;
+}
+
 /**
- * The watermark from the stored stream times, their wall-clock times and the partitions known to be
- * behind (both stores compute it here). A partition is active while it is behind (an instance queued
- * records of it that are not applied yet, or a chunk was applied with more records after it) or
- * received a record within `idleMs`; the watermark is the minimum stream time over active
- * partitions, -Infinity while an active partition has no stream time yet (its records may fall in
- * any window), +Infinity when every partition is idle (the wall-clock flush). Idle means caught up
- * and quiet, not waiting: before, the partitions applied first ran the watermark ahead while others'
- * records waited in the fetch queue, and those records were late (bench:stream with
- * BENCH_COMPRESSION=gzip: half the records revised as late, each window emitted ~4 times, and the
- * version conflicts the bench stops on).
+ * The watermark from the stored stream times, their wall-clock times and the partitions behind
+ * (both stores compute it here). A partition is active while it is behind (an instance queued
+ * records of it that are not applied yet) or received a record within `idleMs`; the watermark is
+ * the minimum stream time over active partitions, -Infinity while an active partition has no stream
+ * time yet (its records may fall in any window), +Infinity when every partition is idle (the
+ * wall-clock flush). Idle means applied up to what was fetched and quiet, not waiting in the queue:
+ * before, the partitions applied first ran the watermark ahead while the others' records waited,
+ * and those records were late (bench:stream with BENCH_COMPRESSION=gzip: half the records revised
+ * as late, each window emitted ~4 times, and the version conflicts the bench stops on).
  */
 export function watermarkOf(
   streamTimes: ReadonlyMap<string, number>,

@@ -10,7 +10,7 @@ import type { AnyProcessor } from '../define';
 import type { StreamLogger } from '../engine';
 import { DEFAULT_REVISE_HORIZON_MS } from '../planner';
 import { PartitionClaims } from './claims';
-import { ChunkPipeline, type Chunk } from './chunk-pipeline';
+import { ChunkPipeline } from './chunk-pipeline';
 import { OffsetCommitter } from './commit';
 import { Emitter } from './emitter';
 import { FetchQueue } from './fetch-queue';
@@ -118,7 +118,7 @@ export class ProcessorUnit {
       apply: (chunk) =>
         def.kind === 'stateless'
           ? applyStateless(def, chunk.raws, output, stats, metrics, log)
-          : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!, behindAfter(chunk)),
+          : this.windows!.apply(chunk.of.tp, chunk.of.claim, chunk.raws, chunk.decoded!),
       stateWentBack: () => this.windows?.reset(),
     });
   }
@@ -157,8 +157,9 @@ export class ProcessorUnit {
     // partition can span hours of event time (bench:stream with gzip input), and a partition waiting
     // behind the others' batches is not idle. Not awaited: ioredis sends it before this batch's
     // claim and updates, on the same connection, so Redis sees it first.
-    if (this.store && logical)
-      this.store.announce(`${logical}:${partition}`, Date.now()).catch((err: unknown) => {
+    const last = payload.batch.messages.at(-1)?.offset;
+    if (this.store && logical && last !== undefined)
+      this.store.announce(`${logical}:${partition}`, last).catch((err: unknown) => {
         this.log.warn({ err, topic: logical, partition }, 'could not announce a queued partition');
       });
     await this.queue.accept(
@@ -168,12 +169,4 @@ export class ProcessorUnit {
       () => this.stopping,
     );
   }
-}
-
-/** Whether the partition has records after a chunk: Kafka's high watermark (at the fetch) is past it. */
-function behindAfter(chunk: Chunk): boolean {
-  const last = chunk.raws.at(-1)?.offset;
-  const hw = chunk.of.batch.highWatermark;
-  if (last === undefined || hw === undefined) return false;
-  return BigInt(last) + 1n < BigInt(hw);
 }

@@ -1,6 +1,7 @@
 import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
 import {
+  behindOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -23,7 +24,7 @@ type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisWindowStore implements WindowStore {
   readonly base: string;
   private readonly keys: Record<
-    'offset' | 'epoch' | 'stime' | 'swall' | 'behind' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
+    'offset' | 'epoch' | 'stime' | 'swall' | 'queued' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
     string
   >;
   private readonly cmds: Record<
@@ -43,7 +44,7 @@ export class RedisWindowStore implements WindowStore {
       epoch: `${b}:epoch`,
       stime: `${b}:stime`,
       swall: `${b}:swall`,
-      behind: `${b}:behind`,
+      queued: `${b}:queued`,
       open: `${b}:open`,
       closing: `${b}:closing`,
       dirty: `${b}:dirty`,
@@ -59,9 +60,9 @@ export class RedisWindowStore implements WindowStore {
     };
     this.cmds = {
       claim: define('claim', CLAIM, 2),
-      announce: define('announce', ANNOUNCE, 2),
-      apply: define('apply', APPLY, 7),
-      advance: define('advance', ADVANCE, 5),
+      announce: define('announce', ANNOUNCE, 1),
+      apply: define('apply', APPLY, 6),
+      advance: define('advance', ADVANCE, 4),
       close: define('close', CLOSE, 2),
       ack: define('ack', ACK, 2),
       lock: define('lock', LOCK, 1),
@@ -78,9 +79,9 @@ export class RedisWindowStore implements WindowStore {
     return { epoch, offset: offset === '' ? undefined : BigInt(offset) };
   }
 
-  /** Records of a partition were queued here: it is behind and holds the watermark (see ANNOUNCE). */
-  async announce(tp: string, wallNow: number): Promise<void> {
-    await this.cmds.announce(this.keys.swall, this.keys.behind, tp, String(wallNow));
+  /** Records of a partition up to `lastOffset` were queued here: it is behind until applied (see ANNOUNCE). */
+  async announce(tp: string, lastOffset: string): Promise<void> {
+    await this.cmds.announce(this.keys.queued, tp, lastOffset);
   }
 
   /** Reads windows (state, version, closed flag, revision). */
@@ -109,7 +110,7 @@ export class RedisWindowStore implements WindowStore {
   /** Applies a chunk (see APPLY). */
   async apply(a: ApplyArgs): Promise<ApplyOutcome> {
     const k = this.keys;
-    const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty, k.behind];
+    const args: (string | number)[] = [k.offset, k.epoch, k.stime, k.swall, k.open, k.dirty];
     args.push(
       a.tp,
       a.epoch,
@@ -122,7 +123,6 @@ export class RedisWindowStore implements WindowStore {
       k.ids,
       String(a.graceMs),
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
-      a.behind ? '1' : '0',
     );
     args.push(String(a.windows.length));
     for (const w of a.windows) {
@@ -149,7 +149,6 @@ export class RedisWindowStore implements WindowStore {
       k.epoch,
       k.stime,
       k.swall,
-      k.behind,
       a.tp,
       a.epoch,
       a.firstOffset,
@@ -157,25 +156,29 @@ export class RedisWindowStore implements WindowStore {
       a.maxEventTime === undefined ? '' : String(a.maxEventTime),
       String(a.wallNow),
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
-      a.behind ? '1' : '0',
     )) as [string, ...unknown[]];
     return parseOutcome(res);
   }
 
   /**
    * Watermark: the minimum stream time over active partitions (window-store.ts, watermarkOf): behind
-   * (records fetched and not applied) or with a record within `idleMs` of wall-clock time.
+   * (records queued past the stored offset) or with a record within `idleMs` of wall-clock time.
    */
   async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
-    const [stimes, walls, behind] = await Promise.all([
+    const [stimes, walls, offsets, queued] = await Promise.all([
       this.redis.hgetall(this.keys.stime),
       this.redis.hgetall(this.keys.swall),
-      this.redis.hgetall(this.keys.behind),
+      this.redis.hgetall(this.keys.offset),
+      this.redis.hgetall(this.keys.queued),
     ]);
+    const num = (h: Record<string, string>) => new Map(Object.entries(h).map(([tp, v]) => [tp, Number(v)]));
     return watermarkOf(
-      new Map(Object.entries(stimes).map(([tp, v]) => [tp, Number(v)])),
-      new Map(Object.entries(walls).map(([tp, v]) => [tp, Number(v)])),
-      new Set(Object.keys(behind).filter((tp) => behind[tp] === '1')),
+      num(stimes),
+      num(walls),
+      behindOf(
+        new Map(Object.entries(offsets).map(([tp, v]) => [tp, BigInt(v)])),
+        new Map(Object.entries(queued).map(([tp, v]) => [tp, BigInt(v)])),
+      ),
       wallNow,
       idleMs,
     );

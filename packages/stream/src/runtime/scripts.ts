@@ -23,11 +23,10 @@ return {tostring(e), o or ''}
  *   records after the stored offset must be applied again before this chunk;
  * - {'conflict', {windowKeys}, {windowKey\\nid}}: a window changed since it was read (another
  *   partition's writer, or the emitter closed it), or an event id is already counted.
- * KEYS: offsetHash, epochHash, streamTimeHash, wallHash, openZset, dirtySet, behindHash.
+ * KEYS: offsetHash, epochHash, streamTimeHash, wallHash, openZset, dirtySet.
  * ARGV: tp, epoch, firstOffset, lastOffset, chunkMaxEventTime, wallNow, ttlMs, windowPrefix,
- *       idsPrefix, graceMs, prevOffset, behind ('1': the partition has records after this chunk),
- *       nWindows, then per window: wk, expectedVersion, stateJson, groupJson, windowStart,
- *       windowEnd, nIds, ids...
+ *       idsPrefix, graceMs, prevOffset, nWindows, then per window: wk, expectedVersion, stateJson,
+ *       groupJson, windowStart, windowEnd, nIds, ids...
  */
 export const APPLY = `
 local tp = ARGV[1]
@@ -36,8 +35,8 @@ if ep ~= ARGV[2] then return {'fenced', ep or ''} end
 local stored = redis.call('HGET', KEYS[1], tp)
 if stored and tonumber(stored) >= tonumber(ARGV[3]) then return {'stale', stored} end
 if (stored or '') ~= ARGV[11] then return {'behind', stored or ''} end
-local n = tonumber(ARGV[13])
-local i = 14
+local n = tonumber(ARGV[12])
+local i = 13
 local conflicts = {}
 local dups = {}
 local starts = {}
@@ -81,15 +80,14 @@ redis.call('HSET', KEYS[1], tp, ARGV[4])
 local st = redis.call('HGET', KEYS[3], tp)
 if (not st) or tonumber(ARGV[5]) > tonumber(st) then redis.call('HSET', KEYS[3], tp, ARGV[5]) end
 redis.call('HSET', KEYS[4], tp, ARGV[6])
-redis.call('HSET', KEYS[7], tp, ARGV[12])
 return {'ok'}
 `;
 
 /**
  * ADVANCE: stores a chunk's offset when it touched no window (all filtered, dead-lettered or routed
  * late), with the same fencing, replay and loss checks as APPLY.
- * KEYS: offsetHash, epochHash, streamTimeHash, wallHash, behindHash.
- * ARGV: tp, epoch, firstOffset, lastOffset, maxEventTime, wallNow, prevOffset, behind.
+ * KEYS: offsetHash, epochHash, streamTimeHash, wallHash.
+ * ARGV: tp, epoch, firstOffset, lastOffset, maxEventTime, wallNow, prevOffset.
  */
 export const ADVANCE = `
 local tp = ARGV[1]
@@ -104,21 +102,20 @@ if ARGV[5] ~= '' then
   if (not st) or tonumber(ARGV[5]) > tonumber(st) then redis.call('HSET', KEYS[3], tp, ARGV[5]) end
 end
 redis.call('HSET', KEYS[4], tp, ARGV[6])
-redis.call('HSET', KEYS[5], tp, ARGV[8])
 return {'ok'}
 `;
 
 /**
- * ANNOUNCE: an instance queued records of a partition (fetched, not applied yet): the partition is
- * behind and active, so it holds the watermark (window-store.ts, watermarkOf) until a chunk applied
- * with nothing after it says it caught up. Otherwise the partitions applied first run the watermark
- * past windows the queued records still fill (bench:stream with gzip: one 1 MiB fetch is ~17 h of a
- * partition's event time, and a partition waiting behind the others' batches looked idle).
- * KEYS: wallHash, behindHash. ARGV: tp, wallNow.
+ * ANNOUNCE: an instance queued records of a partition up to an offset (fetched, not applied yet).
+ * Until the offset stored with the state reaches it, the partition is behind: it holds the watermark
+ * (window-store.ts, watermarkOf) whether or not it was applied recently. Otherwise the partitions
+ * applied first run the watermark past windows the queued records still fill (bench:stream with
+ * gzip: one 1 MiB fetch is ~17 h of a partition's event time). Keeps the highest offset announced.
+ * KEYS: queuedHash. ARGV: tp, lastQueuedOffset.
  */
 export const ANNOUNCE = `
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-redis.call('HSET', KEYS[2], ARGV[1], '1')
+local cur = redis.call('HGET', KEYS[1], ARGV[1])
+if (not cur) or tonumber(ARGV[2]) > tonumber(cur) then redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end
 return 1
 `;
 

@@ -76,8 +76,6 @@ export class WindowedApply {
     claim: Claim,
     raws: RawRecord[],
     decoded: { items: Item[]; letters: DeadLetter[] },
-    /** The partition has records after this chunk (it stays active for the watermark). */
-    behind = false,
   ): Promise<void> {
     const { def, store } = this;
     let items = decoded.items;
@@ -133,7 +131,6 @@ export class WindowedApply {
           lastOffset: last,
           prevOffset: claim.offset,
           wallNow,
-          behind,
         };
         const outcome = await retrying('apply', this.settings.attempts, this.log, async () =>
           plan.writes.length === 0
