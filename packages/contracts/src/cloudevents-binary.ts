@@ -392,12 +392,14 @@ function lineageOf(raw: string | undefined, constants: TopicConstants): unknown 
  * structured record (a malformed `sequence` or `lineage` stays as text so the schema rejects it).
  * The lineage object is frozen and shared by the records whose lineage header is the same.
  * Throws a SyntaxError if the value is not JSON, ONDIJON_LINEAGE_UNKNOWN (naming it) if the record's
- * `ce_lineageref` is not known (`registerLineage`).
+ * `ce_lineageref` is not known (`registerLineage`). `readData` false: the value is not read at all (no
+ * text, no parse; the result has no `data` key), for readers that need only the attributes.
  */
 export function fromBinary(
   headers: Readonly<Record<string, HeaderValue>>,
   value: Buffer | string | null | undefined,
   constants: TopicConstants = OWNER_ONLY,
+  readData = true,
 ): Envelope<unknown> {
   const out: Record<string, unknown> = {};
   if (++sinceRetry >= 1024) sinceRetry = 0;
@@ -410,6 +412,7 @@ export function fromBinary(
   try {
     for (let i = 0; i < ATTRIBUTES.length; i++) {
       if (i === DATA_AT) {
+        if (!readData) continue;
         const text =
           value === null || value === undefined ? '' : typeof value === 'string' ? value : value.toString();
         out.data = text === '' ? null : (JSON.parse(text) as unknown);
@@ -448,13 +451,16 @@ function orderedLineage(l: Record<string, unknown>): Record<string, unknown> {
  * The record's event as a JSON value whatever its mode: the envelope of a binary record (per record,
  * from `ce_specversion`), else the parsed value (structured envelope, dead letter, reference record).
  * `topic` is the registry name, for its constants. Throws a SyntaxError if the value is not JSON.
+ * `readData` false: a binary record's value is not read (its envelope has no `data`); a structured
+ * record's value is parsed all the same (its attributes are in it).
  */
 export function decodeRecordValue(
   headers: Readonly<Record<string, HeaderValue>> | undefined | null,
   value: Buffer | string | null | undefined,
   topic?: string,
+  readData = true,
 ): unknown {
-  if (isBinaryRecord(headers)) return fromBinary(headers!, value, topicConstants(topic));
+  if (isBinaryRecord(headers)) return fromBinary(headers!, value, topicConstants(topic), readData);
   const text =
     value === null || value === undefined ? 'null' : typeof value === 'string' ? value : value.toString();
   return JSON.parse(text) as unknown;

@@ -29,6 +29,21 @@ export interface TopicRecord<N extends TopicName> {
 /** A record of any of the topics in `In` (a discriminated union on `topic`). */
 export type InputRecord<In extends TopicName> = { [N in In]: TopicRecord<N> }[In];
 
+/**
+ * What a windowed aggregation reads of its records: `data` (the default: the whole envelope, `data`
+ * parsed and validated) or `attributes` (the envelope without `data`: a binary-mode record's value is
+ * never read, so a processor that counts or groups on attributes skips the parse, docs/processors-guide.md).
+ */
+export type Reads = 'data' | 'attributes';
+
+/** A record of topic `N` as an attribute-only processor sees it: the validated envelope without `data`. */
+export interface AttributeRecord<N extends TopicName> extends Omit<TopicRecord<N>, 'value'> {
+  value: Omit<TopicValue<N>, 'data'>;
+}
+
+/** An attribute-only record of any of the topics in `In`. */
+export type AttributeInput<In extends TopicName> = { [N in In]: AttributeRecord<N> }[In];
+
 /** One record a stateless processor emits. */
 export interface OutputRecord<Out extends TopicName> {
   topic: Out;
@@ -101,8 +116,11 @@ export interface WindowedAggregationDefinition<
   In extends TopicName = TopicName,
   Out extends AggregateTopicName = AggregateTopicName,
   Acc = unknown,
+  Rec = InputRecord<In>,
 > {
   kind: 'windowed';
+  /** What the processor reads of its records (default `data`; `attributes`: see defineAttributeAggregation). */
+  reads?: Reads;
   name: string;
   version: string;
   description?: string;
@@ -114,13 +132,13 @@ export interface WindowedAggregationDefinition<
   /** Late records: emitted as a new revision of their window, or routed to `late.s2.stream.v1`. */
   late: LatePolicy;
   /** The group(s) of a record; undefined/null/[] drops the record (a filter). */
-  key(record: InputRecord<In>): AggregateGroup<Out> | readonly AggregateGroup<Out>[] | undefined | null;
+  key(record: Rec): AggregateGroup<Out> | readonly AggregateGroup<Out>[] | undefined | null;
   /** Event time of a record, epoch ms; defaults to `Date.parse(record.value.time)` (the envelope time). */
-  eventTime?(record: InputRecord<In>): number;
+  eventTime?(record: Rec): number;
   /** A fresh accumulator (JSON-serialisable: it is stored in Redis). */
   init(): Acc;
   /** Folds one record into the accumulator; may mutate and return it. Must be deterministic. */
-  add(acc: Acc, record: InputRecord<In>, group: AggregateGroup<Out>): Acc;
+  add(acc: Acc, record: Rec, group: AggregateGroup<Out>): Acc;
   /** The values of the window from the accumulator. */
   result(acc: Acc, window: TimeWindow, group: AggregateGroup<Out>): AggregateValues<Out>;
   /** Contributors of the cell; defaults to distinct subjects and operators (override to add `persons`). */
@@ -136,6 +154,7 @@ export interface WindowedAggregationDefinition<
  */
 export interface AnyWindowedAggregation {
   kind: 'windowed';
+  reads?: Reads;
   name: string;
   version: string;
   description?: string;
@@ -184,10 +203,32 @@ export function defineWindowedAggregation<
   const In extends TopicName,
   const Out extends AggregateTopicName,
   Acc,
->(spec: Spec<WindowedAggregationDefinition<In, Out, Acc>>): WindowedAggregationDefinition<In, Out, Acc> {
+>(
+  spec: Omit<Spec<WindowedAggregationDefinition<In, Out, Acc>>, 'reads'>,
+): WindowedAggregationDefinition<In, Out, Acc> {
   validateName(spec.name, spec.version, spec.inputs);
   if (!(spec.graceMs >= 0)) throw new Error(`processor ${spec.name}: graceMs must be >= 0`);
-  return Object.freeze({ ...spec, kind: 'windowed' as const });
+  // `reads` set here: a spread copy of an attribute-only definition reads data again.
+  return Object.freeze({ ...spec, kind: 'windowed' as const, reads: 'data' as const });
+}
+
+/**
+ * Defines a windowed aggregation that reads only the attributes of its records (`reads:
+ * 'attributes'`): records come without `data`, and a binary-mode record's value is never read or
+ * parsed. Attributes are validated against the envelope schema without `data`; a record whose value
+ * is not JSON is counted here (a data-reading processor dead-letters it). Structured-mode records
+ * are parsed and validated whole (their attributes are in the value), then given without `data`.
+ */
+export function defineAttributeAggregation<
+  const In extends TopicName,
+  const Out extends AggregateTopicName,
+  Acc,
+>(
+  spec: Omit<Spec<WindowedAggregationDefinition<In, Out, Acc, AttributeInput<In>>>, 'reads'>,
+): WindowedAggregationDefinition<In, Out, Acc, AttributeInput<In>> {
+  validateName(spec.name, spec.version, spec.inputs);
+  if (!(spec.graceMs >= 0)) throw new Error(`processor ${spec.name}: graceMs must be >= 0`);
+  return Object.freeze({ ...spec, kind: 'windowed' as const, reads: 'attributes' as const });
 }
 
 function validateName(name: string, version: string, inputs: readonly string[]): void {

@@ -1,4 +1,5 @@
 import {
+  compileValidator,
   DATA_OWNER,
   kafkaDeadLetter,
   maxSensitivity,
@@ -25,7 +26,7 @@ import type {
   ProcessorContext,
   AnyWindowedAggregation,
 } from './define';
-import type { z } from 'zod';
+import { ZodObject, type z } from 'zod';
 import { fastParse } from './fast-validate';
 import type { TimeWindow } from './windows';
 
@@ -137,12 +138,38 @@ export function schemaOf(topic: TopicName): z.ZodType {
   return TOPICS[topic].schema as z.ZodType;
 }
 
+/** A topic's schema without `data` (attribute-only processors), with its compiled check. */
+interface AttributesSchema {
+  schema: z.ZodType;
+  /** True only if zod accepts the attributes unchanged; undefined: always ask zod. */
+  keeps: ((v: unknown) => boolean) | undefined;
+}
+const attributeSchemas = new Map<TopicName, AttributesSchema>();
+
+/** The topic's envelope schema without `data` (the topic's own attribute rules, not a looser copy). */
+function attributesSchemaOf(topic: TopicName): AttributesSchema {
+  let a = attributeSchemas.get(topic);
+  if (!a) {
+    const full = schemaOf(topic);
+    const schema = full instanceof ZodObject && 'data' in full.shape ? full.omit({ data: true }) : full;
+    a = { schema, keeps: compileValidator(schema, { fromJson: true }) };
+    attributeSchemas.set(topic, a);
+  }
+  return a;
+}
+
 function isEnvelope(v: unknown): v is Envelope<unknown> {
   return typeof v === 'object' && v !== null && (v as { specversion?: unknown }).specversion === '1.0';
 }
 
-/** Decodes and validates a raw record against its topic schema (poison records become dead letters). */
+/**
+ * Decodes and validates a raw record against its topic schema (poison records become dead letters).
+ * An attribute-only processor (`reads: 'attributes'`, define.ts) gets a binary-mode record's attributes
+ * without its value ever being read, validated against the envelope schema without `data`.
+ */
 export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
+  const attributesOnly = processor.kind === 'windowed' && processor.reads === 'attributes';
+  if (attributesOnly && isBinaryRecord(raw.headers)) return decodeAttributes(processor, raw);
   let json: unknown;
   try {
     // Binary mode (attributes in headers, `data` in the value) or structured mode, per record.
@@ -176,14 +203,45 @@ export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
       ),
     };
   }
+  let value = parsed.data;
+  if (attributesOnly && isEnvelope(value)) {
+    // Structured mode: the value was parsed for its attributes; the processor gets them alone.
+    const { data: _data, ...attributes } = value;
+    value = attributes;
+  }
+  return decoded(processor, raw, value);
+}
+
+/** An attribute-only processor's binary record: headers only, validated without `data`. */
+function decodeAttributes(processor: AnyWindowedAggregation, raw: RawRecord): Decoded {
+  const json = decodeRecordValue(raw.headers, raw.value, raw.topic, false);
+  const check = attributesSchemaOf(raw.topic);
+  const parsed = check.keeps?.(json) ? { success: true as const, data: json } : check.schema.safeParse(json);
+  if (!parsed.success) {
+    return {
+      ok: false,
+      deadLetter: deadLetterFor(
+        processor.name,
+        raw,
+        'ONDIJON_RECORD_INVALID',
+        `record attributes do not match the envelope of ${raw.topic}`,
+        toFieldIssues(parsed.error).slice(0, 20),
+      ),
+    };
+  }
+  return decoded(processor, raw, parsed.data);
+}
+
+/** A validated value as the processor's record, with its event time (windowed processors). */
+function decoded(processor: AnyProcessor, raw: RawRecord, value: unknown): Decoded {
   const record = {
     topic: raw.topic,
-    value: parsed.data,
+    value,
     key: raw.key,
     partition: raw.partition,
     offset: raw.offset,
   } as InputRecord<TopicName>;
-  const envelope = isEnvelope(parsed.data) ? parsed.data : undefined;
+  const envelope = isEnvelope(value) ? value : undefined;
   let eventTime = Number.NaN;
   if (processor.kind === 'windowed') {
     eventTime = processor.eventTime

@@ -72,6 +72,11 @@ interface Wrapped {
   key?: string | null;
   partition?: number;
   offset?: string | number;
+  /**
+   * Kafka headers: with a `ce_specversion` header the record is in CloudEvents binary mode (as ingest
+   * writes it, `toBinary` of @ondijon/contracts) and `value` is the record value as is (text).
+   */
+  headers?: Record<string, string>;
 }
 
 /**
@@ -131,11 +136,13 @@ export function runProcessor(
     const tp = `${topic}:${partition}`;
     const offset = wrapped && w.offset !== undefined ? BigInt(w.offset) : (nextOffset.get(tp) ?? 0n);
     nextOffset.set(tp, offset + 1n);
-    const subject = (value as { subject?: unknown } | null)?.subject;
+    const binary = wrapped && w.headers !== undefined;
+    const subject = binary ? w.headers!.ce_subject : (value as { subject?: unknown } | null)?.subject;
     const raw: RawRecord = {
       topic,
       key: wrapped && w.key !== undefined ? w.key : typeof subject === 'string' ? subject : null,
-      value: JSON.stringify(value) ?? 'null',
+      value: binary ? (value as string | null) : (JSON.stringify(value) ?? 'null'),
+      ...(binary ? { headers: w.headers } : {}),
       partition,
       offset: offset.toString(),
     };

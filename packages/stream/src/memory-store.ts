@@ -1,11 +1,13 @@
 import type { WindowState } from './engine';
-import type {
-  AdvanceArgs,
-  ApplyArgs,
-  ApplyOutcome,
-  StoredWindow,
-  Watermark,
-  WindowStore,
+import {
+  behindOf,
+  watermarkOf,
+  type AdvanceArgs,
+  type ApplyArgs,
+  type ApplyOutcome,
+  type StoredWindow,
+  type Watermark,
+  type WindowStore,
 } from './window-store';
 
 interface MemWindow {
@@ -32,6 +34,8 @@ export class MemoryWindowStore implements WindowStore {
   private readonly epochs = new Map<string, number>();
   private readonly streamTimes = new Map<string, number>();
   private readonly walls = new Map<string, number>();
+  /** The last offset queued (announced) per partition. */
+  private readonly queued = new Map<string, bigint>();
   /** Open windows and their close score (end + grace). */
   private readonly open = new Map<string, number>();
   private readonly closing = new Set<string>();
@@ -134,15 +138,13 @@ export class MemoryWindowStore implements WindowStore {
     return { status: 'ok' };
   }
 
+  announce(tp: string, lastOffset: string): void {
+    const cur = this.queued.get(tp);
+    if (cur === undefined || BigInt(lastOffset) > cur) this.queued.set(tp, BigInt(lastOffset));
+  }
+
   watermark(wallNow: number, idleMs: number): Watermark {
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    for (const [tp, st] of this.streamTimes) {
-      max = Math.max(max, st);
-      if (wallNow - (this.walls.get(tp) ?? 0) < idleMs) min = Math.min(min, st);
-    }
-    const partitions = this.streamTimes.size;
-    return { value: partitions === 0 ? Number.NEGATIVE_INFINITY : min, max, partitions };
+    return watermarkOf(this.streamTimes, this.walls, behindOf(this.offsets, this.queued), wallNow, idleMs);
   }
 
   close(maxScore: number, limit: number): number {

@@ -256,7 +256,8 @@ export function nextWatermark(current: number, wm: Watermark): number {
 
 /** The windows to close at a store reading: those whose end + grace is at or before this score. */
 export function closeScore(wm: Watermark): number | undefined {
-  return wm.partitions === 0 ? undefined : wm.value;
+  // -Infinity: no partition yet, or an announced partition not applied yet (window-store.ts watermarkOf).
+  return wm.partitions === 0 || wm.value === Number.NEGATIVE_INFINITY ? undefined : wm.value;
 }
 
 /** What the emitter does with the due windows it read. */

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-explicit-any -- aggregates read without casts */
 import {
   Cleanup,
   createTestTopic,
@@ -14,13 +15,16 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   defineProcessor,
+  runProcessor,
   runProcessors,
   silentStreamLogger,
   energyProcessor,
   telemetryOf,
+  tumbling,
   type LatePolicy,
 } from '../src/index';
-import { at, lamp } from './support';
+import type { Envelope } from '@ondijon/contracts';
+import { at, binaryLamp, countAttributes, countData, countsByWindow, lamp } from './support';
 
 const silent = silentStreamLogger;
 
@@ -196,6 +200,148 @@ describe('stream runtime on Kafka and Redis', () => {
       ]);
       const results = (await readAll(kafka, out)).map((r) => JSON.parse(r.value!).data);
       expect(results.map((d) => [d.revision, d.values.energyKwh])).toEqual([[0, 0.1]]);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('holds the watermark for partitions queued but not applied yet (no early close when one fetch spans hours)', async () => {
+    // One fetch brings every partition's records (600 minutes each, well under maxBytesPerPartition),
+    // and the runtime applies them partition after partition. The watermark used to be the minimum
+    // over partitions that had applied a chunk, so while partition 0 was applied the emitter closed
+    // the windows partitions 1 and 2 still had to fill: their records were late (routed here), and
+    // BENCH_COMPRESSION=gzip pnpm bench:stream stopped on the version conflicts this made.
+    const name = uniqueName('rtq')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
+    const keyPrefix = `${name}:`;
+    cleanup.add(() => deleteRedisKeys(redis, keyPrefix));
+    cleanup.add(() => deleteGroups([`${name}.${name}`]));
+    const input = await createTestTopic('stream-in4', { partitions: 3 });
+    const out = await createTestTopic('stream-out4');
+    const late = await createTestTopic('stream-late4');
+    cleanup.add(() => deleteTopics([input, out, late]));
+    const producer = kafka.producer();
+    await producer.connect();
+    const minutes = 600;
+    for (let partition = 0; partition < 3; partition++)
+      await producer.send({
+        topic: input,
+        acks: -1,
+        messages: Array.from({ length: minutes }, (_, m) => ({
+          partition,
+          key: `SL-${partition}${m % 2}`,
+          value: JSON.stringify(lamp(`SL-${partition}${m % 2}`, m, m, 10)),
+        })),
+      });
+    await producer.disconnect();
+    const runtime = await runProcessors([energyProcessor(name, 'route', 0, tumbling('10m'))], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      keyPrefix,
+      // Small chunks and frequent sweeps: the emitter runs many times while partition 0 is applied.
+      maxChunk: 20,
+      idleFlushMs: 60_000,
+      emitIntervalMs: 20,
+      topicOverrides: {
+        'tel.s1.lighting.v1': input,
+        'agg.s1.lighting-commune-hour.v1': out,
+        'dlq.s3.stream.v1': topics.dlq,
+        'late.s2.stream.v1': late,
+      },
+    });
+    try {
+      // 60 windows of 10 min × 2 communes; the last window of each stays open (no idle flush).
+      await waitFor(async () => runtime.stats().processed === 3 * minutes && runtime.stats().emitted >= 118, {
+        timeoutMs: 60_000,
+        message: 'all records applied and the closed windows emitted',
+      });
+      expect(runtime.stats().late).toBe(0);
+      expect(runtime.stats().conflicts).toBe(0);
+      const results = (await readAll(kafka, out)).map((r) => JSON.parse(r.value!).data);
+      // Every window emitted once, with the records of the three partitions.
+      expect(results.map((d) => [d.revision, d.inputRecords])).toEqual(results.map(() => [0, 15]));
+      expect(await readAll(kafka, late)).toEqual([]);
+    } finally {
+      await runtime.close();
+    }
+  });
+
+  it('runs an attribute-only processor as the harness does: same counts, a non-JSON value counted, not dead-lettered', async () => {
+    const name = uniqueName('rta')
+      .toLowerCase()
+      .replace(/[^a-z0-9-]/g, '-');
+    const keyPrefix = `${name}:`;
+    cleanup.add(() => deleteRedisKeys(redis, keyPrefix));
+    cleanup.add(() => deleteGroups([`${name}.${countAttributes.name}`, `${name}.${countData.name}`]));
+    const input = await createTestTopic('stream-in5', { partitions: 2 });
+    const out = await createTestTopic('stream-out5');
+    const dlq = await createTestTopic('stream-dlq5');
+    cleanup.add(() => deleteTopics([input, out, dlq]));
+    const records = Array.from({ length: 60 }, (_, i) => ({ key: `SL-${i % 4}`, ...binaryLamp(i) }));
+    // A value that is not JSON, with valid attributes.
+    records.push({ key: 'SL-0', ...binaryLamp(60), value: '{not json' });
+    const producer = kafka.producer();
+    await producer.connect();
+    await producer.send({ topic: input, acks: -1, messages: records });
+    await producer.disconnect();
+    const runtime = await runProcessors([countAttributes, countData], {
+      kafka,
+      redis,
+      groupId: name,
+      logger: silent,
+      keyPrefix,
+      idleFlushMs: 1_000,
+      emitIntervalMs: 100,
+      topicOverrides: {
+        'tel.s1.lighting.v1': input,
+        'agg.s1.lighting-commune-hour.v1': out,
+        'dlq.s3.stream.v1': dlq,
+        'late.s2.stream.v1': topics.late,
+      },
+    });
+    try {
+      const latestOf = async (processor: string) => {
+        const byKey = new Map<string, Envelope<any>>();
+        for (const r of await readAll(kafka, out)) {
+          const v = JSON.parse(r.value!) as Envelope<any>;
+          const prev = byKey.get(r.key!);
+          if (v.data.processor === processor && (!prev || v.data.revision >= prev.data.revision))
+            byKey.set(r.key!, v);
+        }
+        return byKey.values();
+      };
+      const harness = (def: typeof countAttributes) =>
+        countsByWindow(
+          runProcessor(
+            def,
+            records.map((r) => ({
+              topic: 'tel.s1.lighting.v1' as const,
+              headers: r.headers,
+              value: r.value,
+            })),
+          ).latest.values(),
+        );
+      await waitFor(
+        async () => {
+          const b = await runtime.backlog();
+          return runtime.stats().processed === 2 * records.length && b.open + b.closing + b.dirty === 0;
+        },
+        { timeoutMs: 60_000, message: 'all records applied and all windows emitted' },
+      );
+      const attributes = countsByWindow(await latestOf(countAttributes.name));
+      expect(attributes).toEqual(harness(countAttributes));
+      expect(countsByWindow(await latestOf(countData.name))).toEqual(harness(countData));
+      // The non-JSON value: counted by the attribute-only processor, dead-lettered by the data one.
+      const total = (m: typeof attributes) => [...m.values()].reduce((n, c) => n + c.records, 0);
+      expect(total(attributes)).toBe(records.length);
+      expect(total(countsByWindow(await latestOf(countData.name)))).toBe(records.length - 1);
+      const letters = (await readAll(kafka, dlq)).map((r) => JSON.parse(r.value!));
+      expect(letters.map((d) => [d.rejectedBy, d.reason])).toEqual([
+        [`processors/${countData.name}`, 'record value is not JSON'],
+      ]);
     } finally {
       await runtime.close();
     }

@@ -1,5 +1,6 @@
 // The two window stores keep the same rules: one sequence of operations (writes, conflicts, a
-// duplicate id, fencing, a replay, closing, a late write to a closed window, acknowledgements) gives
+// duplicate id, fencing, a replay, closing, a late write to a closed window, acknowledgements,
+// announced partitions) gives
 // the same answers from the in-memory store (the harness's) and from the Redis scripts (the runtime's).
 import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
@@ -81,6 +82,20 @@ async function script(store: WindowStore): Promise<unknown[]> {
   log.push(await store.lock('me', 3_000), await store.lock('you', 3_000));
   await store.unlock('me');
   log.push(await store.lock('you', 3_000));
+  // A partition with records queued up to offset 5 holds the watermark while everything else is idle:
+  // at -Infinity before its first chunk, at its stream time while applied up to 3 (however long ago),
+  // and no more once applied up to 5 (then idle after idleMs like the others).
+  const tp2 = 'tel.s1.lighting.v1:2';
+  await store.announce(tp2, '5');
+  await store.announce(tp2, '2'); // an older batch announced later changes nothing
+  log.push(await store.watermark(1_000_001, 10_000));
+  const third = await store.claim(tp2);
+  const part = { ...chunk(0, 3, undefined, third.epoch, tp2), wallNow: 1_000_002 };
+  log.push(await store.advance({ ...part, maxEventTime: 3 * HOUR }));
+  log.push(await store.watermark(1_100_000, 10_000));
+  const rest = { ...chunk(4, 5, 3n, third.epoch, tp2), wallNow: 1_000_003 };
+  log.push(await store.advance({ ...rest, maxEventTime: 3 * HOUR }));
+  log.push(await store.watermark(1_100_000, 10_000));
   return log;
 }
 
@@ -108,6 +123,11 @@ describe('window stores: memory and Redis', () => {
       'ok',
       'ok',
       'fenced',
+      'ok',
+      'ok',
     ]);
+    expect(
+      memory.slice(-5).map((w) => (w as { value?: number }).value ?? (w as { status: string }).status),
+    ).toEqual([Number.NEGATIVE_INFINITY, 'ok', 3 * HOUR, 'ok', Number.POSITIVE_INFINITY]);
   });
 });

@@ -1,12 +1,13 @@
 // pnpm bench:stream — records/s of a windowed aggregation with Redis state (the built-in
 // lighting-commune-hour on the real runtime), next to the raw kafkajs consume rate of the same topic
 // in the same run, and the p99 of window close → result acknowledged by Kafka. Prints a table and
-// writes reports/bench-stream.json. Needs the stack (`pnpm stack up`). Not a test: no assertions.
+// writes reports/bench-stream.json (reports/bench-stream-attributes.json with BENCH_READS=attributes). Needs the stack (`pnpm stack up`). Not a test: no assertions.
 // Runs under the processors service's own Node flags (`--max-semi-space-size=32`, see its package.json
 // `start`), the raw baseline in the same process with the same flags. Knobs: BENCH_ROUNDS (3),
 // BENCH_LAMPS (10 per commune), BENCH_HOURS (24), BENCH_MAX_QUEUED and BENCH_MAX_CHUNK (the runtime's
 // maxQueuedRecords and maxChunk), BENCH_CPU_PROFILE=<prefix> (V8 CPU profiles), BENCH_COMPRESSION=gzip (the
-// input's batches gzipped), BENCH_FSYNC=everysec,always
+// input's batches gzipped), BENCH_READS=attributes (an attribute-only aggregation instead of the
+// built-in one: luminaires reporting per commune and hour from the headers, values never parsed), BENCH_FSYNC=everysec,always
 // (each round runs one aggregation per listed Redis `appendfsync` policy, set with CONFIG SET on the
 // stack's Redis and restored at the end, each followed by a raw consume: the price of syncing the AOF
 // before every reply, measured interleaved in the same run).
@@ -25,7 +26,14 @@ import {
 } from '@ondijon/acceptance';
 import { COMMUNES, stringifyAscii, toBinary, topicConstants } from '@ondijon/contracts';
 import { fastFetchDecoding, installKafkajsSpeedups, setFastFetchDecoding } from '@ondijon/kafka';
-import { createStreamRuntime, noopMetrics, silentStreamLogger, telemetryEnvelope } from '@ondijon/stream';
+import {
+  createStreamRuntime,
+  defineAttributeAggregation,
+  noopMetrics,
+  silentStreamLogger,
+  telemetryEnvelope,
+  tumbling,
+} from '@ondijon/stream';
 import { Redis } from 'ioredis';
 import kafkajs, { Partitioners } from 'kafkajs';
 import { lightingCommuneHour } from '../src/processors/lighting-commune-hour';
@@ -44,6 +52,40 @@ const CE_MODE = process.env.BENCH_CE_MODE === 'structured' ? 'structured' : 'bin
  * slows the baseline too, so the headline ratio is taken uncompressed and gzip is reported apart.
  */
 const INPUT_COMPRESSION = process.env.BENCH_COMPRESSION === 'gzip' ? 'gzip' : 'none';
+
+/**
+ * BENCH_READS=attributes: luminaires reporting per commune and hour, an attribute-only aggregation
+ * (defineAttributeAggregation, docs/processors-guide.md): in binary mode the runtime reads the headers and never
+ * the value. The same input, Redis state and emission as the built-in processor; only what is decoded
+ * differs. Its other values are zero: it is a measure of the path, not a product aggregate.
+ */
+const luminairesReportingHour = defineAttributeAggregation({
+  name: 'bench-luminaires-reporting',
+  version: '1.0.0',
+  inputs: ['tel.s1.lighting.v1'],
+  output: 'agg.s1.lighting-commune-hour.v1',
+  window: tumbling('1h'),
+  graceMs: 5 * 60_000,
+  late: 'revise',
+  key: (r) => (r.value.commune ? { commune: r.value.commune } : undefined),
+  init: (): { lum: Record<string, 1> } => ({ lum: {} }),
+  add: (acc, r) => {
+    acc.lum[r.value.subject ?? r.value.source] = 1;
+    return acc;
+  },
+  result: (acc) => ({
+    energyKwh: 0,
+    burningHours: 0,
+    luminairesReporting: Object.keys(acc.lum).length,
+    cabinetsReporting: 0,
+    faultsLamp: 0,
+    faultsDriver: 0,
+    faultsCommunication: 0,
+    dimmedShare: null,
+  }),
+});
+const READS = process.env.BENCH_READS === 'attributes' ? 'attributes' : 'data';
+const PROCESSOR = READS === 'attributes' ? luminairesReportingHour : lightingCommuneHour;
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
@@ -192,8 +234,8 @@ async function main(): Promise<void> {
       let cpu0 = process.cpuUsage();
       let cpuAgg = { user: 0, system: 0 };
       const group = `${name}-agg${round}`;
-      groups.push(`${group}.${lightingCommuneHour.name}`);
-      const runtime = createStreamRuntime([lightingCommuneHour], {
+      groups.push(`${group}.${PROCESSOR.name}`);
+      const runtime = createStreamRuntime([PROCESSOR], {
         kafka,
         redis,
         groupId: group,
@@ -295,6 +337,7 @@ async function main(): Promise<void> {
       date: new Date().toISOString(),
       ceMode: CE_MODE,
       inputCompression: INPUT_COMPRESSION,
+      reads: READS,
       machine: {
         cpus: cpus().length,
         node: process.version,
@@ -345,7 +388,8 @@ async function main(): Promise<void> {
         cpuUsPerRecord: round2(rawParse.cpuUsPerRecord),
       },
       windowedAggregation: {
-        processor: lightingCommuneHour.name,
+        processor: PROCESSOR.name,
+        reads: READS,
         recordsPerSecond: Math.round(median(aggs.map((a) => a.rate))),
         cpuUsPerRecord: round2(aggCpu),
         emitted: aggs[0]!.emitted,
@@ -390,6 +434,7 @@ async function main(): Promise<void> {
     console.log('| measure                                      | value |');
     console.log('|----------------------------------------------|------:|');
     console.log(`| input records (batch codec)                  | ${values.length} (${INPUT_COMPRESSION}) |`);
+    console.log(`| processor (reads)                            | ${PROCESSOR.name} (${READS}) |`);
     console.log(`| ratio, median of ${rounds.length} rounds (target ≥ 0.50)  | ${report.ratio.toFixed(2)} |`);
     console.log(`| raw kafkajs consume (stock), rec/s (median)  | ${report.rawConsume.recordsPerSecond} |`);
     console.log(
@@ -419,8 +464,11 @@ async function main(): Promise<void> {
     console.log(`| window close → result acked, p99 ms          | ${report.windowCloseToEmittedMs.p99} |`);
     console.log(`| windows emitted per round (samples, all)     | ${aggs[0]!.emitted} (${lat.length}) |`);
     mkdirSync('reports', { recursive: true });
-    writeFileSync('reports/bench-stream.json', `${JSON.stringify(report, null, 2)}\n`);
-    console.log('\nwrote reports/bench-stream.json');
+    // The attribute-only variant has its own report (the headline one stays the built-in processor's).
+    const file =
+      READS === 'attributes' ? 'reports/bench-stream-attributes.json' : 'reports/bench-stream.json';
+    writeFileSync(file, `${JSON.stringify(report, null, 2)}\n`);
+    console.log(`\nwrote ${file}`);
   } finally {
     await deleteTopics(Object.values(topics));
     await deleteGroups(groups);

@@ -26,6 +26,8 @@ export class ProcessorUnit {
   private readonly consumer: KafkaConsumer;
   private readonly store: RedisWindowStore | undefined;
   private readonly log: StreamLogger;
+  /** Physical topic → logical topic. */
+  private readonly logical: Map<string, TopicName>;
   private readonly queue: FetchQueue;
   private readonly claims: PartitionClaims;
   private readonly committer: OffsetCommitter;
@@ -46,7 +48,7 @@ export class ProcessorUnit {
     const log = (this.log = options.logger.child({ processor: def.name }));
     const metrics = options.metrics ?? noopMetrics;
     const attempts = options.redisAttempts ?? 8;
-    const logical = new Map<string, TopicName>();
+    const logical = (this.logical = new Map<string, TopicName>());
     for (const t of def.inputs) logical.set(physical(t), t);
     this.consumer = createConsumer(options.kafka, {
       groupId: `${options.groupId}.${def.name}`,
@@ -149,6 +151,17 @@ export class ProcessorUnit {
 
   private async onBatch(payload: ConsumedBatch): Promise<void> {
     if (this.stopping || !payload.isRunning() || payload.isStale()) return;
+    const { topic, partition } = payload.batch;
+    const logical = this.logical.get(topic);
+    // Queued records hold the watermark until applied (window-store.ts, watermarkOf): a fetch of one
+    // partition can span hours of event time (bench:stream with gzip input), and a partition waiting
+    // behind the others' batches is not idle. Not awaited: ioredis sends it before this batch's
+    // claim and updates, on the same connection, so Redis sees it first.
+    const last = payload.batch.messages.at(-1)?.offset;
+    if (this.store && logical && last !== undefined)
+      this.store.announce(`${logical}:${partition}`, last).catch((err: unknown) => {
+        this.log.warn({ err, topic: logical, partition }, 'could not announce a queued partition');
+      });
     await this.queue.accept(
       payload,
       this.generation,

@@ -1,15 +1,17 @@
 import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
-import type {
-  AdvanceArgs,
-  ApplyArgs,
-  ApplyOutcome,
-  StoredWindow,
-  Watermark,
-  WindowStore,
+import {
+  behindOf,
+  watermarkOf,
+  type AdvanceArgs,
+  type ApplyArgs,
+  type ApplyOutcome,
+  type StoredWindow,
+  type Watermark,
+  type WindowStore,
 } from '../window-store';
 import type { StreamRedis } from './redis-client';
-import { ACK, ADVANCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
+import { ACK, ADVANCE, ANNOUNCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scripts';
 
 export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../window-store';
 
@@ -22,10 +24,13 @@ type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 export class RedisWindowStore implements WindowStore {
   readonly base: string;
   private readonly keys: Record<
-    'offset' | 'epoch' | 'stime' | 'swall' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
+    'offset' | 'epoch' | 'stime' | 'swall' | 'queued' | 'open' | 'closing' | 'dirty' | 'lock' | 'w' | 'ids',
     string
   >;
-  private readonly cmds: Record<'claim' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock', Cmd>;
+  private readonly cmds: Record<
+    'claim' | 'announce' | 'apply' | 'advance' | 'close' | 'ack' | 'lock' | 'unlock',
+    Cmd
+  >;
 
   constructor(
     private readonly redis: StreamRedis,
@@ -39,6 +44,7 @@ export class RedisWindowStore implements WindowStore {
       epoch: `${b}:epoch`,
       stime: `${b}:stime`,
       swall: `${b}:swall`,
+      queued: `${b}:queued`,
       open: `${b}:open`,
       closing: `${b}:closing`,
       dirty: `${b}:dirty`,
@@ -54,6 +60,7 @@ export class RedisWindowStore implements WindowStore {
     };
     this.cmds = {
       claim: define('claim', CLAIM, 2),
+      announce: define('announce', ANNOUNCE, 1),
       apply: define('apply', APPLY, 6),
       advance: define('advance', ADVANCE, 4),
       close: define('close', CLOSE, 2),
@@ -70,6 +77,11 @@ export class RedisWindowStore implements WindowStore {
       string,
     ];
     return { epoch, offset: offset === '' ? undefined : BigInt(offset) };
+  }
+
+  /** Records of a partition up to `lastOffset` were queued here: it is behind until applied (see ANNOUNCE). */
+  async announce(tp: string, lastOffset: string): Promise<void> {
+    await this.cmds.announce(this.keys.queued, tp, lastOffset);
   }
 
   /** Reads windows (state, version, closed flag, revision). */
@@ -149,24 +161,27 @@ export class RedisWindowStore implements WindowStore {
   }
 
   /**
-   * Watermark: the minimum stream time over partitions that received a record within `idleMs` of
-   * wall-clock time. Idle partitions do not hold it back; when all are idle it is +Infinity, which
-   * flushes every open window (the wall-clock flush).
+   * Watermark: the minimum stream time over active partitions (window-store.ts, watermarkOf): behind
+   * (records queued past the stored offset) or with a record within `idleMs` of wall-clock time.
    */
   async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
-    const [stimes, walls] = await Promise.all([
+    const [stimes, walls, offsets, queued] = await Promise.all([
       this.redis.hgetall(this.keys.stime),
       this.redis.hgetall(this.keys.swall),
+      this.redis.hgetall(this.keys.offset),
+      this.redis.hgetall(this.keys.queued),
     ]);
-    let min = Number.POSITIVE_INFINITY;
-    let max = Number.NEGATIVE_INFINITY;
-    const tps = Object.keys(stimes);
-    for (const tp of tps) {
-      const st = Number(stimes[tp]);
-      max = Math.max(max, st);
-      if (wallNow - Number(walls[tp] ?? 0) < idleMs) min = Math.min(min, st);
-    }
-    return { value: tps.length === 0 ? Number.NEGATIVE_INFINITY : min, max, partitions: tps.length };
+    const num = (h: Record<string, string>) => new Map(Object.entries(h).map(([tp, v]) => [tp, Number(v)]));
+    return watermarkOf(
+      num(stimes),
+      num(walls),
+      behindOf(
+        new Map(Object.entries(offsets).map(([tp, v]) => [tp, BigInt(v)])),
+        new Map(Object.entries(queued).map(([tp, v]) => [tp, BigInt(v)])),
+      ),
+      wallNow,
+      idleMs,
+    );
   }
 
   /** Closes the windows due at `maxScore` (window end + grace ≤ watermark), at most `limit`; returns how many. */
