@@ -1,12 +1,16 @@
 // `pnpm bench:console` (issue 15): does the console slow ingest down? The city preset (9 680 equipment) is
-// simulated at full speed (`SIM_SPEED=max` from a day ago: the simulator sends as fast as the machine lets it
-// until it catches up with the clock, far longer than a round), so the figure is ingest's throughput with
-// and without the console. Interleaved rounds, each on a namespace of its own (fresh Kafka topics, a fresh
-// MQTT shared-subscription queue, a fresh ingest): without the console, with the console and 20 open live
-// (SSE) sessions of the supervisor, without, with… Per round: ingest's received rate, ingest's CPU per
-// message (its process CPU counter over its messages counter) and ingest's receive → Kafka acknowledgement
-// p50/p99 (its histogram), over the same window after a warm-up. The ratios are per pair (with/without for
-// the rate, without/with for cost); their medians are the figures. Then the equipment page with 10 016
+// simulated at full speed (`SIM_SPEED=max` from 30 days ago, BENCH_SIM_START: the simulator sends as fast
+// as the machine lets it; a round in which its event time came within BENCH_CAUGHT_UP_S of the clock was
+// paced by the clock, not the machine, and is reported as not a measure and left out of the pairs), so the
+// figure is ingest's throughput with and without the console. Interleaved rounds, each on a namespace of
+// its own (fresh Kafka topics, a fresh MQTT shared-subscription queue, a fresh ingest): without the
+// console, with the console and 20 open live (SSE) sessions of the supervisor, without, with… (with
+// BENCH_BASELINE_CONSOLE, another console's entry, e.g. the previous commit's, also runs in each group, so
+// a change is measured against the code before it in the same period). Per round: ingest's received rate,
+// ingest's CPU per message (its process CPU counter over its messages counter) and ingest's receive →
+// Kafka acknowledgement p50/p99 (its histogram), the console's CPU (% of a core, and per message ingest
+// received), over the same window after a warm-up. The ratios are per pair (with/without for the rate,
+// without/with for cost); their medians are the figures. Then the equipment page with 10 016
 // equipment (the city preset with 416 cabinets instead of 400), live, in Debian's chromium: first
 // contentful paint, table and map filled, and time to interactive (the end of the last long task before
 // 2 s without one, as Lighthouse's TTI with a shorter quiet window). Prints a table and writes
