@@ -98,7 +98,11 @@ async function deleteRoundQueues(runId: string): Promise<number> {
   const names = (
     JSON.parse(listed.results.listQueues ?? '{"data":[]}') as { data: { name: string }[] }
   ).data.map((q) => q.name);
-  if (names.length > 0) await artemisManagement(config, names.map((n) => `destroyQueue|${n}`));
+  if (names.length > 0)
+    await artemisManagement(
+      config,
+      names.map((n) => `destroyQueue|${n}`),
+    );
   return names.length;
 }
 
@@ -228,7 +232,8 @@ interface PageLoad {
   equipment: number;
   firstContentfulPaintMs: number | null;
   tableAndMapFilledMs: number;
-  interactiveMs: number;
+  /** Null when the page had no 2 s without a long task within 60 s of being filled. */
+  interactiveMs: number | null;
   longTasks: number;
   shown: string | null;
   load: number;
@@ -502,16 +507,22 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
       { timeout: 120_000, polling: 50 },
     );
     const tableAndMapFilledMs = await page.evaluate(() => (globalThis as unknown as Win).performance.now());
-    // Quiet: 2 s without a long task (or the page's own 60 s bound: reported as it is).
-    await page.waitForFunction(
-      () => {
-        const w = globalThis as unknown as Win;
-        const last = Math.max(0, ...w.longTaskEnds);
-        return w.performance.now() - last >= 2000;
-      },
-      undefined,
-      { timeout: 60_000, polling: 100 },
-    );
+    // Quiet: 2 s without a long task, within 60 s (a page never quiet is reported so, with its long tasks
+    // so far, not as an error that stops the bench).
+    const quiet = await page
+      .waitForFunction(
+        () => {
+          const w = globalThis as unknown as Win;
+          const last = Math.max(0, ...w.longTaskEnds);
+          return w.performance.now() - last >= 2000;
+        },
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      )
+      .then(
+        () => true,
+        () => false,
+      );
     const figures = await page.evaluate(() => {
       const w = globalThis as unknown as Win;
       return {
@@ -525,7 +536,9 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
       equipment: pageRegistry.equipment.length,
       firstContentfulPaintMs: figures.fcp,
       tableAndMapFilledMs,
-      interactiveMs: Math.max(figures.fcp ?? 0, figures.dcl, figures.lastLongTask, tableAndMapFilledMs),
+      interactiveMs: quiet
+        ? Math.max(figures.fcp ?? 0, figures.dcl, figures.lastLongTask, tableAndMapFilledMs)
+        : null,
       longTasks: figures.longTasks,
       shown: await page.locator('#shown').textContent(),
       load: loadavg()[0]!,
@@ -618,7 +631,7 @@ const figureRows = (name: string, m: ReturnType<typeof figures>) =>
 const pageRows = (name: string, pl: PageLoad | undefined) =>
   pl === undefined
     ? ''
-    : `| ${name}: equipment page (${pl.equipment} equipment): first contentful paint | ${f(pl.firstContentfulPaintMs, 0)} ms | — |\n| ${name}: equipment page: table and map filled | ${f(pl.tableAndMapFilledMs, 0)} ms | — |\n| ${name}: equipment page: interactive (${pl.longTasks} long tasks) | ${f(pl.interactiveMs, 0)} ms | — |\n`;
+    : `| ${name}: equipment page (${pl.equipment} equipment): first contentful paint | ${f(pl.firstContentfulPaintMs, 0)} ms | — |\n| ${name}: equipment page: table and map filled | ${f(pl.tableAndMapFilledMs, 0)} ms | — |\n| ${name}: equipment page: interactive (${pl.longTasks} long tasks) | ${pl.interactiveMs === null ? 'not within 60 s of being filled' : `${f(pl.interactiveMs, 0)} ms`} | — |\n`;
 process.stdout.write(
   `\n| round | console | ingest msg/s | CPU µs/msg | p50 ms | p99 ms | console CPU % | console µs/msg | simulator behind the clock | load |\n|---|---|---|---|---|---|---|---|---|---|\n${rounds
     .map(
