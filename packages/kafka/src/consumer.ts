@@ -54,6 +54,11 @@ export interface ConsumerOptions {
   maxBytesPerPartition?: number;
   /** Longest a fetch waits for data, ms (kafkajs' default 5 000). */
   maxWaitTimeInMs?: number;
+  /**
+   * Fewest bytes a fetch waits for (up to maxWaitTimeInMs; kafkajs' default 1): a reader that can lag a
+   * little makes fewer, larger fetches, each with its fixed cost (the console, services/console feed.ts).
+   */
+  minBytes?: number;
   /** Partitions handled at once (kafkajs' default 1). */
   partitionsConsumedConcurrently?: number;
   /**
@@ -148,6 +153,7 @@ export function createConsumer(
   if (options.heartbeatInterval !== undefined) config.heartbeatInterval = options.heartbeatInterval;
   if (options.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = options.maxBytesPerPartition;
   if (options.maxWaitTimeInMs !== undefined) config.maxWaitTimeInMs = options.maxWaitTimeInMs;
+  if (options.minBytes !== undefined) config.minBytes = options.minBytes;
   const consumer: KafkajsConsumer = kafka.consumer(config);
   const { onGroupJoin, onBatchEnd, onCrash, logger } = options;
   if (onGroupJoin) consumer.on(consumer.events.GROUP_JOIN, () => onGroupJoin());

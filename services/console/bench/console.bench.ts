@@ -1,12 +1,16 @@
 // `pnpm bench:console` (issue 15): does the console slow ingest down? The city preset (9 680 equipment) is
-// simulated at full speed (`SIM_SPEED=max` from a day ago: the simulator sends as fast as the machine lets it
-// until it catches up with the clock, far longer than a round), so the figure is ingest's throughput with
-// and without the console. Interleaved rounds, each on a namespace of its own (fresh Kafka topics, a fresh
-// MQTT shared-subscription queue, a fresh ingest): without the console, with the console and 20 open live
-// (SSE) sessions of the supervisor, without, with… Per round: ingest's received rate, ingest's CPU per
-// message (its process CPU counter over its messages counter) and ingest's receive → Kafka acknowledgement
-// p50/p99 (its histogram), over the same window after a warm-up. The ratios are per pair (with/without for
-// the rate, without/with for cost); their medians are the figures. Then the equipment page with 10 016
+// simulated at full speed (`SIM_SPEED=max` from 30 days ago, BENCH_SIM_START: the simulator sends as fast
+// as the machine lets it; a round in which its event time came within BENCH_CAUGHT_UP_S of the clock was
+// paced by the clock, not the machine, and is reported as not a measure and left out of the pairs), so the
+// figure is ingest's throughput with and without the console. Interleaved rounds, each on a namespace of
+// its own (fresh Kafka topics, a fresh MQTT shared-subscription queue, a fresh ingest): without the
+// console, with the console and 20 open live (SSE) sessions of the supervisor, without, with… (with
+// BENCH_BASELINE_CONSOLE, another console's entry, e.g. the previous commit's, also runs in each group, so
+// a change is measured against the code before it in the same period). Per round: ingest's received rate,
+// ingest's CPU per message (its process CPU counter over its messages counter) and ingest's receive →
+// Kafka acknowledgement p50/p99 (its histogram), the console's CPU (% of a core, and per message ingest
+// received), over the same window after a warm-up. The ratios are per pair (with/without for the rate,
+// without/with for cost); their medians are the figures. Then the equipment page with 10 016
 // equipment (the city preset with 416 cabinets instead of 400), live, in Debian's chromium: first
 // contentful paint, table and map filled, and time to interactive (the end of the last long task before
 // 2 s without one, as Lighthouse's TTI with a shorter quiet window). Prints a table and writes
@@ -24,7 +28,9 @@ import { chromium } from 'playwright-core';
 import { generateRegistry, REGISTRY_PRESETS, topicList } from '@ondijon/contracts';
 import { createKafka, deleteNamespaceAcls } from '@ondijon/kafka';
 import {
+  artemisManagement,
   endpoints,
+  resolveConfig,
   securityOf,
   serviceSecretEnvs,
   stackMqttCredentials,
@@ -55,6 +61,20 @@ const SPEED = process.env.BENCH_SPEED ?? 'max';
 const STALL_S = Number(process.env.BENCH_STALL_S ?? 60);
 const ROUND_TIMEOUT_S = Number(process.env.BENCH_ROUND_TIMEOUT_S ?? 900);
 const PAGE_CABINETS = Number(process.env.BENCH_PAGE_CABINETS ?? 416);
+/** Where the simulator's event time starts: far enough back that a round never reaches the present. */
+const SIM_START = process.env.BENCH_SIM_START ?? 'now-30d';
+/** A round whose simulator ends closer than this to the wall clock was paced by it: not a measure. */
+const CAUGHT_UP_S = Number(process.env.BENCH_CAUGHT_UP_S ?? 3600);
+/** `0` skips the equipment page round. */
+const PAGE = process.env.BENCH_PAGE !== '0';
+/**
+ * Another console entry (e.g. an earlier commit's `services/console/src/main.ts`, extracted under
+ * services/console/): each group of rounds then also runs it ("baseline"), so a change is measured
+ * against the code before it in the same period, interleaved.
+ */
+const BASELINE_ENTRY = process.env.BENCH_BASELINE_CONSOLE;
+/** A directory: the console's CPU is profiled over each window and written there (bench/cpu-profile.ts). */
+const CONSOLE_PROFILE = process.env.BENCH_CONSOLE_PROFILE;
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -64,6 +84,27 @@ const median = (xs: number[]) => {
       ? s[(s.length - 1) / 2]!
       : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
+
+/**
+ * Destroys the MQTT broker's queues of a round (its shared subscription holds what ingest had not taken:
+ * at full speed the simulator sends faster than ingest reads, and queues left behind filled the broker's
+ * journal, 858 MiB after three rounds, each round slower than the one before: 955, 208, 25 msg/s).
+ * Returns the number destroyed.
+ */
+async function deleteRoundQueues(runId: string): Promise<number> {
+  const config = resolveConfig();
+  const filter = JSON.stringify({ field: 'name', operation: 'CONTAINS', value: runId });
+  const listed = await artemisManagement(config, [`listQueues|${filter}|1|1000`]);
+  const names = (
+    JSON.parse(listed.results.listQueues ?? '{"data":[]}') as { data: { name: string }[] }
+  ).data.map((q) => q.name);
+  if (names.length > 0)
+    await artemisManagement(
+      config,
+      names.map((n) => `destroyQueue|${n}`),
+    );
+  return names.length;
+}
 
 /** A stack that stops answering is named, not waited for. */
 class StallError extends Error {}
@@ -168,8 +209,13 @@ async function signIn(base: string): Promise<string> {
   return [csrfCookie, ...login.headers.getSetCookie().map((c) => c.split(';')[0])].join('; ');
 }
 
+type Kind = 'without' | 'with' | 'baseline';
 interface Round {
-  label: 'without' | 'with';
+  label: Kind;
+  /** Why the round is not a measure (the simulator caught up with the clock…), else absent. */
+  notAMeasure?: string;
+  /** How far the simulator's event time was behind the wall clock at the end of the window, s. */
+  simLagS?: number | null;
   ratePerS: number;
   cpuUsPerMsg: number;
   p50Ms: number | null;
@@ -178,18 +224,21 @@ interface Round {
   sseBytes?: number;
   /** The console's own CPU over the window, % of one core. */
   consoleCpuPct?: number;
+  /** The console's own CPU per message ingest received over the window, µs. */
+  consoleCpuUsPerMsg?: number;
 }
 
 interface PageLoad {
   equipment: number;
   firstContentfulPaintMs: number | null;
   tableAndMapFilledMs: number;
-  interactiveMs: number;
+  /** Null when the page had no 2 s without a long task within 60 s of being filled. */
+  interactiveMs: number | null;
   longTasks: number;
   shown: string | null;
   load: number;
 }
-let pageLoad = null as PageLoad | null;
+const pageLoads: Partial<Record<'with' | 'baseline', PageLoad>> = {};
 
 /**
  * Waits `seconds`, reading ingest's counter every 5 s: throws when it has not moved for STALL_S (the
@@ -214,9 +263,10 @@ async function watch(port: number, seconds: number, logs: string): Promise<void>
 
 async function round(
   index: number,
-  withConsole: boolean,
+  kind: Kind,
   options: { registryFile?: string; page?: boolean } = {},
 ): Promise<Round> {
+  const withConsole = kind !== 'without';
   const runId = `cb${Date.now().toString(36)}${index}`;
   const plan: PipelinePlan = {
     topicPrefix: `${runId}.`,
@@ -234,6 +284,7 @@ async function round(
   const services: ServiceHandle[] = [];
   const aborts: AbortController[] = [];
   let sseBytes = 0;
+  let consolePid: number | undefined;
   try {
     const ingest = startService('ingest', serviceEntry('ingest'), {
       env: { ...serviceEnvs(plan).ingest, LOG_LEVEL: 'warn' },
@@ -245,11 +296,25 @@ async function round(
     let cookie = '';
     if (withConsole) {
       const port = await freePort();
-      const consoleService = startService('console', path.join(REPO_ROOT, 'services/console/src/main.ts'), {
-        env: { ...consoleEnv(plan, port), LOG_LEVEL: 'warn' },
+      const entry =
+        kind === 'baseline'
+          ? path.resolve(BASELINE_ENTRY!)
+          : path.join(REPO_ROOT, 'services/console/src/main.ts');
+      const consoleService = startService('console', entry, {
+        env: {
+          ...consoleEnv(plan, port),
+          LOG_LEVEL: 'warn',
+          ...(CONSOLE_PROFILE
+            ? {
+                BENCH_CONSOLE_PROFILE: path.resolve(CONSOLE_PROFILE),
+                NODE_OPTIONS: `--import tsx --import ${path.join(import.meta.dirname, 'cpu-profile.ts')}`,
+              }
+            : {}),
+        },
         logFile: path.join(dir, `${runId}-console.log`),
       });
       services.push(consoleService);
+      consolePid = consoleService.child.pid;
       base = `http://127.0.0.1:${port}`;
       await waitHttpOk(`${base}/readyz`, 300_000, consoleService);
       cookie = await signIn(base);
@@ -264,17 +329,32 @@ async function round(
           .catch(() => undefined);
       }
     }
+    // The simulator's event time, from its progress lines (every 5 s): a simulator that has reached the
+    // present sends at the clock's pace, not the machine's, and its round says nothing about ingest.
+    let simTime: number | null = null;
     services.push(
       startService('simulator', serviceEntry('simulator'), {
         logFile: path.join(dir, `${runId}-simulator.log`),
+        onLine: (line) => {
+          if (!line.includes('"progress"')) return;
+          try {
+            const t = Date.parse((JSON.parse(line) as { simTime?: string }).simTime ?? '');
+            if (Number.isFinite(t)) simTime = t;
+          } catch {
+            /* not a JSON line */
+          }
+        },
         env: {
           MQTT_URL: ep.mqttUrl,
           ...mqttEnv(plan, 'admin'),
           SIM_TOPIC_PREFIX: plan.mqttPrefix,
           SIM_REGISTRY_FILE: plan.registryFile,
           SIM_PRESET: 'city',
-          // Full speed from a day ago: the city's default intervals, as fast as the machine sends.
-          SIM_START: 'now-1d',
+          // Full speed from 30 days ago (BENCH_SIM_START): the city's default intervals, as fast as the
+          // machine sends. The city sends ~6.5 msg/s of event time, so a day is ~0.56 M messages: from a day
+          // ago a simulator at 3 000–11 000 msg/s reached the present within a round (a pair of 2 278 → 204
+          // msg/s); 30 days are ~17 M messages, and a round that still reaches it is not a measure.
+          SIM_START,
           SIM_SPEED: SPEED,
           SIM_FAULTS: 'none',
           SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
@@ -292,9 +372,13 @@ async function round(
     }
     await watch(plan.ports.ingest, WARMUP_S, dir);
     if (options.page) {
-      pageLoad = await within(loadEquipmentPage(base, cookie), 300, 'the equipment page in chromium');
+      pageLoads[kind === 'baseline' ? 'baseline' : 'with'] = await within(
+        loadEquipmentPage(base, cookie),
+        300,
+        'the equipment page in chromium',
+      );
       return {
-        label: 'with',
+        label: kind,
         ratePerS: NaN,
         cpuUsPerMsg: NaN,
         p50Ms: null,
@@ -306,10 +390,20 @@ async function round(
     const consoleCpu0 = withConsole ? await consoleCpuS(base) : NaN;
     const t = Date.now();
     const bytes0 = sseBytes;
+    if (CONSOLE_PROFILE && consolePid !== undefined) process.kill(consolePid, 'SIGUSR2');
     await watch(plan.ports.ingest, WINDOW_S, dir);
     const b = await readIngest(plan.ports.ingest);
+    if (CONSOLE_PROFILE && consolePid !== undefined) process.kill(consolePid, 'SIGUSR2');
     const seconds = (Date.now() - t) / 1000;
     const consoleCpu1 = withConsole ? await consoleCpuS(base) : NaN;
+    // The progress line after the window (5 s apart): where the simulator's event time was at its end.
+    const simLagS = simTime === null ? null : (Date.now() - (simTime as number)) / 1000;
+    const notAMeasure =
+      simLagS === null
+        ? 'no simulator progress line: whether it caught up with the clock is not known'
+        : simLagS < CAUGHT_UP_S
+          ? `the simulator caught up with the clock (event time ${Math.round(simLagS)} s behind it)`
+          : undefined;
     const messages = b.received - a.received;
     const delta = new Map([...b.buckets].map(([le, c]) => [le, c - (a.buckets.get(le) ?? 0)]));
     const q = (p: number) => {
@@ -317,18 +411,24 @@ async function round(
       return v === null ? null : v * 1000;
     };
     const result: Round = {
-      label: withConsole ? 'with' : 'without',
+      label: kind,
+      ...(notAMeasure ? { notAMeasure } : {}),
+      simLagS,
       ratePerS: messages / seconds,
       cpuUsPerMsg: messages > 0 ? ((b.cpuS - a.cpuS) * 1e6) / messages : NaN,
       p50Ms: q(0.5),
       p99Ms: q(0.99),
       load: loadavg()[0]!,
       ...(withConsole
-        ? { sseBytes: sseBytes - bytes0, consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100 }
+        ? {
+            sseBytes: sseBytes - bytes0,
+            consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100,
+            consoleCpuUsPerMsg: messages > 0 ? ((consoleCpu1 - consoleCpu0) * 1e6) / messages : NaN,
+          }
         : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU` : ''} (load ${result.load.toFixed(1)})\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg)` : ''} (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
     );
     return result;
   } finally {
@@ -344,6 +444,7 @@ async function round(
         );
         await admin.deleteTopics({ topics: plannedTopics(plan).map((t) => t.name) }).catch(() => undefined);
         await admin.deleteGroups([`ondijon-ingest-${runId}`]).catch(() => undefined);
+        await deleteRoundQueues(runId);
       })(),
       120,
       `removing the round's namespace ${plan.topicPrefix}`,
@@ -406,16 +507,22 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
       { timeout: 120_000, polling: 50 },
     );
     const tableAndMapFilledMs = await page.evaluate(() => (globalThis as unknown as Win).performance.now());
-    // Quiet: 2 s without a long task (or the page's own 60 s bound: reported as it is).
-    await page.waitForFunction(
-      () => {
-        const w = globalThis as unknown as Win;
-        const last = Math.max(0, ...w.longTaskEnds);
-        return w.performance.now() - last >= 2000;
-      },
-      undefined,
-      { timeout: 60_000, polling: 100 },
-    );
+    // Quiet: 2 s without a long task, within 60 s (a page never quiet is reported so, with its long tasks
+    // so far, not as an error that stops the bench).
+    const quiet = await page
+      .waitForFunction(
+        () => {
+          const w = globalThis as unknown as Win;
+          const last = Math.max(0, ...w.longTaskEnds);
+          return w.performance.now() - last >= 2000;
+        },
+        undefined,
+        { timeout: 60_000, polling: 100 },
+      )
+      .then(
+        () => true,
+        () => false,
+      );
     const figures = await page.evaluate(() => {
       const w = globalThis as unknown as Win;
       return {
@@ -429,7 +536,9 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
       equipment: pageRegistry.equipment.length,
       firstContentfulPaintMs: figures.fcp,
       tableAndMapFilledMs,
-      interactiveMs: Math.max(figures.fcp ?? 0, figures.dcl, figures.lastLongTask, tableAndMapFilledMs),
+      interactiveMs: quiet
+        ? Math.max(figures.fcp ?? 0, figures.dcl, figures.lastLongTask, tableAndMapFilledMs)
+        : null,
       longTasks: figures.longTasks,
       shown: await page.locator('#shown').textContent(),
       load: loadavg()[0]!,
@@ -440,60 +549,98 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
   }
 }
 
+const kinds: Kind[] = BASELINE_ENTRY ? ['without', 'baseline', 'with'] : ['without', 'with'];
 process.stdout.write(
-  `city preset, ${registry.equipment.length} equipment, simulator at SIM_SPEED=${SPEED} from a day ago, ${PAIRS} pairs of rounds, ${WARMUP_S} s warm-up + ${WINDOW_S} s window each; then the equipment page with ${pageRegistry.equipment.length} equipment (load ${loadavg()[0]!.toFixed(1)})\n`,
+  `city preset, ${registry.equipment.length} equipment, simulator at SIM_SPEED=${SPEED} from ${SIM_START}, ${PAIRS} groups of rounds (${kinds.join(', ')}), ${WARMUP_S} s warm-up + ${WINDOW_S} s window each${PAGE ? `; then the equipment page with ${pageRegistry.equipment.length} equipment` : ''} (load ${loadavg()[0]!.toFixed(1)})\n`,
 );
 const rounds: Round[] = [];
 let failure: string | null = null;
 try {
-  for (let i = 0; i < PAIRS; i++) {
-    rounds.push(await within(round(2 * i, false), ROUND_TIMEOUT_S, `round ${2 * i + 1}`));
-    rounds.push(await within(round(2 * i + 1, true), ROUND_TIMEOUT_S, `round ${2 * i + 2}`));
-  }
-  await within(
-    round(2 * PAIRS, true, { registryFile: pageRegistryFile, page: true }),
-    ROUND_TIMEOUT_S,
-    'the page round',
-  );
+  for (let i = 0; i < PAIRS; i++)
+    for (const kind of kinds) {
+      const n = rounds.length;
+      rounds.push(await within(round(n, kind), ROUND_TIMEOUT_S, `round ${n + 1}`));
+    }
+  if (PAGE)
+    for (const kind of kinds.filter((k) => k !== 'without')) {
+      const n = rounds.length;
+      await within(
+        round(n, kind, { registryFile: pageRegistryFile, page: true }),
+        ROUND_TIMEOUT_S,
+        `the page round (${kind})`,
+      );
+    }
 } catch (err) {
   failure = err instanceof Error ? err.message : String(err);
   process.stderr.write(`\nbench stopped: ${failure}\n`);
 }
 await within(admin.disconnect(), 30, 'Kafka admin disconnect').catch(() => undefined);
 
-const pairs = Array.from({ length: Math.floor(rounds.length / 2) }, (_, i) => ({
-  without: rounds[2 * i]!,
-  with: rounds[2 * i + 1]!,
-}));
-const rateRatio = median(pairs.map((p) => p.with.ratePerS / p.without.ratePerS));
-const cpuRatio = median(pairs.map((p) => p.without.cpuUsPerMsg / p.with.cpuUsPerMsg));
-const p99Ratio = median(pairs.map((p) => (p.without.p99Ms ?? NaN) / (p.with.p99Ms ?? NaN)));
+// A pair is a group's round without the console and one with it, both measures (a round the simulator's
+// clock paced is said, and left out).
+const groups = Array.from({ length: Math.ceil(rounds.length / kinds.length) }, (_, g) =>
+  rounds.slice(g * kinds.length, (g + 1) * kinds.length),
+);
+const pairsOf = (kind: 'with' | 'baseline') =>
+  groups.flatMap((g) => {
+    const without = g.find((r) => r.label === 'without');
+    const withIt = g.find((r) => r.label === kind);
+    return without && withIt && !without.notAMeasure && !withIt.notAMeasure
+      ? [{ without, with: withIt }]
+      : [];
+  });
+const figures = (kind: 'with' | 'baseline') => {
+  const pairs = pairsOf(kind);
+  return {
+    pairs: pairs.length,
+    pairRateRatios: pairs.map((p) => p.with.ratePerS / p.without.ratePerS),
+    rateRatio: median(pairs.map((p) => p.with.ratePerS / p.without.ratePerS)),
+    cpuPerMessageRatio: median(pairs.map((p) => p.without.cpuUsPerMsg / p.with.cpuUsPerMsg)),
+    p99LatencyRatio: median(pairs.map((p) => (p.without.p99Ms ?? NaN) / (p.with.p99Ms ?? NaN))),
+    consoleCpuUsPerMsg: median(pairs.map((p) => p.with.consoleCpuUsPerMsg ?? NaN)),
+    consoleCpuPct: median(pairs.map((p) => p.with.consoleCpuPct ?? NaN)),
+  };
+};
+const main = figures('with');
+const baseline = BASELINE_ENTRY ? figures('baseline') : null;
+const notMeasures = rounds.filter((r) => r.notAMeasure).length;
 const report = {
   registry: registry.equipment.length,
   simulatorSpeed: SPEED,
+  simulatorStart: SIM_START,
   windowS: WINDOW_S,
   warmupS: WARMUP_S,
   sseClients: SSE_CLIENTS,
+  baselineConsole: BASELINE_ENTRY ?? null,
   rounds,
-  pairs: pairs.map((p) => ({ rateRatio: p.with.ratePerS / p.without.ratePerS })),
-  medians: { rateRatio, cpuPerMessageRatio: cpuRatio, p99LatencyRatio: p99Ratio },
+  roundsNotAMeasure: notMeasures,
+  medians: main,
+  baseline,
   target: 0.95,
-  met: pairs.length > 0 ? rateRatio >= 0.95 : null,
-  equipmentPage: pageLoad,
+  met: main.pairs > 0 ? main.rateRatio >= 0.95 : null,
+  equipmentPage: pageLoads.with ?? null,
+  equipmentPageBaseline: pageLoads.baseline ?? null,
   error: failure,
 };
 const f = (x: number | null | undefined, d = 1) =>
   x === null || x === undefined || Number.isNaN(x) ? '—' : x.toFixed(d);
-const pl = pageLoad;
+const label = (k: Kind) =>
+  k === 'without' ? 'without' : `${k === 'baseline' ? 'baseline' : 'with'} + ${SSE_CLIENTS} SSE`;
+const figureRows = (name: string, m: ReturnType<typeof figures>) =>
+  `| ${name}: ingest rate with / without (pairs ${m.pairRateRatios.map((r) => f(r, 2)).join(', ') || '—'}) | ${f(m.rateRatio, 3)} | ≥ 0.95 |\n| ${name}: ingest CPU per message without / with | ${f(m.cpuPerMessageRatio, 3)} | — |\n| ${name}: ingest p99 latency without / with | ${f(m.p99LatencyRatio, 3)} | — |\n| ${name}: console CPU per ingested message | ${f(m.consoleCpuUsPerMsg)} µs (${f(m.consoleCpuPct, 0)} % of a core) | — |\n`;
+const pageRows = (name: string, pl: PageLoad | undefined) =>
+  pl === undefined
+    ? ''
+    : `| ${name}: equipment page (${pl.equipment} equipment): first contentful paint | ${f(pl.firstContentfulPaintMs, 0)} ms | — |\n| ${name}: equipment page: table and map filled | ${f(pl.tableAndMapFilledMs, 0)} ms | — |\n| ${name}: equipment page: interactive (${pl.longTasks} long tasks) | ${pl.interactiveMs === null ? 'not within 60 s of being filled' : `${f(pl.interactiveMs, 0)} ms`} | — |\n`;
 process.stdout.write(
-  `\n| round | console | ingest msg/s | CPU µs/msg | p50 ms | p99 ms | console CPU % | load |\n|---|---|---|---|---|---|---|---|\n${rounds
+  `\n| round | console | ingest msg/s | CPU µs/msg | p50 ms | p99 ms | console CPU % | console µs/msg | simulator behind the clock | load |\n|---|---|---|---|---|---|---|---|---|---|\n${rounds
     .map(
       (r, i) =>
-        `| ${i + 1} | ${r.label === 'with' ? `with + ${SSE_CLIENTS} SSE` : 'without'} | ${f(r.ratePerS, 0)} | ${f(r.cpuUsPerMsg)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.consoleCpuPct, 0)} | ${f(r.load)} |`,
+        `| ${i + 1} | ${label(r.label)} | ${r.notAMeasure ? `not a measure (${r.notAMeasure}): ` : ''}${f(r.ratePerS, 0)} | ${f(r.cpuUsPerMsg)} | ${f(r.p50Ms)} | ${f(r.p99Ms)} | ${f(r.consoleCpuPct, 0)} | ${f(r.consoleCpuUsPerMsg)} | ${r.simLagS == null ? '—' : `${f(r.simLagS / 3600)} h`} | ${f(r.load)} |`,
     )
     .join(
       '\n',
-    )}\n\n| figure (median of the ${pairs.length} pairs) | value | target |\n|---|---|---|\n| ingest rate with / without | ${f(rateRatio, 3)} | ≥ 0.95 |\n| ingest CPU per message without / with | ${f(cpuRatio, 3)} | — |\n| ingest p99 latency without / with | ${f(p99Ratio, 3)} | — |\n| equipment page (${pageRegistry.equipment.length} equipment): first contentful paint | ${f(pl?.firstContentfulPaintMs, 0)} ms | — |\n| equipment page: table and map filled | ${f(pl?.tableAndMapFilledMs, 0)} ms | — |\n| equipment page: interactive (${pl?.longTasks ?? '—'} long tasks) | ${f(pl?.interactiveMs, 0)} ms | — |\n${failure ? `\nNOT COMPLETE: ${failure}\n` : ''}`,
+    )}\n\n| figure (median of the pairs that are measures) | value | target |\n|---|---|---|\n${figureRows('this console', main)}${baseline ? figureRows('baseline', baseline) : ''}${pageRows('this console', pageLoads.with)}${pageRows('baseline', pageLoads.baseline)}${notMeasures ? `\n${notMeasures} round(s) not a measure, left out of the pairs (see the table).\n` : ''}${failure ? `\nNOT COMPLETE: ${failure}\n` : ''}`,
 );
 mkdirSync(path.join(REPO_ROOT, 'reports'), { recursive: true });
 writeFileSync(path.join(REPO_ROOT, 'reports', 'bench-console.json'), JSON.stringify(report, null, 2));

@@ -39,7 +39,7 @@ import { governancePage, governanceView, storeReader } from './governance';
 import { LoginLimiter } from './login-limit';
 import { OidcLogin, type PendingLogin } from './oidc';
 import { type ReplayOutcome, replayLetters, replayStreamLetters } from './replay';
-import { ConsoleState } from './state';
+import { ConsoleState, type EquipmentRow } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
 const SERVICE = 'console';
@@ -520,32 +520,44 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
     if (s) return state.overview(s.operator);
   });
   // Live pages (SSE): one tick for all of them every CONSOLE_PUSH_INTERVAL_MS, and one update built and
-  // serialised per (operator scope, version) at each tick, shared by every page at that point: 20 pages of
-  // the supervisor cost one JSON.stringify of the changed rows, not 20 (bench:console, docs/console.md).
+  // serialised per (operator scope, version, alerts seen) at each tick, shared by every page at that point:
+  // 20 pages of the supervisor cost one JSON.stringify of the changed rows, not 20. What a page already has
+  // is not sent again (at full rate the bytes written to every page were most of the console's cost,
+  // bench:console, docs/console.md): a page that has the rows (since ≥ 0, from /api/equipment) gets only
+  // what changes in a row (liveFields); the alerts come only when they changed; a page that shows no rows
+  // (overview, rejections: `rows=0`) gets none.
   interface LiveClient {
     operator: string | undefined;
     since: number;
+    rows: boolean;
+    /** The alerts version last sent (-1: none yet). */
+    alertsSeen: number;
     write(message: string): void;
   }
   const live = new Set<LiveClient>();
-  const liveUpdate = (operator: string | undefined, since: number): string =>
-    `event: update\ndata: ${JSON.stringify({
+  const liveUpdate = (c: LiveClient, alertsVersion: number): string => {
+    const rows = c.rows ? state.equipment(c.operator, c.since) : [];
+    return `event: update\ndata: ${JSON.stringify({
       version: state.currentVersion,
-      equipment: state.equipment(operator, since),
-      alerts: state.alerts(operator),
-      rejections: state.rejectionsOf(operator, 5000).length,
+      equipment: c.since >= 0 ? rows.map(liveFields) : rows,
+      ...(c.alertsSeen === alertsVersion ? {} : { alerts: state.alerts(c.operator) }),
+      rejections: state.rejectionsOf(c.operator, 5000).length,
     })}\n\n`;
+  };
   const liveTimer = setInterval(() => {
+    if (live.size === 0) return;
     const built = new Map<string, string>();
     const version = state.currentVersion;
+    const alertsVersion = state.alertsVersion;
     for (const c of live) {
-      const key = `${c.operator ?? '*'}|${c.since}`;
+      const key = `${c.operator ?? '*'}|${c.rows ? c.since : 'none'}|${c.alertsSeen === alertsVersion}`;
       let message = built.get(key);
       if (message === undefined) {
-        message = liveUpdate(c.operator, c.since);
+        message = liveUpdate(c, alertsVersion);
         built.set(key, message);
       }
       c.since = version;
+      c.alertsSeen = alertsVersion;
       c.write(message);
     }
   }, config.CONSOLE_PUSH_INTERVAL_MS);
@@ -554,7 +566,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   app.get('/api/events', { preHandler: api }, async (req, reply) => {
     const s = scope(req, reply, false);
     if (!s) return;
-    let since = Number((req.query as { since?: string }).since ?? -1);
+    const query = req.query as { since?: string; rows?: string };
+    let since = Number(query.since ?? -1);
     if (!Number.isFinite(since)) since = -1;
     reply.hijack();
     reply.raw.writeHead(200, {
@@ -563,10 +576,18 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
       connection: 'keep-alive',
       'x-accel-buffering': 'no',
     });
-    const client: LiveClient = { operator: s.operator, since, write: (m) => reply.raw.write(m) };
+    const client: LiveClient = {
+      operator: s.operator,
+      since,
+      rows: query.rows !== '0',
+      alertsSeen: -1,
+      write: (m) => reply.raw.write(m),
+    };
     // The first update now (from the version the page asked for), then with every other page.
-    client.write(liveUpdate(client.operator, client.since));
+    const alertsVersion = state.alertsVersion;
+    client.write(liveUpdate(client, alertsVersion));
     client.since = state.currentVersion;
+    client.alertsSeen = alertsVersion;
     live.add(client);
     const stop = () => {
       live.delete(client);
@@ -658,6 +679,21 @@ function safeOrigin(url: string): string {
   } catch {
     return '';
   }
+}
+
+/** What a live update sends of a row the page already has: what telemetry and alerts change. */
+function liveFields(
+  r: EquipmentRow,
+): Pick<EquipmentRow, 'id' | 'lastSeen' | 'intervalS' | 'state' | 'status' | 'alerts' | 'version'> {
+  return {
+    id: r.id,
+    lastSeen: r.lastSeen,
+    intervalS: r.intervalS,
+    state: r.state,
+    status: r.status,
+    alerts: r.alerts,
+    version: r.version,
+  };
 }
 
 function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unknown>): void {

@@ -7,7 +7,7 @@ import type { Kafka } from 'kafkajs';
 import { createConsumer, type KafkaConsumer } from '@ondijon/kafka';
 import { topicList } from '@ondijon/contracts';
 import type { Logger } from '@ondijon/service-kit';
-import { decodeDeadLetter, decodeTelemetry } from './kafka-records';
+import { decodeDeadLetter, decodeTelemetryForState } from './kafka-records';
 import type { ConsoleState } from './state';
 
 /** The S1 telemetry topics of the registry (the only telemetry the console may read). */
@@ -58,6 +58,9 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
     groupId: groups[0]!,
     topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`),
     fromBeginning: false,
+    // The console pushes to its pages every 2 s (CONSOLE_PUSH_INTERVAL_MS): fetches of at least 256 KiB or
+    // 500 ms, fewer and larger at full rate (each fetch and batch has a fixed cost, bench:console).
+    minBytes: 256 * 1024,
     ...events('telemetry'),
   });
   const source = new Map<string, 'ingest' | 'stream'>(
@@ -74,7 +77,7 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   await telemetry.start(async ({ batch }) => {
     for (const m of batch.messages) {
       // Not an envelope: the processors dead-letter it, the console only skips it.
-      const envelope = decodeTelemetry(m.value, m.headers, batch.topic.slice(topicPrefix.length));
+      const envelope = decodeTelemetryForState(m.value, m.headers, batch.topic.slice(topicPrefix.length));
       if (envelope !== undefined) state.onTelemetry(envelope);
     }
   });

@@ -4,6 +4,8 @@
 // letters with it; the stream replay tool encodes a dead letter's envelope back into a record with it.
 import type { IHeaders } from 'kafkajs';
 import {
+  CE_HEADERS,
+  CE_SPECVERSION_HEADER,
   DeadLetter,
   HEADERS,
   SENSITIVITY_DESCRIPTIONS,
@@ -34,6 +36,41 @@ export function decodeTelemetry(
   } catch {
     return undefined;
   }
+}
+
+/** A header's text (kafkajs gives Buffers; a repeated value is a string of a few bytes, cheap to decode). */
+function headerText(v: IHeaders[string]): string | undefined {
+  const one = Array.isArray(v) ? v[0] : v;
+  return one === undefined ? undefined : typeof one === 'string' ? one : one.toString('utf8');
+}
+
+/**
+ * The envelope attributes the console reads, and only those, from a telemetry record: in binary mode
+ * four headers and the value (the data), instead of the whole envelope `decodeTelemetry` rebuilds
+ * (every attribute, the lineage). The console reads every S1 record at ingest's full rate, so this is
+ * per message (bench:console, docs/console.md); a structured record is decoded as before.
+ */
+export function decodeTelemetryForState(
+  value: Buffer | null,
+  headers?: IHeaders,
+  topic?: string,
+): TelemetryEnvelope | undefined {
+  if (value === null) return undefined;
+  if (headers === undefined || headers[CE_SPECVERSION_HEADER] === undefined)
+    return decodeTelemetry(value, headers, topic);
+  let data: unknown;
+  try {
+    data = value.length === 0 ? null : (JSON.parse(value.toString('utf8')) as unknown);
+  } catch {
+    return undefined;
+  }
+  return {
+    subject: headerText(headers[CE_HEADERS.subject]),
+    time: headerText(headers[CE_HEADERS.time]),
+    operator: headerText(headers[CE_HEADERS.operator]),
+    type: headerText(headers[CE_HEADERS.type]),
+    data,
+  };
 }
 
 /** A dead letter, or undefined when the value is not one. */

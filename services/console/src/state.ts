@@ -91,6 +91,8 @@ interface Tracked {
   row: EquipmentRow;
   observedMs: number | null;
   faults: string[];
+  /** `family|operator`, the key of its message rate (built once: every message counts). */
+  rateKey: string;
 }
 
 const SECOND = 1000;
@@ -127,6 +129,11 @@ export class ConsoleState {
   private followedSince: number | null = null;
   private activeAlerts = new Map<string, Alert>();
   private readonly rates = new Map<number, Map<string, number>>();
+  /** The second being counted and its bucket (most messages land in the same one). */
+  private rateSecond = NaN;
+  private rateBucket = new Map<string, number>();
+  /** Bumped when the active alerts change (live updates send them only then). */
+  private alertsVersionNumber = 0;
   private readonly dlqPerMinute = new Map<number, Map<string, number>>();
   private readonly rejections: RejectionRow[] = [];
   /** Counters since start (metrics). */
@@ -146,6 +153,7 @@ export class ConsoleState {
       this.byId.set(eq.equipmentId, {
         observedMs: null,
         faults: [],
+        rateKey: `${eq.family}|${eq.operator}`,
         row: {
           id: eq.equipmentId,
           family: eq.family,
@@ -192,17 +200,22 @@ export class ConsoleState {
     this.counts.telemetry++;
     const id = envelope.subject ?? '';
     const tracked = this.byId.get(id);
-    const family =
-      tracked?.row.family ?? asFamily(/telemetry\.([a-z-]+)\.v\d+$/.exec(envelope.type ?? '')?.[1]);
-    this.countRate(`${family ?? 'unknown'}|${envelope.operator ?? tracked?.row.operator ?? 'unknown'}`);
+    const wall = this.now();
     if (tracked === undefined) {
+      const family = asFamily(/telemetry\.([a-z-]+)\.v\d+$/.exec(envelope.type ?? '')?.[1]);
+      this.countRate(`${family ?? 'unknown'}|${envelope.operator ?? 'unknown'}`, wall);
       this.counts.unknownEquipment++;
       return;
     }
-    const observed = Date.parse(envelope.time ?? '');
+    const op = envelope.operator;
+    this.countRate(
+      op === undefined || op === tracked.row.operator ? tracked.rateKey : `${tracked.row.family}|${op}`,
+      wall,
+    );
+    const time = envelope.time ?? '';
+    const observed = Date.parse(time);
     if (!Number.isFinite(observed)) return;
-    const wall = this.now();
-    if (this.clockObserved === null || observed >= this.clock()!) {
+    if (this.clockObserved === null || observed >= this.clockObserved + Math.max(0, wall - this.clockWall)) {
       this.clockObserved = observed;
       this.clockWall = wall;
     }
@@ -211,7 +224,8 @@ export class ConsoleState {
     tracked.observedMs = observed;
     const data = (envelope.data ?? {}) as Record<string, unknown>;
     const row = tracked.row;
-    row.lastSeen = new Date(observed).toISOString();
+    // Ingest writes `time` as toISOString does: kept as it is, not formatted again per message.
+    row.lastSeen = isCanonicalIso(time) ? time : new Date(observed).toISOString();
     if (typeof data.intervalS === 'number' && data.intervalS > 0) row.intervalS = data.intervalS;
     row.state = stateOf(row.family, data);
     tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
@@ -292,27 +306,45 @@ export class ConsoleState {
     const clock = this.clock();
     const next = new Map<string, Alert>();
     const nowIso = new Date(this.now()).toISOString();
+    let changed = false;
     for (const t of this.byId.values()) {
       const row = t.row;
       if (row.status === 'unfollowed') continue;
-      const kinds: [AlertKind, string][] = [];
+      // Most equipment has no alert: nothing allocated for it.
       const since = t.observedMs ?? this.followedSince;
-      if (clock !== null && since !== null) {
-        const silentS = (clock - since) / SECOND;
-        if (silentS > this.silentIntervals * row.intervalS)
-          kinds.push(['silent', `${Math.round(silentS)} s`]);
-      }
-      if (t.faults.length > 0) kinds.push(['fault', t.faults.join(', ')]);
+      const silent =
+        clock !== null && since !== null && (clock - since) / SECOND > this.silentIntervals * row.intervalS;
       const mode = row.state.mode;
+      if (
+        !silent &&
+        t.faults.length === 0 &&
+        mode !== 'flashing' &&
+        mode !== 'degraded' &&
+        mode !== 'off' &&
+        row.state.doorOpen !== true
+      ) {
+        const status = t.observedMs === null ? 'waiting' : 'ok';
+        if (status !== row.status || row.alerts.length > 0) {
+          row.status = status;
+          row.alerts = [];
+          row.version = ++this.version;
+        }
+        continue;
+      }
+      const kinds: [AlertKind, string][] = [];
+      if (silent) kinds.push(['silent', `${Math.round((clock - since) / SECOND)} s`]);
+      if (t.faults.length > 0) kinds.push(['fault', t.faults.join(', ')]);
       if (mode === 'flashing' || mode === 'degraded' || mode === 'off')
         kinds.push(['signal-mode', String(mode)]);
       if (row.state.doorOpen === true) kinds.push(['door-open', '']);
       for (const [kind, detail] of kinds) {
         const id = `${row.id}:${kind}`;
-        if (!this.activeAlerts.has(id)) {
+        const before = this.activeAlerts.get(id);
+        if (before === undefined) {
           const key = `${kind}|${row.operator}`;
           this.raised.set(key, (this.raised.get(key) ?? 0) + 1);
-        }
+          changed = true;
+        } else if (before.detail !== detail) changed = true;
         next.set(id, {
           id,
           kind,
@@ -321,7 +353,7 @@ export class ConsoleState {
           operator: row.operator,
           commune: row.commune,
           detail,
-          since: this.activeAlerts.get(id)?.since ?? nowIso,
+          since: before?.since ?? nowIso,
         });
       }
       const alertKinds = kinds.map(([k]) => k);
@@ -333,7 +365,13 @@ export class ConsoleState {
         row.version = ++this.version;
       }
     }
+    if (changed || next.size !== this.activeAlerts.size) this.alertsVersionNumber++;
     this.activeAlerts = next;
+  }
+
+  /** Bumped whenever the active alerts (or one's detail) change. */
+  get alertsVersion(): number {
+    return this.alertsVersionNumber;
   }
 
   /** Active alerts, of one operator or all. */
@@ -378,13 +416,18 @@ export class ConsoleState {
     return counts;
   }
 
-  private countRate(key: string): void {
-    const second = Math.floor(this.now() / SECOND);
-    let bucket = this.rates.get(second);
-    if (bucket === undefined) {
-      bucket = new Map();
-      this.rates.set(second, bucket);
-      for (const s of this.rates.keys()) if (s <= second - RATE_SECONDS) this.rates.delete(s);
+  private countRate(key: string, wall: number): void {
+    const second = Math.floor(wall / SECOND);
+    let bucket = this.rateBucket;
+    if (second !== this.rateSecond) {
+      const known = this.rates.get(second);
+      if (known === undefined) {
+        bucket = new Map();
+        this.rates.set(second, bucket);
+        for (const s of this.rates.keys()) if (s <= second - RATE_SECONDS) this.rates.delete(s);
+      } else bucket = known;
+      this.rateSecond = second;
+      this.rateBucket = bucket;
     }
     bucket.set(key, (bucket.get(key) ?? 0) + 1);
   }
@@ -437,6 +480,20 @@ export class ConsoleState {
     }
     return { rates: { times, byFamily, byOperator }, deadLetters: { minutes, byCode } };
   }
+}
+
+/** True if `s` is an ISO 8601 time as `Date.prototype.toISOString` writes it (`2026-01-01T00:00:00.000Z`). */
+function isCanonicalIso(s: string): boolean {
+  return (
+    s.length === 24 &&
+    s.charCodeAt(4) === 45 &&
+    s.charCodeAt(7) === 45 &&
+    s.charCodeAt(10) === 84 &&
+    s.charCodeAt(13) === 58 &&
+    s.charCodeAt(16) === 58 &&
+    s.charCodeAt(19) === 46 &&
+    s.charCodeAt(23) === 90
+  );
 }
 
 /** The state fields shown for a family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */

@@ -46,6 +46,29 @@ describe('console state', () => {
     expect(s.get('LC-2')!.status).toBe('ok');
   });
 
+  it('moves its alerts version only when the alerts change (live pages are sent the alerts only then)', () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false }));
+    s.onTelemetry(report('LC-2', now.t, { doorOpen: false }));
+    s.refreshAlerts();
+    const quiet = s.alertsVersion;
+    now.t += 1000;
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false }));
+    s.refreshAlerts();
+    expect(s.alertsVersion).toBe(quiet);
+    s.onTelemetry(report('LC-2', now.t, { doorOpen: true }));
+    s.refreshAlerts();
+    expect(s.alertsVersion).toBeGreaterThan(quiet);
+    const open = s.alertsVersion;
+    s.refreshAlerts();
+    expect(s.alertsVersion).toBe(open);
+    s.onTelemetry(report('LC-2', now.t + 1, { doorOpen: false }));
+    s.refreshAlerts();
+    expect(s.alertsVersion).toBeGreaterThan(open);
+    expect(s.get('LC-2')!.lastSeen).toBe(new Date(now.t + 1).toISOString());
+  });
+
   it('raises fault, door-open and signal-mode alerts while the cause lasts, and never alerts on S2 families', () => {
     const now = { t: Date.parse('2026-12-06T10:00:00Z') };
     const s = fleet(now);

@@ -26,10 +26,13 @@
       return r.json();
     });
   }
-  /** Opens the live stream; calls onUpdate with each update; the browser reconnects by itself. */
-  function live(since, onUpdate) {
+  /**
+   * Opens the live stream; calls onUpdate with each update; the browser reconnects by itself. `noRows`:
+   * the page shows no equipment rows (the server then sends none).
+   */
+  function live(since, onUpdate, noRows) {
     var status = document.getElementById('live');
-    var source = new EventSource('/api/events' + query({ since: since }));
+    var source = new EventSource('/api/events' + query({ since: since, rows: noRows ? '0' : '' }));
     source.addEventListener('update', function (e) {
       if (status) status.textContent = t('live') + ' · ' + new Date().toLocaleTimeString(config.lang);
       onUpdate(JSON.parse(e.data));

@@ -129,12 +129,16 @@
   }
   refresh().then(function () {
     var busy = false;
-    o.live(1e15, function () {
-      if (busy) return;
-      busy = true;
-      refresh().finally(function () {
-        busy = false;
-      });
-    });
+    o.live(
+      1e15,
+      function () {
+        if (busy) return;
+        busy = true;
+        refresh().finally(function () {
+          busy = false;
+        });
+      },
+      true,
+    );
   });
 })();

@@ -114,11 +114,15 @@
     load();
   });
   load().then(function () {
-    o.live(-1, function (u) {
-      if (u.rejections !== lastCount) {
-        lastCount = u.rejections;
-        load();
-      }
-    });
+    o.live(
+      -1,
+      function (u) {
+        if (u.rejections !== lastCount) {
+          lastCount = u.rejections;
+          load();
+        }
+      },
+      true,
+    );
   });
 })();
