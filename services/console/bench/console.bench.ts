@@ -23,8 +23,8 @@
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
-import parsePrometheus from 'parse-prometheus-text-format';
 import { chromium } from 'playwright-core';
+import { metricValue, parseMetrics } from '@ondijon/acceptance';
 import { generateRegistry, REGISTRY_PRESETS, topicList } from '@ondijon/contracts';
 import { createKafka, deleteNamespaceAcls } from '@ondijon/kafka';
 import {
@@ -159,11 +159,8 @@ async function readIngest(port: number): Promise<Reading> {
     15,
     'ingest /metrics',
   );
-  const families = parsePrometheus(await res.text()) as {
-    name: string;
-    metrics: { value?: string; buckets?: Record<string, string> }[];
-  }[];
-  const value = (name: string) => Number(families.find((f) => f.name === name)?.metrics[0]?.value ?? 0);
+  const families = parseMetrics(await res.text());
+  const value = (name: string) => metricValue(families, name) ?? 0;
   const buckets = new Map<number, number>();
   for (const [le, c] of Object.entries(
     families.find((f) => f.name === 'ondijon_ingest_ack_latency_seconds')?.metrics[0]?.buckets ?? {},
@@ -183,8 +180,7 @@ async function consoleCpuS(base: string): Promise<number> {
     15,
     'console /metrics',
   );
-  const m = /^ondijon_console_process_cpu_seconds_total (\S+)$/m.exec(await res.text());
-  return m ? Number(m[1]) : NaN;
+  return metricValue(await res.text(), 'ondijon_console_process_cpu_seconds_total') ?? NaN;
 }
 
 /** Signs the supervisor in; returns the session cookie header. */
