@@ -162,6 +162,17 @@ function isEnvelope(v: unknown): v is Envelope<unknown> {
   return typeof v === 'object' && v !== null && (v as { specversion?: unknown }).specversion === '1.0';
 }
 
+/** A poison record: a dead letter with its code, reason and field issues. */
+function rejected(
+  processor: AnyProcessor,
+  raw: RawRecord,
+  code: ErrorCode,
+  reason: string,
+  issues?: DeadLetter['issues'],
+): Decoded {
+  return { ok: false, deadLetter: deadLetterFor(processor.name, raw, code, reason, issues) };
+}
+
 /**
  * Decodes and validates a raw record against its topic schema (poison records become dead letters).
  * An attribute-only processor (`reads: 'attributes'`, define.ts) gets a binary-mode record's attributes
@@ -169,40 +180,45 @@ function isEnvelope(v: unknown): v is Envelope<unknown> {
  */
 export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
   const attributesOnly = processor.kind === 'windowed' && processor.reads === 'attributes';
-  if (attributesOnly && isBinaryRecord(raw.headers)) return decodeAttributes(processor, raw);
+  const headersOnly = attributesOnly && isBinaryRecord(raw.headers);
   let json: unknown;
   try {
     // Binary mode (attributes in headers, `data` in the value) or structured mode, per record.
-    json = decodeRecordValue(raw.headers, raw.value, raw.topic);
+    json = decodeRecordValue(raw.headers, raw.value, raw.topic, !headersOnly);
   } catch (error) {
     // A lineage reference the registry topic does not hold (the consumer read it to its end first,
     // packages/kafka lineage-follower.ts) keeps its own code and names the reference.
     if (isOnDijonError(error, 'ONDIJON_LINEAGE_UNKNOWN'))
-      return {
-        ok: false,
-        deadLetter: deadLetterFor(processor.name, raw, error.code, error.message),
-      };
-    return {
-      ok: false,
-      deadLetter: deadLetterFor(processor.name, raw, 'ONDIJON_RECORD_INVALID', 'record value is not JSON'),
-    };
+      return rejected(processor, raw, error.code, error.message);
+    return rejected(processor, raw, 'ONDIJON_RECORD_INVALID', 'record value is not JSON');
+  }
+  if (headersOnly) {
+    // Binary mode, value not read: the attributes are checked against the envelope without `data`.
+    const check = attributesSchemaOf(raw.topic);
+    const parsed = check.keeps?.(json)
+      ? { success: true as const, data: json }
+      : check.schema.safeParse(json);
+    if (!parsed.success)
+      return rejected(
+        processor,
+        raw,
+        'ONDIJON_RECORD_INVALID',
+        `record attributes do not match the envelope of ${raw.topic}`,
+        toFieldIssues(parsed.error).slice(0, 20),
+      );
+    return decoded(processor, raw, parsed.data);
   }
   // Fast path (hand-checked attributes, zod for `data`); anything it does not accept takes the full
   // zod parse, which decides and names the failing fields.
   const parsed = fastParse(raw.topic, json) ?? schemaOf(raw.topic).safeParse(json);
-  if (!parsed.success) {
-    const issues = toFieldIssues(parsed.error).slice(0, 20);
-    return {
-      ok: false,
-      deadLetter: deadLetterFor(
-        processor.name,
-        raw,
-        'ONDIJON_RECORD_INVALID',
-        `record does not match the schema of ${raw.topic}`,
-        issues,
-      ),
-    };
-  }
+  if (!parsed.success)
+    return rejected(
+      processor,
+      raw,
+      'ONDIJON_RECORD_INVALID',
+      `record does not match the schema of ${raw.topic}`,
+      toFieldIssues(parsed.error).slice(0, 20),
+    );
   let value = parsed.data;
   if (attributesOnly && isEnvelope(value)) {
     // Structured mode: the value was parsed for its attributes; the processor gets them alone.
@@ -210,26 +226,6 @@ export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
     value = attributes;
   }
   return decoded(processor, raw, value);
-}
-
-/** An attribute-only processor's binary record: headers only, validated without `data`. */
-function decodeAttributes(processor: AnyWindowedAggregation, raw: RawRecord): Decoded {
-  const json = decodeRecordValue(raw.headers, raw.value, raw.topic, false);
-  const check = attributesSchemaOf(raw.topic);
-  const parsed = check.keeps?.(json) ? { success: true as const, data: json } : check.schema.safeParse(json);
-  if (!parsed.success) {
-    return {
-      ok: false,
-      deadLetter: deadLetterFor(
-        processor.name,
-        raw,
-        'ONDIJON_RECORD_INVALID',
-        `record attributes do not match the envelope of ${raw.topic}`,
-        toFieldIssues(parsed.error).slice(0, 20),
-      ),
-    };
-  }
-  return decoded(processor, raw, parsed.data);
 }
 
 /** A validated value as the processor's record, with its event time (windowed processors). */
