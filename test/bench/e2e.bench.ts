@@ -22,6 +22,7 @@ import { generateRegistry, type TopicName } from '@ondijon/contracts';
 import { createKafka, readAll, type ReadRecord } from '@ondijon/kafka';
 import { endpoints, securityOf, stackMqttCredentials, stackUp } from '@ondijon/stack';
 import { mqttEnv, physical, type PipelinePlan, REPO_ROOT } from '@ondijon/devstack';
+import { stampAppendTime } from '@ondijon/test-kit';
 import { Cleanup, useLocalStackEndpoints } from '../setup/index';
 import { TELEMETRY_TOPICS, testPipeline } from '../setup/pipeline';
 
@@ -325,6 +326,12 @@ async function phase(SPEED: string): Promise<Record<string, unknown>> {
   const admin = kafka.admin();
   await admin.connect();
   try {
+    // "Reached Kafka" is read from telemetry record timestamps: the broker's append time on this run's
+    // topics (ingest stamps a record with its receive time, its `ingestedat`).
+    await stampAppendTime(
+      admin,
+      TELEMETRY_TOPICS.map((t) => physical(plan, t)),
+    );
     await pipeline.startAll(['ingest', 'processors', 'publisher', 'opendata-api']);
     say(
       `city registry: ${registry.equipment.length} equipment; simulating ${SIM_HOURS} h at speed ${SPEED}…`,

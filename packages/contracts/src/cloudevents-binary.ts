@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { DATA_OWNER, type Envelope, type Lineage } from './envelope';
 import { OnDijonError } from './errors';
 import { LINEAGE_REGISTRY_TOPIC } from './kafka-topics';
+import { MQTT_TOPIC_ROOT } from './mqtt-topics';
 import { TELEMETRY_SCHEMA_VERSION } from './telemetry';
 import { stringifyAscii } from './wire';
 
@@ -24,6 +25,15 @@ import { stringifyAscii } from './wire';
 // only that hash in `ce_lineageref` (the schema-registry pattern). Readers resolve it from an in-memory
 // map that `createConsumer` (packages/kafka lineage-follower.ts) fills from the registry topic before a
 // batch is handed over, so decoding stays synchronous; records written with `ce_lineage` read as before.
+//
+// Four more attributes of a telemetry record follow from what the record already holds, and are left out
+// of its headers when they do (a header present always wins, so a record that differs keeps it):
+// - `sensitivity` is the class in the topic's name (`tel.s1.*` holds S1 records: ingest routes by class);
+// - `subject` is the record key (ingest keys telemetry by the equipment, its subject);
+// - `mqtttopic` follows from `source` (`ondijon/<family>/<operator>/<id>` was received on
+//   `ondijon/v1/<family>/<operator>/<id>`, packages/contracts mqtt-topics.ts);
+// - `ingestedat` is the Kafka record timestamp (ingest sets it, `BinaryRecord.timestamp`).
+// A reader therefore passes the record's key and timestamp (`RecordMeta`) with its headers and value.
 
 /** Header that marks a binary-mode record (CloudEvents Kafka binding). */
 export const CE_SPECVERSION_HEADER = 'ce_specversion';
@@ -120,6 +130,23 @@ export interface TopicConstants {
    * schema per family, the family in the type): omitted when equal, put back from `type`.
    */
   dataschemaOf?: (type: string) => string | undefined;
+  /** `mqtttopic` as it follows from `source`: omitted when equal, put back from `source`. */
+  mqtttopicOf?: (source: string) => string | undefined;
+  /** `subject` is the record key: omitted when equal (the writer passes the key), put back from the key. */
+  subjectIsKey?: boolean;
+  /**
+   * `ingestedat` is the record timestamp: the writer that asks for it (`recordTimestamp`) gets the
+   * timestamp to give the record instead of the header; put back from the record's timestamp.
+   */
+  ingestedatIsTimestamp?: boolean;
+}
+
+/** What a binary-mode record holds besides its headers and value, that its decoder may need. */
+export interface RecordMeta {
+  /** The record key (kafkajs gives a Buffer). */
+  key?: Buffer | string | null;
+  /** The record timestamp, milliseconds since the epoch (kafkajs gives a decimal string). */
+  timestamp?: string | number | null;
 }
 
 const OWNER_ONLY: TopicConstants = Object.freeze({
@@ -135,11 +162,28 @@ function telemetryDataschema(type: string): string | undefined {
   return m === null ? undefined : `urn:ondijon:schemas:telemetry/${m[1]}.${m[2]}.json`;
 }
 
-const TELEMETRY: TopicConstants = Object.freeze({
-  attributes: Object.freeze({ owner: DATA_OWNER, schemaversion: TELEMETRY_SCHEMA_VERSION }),
-  lineage: Object.freeze({ inputs: ['mqtt'], producer: 'ingest' }),
-  dataschemaOf: telemetryDataschema,
-});
+const SOURCE_ROOT = 'ondijon/';
+
+/** The MQTT topic a telemetry `source` was received on (services/ingest pipeline.ts `telemetryEnvelope`). */
+function telemetryMqttTopic(source: string): string | undefined {
+  return source.startsWith(SOURCE_ROOT)
+    ? `${MQTT_TOPIC_ROOT}/${source.slice(SOURCE_ROOT.length)}`
+    : undefined;
+}
+
+/** The constants of a telemetry topic of class `sensitivity` (the class in its name). */
+function telemetryConstants(sensitivity: string): TopicConstants {
+  return Object.freeze({
+    attributes: Object.freeze({ owner: DATA_OWNER, schemaversion: TELEMETRY_SCHEMA_VERSION, sensitivity }),
+    lineage: Object.freeze({ inputs: ['mqtt'], producer: 'ingest' }),
+    dataschemaOf: telemetryDataschema,
+    mqtttopicOf: telemetryMqttTopic,
+    subjectIsKey: true,
+    ingestedatIsTimestamp: true,
+  });
+}
+
+const TELEMETRY_BY_CLASS = new Map(['S0', 'S1', 'S2', 'S3'].map((c) => [c, telemetryConstants(c)]));
 
 /**
  * The constants of a topic (by registry name, e.g. `tel.s1.lighting.v1`): telemetry (`tel.*`, `pii.*`)
@@ -150,7 +194,8 @@ export function topicConstants(topic: string | undefined): TopicConstants {
   // Asked per record by every reader: the answer is kept per topic name.
   let c = constantsByTopic.get(topic);
   if (c === undefined) {
-    c = TELEMETRY_TOPIC.test(topic) ? TELEMETRY : OWNER_ONLY;
+    const m = TELEMETRY_TOPIC.exec(topic);
+    c = m === null ? OWNER_ONLY : TELEMETRY_BY_CLASS.get(`S${m[1]}`)!;
     if (constantsByTopic.size >= 1024) constantsByTopic.clear();
     constantsByTopic.set(topic, c);
   }
@@ -160,7 +205,7 @@ export function topicConstants(topic: string | undefined): TopicConstants {
 const constantsByTopic = new Map<string, TopicConstants>();
 
 /** A telemetry topic name, also behind a run prefix (`<run>.tel.s1.lighting.v1`). */
-const TELEMETRY_TOPIC = /(?:^|\.)(?:tel|pii)\.s[0-3]\.[a-z0-9-]+\.v\d+$/;
+const TELEMETRY_TOPIC = /(?:^|\.)(?:tel|pii)\.s([0-3])\.[a-z0-9-]+\.v\d+$/;
 
 /**
  * The physical name of the lineage registry topic beside a physical topic (same run prefix:
@@ -186,12 +231,31 @@ export interface BinaryRecord {
    * acknowledged on the registry topic before the record is written.
    */
   lineage?: LineageEntry;
+  /**
+   * With `recordTimestamp`, on a topic whose `ingestedat` is the record timestamp: the timestamp the
+   * record must be written with (milliseconds since the epoch, decimal), `ingestedat` having no header.
+   */
+  timestamp?: string;
 }
 
 /** Options of `toBinary`. */
 export interface ToBinaryOptions {
   /** Write the lineage as a registry reference (`ce_lineageref`) instead of its JSON (`ce_lineage`). */
   lineageRef?: boolean;
+  /** The record's key: on a topic whose subject is the key, `subject` has no header when equal. */
+  key?: string | null;
+  /**
+   * The writer sets the record timestamp to `BinaryRecord.timestamp`: on a topic whose `ingestedat` is
+   * the record timestamp, `ingestedat` then has no header (when it is an ISO time in milliseconds).
+   */
+  recordTimestamp?: boolean;
+}
+
+/** Milliseconds of an ISO time written as `Date.toISOString` writes it, else undefined (the header is kept). */
+function isoMillis(v: unknown): number | undefined {
+  if (typeof v !== 'string') return undefined;
+  const ms = Date.parse(v);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === v ? ms : undefined;
 }
 
 /**
@@ -250,6 +314,7 @@ export function toBinary(
 ): BinaryRecord {
   const headers: Record<string, string> = {};
   const env = envelope as unknown as Record<string, unknown>;
+  let timestamp: string | undefined;
   for (const a of ATTRIBUTES) {
     if (a === 'data' || a === 'lineage') continue;
     const v = env[a];
@@ -257,6 +322,16 @@ export function toBinary(
     if (constants.attributes[a] === v) continue;
     if (a === 'dataschema' && constants.dataschemaOf !== undefined && typeof envelope.type === 'string')
       if (constants.dataschemaOf(envelope.type) === v) continue;
+    if (a === 'mqtttopic' && constants.mqtttopicOf !== undefined && typeof envelope.source === 'string')
+      if (constants.mqtttopicOf(envelope.source) === v) continue;
+    if (a === 'subject' && constants.subjectIsKey === true && options.key === v) continue;
+    if (a === 'ingestedat' && constants.ingestedatIsTimestamp === true && options.recordTimestamp === true) {
+      const ms = isoMillis(v);
+      if (ms !== undefined) {
+        timestamp = String(ms);
+        continue;
+      }
+    }
     headers[headerOf(a)] = typeof v === 'string' ? v : JSON.stringify(v);
   }
   const lineage: Record<string, unknown> = {};
@@ -268,16 +343,19 @@ export function toBinary(
     kept++;
   }
   const value = envelope.data === undefined ? '' : stringifyAscii(envelope.data);
-  if (kept === 0) return { headers, value };
+  const out: BinaryRecord = { headers, value };
+  if (timestamp !== undefined) out.timestamp = timestamp;
+  if (kept === 0) return out;
   const text = JSON.stringify(lineage);
   if (options.lineageRef !== true) {
     headers[CE_LINEAGE_HEADER] = text;
-    return { headers, value };
+    return out;
   }
   const ref = lineageRef(text);
   lineageTexts.set(ref, text);
   headers[CE_LINEAGEREF_HEADER] = ref;
-  return { headers, value, lineage: { ref, text } };
+  out.lineage = { ref, text };
+  return out;
 }
 
 /** A Kafka header value as kafkajs gives it. */
@@ -309,6 +387,35 @@ const DATA_AT = ATTRIBUTES.indexOf('data');
 const LINEAGE_AT = ATTRIBUTES.indexOf('lineage');
 const DATASCHEMA_AT = ATTRIBUTES.indexOf('dataschema');
 const SEQUENCE_AT = ATTRIBUTES.indexOf('sequence');
+const SUBJECT_AT = ATTRIBUTES.indexOf('subject');
+const MQTTTOPIC_AT = ATTRIBUTES.indexOf('mqtttopic');
+const INGESTEDAT_AT = ATTRIBUTES.indexOf('ingestedat');
+
+/** The ISO time of a record timestamp (milliseconds since the epoch), or undefined. */
+function isoOfMillis(ts: string | number): string | undefined {
+  const ms = Number(ts);
+  return Number.isSafeInteger(ms) && ms >= 0 && ms <= 8.64e15 ? new Date(ms).toISOString() : undefined;
+}
+
+/** An attribute a topic leaves out of the headers because the record holds it elsewhere (see the top). */
+function derivedAttribute(
+  i: number,
+  out: Record<string, unknown>,
+  constants: TopicConstants,
+  record: RecordMeta | undefined,
+): string | undefined {
+  if (i === DATASCHEMA_AT)
+    return typeof out.type === 'string' ? constants.dataschemaOf?.(out.type) : undefined;
+  if (i === SUBJECT_AT)
+    return constants.subjectIsKey === true && record?.key != null ? attributeText(i, record.key) : undefined;
+  if (i === MQTTTOPIC_AT)
+    return typeof out.source === 'string' ? constants.mqtttopicOf?.(out.source) : undefined;
+  if (i === INGESTEDAT_AT)
+    return constants.ingestedatIsTimestamp === true && record?.timestamp != null
+      ? isoOfMillis(record.timestamp)
+      : undefined;
+  return undefined;
+}
 /** Header values longer than this are decoded every time (never cached). */
 const CACHED_VALUE_MAX_BYTES = 512;
 /** Per attribute: the bytes and text of the last value decoded (the bytes copied: fetch buffers are reused). */
@@ -393,13 +500,16 @@ function lineageOf(raw: string | undefined, constants: TopicConstants): unknown 
  * The lineage object is frozen and shared by the records whose lineage header is the same.
  * Throws a SyntaxError if the value is not JSON, ONDIJON_LINEAGE_UNKNOWN (naming it) if the record's
  * `ce_lineageref` is not known (`registerLineage`). `readData` false: the value is not read at all (no
- * text, no parse; the result has no `data` key), for readers that need only the attributes.
+ * text, no parse; the result has no `data` key), for readers that need only the attributes. `record`:
+ * the record's key and timestamp, from which a telemetry record's `subject` and `ingestedat` are put back
+ * when they have no header (without it they stay absent, and the envelope schema rejects the event).
  */
 export function fromBinary(
   headers: Readonly<Record<string, HeaderValue>>,
   value: Buffer | string | null | undefined,
   constants: TopicConstants = OWNER_ONLY,
   readData = true,
+  record?: RecordMeta,
 ): Envelope<unknown> {
   const out: Record<string, unknown> = {};
   if (++sinceRetry >= 1024) sinceRetry = 0;
@@ -426,9 +536,7 @@ export function fromBinary(
         continue;
       }
       const a = ATTRIBUTES[i]!;
-      let v = raw ?? constants.attributes[a];
-      if (v === undefined && i === DATASCHEMA_AT && typeof out.type === 'string')
-        v = constants.dataschemaOf?.(out.type);
+      const v = raw ?? constants.attributes[a] ?? derivedAttribute(i, out, constants, record);
       if (v === undefined) continue;
       out[a] = i === SEQUENCE_AT && DECIMAL.test(v) ? Number(v) : v;
     }
@@ -451,6 +559,7 @@ function orderedLineage(l: Record<string, unknown>): Record<string, unknown> {
  * The record's event as a JSON value whatever its mode: the envelope of a binary record (per record,
  * from `ce_specversion`), else the parsed value (structured envelope, dead letter, reference record).
  * `topic` is the registry name, for its constants. Throws a SyntaxError if the value is not JSON.
+ * `record`: its key and timestamp (see `fromBinary`).
  * `readData` false: a binary record's value is not read (its envelope has no `data`); a structured
  * record's value is parsed all the same (its attributes are in it).
  */
@@ -459,8 +568,9 @@ export function decodeRecordValue(
   value: Buffer | string | null | undefined,
   topic?: string,
   readData = true,
+  record?: RecordMeta,
 ): unknown {
-  if (isBinaryRecord(headers)) return fromBinary(headers!, value, topicConstants(topic), readData);
+  if (isBinaryRecord(headers)) return fromBinary(headers!, value, topicConstants(topic), readData, record);
   const text =
     value === null || value === undefined ? 'null' : typeof value === 'string' ? value : value.toString();
   return JSON.parse(text) as unknown;
@@ -471,7 +581,8 @@ export function structuredText(
   headers: Readonly<Record<string, HeaderValue>> | undefined | null,
   value: string | null,
   topic?: string,
+  record?: RecordMeta,
 ): string | null {
   if (!isBinaryRecord(headers)) return value;
-  return JSON.stringify(fromBinary(headers!, value, topicConstants(topic)));
+  return JSON.stringify(fromBinary(headers!, value, topicConstants(topic), true, record));
 }

@@ -101,12 +101,17 @@ describe('CloudEvents binary content mode (Kafka binding)', () => {
       ce_operator: 'citelum',
       ce_contractref: 'DM-EP-2021-014',
       ce_commune: '21231',
-      ce_sensitivity: 'S1',
       ce_policyrevision: '2026-11-28.1',
       ce_sequence: String(env.sequence),
     });
-    // The topic's constants are not repeated per record.
+    // The topic's constants are not repeated per record: the owner, the class of its name, and the
+    // MQTT topic that follows from `source`.
     expect(rec.headers.ce_owner).toBeUndefined();
+    expect(rec.headers.ce_sensitivity).toBeUndefined();
+    expect(rec.headers.ce_mqtttopic).toBeUndefined();
+    // Without the key and the timestamp given to toBinary, subject and ingestedat keep their headers.
+    expect(rec.timestamp).toBeUndefined();
+    expect(rec.headers.ce_ingestedat).toBe(env.ingestedat);
     expect(JSON.parse(rec.headers.ce_lineage!)).toEqual({
       producerVersion: '0.1.0',
       fieldActions: { presenceDetections: 'drop' },
@@ -323,7 +328,52 @@ describe('CloudEvents binary content mode (Kafka binding)', () => {
     expect(event.time).toBe(new Date(env.time).toISOString());
     expect(event.datacontenttype).toBe('application/json');
     expect(event.data).toEqual(env.data);
-    expect(event.sensitivity).toBe('S1');
+    expect(event.sensitivity).toBeUndefined(); // the topic's class, put back by our reader
     expect(event.operator).toBe('citelum');
+  });
+
+  it('leaves subject to the key and ingestedat to the record timestamp, and puts them back from them', () => {
+    const env = telemetry();
+    const c = topicConstants('tel.s1.lighting.v1');
+    const rec = toBinary(env, c, { key: env.subject!, recordTimestamp: true });
+    expect(rec.headers).not.toHaveProperty('ce_subject');
+    expect(rec.headers).not.toHaveProperty('ce_ingestedat');
+    expect(rec.timestamp).toBe(String(Date.parse(env.ingestedat)));
+    const meta = { key: Buffer.from(env.subject!), timestamp: rec.timestamp };
+    const back = fromBinary(asBuffers(rec.headers), Buffer.from(rec.value), c, true, meta);
+    expect(back).toEqual(env);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(env));
+    expect(JSON.parse(structuredText(rec.headers, rec.value, 'tel.s1.lighting.v1', meta)!)).toEqual(env);
+    // A reader that does not pass them gets an event the schema refuses, never a wrong one.
+    const without = decodeRecordValue(asBuffers(rec.headers), rec.value, 'tel.s1.lighting.v1');
+    expect((without as Record<string, unknown>).subject).toBeUndefined();
+    expect(TOPICS['tel.s1.lighting.v1'].schema.safeParse(without).success).toBe(false);
+  });
+
+  it('keeps the header of an attribute that differs from what the record would give', () => {
+    const c = topicConstants('tel.s1.lighting.v1');
+    const odd = {
+      ...telemetry(),
+      subject: 'SL-OTHER',
+      sensitivity: 'S2' as const,
+      mqtttopic: 'p/ondijon/v1/streetlight/citelum/SL-21231-0001',
+      ingestedat: '2026-01-15T06:30:01Z', // not in Date.toISOString's form: kept as written
+    };
+    const rec = toBinary(odd, c, { key: 'SL-21231-0001', recordTimestamp: true });
+    expect(rec.headers).toMatchObject({
+      ce_subject: 'SL-OTHER',
+      ce_sensitivity: 'S2',
+      ce_mqtttopic: odd.mqtttopic,
+      ce_ingestedat: odd.ingestedat,
+    });
+    expect(rec.timestamp).toBeUndefined();
+    const meta = { key: 'SL-21231-0001', timestamp: '1' };
+    expect(fromBinary(asBuffers(rec.headers), rec.value, c, true, meta)).toEqual(odd);
+    // Each class of telemetry topic has its own: a record of class S2 on tel.s2.* leaves it out.
+    const s2 = toBinary({ ...telemetry(), sensitivity: 'S2' }, topicConstants('tel.s2.winter.v1'));
+    expect(s2.headers).not.toHaveProperty('ce_sensitivity');
+    expect(
+      (fromBinary(s2.headers, s2.value, topicConstants('tel.s2.winter.v1')) as EnvelopeT).sensitivity,
+    ).toBe('S2');
   });
 });

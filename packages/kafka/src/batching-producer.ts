@@ -20,6 +20,11 @@ export interface OutgoingRecord {
   headers?: IHeaders;
   /** Explicit partition; normally left to the key. */
   partition?: number;
+  /**
+   * Record timestamp, milliseconds since the epoch in decimal (kafkajs' form); when absent, the time
+   * of the request. Ingest sets it to the record's `ingestedat` (packages/contracts cloudevents-binary.ts).
+   */
+  timestamp?: string;
 }
 
 /** Options of `createBatchingProducer`. */
@@ -300,6 +305,7 @@ export function createBatchingProducer(
       value: record.value,
       ...(record.headers ? { headers: record.headers } : {}),
       ...(record.partition === undefined ? {} : { partition: record.partition }),
+      ...(record.timestamp === undefined ? {} : { timestamp: record.timestamp }),
     };
     const bytes = sizeOf(record.key) + sizeOf(record.value) + 64;
     queue.push({ topic, message, bytes, done });

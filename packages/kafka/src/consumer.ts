@@ -130,10 +130,13 @@ export function recordText(value: Buffer | string | null | undefined): string | 
  * `ce_specversion` header: packages/contracts/src/cloudevents-binary.ts) or structured; the raw value
  * when a binary record cannot be decoded. `topic` is the registry name, for its constants.
  */
-export function eventText(message: Pick<KafkaMessage, 'headers' | 'value'>, topic?: string): string | null {
+export function eventText(
+  message: Pick<KafkaMessage, 'headers' | 'value'> & Partial<Pick<KafkaMessage, 'key' | 'timestamp'>>,
+  topic?: string,
+): string | null {
   const value = recordText(message.value);
   try {
-    return structuredText(message.headers, value, topic);
+    return structuredText(message.headers, value, topic, message);
   } catch {
     return value;
   }

@@ -46,12 +46,18 @@ export interface ProvisionResult {
   drift: TopicDrift[];
 }
 
-/** The topic-level configs the registry decides (pure; exported for tests). */
+/**
+ * The topic-level configs the registry decides (pure; exported for tests). Record timestamps are the
+ * writer's (`CreateTime`, whatever the broker's default): a telemetry record's timestamp is its
+ * `ingestedat`, which has no header then (packages/contracts cloudevents-binary.ts), so a broker that
+ * overwrote it with its append time would change the event.
+ */
 export function topicConfigs(spec: TopicProvisionSpec, options: ProvisionOptions): Record<string, string> {
   return {
     'retention.ms': String(spec.retentionMs),
     'cleanup.policy': spec.cleanupPolicy,
     'min.insync.replicas': String(options.minInsyncReplicas ?? (options.replicationFactor >= 3 ? 2 : 1)),
+    'message.timestamp.type': 'CreateTime',
   };
 }
 
@@ -80,7 +86,8 @@ export function diffTopic(
 
 /**
  * Creates the missing topics of `specs` and reports drift of existing ones (partitions, retention.ms,
- * cleanup.policy, min.insync.replicas) without changing or deleting anything; idempotent.
+ * cleanup.policy, min.insync.replicas, message.timestamp.type) without changing or deleting anything;
+ * idempotent.
  */
 export async function provisionTopics(
   admin: Admin,
@@ -113,7 +120,7 @@ export async function provisionTopics(
       resources: existing.map((s) => ({
         type: ConfigResourceTypes.TOPIC,
         name: s.name,
-        configNames: ['retention.ms', 'cleanup.policy', 'min.insync.replicas'],
+        configNames: ['retention.ms', 'cleanup.policy', 'min.insync.replicas', 'message.timestamp.type'],
       })),
     });
     for (const spec of existing) {

@@ -16,6 +16,7 @@ describe('topicConfigs', () => {
       'retention.ms': '7776000000',
       'cleanup.policy': 'delete',
       'min.insync.replicas': '2',
+      'message.timestamp.type': 'CreateTime',
     });
     expect(topicConfigs(spec, { replicationFactor: 1 })['min.insync.replicas']).toBe('1');
   });
@@ -25,6 +26,8 @@ describe('diffTopic', () => {
   it('finds nothing when the cluster matches the registry', () => {
     const configs = { 'retention.ms': '7776000000', 'cleanup.policy': 'delete', 'min.insync.replicas': '1' };
     expect(diffTopic(spec, { partitions: 6, configs }, { replicationFactor: 1 })).toEqual([]);
+    const stamped = { ...configs, 'message.timestamp.type': 'CreateTime' };
+    expect(diffTopic(spec, { partitions: 6, configs: stamped }, { replicationFactor: 1 })).toEqual([]);
   });
 
   it('reports partitions and config drift with both values', () => {
@@ -33,6 +36,21 @@ describe('diffTopic', () => {
       { topic: spec.name, setting: 'partitions', expected: '6', actual: '3' },
       { topic: spec.name, setting: 'retention.ms', expected: '7776000000', actual: '604800000' },
       { topic: spec.name, setting: 'cleanup.policy', expected: 'delete', actual: 'compact' },
+    ]);
+    // A broker that stamps its append time would overwrite telemetry's `ingestedat`.
+    const appendTime = {
+      ...configs,
+      'retention.ms': '7776000000',
+      'message.timestamp.type': 'LogAppendTime',
+    };
+    expect(diffTopic(spec, { partitions: 6, configs: appendTime }, { replicationFactor: 1 })).toEqual([
+      { topic: spec.name, setting: 'cleanup.policy', expected: 'delete', actual: 'compact' },
+      {
+        topic: spec.name,
+        setting: 'message.timestamp.type',
+        expected: 'CreateTime',
+        actual: 'LogAppendTime',
+      },
     ]);
   });
 });

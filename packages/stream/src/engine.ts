@@ -46,6 +46,11 @@ export interface RawRecord {
   headers?: Readonly<Record<string, HeaderValue>>;
   partition: number;
   offset: string;
+  /**
+   * Kafka record timestamp (ms since the epoch, decimal): with the key, a binary-mode telemetry record's
+   * `ingestedat` and `subject` when they have no header (packages/contracts cloudevents-binary.ts).
+   */
+  timestamp?: string;
 }
 
 /** Runtime bookkeeping of one window and group, stored next to the accumulator. */
@@ -127,7 +132,7 @@ function deadLetterPayload(raw: RawRecord): RawRecord {
   if (!isBinaryRecord(raw.headers)) return raw;
   try {
     const text = raw.value === null ? null : typeof raw.value === 'string' ? raw.value : raw.value.toString();
-    return { ...raw, value: structuredText(raw.headers, text, raw.topic) };
+    return { ...raw, value: structuredText(raw.headers, text, raw.topic, raw) };
   } catch {
     return raw;
   }
@@ -184,7 +189,7 @@ export function decode(processor: AnyProcessor, raw: RawRecord): Decoded {
   let json: unknown;
   try {
     // Binary mode (attributes in headers, `data` in the value) or structured mode, per record.
-    json = decodeRecordValue(raw.headers, raw.value, raw.topic, !headersOnly);
+    json = decodeRecordValue(raw.headers, raw.value, raw.topic, !headersOnly, raw);
   } catch (error) {
     // A lineage reference the registry topic does not hold (the consumer read it to its end first,
     // packages/kafka lineage-follower.ts) keeps its own code and names the reference.

@@ -77,6 +77,8 @@ interface Wrapped {
    * writes it, `toBinary` of @ondijon/contracts) and `value` is the record value as is (text).
    */
   headers?: Record<string, string>;
+  /** Kafka record timestamp (ms since the epoch, decimal): a binary record's `ingestedat` when it has no header. */
+  timestamp?: string;
 }
 
 /**
@@ -138,11 +140,13 @@ export function runProcessor(
     nextOffset.set(tp, offset + 1n);
     const binary = wrapped && w.headers !== undefined;
     const subject = binary ? w.headers!.ce_subject : (value as { subject?: unknown } | null)?.subject;
+    const timestamp = wrapped ? w.timestamp : undefined;
     const raw: RawRecord = {
       topic,
       key: wrapped && w.key !== undefined ? w.key : typeof subject === 'string' ? subject : null,
       value: binary ? (value as string | null) : (JSON.stringify(value) ?? 'null'),
       ...(binary ? { headers: w.headers } : {}),
+      ...(timestamp !== undefined ? { timestamp } : {}),
       partition,
       offset: offset.toString(),
     };

@@ -16,10 +16,22 @@ function unreadable(text: string): Buffer {
 }
 
 const records = (valueOf: (text: string) => Buffer | string) => {
-  const out: { topic: 'tel.s1.lighting.v1'; headers: Record<string, string>; value: unknown }[] = [];
+  const out: {
+    topic: 'tel.s1.lighting.v1';
+    key: string;
+    timestamp: string;
+    headers: Record<string, string>;
+    value: unknown;
+  }[] = [];
   for (let i = 0; i < 60; i++) {
     const b = binaryLamp(i);
-    out.push({ topic: 'tel.s1.lighting.v1', headers: b.headers, value: valueOf(b.value) });
+    out.push({
+      topic: 'tel.s1.lighting.v1',
+      key: b.key,
+      timestamp: b.timestamp,
+      headers: b.headers,
+      value: valueOf(b.value),
+    });
   }
   return out;
 };
@@ -71,6 +83,7 @@ describe('attribute-only processors', () => {
       headers,
       partition: 0,
       offset: '0',
+      timestamp: b.timestamp,
     });
     const ok = decode(countAttributes, raw(b.headers));
     expect(ok.ok && 'data' in ok.record.value).toBe(false);

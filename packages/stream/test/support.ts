@@ -31,7 +31,10 @@ export const lamp = (id: string, seq: number, min: number, wh: number) =>
 
 // Attribute-only processors (attributes.test.ts, runtime.int.test.ts): the same count on both paths.
 
-/** A binary-mode lighting record as ingest writes it. */
+/**
+ * A binary-mode lighting record as ingest writes it: keyed by the equipment, whose subject then has no
+ * header, and with `ingestedat` as the record timestamp.
+ */
 export function binaryLamp(i: number) {
   const operator = i % 2 === 0 ? 'op-a' : 'op-b';
   const min = (i * 3) % 180;
@@ -50,7 +53,12 @@ export function binaryLamp(i: number) {
     },
     { equipmentId: `SL-${i % 4}`, commune: i % 3 === 0 ? '21166' : '21231', operator },
   );
-  return toBinary(env, topicConstants('tel.s1.lighting.v1'));
+  const key = `SL-${i % 4}`;
+  const { headers, value, timestamp } = toBinary(env, topicConstants('tel.s1.lighting.v1'), {
+    key,
+    recordTimestamp: true,
+  });
+  return { key, headers, value, timestamp: timestamp! };
 }
 
 const zeroValues = {

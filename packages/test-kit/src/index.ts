@@ -3,7 +3,7 @@
 // can use it in its tests without a dependency cycle.
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import kafkajs, { type Admin, Kafka, logLevel } from 'kafkajs';
 import { inject } from 'vitest';
 
 /** Endpoints the integration tests use, provided by the global setup. */
@@ -286,3 +286,33 @@ async function waitForTopicReady(admin: Admin, topic: string): Promise<void> {
 
 export * from './independent';
 export * from './metrics';
+
+/**
+ * Has the broker stamp the records of `topics` with their append time (`message.timestamp.type`
+ * `LogAppendTime`), the other topic configs kept (AlterConfigs replaces a topic's whole set). For benches
+ * that time "reached Kafka" from record timestamps: ingest stamps telemetry with its receive time (the
+ * record timestamp is `ingestedat`, packages/contracts cloudevents-binary.ts), so on these topics a
+ * telemetry record decodes with the append time as its `ingestedat`. Never on a pipeline's real topics.
+ */
+export async function stampAppendTime(admin: Admin, topics: readonly string[]): Promise<void> {
+  if (topics.length === 0) return;
+  // kafkajs is CommonJS and Node's named-export detection misses ConfigResourceTypes.
+  const { ConfigResourceTypes } = kafkajs;
+  const described = await admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: ConfigResourceTypes.TOPIC, name })),
+  });
+  await admin.alterConfigs({
+    validateOnly: false,
+    resources: described.resources.map((r) => ({
+      type: ConfigResourceTypes.TOPIC,
+      name: r.resourceName,
+      configEntries: [
+        ...r.configEntries
+          .filter((e) => !e.isDefault && !e.readOnly && e.configName !== 'message.timestamp.type')
+          .map((e) => ({ name: e.configName, value: e.configValue })),
+        { name: 'message.timestamp.type', value: 'LogAppendTime' },
+      ],
+    })),
+  });
+}

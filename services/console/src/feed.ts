@@ -77,7 +77,12 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   await telemetry.start(async ({ batch }) => {
     for (const m of batch.messages) {
       // Not an envelope: the processors dead-letter it, the console only skips it.
-      const envelope = decodeTelemetryForState(m.value, m.headers, batch.topic.slice(topicPrefix.length));
+      const envelope = decodeTelemetryForState(
+        m.value,
+        m.headers,
+        batch.topic.slice(topicPrefix.length),
+        m.key,
+      );
       if (envelope !== undefined) state.onTelemetry(envelope);
     }
   });

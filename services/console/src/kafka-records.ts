@@ -27,11 +27,13 @@ export function decodeTelemetry(
   value: Buffer | null,
   headers?: IHeaders,
   topic?: string,
+  key?: Buffer | null,
 ): TelemetryEnvelope | undefined {
   if (value === null) return undefined;
   try {
-    // Binary mode (attributes in headers) or structured mode, per record.
-    const v = decodeRecordValue(headers, value, topic);
+    // Binary mode (attributes in headers) or structured mode, per record; the key is the subject of
+    // telemetry that has no `ce_subject` header (packages/contracts cloudevents-binary.ts).
+    const v = decodeRecordValue(headers, value, topic, true, { key });
     return typeof v === 'object' && v !== null ? v : undefined;
   } catch {
     return undefined;
@@ -54,10 +56,11 @@ export function decodeTelemetryForState(
   value: Buffer | null,
   headers?: IHeaders,
   topic?: string,
+  key?: Buffer | null,
 ): TelemetryEnvelope | undefined {
   if (value === null) return undefined;
   if (headers === undefined || headers[CE_SPECVERSION_HEADER] === undefined)
-    return decodeTelemetry(value, headers, topic);
+    return decodeTelemetry(value, headers, topic, key);
   let data: unknown;
   try {
     data = value.length === 0 ? null : (JSON.parse(value.toString('utf8')) as unknown);
@@ -65,7 +68,8 @@ export function decodeTelemetryForState(
     return undefined;
   }
   return {
-    subject: headerText(headers[CE_HEADERS.subject]),
+    // Ingest leaves the subject to the record key (the equipment) when they are the same.
+    subject: headerText(headers[CE_HEADERS.subject]) ?? (key == null ? undefined : key.toString('utf8')),
     time: headerText(headers[CE_HEADERS.time]),
     operator: headerText(headers[CE_HEADERS.operator]),
     type: headerText(headers[CE_HEADERS.type]),

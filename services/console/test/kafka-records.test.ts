@@ -37,5 +37,12 @@ describe('console record decoding', () => {
     expect(decodeTelemetryForState(structured, {}, TOPIC)).toMatchObject({ ...attributes, data });
     expect(decodeTelemetryForState(Buffer.from('{not json'), headers, TOPIC)).toBeUndefined();
     expect(decodeTelemetryForState(null, headers, TOPIC)).toBeUndefined();
+
+    // As ingest writes telemetry: no `ce_subject` header, the subject is the record key.
+    const { [CE_HEADERS.subject]: _subject, ...keyed } = headers;
+    const key = Buffer.from(attributes.subject);
+    expect(decodeTelemetryForState(value, keyed, TOPIC, key)).toEqual({ ...attributes, data });
+    expect(decodeTelemetry(value, keyed, TOPIC, key)!.subject).toBe(attributes.subject);
+    expect(decodeTelemetryForState(value, keyed, TOPIC)!.subject).toBeUndefined();
   });
 });

@@ -19,7 +19,7 @@
 import { readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import path from 'node:path';
-import { FAMILIES, telemetryTopic, type Family } from '@ondijon/contracts';
+import { decodeRecordValue, FAMILIES, telemetryTopic, type Family } from '@ondijon/contracts';
 import { endpoints } from '@ondijon/stack';
 import {
   createTestTopic,
@@ -53,6 +53,8 @@ interface Rec {
   key: string;
   value: string;
   headers: Readonly<Record<string, string>>;
+  /** Record timestamp (binary mode: `ingestedat`, which then has no header). */
+  timestamp?: string;
 }
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -64,7 +66,9 @@ const headerBytes = (h: Readonly<Record<string, string>>) =>
 function records(mode: Mode): Rec[] {
   const registry = makeRegistry('bytes', EQUIPMENT_PER_FAMILY);
   const { policy } = loadIngestPolicy('');
-  const start = Date.parse('2026-11-28T00:00:00Z');
+  // Readings of the last hours, so the record timestamps (ingest sets them to `ingestedat`) are recent
+  // for the broker's retention, as ingest's are.
+  const start = Math.floor(Date.now() / 3_600_000) * 3_600_000 - (PER_EQUIPMENT + 60) * 60_000;
   let clock = start;
   const ctx: PipelineContext = {
     registry: indexRegistry(registry),
@@ -100,10 +104,36 @@ function records(mode: Mode): Rec[] {
         key: r.record.key,
         value: r.record.value,
         headers: r.record.headers,
+        ...(r.record.timestamp === undefined ? {} : { timestamp: r.record.timestamp }),
       });
     }
   }
   return out;
+}
+
+/**
+ * Stops the bench unless every binary record decodes (headers, value, key and timestamp, as a reader
+ * does) to the very event of its structured twin: the bytes compared carry the same information.
+ */
+function sameInformation(structured: readonly Rec[], binary: readonly Rec[]): void {
+  if (structured.length !== binary.length) throw new Error('structured and binary runs differ in length');
+  for (let i = 0; i < binary.length; i++) {
+    const b = binary[i]!;
+    const back = JSON.stringify(decodeRecordValue(b.headers, b.value, b.topic, true, b));
+    const want = JSON.stringify(JSON.parse(structured[i]!.value));
+    if (back !== want)
+      throw new Error(`binary record ${i} (${b.topic}) does not decode to its structured event`);
+  }
+}
+
+/** A reading as kafkajs produces it: key, value, headers and, in binary mode, ingest's record timestamp. */
+function message(r: Rec) {
+  return {
+    key: r.key,
+    value: r.value,
+    headers: { ...r.headers },
+    ...(r.timestamp === undefined ? {} : { timestamp: r.timestamp }),
+  };
 }
 
 /** CPU time of a process (user + system, µs) from /proc, or NaN. */
@@ -176,6 +206,7 @@ async function main(): Promise<void> {
   const pid = brokerPid(stackDir);
   const created: string[] = [];
   const perMode = new Map<Mode, Rec[]>(MODES.map((m) => [m, records(m)]));
+  sameInformation(perMode.get('structured')!, perMode.get('binary')!);
   const families = FAMILIES.filter((f) => perMode.get('binary')!.some((r) => r.family === f));
 
   const hop: Record<string, Record<Mode, Record<string, number>>> = {};
@@ -220,9 +251,7 @@ async function main(): Promise<void> {
             topic,
             acks: -1,
             compression: v.producer,
-            messages: rs
-              .slice(i, i + BATCH)
-              .map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+            messages: rs.slice(i, i + BATCH).map(message),
           });
         const cpu = process.cpuUsage(cpu0);
         const b1 = procCpuUs(pid);
@@ -252,9 +281,7 @@ async function main(): Promise<void> {
               topic,
               acks: -1,
               compression: codec,
-              messages: rs
-                .slice(i, i + batch)
-                .map((r) => ({ key: r.key, value: r.value, headers: { ...r.headers } })),
+              messages: rs.slice(i, i + batch).map(message),
             });
           const cpu = process.cpuUsage(cpu0);
           row[name] = {

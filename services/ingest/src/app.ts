@@ -15,6 +15,7 @@ import {
   createKafka,
   fastRecordEncoding,
   type BatchingProducer,
+  type OutgoingRecord,
 } from '@ondijon/kafka';
 import { buildProbeServer, silentLogger, type Logger } from '@ondijon/service-kit';
 import type { IngestConfig } from './config';
@@ -124,6 +125,17 @@ function headerBuffers(headers: Readonly<Record<string, string>>): IHeaders {
     constantHeaders.set(headers, buffers);
   }
   return buffers;
+}
+
+/** A pipeline record as the batching producer takes it (the timestamp only when the record has one). */
+function outgoing(record: OutgoingKafkaRecord): OutgoingRecord {
+  const out: OutgoingRecord = {
+    key: record.key,
+    value: record.value,
+    headers: headerBuffers(record.headers),
+  };
+  if (record.timestamp !== undefined) out.timestamp = record.timestamp;
+  return out;
 }
 
 /** Builds the ingest service (CONTRIBUTING.md rule 1): nothing happens until `start()`. */
@@ -240,11 +252,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
         refused = undefined;
         attempt = -1;
         try {
-          await producer.send(topic, {
-            key: record.key,
-            value: record.value,
-            headers: headerBuffers(record.headers),
-          });
+          await producer.send(topic, outgoing(record));
           return kafkaBack(topic);
         } catch (next) {
           error = next;
@@ -261,11 +269,7 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
       }).catch(() => undefined);
       if (abandon) return false;
       try {
-        await producer.send(topic, {
-          key: record.key,
-          value: record.value,
-          headers: headerBuffers(record.headers),
-        });
+        await producer.send(topic, outgoing(record));
         return kafkaBack(topic);
       } catch (next) {
         error = next;
@@ -285,18 +289,14 @@ export function buildApp(config: IngestConfig, deps: IngestDeps): IngestApp {
     const topic = `${config.KAFKA_TOPIC_PREFIX}${record.topic}`;
     // The value goes as the string: @ondijon/kafka's record encoder writes it straight into the record's
     // buffer, where Buffer.from here cost 4.6 µs/msg (a copy, and a new 8 KiB pool every few messages).
-    producer.enqueue(
-      topic,
-      { key: record.key, value: record.value, headers: headerBuffers(record.headers) },
-      (error) => {
-        if (error === undefined) done(kafkaBack(topic));
-        else
-          retry(topic, record, error, refused).then(done, (failure: unknown) => {
-            log.error({ err: failure }, 'message handling failed');
-            done(false);
-          });
-      },
-    );
+    producer.enqueue(topic, outgoing(record), (error) => {
+      if (error === undefined) done(kafkaBack(topic));
+      else
+        retry(topic, record, error, refused).then(done, (failure: unknown) => {
+          log.error({ err: failure }, 'message handling failed');
+          done(false);
+        });
+    });
   };
 
   /** Runs the pipeline; a defect on one message becomes its dead letter rather than a stalled connection. */

@@ -80,6 +80,11 @@ export interface OutgoingKafkaRecord {
    * registry topic (`ref.s0.lineage.v1`) before the record is written (app.ts `persist`).
    */
   lineage?: LineageEntry;
+  /**
+   * The record timestamp (milliseconds since the epoch, decimal): a binary-mode telemetry record's
+   * `ingestedat`, which then has no header (packages/contracts cloudevents-binary.ts).
+   */
+  timestamp?: string;
 }
 
 /** What became of a message. */
@@ -327,8 +332,11 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
     // Binary content mode: one module writes it (@ondijon/contracts cloudevents-binary.ts).
     // The lineage goes as a registry reference: the same for every record of a family at a policy
     // revision, its ~230 bytes were most of a record sent alone (docs/capacity.md, "Bytes per reading").
+    // The record's key is the subject and its timestamp `ingestedat`: neither gets a header.
     const binary = toBinary(telemetryEnvelope(constants, variables), topicConstants(topic), {
       lineageRef: true,
+      key: equipmentId,
+      recordTimestamp: true,
     });
     const record: OutgoingKafkaRecord = {
       topic,
@@ -337,6 +345,7 @@ export function processMessage(ctx: PipelineContext, msg: IncomingMessage): Pipe
       headers: binary.headers,
     };
     if (binary.lineage !== undefined) record.lineage = binary.lineage;
+    if (binary.timestamp !== undefined) record.timestamp = binary.timestamp;
     return { kind: 'accepted', eventId: id, equipmentId, sensitivity: outcome.sensitivity, record };
   }
   return {

@@ -166,7 +166,13 @@ describe('lineage registry (real Kafka)', () => {
       await consumer.start(async ({ batch }) => {
         for (const m of batch.messages) {
           try {
-            const env = decodeRecordValue(m.headers, m.value, 'tel.s1.lighting.v1') as Envelope<unknown>;
+            const env = decodeRecordValue(
+              m.headers,
+              m.value,
+              'tel.s1.lighting.v1',
+              true,
+              m,
+            ) as Envelope<unknown>;
             outcomes.push(`ok ${env.id}`);
           } catch (error) {
             outcomes.push(

@@ -55,7 +55,7 @@ describe('processMessage', () => {
     // Binary content mode (docs/architecture.md, "Record format"): attributes in headers, data in the value.
     expect(isBinaryRecord(out.record.headers)).toBe(true);
     const env = TOPICS['tel.s2.winter.v1'].schema.parse(
-      decodeRecordValue(out.record.headers, out.record.value, 'tel.s2.winter.v1'),
+      decodeRecordValue(out.record.headers, out.record.value, 'tel.s2.winter.v1', true, out.record),
     );
     expect(env.id).toBe(eventId(truck.equipmentId, 5));
     expect(env.data).not.toHaveProperty('agentId');
@@ -63,8 +63,15 @@ describe('processMessage', () => {
     expect(out.record.value).not.toContain('agentId');
     expect(env.lineage.fieldActions).toMatchObject({ agentId: 'drop', position: 'keep' });
     expect(env.mqtttopic).toBe(telemetryTopic(truck.family, truck.operator, truck.equipmentId));
-    expect(out.record.headers).toMatchObject({ ce_sensitivity: 'S2', ce_policyrevision: policy.revision });
+    expect(out.record.headers).toMatchObject({ ce_policyrevision: policy.revision });
     expect(env.policyrevision).toBe(policy.revision);
+    // Left out of the headers, put back from the topic, the key, `source` and the record timestamp.
+    for (const h of ['ce_sensitivity', 'ce_subject', 'ce_mqtttopic', 'ce_ingestedat'])
+      expect(out.record.headers).not.toHaveProperty(h);
+    expect(env.sensitivity).toBe('S2');
+    expect(env.subject).toBe(truck.equipmentId);
+    expect(env.ingestedat).toBe(new Date(Number(out.record.timestamp)).toISOString());
+    expect(env.ingestedat).toBe(now.toISOString());
   });
 
   it('writes a record that an independent CloudEvents implementation reads as a valid binary-mode event', () => {
@@ -84,11 +91,18 @@ describe('processMessage', () => {
     expect(Kafka.isEvent(message)).toBe(true);
     const event = Kafka.toEvent(message) as CloudEvent<unknown>;
     expect(event.validate()).toBe(true);
-    const env = decodeRecordValue(h, out.record.value, 'tel.s2.winter.v1') as Record<string, unknown>;
+    const env = decodeRecordValue(h, out.record.value, 'tel.s2.winter.v1', true, out.record) as Record<
+      string,
+      unknown
+    >;
     expect(event.id).toBe(env.id);
     expect(event.source).toBe(env.source);
     expect(event.type).toBe(env.type);
-    expect(event.subject).toBe(truck.equipmentId);
+    // `subject` is the record key, `sensitivity` the topic's class, `mqtttopic` follows from `source`,
+    // `ingestedat` is the record timestamp: none has a header, our reader puts them back.
+    expect(event.subject).toBeUndefined();
+    expect(env.subject).toBe(truck.equipmentId);
+    expect(out.record.key).toBe(truck.equipmentId);
     expect(event.datacontenttype).toBe('application/json');
     // `dataschema` and `schemaversion` are constants of telemetry topics (dataschema follows from the
     // type): left out of the headers, put back by our reader (docs/architecture.md, "Record format").
@@ -98,7 +112,8 @@ describe('processMessage', () => {
     expect(env.dataschema).toBe('urn:ondijon:schemas:telemetry/winter-vehicle.v1.json');
     expect(env.schemaversion).toBe(TELEMETRY_SCHEMA_VERSION);
     expect(event.data).toEqual(env.data);
-    expect(event.sensitivity).toBe('S2');
+    expect(event.sensitivity).toBeUndefined();
+    expect(env.sensitivity).toBe('S2');
     expect(event.contractref).toBe(env.contractref);
     // The lineage travels as a registry reference: the entry goes to the registry topic first.
     expect(h).not.toHaveProperty('ce_lineage');
@@ -129,7 +144,7 @@ describe('processMessage', () => {
     expect(Object.isFrozen(structured.record.headers)).toBe(true);
     expect(isBinaryRecord(structured.record.headers)).toBe(false);
     expect(JSON.parse(structured.record.value)).toEqual(
-      decodeRecordValue(binary.record.headers, binary.record.value, 'tel.s2.winter.v1'),
+      decodeRecordValue(binary.record.headers, binary.record.value, 'tel.s2.winter.v1', true, binary.record),
     );
   });
 

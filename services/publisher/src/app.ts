@@ -462,6 +462,8 @@ export function buildApp(config: PublisherConfig, deps: PublisherDeps): Publishe
             offset: m.offset,
             value: m.value,
             headers: m.headers,
+            key: m.key,
+            timestamp: m.timestamp,
           });
           if (result.outcome === 'invalid') letters.push(result.deadLetter);
           last = m.offset;

@@ -43,6 +43,9 @@ export interface ConsumedRecord {
   value: Buffer | string | null;
   /** Kafka headers: a `ce_specversion` header marks a CloudEvents binary-mode record. */
   headers?: Readonly<Record<string, HeaderValue>>;
+  /** Key and timestamp: attributes a binary-mode record may leave to them (packages/contracts cloudevents-binary.ts). */
+  key?: Buffer | string | null;
+  timestamp?: string;
 }
 
 /** What became of one consumed record. */
@@ -199,7 +202,7 @@ export class PublisherCore {
       // Binary mode (attributes in headers) or structured mode, per record.
       parsed = entry.schema.safeParse(
         isBinaryRecord(record.headers)
-          ? decodeRecordValue(record.headers, value, entry.sourceTopic)
+          ? decodeRecordValue(record.headers, value, entry.sourceTopic, true, record)
           : JSON.parse(value === null ? '' : value.toString()),
       );
     } catch {
@@ -583,7 +586,7 @@ function structuredValue(record: ConsumedRecord, topic: string): Buffer | string
   if (!isBinaryRecord(record.headers)) return record.value;
   try {
     const text = record.value === null ? null : record.value.toString();
-    return structuredText(record.headers, text, topic);
+    return structuredText(record.headers, text, topic, record);
   } catch {
     return record.value;
   }

@@ -155,6 +155,7 @@ export class ChunkPipeline {
         headers: m.headers,
         partition: c.batch.partition,
         offset: m.offset,
+        timestamp: m.timestamp,
       });
     }
     const { def } = this.d;
