@@ -66,6 +66,16 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? '5000');
 const INGEST_NODE_FLAGS = (process.env.BENCH_INGEST_NODE_FLAGS ?? '--max-semi-space-size=32')
   .split(' ')
   .filter(Boolean);
+/** This checkout's ingest. */
+const INGEST_MAIN = path.join(repoRoot, 'services/ingest/src/main.ts');
+/**
+ * Another checkout's ingest (`<checkout>/services/ingest/src/main.ts`, its dependencies installed), run
+ * in the same period on the same broker, Kafka and messages: "does not regress" is a ratio measured in
+ * one run. Each mode then has BENCH_PAIRS pairs (default 3), every other pair in reverse order (this,
+ * baseline; baseline, this; …) so that a drift through the run is not charged to one of them.
+ */
+const BASELINE_MAIN = process.env.BENCH_BASELINE_INGEST;
+const PAIRS = Number(process.env.BENCH_PAIRS ?? '3');
 
 // On the local stack, the bench and the ingest it starts act as the stack's super user (Kafka SASL from
 // .stack/secrets), unless the environment names a principal.
@@ -237,6 +247,7 @@ async function ingestRun(
   kafkaPrefix: string,
   url = MQTT_URL,
   shareGroup = run,
+  main = INGEST_MAIN,
 ) {
   const env = {
     ...process.env,
@@ -262,9 +273,9 @@ async function ingestRun(
       ...INGEST_NODE_FLAGS,
       '--import',
       'tsx',
-      path.join(repoRoot, 'services/ingest/src/main.ts'),
+      main,
     ],
-    { cwd: repoRoot, env, stdio: ['ignore', 'ignore', 'inherit'] },
+    { cwd: path.resolve(path.dirname(main), '../../..'), env, stdio: ['ignore', 'ignore', 'inherit'] },
   );
   const readyBy = Date.now() + 60_000;
   for (;;) {
@@ -413,6 +424,73 @@ async function withMosquitto<T>(body: (url: string) => Promise<T>): Promise<T | 
   }
 }
 
+/** One pair of ingest runs, this checkout's and the baseline's, on the same messages. */
+interface BaselinePair {
+  order: 'this-first' | 'baseline-first';
+  thisRate: number;
+  baselineRate: number;
+  /** This rate over the baseline's: ≥ 1 when this ingest is as fast. */
+  rateRatio: number;
+  /** Baseline CPU per message over this one's: ≥ 1 when this ingest costs no more. */
+  cpuRatio: number;
+  lost: number;
+}
+
+/** BENCH_PAIRS pairs of (this ingest, baseline ingest) for a mode, each run on fresh topics and prefixes. */
+async function againstBaseline(
+  mode: 'auth' | 'tls',
+  url: string,
+  admin: ReturnType<typeof kafka.admin>,
+  build: (prefix: string) => Msg[],
+  registryFile: string,
+): Promise<BaselinePair[]> {
+  const pairs: BaselinePair[] = [];
+  const one = async (which: 'this' | 'baseline', k: number) => {
+    const mqttPrefix = `bench/${run}-${mode}-${which}${k}/`;
+    const kafkaPrefix = `${run}-${mode}-${which}${k}.`;
+    const all = build(mqttPrefix);
+    const specs = topicList.map((t) => ({ ...t, name: `${kafkaPrefix}${t.name}` }));
+    await provisionTopics(admin, specs, { replicationFactor: 1 });
+    await stampAppendTime(
+      admin,
+      specs.filter((t) => t.area === 'tel' || t.area === 'pii').map((t) => t.name),
+    );
+    try {
+      return await ingestRun(
+        all.slice(0, WARMUP),
+        all.slice(WARMUP),
+        registryFile,
+        mqttPrefix,
+        kafkaPrefix,
+        url,
+        `${run}-${mode}-${which}${k}`,
+        which === 'this' ? INGEST_MAIN : BASELINE_MAIN!,
+      );
+    } finally {
+      await admin.deleteTopics({ topics: specs.map((t) => t.name), timeout: 30_000 }).catch(() => undefined);
+    }
+  };
+  for (let k = 0; k < PAIRS; k++) {
+    const order = k % 2 === 0 ? (['this', 'baseline'] as const) : (['baseline', 'this'] as const);
+    const r: Partial<Record<'this' | 'baseline', Awaited<ReturnType<typeof ingestRun>>>> = {};
+    for (const which of order) r[which] = await one(which, k);
+    const a = r.this!;
+    const b = r.baseline!;
+    pairs.push({
+      order: k % 2 === 0 ? 'this-first' : 'baseline-first',
+      thisRate: a.ratePerS,
+      baselineRate: b.ratePerS,
+      rateRatio: a.ratePerS / b.ratePerS,
+      cpuRatio: (b.cpuUsPerMessage ?? Number.NaN) / (a.cpuUsPerMessage ?? Number.NaN),
+      lost: a.missing + b.missing,
+    });
+    console.log(
+      `  ${mode} pair ${k + 1}/${PAIRS} (${order.join(', ')}): this ${a.ratePerS.toFixed(0)} msg/s, ${a.cpuUsPerMessage} µs/msg; baseline ${b.ratePerS.toFixed(0)} msg/s, ${b.cpuUsPerMessage} µs/msg`,
+    );
+  }
+  return pairs;
+}
+
 async function main(): Promise<void> {
   const registry = makeRegistry(`b${randomBytes(3).toString('hex')}`, 50);
   const dir = mkdtempSync(path.join(tmpdir(), 'bench-ingest-'));
@@ -450,6 +528,7 @@ async function main(): Promise<void> {
     String(r.peakRssMiB ?? '?'),
     String(r.cpuUsPerMessage ?? '?'),
   ];
+  const baselinePairs: Record<string, BaselinePair[]> = {};
   const byMode: Record<
     string,
     {
@@ -502,6 +581,8 @@ async function main(): Promise<void> {
       String(ingest.peakRssMiB ?? '?'),
       String(ingest.cpuUsPerMessage ?? '?'),
     ]);
+    if (BASELINE_MAIN !== undefined)
+      baselinePairs[mode] = await againstBaseline(mode, url, admin, build, registryFile);
   }
   const bareAllMosquitto = build(`bench/${run}-mosquitto-bare/`);
   const mosquitto = await withMosquitto((url) =>
@@ -532,6 +613,13 @@ async function main(): Promise<void> {
     console.log(
       `ingest / bare Mosquitto: ${((ingest.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} %; bare Artemis / bare Mosquitto: ${((bare.ratePerS / mosquitto.ratePerS) * 100).toFixed(1)} % (the price of a synced journal and a login)`,
     );
+  for (const [mode, pairs] of Object.entries(baselinePairs)) {
+    const ratios = pairs.map((p) => p.rateRatio).sort((a, b) => a - b);
+    const cpu = pairs.map((p) => p.cpuRatio).sort((a, b) => a - b);
+    console.log(
+      `${mode}: this / baseline ingest, ${pairs.length} pairs: rate ${pairs.map((p) => `${p.thisRate.toFixed(0)}/${p.baselineRate.toFixed(0)}`).join(', ')} msg/s, ratios ${ratios.map((r) => r.toFixed(2)).join(', ')} (median ${ratios[Math.floor(ratios.length / 2)]!.toFixed(2)}); CPU µs/msg baseline/this ${cpu.map((r) => r.toFixed(2)).join(', ')} (median ${cpu[Math.floor(cpu.length / 2)]!.toFixed(2)}); lost ${pairs.reduce((n, p) => n + p.lost, 0)}`,
+    );
+  }
   console.log(
     `load average: ${loadavg()
       .map((l) => l.toFixed(1))
@@ -559,6 +647,7 @@ async function main(): Promise<void> {
     ingest,
     ratio,
     modes: byMode,
+    baseline: BASELINE_MAIN === undefined ? null : { main: BASELINE_MAIN, pairs: baselinePairs },
     ratioToMosquitto: mosquitto === null ? null : ingest.ratePerS / mosquitto.ratePerS,
     target: { ratio: 0.5, loss: 0 },
     meetsTarget: Object.values(byMode).every((r) => r.ratio >= 0.5 && r.ingest.missing === 0),

@@ -89,6 +89,18 @@ const PROCESSOR = READS === 'attributes' ? luminairesReportingHour : lightingCom
 
 const round2 = (x: number) => Math.round(x * 100) / 100;
 
+/**
+ * A lighting record as ingest writes it in binary mode: keyed by the equipment (no `ce_subject`), its
+ * `ingestedat` as the record timestamp (no `ce_ingestedat`): the runtime puts both back from the record.
+ */
+function binaryRecord(id: string, env: Parameters<typeof toBinary>[0]) {
+  const { headers, value, timestamp } = toBinary(env, topicConstants('tel.s1.lighting.v1'), {
+    key: id,
+    recordTimestamp: true,
+  });
+  return { key: id, headers, value, ...(timestamp === undefined ? {} : { timestamp }) };
+}
+
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
@@ -154,7 +166,7 @@ async function main(): Promise<void> {
           values.push(
             CE_MODE === 'structured'
               ? { key: id, value: stringifyAscii(env) }
-              : { key: id, ...toBinary(env, topicConstants('tel.s1.lighting.v1')) },
+              : binaryRecord(id, env),
           );
         }
       }
