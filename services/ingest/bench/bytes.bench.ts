@@ -14,7 +14,8 @@
 // - The lineage registry topic (ref.s0.lineage.v1): binary-mode records carry their lineage as a key of
 //   it (`ce_lineageref`); its entries (one per distinct lineage, key + value) are counted once and shown
 //   per binary reading, not added to the per-topic figures (a compacted topic, written once per lineage).
-// Redis window state and open-data rows are not measured here (see the report's `notMeasured`).
+// - Redis window state per equipment-window of each built-in processor, and open-data CSV bytes per row
+//   and per reading of each dataset, from the same binary readings (state-bytes.ts). BENCH_STATE=0 skips them.
 // Prints a table and writes reports/bench-bytes.json.
 import { readdirSync, readFileSync, statSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
@@ -33,6 +34,7 @@ import { loadIngestPolicy } from '../src/governance';
 import { processMessage, SequenceMemory, type PipelineContext } from '../src/pipeline';
 import { indexRegistry } from '../src/registry';
 import { makeRegistry, payloadFor } from '../test/fixtures';
+import { openDataRows, redisState } from './state-bytes';
 
 const PER_EQUIPMENT = Number(process.env.BENCH_READINGS ?? 200);
 const EQUIPMENT_PER_FAMILY = Number(process.env.BENCH_EQUIPMENT ?? 10);
@@ -370,6 +372,48 @@ async function main(): Promise<void> {
     `\nlineage registry topic: ${lineageRegistry.entries} entries, ${registryBytes} B (key + value), ${lineageRegistry.bytesPerBinaryReading.toFixed(3)} B per reading over ${binaryReadings} readings (written once per lineage, not in the figures above)`,
   );
 
+  // After Kafka: the Redis state of the processors and the open-data rows (state-bytes.ts).
+  const binary = perMode.get('binary')!;
+  const state = process.env.BENCH_STATE === '0' ? [] : await redisState(binary);
+  const openData = process.env.BENCH_STATE === '0' ? [] : await openDataRows(binary);
+  if (state.length > 0) {
+    console.log(
+      '\nRedis window state (stream runtime, after its windows were emitted; per equipment-window = per distinct equipment of a window)',
+    );
+    console.log(
+      'processor\treadings\twindows\tequipment-windows\tstate JSON B\twindow hash B\tevent-id set B\tRedis B per reading',
+    );
+    for (const r of state)
+      console.log(
+        [
+          r.processor,
+          r.readings,
+          r.windows,
+          r.equipmentWindows,
+          r.stateJsonPerEquipmentWindow.toFixed(1),
+          r.windowKeyPerEquipmentWindow.toFixed(1),
+          r.idsPerEquipmentWindow.toFixed(1),
+          r.redisPerReading.toFixed(1),
+        ].join('\t'),
+      );
+  }
+  if (openData.length > 0) {
+    console.log('\nopen-data releases (publisher buildRelease, store writer; data.csv)');
+    console.log('dataset\treadings\treleases\trows\tCSV B\tB per row\tB per reading');
+    for (const r of openData)
+      console.log(
+        [
+          r.dataset,
+          r.readings,
+          r.releases,
+          r.rows,
+          r.csvBytes,
+          r.csvBytesPerRow.toFixed(1),
+          r.csvBytesPerReading.toFixed(2),
+        ].join('\t'),
+      );
+  }
+
   mkdirSync('reports', { recursive: true });
   writeFileSync(
     'reports/bench-bytes.json',
@@ -389,7 +433,8 @@ async function main(): Promise<void> {
         binaryOnDiskOverStructuredUncompressed: ratios,
         perTopicOnDisk: perTopic,
         lineageRegistry,
-        notMeasured: ['Redis window state per equipment-window', 'open-data row'],
+        redisState: state,
+        openData,
       },
       null,
       2,

@@ -164,9 +164,7 @@ async function main(): Promise<void> {
           );
           // As ingest writes it: CloudEvents binary mode, or the former structured envelope (BENCH_CE_MODE=structured).
           values.push(
-            CE_MODE === 'structured'
-              ? { key: id, value: stringifyAscii(env) }
-              : binaryRecord(id, env),
+            CE_MODE === 'structured' ? { key: id, value: stringifyAscii(env) } : binaryRecord(id, env),
           );
         }
       }
