@@ -4,7 +4,9 @@
 import { deleteRedisKeys, testEndpoints, uniqueName } from '@ondijon/test-kit';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
+import { eventId } from '@ondijon/contracts';
 import { RedisWindowStore } from '../src/index';
+import { dedupeMember } from '../src/runtime/redis-store';
 
 describe('RedisWindowStore offsets', () => {
   const redis = new Redis(testEndpoints().redisUrl);
@@ -75,5 +77,56 @@ describe('RedisWindowStore offsets', () => {
     // A replay of what is stored is still `stale` (another owner applied it), not `behind`.
     await redis.hset(`${prefix}{p}:offset`, tp, '19');
     expect(await apply(10, 19, 9n, 3)).toEqual({ status: 'stale', offset: '19' });
+  });
+
+  it("keeps a window's event ids as integers (an intset) and names a duplicate by its event id", async () => {
+    const store = new RedisWindowStore(redis, prefix, 'ids');
+    const tp = 'tel.s1.lighting.v1:0';
+    const { epoch } = await store.claim(tp);
+    const ids = Array.from({ length: 600 }, (_, i) => eventId(`SL-${i % 40}`, i));
+    const apply = (first: number, version: number, batch: string[]) =>
+      store.apply({
+        tp,
+        epoch,
+        firstOffset: String(first),
+        lastOffset: String(first + batch.length - 1),
+        prevOffset: first === 0 ? undefined : BigInt(first - 1),
+        maxEventTime: 1,
+        wallNow: Date.now(),
+        ttlMs: 60_000,
+        graceMs: 0,
+        windows: [{ ...window(batch, version), wk: '0|ids' }],
+      });
+    expect(await apply(0, 0, ids)).toEqual({ status: 'ok' });
+    const set = `${prefix}{ids}:ids:0|ids`;
+    expect(await redis.scard(set)).toBe(600);
+    // Integers of 60 bits: more than the default 512 members and still an intset (infra/redis/redis.conf).
+    expect(await redis.call('OBJECT', 'ENCODING', set)).toBe('intset');
+    expect(await redis.sismember(set, dedupeMember(ids[7]!))).toBe(1);
+    // A redelivered event (and one that is not a UUID) is found and named as the runtime knows it.
+    expect(await apply(600, 1, ['other-id'])).toEqual({ status: 'ok' });
+    expect(await apply(601, 2, [ids[7]!, 'other-id', eventId('SL-new', 1)])).toEqual({
+      status: 'conflict',
+      windows: [],
+      duplicates: [
+        { wk: '0|ids', id: ids[7] },
+        { wk: '0|ids', id: 'other-id' },
+      ],
+    });
+  });
+
+  it('gives each event id a 60-bit integer member, the same every time', () => {
+    const a = eventId('SL-1', 1);
+    expect(dedupeMember(a)).toBe(dedupeMember(a));
+    expect(dedupeMember(a)).toMatch(/^\d+$/);
+    expect(BigInt(dedupeMember(a)) < 2n ** 60n).toBe(true);
+    expect(BigInt(dedupeMember('not-a-uuid')) < 2n ** 60n).toBe(true);
+    const members = new Set(
+      Array.from({ length: 100_000 }, (_, i) => dedupeMember(eventId(`SL-${i % 97}`, i))),
+    );
+    expect(members.size).toBe(100_000);
+    // The hash digits of the UUID, without its version digit: two ids differing only there collide by design
+    // (ingest never writes another version).
+    expect(dedupeMember('12345678-9abc-5def-8123-456789abcdef')).toBe(BigInt('0x123456789abcdef').toString());
   });
 });

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
 import {
@@ -16,6 +17,25 @@ import { ACK, ADVANCE, ANNOUNCE, APPLY, CLAIM, CLOSE, LOCK, UNLOCK } from './scr
 export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../window-store';
 
 type Cmd = (...args: (string | number)[]) => Promise<unknown>;
+
+/** An ingest event id (packages/contracts ids.ts `uuidFromName`): 8-4-4-4-12 lower-case hex digits. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+/**
+ * The member an event id is in a window's dedupe set: a decimal integer of 60 bits of the id, so that
+ * Redis keeps a window's set as an intset (8 bytes a member, up to `set-max-intset-entries`,
+ * infra/redis/redis.conf) instead of a hashtable of 36-character strings (~90 bytes a member,
+ * `pnpm bench:bytes`, docs/capacity.md "Redis window state"). Ingest's ids are SHA-1-based UUIDs: the
+ * 60 bits are the hash's (the version digit left out); any other id (a conflict's, a test's) is hashed
+ * (SHA-256) to 60 bits. Two ids of one window taking the same member has a probability of about n²/2⁶¹
+ * for n ids (10⁻¹⁰ for 10 000).
+ */
+export function dedupeMember(id: string): string {
+  const hex = UUID.test(id)
+    ? id.slice(0, 8) + id.slice(9, 13) + id.slice(15, 18)
+    : createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 15);
+  return BigInt(`0x${hex}`).toString();
+}
 
 /**
  * The Redis state of one processor: keys `<prefix>{<processor>}:…` (one hash tag per processor, so
@@ -125,7 +145,14 @@ export class RedisWindowStore implements WindowStore {
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
     );
     args.push(String(a.windows.length));
+    // Dedupe members back to the event ids they stand for, to name the duplicates Redis finds.
+    const idOf = new Map<string, string>();
     for (const w of a.windows) {
+      const members = w.ids.map((id) => {
+        const m = dedupeMember(id);
+        idOf.set(m, id);
+        return m;
+      });
       args.push(
         w.wk,
         String(w.expectedVersion),
@@ -133,12 +160,12 @@ export class RedisWindowStore implements WindowStore {
         JSON.stringify(w.group),
         String(w.start),
         String(w.end),
-        String(w.ids.length),
-        ...w.ids,
+        String(members.length),
+        ...members,
       );
     }
     const res = (await this.cmds.apply(...args)) as [string, ...unknown[]];
-    return parseOutcome(res);
+    return parseOutcome(res, idOf);
   }
 
   /** Stores a chunk's offset when it touched no window. */
@@ -229,7 +256,7 @@ export class RedisWindowStore implements WindowStore {
   }
 }
 
-function parseOutcome(res: [string, ...unknown[]]): ApplyOutcome {
+function parseOutcome(res: [string, ...unknown[]], idOf?: ReadonlyMap<string, string>): ApplyOutcome {
   switch (res[0]) {
     case 'ok':
       return { status: 'ok' };
@@ -243,7 +270,8 @@ function parseOutcome(res: [string, ...unknown[]]): ApplyOutcome {
       const windows = (res[1] as string[]) ?? [];
       const duplicates = ((res[2] as string[]) ?? []).map((s) => {
         const i = s.indexOf('\n');
-        return { wk: s.slice(0, i), id: s.slice(i + 1) };
+        const member = s.slice(i + 1);
+        return { wk: s.slice(0, i), id: idOf?.get(member) ?? member };
       });
       return { status: 'conflict', windows, duplicates };
     }
