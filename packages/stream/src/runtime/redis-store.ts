@@ -18,8 +18,13 @@ export type { ApplyOutcome, StoredWindow, Watermark, WindowWrite } from '../wind
 
 type Cmd = (...args: (string | number)[]) => Promise<unknown>;
 
-/** An ingest event id (packages/contracts ids.ts `uuidFromName`): 8-4-4-4-12 lower-case hex digits. */
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+/** The first 15 hex digits of the hash in a UUID-shaped id (8-4-4-4-12), the version digit left out. */
+function uuidHashDigits(id: string): string | undefined {
+  if (id.length !== 36 || id[8] !== '-' || id[13] !== '-' || id[18] !== '-' || id[23] !== '-')
+    return undefined;
+  const hex = id.slice(0, 8) + id.slice(9, 13) + id.slice(15, 18);
+  return /^[0-9a-f]{15}$/.test(hex) ? hex : undefined;
+}
 
 /**
  * The member an event id is in a window's dedupe set: a decimal integer of 60 bits of the id, so that
@@ -31,9 +36,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
  * for n ids (10⁻¹⁰ for 10 000).
  */
 export function dedupeMember(id: string): string {
-  const hex = UUID.test(id)
-    ? id.slice(0, 8) + id.slice(9, 13) + id.slice(15, 18)
-    : createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 15);
+  const hex = uuidHashDigits(id) ?? createHash('sha256').update(id, 'utf8').digest('hex').slice(0, 15);
   return BigInt(`0x${hex}`).toString();
 }
 
