@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fastFetchDecoding, installKafkajsSpeedups, setFastFetchDecoding } from '../../src/index';
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { crc32c } from '../../src/kafkajs-speedups/record-encoder';
 import {
@@ -10,6 +11,7 @@ import {
   decodeRecordBatchFast,
   fastFetchStats,
   kafkajsRecordBatchDecoder,
+  SYNC_GUNZIP_MAX_BYTES,
   type DecoderLike,
 } from '../../src/kafkajs-speedups/fetch-decoder';
 
@@ -432,6 +434,27 @@ describe('decodeRecordBatchFast', () => {
     }
     // Hundreds of decodes, each also by kafkajs: slow on a loaded machine (no timing is asserted).
   }, 60_000);
+
+  it('gunzips small batches in place and big ones as kafkajs does, into the objects of kafkajs either way', async () => {
+    // Random values do not compress: 40 records of 2 KiB are a compressed section past the limit.
+    const sizes = { small: 3, big: Math.ceil((SYNC_GUNZIP_MAX_BYTES * 1.25) / 2048) };
+    for (const [size, count] of Object.entries(sizes)) {
+      const bytes = batchBytes({
+        attributes: 0x01,
+        records: Array.from({ length: count }, (_, i) => ({
+          value: randomBytes(2048),
+          headers: [['ce_subject', `SL-${i}`]],
+        })),
+      });
+      const before = fastFetchStats();
+      const { stock, fast, stockOffset, fastOffset } = await decodeBoth(bytes);
+      const after = fastFetchStats();
+      expect(fast).not.toBeNull();
+      expect(fast).toStrictEqual(stock);
+      expect(fastOffset).toBe(stockOffset);
+      expect(after.gunzippedInPlace - before.gunzippedInPlace, size).toBe(size === 'small' ? 1 : 0);
+    }
+  });
 
   it('leaves to kafkajs the compressed batches it cannot read the same way, without moving', async () => {
     const whole = batchBytes({ attributes: 0x01, records: [{}, {}, {}] });
