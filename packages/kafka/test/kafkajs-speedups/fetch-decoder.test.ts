@@ -3,7 +3,7 @@ import { fastFetchDecoding, installKafkajsSpeedups, setFastFetchDecoding } from 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { crc32c } from '../../src/kafkajs-speedups/record-encoder';
 import {
   DECODE_MESSAGES_MODULE,
@@ -453,6 +453,29 @@ describe('decodeRecordBatchFast', () => {
       expect(fast).toStrictEqual(stock);
       expect(fastOffset).toBe(stockOffset);
       expect(after.gunzippedInPlace - before.gunzippedInPlace, size).toBe(size === 'small' ? 1 : 0);
+    }
+  });
+
+  it('uses a gzip codec registered in place of kafkajs own, as kafkajs does', async () => {
+    const codecs = (require('kafkajs') as { CompressionCodecs: Record<number, unknown> }).CompressionCodecs;
+    const own = codecs[1];
+    let calls = 0;
+    codecs[1] = () => ({
+      compress: () => Promise.reject(new Error('not used')),
+      decompress: (b: Buffer) => {
+        calls += 1;
+        return Promise.resolve(gunzipSync(b));
+      },
+    });
+    try {
+      const bytes = batchBytes({ attributes: 0x01, records: [{}, {}] });
+      const before = fastFetchStats();
+      const { stock, fast } = await decodeBoth(bytes);
+      expect(fast).toStrictEqual(stock);
+      expect(calls).toBe(2); // kafkajs' decoder, then the fast one
+      expect(fastFetchStats().gunzippedInPlace).toBe(before.gunzippedInPlace);
+    } finally {
+      codecs[1] = own;
     }
   });
 
