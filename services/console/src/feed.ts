@@ -75,9 +75,10 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   const consumers: KafkaConsumer[] = [telemetry, deadLetters];
 
   await telemetry.start(async ({ batch }) => {
+    const logical = batch.topic.slice(topicPrefix.length);
     for (const m of batch.messages) {
       // Not an envelope: the processors dead-letter it, the console only skips it.
-      const envelope = decodeTelemetryForState(m.value, m.headers, batch.topic.slice(topicPrefix.length));
+      const envelope = decodeTelemetryForState(m.value, m.headers, logical, m.key);
       if (envelope !== undefined) state.onTelemetry(envelope);
     }
   });
