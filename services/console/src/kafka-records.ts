@@ -5,6 +5,7 @@
 import type { IHeaders } from 'kafkajs';
 import {
   CE_HEADERS,
+  CE_LINEAGEREF_HEADER,
   CE_SPECVERSION_HEADER,
   DeadLetter,
   HEADERS,
@@ -21,6 +22,20 @@ export interface TelemetryEnvelope {
   type?: string;
   data?: unknown;
 }
+
+/**
+ * Every record header the console process reads: the four attributes of `decodeTelemetryForState`, the
+ * binary-mode marker and the lineage reference the consumer resolves (packages/kafka consumer.ts). The
+ * console's entry (main.ts) has the fetch decoder keep only these (`setFetchHeaderSubset`).
+ */
+export const CONSOLE_HEADER_KEYS: readonly string[] = [
+  CE_SPECVERSION_HEADER,
+  CE_HEADERS.subject,
+  CE_HEADERS.time,
+  CE_HEADERS.operator,
+  CE_HEADERS.type,
+  CE_LINEAGEREF_HEADER,
+];
 
 /** A telemetry record's envelope, or undefined when the value is not one (the processors dead-letter it). */
 export function decodeTelemetry(
