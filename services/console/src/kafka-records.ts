@@ -5,7 +5,6 @@
 import type { IHeaders } from 'kafkajs';
 import {
   CE_HEADERS,
-  CE_LINEAGEREF_HEADER,
   CE_SPECVERSION_HEADER,
   DeadLetter,
   HEADERS,
@@ -24,9 +23,11 @@ export interface TelemetryEnvelope {
 }
 
 /**
- * Every record header the console process reads: the four attributes of `decodeTelemetryForState`, the
- * binary-mode marker and the lineage reference the consumer resolves (packages/kafka consumer.ts). The
- * console's entry (main.ts) has the fetch decoder keep only these (`setFetchHeaderSubset`).
+ * Every record header the console process reads: the four attributes of `decodeTelemetryForState` and
+ * the binary-mode marker. The console's entry (main.ts) has the fetch decoder keep only these
+ * (`setFetchHeaderSubset`). Not the lineage reference: the console shows no lineage, so without it its
+ * consumers neither look each batch's references up nor follow the lineage registry topic
+ * (packages/kafka consumer.ts).
  */
 export const CONSOLE_HEADER_KEYS: readonly string[] = [
   CE_SPECVERSION_HEADER,
@@ -34,7 +35,6 @@ export const CONSOLE_HEADER_KEYS: readonly string[] = [
   CE_HEADERS.time,
   CE_HEADERS.operator,
   CE_HEADERS.type,
-  CE_LINEAGEREF_HEADER,
 ];
 
 /** A telemetry record's envelope, or undefined when the value is not one (the processors dead-letter it). */
