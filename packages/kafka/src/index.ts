@@ -55,6 +55,7 @@ export {
   KAFKAJS_PINNED_VERSION,
   kafkajsVersion,
   setFastFetchDecoding,
+  setFetchHeaderSubset,
   type FastFetchStats,
   type KafkajsSpeedups,
   type RecordInput,

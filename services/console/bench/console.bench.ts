@@ -3,7 +3,8 @@
 // as the machine lets it; a round in which its event time came within BENCH_CAUGHT_UP_S of the clock was
 // paced by the clock, not the machine, and is reported as not a measure and left out of the pairs), so the
 // figure is ingest's throughput with and without the console. Interleaved rounds, each on a namespace of
-// its own (fresh Kafka topics, a fresh MQTT shared-subscription queue, a fresh ingest): without the
+// its own (fresh Kafka topics, a fresh MQTT shared-subscription queue, a fresh ingest; one MQTT topic prefix
+// for the whole run, MQTT_PREFIX): without the
 // console, with the console and 20 open live (SSE) sessions of the supervisor, without, with… (with
 // BENCH_BASELINE_CONSOLE, another console's entry, e.g. the previous commit's, also runs in each group, so
 // a change is measured against the code before it in the same period). Per round: ingest's received rate,
@@ -141,6 +142,14 @@ const pageRegistry = generateRegistry({
 });
 writeFileSync(pageRegistryFile, JSON.stringify(pageRegistry));
 const secrets = serviceSecretEnvs();
+/**
+ * One MQTT prefix for every round of the run (each round still has its own Kafka topics, share group and
+ * ingest, and its shared-subscription queue is destroyed after it): the broker keeps each MQTT topic it
+ * saw (~11 KB of heap, docs/mqtt-broker.md "Memory") until it restarts, so a prefix per round added ~10 000
+ * topics per round, slowed each round a little more than the one before and ran a 1 GiB broker out of heap
+ * within a third run. With one prefix the rounds publish to the same ~10 000 topics.
+ */
+const MQTT_PREFIX = `cb${Date.now().toString(36)}/`;
 const admin = createKafka({
   brokers: ep.kafkaBrokers,
   clientId: 'console-bench',
@@ -266,7 +275,7 @@ async function round(
   const runId = `cb${Date.now().toString(36)}${index}`;
   const plan: PipelinePlan = {
     topicPrefix: `${runId}.`,
-    mqttPrefix: `${runId}/`,
+    mqttPrefix: MQTT_PREFIX,
     runId,
     registryFile: options.registryFile ?? registryFile,
     opendataDir: path.join(dir, runId, 'opendata'),

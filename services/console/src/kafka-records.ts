@@ -22,12 +22,27 @@ export interface TelemetryEnvelope {
   data?: unknown;
 }
 
+/**
+ * Every record header the console process reads: the four attributes of `decodeTelemetryForState` and
+ * the binary-mode marker. The console's entry (main.ts) has the fetch decoder keep only these
+ * (`setFetchHeaderSubset`). Not the lineage reference: the console shows no lineage, so without it its
+ * consumers neither look each batch's references up nor follow the lineage registry topic
+ * (packages/kafka consumer.ts).
+ */
+export const CONSOLE_HEADER_KEYS: readonly string[] = [
+  CE_SPECVERSION_HEADER,
+  CE_HEADERS.subject,
+  CE_HEADERS.time,
+  CE_HEADERS.operator,
+  CE_HEADERS.type,
+];
+
 /** A telemetry record's envelope, or undefined when the value is not one (the processors dead-letter it). */
 export function decodeTelemetry(
   value: Buffer | null,
   headers?: IHeaders,
   topic?: string,
-  key?: Buffer | null,
+  key?: Buffer | string | null,
 ): TelemetryEnvelope | undefined {
   if (value === null) return undefined;
   try {
@@ -47,16 +62,28 @@ function headerText(v: IHeaders[string]): string | undefined {
 }
 
 /**
+ * The subject (the equipment) of a binary-mode record: its `ce_subject` header, else the record's key.
+ * Ingest keys each telemetry record by its equipment (services/ingest/src/pipeline.ts), so the header
+ * repeats the key and a writer may leave it out.
+ */
+function subjectOf(headers: IHeaders, key: Buffer | string | null | undefined): string | undefined {
+  const subject = headerText(headers[CE_HEADERS.subject]);
+  if (subject !== undefined || key === null || key === undefined) return subject;
+  return typeof key === 'string' ? key : key.toString('utf8');
+}
+
+/**
  * The envelope attributes the console reads, and only those, from a telemetry record: in binary mode
- * four headers and the value (the data), instead of the whole envelope `decodeTelemetry` rebuilds
- * (every attribute, the lineage). The console reads every S1 record at ingest's full rate, so this is
- * per message (bench:console, docs/console.md); a structured record is decoded as before.
+ * four headers (the subject falling back to the record's key, `subjectOf`) and the value (the data),
+ * instead of the whole envelope `decodeTelemetry` rebuilds (every attribute, the lineage). The console
+ * reads every S1 record at ingest's full rate, so this is per message (bench:console, docs/console.md);
+ * a structured record is decoded as before.
  */
 export function decodeTelemetryForState(
   value: Buffer | null,
   headers?: IHeaders,
   topic?: string,
-  key?: Buffer | null,
+  key?: Buffer | string | null,
 ): TelemetryEnvelope | undefined {
   if (value === null) return undefined;
   if (headers === undefined || headers[CE_SPECVERSION_HEADER] === undefined)
@@ -68,8 +95,7 @@ export function decodeTelemetryForState(
     return undefined;
   }
   return {
-    // Ingest leaves the subject to the record key (the equipment) when they are the same.
-    subject: headerText(headers[CE_HEADERS.subject]) ?? (key == null ? undefined : key.toString('utf8')),
+    subject: subjectOf(headers, key),
     time: headerText(headers[CE_HEADERS.time]),
     operator: headerText(headers[CE_HEADERS.operator]),
     type: headerText(headers[CE_HEADERS.type]),

@@ -496,31 +496,26 @@ function isCanonicalIso(s: string): boolean {
   );
 }
 
-/** The state fields shown for a family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */
+/** The state fields shown per family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */
+const STATE_FIELDS: Record<Exclude<Family, 'traffic-detector'>, readonly string[]> = {
+  streetlight: ['state', 'dimLevelPct', 'faults'],
+  'lighting-cabinet': ['circuitsOn', 'doorOpen', 'faults'],
+  'signal-controller': ['mode', 'plan', 'doorOpen', 'commsOk', 'faults'],
+  'weather-station': ['surfaceTempC', 'airTempC', 'iceWarning'],
+  'winter-vehicle': [],
+};
+
+/** The state fields shown for a family, read from a report's data (once per message: no closure, no rest array). */
 function stateOf(family: Family, d: Record<string, unknown>): EquipmentRow['state'] {
-  const pick = (...keys: string[]) => {
-    const out: EquipmentRow['state'] = {};
-    for (const k of keys) {
-      const v = d[k];
-      if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
-      else if (Array.isArray(v)) out[k] = v.map(String);
-    }
-    return out;
-  };
-  switch (family) {
-    case 'streetlight':
-      return pick('state', 'dimLevelPct', 'faults');
-    case 'lighting-cabinet':
-      return pick('circuitsOn', 'doorOpen', 'faults');
-    case 'signal-controller':
-      return pick('mode', 'plan', 'doorOpen', 'commsOk', 'faults');
-    case 'traffic-detector': {
-      const lanes = Array.isArray(d.lanes) ? (d.lanes as { vehicles?: unknown }[]) : [];
-      return { vehicles: lanes.reduce((s, l) => s + (typeof l.vehicles === 'number' ? l.vehicles : 0), 0) };
-    }
-    case 'weather-station':
-      return pick('surfaceTempC', 'airTempC', 'iceWarning');
-    case 'winter-vehicle':
-      return {};
+  if (family === 'traffic-detector') {
+    const lanes = Array.isArray(d.lanes) ? (d.lanes as { vehicles?: unknown }[]) : [];
+    return { vehicles: lanes.reduce((s, l) => s + (typeof l.vehicles === 'number' ? l.vehicles : 0), 0) };
   }
+  const out: EquipmentRow['state'] = {};
+  for (const k of STATE_FIELDS[family]) {
+    const v = d[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') out[k] = v;
+    else if (Array.isArray(v)) out[k] = v.map(String);
+  }
+  return out;
 }

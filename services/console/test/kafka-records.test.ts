@@ -45,4 +45,20 @@ describe('console record decoding', () => {
     expect(decodeTelemetry(value, keyed, TOPIC, key)!.subject).toBe(attributes.subject);
     expect(decodeTelemetryForState(value, keyed, TOPIC)!.subject).toBeUndefined();
   });
+
+  it('reads the subject from the record key when the record has no ce_subject header', () => {
+    const headers = {
+      [CE_SPECVERSION_HEADER]: Buffer.from('1.0'),
+      [CE_HEADERS.time]: Buffer.from(attributes.time),
+      [CE_HEADERS.operator]: Buffer.from(attributes.operator),
+      [CE_HEADERS.type]: Buffer.from(attributes.type),
+    };
+    const value = Buffer.from(JSON.stringify(data));
+    const key = Buffer.from(attributes.subject);
+    expect(decodeTelemetryForState(value, headers, TOPIC, key)).toEqual({ ...attributes, data });
+    // The header, when there, is the subject.
+    const other = { ...headers, [CE_HEADERS.subject]: Buffer.from('SL-000002') };
+    expect(decodeTelemetryForState(value, other, TOPIC, key)?.subject).toBe('SL-000002');
+    expect(decodeTelemetryForState(value, headers, TOPIC, null)?.subject).toBeUndefined();
+  });
 });

@@ -5,6 +5,7 @@
 // `installKafkajsSpeedups` (index.ts), never on import.
 import { createRequire } from 'node:module';
 import path from 'node:path';
+import { unzipSync } from 'node:zlib';
 
 const require = createRequire(import.meta.url);
 
@@ -91,11 +92,13 @@ export interface FastFetchStats {
   fast: number;
   /** Of those, compressed batches (decompressed by kafkajs' codec, read by the fast reader). */
   compressed: number;
+  /** Of the compressed ones, gzip batches decompressed in place (`SYNC_GUNZIP_MAX_BYTES`), not by kafkajs' codec. */
+  gunzippedInPlace: number;
   /** Batches handed to kafkajs' decoder while the fast one is on (partial, unusual, unknown codec). */
   fallback: number;
 }
 
-const stats: FastFetchStats = { fast: 0, compressed: 0, fallback: 0 };
+const stats: FastFetchStats = { fast: 0, compressed: 0, gunzippedInPlace: 0, fallback: 0 };
 
 /** A copy of the counts of batches decoded by each path in this process. */
 export function fastFetchStats(): FastFetchStats {
@@ -183,13 +186,27 @@ const KEY_CACHE_SIZE = 32;
 const KEY_CACHE_MAX_BYTES = 64;
 const cachedKeyBytes: Uint8Array[] = [];
 const cachedKeyText: string[] = [];
+/** Per cached key: whether records keep its value (`setFetchHeaderSubset`). */
+const cachedKeyKept: boolean[] = [];
 let nextKeySlot = 0;
 /** The slot of the last key found in the cache. */
 let lastKeySlot = -1;
 
+/**
+ * The header keys records keep in this process (`setFetchHeaderSubset`), null for all (kafkajs' records).
+ * The cache of keys remembers each key's answer.
+ */
+let headerSubset: ReadonlySet<string> | null = null;
+/** Whether the key last read by `readHeaderKey` is kept. */
+let lastKeyKept = true;
+
 /** `buf.toString('utf8', start, end)` (the same string for the same bytes), from the cache when there. */
 function headerKeyText(buf: Buffer, start: number, length: number): string {
-  if (length > KEY_CACHE_MAX_BYTES) return buf.toString('utf8', start, start + length);
+  if (length > KEY_CACHE_MAX_BYTES) {
+    const text = buf.toString('utf8', start, start + length);
+    lastKeyKept = headerSubset === null || headerSubset.has(text);
+    return text;
+  }
   // Records repeat their header keys in the same order: the slot after the last match is tried first
   // (CloudEvents binary mode has ~17 headers per record; a scan from slot 0 compared ~8 keys per header).
   const slots = cachedKeyBytes.length;
@@ -199,11 +216,14 @@ function headerKeyText(buf: Buffer, start: number, length: number): string {
     if (bytes.length !== length) continue;
     for (let k = 0; k < length; k++) if (bytes[k] !== buf[start + k]) continue search;
     lastKeySlot = c;
+    lastKeyKept = cachedKeyKept[c]!;
     return cachedKeyText[c]!;
   }
   const text = buf.toString('utf8', start, start + length);
   cachedKeyBytes[nextKeySlot] = new Uint8Array(buf.subarray(start, start + length)); // a copy: the fetch buffer is not kept
   cachedKeyText[nextKeySlot] = text;
+  lastKeyKept = headerSubset === null || headerSubset.has(text);
+  cachedKeyKept[nextKeySlot] = lastKeyKept;
   lastKeySlot = nextKeySlot;
   nextKeySlot = (nextKeySlot + 1) % KEY_CACHE_SIZE;
   return text;
@@ -212,7 +232,10 @@ function headerKeyText(buf: Buffer, start: number, length: number): string {
 /** kafkajs' `Decoder.readVarIntString` (null for length -1, UTF-8 otherwise), for header keys. */
 function readHeaderKey(buf: Buffer, end: number): string | null {
   const length = readVarInt(buf, end);
-  if (length === -1) return null;
+  if (length === -1) {
+    lastKeyKept = headerSubset === null || headerSubset.has('null');
+    return null;
+  }
   if (length < 0 || pos + length > end) {
     ok = false;
     return null;
@@ -223,11 +246,26 @@ function readHeaderKey(buf: Buffer, end: number): string | null {
 }
 
 /**
+ * `readVarIntBytes` for a value the record does not keep: the same checks (so the same batches fall
+ * back to kafkajs), no slice.
+ */
+function skipVarIntBytes(buf: Buffer, end: number): void {
+  const length = readVarInt(buf, end);
+  if (length === -1) return;
+  if (length < 0 || pos + length > end) {
+    ok = false;
+    return;
+  }
+  pos += length;
+}
+
+/**
  * The headers object of kafkajs' Record v0 decoder: it folds the header array with
  * `{ ...obj, [key]: obj[key] === undefined ? value : Array.isArray(obj[key]) ? obj[key].concat([value]) :
  * [obj[key], value] }`, so a repeated key gives an array, a null key is the property "null", and a key
  * inherited from Object.prototype ("constructor", "__proto__") starts as an array holding the inherited
- * value. This reproduces all of it, assigning in place instead of copying the object per header.
+ * value. This reproduces all of it, assigning in place instead of copying the object per header. With a
+ * header subset (`setFetchHeaderSubset`) the other keys' values are skipped, neither sliced nor stored.
  */
 function readHeaders(buf: Buffer, end: number): Record<string, unknown> {
   const headers: Record<string, unknown> = {};
@@ -235,6 +273,10 @@ function readHeaders(buf: Buffer, end: number): Record<string, unknown> {
   if (count < -1) ok = false; // kafkajs' `new Array(count)` throws
   for (let i = 0; i < count && ok; i++) {
     const key = String(readHeaderKey(buf, end));
+    if (!lastKeyKept) {
+      skipVarIntBytes(buf, end);
+      continue;
+    }
     const value = readVarIntBytes(buf, end);
     const previous = headers[key];
     const next =
@@ -250,6 +292,20 @@ function readHeaders(buf: Buffer, end: number): Record<string, unknown> {
     else headers[key] = next;
   }
   return headers;
+}
+
+/**
+ * Keeps only these header keys in the records the fast decoder gives in this process (null: every key,
+ * kafkajs' records; the default). For a process whose readers all read a known few headers at a high
+ * rate (the console reads 6 of the ~17 a telemetry record carries: services/console/src/main.ts): the
+ * other values are neither sliced nor stored. A record of a batch left to kafkajs' decoder (see
+ * `decodeRecordBatchFast`) still has every key, so a reader must not rely on a key being absent. Tests
+ * compare with kafkajs' records filtered to the subset.
+ */
+export function setFetchHeaderSubset(keys: readonly string[] | null): void {
+  headerSubset = keys === null ? null : new Set(keys);
+  for (let c = 0; c < cachedKeyText.length; c++)
+    cachedKeyKept[c] = headerSubset === null || headerSubset.has(cachedKeyText[c]!);
 }
 
 const MIN_SAFE_BIGINT = BigInt(Number.MIN_SAFE_INTEGER);
@@ -413,9 +469,43 @@ interface Codec {
   decompress(buffer: Buffer): Promise<Buffer>;
 }
 
-const { lookupCodecByAttributes } = require(path.join(protocolDir, 'message', 'compression', 'index.js')) as {
+const { lookupCodecByAttributes, Codecs } = require(
+  path.join(protocolDir, 'message', 'compression', 'index.js'),
+) as {
   lookupCodecByAttributes: (attributes: number) => Codec | null;
+  /** kafkajs' codec registry (`CompressionCodecs`): a function per codec id that returns the codec. */
+  Codecs: Record<number, (() => Codec) | undefined>;
 };
+/** kafkajs' own gzip codec (`zlib.unzip`, promisified), unless a process registered another for gzip. */
+const kafkajsGzipCodec = require(path.join(protocolDir, 'message', 'compression', 'gzip.js')) as Codec;
+const GZIP = 1;
+/** kafkajs' own entry for gzip in its registry: `() => require('./gzip')`. */
+const kafkajsGzipEntry = Codecs[GZIP];
+
+/**
+ * `lookupCodecByAttributes(attributes)`, without its `require` per batch while gzip is kafkajs' own: the
+ * registry's entry calls `require('./gzip')` every time, which under tsx's resolver hook cost 9 % of the
+ * console's busy time (bench:console's profile; one batch per ~5 records). The same module object
+ * `require` returns from its cache; another codec, or one registered in place of kafkajs' gzip, is
+ * looked up as kafkajs does.
+ */
+function codecOf(attributes: number): Codec | null {
+  if ((attributes & COMPRESSION_CODEC_MASK) === GZIP && Codecs[GZIP] === kafkajsGzipEntry)
+    return kafkajsGzipCodec;
+  return lookupCodecByAttributes(attributes);
+}
+
+/**
+ * Largest compressed records section of a gzip batch decompressed with `zlib.unzipSync` in place of
+ * kafkajs' codec (`zlib.unzip`: the same bytes out, the same error for bad input). An asynchronous unzip
+ * builds a stream, hands the work to libuv's thread pool and resolves a promise: 26–42 µs of CPU per call
+ * against 6–10 µs in place for a batch of 1 to 30 small records (Node 20, this machine's micro-benchmark of
+ * both on one batch). Ingest lingers 2 ms (services/ingest config.ts `KAFKA_LINGER_MS`), so its gzip
+ * batches hold a few records each and a reader of every record (the console's feed) paid that hop per batch
+ * (bench:console's profile, docs/console.md). Past this size the inflate itself dominates (about a
+ * millisecond) and stays off the event loop, as kafkajs does it.
+ */
+export const SYNC_GUNZIP_MAX_BYTES = 64 * 1024;
 
 /**
  * Decodes a compressed v2 record batch as kafkajs does (the codec kafkajs looks up for the batch's
@@ -431,7 +521,7 @@ export async function decodeCompressedBatchFast(fetchDecoder: DecoderLike): Prom
   if (head === null || (head.attributes & COMPRESSION_CODEC_MASK) === 0) return null;
   let codec: Codec | null;
   try {
-    codec = lookupCodecByAttributes(head.attributes);
+    codec = codecOf(head.attributes);
   } catch {
     return null; // kafkajs throws its own error for a codec it has not implemented
   }
@@ -441,7 +531,12 @@ export async function decodeCompressedBatchFast(fetchDecoder: DecoderLike): Prom
     fetchDecoder.offset = head.batchEnd;
     return { ...head.context, records: [] };
   }
-  const decompressed = await codec.decompress(buf.subarray(head.start + RECORDS_AT, head.batchEnd));
+  const compressed = buf.subarray(head.start + RECORDS_AT, head.batchEnd);
+  let decompressed: Buffer;
+  if (codec === kafkajsGzipCodec && compressed.length <= SYNC_GUNZIP_MAX_BYTES) {
+    decompressed = unzipSync(compressed);
+    stats.gunzippedInPlace += 1;
+  } else decompressed = await codec.decompress(compressed);
   const records = readRecords(head, decompressed, 0, decompressed.length, head.recordCount);
   if (records === null) return null;
   fetchDecoder.offset = head.batchEnd;

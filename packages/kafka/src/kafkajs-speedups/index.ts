@@ -74,5 +74,6 @@ export {
   fastFetchDecoding,
   fastFetchStats,
   setFastFetchDecoding,
+  setFetchHeaderSubset,
   type FastFetchStats,
 } from './fetch-decoder';

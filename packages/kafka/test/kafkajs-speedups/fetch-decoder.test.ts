@@ -2,7 +2,8 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { fastFetchDecoding, installKafkajsSpeedups, setFastFetchDecoding } from '../../src/index';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { gzipSync } from 'node:zlib';
+import { randomBytes } from 'node:crypto';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { crc32c } from '../../src/kafkajs-speedups/record-encoder';
 import {
   DECODE_MESSAGES_MODULE,
@@ -10,6 +11,8 @@ import {
   decodeRecordBatchFast,
   fastFetchStats,
   kafkajsRecordBatchDecoder,
+  setFetchHeaderSubset,
+  SYNC_GUNZIP_MAX_BYTES,
   type DecoderLike,
 } from '../../src/kafkajs-speedups/fetch-decoder';
 
@@ -212,7 +215,48 @@ async function offThenOn(input: Buffer, f: () => Promise<unknown>) {
 
 afterEach(() => {
   setFastFetchDecoding(true);
+  setFetchHeaderSubset(null);
 });
+
+/** kafkajs' record headers with only the keys of `keep`, in their order (an own "__proto__" stays own). */
+function onlyHeaders(headers: Record<string, unknown>, keep: ReadonlySet<string>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const k of Object.keys(headers))
+    if (keep.has(k))
+      Object.defineProperty(out, k, {
+        value: headers[k],
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+  return out;
+}
+
+/**
+ * Decodes `bytes` with kafkajs' decoder and with the fast one keeping only `keep`'s headers: the fast
+ * batch must be kafkajs' with its records' headers filtered to `keep`.
+ */
+async function decodeBothWithSubset(bytes: Buffer, keep: readonly string[]) {
+  const input = embedded(bytes);
+  const stockDecoder = new Decoder(input);
+  const fastDecoder = new Decoder(input);
+  const stock = await settle(() => kafkajsRecordBatchDecoder(stockDecoder));
+  if ('value' in stock)
+    for (const r of stock.value.records) r.headers = onlyHeaders(r.headers, new Set(keep));
+  setFetchHeaderSubset(keep);
+  try {
+    const fast =
+      decodeRecordBatchFast(fastDecoder) ?? (await decodeCompressedBatchFast(fastDecoder).catch(() => null));
+    return {
+      stock: canon(stock, input.buffer),
+      fast: fast === null ? null : canon({ value: fast }, input.buffer),
+      stockOffset: stockDecoder.offset,
+      fastOffset: fastDecoder.offset,
+    };
+  } finally {
+    setFetchHeaderSubset(null);
+  }
+}
 
 // ---- The combinations. ----
 
@@ -332,6 +376,61 @@ describe('decodeRecordBatchFast', () => {
     // Hundreds of decodes, each also by kafkajs: slow on a loaded machine (no timing is asserted).
   }, 60_000);
 
+  it('with a header subset, gives the objects of kafkajs with only those headers, compressed or not', async () => {
+    const subsets = [
+      [],
+      ['h', 'n2', 'ondijon_class', 'bin'],
+      ['null', '__proto__', 'constructor', '2', 'hasOwnProperty'],
+      ['ce_subject', 'ondijon_sensitivity', 'clé-é', 'empty', 'n', 'other'],
+    ];
+    let n = 0;
+    for (const keep of subsets)
+      for (const headers of HEADER_SETS)
+        for (const attributes of [0x00, 0x01]) {
+          const bytes = batchBytes({
+            baseOffset: 4200n,
+            attributes,
+            records: [
+              { key: 'k', value: 'v', headers },
+              { key: null, value: null, headers, offsetDelta: 3 },
+            ],
+          });
+          const { stock, fast, stockOffset, fastOffset } = await decodeBothWithSubset(bytes, keep);
+          expect(fast).not.toBeNull();
+          expect(fast).toStrictEqual(stock);
+          expect(fastOffset).toBe(stockOffset);
+          n += 1;
+        }
+    expect(n).toBe(subsets.length * HEADER_SETS.length * 2);
+    // Each byte of a small batch corrupted: a header skipped is checked as one read (same fallbacks).
+    const bytes = batchBytes({
+      records: [
+        {
+          key: 'a',
+          value: 'v1',
+          headers: [
+            ['h', 'x'],
+            ['skip', 'y'],
+          ],
+        },
+        { key: null, value: 'v2', headers: [['skip', null]] },
+      ],
+    });
+    let decoded = 0;
+    for (let i = 0; i < bytes.length; i++)
+      for (const byte of [0x00, 0x01, 0x7f, 0x80, 0xff]) {
+        const corrupted = Buffer.from(bytes);
+        corrupted[i] = byte;
+        const { stock, fast, stockOffset, fastOffset } = await decodeBothWithSubset(corrupted, ['h']);
+        if (fast === null) continue;
+        decoded += 1;
+        expect(fast, `byte ${i} set to ${byte}`).toStrictEqual(stock);
+        expect(fastOffset).toBe(stockOffset);
+      }
+    expect(decoded).toBeGreaterThan(bytes.length);
+    // Hundreds of decodes, each also by kafkajs: slow on a loaded machine (no timing is asserted).
+  }, 60_000);
+
   it('gives the same offsets and timestamps for big, negative and long-varint numbers', async () => {
     for (const baseOffset of BASE_OFFSETS)
       for (const firstTimestamp of FIRST_TIMESTAMPS) {
@@ -432,6 +531,50 @@ describe('decodeRecordBatchFast', () => {
     }
     // Hundreds of decodes, each also by kafkajs: slow on a loaded machine (no timing is asserted).
   }, 60_000);
+
+  it('gunzips small batches in place and big ones as kafkajs does, into the objects of kafkajs either way', async () => {
+    // Random values do not compress: 40 records of 2 KiB are a compressed section past the limit.
+    const sizes = { small: 3, big: Math.ceil((SYNC_GUNZIP_MAX_BYTES * 1.25) / 2048) };
+    for (const [size, count] of Object.entries(sizes)) {
+      const bytes = batchBytes({
+        attributes: 0x01,
+        records: Array.from({ length: count }, (_, i) => ({
+          value: randomBytes(2048),
+          headers: [['ce_subject', `SL-${i}`]],
+        })),
+      });
+      const before = fastFetchStats();
+      const { stock, fast, stockOffset, fastOffset } = await decodeBoth(bytes);
+      const after = fastFetchStats();
+      expect(fast).not.toBeNull();
+      expect(fast).toStrictEqual(stock);
+      expect(fastOffset).toBe(stockOffset);
+      expect(after.gunzippedInPlace - before.gunzippedInPlace, size).toBe(size === 'small' ? 1 : 0);
+    }
+  });
+
+  it('uses a gzip codec registered in place of kafkajs own, as kafkajs does', async () => {
+    const codecs = (require('kafkajs') as { CompressionCodecs: Record<number, unknown> }).CompressionCodecs;
+    const own = codecs[1];
+    let calls = 0;
+    codecs[1] = () => ({
+      compress: () => Promise.reject(new Error('not used')),
+      decompress: (b: Buffer) => {
+        calls += 1;
+        return Promise.resolve(gunzipSync(b));
+      },
+    });
+    try {
+      const bytes = batchBytes({ attributes: 0x01, records: [{}, {}] });
+      const before = fastFetchStats();
+      const { stock, fast } = await decodeBoth(bytes);
+      expect(fast).toStrictEqual(stock);
+      expect(calls).toBe(2); // kafkajs' decoder, then the fast one
+      expect(fastFetchStats().gunzippedInPlace).toBe(before.gunzippedInPlace);
+    } finally {
+      codecs[1] = own;
+    }
+  });
 
   it('leaves to kafkajs the compressed batches it cannot read the same way, without moving', async () => {
     const whole = batchBytes({ attributes: 0x01, records: [{}, {}, {}] });
