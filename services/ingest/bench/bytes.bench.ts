@@ -34,7 +34,7 @@ import { loadIngestPolicy } from '../src/governance';
 import { processMessage, SequenceMemory, type PipelineContext } from '../src/pipeline';
 import { indexRegistry } from '../src/registry';
 import { makeRegistry, payloadFor } from '../test/fixtures';
-import { openDataRows, redisState } from './state-bytes';
+import { message, openDataRows, redisState } from './state-bytes';
 
 const PER_EQUIPMENT = Number(process.env.BENCH_READINGS ?? 200);
 const EQUIPMENT_PER_FAMILY = Number(process.env.BENCH_EQUIPMENT ?? 10);
@@ -126,16 +126,6 @@ function sameInformation(structured: readonly Rec[], binary: readonly Rec[]): vo
     if (back !== want)
       throw new Error(`binary record ${i} (${b.topic}) does not decode to its structured event`);
   }
-}
-
-/** A reading as kafkajs produces it: key, value, headers and, in binary mode, ingest's record timestamp. */
-function message(r: Rec) {
-  return {
-    key: r.key,
-    value: r.value,
-    headers: { ...r.headers },
-    ...(r.timestamp === undefined ? {} : { timestamp: r.timestamp }),
-  };
 }
 
 /** CPU time of a process (user + system, µs) from /proc, or NaN. */
@@ -376,43 +366,48 @@ async function main(): Promise<void> {
   const binary = perMode.get('binary')!;
   const state = process.env.BENCH_STATE === '0' ? [] : await redisState(binary);
   const openData = process.env.BENCH_STATE === '0' ? [] : await openDataRows(binary);
-  if (state.length > 0) {
-    console.log(
-      '\nRedis window state (stream runtime, after its windows were emitted; per equipment-window = per distinct equipment of a window)',
-    );
-    console.log(
-      'processor\treadings\twindows\tequipment-windows\tstate JSON B\twindow hash B\tevent-id set B\tRedis B per reading',
-    );
-    for (const r of state)
-      console.log(
-        [
-          r.processor,
-          r.readings,
-          r.windows,
-          r.equipmentWindows,
-          r.stateJsonPerEquipmentWindow.toFixed(1),
-          r.windowKeyPerEquipmentWindow.toFixed(1),
-          r.idsPerEquipmentWindow.toFixed(1),
-          r.redisPerReading.toFixed(1),
-        ].join('\t'),
-      );
-  }
-  if (openData.length > 0) {
-    console.log('\nopen-data releases (publisher buildRelease, store writer; data.csv)');
-    console.log('dataset\treadings\treleases\trows\tCSV B\tB per row\tB per reading');
-    for (const r of openData)
-      console.log(
-        [
-          r.dataset,
-          r.readings,
-          r.releases,
-          r.rows,
-          r.csvBytes,
-          r.csvBytesPerRow.toFixed(1),
-          r.csvBytesPerReading.toFixed(2),
-        ].join('\t'),
-      );
-  }
+  /** Prints a titled tab-separated table. */
+  const table = (title: string, header: string[], rows: (string | number)[][]) => {
+    if (rows.length === 0) return;
+    console.log(`\n${title}`);
+    for (const r of [header, ...rows]) console.log(r.join('\t'));
+  };
+  table(
+    'Redis window state (stream runtime, after its windows were emitted; per equipment-window = per distinct equipment of a window)',
+    [
+      'processor',
+      'readings',
+      'windows',
+      'equipment-windows',
+      'state JSON B',
+      'window hash B',
+      'event-id set B',
+      'Redis B per reading',
+    ],
+    state.map((r) => [
+      r.processor,
+      r.readings,
+      r.windows,
+      r.equipmentWindows,
+      r.stateJsonPerEquipmentWindow.toFixed(1),
+      r.windowKeyPerEquipmentWindow.toFixed(1),
+      r.idsPerEquipmentWindow.toFixed(1),
+      r.redisPerReading.toFixed(1),
+    ]),
+  );
+  table(
+    'open-data releases (publisher buildRelease, store writer; data.csv)',
+    ['dataset', 'readings', 'releases', 'rows', 'CSV B', 'B per row', 'B per reading'],
+    openData.map((r) => [
+      r.dataset,
+      r.readings,
+      r.releases,
+      r.rows,
+      r.csvBytes,
+      r.csvBytesPerRow.toFixed(1),
+      r.csvBytesPerReading.toFixed(2),
+    ]),
+  );
 
   mkdirSync('reports', { recursive: true });
   writeFileSync(

@@ -75,7 +75,8 @@ export interface OpenDataFigures {
 const inputsOf = (p: AnyProcessor) => new Set<string>(p.inputs);
 const forProcessor = (p: AnyProcessor, readings: readonly Reading[]) =>
   readings.filter((r) => inputsOf(p).has(r.topic));
-const message = (r: Reading) => ({
+/** A reading as kafkajs produces it: key, value, headers and, in binary mode, ingest's record timestamp. */
+export const message = (r: Reading) => ({
   key: r.key,
   value: r.value,
   headers: { ...r.headers },

@@ -148,14 +148,8 @@ export class RedisWindowStore implements WindowStore {
       a.prevOffset === undefined ? '' : a.prevOffset.toString(),
     );
     args.push(String(a.windows.length));
-    // Dedupe members back to the event ids they stand for, to name the duplicates Redis finds.
-    const idOf = new Map<string, string>();
     for (const w of a.windows) {
-      const members = w.ids.map((id) => {
-        const m = dedupeMember(id);
-        idOf.set(m, id);
-        return m;
-      });
+      const members = w.ids.map(dedupeMember);
       args.push(
         w.wk,
         String(w.expectedVersion),
@@ -168,7 +162,11 @@ export class RedisWindowStore implements WindowStore {
       );
     }
     const res = (await this.cmds.apply(...args)) as [string, ...unknown[]];
-    return parseOutcome(res, idOf);
+    // A duplicate is named by its event id: the members mapped back only then (a conflict is rare).
+    return parseOutcome(
+      res,
+      () => new Map(a.windows.flatMap((w) => w.ids.map((id) => [dedupeMember(id), id]))),
+    );
   }
 
   /** Stores a chunk's offset when it touched no window. */
@@ -259,7 +257,10 @@ export class RedisWindowStore implements WindowStore {
   }
 }
 
-function parseOutcome(res: [string, ...unknown[]], idOf?: ReadonlyMap<string, string>): ApplyOutcome {
+function parseOutcome(
+  res: [string, ...unknown[]],
+  idsOfMembers?: () => ReadonlyMap<string, string>,
+): ApplyOutcome {
   switch (res[0]) {
     case 'ok':
       return { status: 'ok' };
@@ -271,6 +272,7 @@ function parseOutcome(res: [string, ...unknown[]], idOf?: ReadonlyMap<string, st
       return { status: 'behind', offset: String(res[1]) };
     case 'conflict': {
       const windows = (res[1] as string[]) ?? [];
+      const idOf = idsOfMembers?.();
       const duplicates = ((res[2] as string[]) ?? []).map((s) => {
         const i = s.indexOf('\n');
         const member = s.slice(i + 1);
