@@ -52,6 +52,8 @@ export interface ConsumerOptions {
   heartbeatInterval?: number;
   /** Most bytes fetched per partition and request (kafkajs' default 1 MiB). */
   maxBytesPerPartition?: number;
+  /** Most bytes per fetch, all partitions together (kafkajs' default 10 MiB). */
+  maxBytes?: number;
   /** Longest a fetch waits for data, ms (kafkajs' default 5 000). */
   maxWaitTimeInMs?: number;
   /**
@@ -156,6 +158,7 @@ export function createConsumer(
   if (options.heartbeatInterval !== undefined) config.heartbeatInterval = options.heartbeatInterval;
   if (options.maxBytesPerPartition !== undefined) config.maxBytesPerPartition = options.maxBytesPerPartition;
   if (options.maxWaitTimeInMs !== undefined) config.maxWaitTimeInMs = options.maxWaitTimeInMs;
+  if (options.maxBytes !== undefined) config.maxBytes = options.maxBytes;
   if (options.minBytes !== undefined) config.minBytes = options.minBytes;
   const consumer: KafkajsConsumer = kafka.consumer(config);
   const { onGroupJoin, onBatchEnd, onCrash, logger } = options;

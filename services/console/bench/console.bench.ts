@@ -21,7 +21,7 @@
 // stalled and where its logs are, instead of hanging: ingest's counter must move every BENCH_STALL_S
 // (default 60 s) once the simulator sends, every metrics read has a timeout, each round has a deadline
 // (BENCH_ROUND_TIMEOUT_S, default 900 s); the rounds done are still printed and written.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -29,9 +29,7 @@ import { metricValue, parseMetrics } from '@ondijon/acceptance';
 import { generateRegistry, REGISTRY_PRESETS, topicList } from '@ondijon/contracts';
 import { createKafka, deleteNamespaceAcls } from '@ondijon/kafka';
 import {
-  artemisManagement,
   endpoints,
-  resolveConfig,
   securityOf,
   serviceSecretEnvs,
   stackMqttCredentials,
@@ -53,6 +51,7 @@ import {
   waitHttpOk,
 } from '@ondijon/devstack';
 import { histogramQuantile } from '../src/pipeline';
+import { deleteRoundQueues, signIn as signInAs } from './kit';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 45);
@@ -85,27 +84,6 @@ const median = (xs: number[]) => {
       ? s[(s.length - 1) / 2]!
       : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
-
-/**
- * Destroys the MQTT broker's queues of a round (its shared subscription holds what ingest had not taken:
- * at full speed the simulator sends faster than ingest reads, and queues left behind filled the broker's
- * journal, 858 MiB after three rounds, each round slower than the one before: 955, 208, 25 msg/s).
- * Returns the number destroyed.
- */
-async function deleteRoundQueues(runId: string): Promise<number> {
-  const config = resolveConfig();
-  const filter = JSON.stringify({ field: 'name', operation: 'CONTAINS', value: runId });
-  const listed = await artemisManagement(config, [`listQueues|${filter}|1|1000`]);
-  const names = (
-    JSON.parse(listed.results.listQueues ?? '{"data":[]}') as { data: { name: string }[] }
-  ).data.map((q) => q.name);
-  if (names.length > 0)
-    await artemisManagement(
-      config,
-      names.map((n) => `destroyQueue|${n}`),
-    );
-  return names.length;
-}
 
 /** A stack that stops answering is named, not waited for. */
 class StallError extends Error {}
@@ -193,26 +171,7 @@ async function consoleCpuS(base: string): Promise<number> {
 }
 
 /** Signs the supervisor in; returns the session cookie header. */
-async function signIn(base: string): Promise<string> {
-  const form = await fetch(`${base}/login`);
-  const csrfCookie = form.headers
-    .getSetCookie()
-    .map((c) => c.split(';')[0])
-    .join('; ');
-  const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-  const password = readFileSync(
-    path.join(path.dirname(secrets.console.CONSOLE_USERS_FILE!), 'console-superviseur.password'),
-    'utf8',
-  ).trim();
-  const login = await fetch(`${base}/login`, {
-    method: 'POST',
-    redirect: 'manual',
-    headers: { cookie: csrfCookie, 'content-type': 'application/x-www-form-urlencoded' },
-    body: new URLSearchParams({ login: 'superviseur', password, _csrf: token }),
-  });
-  if (login.status !== 303) throw new Error(`supervisor sign-in answered ${login.status}`);
-  return [csrfCookie, ...login.headers.getSetCookie().map((c) => c.split(';')[0])].join('; ');
-}
+const signIn = (base: string) => signInAs(base, secrets.console.CONSOLE_USERS_FILE!);
 
 type Kind = 'without' | 'with' | 'baseline';
 interface Round {
@@ -227,6 +186,12 @@ interface Round {
   p99Ms: number | null;
   load: number;
   sseBytes?: number;
+  /**
+   * This bench's own CPU over the window, % of one core: its 20 live sessions reading every update (and
+   * its metrics reads). Browsers run on the operators' machines, not the server's; here they share its
+   * 2 cores with ingest, so they are part of what the "with" rounds take from it.
+   */
+  benchCpuPct?: number;
   /** The console's own CPU over the window, % of one core. */
   consoleCpuPct?: number;
   /** The console's own CPU per message ingest received over the window, µs. */
@@ -395,12 +360,14 @@ async function round(
     const consoleCpu0 = withConsole ? await consoleCpuS(base) : NaN;
     const t = Date.now();
     const bytes0 = sseBytes;
+    const benchCpu0 = process.cpuUsage();
     if (CONSOLE_PROFILE && consolePid !== undefined) process.kill(consolePid, 'SIGUSR2');
     await watch(plan.ports.ingest, WINDOW_S, dir);
     const b = await readIngest(plan.ports.ingest);
     if (CONSOLE_PROFILE && consolePid !== undefined) process.kill(consolePid, 'SIGUSR2');
     const seconds = (Date.now() - t) / 1000;
     const consoleCpu1 = withConsole ? await consoleCpuS(base) : NaN;
+    const benchCpu = process.cpuUsage(benchCpu0);
     // The progress line after the window (5 s apart): where the simulator's event time was at its end.
     const simLagS = simTime === null ? null : (Date.now() - (simTime as number)) / 1000;
     const notAMeasure =
@@ -427,13 +394,14 @@ async function round(
       ...(withConsole
         ? {
             sseBytes: sseBytes - bytes0,
+            benchCpuPct: ((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100,
             consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100,
             consoleCpuUsPerMsg: messages > 0 ? ((consoleCpu1 - consoleCpu0) * 1e6) / messages : NaN,
           }
         : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg)` : ''} (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to the sessions, bench ${result.benchCpuPct?.toFixed(0)} % CPU` : ''} (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
     );
     return result;
   } finally {

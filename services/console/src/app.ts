@@ -39,7 +39,7 @@ import { governancePage, governanceView, storeReader } from './governance';
 import { LoginLimiter } from './login-limit';
 import { OidcLogin, type PendingLogin } from './oidc';
 import { type ReplayOutcome, replayLetters, replayStreamLetters } from './replay';
-import { ConsoleState, type EquipmentRow } from './state';
+import { ConsoleState, type EquipmentRow, type Seen } from './state';
 import { type SessionUser, Users, operatorScope } from './users';
 
 const SERVICE = 'console';
@@ -524,7 +524,8 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   // 20 pages of the supervisor cost one JSON.stringify of the changed rows, not 20. What a page already has
   // is not sent again (at full rate the bytes written to every page were most of the console's cost,
   // bench:console, docs/console.md): a page that has the rows (since ≥ 0, from /api/equipment) gets only
-  // what changes in a row (liveFields); the alerts come only when they changed; a page that shows no rows
+  // what changes in a row (liveFields), and of a row that only reported again its last-seen time alone
+  // (`seen`, state.ts changesSince); the alerts come only when they changed; a page that shows no rows
   // (overview, rejections: `rows=0`) gets none. The shared update is encoded to bytes once and the same
   // Buffer written to each of its pages: a string is encoded again by every write (its byteLength, then
   // its bytes: 10 % of the console's busy time with 20 pages, bench:console's profile, docs/console.md).
@@ -538,11 +539,19 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
   }
   const live = new Set<LiveClient>();
   const liveUpdate = (c: LiveClient, alertsVersion: number): Buffer => {
-    const rows = c.rows ? state.equipment(c.operator, c.since) : [];
+    let rows: unknown[] = [];
+    let seen: Seen | undefined;
+    if (c.rows && c.since < 0) rows = state.equipment(c.operator, c.since);
+    else if (c.rows) {
+      const changes = state.changesSince(c.operator, c.since);
+      rows = changes.rows.map(liveFields);
+      if (changes.seen.ids.length > 0) seen = changes.seen;
+    }
     return Buffer.from(
       `event: update\ndata: ${JSON.stringify({
         version: state.currentVersion,
-        equipment: c.since >= 0 ? rows.map(liveFields) : rows,
+        equipment: rows,
+        ...(seen ? { seen } : {}),
         ...(c.alertsSeen === alertsVersion ? {} : { alerts: state.alerts(c.operator) }),
         rejections: state.rejectionsOf(c.operator, 5000).length,
       })}\n\n`,
@@ -653,6 +662,7 @@ export async function buildApp(config: Readonly<Config>, deps: AppDeps = {}): Pr
                 topicPrefix: config.KAFKA_TOPIC_PREFIX,
                 groupIdPrefix: config.CONSOLE_GROUP_ID,
                 deadLettersFromBeginning: config.CONSOLE_DEAD_LETTERS_FROM_BEGINNING,
+                telemetryFromBeginning: config.CONSOLE_TELEMETRY_FROM_BEGINNING,
               });
               return;
             } catch (err) {

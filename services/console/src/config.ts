@@ -100,6 +100,11 @@ export const ConfigSchema = z.object({
   /** Read dead letters from the start of their topics (14-day retention) or only new ones. */
   CONSOLE_DEAD_LETTERS_FROM_BEGINNING: z.stringbool().default(true),
   /**
+   * Read the S1 telemetry topics from their start instead of their end (the console shows the present;
+   * `pnpm bench:console-feed` sets it to time the console's reading of records already in Kafka).
+   */
+  CONSOLE_TELEMETRY_FROM_BEGINNING: z.stringbool().default(false),
+  /**
    * Single sign-on (OpenID Connect, authorization code + PKCE): the provider's issuer URL. Unset = local
    * logins only (the default); set = the sign-in page also offers the provider, local logins still work.
    */

@@ -25,6 +25,8 @@ export interface FeedOptions {
   topicPrefix: string;
   groupIdPrefix: string;
   deadLettersFromBeginning: boolean;
+  /** Telemetry from the start of its topics (a bench's catch-up), not from their end. */
+  telemetryFromBeginning?: boolean;
 }
 
 /** The running feed. */
@@ -57,11 +59,17 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
   const telemetry = createConsumer(kafka, {
     groupId: groups[0]!,
     topics: TELEMETRY_TOPICS.map((t) => `${topicPrefix}${t}`),
-    fromBeginning: false,
-    // The console pushes to its pages every 2 s (CONSOLE_PUSH_INTERVAL_MS): fetches of at least 512 KiB or
-    // 1 s, fewer and larger at full rate (each fetch and each partition's batch has a fixed cost in kafkajs,
-    // bench:console), so a report reaches the pages within about 3 s.
-    minBytes: 512 * 1024,
+    fromBeginning: options.telemetryFromBeginning ?? false,
+    // Fetches of 256 KiB (or what 1 s brought): about 1 700 records at ingest's full rate. The console reads
+    // every S1 record, so the size of a fetch is most of its cost: kafkajs decodes a whole fetch before it
+    // hands out its batches, and every record's objects live until the fetch is done. At 1 MiB (about
+    // 7 000 records, ~24 MB of objects) a fetch outlived V8's young generation and was promoted, and major
+    // GCs on V8's threads took a third of the console's CPU; at 64 KiB the fixed cost per fetch grew again.
+    // `pnpm bench:console-feed` over the same 200 000 records: 64 KiB 11.1-11.7 µs per record, 128 KiB
+    // 10.1-10.2, 192 KiB 9.5-9.7, 256 KiB 9.4-9.5, 512 KiB 13.3-13.9, 1 MiB 13.7-14.8, kafkajs' 10 MiB 21
+    // (docs/console.md). A report still reaches the pages within about 3 s (pushes every 2 s).
+    minBytes: 256 * 1024,
+    maxBytes: 256 * 1024,
     ...events('telemetry'),
     maxWaitTimeInMs: 1000,
   });

@@ -65,6 +65,16 @@ export interface EquipmentRow {
   version: number;
 }
 
+/**
+ * Rows that only reported again, as a live update sends them: equipment `ids[i]` was last seen at
+ * `t0 + dt[i]` (epoch ms).
+ */
+export interface Seen {
+  t0: number;
+  ids: string[];
+  dt: number[];
+}
+
 /** A dead letter as the console shows it. */
 export interface RejectionRow {
   id: string;
@@ -89,6 +99,11 @@ export interface RejectionRow {
 
 interface Tracked {
   row: EquipmentRow;
+  /**
+   * The version at which what a page shows of the row other than its last-seen time (state, status,
+   * alerts) last changed: live updates send such rows whole, the others as a last-seen time only.
+   */
+  shownVersion: number;
   observedMs: number | null;
   faults: string[];
   /** `family|operator`, the key of its message rate (built once: every message counts). */
@@ -151,6 +166,7 @@ export class ConsoleState {
       if (eq.decommissionedOn !== undefined) continue;
       const unfollowed = UNFOLLOWED_FAMILIES.includes(eq.family);
       this.byId.set(eq.equipmentId, {
+        shownVersion: 0,
         observedMs: null,
         faults: [],
         rateKey: `${eq.family}|${eq.operator}`,
@@ -227,9 +243,13 @@ export class ConsoleState {
     // Ingest writes `time` as toISOString does: kept as it is, not formatted again per message.
     row.lastSeen = isCanonicalIso(time) ? time : new Date(observed).toISOString();
     if (typeof data.intervalS === 'number' && data.intervalS > 0) row.intervalS = data.intervalS;
-    row.state = stateOf(row.family, data);
-    tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
+    const state = stateOf(row.family, data);
     row.version = ++this.version;
+    if (!sameState(state, row.state)) {
+      row.state = state;
+      tracked.shownVersion = row.version;
+    }
+    tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
   }
 
   /** A dead letter read from `dlq.s3.ingest.v1` or `dlq.s3.stream.v1`. */
@@ -328,6 +348,7 @@ export class ConsoleState {
           row.status = status;
           row.alerts = [];
           row.version = ++this.version;
+          t.shownVersion = row.version;
         }
         continue;
       }
@@ -363,6 +384,7 @@ export class ConsoleState {
         row.status = status;
         row.alerts = alertKinds;
         row.version = ++this.version;
+        t.shownVersion = row.version;
       }
     }
     if (changed || next.size !== this.activeAlerts.size) this.alertsVersionNumber++;
@@ -386,6 +408,33 @@ export class ConsoleState {
     for (const { row } of this.byId.values())
       if ((operator === undefined || row.operator === operator) && row.version > sinceVersion) out.push(row);
     return out;
+  }
+
+  /**
+   * What changed in the rows of one operator (or all) since a version, for a page that has them: the
+   * rows whose state, status or alerts changed, and the others that only reported again, as the ids and
+   * last-seen times of `seen` (at full rate nearly every row reports between two pushes, and its
+   * last-seen time is all that changed; bench:console, docs/console.md).
+   */
+  changesSince(operator: string | undefined, sinceVersion: number): { rows: EquipmentRow[]; seen: Seen } {
+    const rows: EquipmentRow[] = [];
+    const ids: string[] = [];
+    const observed: number[] = [];
+    let t0 = Number.POSITIVE_INFINITY;
+    for (const t of this.byId.values()) {
+      const row = t.row;
+      if (row.version <= sinceVersion || (operator !== undefined && row.operator !== operator)) continue;
+      if (t.shownVersion > sinceVersion || t.observedMs === null) rows.push(row);
+      else {
+        ids.push(row.id);
+        observed.push(t.observedMs);
+        if (t.observedMs < t0) t0 = t.observedMs;
+      }
+    }
+    return {
+      rows,
+      seen: { t0: ids.length > 0 ? t0 : 0, ids, dt: observed.map((o) => o - t0) },
+    };
   }
 
   /** One equipment row. */
@@ -494,6 +543,20 @@ function isCanonicalIso(s: string): boolean {
     s.charCodeAt(19) === 46 &&
     s.charCodeAt(23) === 90
   );
+}
+
+/** Whether two states show the same (their fields are flat values or arrays of strings). */
+function sameState(a: EquipmentRow['state'], b: EquipmentRow['state']): boolean {
+  const keys = Object.keys(a);
+  if (keys.length !== Object.keys(b).length) return false;
+  for (const k of keys) {
+    const x = a[k];
+    const y = b[k];
+    if (x === y) continue;
+    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
+    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+  }
+  return true;
 }
 
 /** The state fields shown per family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */

@@ -69,6 +69,43 @@ describe('console state', () => {
     expect(s.get('LC-2')!.lastSeen).toBe(new Date(now.t + 1).toISOString());
   });
 
+  it('sends a row that only reported again as its last-seen time, and a row whose state, status or alerts changed whole', () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false }));
+    s.onTelemetry(report('LC-2', now.t, { doorOpen: false }));
+    s.refreshAlerts();
+    const first = s.changesSince(undefined, -1);
+    expect(first.rows.map((r) => r.id)).toEqual(['LC-1', 'LC-2', 'SC-1', 'WV-1']); // from -1: whole rows
+    expect(first.seen.ids).toEqual([]);
+    const v = s.currentVersion;
+    now.t += 5000;
+    s.onTelemetry(report('LC-1', now.t, { doorOpen: false })); // the same state: last-seen time only
+    s.onTelemetry(report('LC-2', now.t + 250, { doorOpen: true })); // a new state: the whole row
+    s.onTelemetry(report('SC-1', now.t, { mode: 'normal', doorOpen: false })); // first report
+    const next = s.changesSince(undefined, v);
+    expect(next.rows.map((r) => r.id)).toEqual(['LC-2', 'SC-1']);
+    expect(next.seen.ids).toEqual(['LC-1']);
+    expect(new Date(next.seen.t0 + next.seen.dt[0]!).toISOString()).toBe(s.get('LC-1')!.lastSeen);
+    // An operator's page gets only its rows.
+    expect(s.changesSince('bouygues-es', v).rows.map((r) => r.id)).toEqual(['SC-1']);
+    expect(s.changesSince('bouygues-es', v).seen.ids).toEqual([]);
+    // A status change made by the alerts' refresh (LC-2's door) sends the row whole, even with no report.
+    const w = s.currentVersion;
+    s.refreshAlerts();
+    expect(s.changesSince(undefined, w).rows.map((r) => [r.id, r.status])).toEqual([
+      ['LC-2', 'alert'],
+      ['SC-1', 'ok'],
+    ]);
+    expect(s.changesSince(undefined, w).seen.ids).toEqual([]);
+    // Faults in the same order are the same state; another fault is a change.
+    const x = s.currentVersion;
+    s.onTelemetry(report('LC-1', now.t + 1000, { doorOpen: false, faults: [] }));
+    s.onTelemetry(report('LC-2', now.t + 1000, { doorOpen: true, faults: ['breaker'] }));
+    expect(s.changesSince(undefined, x).seen.ids).toEqual(['LC-1']);
+    expect(s.changesSince(undefined, x).rows.map((r) => r.id)).toEqual(['LC-2']);
+  });
+
   it('raises fault, door-open and signal-mode alerts while the cause lasts, and never alerts on S2 families', () => {
     const now = { t: Date.parse('2026-12-06T10:00:00Z') };
     const s = fleet(now);

@@ -278,6 +278,16 @@
       }
       changed.add(r.id);
     });
+    // Rows that only reported again: their last-seen time alone (the server's changesSince).
+    var seen = update.seen;
+    if (seen) {
+      for (var i = 0; i < seen.ids.length; i++) {
+        var row = rows.get(seen.ids[i]);
+        if (row === undefined) continue;
+        row.lastSeen = new Date(seen.t0 + seen.dt[i]).toISOString();
+        changed.add(seen.ids[i]);
+      }
+    }
     if (update.alerts) {
       alerts = update.alerts;
       dirty.alerts = true;
