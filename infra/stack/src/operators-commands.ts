@@ -56,6 +56,8 @@ export interface ManagementResult {
 export async function artemisManagement(
   config: StackConfig,
   operations: string[],
+  /** How long the operations may take (default 60 s; destroying a queue of 150 000 messages takes ~1 min). */
+  timeoutMs = 60_000,
 ): Promise<ManagementResult> {
   if (artemisProcess(config) === undefined) return { reached: false, results: {} };
   const java = requireJava();
@@ -73,7 +75,7 @@ export async function artemisManagement(
       mqttPasswordFile(config, 'admin'),
       ...operations,
     ],
-    { timeout: 60_000, maxBuffer: 16 * 1024 * 1024 },
+    { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 },
   ).catch((error: unknown) => {
     const stderr = String((error as { stderr?: string }).stderr ?? '').trim();
     throw new StackError(

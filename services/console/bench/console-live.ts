@@ -2,7 +2,7 @@
 // on, a day compressed) on a namespace of their own, for DURATION_S seconds; then prints what the
 // supervisor's API shows and the console's own counters beside ingest's. Usage:
 // `node --import tsx services/console/bench/console-live.ts [preset small|city] [speed 720] [seconds 60]`.
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { generateRegistry, topicList } from '@ondijon/contracts';
@@ -16,15 +16,9 @@ import {
   stackUp,
 } from '@ondijon/stack';
 import { createKafka } from '@ondijon/kafka';
+import { deleteRoundQueues, signIn, simulatorEnv } from './kit';
 import { REPO_ROOT, serviceEntry, startService, stopAll, waitHttpOk } from '@ondijon/devstack';
-import {
-  consoleEnv,
-  freePort,
-  mqttEnv,
-  type PipelinePlan,
-  plannedTopics,
-  serviceEnvs,
-} from '@ondijon/devstack';
+import { consoleEnv, freePort, type PipelinePlan, plannedTopics, serviceEnvs } from '@ondijon/devstack';
 
 const [preset = 'small', speed = '720', seconds = '60'] = process.argv.slice(2);
 await stackUp({ log: () => undefined });
@@ -67,44 +61,14 @@ await waitHttpOk(`http://127.0.0.1:${plan.ports.ingest}/readyz`, 90_000, service
 await waitHttpOk(`http://127.0.0.1:${consolePort}/readyz`, 90_000, services[1]);
 const sim = startService('simulator', serviceEntry('simulator'), {
   logFile: path.join(dir, 'simulator.log'),
-  env: {
-    MQTT_URL: ep.mqttUrl,
-    ...mqttEnv(plan, 'admin'),
-    SIM_TOPIC_PREFIX: plan.mqttPrefix,
-    SIM_REGISTRY_FILE: plan.registryFile,
-    SIM_PRESET: preset,
-    SIM_START: 'now-1d',
-    SIM_SPEED: speed,
-    SIM_FAULTS: 'default',
-    SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
-  },
+  env: simulatorEnv(plan, { preset, start: 'now-1d', speed, faults: 'default' }),
 });
 services.push(sim);
 await new Promise((r) => setTimeout(r, Number(seconds) * 1000));
 
 // Sign in as the supervisor and read what the pages show.
 const base = `http://127.0.0.1:${consolePort}`;
-const form = await fetch(`${base}/login`);
-const csrfCookie = form.headers
-  .getSetCookie()
-  .map((c) => c.split(';')[0])
-  .join('; ');
-const token = /name="_csrf" value="([^"]+)"/.exec(await form.text())![1]!;
-const secrets = path.dirname(plan.secrets!.console.CONSOLE_USERS_FILE!);
-const login = await fetch(`${base}/login`, {
-  method: 'POST',
-  redirect: 'manual',
-  headers: { cookie: csrfCookie, 'content-type': 'application/x-www-form-urlencoded' },
-  body: new URLSearchParams({
-    login: 'superviseur',
-    password: readFileSync(path.join(secrets, 'console-superviseur.password'), 'utf8').trim(),
-    _csrf: token,
-  }),
-});
-const cookie = `${csrfCookie}; ${login.headers
-  .getSetCookie()
-  .map((c) => c.split(';')[0])
-  .join('; ')}`;
+const cookie = await signIn(base, plan.secrets!.console.CONSOLE_USERS_FILE!);
 const get = async (u: string) => (await fetch(`${base}${u}`, { headers: { cookie } })).json();
 const eq = (await get('/api/equipment')) as { equipment: { status: string }[]; alerts: { kind: string }[] };
 const rej = (await get('/api/rejections')) as { counts: Record<string, number> };
@@ -146,3 +110,5 @@ await deleteNamespaceAcls(
 );
 await admin.deleteTopics({ topics: plannedTopics(plan).map((t) => t.name) }).catch(() => undefined);
 await admin.disconnect();
+// The run's shared-subscription queue holds what ingest had not taken when it stopped: not left in the broker.
+await deleteRoundQueues(runId);

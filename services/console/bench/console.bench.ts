@@ -22,6 +22,7 @@
 // (default 60 s) once the simulator sends, every metrics read has a timeout, each round has a deadline
 // (BENCH_ROUND_TIMEOUT_S, default 900 s); the rounds done are still printed and written.
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -41,7 +42,6 @@ import {
   type ServiceHandle,
   consoleEnv,
   freePort,
-  mqttEnv,
   type PipelinePlan,
   plannedTopics,
   serviceEntry,
@@ -51,7 +51,7 @@ import {
   waitHttpOk,
 } from '@ondijon/devstack';
 import { histogramQuantile } from '../src/pipeline';
-import { deleteRoundQueues, signIn as signInAs } from './kit';
+import { deleteRoundQueues, signIn as signInAs, simulatorEnv } from './kit';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 45);
@@ -231,6 +231,21 @@ async function watch(port: number, seconds: number, logs: string): Promise<void>
   }
 }
 
+/**
+ * A live page's connection to `/api/events`, read to the end of every update and counted. node:http
+ * rather than `fetch`: the browsers of the control centre run on the operators' machines, but the bench's
+ * sessions run on the 2 cores ingest uses, and reading them through fetch's web streams cost the bench 6 %
+ * of a core at 2.4 MB/s, as much as the console itself. Returns what closes it.
+ */
+function openLiveSession(base: string, cookie: string, onBytes: (n: number) => void): () => void {
+  const req = http.get(`${base}/api/events`, { headers: { cookie } }, (res) => {
+    res.on('data', (chunk: Buffer) => onBytes(chunk.length));
+    res.on('error', () => undefined);
+  });
+  req.on('error', () => undefined);
+  return () => req.destroy();
+}
+
 async function round(
   index: number,
   kind: Kind,
@@ -252,7 +267,7 @@ async function round(
   };
   await stackProvision({ namespace: plan.topicPrefix });
   const services: ServiceHandle[] = [];
-  const aborts: AbortController[] = [];
+  const sessions: (() => void)[] = [];
   let sseBytes = 0;
   let consolePid: number | undefined;
   try {
@@ -289,15 +304,12 @@ async function round(
       await waitHttpOk(`${base}/readyz`, 300_000, consoleService);
       cookie = await signIn(base);
       // 20 live sessions of the supervisor (every equipment), each read to the end of every update.
-      for (let i = 0; i < SSE_CLIENTS; i++) {
-        const ac = new AbortController();
-        aborts.push(ac);
-        void fetch(`${base}/api/events`, { headers: { cookie }, signal: ac.signal })
-          .then(async (res) => {
-            for await (const chunk of res.body!) sseBytes += (chunk as Uint8Array).length;
-          })
-          .catch(() => undefined);
-      }
+      for (let i = 0; i < SSE_CLIENTS; i++)
+        sessions.push(
+          openLiveSession(base, cookie, (n) => {
+            sseBytes += n;
+          }),
+        );
     }
     // The simulator's event time, from its progress lines (every 5 s): a simulator that has reached the
     // present sends at the clock's pace, not the machine's, and its round says nothing about ingest.
@@ -314,21 +326,11 @@ async function round(
             /* not a JSON line */
           }
         },
-        env: {
-          MQTT_URL: ep.mqttUrl,
-          ...mqttEnv(plan, 'admin'),
-          SIM_TOPIC_PREFIX: plan.mqttPrefix,
-          SIM_REGISTRY_FILE: plan.registryFile,
-          SIM_PRESET: 'city',
-          // Full speed from 30 days ago (BENCH_SIM_START): the city's default intervals, as fast as the
-          // machine sends. The city sends ~6.5 msg/s of event time, so a day is ~0.56 M messages: from a day
-          // ago a simulator at 3 000–11 000 msg/s reached the present within a round (a pair of 2 278 → 204
-          // msg/s); 30 days are ~17 M messages, and a round that still reaches it is not a measure.
-          SIM_START,
-          SIM_SPEED: SPEED,
-          SIM_FAULTS: 'none',
-          SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
-        },
+        // Full speed from 30 days ago (BENCH_SIM_START): the city's default intervals, as fast as the
+        // machine sends. The city sends ~6.5 msg/s of event time, so a day is ~0.56 M messages: from a day
+        // ago a simulator at 3 000–11 000 msg/s reached the present within a round (a pair of 2 278 → 204
+        // msg/s); 30 days are ~17 M messages, and a round that still reaches it is not a measure.
+        env: simulatorEnv(plan, { preset: 'city', start: SIM_START, speed: SPEED, faults: 'none' }),
       }),
     );
     // The simulator sending (starting it takes up to minutes on a loaded machine), then the warm-up.
@@ -391,21 +393,21 @@ async function round(
       p50Ms: q(0.5),
       p99Ms: q(0.99),
       load: loadavg()[0]!,
+      benchCpuPct: ((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100,
       ...(withConsole
         ? {
             sseBytes: sseBytes - bytes0,
-            benchCpuPct: ((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100,
             consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100,
             consoleCpuUsPerMsg: messages > 0 ? ((consoleCpu1 - consoleCpu0) * 1e6) / messages : NaN,
           }
         : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to the sessions, bench ${result.benchCpuPct?.toFixed(0)} % CPU` : ''} (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to the sessions` : ''}, bench ${result.benchCpuPct?.toFixed(0)} % CPU (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
     );
     return result;
   } finally {
-    for (const ac of aborts) ac.abort();
+    for (const close of sessions) close();
     // The simulator first, then the console, then ingest (each SIGKILLed after 15 s).
     await stopAll(services, 15_000);
     // A stalled Kafka would hang the clean-up: bounded, and said.
@@ -419,7 +421,7 @@ async function round(
         await admin.deleteGroups([`ondijon-ingest-${runId}`]).catch(() => undefined);
         await deleteRoundQueues(runId);
       })(),
-      120,
+      660,
       `removing the round's namespace ${plan.topicPrefix}`,
     ).catch((err: unknown) => process.stderr.write(`  clean-up: ${String(err)}\n`));
   }

@@ -4,9 +4,10 @@
 // `feedcost.`, kept between runs) with real records: ingest and the simulator (the city preset at full
 // speed) for BENCH_FEED_FILL_S seconds (default 120). Then it starts the console on it, reading the S1
 // topics from their start (CONSOLE_TELEMETRY_FROM_BEGINNING), and times the console's process CPU from
-// just before its first record to its last. The fetches are the same shape as live ones (512 KiB, about a
-// second of ingest's records each). What the console spends per second rather than per record (live
-// pushes to the pages, the alerts' refresh) is bench:console's, not this bench's.
+// when it has read a third of them (a fresh process first compiles its hot paths) to its last record; the
+// main thread's share is read from /proc. The fetches have the size of live ones (256 KiB: about half a
+// second of ingest's records at full rate; feed.ts). What the console spends per second rather than per
+// record (live pushes to the pages, the alerts' refresh) is bench:console's, not this bench's.
 // With BENCH_BASELINE_CONSOLE (another console's entry, e.g. an earlier commit's main.ts, which must know
 // CONSOLE_TELEMETRY_FROM_BEGINNING), both run in turn, BENCH_FEED_RUNS times each (default 3), and the
 // median ratio is printed. Prints a table and writes reports/bench-console-feed.json.
@@ -28,7 +29,6 @@ import {
   REPO_ROOT,
   consoleEnv,
   freePort,
-  mqttEnv,
   type PipelinePlan,
   serviceEntry,
   serviceEnvs,
@@ -37,7 +37,7 @@ import {
   waitHttpOk,
 } from '@ondijon/devstack';
 import { TELEMETRY_TOPICS } from '../src/feed';
-import { deleteRoundQueues } from './kit';
+import { deleteRoundQueues, simulatorEnv } from './kit';
 
 const NAMESPACE = process.env.BENCH_FEED_NAMESPACE ?? 'feedcost.';
 const FILL_S = Number(process.env.BENCH_FEED_FILL_S ?? 120);
@@ -101,17 +101,7 @@ if (records === 0) {
     fill.push(
       startService('simulator', serviceEntry('simulator'), {
         logFile: path.join(dir, 'simulator.log'),
-        env: {
-          MQTT_URL: ep.mqttUrl,
-          ...mqttEnv(plan, 'admin'),
-          SIM_TOPIC_PREFIX: plan.mqttPrefix,
-          SIM_REGISTRY_FILE: plan.registryFile,
-          SIM_PRESET: 'city',
-          SIM_START: 'now-30d',
-          SIM_SPEED: 'max',
-          SIM_FAULTS: 'default',
-          SIM_CLIENT_ID_PREFIX: `ondijon-sim-${runId}`,
-        },
+        env: simulatorEnv(plan, { preset: 'city', start: 'now-30d', speed: 'max', faults: 'default' }),
       }),
     );
     await sleep(FILL_S * 1000);

@@ -1,6 +1,8 @@
-// What the console's benches share: signing the supervisor in, destroying a run's MQTT queues.
+// What the console's benches share: the simulator's environment, signing the supervisor in, destroying a
+// run's MQTT queues.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { mqttEnv, type PipelinePlan } from '@ondijon/devstack';
 import { artemisManagement, resolveConfig } from '@ondijon/stack';
 
 /** Signs the supervisor in; returns the session cookie header. `usersFile`: the console's CONSOLE_USERS_FILE. */
@@ -38,10 +40,32 @@ export async function deleteRoundQueues(runId: string): Promise<number> {
   const names = (
     JSON.parse(listed.results.listQueues ?? '{"data":[]}') as { data: { name: string }[] }
   ).data.map((q) => q.name);
+  // A queue holding what ingest had not taken (hundreds of thousands of messages at full speed) takes the
+  // broker about a minute per 150 000 to destroy: up to 10 min, or the queue stayed, filled the journal and
+  // slowed every later round and run.
   if (names.length > 0)
     await artemisManagement(
       config,
       names.map((n) => `destroyQueue|${n}`),
+      600_000,
     );
   return names.length;
+}
+
+/** The simulator's environment for a run's plan: the admin principal, the run's MQTT prefix and registry. */
+export function simulatorEnv(
+  plan: PipelinePlan,
+  sim: { preset: string; start: string; speed: string; faults: 'default' | 'none' },
+): Record<string, string> {
+  return {
+    MQTT_URL: plan.endpoints.mqttUrl,
+    ...mqttEnv(plan, 'admin'),
+    SIM_TOPIC_PREFIX: plan.mqttPrefix,
+    SIM_REGISTRY_FILE: plan.registryFile,
+    SIM_PRESET: sim.preset,
+    SIM_START: sim.start,
+    SIM_SPEED: sim.speed,
+    SIM_FAULTS: sim.faults,
+    SIM_CLIENT_ID_PREFIX: `ondijon-sim-${plan.runId}`,
+  };
 }
