@@ -1,6 +1,7 @@
 import type { WindowState } from './engine';
 import {
   behindOf,
+  laggingOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -143,8 +144,10 @@ export class MemoryWindowStore implements WindowStore {
     if (cur === undefined || BigInt(lastOffset) > cur) this.queued.set(tp, BigInt(lastOffset));
   }
 
-  watermark(wallNow: number, idleMs: number): Watermark {
-    return watermarkOf(this.streamTimes, this.walls, behindOf(this.offsets, this.queued), wallNow, idleMs);
+  watermark(wallNow: number, idleMs: number, ends?: ReadonlyMap<string, bigint>): Watermark {
+    const behind = behindOf(this.offsets, this.queued);
+    if (ends) for (const tp of laggingOf(this.offsets, ends)) behind.add(tp);
+    return watermarkOf(this.streamTimes, this.walls, behind, wallNow, idleMs);
   }
 
   close(maxScore: number, limit: number): number {

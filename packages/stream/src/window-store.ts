@@ -103,7 +103,7 @@ export interface WindowStore {
    * time); +Infinity when all are idle (the wall-clock flush); -Infinity while an active partition
    * has no stream time yet (see `watermarkOf`).
    */
-  watermark(wallNow: number, idleMs: number): Answer<Watermark>;
+  watermark(wallNow: number, idleMs: number, ends?: ReadonlyMap<string, bigint>): Answer<Watermark>;
   /** Closes the open windows whose end + grace ≤ `maxScore`, at most `limit`; returns how many. */
   close(maxScore: number, limit: number): Answer<number>;
   /** Windows to emit: closed and not acknowledged, or changed since their last emission (revisions). */
@@ -115,6 +115,29 @@ export interface WindowStore {
   unlock(owner: string): Answer<void>;
   /** Windows open, closing (result not acknowledged) and dirty (awaiting a revision). */
   backlog(): Answer<{ open: number; closing: number; dirty: number }>;
+}
+
+/**
+ * Partitions applied before that have records in Kafka past the offset stored with the state (its end
+ * past `stored + 1`): records no instance has applied, whether or not one fetched them. A partition whose
+ * instance died holds such records until another takes it over (the group's session timeout, 30 s);
+ * without this it turned idle after `idleMs` of wall-clock time, the watermark passed its windows, and
+ * they were emitted without its records, then revised (a release made in between had the first values:
+ * scale-out-kill, processors SIGKILLed with idleFlushMs 5 s). A partition never applied is left out: a
+ * group that starts from the end of its topics never reads the records already there. Topics are
+ * written without transactions, so a partition's end (the next offset to be written) is its last record's
+ * offset + 1.
+ */
+export function laggingOf(
+  offsets: ReadonlyMap<string, bigint>,
+  ends: ReadonlyMap<string, bigint>,
+): Set<string> {
+  const lagging = new Set<string>();
+  for (const [tp, high] of ends) {
+    const stored = offsets.get(tp);
+    if (stored !== undefined && high > stored + 1n) lagging.add(tp);
+  }
+  return lagging;
 }
 
 /** Partitions behind: records queued (announced) past the offset stored with the state. */

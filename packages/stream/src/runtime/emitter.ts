@@ -12,6 +12,12 @@ export interface EmitterSettings {
   owner: string;
   idleFlushMs: number;
   emitIntervalMs: number;
+  /**
+   * Each input partition's end in Kafka, the next offset to be written (logical `topic:partition`), or
+   * undefined when not known: a partition with records past the stored offset is not idle
+   * (window-store.ts, laggingOf).
+   */
+  logEnds?: () => Promise<ReadonlyMap<string, bigint> | undefined>;
 }
 
 /**
@@ -100,7 +106,8 @@ export class Emitter {
 
   private async sweepOnce(): Promise<void> {
     const { def, store } = this;
-    const wm = await store.watermark(Date.now(), this.settings.idleFlushMs);
+    const ends = await this.settings.logEnds?.();
+    const wm = await store.watermark(Date.now(), this.settings.idleFlushMs, ends);
     const held = this.windows.observe(wm);
     // Exported for the console's overview (docs/console.md, "Pipeline figures"); -Infinity: no record yet.
     if (Number.isFinite(held)) this.metrics.watermark(def.name, held);

@@ -35,6 +35,9 @@ export class ProcessorUnit {
   private readonly windows: WindowedApply | undefined;
   private readonly emitter: Emitter | undefined;
   private stopping = false;
+  /** The admin client that reads the input partitions' offsets (logEnds), once connected. */
+  private admin: ReturnType<RuntimeOptions['kafka']['admin']> | undefined;
+  private ends: { at: number; map: ReadonlyMap<string, bigint> } | undefined;
   /** Incremented at every group join: batches queued before it are dropped (kafkajs fetches them again). */
   private generation = 0;
 
@@ -94,6 +97,7 @@ export class ProcessorUnit {
         owner: randomUUID(),
         idleFlushMs: options.idleFlushMs ?? 30_000,
         emitIntervalMs: options.emitIntervalMs ?? 500,
+        logEnds: () => this.logEnds(),
       });
     }
     this.claims = new PartitionClaims(
@@ -123,6 +127,31 @@ export class ProcessorUnit {
     });
   }
 
+  /**
+   * Each input partition's end offset in Kafka (logical `topic:partition`), read at most once a second by
+   * one admin client; undefined when Kafka does not answer (the watermark then goes by the store alone).
+   */
+  private async logEnds(): Promise<ReadonlyMap<string, bigint> | undefined> {
+    const now = Date.now();
+    if (this.ends && now - this.ends.at < 1_000) return this.ends.map;
+    try {
+      if (!this.admin) {
+        const admin = this.options.kafka.admin();
+        await admin.connect();
+        this.admin = admin;
+      }
+      const map = new Map<string, bigint>();
+      for (const [physical, logical] of this.logical)
+        for (const p of await this.admin.fetchTopicOffsets(physical))
+          map.set(`${logical}:${p.partition}`, BigInt(p.high));
+      this.ends = { at: now, map };
+      return map;
+    } catch (err) {
+      this.log.warn({ err }, "could not read the input partitions' offsets; watermark from the store alone");
+      return undefined;
+    }
+  }
+
   async start(): Promise<void> {
     await this.consumer.start((payload) => this.onBatch(payload));
     this.running = true;
@@ -147,6 +176,7 @@ export class ProcessorUnit {
     await this.consumer.stop();
     this.running = false;
     await this.emitter?.stop();
+    await this.admin?.disconnect().catch(() => undefined);
   }
 
   private async onBatch(payload: ConsumedBatch): Promise<void> {

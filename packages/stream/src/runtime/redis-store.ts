@@ -3,6 +3,7 @@ import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
 import {
   behindOf,
+  laggingOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -192,7 +193,7 @@ export class RedisWindowStore implements WindowStore {
    * Watermark: the minimum stream time over active partitions (window-store.ts, watermarkOf): behind
    * (records queued past the stored offset) or with a record within `idleMs` of wall-clock time.
    */
-  async watermark(wallNow: number, idleMs: number): Promise<Watermark> {
+  async watermark(wallNow: number, idleMs: number, ends?: ReadonlyMap<string, bigint>): Promise<Watermark> {
     const [stimes, walls, offsets, queued] = await Promise.all([
       this.redis.hgetall(this.keys.stime),
       this.redis.hgetall(this.keys.swall),
@@ -200,16 +201,10 @@ export class RedisWindowStore implements WindowStore {
       this.redis.hgetall(this.keys.queued),
     ]);
     const num = (h: Record<string, string>) => new Map(Object.entries(h).map(([tp, v]) => [tp, Number(v)]));
-    return watermarkOf(
-      num(stimes),
-      num(walls),
-      behindOf(
-        new Map(Object.entries(offsets).map(([tp, v]) => [tp, BigInt(v)])),
-        new Map(Object.entries(queued).map(([tp, v]) => [tp, BigInt(v)])),
-      ),
-      wallNow,
-      idleMs,
-    );
+    const stored = new Map(Object.entries(offsets).map(([tp, v]) => [tp, BigInt(v)]));
+    const behind = behindOf(stored, new Map(Object.entries(queued).map(([tp, v]) => [tp, BigInt(v)])));
+    if (ends) for (const tp of laggingOf(stored, ends)) behind.add(tp);
+    return watermarkOf(num(stimes), num(walls), behind, wallNow, idleMs);
   }
 
   /** Closes the windows due at `maxScore` (window end + grace ≤ watermark), at most `limit`; returns how many. */
