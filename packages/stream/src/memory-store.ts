@@ -1,7 +1,6 @@
 import type { WindowState } from './engine';
 import {
   behindOf,
-  laggingOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -145,9 +144,13 @@ export class MemoryWindowStore implements WindowStore {
   }
 
   watermark(wallNow: number, idleMs: number, ends?: ReadonlyMap<string, bigint>): Watermark {
-    const behind = behindOf(this.offsets, this.queued);
-    if (ends) for (const tp of laggingOf(this.offsets, ends)) behind.add(tp);
-    return watermarkOf(this.streamTimes, this.walls, behind, wallNow, idleMs);
+    return watermarkOf(
+      this.streamTimes,
+      this.walls,
+      behindOf(this.offsets, this.queued, ends),
+      wallNow,
+      idleMs,
+    );
   }
 
   close(maxScore: number, limit: number): number {

@@ -140,12 +140,16 @@ export function laggingOf(
   return lagging;
 }
 
-/** Partitions behind: records queued (announced) past the offset stored with the state. */
+/**
+ * Partitions behind: records queued (announced) past the offset stored with the state, and, given Kafka's
+ * end offsets, the partitions lagging there (`laggingOf`).
+ */
 export function behindOf(
   offsets: ReadonlyMap<string, bigint>,
   queued: ReadonlyMap<string, bigint>,
+  ends?: ReadonlyMap<string, bigint>,
 ): Set<string> {
-  const behind = new Set<string>();
+  const behind = ends ? laggingOf(offsets, ends) : new Set<string>();
   for (const [tp, last] of queued) {
     const stored = offsets.get(tp);
     if (stored === undefined || last > stored) behind.add(tp);

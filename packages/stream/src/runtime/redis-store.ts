@@ -3,7 +3,6 @@ import { OnDijonError } from '@ondijon/contracts';
 import type { WindowState } from '../engine';
 import {
   behindOf,
-  laggingOf,
   watermarkOf,
   type AdvanceArgs,
   type ApplyArgs,
@@ -201,10 +200,8 @@ export class RedisWindowStore implements WindowStore {
       this.redis.hgetall(this.keys.queued),
     ]);
     const num = (h: Record<string, string>) => new Map(Object.entries(h).map(([tp, v]) => [tp, Number(v)]));
-    const stored = new Map(Object.entries(offsets).map(([tp, v]) => [tp, BigInt(v)]));
-    const behind = behindOf(stored, new Map(Object.entries(queued).map(([tp, v]) => [tp, BigInt(v)])));
-    if (ends) for (const tp of laggingOf(stored, ends)) behind.add(tp);
-    return watermarkOf(num(stimes), num(walls), behind, wallNow, idleMs);
+    const big = (h: Record<string, string>) => new Map(Object.entries(h).map(([tp, v]) => [tp, BigInt(v)]));
+    return watermarkOf(num(stimes), num(walls), behindOf(big(offsets), big(queued), ends), wallNow, idleMs);
   }
 
   /** Closes the windows due at `maxScore` (window end + grace ≤ watermark), at most `limit`; returns how many. */
