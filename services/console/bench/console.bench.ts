@@ -6,8 +6,9 @@
 // its own (fresh Kafka topics, a fresh MQTT shared-subscription queue, a fresh ingest; one MQTT topic prefix
 // for the whole run, MQTT_PREFIX): without the
 // console, with the console and 20 open live (SSE) sessions of the supervisor, without, with… (with
-// BENCH_BASELINE_CONSOLE, another console's entry, e.g. the previous commit's, also runs in each group, so
-// a change is measured against the code before it in the same period). Per round: ingest's received rate,
+// BENCH_BASELINE_CONSOLE, another console's entry, e.g. the previous commit's, or BENCH_BASELINE_ENV, this
+// console with another configuration, also runs in each group, so a change is measured against the code
+// or setting before it in the same period). Per round: ingest's received rate,
 // ingest's CPU per message (its process CPU counter over its messages counter) and ingest's receive →
 // Kafka acknowledgement p50/p99 (its histogram), the console's CPU (% of a core, and per message ingest
 // received), over the same window after a warm-up. The ratios are per pair (with/without for the rate,
@@ -21,10 +22,11 @@
 // stalled and where its logs are, instead of hanging: ingest's counter must move every BENCH_STALL_S
 // (default 60 s) once the simulator sends, every metrics read has a timeout, each round has a deadline
 // (BENCH_ROUND_TIMEOUT_S, default 900 s); the rounds done are still printed and written.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
 import { metricValue, parseMetrics } from '@ondijon/acceptance';
 import { generateRegistry, REGISTRY_PRESETS, topicList } from '@ondijon/contracts';
@@ -35,6 +37,7 @@ import {
   serviceSecretEnvs,
   stackMqttCredentials,
   stackProvision,
+  stackStatus,
   stackUp,
 } from '@ondijon/stack';
 import {
@@ -65,6 +68,14 @@ const PAGE_CABINETS = Number(process.env.BENCH_PAGE_CABINETS ?? 416);
 const SIM_START = process.env.BENCH_SIM_START ?? 'now-30d';
 /** A round whose simulator ends closer than this to the wall clock was paced by it: not a measure. */
 const CAUGHT_UP_S = Number(process.env.BENCH_CAUGHT_UP_S ?? 3600);
+/**
+ * Before each round, the brokers must be quiet: Kafka's and the MQTT broker's CPU together under
+ * BENCH_QUIET_PCT % of a core over 5 s (waiting at most BENCH_QUIET_MAX_S). Destroying the previous
+ * round's queue leaves the MQTT broker compacting its journal for up to minutes, and the round after it
+ * ran in that (the first round of a run never does: its pairs came out lowest, 0.74–0.93).
+ */
+const QUIET_PCT = Number(process.env.BENCH_QUIET_PCT ?? 15);
+const QUIET_MAX_S = Number(process.env.BENCH_QUIET_MAX_S ?? 240);
 /** `0` skips the equipment page round. */
 const PAGE = process.env.BENCH_PAGE !== '0';
 /**
@@ -73,6 +84,17 @@ const PAGE = process.env.BENCH_PAGE !== '0';
  * against the code before it in the same period, interleaved.
  */
 const BASELINE_ENTRY = process.env.BENCH_BASELINE_CONSOLE;
+/**
+ * Environment of the baseline console (`KEY=value,KEY=value`), e.g. `CONSOLE_NICENESS=0`: with it alone,
+ * the baseline is this console run with that configuration.
+ */
+const BASELINE_ENV = Object.fromEntries(
+  (process.env.BENCH_BASELINE_ENV ?? '')
+    .split(',')
+    .filter((kv) => kv.includes('='))
+    .map((kv) => kv.split(/=(.*)/s).slice(0, 2) as [string, string]),
+);
+const HAS_BASELINE = BASELINE_ENTRY !== undefined || Object.keys(BASELINE_ENV).length > 0;
 /** A directory: the console's CPU is profiled over each window and written there (bench/cpu-profile.ts). */
 const CONSOLE_PROFILE = process.env.BENCH_CONSOLE_PROFILE;
 const sleep = (s: number) => new Promise((r) => setTimeout(r, s * 1000));
@@ -186,12 +208,25 @@ interface Round {
   p99Ms: number | null;
   load: number;
   sseBytes?: number;
-  /**
-   * This bench's own CPU over the window, % of one core: its 20 live sessions reading every update (and
-   * its metrics reads). Browsers run on the operators' machines, not the server's; here they share its
-   * 2 cores with ingest, so they are part of what the "with" rounds take from it.
-   */
+  /** This bench's own CPU over the window (its metrics reads, the services' output), % of one core. */
   benchCpuPct?: number;
+  /**
+   * The 20 live sessions' process CPU over the window, % of one core (bench/sessions.ts, at nice 19):
+   * browsers run on the operators' machines, not the server's; here they share its 2 cores with ingest.
+   */
+  sessionsCpuPct?: number;
+  /** How long the round waited for the brokers to be quiet, s, and their CPU then (% of a core). */
+  quietWaitS?: number;
+  brokersCpuPctBefore?: number;
+  /** Live sessions the console answered (of BENCH_SSE_CLIENTS). */
+  sessionsOpen?: number;
+  /**
+   * The console's `telemetry_age_seconds` (how far its live view was behind ingest), read every 5 s
+   * over the window: the largest and the last. The console runs at a lower CPU priority
+   * (CONSOLE_NICENESS): this says whether it still kept up.
+   */
+  consoleAgeMaxS?: number | null;
+  consoleAgeLastS?: number | null;
   /** The console's own CPU over the window, % of one core. */
   consoleCpuPct?: number;
   /** The console's own CPU per message ingest received over the window, µs. */
@@ -231,19 +266,72 @@ async function watch(port: number, seconds: number, logs: string): Promise<void>
   }
 }
 
+/** A process's CPU so far (user + system), seconds, from /proc; NaN once it is gone. */
+function processCpuS(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+  } catch {
+    return NaN;
+  }
+}
+
 /**
- * A live page's connection to `/api/events`, read to the end of every update and counted. node:http
- * rather than `fetch`: the browsers of the control centre run on the operators' machines, but the bench's
- * sessions run on the 2 cores ingest uses, and reading them through fetch's web streams cost the bench 6 %
- * of a core at 2.4 MB/s, as much as the console itself. Returns what closes it.
+ * The 20 live pages (bench/sessions.ts): a process of their own at the lowest priority (`nice -n 19`):
+ * the operators' browsers run on their machines, not on the server, and here they share its 2 cores
+ * with ingest. Returns its handle and the bytes its sessions have read so far.
  */
-function openLiveSession(base: string, cookie: string, onBytes: (n: number) => void): () => void {
-  const req = http.get(`${base}/api/events`, { headers: { cookie } }, (res) => {
-    res.on('data', (chunk: Buffer) => onBytes(chunk.length));
-    res.on('error', () => undefined);
+function openLiveSessions(base: string, cookie: string, logFile: string) {
+  let bytes = 0;
+  let open = 0;
+  const child = spawn(
+    'nice',
+    ['-n', '19', process.execPath, '--import', 'tsx', path.join(import.meta.dirname, 'sessions.ts')],
+    {
+      env: { ...process.env, SESSIONS_BASE: base, SESSIONS_COOKIE: cookie, SESSIONS_N: String(SSE_CLIENTS) },
+      stdio: ['ignore', 'pipe', openSync(logFile, 'a')],
+    },
+  );
+  createInterface({ input: child.stdout! }).on('line', (line) => {
+    try {
+      ({ bytes, open } = JSON.parse(line) as { bytes: number; open: number });
+    } catch {
+      /* not a count */
+    }
   });
-  req.on('error', () => undefined);
-  return () => req.destroy();
+  return {
+    pid: child.pid!,
+    bytes: () => bytes,
+    open: () => open,
+    close: () => child.kill('SIGKILL'),
+  };
+}
+
+/** The stack's broker processes (Kafka, MQTT), whose idleness a round waits for. */
+const brokerPids = (await stackStatus())
+  .filter((row) => (row.service === 'kafka' || row.service === 'mqtt') && row.pid !== null)
+  .map((row) => row.pid!);
+/** Waits until the brokers use under QUIET_PCT % of a core over 5 s (at most QUIET_MAX_S). */
+async function quietBrokers(): Promise<{ waitedS: number; cpuPct: number }> {
+  const start = Date.now();
+  for (;;) {
+    const cpu0 = brokerPids.reduce((sum, pid) => sum + processCpuS(pid), 0);
+    await sleep(5);
+    const cpuPct = ((brokerPids.reduce((sum, pid) => sum + processCpuS(pid), 0) - cpu0) / 5) * 100;
+    const waitedS = (Date.now() - start) / 1000;
+    if (!(cpuPct >= QUIET_PCT) || waitedS >= QUIET_MAX_S) return { waitedS, cpuPct };
+  }
+}
+
+/** The console's `telemetry_age_seconds`: how far behind ingest its live view is (null before a record). */
+async function consoleAgeS(base: string): Promise<number | null> {
+  const res = await within(
+    fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) }),
+    15,
+    'console /metrics',
+  );
+  return metricValue(await res.text(), 'ondijon_console_telemetry_age_seconds') ?? null;
 }
 
 async function round(
@@ -252,6 +340,7 @@ async function round(
   options: { registryFile?: string; page?: boolean } = {},
 ): Promise<Round> {
   const withConsole = kind !== 'without';
+  const quiet = await quietBrokers();
   const runId = `cb${Date.now().toString(36)}${index}`;
   const plan: PipelinePlan = {
     topicPrefix: `${runId}.`,
@@ -267,8 +356,7 @@ async function round(
   };
   await stackProvision({ namespace: plan.topicPrefix });
   const services: ServiceHandle[] = [];
-  const sessions: (() => void)[] = [];
-  let sseBytes = 0;
+  let sessions: ReturnType<typeof openLiveSessions> | undefined;
   let consolePid: number | undefined;
   try {
     const ingest = startService('ingest', serviceEntry('ingest'), {
@@ -282,13 +370,14 @@ async function round(
     if (withConsole) {
       const port = await freePort();
       const entry =
-        kind === 'baseline'
-          ? path.resolve(BASELINE_ENTRY!)
+        kind === 'baseline' && BASELINE_ENTRY !== undefined
+          ? path.resolve(BASELINE_ENTRY)
           : path.join(REPO_ROOT, 'services/console/src/main.ts');
       const consoleService = startService('console', entry, {
         env: {
           ...consoleEnv(plan, port),
           LOG_LEVEL: 'warn',
+          ...(kind === 'baseline' ? BASELINE_ENV : {}),
           ...(CONSOLE_PROFILE
             ? {
                 BENCH_CONSOLE_PROFILE: path.resolve(CONSOLE_PROFILE),
@@ -304,12 +393,7 @@ async function round(
       await waitHttpOk(`${base}/readyz`, 300_000, consoleService);
       cookie = await signIn(base);
       // 20 live sessions of the supervisor (every equipment), each read to the end of every update.
-      for (let i = 0; i < SSE_CLIENTS; i++)
-        sessions.push(
-          openLiveSession(base, cookie, (n) => {
-            sseBytes += n;
-          }),
-        );
+      sessions = openLiveSessions(base, cookie, path.join(dir, `${runId}-sessions.log`));
     }
     // The simulator's event time, from its progress lines (every 5 s): a simulator that has reached the
     // present sends at the clock's pace, not the machine's, and its round says nothing about ingest.
@@ -361,8 +445,18 @@ async function round(
     const a = await readIngest(plan.ports.ingest);
     const consoleCpu0 = withConsole ? await consoleCpuS(base) : NaN;
     const t = Date.now();
-    const bytes0 = sseBytes;
+    const bytes0 = sessions?.bytes() ?? 0;
+    const sessionsCpu0 = sessions ? processCpuS(sessions.pid) : NaN;
     const benchCpu0 = process.cpuUsage();
+    // The console's lag, every 5 s over the window.
+    const ages: (number | null)[] = [];
+    let sampling = withConsole;
+    const sampler = (async () => {
+      while (sampling) {
+        ages.push(await consoleAgeS(base).catch(() => null));
+        await sleep(5);
+      }
+    })();
     if (CONSOLE_PROFILE && consolePid !== undefined) process.kill(consolePid, 'SIGUSR2');
     await watch(plan.ports.ingest, WINDOW_S, dir);
     const b = await readIngest(plan.ports.ingest);
@@ -370,6 +464,11 @@ async function round(
     const seconds = (Date.now() - t) / 1000;
     const consoleCpu1 = withConsole ? await consoleCpuS(base) : NaN;
     const benchCpu = process.cpuUsage(benchCpu0);
+    const sessionsCpuS = sessions ? processCpuS(sessions.pid) - sessionsCpu0 : NaN;
+    sampling = false;
+    await sampler;
+    if (withConsole) ages.push(await consoleAgeS(base).catch(() => null));
+    const knownAges = ages.filter((a): a is number => a !== null);
     // The progress line after the window (5 s apart): where the simulator's event time was at its end.
     const simLagS = simTime === null ? null : (Date.now() - (simTime as number)) / 1000;
     const notAMeasure =
@@ -388,6 +487,8 @@ async function round(
       label: kind,
       ...(notAMeasure ? { notAMeasure } : {}),
       simLagS,
+      quietWaitS: quiet.waitedS,
+      brokersCpuPctBefore: quiet.cpuPct,
       ratePerS: messages / seconds,
       cpuUsPerMsg: messages > 0 ? ((b.cpuS - a.cpuS) * 1e6) / messages : NaN,
       p50Ms: q(0.5),
@@ -396,18 +497,22 @@ async function round(
       benchCpuPct: ((benchCpu.user + benchCpu.system) / 1e6 / seconds) * 100,
       ...(withConsole
         ? {
-            sseBytes: sseBytes - bytes0,
+            sseBytes: (sessions?.bytes() ?? 0) - bytes0,
+            sessionsCpuPct: (sessionsCpuS / seconds) * 100,
+            sessionsOpen: sessions?.open() ?? 0,
+            consoleAgeMaxS: knownAges.length > 0 ? Math.max(...knownAges) : null,
+            consoleAgeLastS: ages.at(-1) ?? null,
             consoleCpuPct: ((consoleCpu1 - consoleCpu0) / seconds) * 100,
             consoleCpuUsPerMsg: messages > 0 ? ((consoleCpu1 - consoleCpu0) * 1e6) / messages : NaN,
           }
         : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to the sessions` : ''}, bench ${result.benchCpuPct?.toFixed(0)} % CPU (load ${result.load.toFixed(1)})${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to ${result.sessionsOpen} sessions (their CPU ${result.sessionsCpuPct?.toFixed(0)} %), view behind ingest by ${result.consoleAgeLastS?.toFixed(1)} s (at most ${result.consoleAgeMaxS?.toFixed(1)})` : ''}, bench ${result.benchCpuPct?.toFixed(0)} % CPU (load ${result.load.toFixed(1)}; brokers quiet after ${quiet.waitedS.toFixed(0)} s, ${quiet.cpuPct.toFixed(0)} % of a core)${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
     );
     return result;
   } finally {
-    for (const close of sessions) close();
+    sessions?.close();
     // The simulator first, then the console, then ingest (each SIGKILLed after 15 s).
     await stopAll(services, 15_000);
     // A stalled Kafka would hang the clean-up: bounded, and said.
@@ -524,7 +629,7 @@ async function loadEquipmentPage(base: string, cookie: string): Promise<PageLoad
   }
 }
 
-const kinds: Kind[] = BASELINE_ENTRY ? ['without', 'baseline', 'with'] : ['without', 'with'];
+const kinds: Kind[] = HAS_BASELINE ? ['without', 'baseline', 'with'] : ['without', 'with'];
 process.stdout.write(
   `city preset, ${registry.equipment.length} equipment, simulator at SIM_SPEED=${SPEED} from ${SIM_START}, ${PAIRS} groups of rounds (${kinds.join(', ')}), ${WARMUP_S} s warm-up + ${WINDOW_S} s window each${PAGE ? `; then the equipment page with ${pageRegistry.equipment.length} equipment` : ''} (load ${loadavg()[0]!.toFixed(1)})\n`,
 );
@@ -580,7 +685,7 @@ const figures = (kind: 'with' | 'baseline') => {
   };
 };
 const main = figures('with');
-const baseline = BASELINE_ENTRY ? figures('baseline') : null;
+const baseline = HAS_BASELINE ? figures('baseline') : null;
 const notMeasures = rounds.filter((r) => r.notAMeasure).length;
 const report = {
   registry: registry.equipment.length,
@@ -590,6 +695,7 @@ const report = {
   warmupS: WARMUP_S,
   sseClients: SSE_CLIENTS,
   baselineConsole: BASELINE_ENTRY ?? null,
+  baselineEnv: HAS_BASELINE ? BASELINE_ENV : null,
   rounds,
   roundsNotAMeasure: notMeasures,
   medians: main,

@@ -737,6 +737,15 @@ function registerMetrics(registry: Registry, state: ConsoleState, sse: Set<unkno
     },
   });
   new Gauge({
+    name: metricName(SERVICE, 'telemetry_age_seconds'),
+    help: 'Age of the newest telemetry record read (now minus when ingest accepted it): how far the live view is behind; absent before the first record.',
+    registers: [registry],
+    collect() {
+      this.reset();
+      if (state.newestRecordMs > 0) this.set((Date.now() - state.newestRecordMs) / 1000);
+    },
+  });
+  new Gauge({
     name: metricName(SERVICE, 'records_read'),
     help: 'Records read since start: S1 telemetry and dead letters.',
     labelNames: ['what'],

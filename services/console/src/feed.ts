@@ -86,6 +86,9 @@ export async function startFeed(options: FeedOptions): Promise<Feed> {
 
   await telemetry.start(async ({ batch }) => {
     const logical = batch.topic.slice(topicPrefix.length);
+    // How far behind ingest the console's view is: a record's timestamp is when ingest accepted it.
+    const newest = Number(batch.messages.at(-1)?.timestamp);
+    if (newest > state.newestRecordMs) state.newestRecordMs = newest;
     for (const m of batch.messages) {
       // Not an envelope: the processors dead-letter it, the console only skips it.
       const envelope = decodeTelemetryForState(m.value, m.headers, logical, m.key);

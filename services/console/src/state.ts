@@ -153,6 +153,8 @@ export class ConsoleState {
   private readonly rejections: RejectionRow[] = [];
   /** Counters since start (metrics). */
   readonly counts = { telemetry: 0, deadLetters: 0, unknownEquipment: 0 };
+  /** Kafka timestamp of the newest telemetry record read (when ingest accepted it), ms; 0 before the first. */
+  newestRecordMs = 0;
   /** Alerts raised since start, by `kind|operator` (metrics: a Prometheus rule sees new faults). */
   readonly raised = new Map<string, number>();
 
