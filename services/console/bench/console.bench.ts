@@ -24,7 +24,7 @@
 // (BENCH_ROUND_TIMEOUT_S, default 900 s); the rounds done are still printed and written.
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { chromium } from 'playwright-core';
@@ -85,7 +85,7 @@ const PAGE = process.env.BENCH_PAGE !== '0';
  */
 const BASELINE_ENTRY = process.env.BENCH_BASELINE_CONSOLE;
 /**
- * Environment of the baseline console (`KEY=value,KEY=value`), e.g. `CONSOLE_NICENESS=0`: with it alone,
+ * Environment of the baseline console (`KEY=value,KEY=value`), e.g. `CONSOLE_PUSH_INTERVAL_MS=5000`: with it alone,
  * the baseline is this console run with that configuration.
  */
 const BASELINE_ENV = Object.fromEntries(
@@ -218,12 +218,16 @@ interface Round {
   /** How long the round waited for the brokers to be quiet, s, and their CPU then (% of a core). */
   quietWaitS?: number;
   brokersCpuPctBefore?: number;
+  /**
+   * Where the 2 cores went over the window, % of one core each: the brokers, the simulator, ingest, and the
+   * machine in all (busy, of 100 × cores): whether the round was CPU-bound, and what took more with the console.
+   */
+  cpuPct?: Record<string, number>;
   /** Live sessions the console answered (of BENCH_SSE_CLIENTS). */
   sessionsOpen?: number;
   /**
    * The console's `telemetry_age_seconds` (how far its live view was behind ingest), read every 5 s
-   * over the window: the largest and the last. The console runs at a lower CPU priority
-   * (CONSOLE_NICENESS): this says whether it still kept up.
+   * over the window: the largest and the last (whether it kept up).
    */
   consoleAgeMaxS?: number | null;
   consoleAgeLastS?: number | null;
@@ -308,10 +312,23 @@ function openLiveSessions(base: string, cookie: string, logFile: string) {
   };
 }
 
-/** The stack's broker processes (Kafka, MQTT), whose idleness a round waits for. */
-const brokerPids = (await stackStatus())
+/** The stack's broker processes (Kafka, MQTT), whose idleness a round waits for and whose CPU it reports. */
+const brokers = (await stackStatus())
   .filter((row) => (row.service === 'kafka' || row.service === 'mqtt') && row.pid !== null)
-  .map((row) => row.pid!);
+  .map((row) => ({ name: row.service, pid: row.pid! }));
+const brokerPids = brokers.map((b) => b.pid);
+
+/** The machine's CPU time so far, busy and in all, seconds (/proc/stat; all cores). */
+function machineCpuS(): { busy: number; total: number } {
+  const fields = readFileSync('/proc/stat', 'utf8')
+    .split('\n')[0]!
+    .trim()
+    .split(/\s+/)
+    .slice(1, 9)
+    .map(Number);
+  const total = fields.reduce((a, b) => a + b, 0);
+  return { busy: (total - fields[3]! - fields[4]!) / 100, total: total / 100 };
+}
 /** Waits until the brokers use under QUIET_PCT % of a core over 5 s (at most QUIET_MAX_S). */
 async function quietBrokers(): Promise<{ waitedS: number; cpuPct: number }> {
   const start = Date.now();
@@ -357,6 +374,7 @@ async function round(
   await stackProvision({ namespace: plan.topicPrefix });
   const services: ServiceHandle[] = [];
   let sessions: ReturnType<typeof openLiveSessions> | undefined;
+  let simulatorPid = 0;
   let consolePid: number | undefined;
   try {
     const ingest = startService('ingest', serviceEntry('ingest'), {
@@ -398,25 +416,25 @@ async function round(
     // The simulator's event time, from its progress lines (every 5 s): a simulator that has reached the
     // present sends at the clock's pace, not the machine's, and its round says nothing about ingest.
     let simTime: number | null = null;
-    services.push(
-      startService('simulator', serviceEntry('simulator'), {
-        logFile: path.join(dir, `${runId}-simulator.log`),
-        onLine: (line) => {
-          if (!line.includes('"progress"')) return;
-          try {
-            const t = Date.parse((JSON.parse(line) as { simTime?: string }).simTime ?? '');
-            if (Number.isFinite(t)) simTime = t;
-          } catch {
-            /* not a JSON line */
-          }
-        },
-        // Full speed from 30 days ago (BENCH_SIM_START): the city's default intervals, as fast as the
-        // machine sends. The city sends ~6.5 msg/s of event time, so a day is ~0.56 M messages: from a day
-        // ago a simulator at 3 000–11 000 msg/s reached the present within a round (a pair of 2 278 → 204
-        // msg/s); 30 days are ~17 M messages, and a round that still reaches it is not a measure.
-        env: simulatorEnv(plan, { preset: 'city', start: SIM_START, speed: SPEED, faults: 'none' }),
-      }),
-    );
+    const simulator = startService('simulator', serviceEntry('simulator'), {
+      logFile: path.join(dir, `${runId}-simulator.log`),
+      onLine: (line) => {
+        if (!line.includes('"progress"')) return;
+        try {
+          const t = Date.parse((JSON.parse(line) as { simTime?: string }).simTime ?? '');
+          if (Number.isFinite(t)) simTime = t;
+        } catch {
+          /* not a JSON line */
+        }
+      },
+      // Full speed from 30 days ago (BENCH_SIM_START): the city's default intervals, as fast as the
+      // machine sends. The city sends ~6.5 msg/s of event time, so a day is ~0.56 M messages: from a day
+      // ago a simulator at 3 000–11 000 msg/s reached the present within a round (a pair of 2 278 → 204
+      // msg/s); 30 days are ~17 M messages, and a round that still reaches it is not a measure.
+      env: simulatorEnv(plan, { preset: 'city', start: SIM_START, speed: SPEED, faults: 'none' }),
+    });
+    services.push(simulator);
+    simulatorPid = simulator.child.pid ?? 0;
     // The simulator sending (starting it takes up to minutes on a loaded machine), then the warm-up.
     const deadline = Date.now() + 300_000;
     while ((await readIngest(plan.ports.ingest)).received === 0) {
@@ -447,6 +465,9 @@ async function round(
     const t = Date.now();
     const bytes0 = sessions?.bytes() ?? 0;
     const sessionsCpu0 = sessions ? processCpuS(sessions.pid) : NaN;
+    const processes = [...brokers, { name: 'simulator', pid: simulatorPid }];
+    const processCpu0 = processes.map((p) => processCpuS(p.pid));
+    const machine0 = machineCpuS();
     const benchCpu0 = process.cpuUsage();
     // The console's lag, every 5 s over the window.
     const ages: (number | null)[] = [];
@@ -465,6 +486,13 @@ async function round(
     const consoleCpu1 = withConsole ? await consoleCpuS(base) : NaN;
     const benchCpu = process.cpuUsage(benchCpu0);
     const sessionsCpuS = sessions ? processCpuS(sessions.pid) - sessionsCpu0 : NaN;
+    const machine1 = machineCpuS();
+    const cpuPct: Record<string, number> = Object.fromEntries(
+      processes.map((p, k) => [p.name, ((processCpuS(p.pid) - processCpu0[k]!) / seconds) * 100]),
+    );
+    cpuPct.ingest = ((b.cpuS - a.cpuS) / seconds) * 100;
+    cpuPct.machineBusy =
+      ((machine1.busy - machine0.busy) / (machine1.total - machine0.total)) * 100 * cpus().length;
     sampling = false;
     await sampler;
     if (withConsole) ages.push(await consoleAgeS(base).catch(() => null));
@@ -488,6 +516,7 @@ async function round(
       ...(notAMeasure ? { notAMeasure } : {}),
       simLagS,
       quietWaitS: quiet.waitedS,
+      cpuPct,
       brokersCpuPctBefore: quiet.cpuPct,
       ratePerS: messages / seconds,
       cpuUsPerMsg: messages > 0 ? ((b.cpuS - a.cpuS) * 1e6) / messages : NaN,
@@ -508,7 +537,13 @@ async function round(
         : {}),
     };
     process.stdout.write(
-      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to ${result.sessionsOpen} sessions (their CPU ${result.sessionsCpuPct?.toFixed(0)} %), view behind ingest by ${result.consoleAgeLastS?.toFixed(1)} s (at most ${result.consoleAgeMaxS?.toFixed(1)})` : ''}, bench ${result.benchCpuPct?.toFixed(0)} % CPU (load ${result.load.toFixed(1)}; brokers quiet after ${quiet.waitedS.toFixed(0)} s, ${quiet.cpuPct.toFixed(0)} % of a core)${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
+      `  round ${index + 1} ${result.label.padEnd(7)}: ${result.ratePerS.toFixed(0)} msg/s, ${result.cpuUsPerMsg.toFixed(1)} CPU µs/msg, p50 ${result.p50Ms?.toFixed(1)} ms, p99 ${result.p99Ms?.toFixed(1)} ms${withConsole ? `, console ${result.consoleCpuPct?.toFixed(0)} % CPU (${result.consoleCpuUsPerMsg?.toFixed(1)} µs/msg), ${((result.sseBytes ?? 0) / seconds / 1e6).toFixed(1)} MB/s to ${result.sessionsOpen} sessions (their CPU ${result.sessionsCpuPct?.toFixed(0)} %), view behind ingest by ${result.consoleAgeLastS?.toFixed(1)} s (at most ${result.consoleAgeMaxS?.toFixed(1)})` : ''}, bench ${result.benchCpuPct?.toFixed(0)} % CPU; ${Object.entries(
+        cpuPct,
+      )
+        .map(([k, v]) => `${k} ${v.toFixed(0)} %`)
+        .join(
+          ', ',
+        )} (load ${result.load.toFixed(1)}; brokers quiet after ${quiet.waitedS.toFixed(0)} s, ${quiet.cpuPct.toFixed(0)} % of a core)${notAMeasure ? ` NOT A MEASURE: ${notAMeasure}` : ''}\n`,
     );
     return result;
   } finally {

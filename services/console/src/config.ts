@@ -105,13 +105,6 @@ export const ConfigSchema = z.object({
    */
   CONSOLE_TELEMETRY_FROM_BEGINNING: z.stringbool().default(false),
   /**
-   * Niceness the console gives its threads at start (0 = leave it): on a server it shares with ingest, the
-   * kernel then runs ingest and the brokers first when the cores are busy (src/priority.ts;
-   * docs/console.md, "CPU priority"). The console's view lags when the machine has nothing left for it,
-   * and `ondijon_console_telemetry_age_seconds` says by how much.
-   */
-  CONSOLE_NICENESS: z.coerce.number().int().min(0).max(19).default(10),
-  /**
    * Single sign-on (OpenID Connect, authorization code + PKCE): the provider's issuer URL. Unset = local
    * logins only (the default); set = the sign-in page also offers the provider, local logins still work.
    */

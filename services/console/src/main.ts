@@ -3,7 +3,6 @@ import { createLogger, handleShutdown, runMain } from '@ondijon/service-kit';
 import { buildApp } from './app';
 import { loadConsoleConfig } from './config';
 import { CONSOLE_HEADER_KEYS } from './kafka-records';
-import { lowerOwnPriority } from './priority';
 
 // The console reads every S1 record at ingest's full rate and 5 of the ~17 headers each carries: its
 // process decodes only those (packages/kafka kafkajs-speedups/fetch-decoder.ts; ~1 µs and 11 Buffers
@@ -13,8 +12,6 @@ setFetchHeaderSubset(CONSOLE_HEADER_KEYS);
 
 const config = loadConsoleConfig();
 const log = createLogger('console', config.LOG_LEVEL);
-// Before the app starts its work (src/priority.ts): what the console takes, ingest does not get.
-if (config.CONSOLE_NICENESS > 0) log.info(lowerOwnPriority(config.CONSOLE_NICENESS), 'console CPU priority lowered');
 
 runMain(async () => {
   const app = await buildApp(config, { logger: log });

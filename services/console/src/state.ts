@@ -245,13 +245,15 @@ export class ConsoleState {
     // Ingest writes `time` as toISOString does: kept as it is, not formatted again per message.
     row.lastSeen = isCanonicalIso(time) ? time : new Date(observed).toISOString();
     if (typeof data.intervalS === 'number' && data.intervalS > 0) row.intervalS = data.intervalS;
-    const state = stateOf(row.family, data);
     row.version = ++this.version;
-    if (!sameState(state, row.state)) {
-      row.state = state;
+    // Compared before anything is built: most reports repeat the state, and every object made per record
+    // is garbage the collector must clear at ingest's full rate (bench:console's profile, docs/console.md).
+    if (!stateIs(row.family, data, row.state)) {
+      row.state = stateOf(row.family, data);
       tracked.shownVersion = row.version;
     }
-    tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
+    if (!sameTexts(data.faults, tracked.faults))
+      tracked.faults = Array.isArray(data.faults) ? data.faults.map(String) : [];
   }
 
   /** A dead letter read from `dlq.s3.ingest.v1` or `dlq.s3.stream.v1`. */
@@ -548,17 +550,35 @@ function isCanonicalIso(s: string): boolean {
 }
 
 /** Whether two states show the same (their fields are flat values or arrays of strings). */
-function sameState(a: EquipmentRow['state'], b: EquipmentRow['state']): boolean {
-  const keys = Object.keys(a);
-  if (keys.length !== Object.keys(b).length) return false;
-  for (const k of keys) {
-    const x = a[k];
-    const y = b[k];
-    if (x === y) continue;
-    if (!Array.isArray(x) || !Array.isArray(y) || x.length !== y.length) return false;
-    for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) return false;
+/** Whether `v` (a report's array, or not an array: none) holds the same texts as `texts`, without copying it. */
+function sameTexts(v: unknown, texts: readonly string[]): boolean {
+  if (!Array.isArray(v)) return texts.length === 0;
+  if (v.length !== texts.length) return false;
+  for (let i = 0; i < v.length; i++) if (String(v[i]) !== texts[i]) return false;
+  return true;
+}
+
+/** Whether a report's data shows the state a row has (`stateOf(family, d)` equal to `state`), building nothing. */
+function stateIs(family: Family, d: Record<string, unknown>, state: EquipmentRow['state']): boolean {
+  if (family === 'traffic-detector') return state.vehicles === vehiclesOf(d);
+  // `state` came from stateOf for the same family (or is the empty state before a report): its keys are
+  // among the family's fields.
+  for (const k of STATE_FIELDS[family]) {
+    const v = d[k];
+    const shown = state[k];
+    if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      if (v !== shown) return false;
+    } else if (Array.isArray(v)) {
+      if (!Array.isArray(shown) || !sameTexts(v, shown)) return false;
+    } else if (k in state) return false; // shown, and no longer reported
   }
   return true;
+}
+
+/** The vehicles a traffic detector's report counts over its lanes. */
+function vehiclesOf(d: Record<string, unknown>): number {
+  const lanes = Array.isArray(d.lanes) ? (d.lanes as { vehicles?: unknown }[]) : [];
+  return lanes.reduce((s, l) => s + (typeof l.vehicles === 'number' ? l.vehicles : 0), 0);
 }
 
 /** The state fields shown per family (issue 15: lamp on/off/dimmed and faults, signal mode, door, weather). */
@@ -572,10 +592,7 @@ const STATE_FIELDS: Record<Exclude<Family, 'traffic-detector'>, readonly string[
 
 /** The state fields shown for a family, read from a report's data (once per message: no closure, no rest array). */
 function stateOf(family: Family, d: Record<string, unknown>): EquipmentRow['state'] {
-  if (family === 'traffic-detector') {
-    const lanes = Array.isArray(d.lanes) ? (d.lanes as { vehicles?: unknown }[]) : [];
-    return { vehicles: lanes.reduce((s, l) => s + (typeof l.vehicles === 'number' ? l.vehicles : 0), 0) };
-  }
+  if (family === 'traffic-detector') return { vehicles: vehiclesOf(d) };
   const out: EquipmentRow['state'] = {};
   for (const k of STATE_FIELDS[family]) {
     const v = d[k];

@@ -106,6 +106,31 @@ describe('console state', () => {
     expect(s.changesSince(undefined, x).rows.map((r) => r.id)).toEqual(['LC-2']);
   });
 
+  it("tells a repeated state from a changed one field by field, and keeps copies, not the report's arrays", () => {
+    const now = { t: Date.parse('2026-12-06T10:00:00Z') };
+    const s = fleet(now);
+    const changed = (data: Record<string, unknown>): boolean => {
+      const v = s.currentVersion;
+      now.t += 1000;
+      s.onTelemetry(report('LC-1', now.t, data));
+      return s.changesSince(undefined, v).rows.some((r) => r.id === 'LC-1');
+    };
+    expect(changed({ circuitsOn: 2, doorOpen: false, faults: ['a', 'b'] })).toBe(true); // first report
+    expect(changed({ circuitsOn: 2, doorOpen: false, faults: ['a', 'b'] })).toBe(false);
+    expect(changed({ circuitsOn: 2, doorOpen: false, faults: ['b', 'a'] })).toBe(true); // another order
+    expect(changed({ circuitsOn: 2, doorOpen: false, faults: ['b', 'a'], powerW: 12 })).toBe(false); // not shown
+    expect(changed({ circuitsOn: '2', doorOpen: false, faults: ['b', 'a'] })).toBe(true); // a text is not a number
+    expect(changed({ doorOpen: false, faults: ['b', 'a'] })).toBe(true); // a field no longer reported
+    expect(s.get('LC-1')!.state).toEqual({ doorOpen: false, faults: ['b', 'a'] });
+    expect(changed({ doorOpen: false, faults: ['b', 'a'], circuitsOn: { n: 2 } })).toBe(false); // not a shown type
+    expect(changed({ doorOpen: false })).toBe(true); // the faults gone
+    // The row holds copies: changing the report afterwards changes nothing shown.
+    const faults = ['c'];
+    expect(changed({ doorOpen: true, faults })).toBe(true);
+    faults.push('d');
+    expect(s.get('LC-1')!.state.faults).toEqual(['c']);
+  });
+
   it('raises fault, door-open and signal-mode alerts while the cause lasts, and never alerts on S2 families', () => {
     const now = { t: Date.parse('2026-12-06T10:00:00Z') };
     const s = fleet(now);

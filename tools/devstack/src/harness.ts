@@ -23,6 +23,25 @@ export function serviceEntry(name: ServiceName): string {
   return path.join(REPO_ROOT, 'services', name, 'src', 'main.ts');
 }
 
+/**
+ * The Node flags a service runs with in production: those of its package.json `start` script
+ * (`node <flags> --import tsx src/main.ts`, e.g. ingest's `--max-semi-space-size=32`), so that
+ * `./ondijon run`, the tests and the benches run it as `pnpm start` does. None when the script has none.
+ */
+export function serviceNodeFlags(serviceDir: string): string[] {
+  let start = '';
+  try {
+    const pkg = JSON.parse(readFileSync(path.join(serviceDir, 'package.json'), 'utf8')) as {
+      scripts?: { start?: string };
+    };
+    start = pkg.scripts?.start ?? '';
+  } catch {
+    return [];
+  }
+  const flags = /^node((?: --[a-z0-9-]+(?:=\S+)?)*) --import tsx /.exec(start)?.[1];
+  return flags === undefined ? [] : flags.trim().split(' ').filter(Boolean);
+}
+
 /** Options of `startService`. */
 export interface StartServiceOptions {
   /** Environment added to the parent's (values override). */
@@ -59,16 +78,21 @@ export interface ServiceHandle {
 const COLORS = [36, 33, 35, 32, 34, 91];
 
 /**
- * Starts `services/<name>/src/main.ts` with `node --import tsx` (one process, so its pid is the
- * service's and its memory is measurable), in the service's folder.
+ * Starts `services/<name>/src/main.ts` with `node <its start script's flags> --import tsx` (one process,
+ * so its pid is the service's and its memory is measurable), in the service's folder.
  */
 export function startService(name: string, entry: string, options: StartServiceOptions): ServiceHandle {
-  const child = spawn(process.execPath, ['--import', 'tsx', entry, ...(options.args ?? [])], {
-    cwd: path.dirname(path.dirname(entry)),
-    env: { ...process.env, ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: options.detached ?? false,
-  });
+  const serviceDir = path.dirname(path.dirname(entry));
+  const child = spawn(
+    process.execPath,
+    [...serviceNodeFlags(serviceDir), '--import', 'tsx', entry, ...(options.args ?? [])],
+    {
+      cwd: serviceDir,
+      env: { ...process.env, ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: options.detached ?? false,
+    },
+  );
   const lines: string[] = [];
   let log: WriteStream | undefined;
   if (options.logFile) log = createWriteStream(options.logFile, { flags: 'a' });
