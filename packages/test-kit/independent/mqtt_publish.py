@@ -18,10 +18,14 @@ lasts long enough for a fault test to strike several times mid-stream; SIGUSR1 s
 TRICKLE messages per second (default 2: every partition still sees traffic, so no consumer goes idle)
 while the test restarts something, SIGUSR2 restores RATE.
 
-usage: mqtt_publish.py HOST PORT USERNAME PASSWORD MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE] [TRICKLE] [--server HOST:PORT]...
+usage: MQTT_PASSWORD=… mqtt_publish.py HOST PORT USERNAME MESSAGES.jsonl ACKED.txt [MAX_INFLIGHT] [RATE] [TRICKLE] [--server HOST:PORT]...
+
+The password comes from the environment (MQTT_PASSWORD), not the command line: a command line is visible
+to every user of the machine (`ps`), and a generated password that starts with '-' was taken for an option.
 """
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -30,14 +34,14 @@ import time
 import paho.mqtt.client as mqtt
 
 parser = argparse.ArgumentParser(description="independent QoS 1 publisher (paho-mqtt)")
-for name in ("host", "port", "username", "password", "messages_file", "acked_file"):
+for name in ("host", "port", "username", "messages_file", "acked_file"):
     parser.add_argument(name)
 parser.add_argument("max_inflight", nargs="?", type=int, default=200)
 parser.add_argument("rate", nargs="?", type=float, default=0.0)
 parser.add_argument("trickle", nargs="?", type=float, default=2.0)
 parser.add_argument("--server", action="append", default=[], help="another broker HOST:PORT to fail over to")
 args = parser.parse_args()
-host, port, username, password = args.host, int(args.port), args.username, args.password
+host, port, username, password = args.host, int(args.port), args.username, os.environ["MQTT_PASSWORD"]
 messages_file, acked_file, max_inflight = args.messages_file, args.acked_file, args.max_inflight
 servers = [(host, port)] + [(s.rsplit(":", 1)[0], int(s.rsplit(":", 1)[1])) for s in args.server]
 current = [0]

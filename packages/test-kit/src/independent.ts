@@ -65,7 +65,6 @@ export function startIndependentPublisher(o: IndependentPublisherOptions): Indep
       url.hostname,
       url.port,
       o.username,
-      o.password,
       o.messagesFile,
       o.ackedFile,
       String(o.maxInflight ?? 200),
@@ -73,7 +72,9 @@ export function startIndependentPublisher(o: IndependentPublisherOptions): Indep
       String(o.trickle ?? 2),
       ...(o.failover ?? []).flatMap((s) => ['--server', s]),
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
+    // The password in the environment: a command line is visible to every user (`ps`), and a generated
+    // password starting with '-' was taken for an option by argparse (a CI run failed so).
+    { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, MQTT_PASSWORD: o.password } },
   );
   let out = '';
   child.stdout.on('data', (d: Buffer) => (out += d.toString()));
