@@ -23,7 +23,7 @@
 // (default 60 s) once the simulator sends, every metrics read has a timeout, each round has a deadline
 // (BENCH_ROUND_TIMEOUT_S, default 900 s); the rounds done are still printed and written.
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { closeSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -54,7 +54,7 @@ import {
   waitHttpOk,
 } from '@ondijon/devstack';
 import { histogramQuantile } from '../src/pipeline';
-import { deleteRoundQueues, signIn as signInAs, simulatorEnv } from './kit';
+import { deleteRoundQueues, procStat, signIn as signInAs, simulatorEnv } from './kit';
 
 const PAIRS = Number(process.env.BENCH_PAIRS ?? 3);
 const WINDOW_S = Number(process.env.BENCH_WINDOW_S ?? 45);
@@ -273,9 +273,7 @@ async function watch(port: number, seconds: number, logs: string): Promise<void>
 /** A process's CPU so far (user + system), seconds, from /proc; NaN once it is gone. */
 function processCpuS(pid: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(fields[11]) + Number(fields[12])) / 100; // utime, stime in clock ticks (100 Hz)
+    return procStat(`/proc/${pid}/stat`).cpuS;
   } catch {
     return NaN;
   }
@@ -289,14 +287,16 @@ function processCpuS(pid: number): number {
 function openLiveSessions(base: string, cookie: string, logFile: string) {
   let bytes = 0;
   let open = 0;
+  const stderr = openSync(logFile, 'a');
   const child = spawn(
     'nice',
     ['-n', '19', process.execPath, '--import', 'tsx', path.join(import.meta.dirname, 'sessions.ts')],
     {
       env: { ...process.env, SESSIONS_BASE: base, SESSIONS_COOKIE: cookie, SESSIONS_N: String(SSE_CLIENTS) },
-      stdio: ['ignore', 'pipe', openSync(logFile, 'a')],
+      stdio: ['ignore', 'pipe', stderr],
     },
   );
+  closeSync(stderr); // the child has its own copy
   createInterface({ input: child.stdout! }).on('line', (line) => {
     try {
       ({ bytes, open } = JSON.parse(line) as { bytes: number; open: number });
@@ -374,7 +374,6 @@ async function round(
   await stackProvision({ namespace: plan.topicPrefix });
   const services: ServiceHandle[] = [];
   let sessions: ReturnType<typeof openLiveSessions> | undefined;
-  let simulatorPid = 0;
   let consolePid: number | undefined;
   try {
     const ingest = startService('ingest', serviceEntry('ingest'), {
@@ -434,7 +433,6 @@ async function round(
       env: simulatorEnv(plan, { preset: 'city', start: SIM_START, speed: SPEED, faults: 'none' }),
     });
     services.push(simulator);
-    simulatorPid = simulator.child.pid ?? 0;
     // The simulator sending (starting it takes up to minutes on a loaded machine), then the warm-up.
     const deadline = Date.now() + 300_000;
     while ((await readIngest(plan.ports.ingest)).received === 0) {
@@ -465,7 +463,7 @@ async function round(
     const t = Date.now();
     const bytes0 = sessions?.bytes() ?? 0;
     const sessionsCpu0 = sessions ? processCpuS(sessions.pid) : NaN;
-    const processes = [...brokers, { name: 'simulator', pid: simulatorPid }];
+    const processes = [...brokers, { name: 'simulator', pid: simulator.child.pid ?? 0 }];
     const processCpu0 = processes.map((p) => processCpuS(p.pid));
     const machine0 = machineCpuS();
     const benchCpu0 = process.cpuUsage();

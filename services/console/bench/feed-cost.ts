@@ -11,7 +11,7 @@
 // With BENCH_BASELINE_CONSOLE (another console's entry, e.g. an earlier commit's main.ts, which must know
 // CONSOLE_TELEMETRY_FROM_BEGINNING), both run in turn, BENCH_FEED_RUNS times each (default 3), and the
 // median ratio is printed. Prints a table and writes reports/bench-console-feed.json.
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { metricValue } from '@ondijon/acceptance';
@@ -37,7 +37,7 @@ import {
   waitHttpOk,
 } from '@ondijon/devstack';
 import { TELEMETRY_TOPICS } from '../src/feed';
-import { deleteRoundQueues, simulatorEnv } from './kit';
+import { deleteRoundQueues, procStat, simulatorEnv } from './kit';
 
 const NAMESPACE = process.env.BENCH_FEED_NAMESPACE ?? 'feedcost.';
 const FILL_S = Number(process.env.BENCH_FEED_FILL_S ?? 120);
@@ -116,12 +116,7 @@ process.stdout.write(`${records} S1 telemetry records in ${NAMESPACE}\n`);
 /** CPU seconds per thread of a process (Linux /proc), by thread id: where a process's CPU goes. */
 function threadCpu(pid: number): Map<string, { name: string; cpuS: number }> {
   const out = new Map<string, { name: string; cpuS: number }>();
-  for (const tid of readdirSync(`/proc/${pid}/task`)) {
-    const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
-    out.set(tid, { name, cpuS: (Number(fields[11]) + Number(fields[12])) / 100 });
-  }
+  for (const tid of readdirSync(`/proc/${pid}/task`)) out.set(tid, procStat(`/proc/${pid}/task/${tid}/stat`));
   return out;
 }
 

@@ -5,6 +5,19 @@ import path from 'node:path';
 import { mqttEnv, type PipelinePlan } from '@ondijon/devstack';
 import { artemisManagement, resolveConfig } from '@ondijon/stack';
 
+/**
+ * A process's or thread's name and CPU so far (user + system, seconds) from its /proc `stat` file
+ * (`/proc/<pid>/stat`, `/proc/<pid>/task/<tid>/stat`; utime and stime are in clock ticks of 100 Hz).
+ */
+export function procStat(file: string): { name: string; cpuS: number } {
+  const stat = readFileSync(file, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return {
+    name: stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')')),
+    cpuS: (Number(fields[11]) + Number(fields[12])) / 100,
+  };
+}
+
 /** Signs the supervisor in; returns the session cookie header. `usersFile`: the console's CONSOLE_USERS_FILE. */
 export async function signIn(base: string, usersFile: string): Promise<string> {
   const form = await fetch(`${base}/login`);

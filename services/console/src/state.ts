@@ -549,7 +549,6 @@ function isCanonicalIso(s: string): boolean {
   );
 }
 
-/** Whether two states show the same (their fields are flat values or arrays of strings). */
 /** Whether `v` (a report's array, or not an array: none) holds the same texts as `texts`, without copying it. */
 function sameTexts(v: unknown, texts: readonly string[]): boolean {
   if (!Array.isArray(v)) return texts.length === 0;
